@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what lambdad needs on a Debian/Ubuntu machine: the system packages
+# (bubblewrap for isolation, e2fsprogs for disk-backed /tmp, Node.js for the
+# nodejs runtimes) and a virtualenv in .venv with lambdad in it.
+# Usage: scripts/setup.sh [--test]   (--test adds PostgreSQL and the test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(bubblewrap e2fsprogs util-linux procps iproute2)
+# The nodejs runtimes run on the host's Node; install Debian's if there is none.
+command -v node >/dev/null || packages+=(nodejs)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(postgresql)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "==> installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "WARNING: missing packages (${missing[*]}); install them as root with apt-get." >&2
+  fi
+fi
+
+# Prefer the real interpreter over a pyenv shim (a shim costs ~100 ms a start).
+python=$(command -v python3)
+python=$("$python" -c 'import os, sys; print(os.path.realpath(sys.executable))')
+if [[ ! -x .venv/bin/python ]]; then
+  echo "==> creating .venv with $("$python" --version)"
+  "$python" -m venv .venv
+fi
+extras="postgres"
+[[ "${1:-}" == "--test" ]] && extras="test"
+echo "==> installing lambdad[$extras] into .venv"
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up lambdad with its test tools and runs the whole test suite, the
+# store and API suites a second time against a PostgreSQL server it starts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+export AWS_EC2_METADATA_DISABLED=true
+
+pg_dir=""
+cleanup() {
+  if [[ -n "$pg_dir" ]]; then tests/support/stop_postgres.sh "$pg_dir" || true; fi
+}
+trap cleanup EXIT
+
+if [[ -z "${LAMBDAD_TEST_DATABASE_URL:-}" ]] && compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  pg_dir=$(mktemp -d /tmp/lambdad-pg.XXXXXX)
+  LAMBDAD_TEST_DATABASE_URL=$(tests/support/start_postgres.sh "$pg_dir")
+  export LAMBDAD_TEST_DATABASE_URL
+  echo "==> PostgreSQL for the tests at $LAMBDAD_TEST_DATABASE_URL"
+fi
+
+echo "==> ruff"
+.venv/bin/ruff check src tests bench
+echo "==> pytest"
+.venv/bin/pytest -q "$@"

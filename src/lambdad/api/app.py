@@ -1,0 +1,82 @@
+"""The ASGI application: routes, the request log line, request ids, errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lambdad.api.context import ApiContext
+from lambdad.api.errors import error_response, handle_lambdad_error, handle_unexpected
+from lambdad.api.routes import routes as default_routes
+from lambdad.errors import LambdadError
+
+log = logging.getLogger("lambdad.api")
+
+
+class RequestLog:
+    """One readable line per request at info level, and AWS's request id header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-amzn-requestid", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            query = scope.get("query_string", b"").decode()
+            path = scope["path"] + (f"?{query}" if query else "")
+            client = scope.get("client") or ("-", 0)
+            log.info("%s %s %s %d %.1fms", client[0], scope["method"], path, status, elapsed)
+
+
+async def not_found(_request: Any, _exc: Exception) -> Any:
+    return error_response("UnknownOperationException", 404, "Unknown operation")
+
+
+async def method_not_allowed(_request: Any, _exc: Exception) -> Any:
+    return error_response("UnknownOperationException", 405, "Method not allowed")
+
+
+def create_app(
+    context: ApiContext,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> ASGIApp:
+    app = Starlette(
+        routes=[*default_routes, *extra_routes],
+        exception_handlers={
+            LambdadError: handle_lambdad_error,
+            404: not_found,
+            405: method_not_allowed,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.lambdad = context
+    return RequestLog(app)

@@ -1,0 +1,163 @@
+"""Domain dataclasses to wire shapes (and back for requests)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from typing import Any
+
+from lambdad.api import shapes
+from lambdad.catalog import FunctionConfig, LoggingConfig, Version
+from lambdad.errors import InvalidParameterValue
+
+# Runtime version ARNs look like AWS's; the hash names our build of the runtime.
+_RUNTIME_VERSION_ARN = "arn:aws:lambda:{region}::runtime:lambdad-{runtime}"
+
+
+def format_timestamp(epoch: float) -> str:
+    """AWS's LastModified format: 2019-09-24T18:20:35.054+0000."""
+    millis = int(round(epoch * 1000)) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{millis:03d}+0000"
+
+
+def function_configuration(version: Version, region: str) -> shapes.FunctionConfiguration:
+    config = version.config
+    logging = config.logging or LoggingConfig(log_group=version.log_group)
+    return shapes.FunctionConfiguration(
+        function_name=version.function_name,
+        function_arn=version.function_arn
+        if version.version == "$LATEST"
+        else version.qualified_arn,
+        runtime=config.runtime,
+        role=config.role,
+        handler=config.handler,
+        code_size=version.code_size,
+        description=config.description,
+        timeout=config.timeout,
+        memory_size=config.memory_size,
+        last_modified=format_timestamp(version.last_modified),
+        code_sha256=version.code_sha256,
+        version=version.version,
+        tracing_config=shapes.functions.TracingConfigShape(mode=config.tracing_mode),
+        revision_id=version.revision_id,
+        state=version.state.value,
+        last_update_status=version.last_update_status.value,
+        package_type=config.package_type,
+        architectures=list(config.architectures),
+        ephemeral_storage=shapes.EphemeralStorageShape(size=config.ephemeral_storage),
+        snap_start=shapes.functions.SnapStartResponse(),
+        runtime_version_config=shapes.functions.RuntimeVersionConfig(
+            runtime_version_arn=_RUNTIME_VERSION_ARN.format(region=region, runtime=config.runtime)
+        ),
+        logging_config=shapes.LoggingConfigShape(
+            log_format=logging.log_format,
+            log_group=logging.log_group,
+            application_log_level=logging.application_log_level,
+            system_log_level=logging.system_log_level,
+        ),
+        environment=shapes.EnvironmentShape(variables=dict(config.environment))
+        if config.environment
+        else None,
+        layers=[shapes.functions.Layer(arn=arn) for arn in config.layers] or None,
+        dead_letter_config=shapes.functions.DeadLetterConfigShape(
+            target_arn=config.dead_letter_target
+        )
+        if config.dead_letter_target
+        else None,
+        k_m_s_key_arn=config.kms_key_arn,
+        state_reason=version.state_reason,
+        state_reason_code=version.state_reason_code,
+        last_update_status_reason=version.last_update_status_reason,
+        last_update_status_reason_code=version.last_update_status_reason_code,
+    )
+
+
+def decode_zip(zip_file: str | None) -> bytes | None:
+    if zip_file is None:
+        return None
+    try:
+        return base64.b64decode(zip_file, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidParameterValue(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+        ) from exc
+
+
+def reject_unsupported_code_sources(source: Any) -> None:
+    """S3 and container-image code sources need parts this server does not have yet."""
+    if getattr(source, "image_uri", None):
+        raise InvalidParameterValue(
+            "ImageUri is not supported by this lambdad server: container image functions are "
+            "not available yet. Upload the code as a ZipFile."
+        )
+    if getattr(source, "s3_bucket", None) or getattr(source, "s3_key", None):
+        raise InvalidParameterValue(
+            "S3Bucket/S3Key code sources are not supported by this lambdad server yet. "
+            "Upload the code as a ZipFile."
+        )
+
+
+def config_from_create(request: shapes.CreateFunctionRequest) -> FunctionConfig:
+    logging = request.logging_config
+    return FunctionConfig(
+        runtime=request.runtime or "",
+        handler=request.handler or "",
+        role=request.role or "",
+        memory_size=request.memory_size,
+        timeout=request.timeout,
+        description=request.description,
+        environment=(request.environment.variables or {}) if request.environment else {},
+        ephemeral_storage=request.ephemeral_storage.size if request.ephemeral_storage else 512,
+        layers=tuple(request.layers or ()),
+        architectures=tuple(request.architectures or ("x86_64",)),
+        package_type=request.package_type,
+        tracing_mode=(request.tracing_config.mode or "PassThrough")
+        if request.tracing_config
+        else "PassThrough",
+        dead_letter_target=request.dead_letter_config.target_arn
+        if request.dead_letter_config
+        else None,
+        kms_key_arn=request.k_m_s_key_arn,
+        logging=_logging(logging, request.function_name) if logging else None,
+    )
+
+
+def _logging(shape: shapes.LoggingConfigShape, function_name: str) -> LoggingConfig:
+    name = function_name.rsplit(":", 1)[-1] if "function:" in function_name else function_name
+    return LoggingConfig(
+        log_group=shape.log_group or f"/aws/lambda/{name}",
+        log_format=shape.log_format or "Text",
+        application_log_level=shape.application_log_level,
+        system_log_level=shape.system_log_level,
+    )
+
+
+def config_changes(
+    request: shapes.UpdateFunctionConfigurationRequest, function_name: str
+) -> dict[str, Any]:
+    """The FunctionConfig fields an UpdateFunctionConfiguration request sets."""
+    changes: dict[str, Any] = {}
+    simple = {
+        "role": request.role,
+        "handler": request.handler,
+        "description": request.description,
+        "timeout": request.timeout,
+        "memory_size": request.memory_size,
+        "runtime": request.runtime,
+        "kms_key_arn": request.k_m_s_key_arn,
+    }
+    changes.update({k: v for k, v in simple.items() if v is not None})
+    if request.environment is not None:
+        changes["environment"] = request.environment.variables or {}
+    if request.layers is not None:
+        changes["layers"] = tuple(request.layers)
+    if request.ephemeral_storage is not None:
+        changes["ephemeral_storage"] = request.ephemeral_storage.size
+    if request.tracing_config is not None and request.tracing_config.mode:
+        changes["tracing_mode"] = request.tracing_config.mode
+    if request.dead_letter_config is not None:
+        changes["dead_letter_target"] = request.dead_letter_config.target_arn or None
+    if request.logging_config is not None:
+        changes["logging"] = _logging(request.logging_config, function_name)
+    return changes

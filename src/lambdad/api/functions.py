@@ -1,0 +1,178 @@
+"""Handlers for the function operations: parse, call the catalog, render."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from lambdad.api import convert, shapes
+from lambdad.api.context import ApiContext
+from lambdad.errors import InvalidParameterValue, RequestTooLarge
+
+JSON = "application/json"
+# AWS's limit on a CreateFunction/UpdateFunctionCode request body (base64 zip inside).
+MAX_CODE_REQUEST_BYTES = 70_167_211
+
+
+def _json(value: object, status: int = 200) -> Response:
+    return Response(shapes.encode(value), status_code=status, media_type=JSON)
+
+
+async def _body(request: Request, operation: str) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_CODE_REQUEST_BYTES:
+        raise RequestTooLarge(
+            f"Request must be smaller than {MAX_CODE_REQUEST_BYTES} bytes for the {operation} operation"
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_CODE_REQUEST_BYTES:
+            raise RequestTooLarge(
+                f"Request must be smaller than {MAX_CODE_REQUEST_BYTES} bytes for the {operation} operation"
+            )
+    return bytes(body)
+
+
+async def create_function(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    body = shapes.decode_body(await _body(request, "CreateFunction"), shapes.CreateFunctionRequest)
+    code = body.code or shapes.functions.FunctionCode()
+    if body.package_type == "Image" or code.image_uri:
+        convert.reject_unsupported_code_sources(shapes.functions.FunctionCode(image_uri="image"))
+    convert.reject_unsupported_code_sources(code)
+    version = await ctx.catalog.create_function(
+        body.function_name,
+        convert.config_from_create(body),
+        convert.decode_zip(code.zip_file),
+        body.tags or {},
+        publish=body.publish,
+    )
+    return _json(convert.function_configuration(version, ctx.region), status=201)
+
+
+async def get_function(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    ref = ctx.resolve(request)
+    function = await ctx.catalog.get_function(ref.name)
+    version = await ctx.catalog.get_version(ref)
+    concurrency = function.reserved_concurrency
+    return _json(
+        shapes.GetFunctionResponse(
+            configuration=convert.function_configuration(version, ctx.region),
+            code=shapes.FunctionCodeLocation(
+                repository_type="S3",
+                location=ctx.code_links.url(str(request.base_url), version.code_key),
+            ),
+            tags=dict(function.tags) or None,
+            concurrency=None
+            if concurrency is None
+            else shapes.functions.Concurrency(reserved_concurrent_executions=concurrency),
+        )
+    )
+
+
+async def get_function_configuration(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    version = await ctx.catalog.get_version(ctx.resolve(request))
+    return _json(convert.function_configuration(version, ctx.region))
+
+
+async def list_functions(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    params = request.query_params
+    function_version = params.get("FunctionVersion")
+    if function_version not in (None, "ALL"):
+        raise InvalidParameterValue(f"Invalid FunctionVersion: {function_version}. Valid: ALL")
+    max_items = _int_param(params.get("MaxItems"), "MaxItems", default=50)
+    page = await ctx.catalog.list_functions(
+        params.get("Marker"), max_items, all_versions=function_version == "ALL"
+    )
+    return _json(
+        shapes.ListFunctionsResponse(
+            functions=[convert.function_configuration(v, ctx.region) for v in page.versions],
+            next_marker=page.next_marker,
+        )
+    )
+
+
+async def update_function_code(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    body = shapes.decode_body(
+        await _body(request, "UpdateFunctionCode"), shapes.UpdateFunctionCodeRequest
+    )
+    convert.reject_unsupported_code_sources(body)
+    version = await ctx.catalog.update_code(
+        request.path_params["FunctionName"],
+        convert.decode_zip(body.zip_file),
+        publish=body.publish,
+        dry_run=body.dry_run,
+        revision_id=body.revision_id,
+        architectures=tuple(body.architectures) if body.architectures else None,
+    )
+    return _json(convert.function_configuration(version, ctx.region))
+
+
+async def update_function_configuration(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    name = request.path_params["FunctionName"]
+    body = shapes.decode_body(await request.body(), shapes.UpdateFunctionConfigurationRequest)
+    changes = convert.config_changes(body, name)
+    version = await ctx.catalog.update_configuration(name, changes, body.revision_id)
+    return _json(convert.function_configuration(version, ctx.region))
+
+
+async def delete_function(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    await ctx.catalog.delete_function(
+        request.path_params["FunctionName"], request.query_params.get("Qualifier")
+    )
+    return Response(status_code=204)
+
+
+async def tag_resource(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    body = shapes.decode_body(await request.body(), shapes.TagResourceRequest)
+    await ctx.catalog.tag(request.path_params["Resource"], body.tags)
+    return Response(status_code=204)
+
+
+async def untag_resource(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    keys = request.query_params.getlist("tagKeys")
+    await ctx.catalog.untag(request.path_params["Resource"], keys)
+    return Response(status_code=204)
+
+
+async def list_tags(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    tags = await ctx.catalog.tags(request.path_params["Resource"])
+    return _json({"Tags": dict(tags)})
+
+
+async def get_account_settings(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    count, code_size = await ctx.catalog.account_usage()
+    reserved = await ctx.reserved_concurrency_total()
+    limit = ctx.settings.concurrent_executions
+    return _json(
+        shapes.AccountSettings(
+            account_limit=shapes.AccountLimit(
+                total_code_size=80_530_636_800,
+                code_size_unzipped=262_144_000,
+                code_size_zipped=52_428_800,
+                concurrent_executions=limit,
+                unreserved_concurrent_executions=limit - reserved,
+            ),
+            account_usage=shapes.AccountUsage(total_code_size=code_size, function_count=count),
+        )
+    )
+
+
+def _int_param(raw: str | None, name: str, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InvalidParameterValue(f"Invalid {name}: {raw}") from exc

@@ -1,0 +1,106 @@
+"""Handlers for Invoke and InvokeAsync: headers in, InvokeResult out as headers."""
+
+from __future__ import annotations
+
+import base64
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from lambdad.api.context import ApiContext
+from lambdad.errors import InvalidParameterValue, RequestTooLarge
+from lambdad.invoke import (
+    MAX_ASYNC_PAYLOAD,
+    MAX_SYNC_PAYLOAD,
+    check_client_context,
+    check_payload,
+    new_trace_id,
+)
+
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+
+
+async def _payload(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+        )
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise RequestTooLarge(
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )
+    return bytes(body)
+
+
+async def invoke(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    invocation_type = request.headers.get("x-amz-invocation-type", "RequestResponse")
+    if invocation_type not in INVOCATION_TYPES:
+        raise InvalidParameterValue(
+            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed "
+            "to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+        )
+    log_type = request.headers.get("x-amz-log-type", "None")
+    client_context = check_client_context(request.headers.get("x-amz-client-context"))
+    limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+    payload = check_payload(await _payload(request, limit), limit)
+    version = await ctx.invoker.resolve(
+        request.path_params["FunctionName"], request.query_params.get("Qualifier")
+    )
+    headers = {"X-Amz-Executed-Version": version.version}
+    trace_id = request.headers.get("x-amzn-trace-id") or new_trace_id()
+    if invocation_type == "DryRun":
+        return Response(status_code=204, headers=headers)
+    if invocation_type == "Event":
+        qualifier = version.version
+        request_id = await ctx.async_queue.enqueue(version.function_name, qualifier, payload, trace_id)
+        return Response(status_code=202, headers={**headers, "x-amzn-RequestId": request_id})
+    result = await ctx.invoker.invoke(
+        version,
+        payload,
+        client_context=client_context,
+        want_log_tail=log_type == "Tail",
+        trace_id=trace_id,
+    )
+    if result.function_error:
+        headers["X-Amz-Function-Error"] = result.function_error
+    if result.log_tail is not None:
+        headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail).decode()
+    return Response(
+        result.payload, status_code=200, headers=headers, media_type="application/json"
+    )
+
+
+async def invoke_async(request: Request) -> Response:
+    """The legacy InvokeAsync (2014-11-13): always an Event invocation."""
+    ctx = ApiContext.of(request)
+    payload = check_payload(await _payload(request, MAX_ASYNC_PAYLOAD), MAX_ASYNC_PAYLOAD)
+    version = await ctx.invoker.resolve(request.path_params["FunctionName"], None)
+    await ctx.async_queue.enqueue(version.function_name, version.version, payload, new_trace_id())
+    return Response(b'{"Status": 202}', status_code=202, media_type="application/json")
+
+
+async def function_logs(request: Request) -> Response:
+    """lambdad's own: a function's log events after an id (for `lambdad logs`)."""
+    from lambdad.api.shapes import encode
+
+    ctx = ApiContext.of(request)
+    function = await ctx.catalog.get_function(request.path_params["FunctionName"])
+    after = int(request.query_params.get("after", "0") or 0)
+    limit = min(int(request.query_params.get("limit", "1000") or 1000), 10000)
+    if request.query_params.get("tail"):
+        after = max(0, await ctx.logs.last_id(function.latest.log_group) - limit)
+    events = await ctx.logs.read(function.latest.log_group, after, limit)
+    body = {
+        "logGroupName": function.latest.log_group,
+        "events": [
+            {"id": e.id, "timestamp": e.timestamp_ms, "logStreamName": e.log_stream, "message": e.message}
+            for e in events
+        ],
+        "nextAfter": events[-1].id if events else after,
+    }
+    return Response(encode(body), media_type="application/json")

@@ -1,0 +1,30 @@
+"""The route table: every path, as in botocore's lambda service model."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from lambdad.api import code_links, functions, invoke
+
+FUNCTION = "/2015-03-31/functions/{FunctionName}"
+TAGS = "/2017-03-31/tags/{Resource:path}"
+
+routes = [
+    Route("/2015-03-31/functions", functions.create_function, methods=["POST"]),
+    Route("/2015-03-31/functions/", functions.list_functions, methods=["GET"]),
+    Route("/2015-03-31/functions", functions.list_functions, methods=["GET"]),
+    Route(FUNCTION, functions.get_function, methods=["GET"]),
+    Route(FUNCTION, functions.delete_function, methods=["DELETE"]),
+    Route(f"{FUNCTION}/configuration", functions.get_function_configuration, methods=["GET"]),
+    Route(f"{FUNCTION}/configuration", functions.update_function_configuration, methods=["PUT"]),
+    Route(f"{FUNCTION}/code", functions.update_function_code, methods=["PUT"]),
+    Route(TAGS, functions.tag_resource, methods=["POST"]),
+    Route(TAGS, functions.untag_resource, methods=["DELETE"]),
+    Route(TAGS, functions.list_tags, methods=["GET"]),
+    Route("/2016-08-19/account-settings", functions.get_account_settings, methods=["GET"]),
+    Route("/2016-08-19/account-settings/", functions.get_account_settings, methods=["GET"]),
+    Route(f"{FUNCTION}/invocations", invoke.invoke, methods=["POST"]),
+    Route("/2014-11-13/functions/{FunctionName}/invoke-async", invoke.invoke_async, methods=["POST"]),
+    Route("/_lambdad/functions/{FunctionName}/logs", invoke.function_logs, methods=["GET"]),
+    Route("/_lambdad/code/{key}", code_links.download_code, methods=["GET"]),
+]

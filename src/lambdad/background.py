@@ -1,0 +1,32 @@
+"""Background work owned by the server's lifespan (one task group, no strays)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from anyio.abc import TaskGroup
+
+log = logging.getLogger(__name__)
+
+
+class Background:
+    """Starts coroutines in the server's task group; they end with the server."""
+
+    def __init__(self) -> None:
+        self._group: TaskGroup | None = None
+
+    def attach(self, group: TaskGroup | None) -> None:
+        self._group = group
+
+    def spawn(self, func: Callable[[], Awaitable[None]]) -> None:
+        if self._group is None:
+            raise RuntimeError("background work started before the server")
+
+        async def guarded() -> None:
+            try:
+                await func()
+            except Exception:
+                log.exception("background task %s failed", getattr(func, "__name__", func))
+
+        self._group.start_soon(guarded)

@@ -1,0 +1,36 @@
+"""Functions, versions and their rules: the validated domain model."""
+
+from lambdad.catalog.code import CodePackage, extract_zip, inspect_zip
+from lambdad.catalog.code_cache import CodeCache
+from lambdad.catalog.model import (
+    LATEST,
+    Function,
+    FunctionConfig,
+    FunctionState,
+    LastUpdateStatus,
+    LoggingConfig,
+    Version,
+)
+from lambdad.catalog.names import Account, FunctionRef
+from lambdad.catalog.runtimes import ACTIVE_RUNTIMES, check_runtime
+from lambdad.catalog.service import Catalog, FunctionPage
+
+__all__ = [
+    "ACTIVE_RUNTIMES",
+    "LATEST",
+    "Account",
+    "Catalog",
+    "CodeCache",
+    "CodePackage",
+    "Function",
+    "FunctionConfig",
+    "FunctionPage",
+    "FunctionRef",
+    "FunctionState",
+    "LastUpdateStatus",
+    "LoggingConfig",
+    "Version",
+    "check_runtime",
+    "extract_zip",
+    "inspect_zip",
+]

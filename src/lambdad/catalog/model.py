@@ -1,0 +1,119 @@
+"""The domain model: a function's versions and their configuration.
+
+`$LATEST` is the version being edited; published versions ("1", "2", ...)
+are immutable copies of it. `api/` converts these frozen dataclasses to the
+wire shapes; `store/` keeps them as rows.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+LATEST = "$LATEST"
+
+
+class FunctionState(enum.StrEnum):
+    PENDING = "Pending"
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+    FAILED = "Failed"
+
+
+class LastUpdateStatus(enum.StrEnum):
+    IN_PROGRESS = "InProgress"
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    log_group: str
+    log_format: str = "Text"
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What the user sets with CreateFunction / UpdateFunctionConfiguration."""
+
+    runtime: str
+    handler: str
+    role: str
+    memory_size: int = 128
+    timeout: int = 3
+    description: str = ""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    ephemeral_storage: int = 512
+    layers: tuple[str, ...] = ()
+    architectures: tuple[str, ...] = ("x86_64",)
+    package_type: str = "Zip"
+    tracing_mode: str = "PassThrough"
+    dead_letter_target: str | None = None
+    kms_key_arn: str | None = None
+    logging: LoggingConfig | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "logging"}
+        data["environment"] = dict(self.environment)
+        data["layers"] = list(self.layers)
+        data["architectures"] = list(self.architectures)
+        data["logging"] = None if self.logging is None else dict(self.logging.__dict__)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FunctionConfig:
+        # The row also carries the version's state; keep only configuration.
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["environment"] = dict(values.get("environment") or {})
+        values["layers"] = tuple(values.get("layers") or ())
+        values["architectures"] = tuple(values.get("architectures") or ("x86_64",))
+        logging = values.get("logging")
+        values["logging"] = None if logging is None else LoggingConfig(**logging)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a function: its configuration, its code and its state."""
+
+    function_name: str
+    version: str
+    function_arn: str
+    config: FunctionConfig
+    code_sha256: str
+    """Base64 SHA-256 of the zip (AWS's CodeSha256)."""
+    code_key: str
+    """Hex SHA-256: the zip's key in the blob store."""
+    code_size: int
+    revision_id: str
+    last_modified: float
+    state: FunctionState = FunctionState.PENDING
+    state_reason: str | None = None
+    state_reason_code: str | None = None
+    last_update_status: LastUpdateStatus = LastUpdateStatus.IN_PROGRESS
+    last_update_status_reason: str | None = None
+    last_update_status_reason_code: str | None = None
+
+    @property
+    def qualified_arn(self) -> str:
+        return f"{self.function_arn}:{self.version}"
+
+    @property
+    def log_group(self) -> str:
+        if self.config.logging is not None:
+            return self.config.logging.log_group
+        return f"/aws/lambda/{self.function_name}"
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    arn: str
+    tags: Mapping[str, str]
+    reserved_concurrency: int | None
+    latest: Version

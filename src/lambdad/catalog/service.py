@@ -1,0 +1,438 @@
+"""The catalog: create, read, change and delete functions and their versions.
+
+Rules live here; rows live in `store/`. Every change to `$LATEST` gets a new
+RevisionId and goes Pending/InProgress until its code is unpacked into the
+code cache, then Active/Successful (boto3's `function_active_v2` and
+`function_updated_v2` waiters watch exactly that).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lambdad.catalog import validation
+from lambdad.catalog.code import CodePackage, inspect_zip
+from lambdad.catalog.code_cache import CodeCache
+from lambdad.catalog.model import (
+    LATEST,
+    Function,
+    FunctionConfig,
+    FunctionState,
+    LastUpdateStatus,
+    LoggingConfig,
+    Version,
+)
+from lambdad.catalog.names import Account, FunctionRef
+from lambdad.catalog.runtimes import check_runtime
+from lambdad.concurrency import run_sync
+from lambdad.errors import (
+    InvalidParameterValue,
+    PreconditionFailed,
+    ResourceConflict,
+    ResourceNotFound,
+)
+from lambdad.store import BlobStore, FunctionRow, FunctionStore, VersionRow
+
+log = logging.getLogger(__name__)
+
+Spawn = Callable[[Callable[[], Awaitable[None]]], None]
+"""Starts a coroutine function in the background (the server's task group)."""
+
+REVISION_MISMATCH = (
+    "The Revision Id provided does not match the latest Revision Id. "
+    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+
+
+@dataclass(frozen=True)
+class FunctionPage:
+    versions: list[Version]
+    next_marker: str | None
+
+
+ChangeListener = Callable[[str], Awaitable[None]]
+"""Told the function name after its code or configuration changed or it was deleted."""
+
+
+class Catalog:
+    def __init__(
+        self,
+        account: Account,
+        functions: FunctionStore,
+        blobs: BlobStore,
+        code_cache: CodeCache,
+        spawn: Spawn,
+    ) -> None:
+        self.account = account
+        self.functions = functions
+        self.blobs = blobs
+        self.code_cache = code_cache
+        self._spawn = spawn
+        self._listeners: list[ChangeListener] = []
+
+    def on_change(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
+
+    # -- reads -----------------------------------------------------------
+
+    async def get_function(self, name: str) -> Function:
+        row = await run_sync(self.functions.get_function, name)
+        latest = await run_sync(self.functions.get_version, name, LATEST)
+        if row is None or latest is None:
+            raise ResourceNotFound(f"Function not found: {self.account.function_arn(name)}")
+        return Function(
+            name=row.name,
+            arn=self.account.function_arn(row.name),
+            tags=row.tags,
+            reserved_concurrency=row.reserved_concurrency,
+            latest=self._version(latest),
+        )
+
+    async def get_version(self, ref: FunctionRef) -> Version:
+        """The version a reference names; aliases come with the aliases work."""
+        qualifier = ref.qualifier or LATEST
+        row = await run_sync(self.functions.get_version, ref.name, qualifier)
+        if row is None:
+            arn = self.account.function_arn(ref.name, ref.qualifier)
+            raise ResourceNotFound(f"Function not found: {arn}")
+        return self._version(row)
+
+    async def list_functions(
+        self, marker: str | None, max_items: int, all_versions: bool
+    ) -> FunctionPage:
+        after = _decode_marker(marker) if marker else None
+        validation.check_range(max_items, "maxItems", 1, 10000)
+        rows = await run_sync(self.functions.list_functions, after, max_items + 1, all_versions)
+        names = sorted({r.function_name for r in rows})
+        more = len(names) > max_items
+        keep = set(names[:max_items])
+        versions = [self._version(r) for r in rows if r.function_name in keep]
+        next_marker = _encode_marker(names[max_items - 1]) if more else None
+        return FunctionPage(versions=versions, next_marker=next_marker)
+
+    async def account_usage(self) -> tuple[int, int]:
+        """(function count, total code bytes)."""
+        count = await run_sync(self.functions.count_functions)
+        size = await run_sync(self.functions.code_size_total)
+        return count, size
+
+    async def code_zip(self, code_key: str) -> bytes:
+        return await run_sync(self.blobs.get, code_key)
+
+    async def resume_pending(self) -> None:
+        """Finish activations a stopped server left Pending/InProgress."""
+        marker: str | None = None
+        while True:
+            page = await self.list_functions(marker, 1000, all_versions=True)
+            for version in page.versions:
+                if version.last_update_status is LastUpdateStatus.IN_PROGRESS:
+                    row = await run_sync(
+                        self.functions.get_version, version.function_name, version.version
+                    )
+                    if row is not None:
+                        self._activate_later(row)
+            if page.next_marker is None:
+                return
+            marker = page.next_marker
+
+    # -- changes ---------------------------------------------------------
+
+    async def create_function(
+        self,
+        function_name: str,
+        config: FunctionConfig,
+        zip_file: bytes | None,
+        tags: Mapping[str, str],
+        publish: bool = False,
+    ) -> Version:
+        ref = self.account.parse_function_name(function_name)
+        if ref.qualifier is not None:
+            raise InvalidParameterValue(
+                "Qualifiers are not allowed in the function name of CreateFunction."
+            )
+        config = _with_default_logging(config, ref.name)
+        self._check_config(config)
+        validation.check_tags(tags)
+        package = await self._accept_code(zip_file)
+        now = time.time()
+        latest = self._new_latest(ref.name, config, package, now)
+        function = FunctionRow(
+            name=ref.name,
+            created_at=now,
+            tags=dict(tags),
+            next_version=1,
+            reserved_concurrency=None,
+        )
+        if not await run_sync(self.functions.create_function, function, latest):
+            raise ResourceConflict(f"Function already exist: {ref.name}")
+        log.info("function %s: created (%s, %d bytes)", ref.name, config.runtime, package.size)
+        self._activate_later(latest)
+        if publish:
+            await self._publish(ref.name, latest.revision_id)
+        return self._version(latest)
+
+    async def update_code(
+        self,
+        function_name: str,
+        zip_file: bytes | None,
+        *,
+        publish: bool = False,
+        dry_run: bool = False,
+        revision_id: str | None = None,
+        architectures: tuple[str, ...] | None = None,
+    ) -> Version:
+        ref = self._unqualified(function_name)
+        current = await self._latest_row(ref.name)
+        self._check_revision(current, revision_id)
+        package = await self._accept_code(zip_file, store=not dry_run)
+        config = FunctionConfig.from_json(current.config)
+        if architectures is not None:
+            validation.check_architectures(architectures)
+            config = dataclasses.replace(config, architectures=architectures)
+        updated = self._changed(current, config, package)
+        if dry_run:
+            return self._version(updated)
+        await self._replace(updated, current.revision_id)
+        log.info("function %s: code updated (%d bytes)", ref.name, package.size)
+        self._activate_later(updated)
+        await self._notify(ref.name)
+        if publish:
+            await self._publish(ref.name, updated.revision_id)
+        return self._version(updated)
+
+    async def update_configuration(
+        self, function_name: str, changes: Mapping[str, Any], revision_id: str | None = None
+    ) -> Version:
+        ref = self._unqualified(function_name)
+        current = await self._latest_row(ref.name)
+        self._check_revision(current, revision_id)
+        config = dataclasses.replace(FunctionConfig.from_json(current.config), **changes)
+        self._check_config(config)
+        updated = self._changed(current, config, None)
+        await self._replace(updated, current.revision_id)
+        log.info("function %s: configuration updated (%s)", ref.name, ", ".join(sorted(changes)))
+        self._activate_later(updated)
+        await self._notify(ref.name)
+        return self._version(updated)
+
+    async def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
+        ref = self.account.resolve(function_name, qualifier)
+        await self.get_function(ref.name)
+        if ref.qualifier == LATEST:
+            raise InvalidParameterValue(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
+        if ref.qualifier is None:
+            rows = await run_sync(self.functions.delete_function, ref.name)
+            log.info("function %s: deleted", ref.name)
+        else:
+            if not ref.qualifier.isdigit() or not await run_sync(
+                self.functions.delete_version, ref.name, ref.qualifier
+            ):
+                arn = self.account.function_arn(ref.name, ref.qualifier)
+                raise ResourceNotFound(f"Function not found: {arn}")
+            rows = []
+            log.info("function %s: version %s deleted", ref.name, ref.qualifier)
+        await self._notify(ref.name)
+        for key in {r.code_sha256 for r in rows}:
+            if not await run_sync(self.functions.blob_in_use, key):
+                await run_sync(self.blobs.delete, key)
+
+    async def tag(self, resource_arn: str, tags: Mapping[str, str]) -> None:
+        name = self.account.parse_function_arn(resource_arn)
+        function = await self.get_function(name)
+        merged = {**function.tags, **tags}
+        validation.check_tags(merged)
+        await run_sync(self.functions.set_tags, name, merged)
+
+    async def untag(self, resource_arn: str, keys: list[str]) -> None:
+        name = self.account.parse_function_arn(resource_arn)
+        function = await self.get_function(name)
+        remaining = {k: v for k, v in function.tags.items() if k not in set(keys)}
+        await run_sync(self.functions.set_tags, name, remaining)
+
+    async def tags(self, resource_arn: str) -> Mapping[str, str]:
+        name = self.account.parse_function_arn(resource_arn)
+        return (await self.get_function(name)).tags
+
+    # -- the steps ---------------------------------------------------------
+
+    def _unqualified(self, function_name: str) -> FunctionRef:
+        ref = self.account.parse_function_name(function_name)
+        if ref.qualifier is not None:
+            raise InvalidParameterValue(
+                "Qualifiers are not supported for this operation; update $LATEST by its name."
+            )
+        return ref
+
+    async def _latest_row(self, name: str) -> VersionRow:
+        row = await run_sync(self.functions.get_version, name, LATEST)
+        if row is None:
+            raise ResourceNotFound(f"Function not found: {self.account.function_arn(name)}")
+        return row
+
+    @staticmethod
+    def _check_revision(current: VersionRow, revision_id: str | None) -> None:
+        if revision_id is not None and revision_id != current.revision_id:
+            raise PreconditionFailed(REVISION_MISMATCH)
+
+    @staticmethod
+    def _check_config(config: FunctionConfig) -> None:
+        if config.package_type != "Zip":
+            raise InvalidParameterValue(
+                "PackageType Image is not supported by this lambdad server; deploy a zip."
+            )
+        check_runtime(config.runtime)
+        validation.check_handler(config.handler)
+        validation.check_role(config.role)
+        validation.check_memory(config.memory_size)
+        validation.check_timeout(config.timeout)
+        validation.check_ephemeral_storage(config.ephemeral_storage)
+        validation.check_description(config.description)
+        validation.check_environment(config.environment)
+        validation.check_architectures(config.architectures)
+        if len(config.layers) > validation.MAX_LAYERS:
+            raise InvalidParameterValue("Cannot reference more than 5 layers.")
+        for layer in config.layers:
+            # Layers come with their own issue; until then none exists.
+            raise InvalidParameterValue(f"Layer version {layer} does not exist.")
+
+    async def _accept_code(self, zip_file: bytes | None, store: bool = True) -> CodePackage:
+        if zip_file is None:
+            raise InvalidParameterValue("Please provide a source for function code.")
+        package = await run_sync(inspect_zip, zip_file)
+        if store:
+            await run_sync(self.blobs.put, package.data)
+        return package
+
+    def _new_latest(
+        self, name: str, config: FunctionConfig, package: CodePackage, now: float
+    ) -> VersionRow:
+        return VersionRow(
+            function_name=name,
+            version=LATEST,
+            revision_id=str(uuid.uuid4()),
+            code_sha256=package.sha256_hex,
+            code_size=package.size,
+            config=_state_fields(
+                config.to_json(), FunctionState.PENDING, LastUpdateStatus.IN_PROGRESS
+            ),
+            last_modified=now,
+        )
+
+    def _changed(
+        self, current: VersionRow, config: FunctionConfig, package: CodePackage | None
+    ) -> VersionRow:
+        state = FunctionState(current.config.get("state", FunctionState.ACTIVE))
+        return dataclasses.replace(
+            current,
+            revision_id=str(uuid.uuid4()),
+            code_sha256=package.sha256_hex if package else current.code_sha256,
+            code_size=package.size if package else current.code_size,
+            config=_state_fields(config.to_json(), state, LastUpdateStatus.IN_PROGRESS),
+            last_modified=time.time(),
+        )
+
+    async def _replace(self, row: VersionRow, expected_revision: str) -> None:
+        if not await run_sync(self.functions.replace_version, row, expected_revision):
+            raise PreconditionFailed(REVISION_MISMATCH)
+
+    def _activate_later(self, row: VersionRow) -> None:
+        async def activate() -> None:
+            await self._activate(row)
+
+        self._spawn(activate)
+
+    async def _activate(self, row: VersionRow) -> None:
+        """Unpack the code, then mark the version Active/Successful (or Failed)."""
+        try:
+            await run_sync(self.code_cache.ensure, row.code_sha256)
+            state, status, reason = FunctionState.ACTIVE, LastUpdateStatus.SUCCESSFUL, None
+        except Exception as exc:
+            log.exception("function %s: code could not be prepared", row.function_name)
+            state, status, reason = FunctionState.FAILED, LastUpdateStatus.FAILED, str(exc)
+        done = dataclasses.replace(row, config=_state_fields(row.config, state, status, reason))
+        # Same RevisionId: if the user changed the function meanwhile, their
+        # change's own activation wins and this write is a no-op.
+        await run_sync(self.functions.replace_version, done, row.revision_id)
+
+    async def _publish(self, name: str, expected_revision: str) -> VersionRow:
+        latest = await self._latest_row(name)
+
+        def build(number: int) -> VersionRow:
+            return dataclasses.replace(latest, version=str(number), last_modified=time.time())
+
+        row = await run_sync(self.functions.publish_version, latest, expected_revision, build)
+        if row is None:
+            raise PreconditionFailed(REVISION_MISMATCH)
+        self._activate_later(row)
+        log.info("function %s: published version %s", name, row.version)
+        return row
+
+    async def _notify(self, name: str) -> None:
+        for listener in self._listeners:
+            await listener(name)
+
+    def _version(self, row: VersionRow) -> Version:
+        config = dict(row.config)
+        state = FunctionState(config.pop("state", FunctionState.ACTIVE))
+        status = LastUpdateStatus(config.pop("last_update_status", LastUpdateStatus.SUCCESSFUL))
+        reason = config.pop("state_reason", None)
+        function_config = FunctionConfig.from_json(config)
+        return Version(
+            function_name=row.function_name,
+            version=row.version,
+            function_arn=self.account.function_arn(row.function_name),
+            config=function_config,
+            code_sha256=base64.b64encode(bytes.fromhex(row.code_sha256)).decode(),
+            code_key=row.code_sha256,
+            code_size=row.code_size,
+            revision_id=row.revision_id,
+            last_modified=row.last_modified,
+            state=state,
+            state_reason=reason,
+            state_reason_code="InvalidZipFileException" if reason else None,
+            last_update_status=status,
+            last_update_status_reason=reason,
+            last_update_status_reason_code="InvalidZipFileException" if reason else None,
+        )
+
+
+def _state_fields(
+    config: Mapping[str, Any],
+    state: FunctionState,
+    status: LastUpdateStatus,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    data = {
+        k: v for k, v in config.items() if k not in ("state", "last_update_status", "state_reason")
+    }
+    data["state"] = state.value
+    data["last_update_status"] = status.value
+    if reason is not None:
+        data["state_reason"] = reason
+    return data
+
+
+def _with_default_logging(config: FunctionConfig, name: str) -> FunctionConfig:
+    if config.logging is not None:
+        return config
+    return dataclasses.replace(config, logging=LoggingConfig(log_group=f"/aws/lambda/{name}"))
+
+
+def _encode_marker(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def _decode_marker(marker: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(marker.encode()).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidParameterValue(f"Invalid marker: {marker}") from exc

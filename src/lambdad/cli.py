@@ -1,0 +1,256 @@
+"""The `lambdad` command: run the server, and manage functions over its HTTP API.
+
+Every command but `server` is a client of the REST API, like boto3 or the AWS
+CLI would be; it needs nothing but the server's URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import httpx
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+from lambdad.settings import Settings
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:9000"
+API = "/2015-03-31/functions"
+# Zip folders bigger than this with a progress bar.
+PROGRESS_THRESHOLD_BYTES = 2 * 1024 * 1024
+
+
+class Client:
+    """A thin sync client of the Lambda REST API with AWS's errors made readable."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.http = httpx.Client(base_url=endpoint, timeout=httpx.Timeout(960.0, connect=5.0))
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            fail(
+                f"cannot reach the lambdad server at {self.http.base_url} ({exc}).\n"
+                "Start it with `lambdad server`, or pass --endpoint."
+            )
+        if response.status_code >= 400:
+            error = response.headers.get("x-amzn-ErrorType", "Error").split(":")[0]
+            try:
+                message = response.json().get("message") or response.text
+            except ValueError:
+                message = response.text
+            fail(f"{error}: {message}")
+        return response
+
+
+def fail(message: str) -> NoReturn:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(1)
+
+
+endpoint_option = click.option(
+    "--endpoint",
+    envvar="LAMBDAD_ENDPOINT",
+    default=DEFAULT_ENDPOINT,
+    show_default=True,
+    help="URL of the lambdad server.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lambdad")
+def main() -> None:
+    """lambdad: a self-hosted AWS Lambda."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on.  [default: 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="Port to listen on.  [default: 9000]")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the SQLite file and blobs live.  [default: .lambdad]",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="postgresql://user:pass@host/db to keep state in PostgreSQL instead of SQLite.",
+)
+@click.option("--region", default=None, help="Region in ARNs.  [default: us-east-1]")
+@click.option("--account-id", default=None, help="Account id in ARNs.  [default: 000000000000]")
+@click.option(
+    "--network",
+    type=click.Choice(["none", "host"]),
+    default=None,
+    help="Network of function environments.  [default: none]",
+)
+@click.option(
+    "--sandbox",
+    "sandbox_backend",
+    type=click.Choice(["auto", "bwrap", "process"]),
+    default=None,
+    help="Isolation backend.  [default: auto]",
+)
+@click.option(
+    "--idle-timeout",
+    "idle_timeout_s",
+    type=float,
+    default=None,
+    help="Seconds before an idle environment is reaped.  [default: 300]",
+)
+@click.option(
+    "--strict-runtimes",
+    is_flag=True,
+    default=None,
+    help="Refuse runtime ids whose exact interpreter is not installed.",
+)
+@click.option("--log-level", default=None, help="debug, info, warning.  [default: info]")
+def server(**options: Any) -> None:
+    """Run the Lambda API server (settings also from LAMBDAD_* variables)."""
+    from lambdad.server import serve
+
+    serve(Settings.from_env().with_overrides(**options))
+
+
+def zip_folder(folder: Path) -> bytes:
+    """Zip a folder like Lambda expects (paths relative to it, modes kept)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+    total = sum(p.stat().st_size for p in files if p.is_file())
+    buffer = io.BytesIO()
+    progress = Progress(
+        TextColumn("zipping {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        disable=total < PROGRESS_THRESHOLD_BYTES or not sys.stderr.isatty(),
+        console=None,
+    )
+    with progress, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        task = progress.add_task(folder.name, total=total)
+        for path in files:
+            archive.write(path, path.relative_to(folder).as_posix())
+            progress.advance(task, path.stat().st_size if path.is_file() else 0)
+    return buffer.getvalue()
+
+
+def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"--env takes KEY=VALUE, got {pair!r}")
+        env[key] = value
+    return env
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Function name.")
+@click.option("--runtime", required=True, help="Lambda runtime id, e.g. python3.12, nodejs20.x.")
+@click.option("--handler", required=True, help="Handler, e.g. app.handler.")
+@click.option("--memory", type=int, default=None, help="Memory in MB (128-10240).  [default: 128]")
+@click.option("--timeout", type=int, default=None, help="Timeout in seconds (1-900).  [default: 3]")
+@click.option(
+    "--env",
+    "env_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Environment variable (repeatable).",
+)
+@click.option("--role", default="arn:aws:iam::000000000000:role/lambda-role", show_default=True)
+@endpoint_option
+def deploy(
+    folder: Path,
+    name: str,
+    runtime: str,
+    handler: str,
+    memory: int | None,
+    timeout: int | None,
+    env_pairs: tuple[str, ...],
+    role: str,
+    endpoint: str,
+) -> None:
+    """Zip FOLDER and create the function, or update it if it exists."""
+    client = Client(endpoint)
+    code = base64.b64encode(zip_folder(folder)).decode()
+    config: dict[str, Any] = {"Runtime": runtime, "Handler": handler, "Role": role}
+    if memory is not None:
+        config["MemorySize"] = memory
+    if timeout is not None:
+        config["Timeout"] = timeout
+    if env_pairs:
+        config["Environment"] = {"Variables": parse_env(env_pairs)}
+    exists = client.http.get(f"{API}/{name}/configuration").status_code == 200
+    if not exists:
+        result = client.call(
+            "POST", API, json={"FunctionName": name, "Code": {"ZipFile": code}, **config}
+        ).json()
+        click.echo(f"created {result['FunctionArn']} ({result['CodeSize']} bytes)")
+        return
+    client.call("PUT", f"{API}/{name}/code", json={"ZipFile": code})
+    _wait_updated(client, name)
+    result = client.call("PUT", f"{API}/{name}/configuration", json=config).json()
+    click.echo(f"updated {result['FunctionArn']} ({result['CodeSize']} bytes)")
+
+
+def _wait_updated(client: Client, name: str) -> None:
+    import time
+
+    for _ in range(600):
+        status = client.call("GET", f"{API}/{name}/configuration").json()["LastUpdateStatus"]
+        if status != "InProgress":
+            return
+        time.sleep(0.05)
+    fail(f"function {name} is still updating")
+
+
+@main.command("ls")
+@endpoint_option
+@click.option("--json", "as_json", is_flag=True, help="Print the raw configurations.")
+def list_functions(endpoint: str, as_json: bool) -> None:
+    """List functions."""
+    client = Client(endpoint)
+    functions: list[dict[str, Any]] = []
+    marker: str | None = None
+    while True:
+        params = {"MaxItems": "50", **({"Marker": marker} if marker else {})}
+        page = client.call("GET", API, params=params).json()
+        functions.extend(page["Functions"])
+        marker = page.get("NextMarker")
+        if not marker:
+            break
+    if as_json:
+        click.echo(json.dumps(functions, indent=2))
+        return
+    if not functions:
+        click.echo("no functions")
+        return
+    click.echo(
+        f"{'NAME':<32} {'RUNTIME':<16} {'MEMORY':>6} {'TIMEOUT':>7} {'STATE':<8} LAST MODIFIED"
+    )
+    for fn in functions:
+        click.echo(
+            f"{fn['FunctionName']:<32} {fn['Runtime']:<16} {fn['MemorySize']:>6} "
+            f"{fn['Timeout']:>7} {fn['State']:<8} {fn['LastModified']}"
+        )
+
+
+@main.command("rm")
+@click.argument("name")
+@endpoint_option
+def remove(name: str, endpoint: str) -> None:
+    """Delete function NAME."""
+    Client(endpoint).call("DELETE", f"{API}/{name}")
+    click.echo(f"deleted {name}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:], prog_name=os.path.basename(sys.argv[0]))

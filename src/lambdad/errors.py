@@ -1,0 +1,83 @@
+"""The exception tree every part raises; `api/errors.py` renders it.
+
+    LambdadError                      root; `code` is AWS's error name, `status` its HTTP status
+    ├── ValidationError               ValidationException 400 (constraint on one member)
+    ├── InvalidParameterValue         InvalidParameterValueException 400
+    ├── InvalidRequestContent         InvalidRequestContentException 400 (payload is not JSON)
+    ├── ResourceNotFound              ResourceNotFoundException 404
+    ├── ResourceConflict              ResourceConflictException 409
+    ├── PreconditionFailed            PreconditionFailedException 412 (RevisionId mismatch)
+    ├── RequestTooLarge               RequestEntityTooLargeException 413
+    ├── TooManyRequests               TooManyRequestsException 429
+    ├── UnsupportedMediaType          UnsupportedMediaTypeException 415
+    └── ServiceError                  ServiceException 500
+
+The message is the text AWS sends; raise at the place where the rule lives.
+"""
+
+from __future__ import annotations
+
+
+class LambdadError(Exception):
+    code = "ServiceException"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationError(LambdadError):
+    code = "ValidationException"
+    status = 400
+
+
+class InvalidParameterValue(LambdadError):
+    code = "InvalidParameterValueException"
+    status = 400
+
+
+class InvalidRequestContent(LambdadError):
+    code = "InvalidRequestContentException"
+    status = 400
+
+
+class ResourceNotFound(LambdadError):
+    code = "ResourceNotFoundException"
+    status = 404
+
+
+class ResourceConflict(LambdadError):
+    code = "ResourceConflictException"
+    status = 409
+
+
+class PreconditionFailed(LambdadError):
+    code = "PreconditionFailedException"
+    status = 412
+
+
+class RequestTooLarge(LambdadError):
+    code = "RequestEntityTooLargeException"
+    status = 413
+
+
+class TooManyRequests(LambdadError):
+    code = "TooManyRequestsException"
+    status = 429
+
+    def __init__(
+        self, message: str, reason: str = "ReservedFunctionConcurrentInvocationLimitExceeded"
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class UnsupportedMediaType(LambdadError):
+    code = "UnsupportedMediaTypeException"
+    status = 415
+
+
+class ServiceError(LambdadError):
+    code = "ServiceException"
+    status = 500

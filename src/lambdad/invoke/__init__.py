@@ -1,0 +1,25 @@
+"""One invocation end to end: qualifiers, concurrency, the sync path, the async queue."""
+
+from lambdad.invoke.async_queue import AsyncQueue
+from lambdad.invoke.concurrency import ConcurrencyLimiter
+from lambdad.invoke.invoker import Invoker
+from lambdad.invoke.requests import (
+    MAX_ASYNC_PAYLOAD,
+    MAX_SYNC_PAYLOAD,
+    InvokeResult,
+    check_client_context,
+    check_payload,
+    new_trace_id,
+)
+
+__all__ = [
+    "MAX_ASYNC_PAYLOAD",
+    "MAX_SYNC_PAYLOAD",
+    "AsyncQueue",
+    "ConcurrencyLimiter",
+    "InvokeResult",
+    "Invoker",
+    "check_client_context",
+    "check_payload",
+    "new_trace_id",
+]

@@ -1,0 +1,160 @@
+"""One synchronous invocation end to end: resolve, admit, run, log, release.
+
+    resolve qualifier -> version (Active)
+    admit (concurrency) -> acquire environment (warm or cold)
+    run with the function's timeout -> write START / output / END / REPORT
+    release the environment (reused, or destroyed when poisoned)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+import anyio
+
+from lambdad.catalog import Account, Catalog, FunctionState, LastUpdateStatus, Version
+from lambdad.errors import ResourceConflict
+from lambdad.invoke.concurrency import ConcurrencyLimiter
+from lambdad.invoke.requests import InvokeResult, new_trace_id
+from lambdad.pool import EnvironmentPool, Lease
+from lambdad.runtimes import InvokeOutcome, InvokeRequest
+from lambdad.telemetry import FunctionLogs, Report, output_lines, tail
+
+log = logging.getLogger(__name__)
+
+# How long an invoke waits for an update in progress (the code being unpacked).
+UPDATE_WAIT_S = 30.0
+
+
+class Invoker:
+    def __init__(
+        self,
+        account: Account,
+        catalog: Catalog,
+        pool: EnvironmentPool,
+        limiter: ConcurrencyLimiter,
+        logs: FunctionLogs,
+    ) -> None:
+        self.account = account
+        self.catalog = catalog
+        self.pool = pool
+        self.limiter = limiter
+        self.logs = logs
+
+    async def resolve(self, function_name: str, qualifier: str | None) -> Version:
+        """The version an invoke runs, once it is ready to run."""
+        ref = self.account.resolve(function_name, qualifier)
+        deadline = time.monotonic() + UPDATE_WAIT_S
+        while True:
+            version = await self.catalog.get_version(ref)
+            if version.state is FunctionState.PENDING:
+                raise ResourceConflict(
+                    "The operation cannot be performed at this time. The function is currently "
+                    "in the following state: Pending"
+                )
+            if version.state is FunctionState.FAILED:
+                raise ResourceConflict(
+                    "The operation cannot be performed at this time. The function is currently "
+                    f"in the following state: Failed. {version.state_reason or ''}".rstrip()
+                )
+            if version.last_update_status is not LastUpdateStatus.IN_PROGRESS:
+                return version
+            if time.monotonic() > deadline:
+                return version
+            await anyio.sleep(0.02)
+
+    async def invoke(
+        self,
+        version: Version,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
+        want_log_tail: bool = False,
+        trace_id: str | None = None,
+        request_id: str | None = None,
+    ) -> InvokeResult:
+        request_id = request_id or str(uuid.uuid4())
+        function = await self.catalog.get_function(version.function_name)
+        with self.limiter.slot(version.function_name, function.reserved_concurrency):
+            lease = await self.pool.acquire(version)
+            outcome = await self._run(lease, version, payload, request_id, client_context, trace_id)
+            lines = await self._log(lease, version, request_id, outcome)
+            reusable = outcome.reusable and lease.environment.init_error is None
+            await self.pool.release(lease, reusable)
+        return InvokeResult(
+            payload=outcome.payload,
+            function_error=outcome.function_error,
+            executed_version=version.version,
+            log_tail=tail(lines) if want_log_tail else None,
+            request_id=request_id,
+        )
+
+    async def _run(
+        self,
+        lease: Lease,
+        version: Version,
+        payload: bytes,
+        request_id: str,
+        client_context: str | None,
+        trace_id: str | None,
+    ) -> InvokeOutcome:
+        environment = lease.environment
+        if environment.init_error is not None:
+            return environment.init_error
+        timeout = version.config.timeout
+        request = InvokeRequest(
+            request_id=request_id,
+            payload=payload,
+            deadline_ms=int((time.time() + timeout) * 1000),
+            invoked_function_arn=self.account.function_arn(
+                version.function_name, None if version.version == "$LATEST" else version.version
+            ),
+            trace_id=trace_id or new_trace_id(),
+            client_context=client_context,
+            cognito_identity=None,
+        )
+        return await environment.invoke(request, timeout_s=float(timeout))
+
+    async def _log(
+        self, lease: Lease, version: Version, request_id: str, outcome: InvokeOutcome
+    ) -> list[str]:
+        """Write this invocation's log events; returns them (for the log tail)."""
+        group = version.log_group
+        init_lines: list[str] = []
+        if lease.cold:
+            await self.logs.open_stream(group, lease.log_stream)
+            init_lines = output_lines(lease.environment.init_logs)
+        report = Report(
+            request_id=request_id,
+            duration_ms=outcome.duration_ms,
+            memory_size_mb=version.config.memory_size,
+            max_memory_used_mb=outcome.max_memory_used_mb,
+            init_duration_ms=lease.environment.init_duration_ms if lease.cold else None,
+        )
+        lines = [
+            f"START RequestId: {request_id} Version: {version.version}",
+            *output_lines(outcome.logs),
+        ]
+        if outcome.error_type and outcome.error_type.startswith(("Sandbox.", "Runtime.")):
+            lines += _platform_error_lines(request_id, outcome)
+        lines += [f"END RequestId: {request_id}", report.line()]
+        await self.logs.write(group, lease.log_stream, init_lines + lines)
+        log.debug("invoke %s: %s", request_id, report.line())
+        return lines
+
+
+def _platform_error_lines(request_id: str, outcome: InvokeOutcome) -> list[str]:
+    """What Lambda itself logs when it ends an invocation (timeout, crash, OOM)."""
+    try:
+        message = str(json.loads(outcome.payload).get("errorMessage", ""))
+    except (ValueError, AttributeError):
+        message = ""
+    detail = message.split("Error: ", 1)[-1] or str(outcome.error_type)
+    if outcome.error_type == "Sandbox.Timedout":
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+        return [f"{stamp} {request_id} {detail}"]
+    return [f"RequestId: {request_id} Error: {detail}", str(outcome.error_type)]

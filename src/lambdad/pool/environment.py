@@ -1,0 +1,454 @@
+"""One execution environment: a sandbox running the in-sandbox init and a runtime.
+
+Lifecycle (AWS's): `start()` is the cold start — build the sandbox, start the
+runtime, run Init (the handler import) — and returns once the runtime waits
+for its first event, or with `init_error` set. Then `invoke()` runs one
+invocation at a time; `freeze()` parks it between invocations.
+
+Contract:
+- `invoke()` never raises for the function's failures: they come back as an
+  `InvokeOutcome` with `function_error="Unhandled"`. An outcome with
+  `reusable=False` (timeout, runtime exit, OOM, init failure) means the
+  environment is already dead; the caller still calls `destroy()`.
+- The timeout is enforced here, outside the sandbox; the runtime is not asked.
+- `destroy()` is idempotent and never raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+from anyio.abc import SocketStream
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from lambdad.runtimes.channel import ChannelError, Frame, read_frame, write_frame
+from lambdad.runtimes.interpreters import InterpreterCatalog, default_catalog
+from lambdad.runtimes.launch import (
+    RUNTIME_API_PORT,
+    LaunchPlan,
+    SandboxLayout,
+    plan_launch,
+)
+from lambdad.runtimes.outcomes import error_json, runtime_exit_error, timeout_error
+from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
+from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INIT_TIMEOUT_S = 10.0
+"""Lambda's Init phase limit for on-demand environments."""
+
+
+class ExecutionEnvironment:
+    spec: EnvironmentSpec
+    init_duration_ms: float
+    init_logs: bytes
+    init_error: InvokeOutcome | None
+    backend_name: str
+
+    def __init__(self, spec: EnvironmentSpec, backend_name: str) -> None:
+        self.spec = spec
+        self.backend_name = backend_name
+        self.init_duration_ms = 0.0
+        self.init_logs = b""
+        self.init_error = None
+        self._sandbox: Sandbox | None = None
+        self._stream: SocketStream | None = None
+        self._reader: BufferedByteReceiveStream | None = None
+        self._logs = bytearray()
+        self._lock = anyio.Lock()
+        self._frozen = False
+        self._dead = False
+        self._exit: tuple[int | None, int | None] | None = None
+
+    # ---- start -----------------------------------------------------------------------------
+
+    @classmethod
+    async def start(
+        cls,
+        spec: EnvironmentSpec,
+        backend: SandboxBackend,
+        *,
+        layout: SandboxLayout | None = None,
+        catalog: InterpreterCatalog | None = None,
+        init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
+    ) -> ExecutionEnvironment:
+        """Cold start. `layout` says where things are seen inside the sandbox (a
+        backend that cannot remap paths gets host paths); `catalog` what is installed."""
+        env = cls(spec, backend.name)
+        if catalog is None:
+            catalog = await anyio.to_thread.run_sync(default_catalog)
+        started = time.monotonic()
+        try:
+            await env._start(backend, layout, catalog, init_timeout_s)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await env.destroy("start failed")
+            raise
+        env.init_duration_ms = (time.monotonic() - started) * 1000
+        if env.init_error is not None:
+            env.init_error = _replace_duration(env.init_error, env.init_duration_ms)
+        log.debug("env %s: init took %.1f ms", spec.env_id, env.init_duration_ms)
+        return env
+
+    async def _start(
+        self,
+        backend: SandboxBackend,
+        layout: SandboxLayout | None,
+        catalog: InterpreterCatalog,
+        init_timeout_s: float,
+    ) -> None:
+        spec = self.spec
+        opt_dir, bin_dir = await anyio.to_thread.run_sync(_prepare_dirs, spec)
+        if layout is None:
+            # The process backend remaps argv and cwd but not env values, so the
+            # function must see host paths everywhere.
+            remaps = getattr(backend, "name", "") != "process"
+            layout = (
+                SandboxLayout() if remaps else SandboxLayout.host(spec.code_dir, opt_dir, bin_dir)
+            )
+        host_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener: socket.socket | None = None
+        try:
+            if spec.network == "host":
+                # Sharing the host's network: bind a free port here and hand the socket
+                # in, so two environments never race for one port.
+                listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                listener.bind(("127.0.0.1", 0))
+                listener.listen(64)
+                api = f"127.0.0.1:{listener.getsockname()[1]}"
+                listen = f"fd:{listener.fileno()}"
+            else:
+                api = listen = f"127.0.0.1:{RUNTIME_API_PORT}"
+            plan = plan_launch(
+                spec,
+                catalog,
+                layout,
+                opt_dir=opt_dir,
+                lang_bin_dir=bin_dir,
+                api_address=api,
+                listen=listen,
+                channel_fd=init_end.fileno(),
+            )
+            notices = "".join(f"{n}\n" for n in plan.notices).encode()
+            self._logs += notices
+            if plan.error:
+                self._fail_init(*plan.error)
+                return
+            await anyio.to_thread.run_sync(_make_links, bin_dir, plan)
+            pass_fds = (init_end.fileno(),) + ((listener.fileno(),) if listener else ())
+            self._sandbox = await backend.start(
+                SandboxSpec(
+                    sandbox_id=spec.env_id,
+                    argv=plan.init_argv,
+                    env=plan.env,
+                    mounts=plan.mounts,
+                    memory_mb=spec.memory_mb,
+                    ephemeral_storage_mb=spec.ephemeral_storage_mb,
+                    work_dir=spec.work_dir,
+                    network=spec.network,
+                    pass_fds=pass_fds,
+                    cwd=layout.task,
+                )
+            )
+        finally:
+            # The sandbox holds its own copies now (or never will).
+            init_end.close()
+            if listener:
+                listener.close()
+        self._stream = await SocketStream.from_socket(host_end)
+        self._reader = BufferedByteReceiveStream(self._stream)
+        await self._await_init(init_timeout_s)
+
+    async def _await_init(self, init_timeout_s: float) -> None:
+        try:
+            with anyio.fail_after(init_timeout_s):
+                while True:
+                    frame = await self._next_frame()
+                    if frame is None or frame.type == "exited":
+                        await self._fail_init_exit(frame)
+                        return
+                    if frame.type == "log":
+                        self._logs += frame.body
+                    elif frame.type == "ready":
+                        self.init_logs = self._take_logs()
+                        return
+                    elif frame.type == "init_error":
+                        self.init_logs = self._take_logs()
+                        self.init_error = await self._failure(
+                            frame.body, frame.header.get("error_type"), self.init_logs
+                        )
+                        await self._kill("init error")
+                        return
+        except TimeoutError:
+            self._fail_init(
+                "Sandbox.Timedout", f"Init timed out after {init_timeout_s:.2f} seconds"
+            )
+            await self._kill("init timeout")
+
+    def _fail_init(self, error_type: str, message: str) -> None:
+        self.init_logs = self._take_logs()
+        self.init_error = InvokeOutcome(
+            payload=error_json(error_type, message),
+            function_error="Unhandled",
+            error_type=error_type,
+            logs=self.init_logs,
+            duration_ms=0.0,
+            max_memory_used_mb=self._memory_peak(),
+            reusable=False,
+        )
+
+    async def _fail_init_exit(self, frame: Frame | None) -> None:
+        returncode, signum = await self._exit_of(frame)
+        oom = self._sandbox is not None and self._sandbox.oom_killed()
+        error_type, payload = runtime_exit_error(None, returncode, signum, oom=oom)
+        self.init_logs = self._take_logs()
+        self.init_error = await self._failure(payload, error_type, self.init_logs)
+        await self._kill("runtime exited during init")
+
+    # ---- invoke ----------------------------------------------------------------------------
+
+    async def invoke(self, request: InvokeRequest, timeout_s: float) -> InvokeOutcome:
+        async with self._lock:
+            if self.init_error is not None:
+                return self.init_error
+            if self._dead or self._sandbox is None or self._stream is None:
+                error_type, payload = runtime_exit_error(
+                    request.request_id, *(self._exit or (None, None)), oom=False
+                )
+                return _outcome(payload, error_type, b"", 0.0, 0, reusable=False)
+            if self._frozen:
+                await self._sandbox.thaw()
+                self._frozen = False
+            self._sandbox.reset_memory_peak()
+            finished = False
+            try:
+                outcome = await self._run(request, timeout_s)
+                finished = True
+                return outcome
+            finally:
+                if not finished:
+                    # Cancelled mid-invocation: the runtime's state is unknown.
+                    with anyio.CancelScope(shield=True):
+                        await self._kill("invocation cancelled")
+
+    async def _run(self, request: InvokeRequest, timeout_s: float) -> InvokeOutcome:
+        assert self._stream is not None
+        header = {
+            "request_id": request.request_id,
+            "deadline_ms": request.deadline_ms,
+            "invoked_function_arn": request.invoked_function_arn,
+            "trace_id": request.trace_id,
+            "client_context": _decode_client_context(request.client_context),
+            "cognito_identity": request.cognito_identity,
+        }
+        started = time.monotonic()
+        try:
+            with anyio.fail_after(timeout_s):
+                await write_frame(self._stream, Frame("invoke", header, request.payload))
+                while True:
+                    frame = await self._next_frame()
+                    if frame is None or frame.type == "exited":
+                        return await self._exited(request, frame, started)
+                    if frame.type == "log":
+                        self._logs += frame.body
+                    elif frame.type == "result" and frame.header.get("request_id") == (
+                        request.request_id
+                    ):
+                        break
+        except TimeoutError:
+            duration = (time.monotonic() - started) * 1000
+            memory = self._memory_peak()
+            await self._kill("timeout")
+            return _outcome(
+                timeout_error(request.request_id, timeout_s),
+                "Sandbox.Timedout",
+                self._take_logs(),
+                duration,
+                memory,
+                reusable=False,
+            )
+        duration = (time.monotonic() - started) * 1000
+        if frame.header.get("status") == "success":
+            return InvokeOutcome(
+                payload=frame.body,
+                function_error=None,
+                error_type=None,
+                logs=self._take_logs(),
+                duration_ms=duration,
+                max_memory_used_mb=self._memory_peak(),
+                reusable=True,
+            )
+        error_type = frame.header.get("error_type") or "Unhandled"
+        return _outcome(
+            frame.body, error_type, self._take_logs(), duration, self._memory_peak(), reusable=True
+        )
+
+    async def _exited(
+        self, request: InvokeRequest, frame: Frame | None, started: float
+    ) -> InvokeOutcome:
+        duration = (time.monotonic() - started) * 1000
+        returncode, signum = await self._exit_of(frame)
+        oom = self._sandbox is not None and self._sandbox.oom_killed()
+        error_type, payload = runtime_exit_error(request.request_id, returncode, signum, oom=oom)
+        memory = self._memory_peak()
+        await self._kill("runtime exited")
+        return _outcome(payload, error_type, self._take_logs(), duration, memory, reusable=False)
+
+    # ---- idle and teardown -----------------------------------------------------------------
+
+    async def freeze(self) -> None:
+        async with self._lock:
+            if self._sandbox is not None and not self._dead and not self._frozen:
+                await self._sandbox.freeze()
+                self._frozen = True
+
+    def is_alive(self) -> bool:
+        """Whether the environment can take an invocation (no wait, no I/O)."""
+        return (
+            not self._dead
+            and self.init_error is None
+            and self._sandbox is not None
+            and self._sandbox.exit_status() is None
+        )
+
+    async def destroy(self, reason: str) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._kill(reason)
+            if self._sandbox is None:
+                # No sandbox ever owned work_dir; clean what we put there.
+                await anyio.to_thread.run_sync(_remove_runtime_dirs, self.spec.work_dir)
+
+    async def _kill(self, reason: str) -> None:
+        if not self._dead:
+            log.info("env %s: destroyed (%s)", self.spec.env_id, reason)
+        self._dead = True
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            try:
+                await stream.aclose()
+            except OSError:
+                pass
+        if self._sandbox is not None:
+            try:
+                await self._sandbox.destroy(reason)
+            except Exception:
+                log.exception("env %s: sandbox destroy failed", self.spec.env_id)
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    async def _next_frame(self) -> Frame | None:
+        """The next frame from init, or None when the channel closed."""
+        if self._reader is None:
+            return None
+        try:
+            return await read_frame(self._reader)
+        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.ClosedResourceError, OSError):
+            return None
+        except ChannelError:
+            log.exception("env %s: corrupt channel", self.spec.env_id)
+            return None
+
+    async def _exit_of(self, frame: Frame | None) -> tuple[int | None, int | None]:
+        """How the runtime ended: from init's "exited" frame, else from the sandbox itself."""
+        if frame is not None and frame.type == "exited":
+            self._exit = (frame.header.get("returncode"), frame.header.get("signal"))
+        elif self._sandbox is not None:
+            status = self._sandbox.exit_status()
+            if status is None:
+                with anyio.move_on_after(1.0):
+                    status = await self._sandbox.wait()
+            self._exit = (status.returncode, status.signal) if status else (None, 9)
+        return self._exit or (None, None)
+
+    async def _failure(self, payload: bytes, error_type: str | None, logs: bytes) -> InvokeOutcome:
+        memory = self._memory_peak()
+        return _outcome(payload, error_type or "Unhandled", logs, 0.0, memory, reusable=False)
+
+    def _take_logs(self) -> bytes:
+        logs = bytes(self._logs)
+        self._logs.clear()
+        return logs
+
+    def _memory_peak(self) -> int:
+        if self._sandbox is None:
+            return 0
+        try:
+            return self._sandbox.memory_peak_mb()
+        except Exception:
+            return 0
+
+
+def _outcome(
+    payload: bytes,
+    error_type: str,
+    logs: bytes,
+    duration_ms: float,
+    memory_mb: int,
+    *,
+    reusable: bool,
+) -> InvokeOutcome:
+    return InvokeOutcome(
+        payload=payload,
+        function_error="Unhandled",
+        error_type=error_type,
+        logs=logs,
+        duration_ms=duration_ms,
+        max_memory_used_mb=memory_mb,
+        reusable=reusable,
+    )
+
+
+def _replace_duration(outcome: InvokeOutcome, duration_ms: float) -> InvokeOutcome:
+    from dataclasses import replace
+
+    return replace(outcome, duration_ms=duration_ms)
+
+
+def _decode_client_context(value: str | None) -> str | None:
+    """X-Amz-Client-Context is base64 JSON; the Runtime API header carries the JSON itself."""
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return value
+
+
+_RUNTIME_DIRS = "lambdad-runtime"
+
+
+def _prepare_dirs(spec: EnvironmentSpec) -> tuple[Path, Path]:
+    """Host dirs seen at /opt and /var/lang/bin (blocking; run in a thread)."""
+    root = spec.work_dir / _RUNTIME_DIRS
+    bin_dir = root / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    if len(spec.layer_dirs) == 1:
+        return spec.layer_dirs[0], bin_dir
+    opt_dir = root / "opt"
+    opt_dir.mkdir(exist_ok=True)
+    # Several layers: merge them in order, later layers overwriting earlier files.
+    for layer in spec.layer_dirs:
+        shutil.copytree(layer, opt_dir, symlinks=True, dirs_exist_ok=True)
+    return opt_dir, bin_dir
+
+
+def _make_links(bin_dir: Path, plan: LaunchPlan) -> None:
+    for name, target in plan.links.items():
+        link = bin_dir / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(target, link)
+
+
+def _remove_runtime_dirs(work_dir: Path) -> None:
+    shutil.rmtree(work_dir / _RUNTIME_DIRS, ignore_errors=True)

@@ -1,0 +1,87 @@
+"""Turns a function version into a started execution environment (a cold start).
+
+This is where the catalog's vocabulary (Version, its configuration and code)
+meets the runtime's (EnvironmentSpec): the code is unpacked, Lambda's
+environment variables and credentials are built, and a private work dir is
+made for the sandbox.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdad.catalog import CodeCache, Version
+from lambdad.concurrency import run_sync
+from lambdad.pool.environment import ExecutionEnvironment
+from lambdad.runtimes import EnvironmentSpec, lambda_environment
+from lambdad.sandbox import SandboxBackend
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    region: str
+    network: str
+    strict_runtimes: bool
+    work_root: Path
+
+
+def session_credentials() -> dict[str, str]:
+    """Credentials in the environment, as Lambda gives every function its role's.
+
+    They sign requests to nothing here, but SDKs inside functions expect them
+    and must never fall back to probing an instance metadata service.
+    """
+    return {
+        "AWS_ACCESS_KEY_ID": "ASIA" + secrets.token_hex(8).upper(),
+        "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
+        "AWS_SESSION_TOKEN": secrets.token_urlsafe(96),
+    }
+
+
+class EnvironmentLauncher:
+    def __init__(self, settings: LaunchSettings, code_cache: CodeCache, backend: SandboxBackend):
+        self.settings = settings
+        self.code_cache = code_cache
+        self.backend = backend
+        settings.work_root.mkdir(parents=True, exist_ok=True)
+
+    async def start(self, version: Version, env_id: str, log_stream: str) -> ExecutionEnvironment:
+        config = version.config
+        code_dir = await run_sync(self.code_cache.ensure, version.code_key)
+        work_dir = self.settings.work_root / env_id
+        environment = lambda_environment(
+            function_name=version.function_name,
+            function_version=version.version,
+            memory_mb=config.memory_size,
+            region=self.settings.region,
+            log_group_name=version.log_group,
+            log_stream_name=log_stream,
+            runtime=config.runtime,
+            handler=config.handler,
+            credentials=session_credentials(),
+            user_variables=config.environment,
+        )
+        spec = EnvironmentSpec(
+            env_id=env_id,
+            function_name=version.function_name,
+            function_version=version.version,
+            runtime=config.runtime,
+            handler=config.handler,
+            code_dir=code_dir,
+            layer_dirs=(),
+            memory_mb=config.memory_size,
+            ephemeral_storage_mb=config.ephemeral_storage,
+            environment=environment,
+            network="host" if self.settings.network == "host" else "none",
+            work_dir=work_dir,
+            strict_runtime=self.settings.strict_runtimes,
+        )
+        return await ExecutionEnvironment.start(spec, self.backend)
+
+    def clean_work_root(self) -> None:
+        """Remove work dirs a previous server left behind (its sandboxes are gone)."""
+        for child in self.settings.work_root.iterdir():
+            shutil.rmtree(child, ignore_errors=True)

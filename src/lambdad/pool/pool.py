@@ -1,0 +1,223 @@
+"""The warm pool: execution environments per function version, reused while warm.
+
+Contract:
+- `acquire(version)` hands out an IDLE environment of exactly that version
+  (same code and configuration, i.e. same RevisionId) or cold-starts one. It
+  serves one invocation at a time: the caller owns it until `release`.
+- `release(lease, reusable)` returns it as IDLE and frozen, or destroys it
+  when it is not reusable (poison on error) or was retired meanwhile.
+- `retire(function_name)` is called on every code/configuration change and on
+  delete: idle environments of the function are destroyed at once, busy ones
+  when released.
+- `reap(now)` destroys environments idle for longer than `idle_timeout_s`.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import anyio
+
+from lambdad.catalog import Version
+from lambdad.pool.environment import ExecutionEnvironment
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class EnvState(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class PoolKey:
+    function_name: str
+    version: str
+    revision_id: str
+
+    @classmethod
+    def of(cls, version: Version) -> PoolKey:
+        return cls(version.function_name, version.version, version.revision_id)
+
+
+@dataclass
+class Lease:
+    """One environment in the pool, and what the pool knows of it."""
+
+    id: str
+    key: PoolKey
+    environment: ExecutionEnvironment
+    log_stream: str
+    state: EnvState = EnvState.STARTING
+    last_used: float = 0.0
+    invocations: int = 0
+    retired: bool = False
+    cold: bool = field(default=True)
+
+    def transition(self, new: EnvState) -> None:
+        allowed = {
+            EnvState.STARTING: {EnvState.BUSY, EnvState.DEAD},
+            EnvState.IDLE: {EnvState.BUSY, EnvState.DEAD},
+            EnvState.BUSY: {EnvState.IDLE, EnvState.DEAD},
+            EnvState.DEAD: set(),
+        }
+        if new not in allowed[self.state]:
+            raise RuntimeError(f"env {self.id}: {self.state.value} -> {new.value} is not allowed")
+        self.state = new
+
+
+StartEnvironment = Callable[[Version, str, str], Awaitable[ExecutionEnvironment]]
+"""(version, env_id, log_stream) -> a started environment (cold start)."""
+
+
+class EnvironmentPool:
+    def __init__(
+        self,
+        start_environment: StartEnvironment,
+        new_stream_name: Callable[[str], str],
+        idle_timeout_s: float,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._start = start_environment
+        self._new_stream_name = new_stream_name
+        self.idle_timeout_s = idle_timeout_s
+        self._clock = clock
+        self._leases: dict[str, Lease] = {}
+        self._ids = itertools.count(1)
+        self._lock = anyio.Lock()
+
+    # -- the invocation path -------------------------------------------------
+
+    async def acquire(self, version: Version) -> Lease:
+        key = PoolKey.of(version)
+        async with self._lock:
+            idle = [
+                lease
+                for lease in self._leases.values()
+                if lease.key == key and lease.state is EnvState.IDLE and not lease.retired
+            ]
+            if idle:
+                # Most recently used first: it is the most likely to be warm in caches.
+                lease = max(idle, key=lambda item: item.last_used)
+                lease.transition(EnvState.BUSY)
+                lease.cold = False
+                return lease
+        return await self._cold_start(version, key)
+
+    async def _cold_start(self, version: Version, key: PoolKey) -> Lease:
+        env_id = f"{next(self._ids):04d}{_suffix()}"
+        stream = self._new_stream_name(version.version)
+        environment = await self._start(version, env_id, stream)
+        lease = Lease(id=env_id, key=key, environment=environment, log_stream=stream)
+        lease.transition(EnvState.BUSY)
+        async with self._lock:
+            self._leases[env_id] = lease
+        log.info(
+            "env %s: started for %s:%s in %.1f ms (%s)",
+            env_id,
+            key.function_name,
+            key.version,
+            environment.init_duration_ms,
+            environment.backend_name,
+        )
+        return lease
+
+    async def release(self, lease: Lease, reusable: bool) -> None:
+        lease.invocations += 1
+        lease.last_used = self._clock()
+        if not reusable or lease.retired:
+            await self._destroy(lease, "poisoned" if not reusable else "retired")
+            return
+        try:
+            await lease.environment.freeze()
+        except Exception:
+            log.exception("env %s: could not be frozen", lease.id)
+            await self._destroy(lease, "freeze failed")
+            return
+        async with self._lock:
+            lease.transition(EnvState.IDLE)
+
+    # -- housekeeping ----------------------------------------------------------
+
+    async def retire(self, function_name: str) -> None:
+        async with self._lock:
+            leases = [lease for lease in self._leases.values() if lease.key.function_name == function_name]
+            for lease in leases:
+                lease.retired = True
+            idle = [lease for lease in leases if lease.state is EnvState.IDLE]
+        for lease in idle:
+            await self._destroy(lease, "function changed")
+
+    async def reap(self) -> int:
+        now = self._clock()
+        async with self._lock:
+            expired = [
+                lease
+                for lease in self._leases.values()
+                if lease.state is EnvState.IDLE and now - lease.last_used >= self.idle_timeout_s
+            ]
+            for lease in expired:
+                lease.transition(EnvState.DEAD)
+        for lease in expired:
+            await self._teardown(lease, "idle")
+        return len(expired)
+
+    async def run_reaper(self, interval_s: float = 1.0) -> None:
+        """The reaper loop: every `interval_s`, destroy what idled too long."""
+        while True:
+            await anyio.sleep(interval_s)
+            try:
+                reaped = await self.reap()
+                if reaped:
+                    log.info("reaper: destroyed %d idle environment(s)", reaped)
+            except Exception:
+                log.exception("reaper: pass failed")
+
+    async def close(self) -> None:
+        async with self._lock:
+            leases = list(self._leases.values())
+            for lease in leases:
+                if lease.state is not EnvState.DEAD:
+                    lease.state = EnvState.DEAD
+        with anyio.CancelScope(shield=True):
+            for lease in leases:
+                await self._teardown(lease, "server stopping")
+
+    def snapshot(self) -> list[Lease]:
+        return list(self._leases.values())
+
+    def count(self, function_name: str | None = None) -> int:
+        return sum(
+            1
+            for lease in self._leases.values()
+            if function_name is None or lease.key.function_name == function_name
+        )
+
+    async def _destroy(self, lease: Lease, reason: str) -> None:
+        async with self._lock:
+            if lease.state is EnvState.DEAD:
+                return
+            lease.transition(EnvState.DEAD)
+        await self._teardown(lease, reason)
+
+    async def _teardown(self, lease: Lease, reason: str) -> None:
+        with anyio.CancelScope(shield=True):
+            await lease.environment.destroy(reason)
+        async with self._lock:
+            self._leases.pop(lease.id, None)
+        log.info("env %s: destroyed (%s)", lease.id, reason)
+
+
+def _suffix() -> str:
+    import secrets
+
+    return secrets.token_hex(4)

@@ -1,0 +1,257 @@
+// lambdad's Node.js runtime: AWS's handler semantics over the Lambda Runtime API.
+//
+// Standalone plain Node (no npm deps, nothing from lambdad). Behaves like AWS's
+// nodejs runtime: "dir/file.fn" handlers from .js/.cjs/.mjs, async and callback
+// handlers, the context object, AWS's error JSON {errorType, errorMessage, trace}
+// and the Runtime.* init errors, console output as "<time>\t<request id>\tINFO\t<msg>".
+
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+import util from "node:util";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+
+const API = "/2018-06-01/runtime";
+const [HOST, PORT] = (() => {
+  const addr = process.env.AWS_LAMBDA_RUNTIME_API || "127.0.0.1:9001";
+  const i = addr.lastIndexOf(":");
+  return [addr.slice(0, i), Number(addr.slice(i + 1))];
+})();
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function request(method, urlPath, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
+    const req = http.request(
+      {
+        host: HOST,
+        port: PORT,
+        method,
+        path: API + urlPath,
+        agent,
+        headers: data ? { ...headers, "Content-Length": data.length } : headers,
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+class FaultError extends Error {
+  constructor(name, message) {
+    super(message);
+    this.name = name;
+  }
+}
+
+function errorJson(err) {
+  if (err instanceof Error) {
+    const trace = typeof err.stack === "string" ? err.stack.split("\n") : [];
+    return { errorType: err.name || "Error", errorMessage: err.message, trace };
+  }
+  // A thrown/rejected non-Error value, as AWS reports it.
+  let message;
+  try {
+    message = typeof err === "string" ? err : JSON.stringify(err);
+  } catch {
+    message = String(err);
+  }
+  return { errorType: typeof err === "string" ? "string" : "object", errorMessage: message, trace: [] };
+}
+
+// ---- logging ----------------------------------------------------------------------------------
+
+let currentRequestId = "";
+function patchConsole() {
+  const write = (level, stream) => (...args) => {
+    const line = `${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${util.format(...args)}`;
+    stream.write(line.replace(/\n/g, "\r") + "\n");
+  };
+  console.log = write("INFO", process.stdout);
+  console.info = write("INFO", process.stdout);
+  console.debug = write("DEBUG", process.stdout);
+  console.trace = write("TRACE", process.stdout);
+  console.warn = write("WARN", process.stderr);
+  console.error = write("ERROR", process.stderr);
+}
+
+// ---- handler loading ------------------------------------------------------------------------
+
+async function loadHandler(taskRoot, handlerString) {
+  const base = path.basename(handlerString);
+  const dot = base.indexOf(".");
+  if (dot < 0) {
+    throw new FaultError("Runtime.MalformedHandlerName", `Bad handler ${handlerString}`);
+  }
+  const moduleRel = path.join(path.dirname(handlerString), base.slice(0, dot));
+  const handlerPath = base.slice(dot + 1);
+  const moduleBase = path.resolve(taskRoot, moduleRel);
+
+  let mod;
+  let file = [".js", ".mjs", ".cjs"].map((ext) => moduleBase + ext).find((f) => fs.existsSync(f));
+  try {
+    if (!file) {
+      const req = createRequire(path.join(taskRoot, "index.js"));
+      mod = req(moduleBase); // a directory module or a node_modules name; throws MODULE_NOT_FOUND
+    } else if (file.endsWith(".mjs")) {
+      mod = await import(pathToFileURL(file).href);
+    } else {
+      try {
+        mod = createRequire(file)(file);
+      } catch (err) {
+        if (err && err.code === "ERR_REQUIRE_ESM") mod = await import(pathToFileURL(file).href);
+        else throw err;
+      }
+    }
+  } catch (err) {
+    if (err instanceof SyntaxError) {
+      throw new FaultError("Runtime.UserCodeSyntaxError", `${err.name}: ${err.message}`);
+    }
+    if (err && (err.code === "MODULE_NOT_FOUND" || err.code === "ERR_MODULE_NOT_FOUND")) {
+      throw new FaultError("Runtime.ImportModuleError", `Error: Cannot find module '${moduleRel}'`);
+    }
+    throw err;
+  }
+  let fn = mod;
+  for (const part of handlerPath.split(".")) {
+    fn = fn == null ? undefined : fn[part];
+  }
+  if (fn === undefined && mod && mod.default) {
+    fn = handlerPath.split(".").reduce((o, p) => (o == null ? undefined : o[p]), mod.default);
+  }
+  if (typeof fn !== "function") {
+    throw new FaultError("Runtime.HandlerNotFound", `${moduleRel}.${handlerPath} is undefined or not exported`);
+  }
+  return fn;
+}
+
+// ---- context ----------------------------------------------------------------------------------
+
+function parseJsonHeader(value) {
+  if (!value) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function makeContext(headers, callbacks) {
+  const deadline = Number(headers["lambda-runtime-deadline-ms"] || 0);
+  const env = process.env;
+  const identity = parseJsonHeader(headers["lambda-runtime-cognito-identity"]);
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: headers["lambda-runtime-aws-request-id"],
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    clientContext: parseJsonHeader(headers["lambda-runtime-client-context"]),
+    identity: identity
+      ? { cognitoIdentityId: identity.cognitoIdentityId, cognitoIdentityPoolId: identity.cognitoIdentityPoolId }
+      : undefined,
+    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+    // Legacy completion methods.
+    succeed: (result) => callbacks.resolve(result),
+    fail: (err) => callbacks.reject(err),
+    done: (err, result) => (err ? callbacks.reject(err) : callbacks.resolve(result)),
+  };
+}
+
+// ---- loop -------------------------------------------------------------------------------------
+
+function runHandler(handler, event, headers) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const once = (fn) => (v) => {
+      if (!settled) {
+        settled = true;
+        fn(v);
+      }
+    };
+    const callbacks = { resolve: once(resolve), reject: once(reject) };
+    const context = makeContext(headers, callbacks);
+    const callback = (err, result) => (err ? callbacks.reject(err) : callbacks.resolve(result));
+    let ret;
+    try {
+      ret = handler.length >= 3 ? handler(event, context, callback) : handler(event, context);
+    } catch (err) {
+      callbacks.reject(err);
+      return;
+    }
+    if (ret && typeof ret.then === "function") {
+      ret.then(callbacks.resolve, callbacks.reject);
+    } else if (handler.length < 3) {
+      callbacks.resolve(ret);
+    }
+  });
+}
+
+async function main() {
+  patchConsole();
+  const taskRoot = process.env.LAMBDA_TASK_ROOT || "/var/task";
+  let handler;
+  try {
+    handler = await loadHandler(taskRoot, process.env._HANDLER || "");
+  } catch (err) {
+    const body = errorJson(err);
+    console.error(`${body.errorType}: ${body.errorMessage}`);
+    await request("POST", "/init/error", JSON.stringify(body), {
+      "Content-Type": "application/json",
+      "Lambda-Runtime-Function-Error-Type": body.errorType,
+    });
+    process.exit(1);
+  }
+  for (;;) {
+    const next = await request("GET", "/invocation/next");
+    const requestId = next.headers["lambda-runtime-aws-request-id"];
+    currentRequestId = requestId;
+    if (next.headers["lambda-runtime-trace-id"]) {
+      process.env._X_AMZN_TRACE_ID = next.headers["lambda-runtime-trace-id"];
+    } else {
+      delete process.env._X_AMZN_TRACE_ID;
+    }
+    let event;
+    try {
+      event = next.body.length ? JSON.parse(next.body.toString("utf8")) : {};
+    } catch (err) {
+      event = undefined;
+      const body = { errorType: "Runtime.UnmarshalError", errorMessage: `Unable to parse event: ${err.message}`, trace: [] };
+      await postError(requestId, body);
+      continue;
+    }
+    try {
+      const result = await runHandler(handler, event, next.headers);
+      const data = JSON.stringify(result === undefined ? null : result);
+      await request("POST", `/invocation/${requestId}/response`, data, { "Content-Type": "application/json" });
+    } catch (err) {
+      const body = errorJson(err);
+      console.error(`Invoke Error \t${JSON.stringify(body)}`);
+      await postError(requestId, body);
+    }
+  }
+}
+
+function postError(requestId, body) {
+  return request("POST", `/invocation/${requestId}/error`, JSON.stringify(body), {
+    "Content-Type": "application/json",
+    "Lambda-Runtime-Function-Error-Type": body.errorType,
+  });
+}
+
+process.on("uncaughtException", (err) => {
+  console.error(`Uncaught Exception \t${JSON.stringify(errorJson(err))}`);
+  process.exit(129);
+});
+
+main();

@@ -1,0 +1,70 @@
+"""What an execution environment is asked to run, and what one invocation gives back.
+
+`EnvironmentSpec` is the plan for one environment (one function version's code,
+runtime and limits); `InvokeRequest` is one invocation handed to it; and
+`InvokeOutcome` is what the environment reports, already in AWS's terms
+(`function_error`, the error JSON, `reusable`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    env_id: str
+    function_name: str
+    function_version: str
+    runtime: str
+    """Lambda runtime id: "python3.12", "nodejs20.x", "provided.al2023", ..."""
+    handler: str
+    code_dir: Path
+    """Host dir with the extracted code, seen read-only at /var/task."""
+    layer_dirs: tuple[Path, ...]
+    """Host dirs merged into /opt in order (later layers win)."""
+    memory_mb: int
+    ephemeral_storage_mb: int
+    environment: Mapping[str, str]
+    """The env the function sees, built by the caller (see `lambda_environment`).
+    The runtime adds only what it owns: AWS_LAMBDA_RUNTIME_API, _HANDLER,
+    LAMBDA_RUNTIME_DIR, AWS_EXECUTION_ENV and PATH-like defaults."""
+    network: Literal["none", "host"]
+    work_dir: Path
+    """Host dir private to this environment; deleted when it is destroyed."""
+    strict_runtime: bool = False
+    """True: a runtime whose exact interpreter is missing fails Init instead of
+    running on the nearest installed version."""
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    """Epoch milliseconds."""
+    invoked_function_arn: str
+    trace_id: str
+    """X-Amzn-Trace-Id value, e.g. "Root=1-...;Parent=...;Sampled=0"."""
+    client_context: str | None
+    """As received in X-Amz-Client-Context (base64 of JSON)."""
+    cognito_identity: str | None
+
+
+@dataclass(frozen=True)
+class InvokeOutcome:
+    payload: bytes
+    """The function's response bytes, or AWS's error JSON."""
+    function_error: str | None
+    """"Unhandled" when the function failed (raised, timed out, crashed), else None."""
+    error_type: str | None
+    """e.g. "ZeroDivisionError", "Sandbox.Timedout", "Runtime.ExitError"."""
+    logs: bytes
+    """The function's stdout+stderr during this invocation."""
+    duration_ms: float
+    max_memory_used_mb: int
+    reusable: bool
+    """False: the caller must destroy the environment (crash, timeout, OOM, init failure)."""

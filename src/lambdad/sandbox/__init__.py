@@ -1,0 +1,34 @@
+"""One isolated execution environment's isolation: namespaces, cgroups, mounts, /tmp.
+
+Public names only; see `base.py` for the Sandbox contract.
+"""
+
+from lambdad.sandbox.backend import BwrapBackend, bwrap_works, select_backend
+from lambdad.sandbox.base import (
+    BackendInfo,
+    ExitStatus,
+    Mount,
+    NetworkMode,
+    Sandbox,
+    SandboxBackend,
+    SandboxError,
+    SandboxSpec,
+)
+from lambdad.sandbox.bwrap import build_bwrap_argv
+from lambdad.sandbox.process import ProcessBackend
+
+__all__ = [
+    "BackendInfo",
+    "BwrapBackend",
+    "ExitStatus",
+    "Mount",
+    "NetworkMode",
+    "ProcessBackend",
+    "Sandbox",
+    "SandboxBackend",
+    "SandboxError",
+    "SandboxSpec",
+    "build_bwrap_argv",
+    "bwrap_works",
+    "select_backend",
+]

@@ -1,0 +1,215 @@
+"""The bubblewrap backend, the pool of ready slots it starts from, and `select_backend`.
+
+start(spec) on the request path: take a ready slot (cgroup + launcher already
+in it + /tmp disk already mounted), write the spec's limits, build the bwrap
+argv and tell the launcher to exec it. Making a replacement slot happens on
+the spawn thread in the background.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import weakref
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxError, SandboxSpec
+from lambdad.sandbox.blocking import run_blocking, wait_future
+from lambdad.sandbox.bwrap import BwrapOptions, build_bwrap_argv, probe_host, write_etc
+from lambdad.sandbox.cgroup import CgroupLayout, compute_limits, detect_layout
+from lambdad.sandbox.launcher import SpawnThread
+from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
+from lambdad.sandbox.tmpdisk import TmpDiskFactory
+
+log = logging.getLogger(__name__)
+
+
+def usable_cgroup_layout() -> CgroupLayout | None:
+    """The host's cgroup layout if we may create groups in it (root), else None."""
+    layout = detect_layout()
+    if layout is None or os.geteuid() != 0:
+        log.warning("sandbox: no usable cgroups; memory, CPU and pids limits are NOT enforced")
+        return None
+    return layout
+
+
+class SlotPool:
+    """Keeps `spares` ready slots; hands one out per start and refills in the background."""
+
+    def __init__(self, maker: SlotMaker, spares: int) -> None:
+        self.maker = maker
+        self.spares = spares
+        self._ready: collections.deque[Slot] = collections.deque()
+        self._thread = SpawnThread()
+        self._closed = False
+        # Sandboxes started from this pool; close() destroys any still alive.
+        self._live: weakref.WeakSet[RunningSandbox] = weakref.WeakSet()
+        if spares:
+            self._thread.submit(self._refill)
+
+    async def take(self) -> Slot:
+        if self._closed:
+            raise SandboxError("sandbox backend is closed")
+        try:
+            slot = self._ready.popleft()
+        except IndexError:
+            slot = await wait_future(self._thread.submit(self.maker.make))
+        if self.spares:
+            self._thread.submit(self._refill)
+        return slot
+
+    def _refill(self) -> None:
+        try:
+            while not self._closed and len(self._ready) < self.spares:
+                self._ready.append(self.maker.make())
+        except Exception:
+            log.exception("sandbox: cannot make a spare slot")
+
+    def track(self, sandbox: RunningSandbox) -> RunningSandbox:
+        self._live.add(sandbox)
+        return sandbox
+
+    async def close(self) -> None:
+        self._closed = True
+        for sandbox in list(self._live):
+            await sandbox.destroy("backend closed")
+        await run_blocking(self._thread.shutdown)
+        while self._ready:
+            await run_blocking(self._ready.popleft().discard)
+
+
+class BwrapBackend:
+    """Sandboxes made with bubblewrap namespaces, cgroups and a loop-mounted /tmp.
+
+    `state_dir` holds the synthesized /etc, the /tmp templates and disks (a
+    private temp dir by default). `spares` slots are kept ready, each with a
+    /tmp disk of `spare_tmp_mb` (the common size; other sizes are made at start).
+    """
+
+    name = "bwrap"
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path | None = None,
+        spares: int = 2,
+        spare_tmp_mb: int = 512,
+        cgroup_parent: str = "lambdad",
+        bwrap: str | None = None,
+        python: str | None = None,
+        options: BwrapOptions | None = None,
+        cgroups: CgroupLayout | None | Literal["auto"] = "auto",
+    ) -> None:
+        found = bwrap or shutil.which("bwrap")
+        if found is None:
+            raise SandboxError("bubblewrap (bwrap) is not installed")
+        self._bwrap = found
+        self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="lambdad-sandbox-"))
+        self._options = options or BwrapOptions()
+        self._layout = probe_host()
+        self._etc: dict[tuple[int, int], Path] = {}
+        self._host_cpus = os.cpu_count() or 1
+        layout = usable_cgroup_layout() if cgroups == "auto" else cgroups
+        self._disks = TmpDiskFactory(self.state_dir)
+        self._pool = SlotPool(
+            SlotMaker(
+                python=python or os.path.realpath(sys.executable),
+                layout=layout,
+                cgroup_parent=cgroup_parent,
+                disks=self._disks,
+                disk_mb=spare_tmp_mb if spares else None,
+            ),
+            spares,
+        )
+
+    async def start(self, spec: SandboxSpec) -> Sandbox:
+        slot = await self._pool.take()
+        try:
+            await run_blocking(lambda: self._exec(spec, slot))
+        except BaseException as e:
+            await run_blocking(slot.discard)
+            shutil.rmtree(spec.work_dir, ignore_errors=True)
+            if isinstance(e, SandboxError):
+                raise
+            raise SandboxError(f"sandbox {spec.sandbox_id}: cannot start: {e}") from e
+        return self._pool.track(RunningSandbox(spec, self.name, slot, signal_exit_codes=True))
+
+    def _exec(self, spec: SandboxSpec, slot: Slot) -> None:
+        prepare_work_dir(spec.work_dir)
+        if slot.cgroup is not None:
+            limits = compute_limits(spec.memory_mb, spec.cpus, spec.pids_max, self._host_cpus)
+            slot.cgroup.apply(limits)
+        disk = self._pool.maker.disk_for(slot, spec.ephemeral_storage_mb)
+        # The sandbox uid maps to our own uid on the host (see bwrap.py).
+        disk.prepare_for(os.geteuid(), os.getegid())
+        argv = build_bwrap_argv(
+            spec,
+            bwrap=self._bwrap,
+            layout=self._layout,
+            etc_dir=self._etc_dir(spec.uid, spec.gid),
+            tmp_dir=disk.path,
+            options=self._options,
+        )
+        slot.launcher.exec(argv, {}, fd_map(spec), args_fd=True)
+        if slot.cgroup is not None:
+            slot.cgroup.reset_memory_peak()  # forget the launcher's own footprint
+
+    def _etc_dir(self, uid: int, gid: int) -> Path:
+        key = (uid, gid)
+        if key not in self._etc:
+            self._etc[key] = write_etc(
+                self.state_dir / f"etc-{uid}-{gid}", uid, gid, self._options.hostname
+            )
+        return self._etc[key]
+
+    async def close(self) -> None:
+        await self._pool.close()
+        await run_blocking(lambda: shutil.rmtree(self.state_dir, ignore_errors=True))
+
+
+@lru_cache(maxsize=4)
+def bwrap_works(bwrap: str) -> bool:
+    """Whether this host lets bwrap create every namespace we use (tried once)."""
+    true = shutil.which("true") or "/bin/true"
+    try:
+        subprocess.run(
+            [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", true],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError) as e:
+        log.info("sandbox: bwrap trial failed: %s", e)
+        return False
+    return True
+
+
+def select_backend(
+    name: Literal["auto", "bwrap", "process"] = "auto",
+    *,
+    state_dir: Path | None = None,
+    spares: int = 2,
+    spare_tmp_mb: int = 512,
+    cgroup_parent: str = "lambdad",
+) -> SandboxBackend:
+    """The backend called `name`; "auto" is bwrap when it works here, else process."""
+    from lambdad.sandbox.process import ProcessBackend
+
+    if name == "auto":
+        bwrap = shutil.which("bwrap")
+        name = "bwrap" if bwrap is not None and bwrap_works(bwrap) else "process"
+    if name == "bwrap":
+        return BwrapBackend(
+            state_dir=state_dir,
+            spares=spares,
+            spare_tmp_mb=spare_tmp_mb,
+            cgroup_parent=cgroup_parent,
+        )
+    return ProcessBackend(state_dir=state_dir, spares=spares, cgroup_parent=cgroup_parent)

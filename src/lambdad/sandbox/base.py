@@ -1,0 +1,132 @@
+"""The Sandbox seam: what an execution environment needs from isolation.
+
+A `SandboxBackend` turns a `SandboxSpec` (a plan: what to run, what to mount,
+what limits to apply) into a running `Sandbox`. Nothing above `sandbox/` knows
+about namespaces, bubblewrap or cgroups; it sees only these names.
+
+Contract (OpenLambda's Sandbox, adapted):
+- `start(spec)` returns once the sandbox's first process has been spawned with
+  every limit already applied (cgroup membership before the first instruction
+  of user code). It raises `SandboxError` if the sandbox could not be built;
+  nothing is left behind in that case.
+- A sandbox runs `spec.argv` as its init process. When init exits, every other
+  process in the sandbox is killed.
+- `destroy(reason)` is idempotent and always succeeds: it kills every process
+  in the sandbox (frozen ones included), removes its cgroups, unmounts and
+  deletes its private storage and `spec.work_dir`. A sandbox that errored is
+  destroyed, never reused.
+- `freeze()`/`thaw()` stop and resume every process (no CPU while frozen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from lambdad.errors import LambdadError
+
+NetworkMode = Literal["none", "host"]
+
+
+class SandboxError(LambdadError):
+    """The sandbox could not be built or driven (a platform fault, not the function's)."""
+
+    code = "ServiceException"
+    status = 500
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host path made visible inside the sandbox, read-only unless `writable`."""
+
+    source: Path
+    target: str
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    sandbox_id: str
+    argv: tuple[str, ...]
+    """The init process, with paths as seen inside the sandbox."""
+    env: Mapping[str, str]
+    """The exact environment of the init process (nothing is inherited)."""
+    mounts: tuple[Mount, ...]
+    """Besides the read-only system dirs the backend always provides
+    (/usr, /lib*, /bin, /sbin and a minimal /etc): e.g. code at /var/task,
+    layers at /opt, the runtime's files and interpreter."""
+    memory_mb: int
+    ephemeral_storage_mb: int
+    """Size of the private, disk-backed /tmp; writing past it gives ENOSPC."""
+    work_dir: Path
+    """A host dir private to this sandbox (sockets, /tmp backing); deleted by destroy."""
+    network: NetworkMode = "none"
+    pids_max: int = 1024
+    cpus: float | None = None
+    """CPU quota in cores; None means in proportion to memory (1769 MB = 1 vCPU)."""
+    pass_fds: tuple[int, ...] = ()
+    """Host fds inherited by the init process under the same numbers."""
+    stdout_fd: int | None = None
+    stderr_fd: int | None = None
+    cwd: str = "/var/task"
+    uid: int = 993
+    gid: int = 990
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    returncode: int | None
+    """Exit code, or None if killed by a signal."""
+    signal: int | None
+    oom_killed: bool = False
+
+
+class Sandbox(Protocol):
+    spec: SandboxSpec
+    backend_name: str
+
+    @property
+    def pid(self) -> int: ...
+
+    async def wait(self) -> ExitStatus:
+        """Wait for the init process to exit."""
+        ...
+
+    def exit_status(self) -> ExitStatus | None:
+        """The init process's exit status if it has exited, else None (no wait)."""
+        ...
+
+    def memory_peak_mb(self) -> int:
+        """Peak memory of the sandbox since start or the last reset, in MB."""
+        ...
+
+    def reset_memory_peak(self) -> None: ...
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer has fired in this sandbox."""
+        ...
+
+    async def freeze(self) -> None: ...
+
+    async def thaw(self) -> None: ...
+
+    async def destroy(self, reason: str) -> None: ...
+
+
+class SandboxBackend(Protocol):
+    name: str
+
+    async def start(self, spec: SandboxSpec) -> Sandbox: ...
+
+    async def close(self) -> None:
+        """Release what the backend keeps ahead of time (spare cgroups, /tmp images)."""
+        ...
+
+
+@dataclass
+class BackendInfo:
+    name: str
+    isolated: bool
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,135 @@
+"""The bubblewrap command line for a sandbox: a pure plan, built from facts about the host.
+
+`probe_host()` and `write_etc()` do the I/O (once per backend);
+`build_bwrap_argv()` is pure and unit-tested.
+
+The sandbox sees: the host's system dirs read-only (/usr, /lib*, /bin, /sbin,
+as dirs or the same symlinks as on the host), a synthesized minimal /etc
+(never the host's), a new /proc, a minimal /dev, a private /tmp, and the
+spec's mounts. It runs in new user, pid, mount, ipc, uts, cgroup and (unless
+`network == "host"`) network namespaces, as the spec's uid/gid with no
+capabilities and no_new_privs.
+
+Note on uids: bwrap runs as host root with `--unshare-user`, so the sandbox's
+uid maps to host uid 0 *without any capability* in the host's namespaces. What
+it can reach is only what is mounted, which is the security boundary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lambdad.sandbox.base import SandboxSpec
+
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib64", "lib32", "libx32")
+# Host /etc entries the sandbox gets read-only, on top of the synthesized /etc:
+# CA certificates (their targets live under /usr) and the alternatives symlinks
+# some /usr/bin entries go through. Never /etc/ssl/private.
+ETC_BINDS = ("ssl/certs", "ca-certificates", "alternatives", "pki/tls/certs")
+ETC_COPIES = ("ld.so.cache", "nsswitch.conf", "localtime", "resolv.conf", "ssl/openssl.cnf")
+DEFAULT_HOSTNAME = "169.254.100.1"
+SANDBOX_USER = "sbx_user1051"
+
+
+@dataclass(frozen=True)
+class HostLayout:
+    """What the host's root looks like: system dir -> symlink target, or None for a real dir."""
+
+    system: Mapping[str, str | None]
+    etc_binds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BwrapOptions:
+    hostname: str = DEFAULT_HOSTNAME
+    extra_args: tuple[str, ...] = field(default=())
+
+
+def probe_host(root: Path = Path("/")) -> HostLayout:
+    system: dict[str, str | None] = {}
+    for name in SYSTEM_DIRS:
+        p = root / name
+        if p.is_symlink():
+            system[name] = os.readlink(p)
+        elif p.is_dir():
+            system[name] = None
+    binds = tuple(e for e in ETC_BINDS if (root / "etc" / e).is_dir())
+    return HostLayout(system=system, etc_binds=binds)
+
+
+def etc_files(uid: int, gid: int, hostname: str) -> dict[str, str]:
+    """The synthesized text files of the sandbox's /etc."""
+    return {
+        "passwd": (
+            "root:x:0:0:root:/root:/sbin/nologin\n"
+            f"{SANDBOX_USER}:x:{uid}:{gid}::/tmp:/sbin/nologin\n"
+            "nobody:x:65534:65534:nobody:/:/sbin/nologin\n"
+        ),
+        "group": f"root:x:0:\n{SANDBOX_USER}:x:{gid}:\nnobody:x:65534:\n",
+        "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.0.1\t{hostname}\n",
+        "hostname": f"{hostname}\n",
+    }
+
+
+def write_etc(dest: Path, uid: int, gid: int, hostname: str, host_root: Path = Path("/")) -> Path:
+    """Materialize the sandbox's /etc in `dest` (blocking). Returns `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, text in etc_files(uid, gid, hostname).items():
+        (dest / name).write_text(text)
+    for name in ETC_COPIES:
+        src = host_root / "etc" / name
+        if src.is_file():  # follows symlinks: localtime -> /usr/share/zoneinfo/...
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest / name)
+    if not (dest / "nsswitch.conf").exists():
+        (dest / "nsswitch.conf").write_text("passwd: files\ngroup: files\nhosts: files dns\n")
+    for name in ETC_BINDS:
+        if (host_root / "etc" / name).is_dir():
+            (dest / name).mkdir(parents=True, exist_ok=True)  # mount points for the binds
+    dest.chmod(0o755)
+    return dest
+
+
+def build_bwrap_argv(
+    spec: SandboxSpec,
+    *,
+    bwrap: str,
+    layout: HostLayout,
+    etc_dir: Path,
+    tmp_dir: Path,
+    options: BwrapOptions | None = None,
+) -> list[str]:
+    """The full bwrap command that runs `spec.argv` in a new sandbox."""
+    opts = options or BwrapOptions()
+    argv = [bwrap, "--unshare-all"]
+    if spec.network == "host":
+        argv.append("--share-net")
+    argv += [
+        "--die-with-parent",
+        "--new-session",
+        "--uid", str(spec.uid),
+        "--gid", str(spec.gid),
+        "--hostname", opts.hostname,
+        "--cap-drop", "ALL",
+        "--clearenv",
+    ]  # fmt: skip
+    for key, value in spec.env.items():
+        argv += ["--setenv", key, value]
+    for name, target in layout.system.items():
+        if target is None:
+            argv += ["--ro-bind", f"/{name}", f"/{name}"]
+        else:
+            argv += ["--symlink", target, f"/{name}"]
+    argv += ["--ro-bind", str(etc_dir), "/etc"]
+    for name in layout.etc_binds:
+        argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--bind", str(tmp_dir), "/tmp"]
+    # Parents before children, so /opt/x is mounted over /opt rather than hidden by it.
+    for m in sorted(spec.mounts, key=lambda m: m.target.rstrip("/").count("/")):
+        argv += ["--bind" if m.writable else "--ro-bind", str(m.source), m.target]
+    argv += ["--chdir", spec.cwd, *opts.extra_args, "--", *spec.argv]
+    return argv

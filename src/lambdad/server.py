@@ -1,0 +1,138 @@
+"""Wires the object graph from `Settings` (chalice's CLIFactory) and runs it."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from lambdad.api import ApiContext, CodeLinks, create_app
+from lambdad.background import Background
+from lambdad.catalog import Account, Catalog, CodeCache
+from lambdad.concurrency import run_sync
+from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker
+from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings
+from lambdad.sandbox import select_backend
+from lambdad.settings import Settings
+from lambdad.store import (
+    AsyncEventStore,
+    BlobStore,
+    FunctionStore,
+    LogStore,
+    create_engine,
+    migrate,
+)
+from lambdad.telemetry import FunctionLogs, new_stream_name
+
+log = logging.getLogger(__name__)
+
+
+def _secret(data_dir: Path) -> bytes:
+    """The key that signs code download links; made once per data dir."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+def build_app(settings: Settings) -> ASGIApp:
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.sqlalchemy_url)
+    blobs = BlobStore(data_dir / "blobs")
+    code_cache = CodeCache(blobs, data_dir / "code")
+    background = Background()
+    account = Account(region=settings.region, account_id=settings.account_id)
+    catalog = Catalog(
+        account=account,
+        functions=FunctionStore(engine),
+        blobs=blobs,
+        code_cache=code_cache,
+        spawn=background.spawn,
+    )
+    backend = select_backend(settings.sandbox_backend, state_dir=data_dir / "sandbox")
+    launcher = EnvironmentLauncher(
+        LaunchSettings(
+            region=settings.region,
+            network=settings.network,
+            strict_runtimes=settings.strict_runtimes,
+            work_root=data_dir / "environments",
+        ),
+        code_cache,
+        backend,
+    )
+    pool = EnvironmentPool(launcher.start, new_stream_name, settings.idle_timeout_s)
+    catalog.on_change(pool.retire)
+    logs = FunctionLogs(LogStore(engine))
+    invoker = Invoker(
+        account, catalog, pool, ConcurrencyLimiter(settings.concurrent_executions), logs
+    )
+    async_queue = AsyncQueue(
+        AsyncEventStore(engine),
+        invoker,
+        retry_base_s=settings.async_retry_base_s,
+        max_event_age_s=settings.async_max_event_age_s,
+        workers=settings.async_workers,
+    )
+    context = ApiContext(
+        settings=settings,
+        account=account,
+        catalog=catalog,
+        code_links=CodeLinks(_secret(data_dir)),
+        invoker=invoker,
+        async_queue=async_queue,
+        logs=logs,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await run_sync(migrate, engine)
+        await run_sync(launcher.clean_work_root)
+        async with anyio.create_task_group() as group:
+            background.attach(group)
+            await catalog.resume_pending()
+            group.start_soon(pool.run_reaper)
+            group.start_soon(async_queue.run)
+            log.info(
+                "lambdad ready on %s (data in %s, sandbox backend %s)",
+                settings.endpoint,
+                data_dir,
+                backend.name,
+            )
+            try:
+                yield
+            finally:
+                group.cancel_scope.cancel()
+                background.attach(None)
+                with anyio.CancelScope(shield=True):
+                    await pool.close()
+                    await backend.close()
+        engine.dispose()
+
+    return create_app(context, lifespan=lifespan)
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Alembic announces every plugin at info; keep the server's log about requests.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    uvicorn.run(
+        build_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )

@@ -1,0 +1,84 @@
+"""One typed `Settings`, read once from `LAMBDAD_*` and passed down.
+
+Nothing below `cli.py`/`server.py` reads `os.environ`; parts get what they need
+from this object.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+NetworkMode = Literal["none", "host"]
+SandboxBackend = Literal["auto", "bwrap", "process"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    data_dir: Path = Path(".lambdad")
+    # None: a SQLite file under data_dir. Else an SQLAlchemy URL
+    # (postgresql://... is rewritten to the psycopg 3 driver).
+    database_url: str | None = None
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    log_level: str = "info"
+    # Concurrency available to the account (GetAccountSettings' AccountLimit).
+    concurrent_executions: int = 1000
+    # Execution environments
+    sandbox_backend: SandboxBackend = "auto"
+    network: NetworkMode = "none"
+    idle_timeout_s: float = 300.0
+    strict_runtimes: bool = False
+    # Async invokes: retries wait base, then 2 x base (Lambda: 1 and 2 minutes).
+    async_retry_base_s: float = 60.0
+    async_max_event_age_s: float = 6 * 3600.0
+    async_workers: int = 16
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'lambdad.db').resolve()}"
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given (non-None) fields replaced, e.g. from CLI flags."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"LAMBDAD_{f.name.upper()}")
+            if raw is None or f.name == "extra":
+                continue
+            values[f.name] = _coerce(f.name, raw)
+        return cls(**values)
+
+
+def _coerce(name: str, raw: str) -> Any:
+    default = getattr(Settings(), name)
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw

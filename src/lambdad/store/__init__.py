@@ -1,0 +1,23 @@
+"""Persistence: SQL (SQLite by default, PostgreSQL by URL) and the blob store."""
+
+from lambdad.store.async_events import AsyncEventRow, AsyncEventStore
+from lambdad.store.blobs import BlobStore
+from lambdad.store.database import DatabaseError, create_engine, map_db_errors, migrate
+from lambdad.store.logs import LogEventRow, LogStore
+from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionRow
+
+__all__ = [
+    "AsyncEventRow",
+    "AsyncEventStore",
+    "LATEST",
+    "BlobStore",
+    "DatabaseError",
+    "FunctionRow",
+    "FunctionStore",
+    "LogEventRow",
+    "LogStore",
+    "VersionRow",
+    "create_engine",
+    "map_db_errors",
+    "migrate",
+]

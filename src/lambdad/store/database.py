@@ -1,0 +1,76 @@
+"""The SQL database: an engine (SQLite file or PostgreSQL), migrations, and the
+one place where driver exceptions become lambdad errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from lambdad.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseError(ServiceError):
+    """The database failed underneath us (unreachable, locked, corrupt)."""
+
+
+@contextmanager
+def map_db_errors() -> Iterator[None]:
+    """Turn SQLAlchemy/driver errors into `DatabaseError` at the store's edge."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        log.exception("database error")
+        raise DatabaseError(f"Database error: {exc.__class__.__name__}") from exc
+
+
+def create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            max_overflow=8,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # Take the write lock at BEGIN, so two writers queue on busy_timeout
+        # instead of failing with "database is locked" on lock upgrade.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # The driver's own transaction handling is off so "begin" above owns BEGIN.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("lambdad.store") / "migrations"))
+    with map_db_errors(), engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def current_revision(conn: Connection) -> str | None:
+    row = conn.execute(sa.text("SELECT version_num FROM alembic_version")).first()
+    return None if row is None else str(row[0])

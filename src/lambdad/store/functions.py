@@ -1,0 +1,211 @@
+"""Rows of functions and their versions, with compare-and-swap on RevisionId.
+
+The store speaks rows (`FunctionRow`, `VersionRow`); `catalog/` gives them
+meaning. Every method is blocking: callers run it through `run_sync`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from lambdad.store.database import map_db_errors
+from lambdad.store.schema import aliases, function_versions, functions, policies
+
+LATEST = "$LATEST"
+
+
+@dataclass(frozen=True)
+class FunctionRow:
+    name: str
+    created_at: float
+    tags: dict[str, str]
+    next_version: int
+    reserved_concurrency: int | None
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    function_name: str
+    version: str
+    revision_id: str
+    code_sha256: str
+    code_size: int
+    config: dict[str, Any]
+    last_modified: float
+
+
+class FunctionStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- reads -----------------------------------------------------------
+
+    def get_function(self, name: str) -> FunctionRow | None:
+        with map_db_errors(), self.engine.connect() as conn:
+            row = conn.execute(sa.select(functions).where(functions.c.name == name)).first()
+        return None if row is None else FunctionRow(**row._mapping)
+
+    def get_version(self, name: str, version: str) -> VersionRow | None:
+        query = sa.select(function_versions).where(
+            function_versions.c.function_name == name, function_versions.c.version == version
+        )
+        with map_db_errors(), self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else VersionRow(**row._mapping)
+
+    def list_versions(self, name: str) -> list[VersionRow]:
+        query = sa.select(function_versions).where(function_versions.c.function_name == name)
+        with map_db_errors(), self.engine.connect() as conn:
+            rows = [VersionRow(**r._mapping) for r in conn.execute(query)]
+        return sorted(rows, key=_version_order)
+
+    def list_functions(
+        self, after: str | None, limit: int, all_versions: bool = False
+    ) -> list[VersionRow]:
+        """Versions in name order starting after the function named `after`.
+
+        Only `$LATEST` rows unless `all_versions`; `limit` counts functions.
+        """
+        names_query = sa.select(functions.c.name).order_by(functions.c.name).limit(limit)
+        if after is not None:
+            names_query = names_query.where(functions.c.name > after)
+        with map_db_errors(), self.engine.connect() as conn:
+            names = [r[0] for r in conn.execute(names_query)]
+            if not names:
+                return []
+            query = sa.select(function_versions).where(function_versions.c.function_name.in_(names))
+            if not all_versions:
+                query = query.where(function_versions.c.version == LATEST)
+            rows = [VersionRow(**r._mapping) for r in conn.execute(query)]
+        return sorted(rows, key=lambda r: (r.function_name, *_version_order(r)))
+
+    def count_functions(self) -> int:
+        with map_db_errors(), self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(functions)).scalar_one())
+
+    def code_size_total(self) -> int:
+        """Bytes of code stored, counting each distinct zip once per function version."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(function_versions.c.code_size), 0))
+        with map_db_errors(), self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def reserved_concurrency_total(self) -> int:
+        query = sa.select(sa.func.coalesce(sa.func.sum(functions.c.reserved_concurrency), 0))
+        with map_db_errors(), self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def blob_in_use(self, code_sha256: str) -> bool:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(function_versions)
+            .where(function_versions.c.code_sha256 == code_sha256)
+        )
+        with map_db_errors(), self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one()) > 0
+
+    # -- writes ----------------------------------------------------------
+
+    def create_function(self, function: FunctionRow, latest: VersionRow) -> bool:
+        """Insert a function with its $LATEST; False if the name is taken."""
+        with map_db_errors(), self.engine.begin() as conn:
+            exists = conn.execute(
+                sa.select(functions.c.name).where(functions.c.name == function.name)
+            ).first()
+            if exists is not None:
+                return False
+            conn.execute(sa.insert(functions).values(**function.__dict__))
+            conn.execute(sa.insert(function_versions).values(**latest.__dict__))
+        return True
+
+    def replace_version(self, row: VersionRow, expected_revision: str) -> bool:
+        """Write `row` over its version if that still has `expected_revision`."""
+        values = {k: v for k, v in row.__dict__.items() if k not in ("function_name", "version")}
+        query = (
+            sa.update(function_versions)
+            .where(
+                function_versions.c.function_name == row.function_name,
+                function_versions.c.version == row.version,
+                function_versions.c.revision_id == expected_revision,
+            )
+            .values(**values)
+        )
+        with map_db_errors(), self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    def publish_version(
+        self, latest: VersionRow, expected_revision: str, build: Any
+    ) -> VersionRow | None:
+        """Allocate the next version number and insert `build(number)` atomically.
+
+        Returns None when $LATEST no longer has `expected_revision`.
+        """
+        with map_db_errors(), self.engine.begin() as conn:
+            current = conn.execute(
+                sa.select(function_versions.c.revision_id).where(
+                    function_versions.c.function_name == latest.function_name,
+                    function_versions.c.version == LATEST,
+                )
+            ).scalar_one_or_none()
+            if current != expected_revision:
+                return None
+            number = conn.execute(
+                sa.select(functions.c.next_version).where(functions.c.name == latest.function_name)
+            ).scalar_one()
+            conn.execute(
+                sa.update(functions)
+                .where(functions.c.name == latest.function_name)
+                .values(next_version=number + 1)
+            )
+            row: VersionRow = build(number)
+            conn.execute(sa.insert(function_versions).values(**row.__dict__))
+        return row
+
+    def set_tags(self, name: str, tags: dict[str, str]) -> None:
+        with map_db_errors(), self.engine.begin() as conn:
+            conn.execute(sa.update(functions).where(functions.c.name == name).values(tags=tags))
+
+    def set_reserved_concurrency(self, name: str, value: int | None) -> None:
+        with map_db_errors(), self.engine.begin() as conn:
+            conn.execute(
+                sa.update(functions)
+                .where(functions.c.name == name)
+                .values(reserved_concurrency=value)
+            )
+
+    def delete_function(self, name: str) -> list[VersionRow]:
+        """Delete a function with everything hanging off it; returns its versions."""
+        with map_db_errors(), self.engine.begin() as conn:
+            rows = [
+                VersionRow(**r._mapping)
+                for r in conn.execute(
+                    sa.select(function_versions).where(function_versions.c.function_name == name)
+                )
+            ]
+            for table in (function_versions, aliases, policies):
+                conn.execute(sa.delete(table).where(table.c.function_name == name))
+            conn.execute(sa.delete(functions).where(functions.c.name == name))
+        return rows
+
+    def delete_version(self, name: str, version: str) -> bool:
+        with map_db_errors(), self.engine.begin() as conn:
+            result = conn.execute(
+                sa.delete(function_versions).where(
+                    function_versions.c.function_name == name,
+                    function_versions.c.version == version,
+                )
+            )
+            conn.execute(
+                sa.delete(policies).where(
+                    policies.c.function_name == name, policies.c.qualifier == version
+                )
+            )
+        return result.rowcount == 1
+
+
+def _version_order(row: VersionRow) -> Sequence[int]:
+    return (0,) if row.version == LATEST else (1, int(row.version))

@@ -1,0 +1,127 @@
+"""The tables, as SQLAlchemy Core metadata (the migrations create them).
+
+Designed for everything the architecture lists, even where later work fills
+it: functions and their versions, aliases, layers, event source mappings,
+resource policies, the durable async-invoke queue and the log store.
+Configuration that AWS returns as one document is kept as JSON; what we query
+or compare-and-swap on has a column of its own.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+functions = Table(
+    "functions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("next_version", Integer, nullable=False),
+    Column("reserved_concurrency", Integer, nullable=True),
+)
+
+# One row per published version plus one for "$LATEST".
+function_versions = Table(
+    "function_versions",
+    metadata,
+    Column("function_name", String(64), primary_key=True),
+    Column("version", String(16), primary_key=True),
+    Column("revision_id", String(36), nullable=False),
+    Column("code_sha256", String(64), nullable=False),
+    Column("code_size", BigInteger, nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("last_modified", Float, nullable=False),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("function_name", String(64), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("function_version", String(16), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("routing_config", JSON, nullable=True),
+    Column("revision_id", String(36), nullable=False),
+)
+
+layer_versions = Table(
+    "layer_versions",
+    metadata,
+    Column("layer_name", String(140), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("code_sha256", String(64), nullable=False),
+    Column("code_size", BigInteger, nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+event_source_mappings = Table(
+    "event_source_mappings",
+    metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("function_name", String(64), nullable=False, index=True),
+    Column("event_source_arn", String(1024), nullable=True),
+    Column("state", String(32), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("last_modified", Float, nullable=False),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("function_name", String(64), primary_key=True),
+    Column("qualifier", String(128), primary_key=True),
+    Column("statement_id", String(100), primary_key=True),
+    Column("statement", JSON, nullable=False),
+)
+
+# The durable queue behind InvocationType=Event: a row is written (and
+# committed) before the 202 goes out, and deleted once the event is done.
+async_events = Table(
+    "async_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("function_name", String(64), nullable=False, index=True),
+    Column("qualifier", String(128), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("enqueued_at", Float, nullable=False),
+    Column("next_attempt_at", Float, nullable=False, index=True),
+    Column("trace_id", String(128), nullable=True),
+)
+
+log_events = Table(
+    "log_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("log_group", String(512), nullable=False),
+    Column("log_stream", String(512), nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_log_events_group_stream", "log_group", "log_stream", "id"),
+)
+
+log_streams = Table(
+    "log_streams",
+    metadata,
+    Column("log_group", String(512), primary_key=True),
+    Column("log_stream", String(512), primary_key=True),
+    Column("created_ms", BigInteger, nullable=False),
+)

@@ -1,0 +1,75 @@
+"""Fixtures shared by every tier.
+
+The `backend` parametrization runs a test on SQLite always and on PostgreSQL
+when LAMBDAD_TEST_DATABASE_URL (postgresql://...) is set; without it the
+PostgreSQL params are skipped. Servers are session-scoped: one per backend.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from support.postgres import ENV_VAR, configured_url, fresh_database, reset_schema
+from support.server import LambdadServer, boto3_client
+
+# botocore without credentials probes 169.254.169.254; never let it.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name == "postgres" and configured_url() is None:
+        pytest.skip(f"PostgreSQL tests need {ENV_VAR}=postgresql://...")
+    return name
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str) -> str | None:
+    """None for SQLite (a file in the data dir); else the emptied PostgreSQL database."""
+    if backend == "sqlite":
+        return None
+    url = configured_url()
+    assert url is not None
+    reset_schema(url)
+    return url
+
+
+@pytest.fixture
+def own_database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """A database for a test that runs its own server (never the session server's)."""
+    if backend == "sqlite":
+        return None
+    url = configured_url()
+    assert url is not None
+    return fresh_database(url, f"t{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture(scope="session")
+def server(
+    database_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LambdadServer]:
+    data_dir = tmp_path_factory.mktemp("server") / "data"
+    with LambdadServer(data_dir, database_url) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def lambda_client(server: LambdadServer) -> Any:
+    return boto3_client(server.url)
+
+
+@pytest.fixture(scope="session")
+def raw_client(server: LambdadServer) -> Any:
+    """A client without botocore's parameter validation: the server must refuse."""
+    return boto3_client(server.url, validate=False)
+

@@ -1,0 +1,63 @@
+"""Fixtures for running real environments: the subprocess double, and bwrap when it works."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from envkit import SubprocessBackend, make_spec
+
+from lambdad.pool.environment import ExecutionEnvironment
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _bwrap_backend() -> Any:
+    try:
+        from lambdad.sandbox import select_backend
+    except ImportError as exc:
+        pytest.skip(f"sandbox backends not available yet: {exc}")
+    try:
+        return select_backend("bwrap")
+    except Exception as exc:  # the backend reports why it cannot run here
+        pytest.skip(f"bwrap backend unavailable: {exc}")
+
+
+@pytest.fixture(params=["double", "bwrap"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    if request.param == "double":
+        yield SubprocessBackend()
+        return
+    b = _bwrap_backend()
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def bwrap_backend() -> AsyncIterator[Any]:
+    b = _bwrap_backend()
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def start_env(tmp_path: Path, backend: Any) -> AsyncIterator[Callable[..., Any]]:
+    """start_env(files, **spec_kwargs) -> a started ExecutionEnvironment, destroyed at teardown."""
+    envs: list[ExecutionEnvironment] = []
+
+    async def start(files: Mapping[str, str | bytes], **kw: Any) -> ExecutionEnvironment:
+        if isinstance(backend, SubprocessBackend):
+            # The double shares the host network: ports must be picked per environment.
+            kw.setdefault("network", "host")
+        env = await ExecutionEnvironment.start(make_spec(tmp_path, files, **kw), backend)
+        envs.append(env)
+        return env
+
+    yield start
+    for env in envs:
+        await env.destroy("test over")

@@ -1,0 +1,313 @@
+"""Real sandboxes on this host: isolation, limits, freezer and cleanup (root + bwrap)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import socket
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, cast
+
+import anyio
+import pytest
+
+from lambdad.sandbox import (
+    BwrapBackend,
+    ExitStatus,
+    Mount,
+    ProcessBackend,
+    Sandbox,
+    SandboxBackend,
+    SandboxSpec,
+)
+from lambdad.sandbox.running import RunningSandbox
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.anyio,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (cgroups, loop mounts)"),
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+]
+
+PYTHON = os.path.realpath(sys.executable)
+PREFIX = Path(sys.base_prefix)
+
+
+@pytest.fixture
+async def backend(tmp_path: Path) -> AsyncIterator[BwrapBackend]:
+    b = BwrapBackend(state_dir=tmp_path / "state", spares=1, spare_tmp_mb=16)
+    yield b
+    await b.close()
+
+
+def make_spec(tmp_path: Path, script: str, **kw: Any) -> SandboxSpec:
+    code = tmp_path / "code"
+    code.mkdir(exist_ok=True)
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    base: dict[str, Any] = dict(
+        sandbox_id="t1",
+        argv=(PYTHON, "-I", "-S", "-c", textwrap.dedent(script)),
+        env={"LAMBDA_TASK_ROOT": "/var/task", "ONLY": "this"},
+        mounts=(Mount(PREFIX, str(PREFIX)), Mount(code, "/var/task"), Mount(out, "/out", True)),
+        memory_mb=128,
+        ephemeral_storage_mb=16,
+        work_dir=tmp_path / "work",
+    )
+    base.update(kw)
+    return SandboxSpec(**base)
+
+
+async def run(
+    backend: SandboxBackend, tmp_path: Path, script: str, **kw: Any
+) -> tuple[ExitStatus, str, Sandbox]:
+    log = tmp_path / "stdout.txt"
+    with open(log, "wb") as f:
+        spec = make_spec(tmp_path, script, stdout_fd=f.fileno(), stderr_fd=f.fileno(), **kw)
+        sb = await backend.start(spec)
+    with anyio.fail_after(20):
+        status = await sb.wait()
+    return status, log.read_text(), sb
+
+
+def assert_gone(sb: Sandbox) -> None:
+    rs = cast(RunningSandbox, sb)
+    slot = rs._slot
+    assert slot.cgroup is not None
+    assert all(not d.exists() for d in slot.cgroup.dirs.values())
+    mounts = Path("/proc/self/mounts").read_text()
+    assert slot.disk is not None and str(slot.disk.path) not in mounts
+    assert not slot.disk.root.exists()
+    assert not sb.spec.work_dir.exists()
+    assert not Path(f"/proc/{sb.pid}").exists()
+
+
+async def test_exit_code_env_uid_cwd(backend: BwrapBackend, tmp_path: Path) -> None:
+    status, out, sb = await run(
+        backend,
+        tmp_path,
+        """
+        import json, os, sys
+        print(json.dumps({"env": dict(os.environ), "uid": os.getuid(), "gid": os.getgid(),
+                          "cwd": os.getcwd(), "fds": sorted(os.listdir("/proc/self/fd"))}))
+        sys.exit(3)
+        """,
+    )
+    assert status == ExitStatus(returncode=3, signal=None, oom_killed=False)
+    info = json.loads(out)
+    # Python itself adds LC_CTYPE (PEP 538); /usr/bin/env below shows the real env.
+    assert info["env"]["ONLY"] == "this"
+    assert (info["uid"], info["gid"]) == (993, 990)
+    assert info["cwd"] == "/var/task"
+    assert info["fds"] == ["0", "1", "2", "3"]  # 3 is listdir's own
+    await sb.destroy("done")
+    await sb.destroy("again")  # idempotent
+    assert_gone(sb)
+
+
+async def test_env_is_exactly_the_spec(backend: BwrapBackend, tmp_path: Path) -> None:
+    status, out, sb = await run(backend, tmp_path, "", argv=("/usr/bin/env",))
+    assert status.returncode == 0
+    env = dict(line.split("=", 1) for line in out.splitlines())
+    # bwrap always exports PWD for the cwd it chdir'd to (documented deviation).
+    assert env == {"LAMBDA_TASK_ROOT": "/var/task", "ONLY": "this", "PWD": "/var/task"}
+    await sb.destroy("done")
+
+
+async def test_cannot_see_host_files_or_processes(backend: BwrapBackend, tmp_path: Path) -> None:
+    secret = tmp_path / "secret" / "key.txt"
+    secret.parent.mkdir()
+    secret.write_text("s3cr3t")
+    status, out, sb = await run(
+        backend,
+        tmp_path,
+        f"""
+        import os
+        res = {{}}
+        for p in [{str(secret)!r}, "/etc/shadow", "/root/.bashrc", "/home", "/work", "/sys"]:
+            try:
+                os.listdir(p) if os.path.isdir(p) else open(p).read()
+                res[p] = "READ"
+            except OSError as e:
+                res[p] = type(e).__name__
+        res["pids"] = [d for d in os.listdir("/proc") if d.isdigit()]
+        print(res)
+        """,
+    )
+    assert status.returncode == 0, out
+    res = eval(out)
+    assert "READ" not in res.values(), res
+    assert len(res.pop("pids")) <= 3
+    await sb.destroy("done")
+
+
+async def test_network_none_cannot_reach_host(backend: BwrapBackend, tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        status, out, sb = await run(
+            backend,
+            tmp_path,
+            f"""
+            import socket
+            try:
+                socket.create_connection(("127.0.0.1", {port}), timeout=2)
+                print("CONNECTED")
+            except OSError as e:
+                print("refused", e)
+            """,
+        )
+    assert "refused" in out and "CONNECTED" not in out
+    await sb.destroy("done")
+
+
+async def test_code_read_only_and_tmp_enospc(backend: BwrapBackend, tmp_path: Path) -> None:
+    status, out, sb = await run(
+        backend,
+        tmp_path,
+        """
+        import errno
+        try:
+            open("/var/task/x", "w")
+        except OSError as e:
+            print("task", errno.errorcode[e.errno])
+        n = 0
+        try:
+            with open("/tmp/big", "wb") as f:
+                for _ in range(64):
+                    f.write(b"x" * (1 << 20))
+                    f.flush()
+                    n += 1
+        except OSError as e:
+            print("tmp", errno.errorcode[e.errno], n)
+        """,
+    )
+    lines = dict(line.split(" ", 1) for line in out.splitlines())
+    assert lines["task"] == "EROFS"
+    code, written = lines["tmp"].split()
+    assert code == "ENOSPC" and 10 <= int(written) <= 16
+    assert errno.ENOSPC
+    await sb.destroy("done")
+    assert_gone(sb)
+
+
+async def test_oom_is_reported(backend: BwrapBackend, tmp_path: Path) -> None:
+    status, out, sb = await run(
+        backend, tmp_path, "b = bytearray(1 << 30)\nprint('survived')", memory_mb=128
+    )
+    assert "survived" not in out
+    assert status.oom_killed and sb.oom_killed()
+    assert status.signal == 9
+    await sb.destroy("oom")
+    assert_gone(sb)
+
+
+async def test_fork_bomb_is_contained(backend: BwrapBackend, tmp_path: Path) -> None:
+    log = tmp_path / "bomb.txt"
+    with open(log, "wb") as f:
+        spec = make_spec(
+            tmp_path,
+            """
+            import os, time
+            end = time.monotonic() + 1.5
+            while time.monotonic() < end:
+                try:
+                    os.fork()
+                except OSError:
+                    time.sleep(0.01)
+            time.sleep(60)
+            """,
+            pids_max=24,
+            stdout_fd=f.fileno(),
+            stderr_fd=f.fileno(),
+        )
+        sb = await backend.start(spec)
+    await anyio.sleep(2)
+    cg = cast(RunningSandbox, sb)._slot.cgroup
+    assert cg is not None
+    assert 10 <= len(cg.pids()) <= 24
+    assert sb.exit_status() is None
+    await sb.destroy("bomb")
+    assert_gone(sb)
+
+
+async def test_freeze_stops_cpu_and_thaw_resumes(backend: BwrapBackend, tmp_path: Path) -> None:
+    log = tmp_path / "f.txt"
+    with open(log, "wb") as f:
+        spec = make_spec(
+            tmp_path,
+            """
+            import os, time
+            n = 0
+            while True:
+                n += 1
+                with open("/out/n.tmp", "w") as f:
+                    f.write(str(n))
+                os.rename("/out/n.tmp", "/out/n")  # atomic: the host never reads a torn file
+                time.sleep(0.005)
+            """,
+            stdout_fd=f.fileno(),
+            stderr_fd=f.fileno(),
+        )
+        sb = await backend.start(spec)
+    counter = tmp_path / "out" / "n"
+
+    def read() -> int:
+        return int(counter.read_text())
+
+    await anyio.sleep(0.3)
+    before = read()
+    await sb.freeze()
+    frozen_at = read()
+    await anyio.sleep(0.3)
+    assert read() == frozen_at >= before > 0
+    await sb.thaw()
+    await anyio.sleep(0.3)
+    assert read() > frozen_at
+    await sb.freeze()
+    await sb.destroy("frozen destroy")  # destroy of a frozen sandbox kills everything
+    assert_gone(sb)
+
+
+async def test_memory_peak(backend: BwrapBackend, tmp_path: Path) -> None:
+    status, _, sb = await run(
+        backend, tmp_path, "b = bytearray(60 << 20)\nb[::4096] = b'x' * len(b[::4096])"
+    )
+    assert status.returncode == 0
+    assert 60 <= sb.memory_peak_mb() < 128
+    sb.reset_memory_peak()
+    assert sb.memory_peak_mb() < 60
+    await sb.destroy("done")
+
+
+async def test_start_latency_with_spare(backend: BwrapBackend, tmp_path: Path) -> None:
+    await anyio.sleep(0.5)  # let the spare be made
+    t = time.perf_counter()
+    sb = await backend.start(make_spec(tmp_path, "pass"))
+    started_ms = (time.perf_counter() - t) * 1000
+    await sb.wait()
+    await sb.destroy("done")
+    assert started_ms < 100  # generous: the point is no mkfs/mount/cgroup move on this path
+
+
+async def test_process_backend_runs_with_exact_env(tmp_path: Path) -> None:
+    b = ProcessBackend(state_dir=tmp_path / "pstate", spares=0)
+    try:
+        status, out, sb = await run(b, tmp_path, "", argv=("/usr/bin/env",))
+        assert status.returncode == 0
+        env = dict(line.split("=", 1) for line in out.splitlines())
+        assert env == {"LAMBDA_TASK_ROOT": "/var/task", "ONLY": "this"}
+        await sb.destroy("done")
+        assert not sb.spec.work_dir.exists()
+        status, out, sb = await run(b, tmp_path, "", argv=("/bin/pwd",))
+        assert out.strip() == str(tmp_path / "code")  # /var/task mapped to its host source
+        await sb.destroy("done")
+    finally:
+        await b.close()

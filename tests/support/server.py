@@ -1,0 +1,163 @@
+"""A real `lambdad server` in a subprocess, and clients that talk to it.
+
+`LambdadServer` starts the server on a free loopback port, waits (bounded)
+until it answers, and always stops it: SIGTERM, then SIGKILL after a timeout.
+boto3 clients get explicit credentials, and `AWS_EC2_METADATA_DISABLED` is set
+so botocore never probes the instance metadata address.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+import httpx
+from botocore.config import Config
+
+STARTUP_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+ACCOUNT_ID = "000000000000"
+REGION = "us-east-1"
+
+
+def aws_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment for subprocesses: fake credentials, no metadata probing."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def lambdad_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lambdad.cli", *args]
+
+
+class LambdadServer:
+    """One `lambdad server` process; use as a context manager or call start/stop."""
+
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"{data_dir.name}.server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LambdadServer:
+        self.port = free_port()
+        args = ["server", "--host", "127.0.0.1", "--port", str(self.port)]
+        args += ["--data-dir", str(self.data_dir), "--log-level", "warning"]
+        if self.database_url:
+            args += ["--database-url", self.database_url]
+        env = aws_env()
+        for key in [k for k in env if k.startswith("LAMBDAD_")]:
+            del env[key]  # the flags above are the whole configuration
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                lambdad_command(*args), stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"lambdad server exited with {self.process.returncode}:\n{self.log()}"
+                )
+            try:
+                response = httpx.get(f"{self.url}/2016-08-19/account-settings", timeout=1.0)
+                if response.status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"lambdad server did not answer in {STARTUP_TIMEOUT_S}s:\n{self.log()}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_S)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    def __enter__(self) -> LambdadServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def boto3_client(endpoint: str, validate: bool = True) -> Any:
+    """A Lambda client for `endpoint`; `validate=False` sends what botocore would refuse."""
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    config = Config(
+        parameter_validation=validate,
+        retries={"max_attempts": 1},
+        connect_timeout=5,
+        read_timeout=60,
+    )
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name=REGION,
+        config=config,
+    )
+
+
+def dir_size(path: Path) -> int:
+    """Bytes of regular files under `path` (not following links)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total

@@ -1,0 +1,101 @@
+from pathlib import Path
+
+from lambdad.sandbox.base import Mount, SandboxSpec
+from lambdad.sandbox.bwrap import BwrapOptions, HostLayout, build_bwrap_argv, etc_files
+
+
+def spec(**kw: object) -> SandboxSpec:
+    base: dict[str, object] = dict(
+        sandbox_id="s1",
+        argv=("/var/runtime/bootstrap", "--x"),
+        env={"A": "1", "B": "two words"},
+        mounts=(
+            Mount(Path("/srv/layers/l1"), "/opt/l1"),
+            Mount(Path("/srv/code"), "/var/task"),
+            Mount(Path("/srv/layers"), "/opt"),
+            Mount(Path("/srv/sock"), "/run/sock", writable=True),
+        ),
+        memory_mb=128,
+        ephemeral_storage_mb=512,
+        work_dir=Path("/w"),
+    )
+    base.update(kw)
+    return SandboxSpec(**base)  # type: ignore[arg-type]
+
+
+LAYOUT = HostLayout(
+    system={"usr": None, "bin": "usr/bin", "lib": "usr/lib"}, etc_binds=("ssl/certs",)
+)
+
+
+def argv(s: SandboxSpec) -> list[str]:
+    return build_bwrap_argv(
+        s, bwrap="/b/bwrap", layout=LAYOUT, etc_dir=Path("/st/etc"), tmp_dir=Path("/st/tmp")
+    )
+
+
+def pairs(a: list[str], flag: str, n: int) -> list[tuple[str, ...]]:
+    return [tuple(a[i + 1 : i + 1 + n]) for i, x in enumerate(a) if x == flag]
+
+
+def test_namespaces_and_privileges() -> None:
+    a = argv(spec())
+    assert a[0] == "/b/bwrap"
+    for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--clearenv"):
+        assert flag in a
+    assert "--share-net" not in a
+    assert pairs(a, "--cap-drop", 1) == [("ALL",)]
+    assert pairs(a, "--uid", 1) == [("993",)] and pairs(a, "--gid", 1) == [("990",)]
+
+
+def test_host_network_shares_net() -> None:
+    assert "--share-net" in argv(spec(network="host"))
+
+
+def test_env_is_exactly_the_spec() -> None:
+    assert pairs(argv(spec()), "--setenv", 2) == [("A", "1"), ("B", "two words")]
+
+
+def test_root_is_system_dirs_and_synthesized_etc() -> None:
+    a = argv(spec())
+    ro = pairs(a, "--ro-bind", 2)
+    assert ("/usr", "/usr") in ro
+    assert ("/st/etc", "/etc") in ro
+    assert ("/etc/ssl/certs", "/etc/ssl/certs") in ro
+    assert ("/etc", "/etc") not in ro and ("/", "/") not in ro
+    assert pairs(a, "--symlink", 2) == [("usr/bin", "/bin"), ("usr/lib", "/lib")]
+    assert ("/st/tmp", "/tmp") in pairs(a, "--bind", 2)
+    assert pairs(a, "--proc", 1) == [("/proc",)] and pairs(a, "--dev", 1) == [("/dev",)]
+
+
+def test_mounts_parents_first_and_modes() -> None:
+    a = argv(spec())
+    ro = pairs(a, "--ro-bind", 2)
+    assert ro.index(("/srv/layers", "/opt")) < ro.index(("/srv/layers/l1", "/opt/l1"))
+    assert ("/srv/code", "/var/task") in ro
+    assert ("/srv/sock", "/run/sock") in pairs(a, "--bind", 2)
+
+
+def test_command_comes_last_after_separator() -> None:
+    a = argv(spec(cwd="/var/task"))
+    assert a[-3:] == ["--", "/var/runtime/bootstrap", "--x"]
+    assert pairs(a, "--chdir", 1) == [("/var/task",)]
+
+
+def test_hostname_option() -> None:
+    a = build_bwrap_argv(
+        spec(),
+        bwrap="bwrap",
+        layout=LAYOUT,
+        etc_dir=Path("/e"),
+        tmp_dir=Path("/t"),
+        options=BwrapOptions(hostname="h1"),
+    )
+    assert pairs(a, "--hostname", 1) == [("h1",)]
+
+
+def test_etc_has_sandbox_user() -> None:
+    files = etc_files(993, 990, "h")
+    assert ":993:990:" in files["passwd"]
+    assert ":990:" in files["group"]
+    assert "shadow" not in files

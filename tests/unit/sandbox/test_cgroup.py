@@ -1,0 +1,96 @@
+from pathlib import Path
+
+from lambdad.sandbox.cgroup import (
+    Cgroup,
+    CgroupLayout,
+    choose_layout,
+    compute_limits,
+    limit_writes,
+    parse_mounts,
+)
+
+HYBRID = """\
+tmpfs /sys/fs/cgroup tmpfs rw 0 0
+cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0
+cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0
+cgroup /sys/fs/cgroup/pids cgroup rw,relatime,pids 0 0
+cgroup /sys/fs/cgroup/freezer cgroup rw,relatime,freezer 0 0
+cgroup /sys/fs/cgroup/systemd cgroup rw,relatime,name=systemd 0 0
+cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
+"""
+
+
+def test_parse_hybrid_mounts() -> None:
+    v1, v2 = parse_mounts(HYBRID)
+    assert v1["memory"] == Path("/sys/fs/cgroup/memory")
+    assert set(v1) == {"cpu", "memory", "pids", "freezer"}
+    assert v2 == [Path("/sys/fs/cgroup/unified")]
+
+
+def test_hybrid_with_empty_unified_is_v1() -> None:
+    v1, v2 = parse_mounts(HYBRID)
+    layout = choose_layout(v1, {v2[0]: ""})
+    assert layout is not None and layout.version == 1
+
+
+def test_pure_v2() -> None:
+    layout = choose_layout({}, {Path("/sys/fs/cgroup"): "cpuset cpu io memory pids"})
+    assert layout == CgroupLayout(version=2, roots={"": Path("/sys/fs/cgroup")})
+    assert choose_layout({}, {}) is None
+
+
+def test_cpu_in_proportion_to_memory() -> None:
+    assert compute_limits(1769, None, 10, 8).cpu_quota_us == 100_000
+    assert compute_limits(128, None, 10, 8).cpu_quota_us == round(128 / 1769 * 100_000)
+    assert compute_limits(10240, None, 10, 2).cpu_quota_us == 200_000  # capped at host cores
+    assert compute_limits(128, 0.5, 10, 2).cpu_quota_us == 50_000
+    assert compute_limits(1, None, 10, 2).cpu_quota_us == 1_000  # floor
+
+
+def test_limit_writes_v1_order_and_swap_off() -> None:
+    w = limit_writes(1, compute_limits(128, None, 64, 2))
+    files = [f for _, f, _ in w]
+    assert files.index("memory.limit_in_bytes") < files.index("memory.memsw.limit_in_bytes")
+    assert ("memory", "memory.memsw.limit_in_bytes", str(128 << 20)) in w
+    assert ("pids", "pids.max", "64") in w
+
+
+def test_limit_writes_v2() -> None:
+    w = limit_writes(2, compute_limits(256, 1.0, 64, 2))
+    assert ("", "memory.max", str(256 << 20)) in w
+    assert ("", "memory.swap.max", "0") in w
+    assert ("", "cpu.max", "100000 100000") in w
+
+
+def fake_v1(tmp_path: Path) -> CgroupLayout:
+    roots = {c: tmp_path / c for c in ("memory", "cpu", "pids", "freezer")}
+    for r in roots.values():
+        r.mkdir()
+    return CgroupLayout(version=1, roots=roots)
+
+
+def test_group_paths_and_apply_on_fake_cgroupfs(tmp_path: Path) -> None:
+    layout = fake_v1(tmp_path)
+    cg = Cgroup(layout, "lambdad", "sbx-1")
+    assert cg.dirs["memory"] == tmp_path / "memory" / "lambdad" / "sbx-1"
+    cg.create()
+    # The kernel provides the files; our fake has only the ones we pre-create.
+    (cg.dirs["memory"] / "memory.limit_in_bytes").write_text("max")
+    (cg.dirs["pids"] / "pids.max").write_text("max")
+    cg.apply(compute_limits(128, None, 32, 2))
+    assert (cg.dirs["memory"] / "memory.limit_in_bytes").read_text() == str(128 << 20)
+    assert (cg.dirs["pids"] / "pids.max").read_text() == "32"
+    assert not (cg.dirs["memory"] / "memory.memsw.limit_in_bytes").exists()
+
+
+def test_oom_count_v1_and_v2(tmp_path: Path) -> None:
+    cg = Cgroup(fake_v1(tmp_path), "p", "g")
+    cg.create()
+    (cg.dirs["memory"] / "memory.oom_control").write_text(
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"
+    )
+    assert cg.oom_kills() == 2
+    v2 = Cgroup(CgroupLayout(version=2, roots={"": tmp_path / "u"}), "p", "g")
+    v2.dirs[""].mkdir(parents=True)
+    (v2.dirs[""] / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    assert v2.oom_kills() == 1
