@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.postgres import ENV_VAR, configured_url, fresh_database, reset_schema
+
+from support.postgres import ENV_VAR, configured_url, drop_database, fresh_database, reset_schema
 from support.server import LambdadServer, boto3_client
 
 # botocore without credentials probes 169.254.169.254; never let it.
@@ -45,13 +46,22 @@ def database_url(backend: str) -> str | None:
 
 
 @pytest.fixture
-def own_database_url(backend: str, request: pytest.FixtureRequest) -> str | None:
-    """A database for a test that runs its own server (never the session server's)."""
+def own_database_url(backend: str) -> Iterator[str | None]:
+    """A database for a test that runs its own server (never the session server's).
+
+    None for SQLite; for PostgreSQL a new database beside the configured one,
+    dropped afterwards.
+    """
     if backend == "sqlite":
-        return None
+        yield None
+        return
     url = configured_url()
     assert url is not None
-    return fresh_database(url, f"t{uuid.uuid4().hex[:10]}")
+    own = fresh_database(url, f"t{uuid.uuid4().hex[:10]}")
+    try:
+        yield own
+    finally:
+        drop_database(url, own)
 
 
 @pytest.fixture(scope="session")
@@ -72,4 +82,3 @@ def lambda_client(server: LambdadServer) -> Any:
 def raw_client(server: LambdadServer) -> Any:
     """A client without botocore's parameter validation: the server must refuse."""
     return boto3_client(server.url, validate=False)
-

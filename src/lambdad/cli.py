@@ -252,5 +252,78 @@ def remove(name: str, endpoint: str) -> None:
     click.echo(f"deleted {name}")
 
 
+@main.command()
+@click.argument("name")
+@click.option("--payload", default="{}", show_default=True, help="The event, as JSON.")
+@click.option(
+    "--payload-file",
+    type=click.File("rb"),
+    default=None,
+    help="Read the event from a file ('-' for stdin).",
+)
+@click.option("--qualifier", default=None, help="Version or alias to invoke.")
+@click.option(
+    "--async", "asynchronous", is_flag=True, help="Queue the event (InvocationType=Event)."
+)
+@click.option(
+    "--logs/--no-logs",
+    "show_logs",
+    default=True,
+    show_default=True,
+    help="Print the invocation's log tail to stderr.",
+)
+@endpoint_option
+def invoke(
+    name: str,
+    payload: str,
+    payload_file: Any,
+    qualifier: str | None,
+    asynchronous: bool,
+    show_logs: bool,
+    endpoint: str,
+) -> None:
+    """Invoke function NAME and print its result."""
+    body = payload_file.read() if payload_file is not None else payload.encode()
+    headers = {
+        "X-Amz-Invocation-Type": "Event" if asynchronous else "RequestResponse",
+        "X-Amz-Log-Type": "Tail" if show_logs and not asynchronous else "None",
+    }
+    params = {"Qualifier": qualifier} if qualifier else {}
+    response = Client(endpoint).call(
+        "POST", f"{API}/{name}/invocations", content=body, headers=headers, params=params
+    )
+    if asynchronous:
+        click.echo(f"queued (request id {response.headers.get('x-amzn-requestid')})")
+        return
+    tail = response.headers.get("x-amz-log-result")
+    if tail:
+        click.secho(base64.b64decode(tail).decode(errors="replace").rstrip(), dim=True, err=True)
+    click.echo(response.text)
+    if response.headers.get("x-amz-function-error"):
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events as they come.")
+@click.option("--limit", default=100, show_default=True, help="How many recent events to show.")
+@endpoint_option
+def logs(name: str, follow: bool, limit: int, endpoint: str) -> None:
+    """Show the log events of function NAME (group /aws/lambda/NAME)."""
+    import time
+
+    client = Client(endpoint)
+    path = f"/_lambdad/functions/{name}/logs"
+    page = client.call("GET", path, params={"tail": "1", "limit": str(limit)}).json()
+    while True:
+        for event in page["events"]:
+            stamp = time.strftime("%H:%M:%S", time.localtime(event["timestamp"] / 1000))
+            click.echo(f"{stamp} {event['message'].rstrip()}")
+        if not follow:
+            return
+        time.sleep(0.5 if not page["events"] else 0)
+        page = client.call("GET", path, params={"after": str(page["nextAfter"])}).json()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(sys.argv[1:], prog_name=os.path.basename(sys.argv[0]))

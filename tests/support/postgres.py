@@ -40,3 +40,12 @@ def fresh_database(url: str, suffix: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{new_name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{new_name}"')
     return f"{base}/{new_name}"
+
+
+def drop_database(url: str, database_url: str) -> None:
+    """Drop a database made by `fresh_database(url, ...)`."""
+    name = database_url.rpartition("/")[2]
+    if not re.fullmatch(r"[a-zA-Z0-9_]+", name):
+        raise ValueError(f"unsafe database name {name!r}")
+    with _connect(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -30,7 +30,8 @@ class CodeLinks:
     def url(self, base_url: str, code_key: str, now: float | None = None) -> str:
         expires = int((now or time.time()) + LINK_LIFETIME_S)
         signature = self._sign(code_key, expires)
-        return f"{base_url.rstrip('/')}/_lambdad/code/{code_key}?Expires={expires}&Signature={signature}"
+        query = f"Expires={expires}&Signature={signature}"
+        return f"{base_url.rstrip('/')}/_lambdad/code/{code_key}?{query}"
 
     def check(self, code_key: str, expires: str, signature: str) -> None:
         try:

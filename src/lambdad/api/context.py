@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from starlette.requests import Request
 
 from lambdad.api.code_links import CodeLinks

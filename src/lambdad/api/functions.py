@@ -6,8 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdad.api import convert, shapes
+from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
-from lambdad.errors import InvalidParameterValue, RequestTooLarge
+from lambdad.errors import InvalidParameterValue
 
 JSON = "application/json"
 # AWS's limit on a CreateFunction/UpdateFunctionCode request body (base64 zip inside).
@@ -19,19 +20,7 @@ def _json(value: object, status: int = 200) -> Response:
 
 
 async def _body(request: Request, operation: str) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_CODE_REQUEST_BYTES:
-        raise RequestTooLarge(
-            f"Request must be smaller than {MAX_CODE_REQUEST_BYTES} bytes for the {operation} operation"
-        )
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_CODE_REQUEST_BYTES:
-            raise RequestTooLarge(
-                f"Request must be smaller than {MAX_CODE_REQUEST_BYTES} bytes for the {operation} operation"
-            )
-    return bytes(body)
+    return await read_body(request, MAX_CODE_REQUEST_BYTES, operation)
 
 
 async def create_function(request: Request) -> Response:

@@ -7,8 +7,9 @@ import base64
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
-from lambdad.errors import InvalidParameterValue, RequestTooLarge
+from lambdad.errors import InvalidParameterValue
 from lambdad.invoke import (
     MAX_ASYNC_PAYLOAD,
     MAX_SYNC_PAYLOAD,
@@ -21,19 +22,7 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 
 
 async def _payload(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise RequestTooLarge(
-            f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
-        )
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise RequestTooLarge(
-                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
-            )
-    return bytes(body)
+    return await read_body(request, limit, "InvokeFunction")
 
 
 async def invoke(request: Request) -> Response:
@@ -42,7 +31,8 @@ async def invoke(request: Request) -> Response:
     if invocation_type not in INVOCATION_TYPES:
         raise InvalidParameterValue(
             f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed "
-            "to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+            "to satisfy constraint: Member must satisfy enum value set: "
+            "[Event, RequestResponse, DryRun]"
         )
     log_type = request.headers.get("x-amz-log-type", "None")
     client_context = check_client_context(request.headers.get("x-amz-client-context"))
@@ -57,7 +47,9 @@ async def invoke(request: Request) -> Response:
         return Response(status_code=204, headers=headers)
     if invocation_type == "Event":
         qualifier = version.version
-        request_id = await ctx.async_queue.enqueue(version.function_name, qualifier, payload, trace_id)
+        request_id = await ctx.async_queue.enqueue(
+            version.function_name, qualifier, payload, trace_id
+        )
         return Response(status_code=202, headers={**headers, "x-amzn-RequestId": request_id})
     result = await ctx.invoker.invoke(
         version,
@@ -70,9 +62,7 @@ async def invoke(request: Request) -> Response:
         headers["X-Amz-Function-Error"] = result.function_error
     if result.log_tail is not None:
         headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail).decode()
-    return Response(
-        result.payload, status_code=200, headers=headers, media_type="application/json"
-    )
+    return Response(result.payload, status_code=200, headers=headers, media_type="application/json")
 
 
 async def invoke_async(request: Request) -> Response:
@@ -98,7 +88,12 @@ async def function_logs(request: Request) -> Response:
     body = {
         "logGroupName": function.latest.log_group,
         "events": [
-            {"id": e.id, "timestamp": e.timestamp_ms, "logStreamName": e.log_stream, "message": e.message}
+            {
+                "id": e.id,
+                "timestamp": e.timestamp_ms,
+                "logStreamName": e.log_stream,
+                "message": e.message,
+            }
             for e in events
         ],
         "nextAfter": events[-1].id if events else after,

@@ -24,7 +24,9 @@ routes = [
     Route("/2016-08-19/account-settings", functions.get_account_settings, methods=["GET"]),
     Route("/2016-08-19/account-settings/", functions.get_account_settings, methods=["GET"]),
     Route(f"{FUNCTION}/invocations", invoke.invoke, methods=["POST"]),
-    Route("/2014-11-13/functions/{FunctionName}/invoke-async", invoke.invoke_async, methods=["POST"]),
+    Route(
+        "/2014-11-13/functions/{FunctionName}/invoke-async", invoke.invoke_async, methods=["POST"]
+    ),
     Route("/_lambdad/functions/{FunctionName}/logs", invoke.function_logs, methods=["GET"]),
     Route("/_lambdad/code/{key}", code_links.download_code, methods=["GET"]),
 ]

@@ -51,12 +51,13 @@ def inspect_zip(data: bytes) -> CodePackage:
     if len(data) > MAX_ZIPPED_BYTES:
         raise RequestTooLarge(f"Zipped file size must be smaller than {MAX_ZIPPED_BYTES} bytes")
     total = 0
+    links: set[str] = set()
     with _open_zip(data) as archive:
         entries = archive.infolist()
         if len(entries) > MAX_ENTRIES:
             raise InvalidParameterValue(f"Zip file has more than {MAX_ENTRIES} entries")
         for info in entries:
-            _check_entry(archive, info)
+            _check_entry(archive, info, links)
             total += _inflated_size(archive, info, MAX_UNZIPPED_BYTES - total)
     digest = hashlib.sha256(data).digest()
     return CodePackage(
@@ -78,9 +79,10 @@ def extract_zip(data: bytes, dest: Path) -> None:
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
     try:
         budget = MAX_UNZIPPED_BYTES
+        links: set[str] = set()
         with _open_zip(data) as archive:
             for info in archive.infolist():
-                _check_entry(archive, info)
+                _check_entry(archive, info, links)
                 budget -= _extract_entry(archive, info, staging, budget)
         os.replace(staging, dest)
     except BaseException:
@@ -110,10 +112,22 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
     return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
 
 
-def _check_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+def _check_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, links: set[str]) -> None:
+    """Refuse an entry that escapes the root; `links` collects the links seen so far.
+
+    An entry below a link (`a` -> `.`, then `a/b`) is refused: a chain of such
+    links would make a path that looks inside resolve outside the root.
+    """
     relative = _safe_name(info.filename)
+    parts = relative.split("/")
+    for depth in range(1, len(parts)):
+        if "/".join(parts[:depth]) in links:
+            raise InvalidParameterValue(
+                f"Zip entry {info.filename} is below a link, outside the package root"
+            )
     if not _is_symlink(info):
         return
+    links.add(relative)
     target = _read_limited(archive, info, 4096).decode("utf-8", "replace")
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(relative), target))
     if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
@@ -154,6 +168,8 @@ def _extract_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, 
         target.mkdir(parents=True, exist_ok=True)
         return 0
     target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.resolve().is_relative_to(root.resolve()):
+        raise InvalidParameterValue(f"Zip entry {info.filename} is outside the package root")
     if _is_symlink(info):
         link = _read_limited(archive, info, 4096).decode("utf-8", "replace")
         target.unlink(missing_ok=True)

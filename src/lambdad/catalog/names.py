@@ -102,7 +102,8 @@ class Account:
             )
         if ref.qualifier is not None and ref.qualifier != qualifier:
             raise InvalidParameterValue(
-                "The derived qualifier from the function name does not match the specified qualifier."
+                "The derived qualifier from the function name does not match the specified "
+                "qualifier."
             )
         return FunctionRef(ref.name, qualifier)
 

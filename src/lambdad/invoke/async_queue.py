@@ -82,7 +82,11 @@ class AsyncQueue:
             await anyio.sleep(0)
             return
         next_due = await run_sync(self.events.next_due_at)
-        wait = POLL_INTERVAL_S if next_due is None else max(0.0, min(POLL_INTERVAL_S, next_due - time.time()))
+        wait = (
+            POLL_INTERVAL_S
+            if next_due is None
+            else max(0.0, min(POLL_INTERVAL_S, next_due - time.time()))
+        )
         self._wake = anyio.Event()
         with anyio.move_on_after(wait):
             await self._wake.wait()

@@ -1,9 +1,9 @@
 """One synchronous invocation end to end: resolve, admit, run, log, release.
 
-    resolve qualifier -> version (Active)
-    admit (concurrency) -> acquire environment (warm or cold)
-    run with the function's timeout -> write START / output / END / REPORT
-    release the environment (reused, or destroyed when poisoned)
+resolve qualifier -> version (Active)
+admit (concurrency) -> acquire environment (warm or cold)
+run with the function's timeout -> write START / output / END / REPORT
+release the environment (reused, or destroyed when poisoned)
 """
 
 from __future__ import annotations
@@ -155,6 +155,8 @@ def _platform_error_lines(request_id: str, outcome: InvokeOutcome) -> list[str]:
     detail = message.split("Error: ", 1)[-1] or str(outcome.error_type)
     if outcome.error_type == "Sandbox.Timedout":
         now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+        stamp = (
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+        )
         return [f"{stamp} {request_id} {detail}"]
     return [f"RequestId: {request_id} Error: {detail}", str(outcome.error_type)]

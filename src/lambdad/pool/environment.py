@@ -40,7 +40,7 @@ from lambdad.runtimes.launch import (
 )
 from lambdad.runtimes.outcomes import error_json, runtime_exit_error, timeout_error
 from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
-from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxSpec
+from lambdad.sandbox.base import MB_PER_VCPU, Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,9 @@ class ExecutionEnvironment:
                     network=spec.network,
                     pass_fds=pass_fds,
                     cwd=layout.task,
+                    # Init runs on at least a whole core (Lambda boosts it too);
+                    # the share in proportion to memory applies from then on.
+                    init_cpus=max(1.0, spec.memory_mb / MB_PER_VCPU),
                 )
             )
         finally:
@@ -181,6 +184,8 @@ class ExecutionEnvironment:
                         self._logs += frame.body
                     elif frame.type == "ready":
                         self.init_logs = self._take_logs()
+                        if self._sandbox is not None:
+                            await self._sandbox.end_init()
                         return
                     elif frame.type == "init_error":
                         self.init_logs = self._take_logs()

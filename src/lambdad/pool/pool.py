@@ -150,7 +150,9 @@ class EnvironmentPool:
 
     async def retire(self, function_name: str) -> None:
         async with self._lock:
-            leases = [lease for lease in self._leases.values() if lease.key.function_name == function_name]
+            leases = [
+                lease for lease in self._leases.values() if lease.key.function_name == function_name
+            ]
             for lease in leases:
                 lease.retired = True
             idle = [lease for lease in leases if lease.state is EnvState.IDLE]

@@ -96,7 +96,8 @@ def plan_launch(
         if where is None:
             error = (
                 "Runtime.InvalidEntrypoint",
-                f"Couldn't find valid bootstrap(s): [{layout.task}/bootstrap {layout.opt}/bootstrap]",
+                "Couldn't find valid bootstrap(s): "
+                f"[{layout.task}/bootstrap {layout.opt}/bootstrap]",
             )
         else:
             bootstrap = [f"{layout.task if where == 'task' else layout.opt}/bootstrap"]

@@ -5,6 +5,7 @@ Public names only; see `base.py` for the Sandbox contract.
 
 from lambdad.sandbox.backend import BwrapBackend, bwrap_works, select_backend
 from lambdad.sandbox.base import (
+    MB_PER_VCPU,
     BackendInfo,
     ExitStatus,
     Mount,
@@ -18,6 +19,7 @@ from lambdad.sandbox.bwrap import build_bwrap_argv
 from lambdad.sandbox.process import ProcessBackend
 
 __all__ = [
+    "MB_PER_VCPU",
     "BackendInfo",
     "BwrapBackend",
     "ExitStatus",

@@ -139,12 +139,15 @@ class BwrapBackend:
             if isinstance(e, SandboxError):
                 raise
             raise SandboxError(f"sandbox {spec.sandbox_id}: cannot start: {e}") from e
-        return self._pool.track(RunningSandbox(spec, self.name, slot, signal_exit_codes=True))
+        return self._pool.track(
+            RunningSandbox(spec, self.name, slot, signal_exit_codes=True, host_cpus=self._host_cpus)
+        )
 
     def _exec(self, spec: SandboxSpec, slot: Slot) -> None:
         prepare_work_dir(spec.work_dir)
         if slot.cgroup is not None:
-            limits = compute_limits(spec.memory_mb, spec.cpus, spec.pids_max, self._host_cpus)
+            cpus = spec.init_cpus if spec.init_cpus is not None else spec.cpus
+            limits = compute_limits(spec.memory_mb, cpus, spec.pids_max, self._host_cpus)
             slot.cgroup.apply(limits)
         disk = self._pool.maker.disk_for(slot, spec.ephemeral_storage_mb)
         # The sandbox uid maps to our own uid on the host (see bwrap.py).

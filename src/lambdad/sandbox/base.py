@@ -29,6 +29,9 @@ from lambdad.errors import LambdadError
 
 NetworkMode = Literal["none", "host"]
 
+MB_PER_VCPU = 1769
+"""Lambda's CPU rule: one vCPU at 1,769 MB, in proportion below and above."""
+
 
 class SandboxError(LambdadError):
     """The sandbox could not be built or driven (a platform fault, not the function's)."""
@@ -66,6 +69,10 @@ class SandboxSpec:
     pids_max: int = 1024
     cpus: float | None = None
     """CPU quota in cores; None means in proportion to memory (1769 MB = 1 vCPU)."""
+    init_cpus: float | None = None
+    """CPU quota until `Sandbox.end_init()` (the Init phase); None: `cpus` from the start.
+    A 128 MB function gets 7% of a core, and importing a runtime at that rate turns a
+    50 ms cold start into seconds; Lambda, too, lets Init run at full speed."""
     pass_fds: tuple[int, ...] = ()
     """Host fds inherited by the init process under the same numbers."""
     stdout_fd: int | None = None
@@ -103,6 +110,10 @@ class Sandbox(Protocol):
         ...
 
     def reset_memory_peak(self) -> None: ...
+
+    async def end_init(self) -> None:
+        """Init is over: apply the steady CPU quota (`spec.cpus`)."""
+        ...
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer has fired in this sandbox."""

@@ -83,12 +83,17 @@ class ProcessBackend:
             if isinstance(e, SandboxError):
                 raise
             raise SandboxError(f"sandbox {spec.sandbox_id}: cannot start: {e}") from e
-        return self._pool.track(RunningSandbox(spec, self.name, slot, signal_exit_codes=False))
+        return self._pool.track(
+            RunningSandbox(
+                spec, self.name, slot, signal_exit_codes=False, host_cpus=self._host_cpus
+            )
+        )
 
     def _exec(self, spec: SandboxSpec, slot: Slot) -> None:
         prepare_work_dir(spec.work_dir)
         if slot.cgroup is not None:
-            limits = compute_limits(spec.memory_mb, spec.cpus, spec.pids_max, self._host_cpus)
+            cpus = spec.init_cpus if spec.init_cpus is not None else spec.cpus
+            limits = compute_limits(spec.memory_mb, cpus, spec.pids_max, self._host_cpus)
             slot.cgroup.apply(limits)
         if self._root:
             # A private /tmp the function can reach only by its host path (work_dir/...).

@@ -21,7 +21,7 @@ import anyio
 
 from lambdad.sandbox.base import ExitStatus, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
-from lambdad.sandbox.cgroup import Cgroup, CgroupLayout
+from lambdad.sandbox.cgroup import Cgroup, CgroupLayout, compute_limits
 from lambdad.sandbox.launcher import Launcher
 from lambdad.sandbox.tmpdisk import TmpDisk, TmpDiskFactory
 
@@ -91,8 +91,14 @@ class RunningSandbox:
     """A started sandbox. See `lambdad.sandbox.base` for the contract."""
 
     def __init__(
-        self, spec: SandboxSpec, backend_name: str, slot: Slot, signal_exit_codes: bool
+        self,
+        spec: SandboxSpec,
+        backend_name: str,
+        slot: Slot,
+        signal_exit_codes: bool,
+        host_cpus: int = 1,
     ) -> None:
+        self._host_cpus = host_cpus
         self.spec = spec
         self.backend_name = backend_name
         self._slot = slot
@@ -146,6 +152,14 @@ class RunningSandbox:
     def reset_memory_peak(self) -> None:
         if self._slot.cgroup is not None and not self._destroyed:
             self._slot.cgroup.reset_memory_peak()
+
+    async def end_init(self) -> None:
+        cg = self._slot.cgroup
+        if cg is None or self._destroyed or self.spec.init_cpus is None:
+            return
+        spec = self.spec
+        limits = compute_limits(spec.memory_mb, spec.cpus, spec.pids_max, self._host_cpus)
+        await run_blocking(lambda: cg.apply_cpu(limits))
 
     def oom_killed(self) -> bool:
         cg = self._slot.cgroup

@@ -3,8 +3,8 @@
 from lambdad.store.async_events import AsyncEventRow, AsyncEventStore
 from lambdad.store.blobs import BlobStore
 from lambdad.store.database import DatabaseError, create_engine, map_db_errors, migrate
-from lambdad.store.logs import LogEventRow, LogStore
 from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionRow
+from lambdad.store.logs import LogEventRow, LogStore
 
 __all__ = [
     "AsyncEventRow",

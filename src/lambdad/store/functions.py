@@ -6,7 +6,6 @@ meaning. Every method is blocking: callers run it through `run_sync`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,5 +206,5 @@ class FunctionStore:
         return result.rowcount == 1
 
 
-def _version_order(row: VersionRow) -> Sequence[int]:
+def _version_order(row: VersionRow) -> tuple[int, ...]:
     return (0,) if row.version == LATEST else (1, int(row.version))

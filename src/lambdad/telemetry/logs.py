@@ -42,7 +42,8 @@ class Report:
     def line(self) -> str:
         text = (
             f"REPORT RequestId: {self.request_id}\tDuration: {self.duration_ms:.2f} ms\t"
-            f"Billed Duration: {self.billed_duration_ms} ms\tMemory Size: {self.memory_size_mb} MB\t"
+            f"Billed Duration: {self.billed_duration_ms} ms\t"
+            f"Memory Size: {self.memory_size_mb} MB\t"
             f"Max Memory Used: {self.max_memory_used_mb} MB\t"
         )
         if self.init_duration_ms is not None:

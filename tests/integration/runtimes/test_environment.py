@@ -307,7 +307,9 @@ async def test_out_of_memory(tmp_path: Any, bwrap_backend: Any) -> None:
     try:
         out = await env.invoke(request(), 10)
         assert out.error_type == "Runtime.OutOfMemory" and not out.reusable
-        assert "Runtime exited with error: signal: killed" in json.loads(out.payload)["errorMessage"]
+        assert (
+            "Runtime exited with error: signal: killed" in json.loads(out.payload)["errorMessage"]
+        )
     finally:
         await env.destroy("test over")
 
@@ -330,8 +332,8 @@ def awslambdaric_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 async def test_awslambdaric_bootstrap(start_env: Any, awslambdaric_dir: Any) -> None:
     files: dict[str, str | bytes] = {
-        "bootstrap": "#!/bin/sh\nexec python3 -m awslambdaric \"$_HANDLER\"\n",
-        "handler.py": "def fn(event, context):\n    return {'ric': event, 'id': context.aws_request_id}\n",
+        "bootstrap": '#!/bin/sh\nexec python3 -m awslambdaric "$_HANDLER"\n',
+        "handler.py": "def fn(e, ctx):\n    return {'ric': e, 'id': ctx.aws_request_id}\n",
     }
     for path in awslambdaric_dir.rglob("*"):
         if path.is_file():

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from lambdad.sandbox.cgroup import (
+    CPU_PERIOD_US,
     Cgroup,
     CgroupLayout,
     choose_layout,
@@ -40,10 +41,11 @@ def test_pure_v2() -> None:
 
 
 def test_cpu_in_proportion_to_memory() -> None:
-    assert compute_limits(1769, None, 10, 8).cpu_quota_us == 100_000
-    assert compute_limits(128, None, 10, 8).cpu_quota_us == round(128 / 1769 * 100_000)
-    assert compute_limits(10240, None, 10, 2).cpu_quota_us == 200_000  # capped at host cores
-    assert compute_limits(128, 0.5, 10, 2).cpu_quota_us == 50_000
+    period = CPU_PERIOD_US
+    assert compute_limits(1769, None, 10, 8).cpu_quota_us == period
+    assert compute_limits(128, None, 10, 8).cpu_quota_us == round(128 / 1769 * period)
+    assert compute_limits(10240, None, 10, 2).cpu_quota_us == 2 * period  # capped at host cores
+    assert compute_limits(128, 0.5, 10, 2).cpu_quota_us == period // 2
     assert compute_limits(1, None, 10, 2).cpu_quota_us == 1_000  # floor
 
 
@@ -59,7 +61,7 @@ def test_limit_writes_v2() -> None:
     w = limit_writes(2, compute_limits(256, 1.0, 64, 2))
     assert ("", "memory.max", str(256 << 20)) in w
     assert ("", "memory.swap.max", "0") in w
-    assert ("", "cpu.max", "100000 100000") in w
+    assert ("", "cpu.max", f"{CPU_PERIOD_US} {CPU_PERIOD_US}") in w
 
 
 def fake_v1(tmp_path: Path) -> CgroupLayout:

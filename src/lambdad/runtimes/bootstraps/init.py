@@ -12,7 +12,7 @@ frames: u32 header length | u32 body length | JSON header | raw body.
     host → init   invoke      {request_id, deadline_ms, invoked_function_arn, trace_id,
                                client_context, cognito_identity} + event bytes
     init → host   ready       the runtime asked for its first event (Init is over)
-                  init_error  {error_type} + error JSON (runtime posted /init/error or could not start)
+                  init_error  {error_type} + error JSON (/init/error posted, or no start)
                   result      {request_id, status: "success"|"error", error_type} + response bytes
                   log         raw stdout/stderr bytes of the runtime
                   exited      {returncode, signal}: the runtime process ended; init exits next

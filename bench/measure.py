@@ -1,0 +1,152 @@
+"""Timing primitives: percentiles, sequential latency, closed-loop load, process starts.
+
+Every loop here is bounded, by a count or a deadline. Latencies are in
+milliseconds, measured with `time.perf_counter` around the whole client call.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+REQUEST_TIMEOUT_S = 30.0
+BODY = b"{}"
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    """The nearest-rank percentile (p in 0..1) of values; nan when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = min(len(ordered), max(1, math.ceil(p * len(ordered))))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50: float
+    p99: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Latency:
+        return cls(pct(values, 0.50), pct(values, 0.99), len(values))
+
+
+def timed(call: Callable[[], object], n: int) -> list[float]:
+    """n sequential calls; each one's wall time in ms."""
+    out: list[float] = []
+    for _ in range(n):
+        t = time.perf_counter()
+        call()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def fork_exec(argv: list[str], n: int) -> list[float]:
+    """n runs of argv to completion (fork + exec + wait), each in ms."""
+    return timed(lambda: subprocess.run(argv, check=True, timeout=REQUEST_TIMEOUT_S), n)
+
+
+def keepalive_client(base_url: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
+
+
+def post_ok(client: httpx.Client, path: str) -> bool:
+    """POST the bench event; True when 200 and no function error."""
+    response = client.post(path, content=BODY)
+    return response.status_code == 200 and "x-amz-function-error" not in response.headers
+
+
+def sequential_posts(base_url: str, path: str, n: int) -> tuple[list[float], int]:
+    """n keep-alive POSTs one after another: (latencies in ms, failed count)."""
+    failed = 0
+    with keepalive_client(base_url) as client:
+
+        def one() -> None:
+            nonlocal failed
+            failed += not post_ok(client, path)
+
+        return timed(one, n), failed
+
+
+@dataclass
+class LoadResult:
+    concurrency: int
+    duration_s: float
+    latencies: list[float] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> int:
+        return self.outcomes["200"]
+
+    @property
+    def errors(self) -> int:
+        return sum(n for k, n in self.outcomes.items() if k != "200")
+
+    @property
+    def per_second(self) -> float:
+        return self.ok / self.duration_s
+
+    def error_summary(self) -> str:
+        bad = {k: n for k, n in self.outcomes.items() if k != "200"}
+        return ", ".join(f"{k}: {n}" for k, n in sorted(bad.items())) or "0"
+
+
+def _outcome(client: httpx.Client, path: str) -> str:
+    try:
+        response = client.post(path, content=BODY)
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    if response.status_code == 200 and "x-amz-function-error" in response.headers:
+        return "function error"
+    return str(response.status_code)
+
+
+def closed_loop(base_url: str, path: str, concurrency: int, duration_s: float) -> LoadResult:
+    """`concurrency` threads, each with its own keep-alive client, POST back to back.
+
+    All threads start together on a barrier and stop issuing at the deadline;
+    only requests that *started* before it count, and the rate is over the
+    time until the last one finished.
+    """
+    result = LoadResult(concurrency, duration_s)
+    lock = threading.Lock()
+    deadline = [0.0]
+    start = [0.0]
+
+    def go() -> None:  # runs once, when every thread is connected, before any is released
+        start[0] = time.perf_counter()
+        deadline[0] = start[0] + duration_s
+
+    barrier = threading.Barrier(concurrency + 1, action=go)
+
+    def worker() -> None:
+        lats: list[float] = []
+        outcomes: Counter[str] = Counter()
+        with keepalive_client(base_url) as client:
+            client.get("/")  # connect before the clock starts (any status will do)
+            barrier.wait(timeout=REQUEST_TIMEOUT_S)
+            while (t := time.perf_counter()) < deadline[0]:
+                outcomes[_outcome(client, path)] += 1
+                lats.append((time.perf_counter() - t) * 1000)
+        with lock:
+            result.latencies.extend(lats)
+            result.outcomes.update(outcomes)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    barrier.wait(timeout=REQUEST_TIMEOUT_S)
+    for thread in threads:
+        thread.join(duration_s + 2 * REQUEST_TIMEOUT_S)
+    result.duration_s = time.perf_counter() - start[0]
+    return result

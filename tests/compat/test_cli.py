@@ -1,0 +1,140 @@
+"""The `lambdad` command against a live server: deploy, ls, rm, help, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from lambdad.cli import main
+from support.server import LambdadServer, aws_env, free_port, lambdad_command
+
+pytestmark = pytest.mark.compat
+
+
+def lambdad(*args: str, endpoint: str | None = None) -> subprocess.CompletedProcess[str]:
+    command = lambdad_command(*args)
+    if endpoint is not None:
+        command += ["--endpoint", endpoint]
+    env = aws_env()
+    env.pop("LAMBDAD_ENDPOINT", None)
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
+def write_app(folder: Path, body: str) -> None:
+    (folder / "lib").mkdir(parents=True, exist_ok=True)
+    (folder / "app.py").write_text(f"def handler(event, context):\n    return {body!r}\n")
+    (folder / "lib" / "helper.py").write_text("VALUE = 1\n")
+    script = folder / "run.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o755)
+
+
+def test_deploy_ls_rm(server: LambdadServer, lambda_client: Any, tmp_path: Path) -> None:
+    name = f"deployed-{uuid.uuid4().hex[:10]}"
+    folder = tmp_path / "app"
+    write_app(folder, "one")
+
+    created = lambdad(
+        "deploy", str(folder), "--name", name, "--runtime", "python3.12",
+        "--handler", "app.handler", "--env", "STAGE=dev", endpoint=server.url,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("created arn:aws:lambda:us-east-1:000000000000:function:")
+    config = lambda_client.get_function_configuration(FunctionName=name)
+    assert config["Handler"] == "app.handler"
+    assert config["Environment"] == {"Variables": {"STAGE": "dev"}}
+    first_sha = config["CodeSha256"]
+
+    write_app(folder, "two")
+    updated = lambdad(
+        "deploy", str(folder), "--name", name, "--runtime", "python3.11",
+        "--handler", "app.handler", "--memory", "256", "--timeout", "20", endpoint=server.url,
+    )  # fmt: skip
+    assert updated.returncode == 0, updated.stderr
+    assert updated.stdout.startswith("updated ")
+    config = lambda_client.get_function_configuration(FunctionName=name)
+    assert config["CodeSha256"] != first_sha
+    assert (config["Runtime"], config["MemorySize"], config["Timeout"]) == ("python3.11", 256, 20)
+
+    listed = lambdad("ls", endpoint=server.url)
+    assert listed.returncode == 0, listed.stderr
+    line = next(ln for ln in listed.stdout.splitlines() if ln.startswith(name))
+    assert "python3.11" in line and "256" in line
+    as_json = lambdad("ls", "--json", endpoint=server.url)
+    assert name in [f["FunctionName"] for f in json.loads(as_json.stdout)]
+
+    removed = lambdad("rm", name, endpoint=server.url)
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.strip() == f"deleted {name}"
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.get_function(FunctionName=name)
+
+
+def test_deployed_zip_keeps_paths_and_exec_bits(
+    server: LambdadServer, lambda_client: Any, tmp_path: Path
+) -> None:
+    import io
+    import zipfile
+
+    import httpx
+
+    name = f"zipped-{uuid.uuid4().hex[:10]}"
+    folder = tmp_path / "app"
+    write_app(folder, "x")
+    result = lambdad(
+        "deploy", str(folder), "--name", name, "--runtime", "python3.12",
+        "--handler", "app.handler", endpoint=server.url,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    location = lambda_client.get_function(FunctionName=name)["Code"]["Location"]
+    archive = zipfile.ZipFile(io.BytesIO(httpx.get(location).content))
+    assert sorted(archive.namelist()) == ["app.py", "lib/helper.py", "run.sh"]
+    assert (archive.getinfo("run.sh").external_attr >> 16) & 0o111
+
+
+def test_rm_of_a_missing_function_is_a_readable_error(server: LambdadServer) -> None:
+    result = lambdad("rm", f"missing-{uuid.uuid4().hex[:8]}", endpoint=server.url)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ResourceNotFoundException: Function not found")
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_server_is_a_readable_error() -> None:
+    result = lambdad("ls", endpoint=f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 1
+    assert "cannot reach the lambdad server" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_deploy_refused_by_the_server_is_a_readable_error(
+    server: LambdadServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "app"
+    write_app(folder, "x")
+    result = lambdad(
+        "deploy", str(folder), "--name", "bad-memory", "--runtime", "python3.12",
+        "--handler", "app.handler", "--memory", "64", endpoint=server.url,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ValidationException: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_help_of_the_command() -> None:
+    result = subprocess.run(lambdad_command("--help"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for command in main.commands:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_help_of_each_subcommand(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output

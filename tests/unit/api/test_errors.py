@@ -1,0 +1,101 @@
+"""Every `LambdadError` renders as an error AWS really sends, with AWS's status.
+
+Like httpx's test that every httpcore exception is mapped: walk every subclass
+(after importing all of lambdad so every part's errors exist) and check its
+`code` and `status` against botocore's Lambda model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from typing import Any
+
+import botocore.loaders
+import pytest
+
+import lambdad
+from lambdad.api.errors import error_response
+from lambdad.errors import LambdadError, TooManyRequests
+
+# Codes AWS sends that botocore's Lambda model does not list, with their status.
+NOT_IN_MODEL = {
+    "ValidationException": 400,
+    "RequestEntityTooLargeException": 413,
+    "AccessDeniedException": 403,
+    "UnknownOperationException": 404,
+}
+
+
+def _import_all() -> None:
+    for module in pkgutil.walk_packages(lambdad.__path__, "lambdad."):
+        if ".bootstraps" in module.name or module.name.endswith(".migrations.env"):
+            continue  # standalone bootstraps, and Alembic's script (runs on import)
+        importlib.import_module(module.name)
+
+
+def _subclasses(cls: type[LambdadError]) -> list[type[LambdadError]]:
+    found: list[type[LambdadError]] = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def _model_statuses() -> dict[str, int]:
+    model: dict[str, Any] = botocore.loaders.Loader().load_service_model("lambda", "service-2")
+    return {
+        name: shape["error"]["httpStatusCode"]
+        for name, shape in model["shapes"].items()
+        if shape.get("exception")
+    }
+
+
+_import_all()
+ERRORS = [LambdadError, *_subclasses(LambdadError)]
+MODEL = _model_statuses()
+
+
+def test_the_walk_finds_the_tree() -> None:
+    codes = {cls.code for cls in ERRORS}
+    assert {"ResourceNotFoundException", "ValidationException", "ServiceException"} <= codes
+    assert len(ERRORS) >= 11
+
+
+@pytest.mark.parametrize("cls", ERRORS, ids=lambda c: f"{c.__module__}.{c.__qualname__}")
+def test_code_and_status_match_aws(cls: type[LambdadError]) -> None:
+    if cls.code in MODEL:
+        assert cls.status == MODEL[cls.code], f"{cls.code} is {MODEL[cls.code]} in botocore"
+    else:
+        assert cls.code in NOT_IN_MODEL, f"{cls.code} is neither in botocore's model nor allowed"
+        assert cls.status == NOT_IN_MODEL[cls.code]
+
+
+def test_allow_list_holds_only_what_the_model_lacks() -> None:
+    assert not set(NOT_IN_MODEL) & set(MODEL)
+
+
+@pytest.mark.parametrize("cls", ERRORS, ids=lambda c: f"{c.__module__}.{c.__qualname__}")
+def test_rendering(cls: type[LambdadError]) -> None:
+    response = error_response(cls.code, cls.status, "the message")
+    assert response.status_code == cls.status
+    assert response.headers["x-amzn-ErrorType"] == cls.code
+    assert response.media_type == "application/json"
+    body = json.loads(bytes(response.body))
+    assert body == {"Type": "User" if cls.status < 500 else "Service", "message": "the message"}
+
+
+def test_throttle_carries_its_reason() -> None:
+    import anyio
+
+    from lambdad.api.errors import handle_lambdad_error
+
+    async def render() -> Any:
+        return await handle_lambdad_error(None, TooManyRequests("Rate exceeded"))  # type: ignore[arg-type]
+
+    response = anyio.run(render)
+    assert response.status_code == 429
+    assert response.headers["x-amzn-ErrorType"] == "TooManyRequestsException"
+    assert json.loads(bytes(response.body))["Reason"] == (
+        "ReservedFunctionConcurrentInvocationLimitExceeded"
+    )

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from lambdad.runtimes import EnvironmentSpec, InterpreterCatalog, SandboxLayout
+from lambdad.runtimes.interpreters import Interpreter
+from lambdad.runtimes.launch import plan_launch
+
+PY311 = Interpreter("python", (3, 11), Path("/usr/bin/python3.11"), Path("/usr"))
+PY313 = Interpreter("python", (3, 13), Path("/x/3.13/bin/python3.13"), Path("/x/3.13"))
+NODE20 = Interpreter("node", (20,), Path("/usr/bin/node"), Path("/usr"))
+CATALOG = InterpreterCatalog((PY311, PY313), (NODE20,))
+
+
+def spec(tmp_path: Path, runtime: str, *, strict: bool = False) -> EnvironmentSpec:
+    return EnvironmentSpec(
+        env_id="e1",
+        function_name="fn",
+        function_version="$LATEST",
+        runtime=runtime,
+        handler="app.handler",
+        code_dir=tmp_path,
+        layer_dirs=(),
+        memory_mb=128,
+        ephemeral_storage_mb=512,
+        environment={"MY": "1"},
+        network="none",
+        work_dir=tmp_path / "w",
+        strict_runtime=strict,
+    )
+
+
+def test_choose_exact_nearest_strict() -> None:
+    assert CATALOG.choose("python3.11").interpreter == PY311
+    nearest = CATALOG.choose("python3.12")
+    assert nearest.interpreter == PY313 and nearest.notice and "python3.12" in nearest.notice
+    assert CATALOG.choose("python3.12", strict=True).error
+    assert CATALOG.choose("nodejs22.x").interpreter == NODE20
+    assert CATALOG.choose("provided.al2023").family == "provided"
+    assert CATALOG.choose("java21").error
+
+
+def plan(tmp_path: Path, runtime: str, **kw: object):  # type: ignore[no-untyped-def]
+    return plan_launch(
+        spec(tmp_path, runtime, **kw),  # type: ignore[arg-type]
+        CATALOG,
+        SandboxLayout(),
+        opt_dir=tmp_path,
+        lang_bin_dir=tmp_path,
+        api_address="127.0.0.1:9001",
+        listen="127.0.0.1:9001",
+        channel_fd=7,
+    )
+
+
+def test_plan_python(tmp_path: Path) -> None:
+    p = plan(tmp_path, "python3.13")
+    assert p.error is None
+    assert p.init_argv[-3:] == ("/x/3.13/bin/python3.13", "-u", "/var/runtime/python/bootstrap.py")
+    assert "--channel-fd" in p.init_argv and "7" in p.init_argv
+    assert p.env["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001"
+    assert p.env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"
+    assert p.env["MY"] == "1" and p.env["PATH"].startswith("/var/lang/bin:")
+    assert "/opt/python" in p.env["PYTHONPATH"].split(":")
+    targets = {m.target for m in p.mounts}
+    assert {"/var/task", "/opt", "/var/runtime", "/var/lang/bin", "/x/3.13"} <= targets
+    assert p.links["python3"] == "/x/3.13/bin/python3.13"
+
+
+def test_plan_provided(tmp_path: Path) -> None:
+    assert plan(tmp_path, "provided.al2023").error == (
+        "Runtime.InvalidEntrypoint",
+        "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+    )
+    (tmp_path / "bootstrap").write_text("#!/bin/sh\n")
+    p = plan(tmp_path, "provided.al2023")
+    assert p.error is None and p.init_argv[-1] == "/var/task/bootstrap"
+
+
+def test_plan_strict_runtime(tmp_path: Path) -> None:
+    p = plan(tmp_path, "python3.12", strict=True)
+    assert p.error and p.error[0] == "Runtime.InvalidRuntime"
