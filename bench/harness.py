@@ -153,7 +153,16 @@ class LambdadServer(_Subprocess):
     def argv(self) -> list[str]:
         data_dir = str(self.tmp / "data")
         port = str(self.port)
-        return [sys.executable, "-m", "lambdad.cli", "server", "--port", port, "--data-dir", data_dir]
+        return [
+            sys.executable,
+            "-m",
+            "lambdad.cli",
+            "server",
+            "--port",
+            port,
+            "--data-dir",
+            data_dir,
+        ]
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "AWS_EC2_METADATA_DISABLED": "true"}

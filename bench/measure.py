@@ -59,20 +59,22 @@ def keepalive_client(base_url: str) -> httpx.Client:
     return httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
 
 
-def post_ok(client: httpx.Client, path: str) -> bool:
-    """POST the bench event; True when 200 and no function error."""
-    response = client.post(path, content=BODY)
+def request_ok(client: httpx.Client, method: str, path: str) -> bool:
+    """One request (POSTs carry the bench event); True when 200 and no function error."""
+    response = client.request(method, path, content=BODY if method == "POST" else None)
     return response.status_code == 200 and "x-amz-function-error" not in response.headers
 
 
-def sequential_posts(base_url: str, path: str, n: int) -> tuple[list[float], int]:
-    """n keep-alive POSTs one after another: (latencies in ms, failed count)."""
+def sequential_posts(
+    base_url: str, path: str, n: int, method: str = "POST"
+) -> tuple[list[float], int]:
+    """n keep-alive requests one after another: (latencies in ms, failed count)."""
     failed = 0
     with keepalive_client(base_url) as client:
 
         def one() -> None:
             nonlocal failed
-            failed += not post_ok(client, path)
+            failed += not request_ok(client, method, path)
 
         return timed(one, n), failed
 

@@ -623,3 +623,26 @@ def test_error_shape_on_the_wire(server: LambdadServer) -> None:
         "InvalidRequestContentException",
         "ValidationException",
     )
+
+
+def test_concurrent_updates_without_revision_id_conflict_cleanly(lambda_client: Any) -> None:
+    """Racing updates either win or get AWS's ResourceConflictException, never 412 or 500."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = unique("race")
+    create(lambda_client, name)
+    wait_active(lambda_client, name)
+
+    def update(i: int) -> str:
+        try:
+            lambda_client.update_function_code(
+                FunctionName=name, ZipFile=handler_zip(f"race-{i}"), Publish=True
+            )
+        except ClientError as exc:
+            return error_code(exc)
+        return "ok"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(update, range(6)))
+    assert "ok" in outcomes
+    assert set(outcomes) <= {"ok", "ResourceConflictException"}

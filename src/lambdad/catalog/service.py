@@ -175,7 +175,7 @@ class Catalog:
         log.info("function %s: created (%s, %d bytes)", ref.name, config.runtime, package.size)
         self._activate_later(latest)
         if publish:
-            await self._publish(ref.name, latest.revision_id)
+            await self._publish(ref.name, latest.revision_id, conditional=False)
         return self._version(latest)
 
     async def update_code(
@@ -199,12 +199,12 @@ class Catalog:
         updated = self._changed(current, config, package)
         if dry_run:
             return self._version(updated)
-        await self._replace(updated, current.revision_id)
+        await self._replace(updated, current.revision_id, conditional=revision_id is not None)
         log.info("function %s: code updated (%d bytes)", ref.name, package.size)
         self._activate_later(updated)
         await self._notify(ref.name)
         if publish:
-            await self._publish(ref.name, updated.revision_id)
+            await self._publish(ref.name, updated.revision_id, conditional=revision_id is not None)
         return self._version(updated)
 
     async def update_configuration(
@@ -216,7 +216,7 @@ class Catalog:
         config = dataclasses.replace(FunctionConfig.from_json(current.config), **changes)
         self._check_config(config)
         updated = self._changed(current, config, None)
-        await self._replace(updated, current.revision_id)
+        await self._replace(updated, current.revision_id, conditional=revision_id is not None)
         log.info("function %s: configuration updated (%s)", ref.name, ", ".join(sorted(changes)))
         self._activate_later(updated)
         await self._notify(ref.name)
@@ -340,9 +340,22 @@ class Catalog:
             last_modified=time.time(),
         )
 
-    async def _replace(self, row: VersionRow, expected_revision: str) -> None:
+    async def _replace(self, row: VersionRow, expected_revision: str, conditional: bool) -> None:
+        """Write `row` if $LATEST is unchanged since it was read.
+
+        A lost race is the caller's precondition failing when they sent a
+        RevisionId, else a concurrent update (AWS's ResourceConflictException).
+        """
         if not await run_sync(self.functions.replace_version, row, expected_revision):
-            raise PreconditionFailed(REVISION_MISMATCH)
+            raise self._lost_race(row.function_name, conditional)
+
+    def _lost_race(self, name: str, conditional: bool) -> Exception:
+        if conditional:
+            return PreconditionFailed(REVISION_MISMATCH)
+        return ResourceConflict(
+            "The operation cannot be performed at this time. An update is in progress for "
+            f"resource: {self.account.function_arn(name)}"
+        )
 
     def _activate_later(self, row: VersionRow) -> None:
         async def activate() -> None:
@@ -363,7 +376,7 @@ class Catalog:
         # change's own activation wins and this write is a no-op.
         await run_sync(self.functions.replace_version, done, row.revision_id)
 
-    async def _publish(self, name: str, expected_revision: str) -> VersionRow:
+    async def _publish(self, name: str, expected_revision: str, conditional: bool) -> VersionRow:
         latest = await self._latest_row(name)
 
         def build(number: int) -> VersionRow:
@@ -371,7 +384,7 @@ class Catalog:
 
         row = await run_sync(self.functions.publish_version, latest, expected_revision, build)
         if row is None:
-            raise PreconditionFailed(REVISION_MISMATCH)
+            raise self._lost_race(name, conditional)
         self._activate_later(row)
         log.info("function %s: published version %s", name, row.version)
         return row

@@ -111,14 +111,19 @@ class FunctionStore:
 
     def create_function(self, function: FunctionRow, latest: VersionRow) -> bool:
         """Insert a function with its $LATEST; False if the name is taken."""
-        with map_db_errors(), self.engine.begin() as conn:
-            exists = conn.execute(
-                sa.select(functions.c.name).where(functions.c.name == function.name)
-            ).first()
-            if exists is not None:
+        with map_db_errors():
+            try:
+                with self.engine.begin() as conn:
+                    exists = conn.execute(
+                        sa.select(functions.c.name).where(functions.c.name == function.name)
+                    ).first()
+                    if exists is not None:
+                        return False
+                    conn.execute(sa.insert(functions).values(**function.__dict__))
+                    conn.execute(sa.insert(function_versions).values(**latest.__dict__))
+            except sa.exc.IntegrityError:
+                # A concurrent create of the same name won between check and insert.
                 return False
-            conn.execute(sa.insert(functions).values(**function.__dict__))
-            conn.execute(sa.insert(function_versions).values(**latest.__dict__))
         return True
 
     def replace_version(self, row: VersionRow, expected_revision: str) -> bool:
@@ -144,6 +149,13 @@ class FunctionStore:
         Returns None when $LATEST no longer has `expected_revision`.
         """
         with map_db_errors(), self.engine.begin() as conn:
+            # Lock the function row first so concurrent publishes take turns
+            # (SQLite's BEGIN IMMEDIATE already serializes writers).
+            conn.execute(
+                sa.select(functions.c.next_version)
+                .where(functions.c.name == latest.function_name)
+                .with_for_update()
+            )
             current = conn.execute(
                 sa.select(function_versions.c.revision_id).where(
                     function_versions.c.function_name == latest.function_name,

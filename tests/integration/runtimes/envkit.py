@@ -52,6 +52,9 @@ class SubprocessSandbox:
     def reset_memory_peak(self) -> None:
         pass
 
+    async def end_init(self) -> None:
+        pass
+
     def oom_killed(self) -> bool:
         return False
 

@@ -1,0 +1,91 @@
+"""FunctionStore against a real database: races end in a clean answer, never a 500."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lambdad.settings import Settings
+from lambdad.store import FunctionRow, FunctionStore, VersionRow, create_engine, migrate
+from lambdad.store.schema import function_versions, functions
+
+
+def rows(name: str, revision: str = "rev-1") -> tuple[FunctionRow, VersionRow]:
+    function = FunctionRow(name, 1.0, {}, 1, None)
+    latest = VersionRow(name, "$LATEST", revision, "ab" * 32, 10, {"runtime": "python3.12"}, 2.0)
+    return function, latest
+
+
+@pytest.fixture
+def engine(own_database_url: str | None, tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = create_engine(
+        Settings(data_dir=tmp_path, database_url=own_database_url).sqlalchemy_url
+    )
+    migrate(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def test_create_is_false_when_the_name_is_taken(engine: sa.Engine) -> None:
+    store = FunctionStore(engine)
+    assert store.create_function(*rows("fn"))
+    assert not store.create_function(*rows("fn", "rev-2"))
+    assert store.get_version("fn", "$LATEST") == rows("fn")[1]
+
+
+def test_create_racing_an_uncommitted_create_is_false(engine: sa.Engine) -> None:
+    """Another transaction inserted the name but has not committed when we check."""
+    store = FunctionStore(engine)
+    function, latest = rows("raced")
+    results: list[bool] = []
+    with engine.connect() as other:
+        other.execute(sa.insert(functions).values(**function.__dict__))
+        other.execute(sa.insert(function_versions).values(**latest.__dict__))
+        worker = threading.Thread(
+            target=lambda: results.append(store.create_function(*rows("raced", "rev-2")))
+        )
+        worker.start()
+        time.sleep(0.3)  # let the worker reach its insert (it blocks on our lock)
+        other.commit()
+    worker.join(timeout=30)
+    assert results == [False]
+    assert store.get_version("raced", "$LATEST") == latest
+
+
+def test_publish_numbers_versions_in_turn(engine: sa.Engine) -> None:
+    store = FunctionStore(engine)
+    function, latest = rows("pub")
+    store.create_function(function, latest)
+
+    def build(number: int) -> VersionRow:
+        return VersionRow("pub", str(number), "rev-1", latest.code_sha256, 10, {}, 3.0)
+
+    published: list[VersionRow | None] = []
+    threads = [
+        threading.Thread(
+            target=lambda: published.append(store.publish_version(latest, "rev-1", build))
+        )
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    numbers = sorted(int(row.version) for row in published if row is not None)
+    assert numbers == list(range(1, 7))
+    assert [v.version for v in store.list_versions("pub")] == [
+        "$LATEST",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+    ]
