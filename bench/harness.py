@@ -94,6 +94,8 @@ class _Subprocess:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc is not None and not isinstance(exc, ServerFailed):
+            print(f"--- {self.name} server log (tail) ---\n{self.log_tail()}", file=sys.stderr)
         self.stop()
 
     def start(self) -> None:

@@ -403,24 +403,24 @@ def render(
 
 HOW_TO_READ = """\
 Every lambdad number sits beside a floor measured in the same run on the same box:
-what the operating system and the HTTP stack cost with none of our code in them.
-The ratio says how far we are from that floor (1.0× would be free). Cold start is
-measured from the client: an env-var change retires the warm environment, we sleep
-0.25 s (teardown, spare refill), then time one invoke, which builds the sandbox,
-starts the init and the runtime, imports the handler and runs it; *Init Duration* is
-the server-side part of that, from the REPORT line. Its floors are a bare fork+exec
-of the function's interpreter running `pass` (what any cold start must pay), the
-server's interpreter (which runs the in-sandbox init), and the same under
-`bwrap --unshare-all`. Warm latency and throughput use one httpx keep-alive client
-per thread POSTing to the Invoke path, against a bare uvicorn app (the HTTP stack
-lambdad runs on) as the floor; boto3's latency is shown only for reference (its
-signing and parsing are not ours), and the GetFunctionConfiguration row is our API
-round trip without an invoke, so the gap between it and the invoke rows is the
-invoke path itself (invoke, pool, runtime, telemetry). The client threads run on the same cores as the
-server, so at high concurrency both sides compete for CPU: compare ratios, not raw
-rates, across machines. 128 MB functions get a proportional CPU share (1769 MB = one
-vCPU), which shows at low memory. With n = {cold_n}, cold-start p90 is a rough tail.
-Other work on the box (see the load average) adds noise to ours and the floors alike."""
+what the operating system and the HTTP stack cost with none of our code in them. The
+ratio says how far we are from that floor (1.0× would be free). Cold start is measured
+from the client: an env-var change retires the warm environment, we sleep 0.25 s
+(teardown, spare refill), then time one invoke, which builds the sandbox, starts the
+init and the runtime, imports the handler and runs it; *Init Duration* is the
+server-side part of that, from the REPORT line. Its floors are a bare fork+exec of the
+function's interpreter running `pass` (what any cold start must pay), the server's
+interpreter (which runs the in-sandbox init), and the same under `bwrap
+--unshare-all`. Warm latency and throughput use one httpx keep-alive client per thread
+POSTing to the Invoke path, against a bare uvicorn app (the HTTP stack lambdad runs
+on) as the floor; boto3's latency is shown only for reference (its signing and parsing
+are not ours), and the GetFunctionConfiguration row is our API round trip without an
+invoke, so the gap between it and the invoke rows is the invoke path itself (invoke,
+pool, runtime, telemetry). The client threads run on the same cores as the server, so
+at high concurrency both sides compete for CPU: compare ratios, not raw rates, across
+machines. 128 MB functions get a proportional CPU share (1769 MB = one vCPU), which
+shows at low memory. With n = {cold_n}, cold-start p90 is a rough tail. Other work on
+the box (see the load average) adds noise to ours and the floors alike."""
 
 
 def main() -> None:

@@ -549,6 +549,7 @@ def test_create_function_refuses(raw_client: Any, overrides: dict[str, Any], cod
     with pytest.raises(expected) as info:
         raw_client.create_function(**params)
     assert error_code(info.value) == code
+    assert isinstance(info.value, ClientError)
     assert info.value.response["Error"]["Message"]
     # Nothing was created.
     with pytest.raises(ClientError):

@@ -278,10 +278,20 @@ class Catalog:
             raise ResourceNotFound(f"Function not found: {self.account.function_arn(name)}")
         return row
 
-    @staticmethod
-    def _check_revision(current: VersionRow, revision_id: str | None) -> None:
+    def _check_revision(self, current: VersionRow, revision_id: str | None) -> None:
+        """AWS's preconditions for changing $LATEST: the right revision, no change under way."""
         if revision_id is not None and revision_id != current.revision_id:
             raise PreconditionFailed(REVISION_MISMATCH)
+        if current.config.get("state") == FunctionState.PENDING:
+            raise ResourceConflict(
+                "The operation cannot be performed at this time. The function is currently in "
+                "the following state: Pending"
+            )
+        if current.config.get("last_update_status") == LastUpdateStatus.IN_PROGRESS:
+            raise ResourceConflict(
+                "The operation cannot be performed at this time. An update is in progress for "
+                f"resource: {self.account.function_arn(current.function_name)}"
+            )
 
     @staticmethod
     def _check_config(config: FunctionConfig) -> None:

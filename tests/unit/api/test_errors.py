@@ -52,7 +52,7 @@ def _model_statuses() -> dict[str, int]:
 
 
 _import_all()
-ERRORS = [LambdadError, *_subclasses(LambdadError)]
+ERRORS: list[type[LambdadError]] = [LambdadError, *_subclasses(LambdadError)]
 MODEL = _model_statuses()
 
 
