@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from lambdad.catalog.names import constraint_message
 from lambdad.errors import InvalidParameterValue, ValidationError
+from lambdad.runtimes import RESERVED_VARIABLES
 
 MEMORY_MIN, MEMORY_MAX = 128, 10240
 TIMEOUT_MIN, TIMEOUT_MAX = 1, 900
@@ -26,28 +27,7 @@ HANDLER_PATTERN = re.compile(r"[^\s]+")
 ENV_KEY_PATTERN = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
 
 # Variables the runtime owns; AWS refuses them in Environment.
-RESERVED_ENV_KEYS = frozenset(
-    {
-        "_HANDLER",
-        "_X_AMZN_TRACE_ID",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API",
-        "LAMBDA_TASK_ROOT",
-        "LAMBDA_RUNTIME_DIR",
-    }
-)
+RESERVED_ENV_KEYS = RESERVED_VARIABLES
 
 
 def check_range(value: int, member: str, low: int, high: int) -> None:

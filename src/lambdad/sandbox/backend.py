@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import weakref
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -72,7 +73,28 @@ class SlotPool:
         except Exception:
             log.exception("sandbox: cannot make a spare slot")
 
-    def track(self, sandbox: RunningSandbox) -> RunningSandbox:
+    async def launch(
+        self,
+        spec: SandboxSpec,
+        exec_in_slot: Callable[[SandboxSpec, Slot], None],
+        backend_name: str,
+        *,
+        signal_exit_codes: bool,
+        host_cpus: int,
+    ) -> RunningSandbox:
+        """Take a slot and exec the sandbox in it; on failure nothing is left behind."""
+        slot = await self.take()
+        try:
+            await run_blocking(lambda: exec_in_slot(spec, slot))
+        except BaseException as e:
+            await run_blocking(slot.discard)
+            shutil.rmtree(spec.work_dir, ignore_errors=True)
+            if isinstance(e, SandboxError):
+                raise
+            raise SandboxError(f"sandbox {spec.sandbox_id}: cannot start: {e}") from e
+        sandbox = RunningSandbox(
+            spec, backend_name, slot, signal_exit_codes=signal_exit_codes, host_cpus=host_cpus
+        )
         self._live.add(sandbox)
         return sandbox
 
@@ -130,17 +152,8 @@ class BwrapBackend:
         )
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        slot = await self._pool.take()
-        try:
-            await run_blocking(lambda: self._exec(spec, slot))
-        except BaseException as e:
-            await run_blocking(slot.discard)
-            shutil.rmtree(spec.work_dir, ignore_errors=True)
-            if isinstance(e, SandboxError):
-                raise
-            raise SandboxError(f"sandbox {spec.sandbox_id}: cannot start: {e}") from e
-        return self._pool.track(
-            RunningSandbox(spec, self.name, slot, signal_exit_codes=True, host_cpus=self._host_cpus)
+        return await self._pool.launch(
+            spec, self._exec, self.name, signal_exit_codes=True, host_cpus=self._host_cpus
         )
 
     def _exec(self, spec: SandboxSpec, slot: Slot) -> None:

@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 
 from lambdad.sandbox.backend import SlotPool, usable_cgroup_layout
-from lambdad.sandbox.base import Mount, Sandbox, SandboxError, SandboxSpec
+from lambdad.sandbox.base import Mount, Sandbox, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
 from lambdad.sandbox.cgroup import compute_limits
-from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
+from lambdad.sandbox.running import Slot, SlotMaker, fd_map, prepare_work_dir
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
 
 log = logging.getLogger(__name__)
@@ -74,19 +74,8 @@ class ProcessBackend:
         )
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        slot = await self._pool.take()
-        try:
-            await run_blocking(lambda: self._exec(spec, slot))
-        except BaseException as e:
-            await run_blocking(slot.discard)
-            shutil.rmtree(spec.work_dir, ignore_errors=True)
-            if isinstance(e, SandboxError):
-                raise
-            raise SandboxError(f"sandbox {spec.sandbox_id}: cannot start: {e}") from e
-        return self._pool.track(
-            RunningSandbox(
-                spec, self.name, slot, signal_exit_codes=False, host_cpus=self._host_cpus
-            )
+        return await self._pool.launch(
+            spec, self._exec, self.name, signal_exit_codes=False, host_cpus=self._host_cpus
         )
 
     def _exec(self, spec: SandboxSpec, slot: Slot) -> None:
