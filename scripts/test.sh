@@ -8,12 +8,13 @@ export AWS_EC2_METADATA_DISABLED=true
 
 pg_dir=""
 cleanup() {
-  if [[ -n "$pg_dir" ]]; then tests/support/stop_postgres.sh "$pg_dir" || true; fi
+  if [[ -n "$pg_dir" ]]; then tests/support/stop_postgres.sh "$pg_dir" --remove || true; fi
 }
 trap cleanup EXIT
 
 if [[ -z "${LAMBDAD_TEST_DATABASE_URL:-}" ]] && compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   pg_dir=$(mktemp -d /tmp/lambdad-pg.XXXXXX)
+  chmod 755 "$pg_dir"  # the postgres user runs the cluster in it
   LAMBDAD_TEST_DATABASE_URL=$(tests/support/start_postgres.sh "$pg_dir")
   export LAMBDAD_TEST_DATABASE_URL
   echo "==> PostgreSQL for the tests at $LAMBDAD_TEST_DATABASE_URL"

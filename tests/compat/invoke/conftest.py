@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from invoke_helpers import InvokeServer, bwrap_missing_reason
 
 

@@ -196,7 +196,7 @@ def invoke_json(client: Any, name: str, event: Any = None, **kwargs: Any) -> tup
 
 
 # One Python handler for most tests; the event's "action" picks what it does.
-PROBE_SOURCE = '''
+PROBE_SOURCE = """
 import json
 import os
 import time
@@ -234,7 +234,7 @@ def handler(event, context):
         },
         "environ": dict(os.environ),
     }
-'''
+"""
 
 
 def probe_files(version: str = "v1") -> dict[str, str]:

@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 import pytest
-
 from invoke_helpers import create_function, invoke_json, probe_files
 
 pytestmark = pytest.mark.compat
@@ -42,9 +41,7 @@ def looping(lam: Any) -> str:
 
 @pytest.fixture(scope="module")
 def crashing(lam: Any) -> str:
-    return create_function(
-        lam, "fail-crash", {"app.py": CRASH_SOURCE}, Timeout=15, MemorySize=128
-    )
+    return create_function(lam, "fail-crash", {"app.py": CRASH_SOURCE}, Timeout=15, MemorySize=128)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from invoke_helpers import (
     WAIT,
     InvokeServer,
@@ -98,9 +97,7 @@ def test_unhandled_error_has_function_error_and_error_body(lam: Any, probe: str)
     assert "ValueError" in decode_tail(response)
 
 
-def test_dry_run_is_204_and_runs_nothing(
-    lam: Any, probe: str, invoke_server: InvokeServer
-) -> None:
+def test_dry_run_is_204_and_runs_nothing(lam: Any, probe: str, invoke_server: InvokeServer) -> None:
     _, after = invoke_server.log_events(probe)
     response = lam.invoke(FunctionName=probe, InvocationType="DryRun")
     assert response["StatusCode"] == 204

@@ -11,7 +11,6 @@ import shutil
 from typing import Any
 
 import pytest
-
 from invoke_helpers import create_function, invoke_json
 
 pytestmark = pytest.mark.compat
