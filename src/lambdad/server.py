@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -57,7 +58,13 @@ def build_app(settings: Settings) -> ASGIApp:
         code_cache=code_cache,
         spawn=background.spawn,
     )
-    backend = select_backend(settings.sandbox_backend, state_dir=data_dir / "sandbox")
+    # One cgroup parent per data dir: servers side by side never reclaim each other's.
+    instance = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    backend = select_backend(
+        settings.sandbox_backend,
+        state_dir=data_dir / "sandbox",
+        cgroup_parent=f"lambdad/{instance}",
+    )
     launcher = EnvironmentLauncher(
         LaunchSettings(
             region=settings.region,

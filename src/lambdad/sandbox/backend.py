@@ -26,6 +26,7 @@ from lambdad.sandbox.blocking import run_blocking, wait_future
 from lambdad.sandbox.bwrap import BwrapOptions, build_bwrap_argv, probe_host, write_etc
 from lambdad.sandbox.cgroup import CgroupLayout, compute_limits, detect_layout
 from lambdad.sandbox.launcher import SpawnThread
+from lambdad.sandbox.reclaim import reclaim
 from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
 
@@ -139,6 +140,7 @@ class BwrapBackend:
         self._etc: dict[tuple[int, int], Path] = {}
         self._host_cpus = os.cpu_count() or 1
         layout = usable_cgroup_layout() if cgroups == "auto" else cgroups
+        reclaim(self.state_dir, layout, cgroup_parent)
         self._disks = TmpDiskFactory(self.state_dir)
         self._pool = SlotPool(
             SlotMaker(

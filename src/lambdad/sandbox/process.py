@@ -22,6 +22,7 @@ from lambdad.sandbox.backend import SlotPool, usable_cgroup_layout
 from lambdad.sandbox.base import Mount, Sandbox, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
 from lambdad.sandbox.cgroup import compute_limits
+from lambdad.sandbox.reclaim import reclaim
 from lambdad.sandbox.running import Slot, SlotMaker, fd_map, prepare_work_dir
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
 
@@ -62,10 +63,12 @@ class ProcessBackend:
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="lambdad-sandbox-"))
         self._root = os.geteuid() == 0
         self._host_cpus = os.cpu_count() or 1
+        layout = usable_cgroup_layout()
+        reclaim(self.state_dir, layout, cgroup_parent)
         self._pool = SlotPool(
             SlotMaker(
                 python=python or os.path.realpath(sys.executable),
-                layout=usable_cgroup_layout(),
+                layout=layout,
                 cgroup_parent=cgroup_parent,
                 disks=TmpDiskFactory(self.state_dir),
                 disk_mb=None,

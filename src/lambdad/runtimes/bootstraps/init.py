@@ -19,54 +19,212 @@ frames: u32 header length | u32 body length | JSON header | raw body.
 
 Logs are drained before every ready/result frame, so the host sees an
 invocation's output before its result.
+
+Cold start matters here: this file runs on every cold start, before the
+runtime. So it imports only builtins and two small extension modules (no
+`http.server`, `socket`, `subprocess`, `threading`, `json` or `re`: together
+they cost ~45 ms of CPU per start). The HTTP/1.1 server is a small one on raw
+sockets, one thread per connection: keep-alive, Content-Length and chunked
+request bodies, `Expect: 100-continue`, case-insensitive headers.
 """
 
 from __future__ import annotations
 
-import argparse
-import collections
-import json
+import _socket
+import _thread
 import os
-import re
 import select
-import socket
-import struct
-import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 
-PREFIX = struct.Struct(">II")
+try:  # the C half of `json`, without the `re` import of its Python half
+    import _json
+except ImportError:  # pragma: no cover - every CPython has it
+    _json = None
+
 MAX_RESPONSE = 6291556
 """Lambda's synchronous response limit (6 MB plus framing slack, as AWS counts it)."""
 MAX_BODY_READ = 64 << 20
+MAX_LINE = 65536
+MAX_HEADERS = 100
 API = "/2018-06-01/runtime"
-INVOCATION_POST = re.compile(r"^/2018-06-01/runtime/invocation/([^/]+)/(response|error)$")
+NEXT = API + "/invocation/next"
+INIT_ERROR = API + "/init/error"
+INVOCATION = API + "/invocation/"
+SIGKILL, SIGPIPE, SIGXFSZ = 9, 13, 25
+REASONS = {
+    100: "Continue",
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    505: "HTTP Version Not Supported",
+}
+ERROR_PAGE = """\
+<!DOCTYPE HTML>
+<html lang="en">
+    <head>
+        <meta charset="utf-8">
+        <title>Error response</title>
+    </head>
+    <body>
+        <h1>Error response</h1>
+        <p>Error code: %(code)d</p>
+        <p>Message: %(message)s.</p>
+        <p>Error code explanation: %(code)s - %(reason)s.</p>
+    </body>
+</html>
+"""
+"""http.server's page for protocol errors (bad request line, unknown method...)."""
+
+
+# ---- JSON --------------------------------------------------------------------------------------
+
+
+class _ScanContext:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}
+    parse_constant = parse_constant.__getitem__
+    memo: dict = {}
+
+
+_scan = _json.make_scanner(_ScanContext()) if _json is not None else None
+_quote = _json.encode_basestring_ascii if _json is not None else None
+
+
+def loads(data: bytes | bytearray | str) -> object:
+    """json.loads for what we exchange (UTF-8); anything unusual goes to `json` itself."""
+    try:
+        assert _scan is not None
+        text = data if isinstance(data, str) else bytes(data).decode()
+        start = len(text) - len(text.lstrip(" \t\n\r"))
+        value, end = _scan(text, start)
+        if text[end:].strip(" \t\n\r"):
+            raise ValueError("extra data")
+        return value
+    except (AssertionError, StopIteration, ValueError):
+        import json
+
+        return json.loads(data)
+
+
+def dumps(header: dict) -> bytes:
+    """Compact JSON for a flat dict of str/int/bool/None (our frame headers)."""
+    if _quote is None:  # pragma: no cover
+        import json
+
+        return json.dumps(header, separators=(",", ":")).encode()
+    parts = []
+    for key, value in header.items():
+        if value is None:
+            text = "null"
+        elif value is True or value is False:
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = str(int(value))
+        elif isinstance(value, str):
+            text = _quote(value)
+        else:
+            import json
+
+            text = json.dumps(value, separators=(",", ":"))
+        parts.append(_quote(str(key)) + ":" + text)
+    return ("{" + ",".join(parts) + "}").encode()
+
+
+# ---- Host channel ------------------------------------------------------------------------------
+
+
+class Reader:
+    """Buffered reads from a socket: lines, exact sizes (no `socket.makefile`)."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def readline(self, limit: int = MAX_LINE) -> bytes | None:
+        """One line with its ending; b"" at EOF; None when longer than `limit`."""
+        start = 0
+        while True:
+            i = self.buf.find(b"\n", start)
+            if i >= 0:
+                if i >= limit:
+                    return None
+                line = bytes(self.buf[: i + 1])
+                del self.buf[: i + 1]
+                return line
+            if len(self.buf) > limit:
+                return None
+            start = len(self.buf)
+            if not self._fill():
+                line = bytes(self.buf)
+                self.buf.clear()
+                return line
+
+    def read(self, n: int) -> bytes | bytearray:
+        """Exactly `n` bytes, or fewer at EOF."""
+        if len(self.buf) >= n:
+            data = bytes(self.buf[:n])
+            del self.buf[:n]
+            return data
+        out = bytearray(n)
+        got = len(self.buf)
+        out[:got] = self.buf
+        self.buf.clear()
+        view = memoryview(out)
+        while got < n:
+            k = self.sock.recv_into(view[got:], min(n - got, 1 << 20))
+            if not k:
+                del out[got:]
+                break
+            got += k
+        return out
 
 
 class Channel:
     """The host channel; send() is thread-safe, recv() is used by one thread."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
-        self.lock = threading.Lock()
-        self.rfile = sock.makefile("rb")
+        self.lock = _thread.allocate_lock()
+        self.reader = Reader(sock)
 
-    def send(self, kind: str, header: dict | None = None, body: bytes = b"") -> None:
-        raw = json.dumps({**(header or {}), "type": kind}, separators=(",", ":")).encode()
+    def send(self, kind: str, header: dict | None = None, body: bytes | bytearray = b"") -> None:
+        raw = dumps({**(header or {}), "type": kind})
+        prefix = len(raw).to_bytes(4, "big") + len(body).to_bytes(4, "big")
         with self.lock:
-            self.sock.sendall(PREFIX.pack(len(raw), len(body)) + raw)
-            if body:
+            if len(body) <= 65536:
+                self.sock.sendall(prefix + raw + body)
+            else:
+                self.sock.sendall(prefix + raw)
                 self.sock.sendall(body)
 
-    def recv(self) -> tuple[dict, bytes] | None:
-        prefix = self.rfile.read(PREFIX.size)
-        if len(prefix) < PREFIX.size:
+    def recv(self) -> tuple[dict, bytes | bytearray] | None:
+        prefix = self.reader.read(8)
+        if len(prefix) < 8:
             return None
-        header_len, body_len = PREFIX.unpack(prefix)
-        header = json.loads(self.rfile.read(header_len))
-        body = self.rfile.read(body_len) if body_len else b""
-        if len(body) < body_len:
+        header_len = int.from_bytes(prefix[:4], "big")
+        body_len = int.from_bytes(prefix[4:], "big")
+        header = loads(self.reader.read(header_len))
+        body = self.reader.read(body_len) if body_len else b""
+        if len(body) < body_len or not isinstance(header, dict):
             return None
         return header, body
 
@@ -77,11 +235,12 @@ class LogRelay:
     def __init__(self, channel: Channel, fds: list[int]) -> None:
         self.channel = channel
         self.fds = list(fds)
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
         for fd in fds:
             os.set_blocking(fd, False)
-        self.thread = threading.Thread(target=self._run, name="log-relay", daemon=True)
-        self.thread.start()
+        _thread.start_new_thread(self._run, ())
 
     def _read(self, fd: int) -> bool:
         try:
@@ -90,17 +249,25 @@ class LogRelay:
             return False
         if not data:
             self.fds.remove(fd)
+            os.close(fd)
             return False
         self.channel.send("log", None, data)
         return True
 
     def _run(self) -> None:
-        while self.fds:
-            readable, _, _ = select.select(self.fds, [], [], 1.0)
-            with self.lock:
-                for fd in readable:
-                    if fd in self.fds:
-                        self._read(fd)
+        try:
+            while self.fds:
+                readable, _, _ = select.select(self.fds, [], [], 1.0)
+                with self.lock:
+                    for fd in readable:
+                        if fd in self.fds:
+                            self._read(fd)
+        finally:
+            self.done.release()
+
+    def join(self, timeout: float) -> None:
+        if self.done.acquire(timeout=timeout):
+            self.done.release()
 
     def drain(self) -> None:
         """Send what the runtime has written so far (it flushed before posting)."""
@@ -113,45 +280,56 @@ class LogRelay:
                     return
 
 
+# ---- Runtime API state -------------------------------------------------------------------------
+
+
 class Invocations:
     """The Runtime API's state: Init, then one invocation at a time."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel, relay: LogRelay | None = None) -> None:
         self.channel = channel
-        self.relay: LogRelay | None = None
-        self.cond = threading.Condition()
+        self.relay = relay
+        self.lock = _thread.allocate_lock()
+        self.waiters: list = []  # locks of threads blocked in next()
         self.phase = "init"  # init → running, or init → failed
-        self.pending: collections.deque[tuple[dict, bytes]] = collections.deque()
+        self.pending: list[tuple[dict, bytes | bytearray]] = []
         self.current: str | None = None
-        self.finished: collections.deque[str] = collections.deque(maxlen=64)
+        self.finished: list[str] = []  # the last 64 completed request ids
 
     def drain(self) -> None:
         if self.relay is not None:
             self.relay.drain()
 
-    def add(self, header: dict, body: bytes) -> None:
-        with self.cond:
+    def add(self, header: dict, body: bytes | bytearray) -> None:
+        with self.lock:
             self.pending.append((header, body))
-            self.cond.notify_all()
+            waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            waiter.release()
 
-    def next(self) -> tuple[dict, bytes]:
-        with self.cond:
-            if self.phase == "init":
-                self.phase = "running"
-                self.drain()
-                self.channel.send("ready")
-            while not self.pending:
-                self.cond.wait()
-            header, body = self.pending.popleft()
-            self.current = header["request_id"]
-            return header, body
+    def next(self) -> tuple[dict, bytes | bytearray]:
+        while True:
+            with self.lock:
+                if self.phase == "init":
+                    self.phase = "running"
+                    self.drain()
+                    self.channel.send("ready")
+                if self.pending:
+                    header, body = self.pending.pop(0)
+                    self.current = header["request_id"]
+                    return header, body
+                waiter = _thread.allocate_lock()
+                waiter.acquire()
+                self.waiters.append(waiter)
+            waiter.acquire()
 
     def finish(self, request_id: str) -> tuple[int, dict] | None:
         """Claim `request_id` for a response/error post; an AWS error reply if it can't be."""
-        with self.cond:
+        with self.lock:
             if request_id == self.current:
                 self.current = None
                 self.finished.append(request_id)
+                del self.finished[:-64]
                 return None
             if request_id in self.finished:
                 return 403, {
@@ -160,8 +338,8 @@ class Invocations:
                 }
             return 400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
 
-    def init_failed(self, error_type: str, body: bytes) -> bool:
-        with self.cond:
+    def init_failed(self, error_type: str, body: bytes | bytearray) -> bool:
+        with self.lock:
             if self.phase != "init":
                 return False
             self.phase = "failed"
@@ -169,56 +347,199 @@ class Invocations:
         self.channel.send("init_error", {"error_type": error_type}, body)
         return True
 
-    def result(self, request_id: str, status: str, error_type: str | None, body: bytes) -> None:
+    def result(
+        self, request_id: str, status: str, error_type: str | None, body: bytes | bytearray
+    ) -> None:
         self.drain()
         header = {"request_id": request_id, "status": status, "error_type": error_type}
         self.channel.send("result", header, body)
 
 
-class RuntimeAPI(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "lambdad"
-    # Headers and body go out in separate writes; with Nagle the body would wait
-    # for the runtime's delayed ACK (~40 ms per request).
-    disable_nagle_algorithm = True
-    invocations: Invocations
+# ---- HTTP ----------------------------------------------------------------------------------------
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # request logs would land in the function's log stream
 
-    def _reply(self, status: int, body: bytes | dict, headers: dict | None = None) -> None:
-        raw = json.dumps(body).encode() if isinstance(body, dict) else body
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if "Content-Type" not in (headers or {}):
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
-    def _read_body(self) -> bytes | None:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            parts, total = [], 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(parts)
-                total += size
-                if total > MAX_BODY_READ:
-                    return None
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
+
+class Request:
+    def __init__(self, method: str, path: str, version: str, headers: dict[str, str]) -> None:
+        self.method = method
+        self.path = path
+        self.version = version
+        self.headers = headers
+        """Lower-cased names; repeated headers joined with ", "."""
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name, default)
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun") + (
+    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
+
+
+def http_date() -> str:
+    t = time.gmtime()
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec,
+    )  # fmt: skip
+
+
+class Connection:
+    """One client connection: requests in order, until either side closes."""
+
+    def __init__(self, sock: _socket.socket, invocations: Invocations) -> None:
+        self.sock = sock
+        self.reader = Reader(sock)
+        self.invocations = invocations
+        self.close = False
+
+    def serve(self) -> None:
+        try:
+            while not self.close:
+                request = self.read_request()
+                if request is None:
+                    break
+                if request.method == "GET":
+                    self.do_get(request)
+                elif request.method == "POST":
+                    self.do_post(request)
+                else:
+                    self.send_error(501, f"Unsupported method ({request.method!r})")
+        except BadRequest as exc:
+            try:
+                self.send_error(exc.status, exc.message)
+            except OSError:
+                pass
+        except OSError:
+            pass
+        finally:
+            self.sock.close()
+
+    # -- parse --
+
+    def read_request(self) -> Request | None:
+        line = self.reader.readline()
+        while line in (b"\r\n", b"\n"):  # stray CRLFs between requests (RFC 9112 §2.2)
+            line = self.reader.readline()
+        if not line:
+            return None
+        if line is None:
+            raise BadRequest(414, "Request-URI Too Long")
+        words = line.decode("iso-8859-1").split()
+        if len(words) != 3 or not words[2].startswith("HTTP/"):
+            raise BadRequest(400, f"Bad request syntax ({line.rstrip()!r})")
+        method, path, version = words
+        try:
+            major, minor = (int(v) for v in version[5:].split("."))
+        except ValueError:
+            raise BadRequest(400, f"Bad request version ({version!r})") from None
+        if major >= 2:
+            raise BadRequest(505, f"Invalid HTTP version ({version[5:]})")
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADERS + 1):
+            raw = self.reader.readline()
+            if raw is None:
+                raise BadRequest(431, "Line too long")
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = raw.decode("iso-8859-1").partition(":")
+            if not sep:
+                raise BadRequest(400, "Bad header line")
+            name = name.strip().lower()
+            value = value.strip()
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        else:
+            raise BadRequest(431, "Too many headers")
+        connection = headers.get("connection", "").lower()
+        if connection == "close" or (major, minor) < (1, 1) and connection != "keep-alive":
+            self.close = True
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+        return Request(method, path, version, headers)
+
+    def read_body(self, request: Request) -> bytes | bytearray | None:
+        """The request body; None when it is larger than MAX_BODY_READ."""
+        if request.header("expect").lower() == "100-continue" and request.version >= "HTTP/1.1":
+            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if request.header("transfer-encoding").lower() == "chunked":
+            return self._read_chunked()
+        try:
+            length = int(request.header("content-length") or 0)
+        except ValueError:
+            raise BadRequest(400, "Bad Content-Length") from None
+        if length < 0:
+            raise BadRequest(400, "Bad Content-Length")
         if length > MAX_BODY_READ:
             return None
-        return self.rfile.read(length) if length else b""
+        body = self.reader.read(length) if length else b""
+        if len(body) < length:
+            raise OSError("connection closed mid-body")
+        return body
 
-    def do_GET(self) -> None:
-        if self.path.split("?")[0] != API + "/invocation/next":
-            self._reply(404, {"errorMessage": "not found", "errorType": "NotFound"})
+    def _read_chunked(self) -> bytes | None:
+        parts, total = [], 0
+        while True:
+            line = self.reader.readline()
+            if not line:
+                raise OSError("connection closed mid-body")
+            try:
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                raise BadRequest(400, "Bad chunk size") from None
+            if size == 0:
+                while self.reader.readline() not in (b"\r\n", b"\n", b"", None):
+                    pass  # trailers
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY_READ:
+                return None
+            chunk = self.reader.read(size)
+            if len(chunk) < size:
+                raise OSError("connection closed mid-body")
+            parts.append(chunk)
+            self.reader.readline()
+
+    # -- reply --
+
+    def reply(
+        self, status: int, body: bytes | bytearray | dict, headers: dict | None = None
+    ) -> None:
+        raw = dumps(body) if isinstance(body, dict) else body
+        lines = [f"HTTP/1.1 {status} {REASONS.get(status, '')}", f"Date: {http_date()}"]
+        for name, value in (headers or {}).items():
+            lines.append(f"{name}: {value}")
+        if "Content-Type" not in (headers or {}):
+            lines.append("Content-Type: application/json")
+        lines.append(f"Content-Length: {len(raw)}")
+        if self.close:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+        if len(raw) <= 65536:
+            self.sock.sendall(head + raw)
+        else:
+            self.sock.sendall(head)
+            self.sock.sendall(raw)
+
+    def send_error(self, status: int, message: str) -> None:
+        self.close = True
+        page = ERROR_PAGE % {
+            "code": status,
+            "message": message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+            "reason": REASONS.get(status, ""),
+        }
+        self.reply(status, page.encode(), {"Content-Type": "text/html;charset=utf-8"})
+
+    # -- routes --
+
+    def do_get(self, request: Request) -> None:
+        if request.path.split("?")[0] != NEXT:
+            self.reply(404, {"errorMessage": "not found", "errorType": "NotFound"})
             return
         header, body = self.invocations.next()
         headers = {
@@ -231,58 +552,61 @@ class RuntimeAPI(BaseHTTPRequestHandler):
             headers["Lambda-Runtime-Client-Context"] = header["client_context"]
         if header.get("cognito_identity"):
             headers["Lambda-Runtime-Cognito-Identity"] = header["cognito_identity"]
-        self._reply(200, body, headers)
+        self.reply(200, body, headers)
 
-    def do_POST(self) -> None:
-        path = self.path.split("?")[0]
-        body = self._read_body()
+    def do_post(self, request: Request) -> None:
+        path = request.path.split("?")[0]
+        body = self.read_body(request)
         if body is None:
-            self.close_connection = True
-            self._reply(413, _too_large())
+            self.close = True
+            self.reply(413, too_large())
             return
-        error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
-        if path == API + "/init/error":
-            if self.invocations.init_failed(error_type or _error_type(body), body):
-                self._reply(202, {"status": "OK"})
+        error_type = request.headers.get("lambda-runtime-function-error-type")
+        invocations = self.invocations
+        if path == INIT_ERROR:
+            if invocations.init_failed(error_type or _error_type(body) or "", body):
+                self.reply(202, {"status": "OK"})
             else:
-                self._reply(403, _bad_transition("InitError"))
+                self.reply(403, _bad_transition("InitError"))
             return
-        m = INVOCATION_POST.match(path)
-        if not m:
-            self._reply(404, {"errorMessage": "not found", "errorType": "NotFound"})
+        request_id, _, kind = path[len(INVOCATION) :].partition("/")
+        if (
+            not path.startswith(INVOCATION)
+            or not request_id
+            or kind not in ("response", "error")
+        ):
+            self.reply(404, {"errorMessage": "not found", "errorType": "NotFound"})
             return
-        request_id, kind = m.groups()
-        refused = self.invocations.finish(request_id)
+        refused = invocations.finish(request_id)
         if refused:
-            self._reply(*refused)
+            self.reply(*refused)
             return
         if kind == "response" and len(body) > MAX_RESPONSE:
-            self._reply(413, _too_large())
+            self.reply(413, too_large())
             message = (
                 f"Response payload size ({len(body)} bytes) exceeded maximum allowed "
                 f"payload size ({MAX_RESPONSE} bytes)."
             )
             err = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
-            self.invocations.result(
-                request_id, "error", "Function.ResponseSizeTooLarge", json.dumps(err).encode()
-            )
+            invocations.result(request_id, "error", "Function.ResponseSizeTooLarge", dumps(err))
             return
         if kind == "response":
-            self.invocations.result(request_id, "success", None, body)
+            invocations.result(request_id, "success", None, body)
         else:
-            self.invocations.result(request_id, "error", _error_type(body) or error_type, body)
-        self._reply(202, {"status": "OK"})
+            invocations.result(request_id, "error", _error_type(body) or error_type, body)
+        self.reply(202, {"status": "OK"})
 
 
-def _error_type(body: bytes) -> str | None:
+def _error_type(body: bytes | bytearray) -> str | None:
     try:
-        value = json.loads(body).get("errorType")
-    except (ValueError, AttributeError):
+        value = loads(body)
+    except ValueError:
         return None
+    value = value.get("errorType") if isinstance(value, dict) else None
     return value if isinstance(value, str) else None
 
 
-def _too_large() -> dict:
+def too_large() -> dict:
     return {
         "errorMessage": f"Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).",
         "errorType": "RequestEntityTooLarge",
@@ -296,27 +620,36 @@ def _bad_transition(to: str) -> dict:
     }
 
 
-def _listen(address: str) -> socket.socket:
+def listen(address: str) -> _socket.socket:
     if address.startswith("fd:"):
-        return socket.socket(fileno=int(address[3:]))
+        return _socket.socket(fileno=int(address[3:]))
     host, _, port = address.rpartition(":")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
     sock.bind((host, int(port)))
     sock.listen(64)
     return sock
 
 
-def _serve(sock: socket.socket, invocations: Invocations) -> None:
-    handler = type("Handler", (RuntimeAPI,), {"invocations": invocations})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
-    server.socket.close()
-    server.socket = sock
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="runtime-api", daemon=True).start()
+def serve(listener: _socket.socket, invocations: Invocations) -> None:
+    """Accept connections forever, one thread each (blocking GET /next per connection)."""
+    family, kind = listener.family, listener.type
+    while True:
+        try:
+            fd, _ = listener._accept()
+        except OSError:
+            continue
+        sock = _socket.socket(family, kind, 0, fd)
+        if family in (_socket.AF_INET, _socket.AF_INET6):
+            # Small request/response pairs: don't let Nagle wait for a delayed ACK.
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        _thread.start_new_thread(Connection(sock, invocations).serve, ())
 
 
-def _read_host(channel: Channel, invocations: Invocations, child: list) -> None:
+# ---- Process -----------------------------------------------------------------------------------
+
+
+def read_host(channel: Channel, invocations: Invocations, child: list[int]) -> None:
     while True:
         frame = channel.recv()
         if frame is None:
@@ -325,51 +658,115 @@ def _read_host(channel: Channel, invocations: Invocations, child: list) -> None:
         if header.get("type") == "invoke":
             invocations.add(header, body)
     # The host is gone: nobody can use this sandbox any more.
-    for proc in child:
+    for pid in child:
         try:
-            proc.kill()
+            os.kill(pid, SIGKILL)
         except OSError:
             pass
     os._exit(0)
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="init")
-    parser.add_argument("--listen", required=True)
-    parser.add_argument("--channel-fd", type=int, required=True)
+def parse_args(argv: list[str]) -> tuple[str, int, list[str]]:
+    """--listen ADDR --channel-fd N -- BOOTSTRAP... (argparse's forms, without argparse)."""
     split = argv.index("--") if "--" in argv else len(argv)
-    args = parser.parse_args(argv[:split])
-    bootstrap = argv[split + 1 :]
-
-    channel = Channel(socket.socket(fileno=args.channel_fd))
-    invocations = Invocations(channel)
-    _serve(_listen(args.listen), invocations)
-    child: list[subprocess.Popen] = []
-    threading.Thread(
-        target=_read_host, args=(channel, invocations, child), name="host", daemon=True
-    ).start()
-
+    opts: dict[str, str] = {}
+    args = iter(argv[:split])
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if name not in ("--listen", "--channel-fd"):
+            _usage(f"unrecognized arguments: {arg}")
+        if not eq:
+            value = next(args, None)  # type: ignore[assignment]
+            if value is None:
+                _usage(f"argument {name}: expected one argument")
+        opts[name] = value
+    missing = [n for n in ("--listen", "--channel-fd") if n not in opts]
+    if missing:
+        _usage(f"the following arguments are required: {', '.join(missing)}")
     try:
-        proc = subprocess.Popen(bootstrap, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except (OSError, IndexError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
+        channel_fd = int(opts["--channel-fd"])
+    except ValueError:
+        _usage(f"argument --channel-fd: invalid int value: {opts['--channel-fd']!r}")
+    return opts["--listen"], channel_fd, argv[split + 1 :]
+
+
+def _usage(message: str) -> None:
+    sys.stderr.write(
+        f"usage: init --listen LISTEN --channel-fd CHANNEL_FD -- BOOTSTRAP...\n"
+        f"init: error: {message}\n"
+    )
+    sys.exit(2)
+
+
+def _private(fds: tuple[int, ...]) -> None:
+    """Keep our fds out of the runtime (posix_spawn closes only close-on-exec ones)."""
+    try:
+        inherited = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        inherited = list(fds)
+    for fd in inherited:
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+
+
+def spawn(argv: list[str], stdout: int, stderr: int) -> int:
+    """Start the runtime with stdout/stderr on the given fds; raises OSError if it can't."""
+    if not argv:
+        raise OSError(2, "No such file or directory")
+    return os.posix_spawnp(
+        argv[0],
+        argv,
+        os.environ,
+        file_actions=[(os.POSIX_SPAWN_DUP2, stdout, 1), (os.POSIX_SPAWN_DUP2, stderr, 2)],
+        # Python ignores these; the runtime must start with the defaults.
+        setsigdef=(SIGPIPE, SIGXFSZ),
+    )
+
+
+def main(argv: list[str]) -> int:
+    address, channel_fd, bootstrap = parse_args(argv)
+    listener = listen(address)
+    _private((channel_fd, listener.fileno()))
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        pid = spawn(bootstrap, out_w, err_w)
+    except OSError as exc:
+        channel = Channel(_socket.socket(fileno=channel_fd))
+        reason = exc.strerror or str(exc)
         message = f"Error: fork/exec {bootstrap[0] if bootstrap else ''}: {reason.lower()}"
         err = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}
-        invocations.init_failed("Runtime.InvalidEntrypoint", json.dumps(err).encode())
+        Invocations(channel).init_failed("Runtime.InvalidEntrypoint", dumps(err))
         channel.send("exited", {"returncode": 127, "signal": None})
         return 0
-    child.append(proc)
-    assert proc.stdout is not None and proc.stderr is not None
-    invocations.relay = LogRelay(channel, [proc.stdout.fileno(), proc.stderr.fileno()])
-    returncode = proc.wait()
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+
+    # The runtime is starting; its first connection waits in the backlog until
+    # the relay exists, so Init's output always precedes "ready".
+    channel = Channel(_socket.socket(fileno=channel_fd))
+    relay = LogRelay(channel, [out_r, err_r])
+    invocations = Invocations(channel, relay)
+    _thread.start_new_thread(read_host, (channel, invocations, [pid]))
+    _thread.start_new_thread(serve, (listener, invocations))
+
+    _, status = os.waitpid(pid, 0)
+    returncode = os.waitstatus_to_exitcode(status)
     # Output still in the pipes belongs to the last invocation; grandchildren may
     # keep the pipes open, so don't wait for EOF forever.
-    invocations.relay.thread.join(timeout=0.2)
-    invocations.relay.drain()
+    relay.join(timeout=0.2)
+    relay.drain()
     sig = -returncode if returncode < 0 else None
     channel.send("exited", {"returncode": None if sig else returncode, "signal": sig})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
