@@ -85,6 +85,8 @@ class LoadResult:
     duration_s: float
     latencies: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
+    samples: dict[str, str] = field(default_factory=dict)
+    """The first response body (or exception text) seen for each non-200 outcome."""
 
     @property
     def ok(self) -> int:
@@ -103,14 +105,16 @@ class LoadResult:
         return ", ".join(f"{k}: {n}" for k, n in sorted(bad.items())) or "0"
 
 
-def _outcome(client: httpx.Client, path: str) -> str:
+def _outcome(client: httpx.Client, path: str) -> tuple[str, str]:
+    """(outcome key, a sample of what went wrong or "")."""
     try:
         response = client.post(path, content=BODY)
     except httpx.HTTPError as exc:
-        return type(exc).__name__
+        return type(exc).__name__, str(exc)[:200]
     if response.status_code == 200 and "x-amz-function-error" in response.headers:
-        return "function error"
-    return str(response.status_code)
+        return "function error", response.text[:200]
+    status = str(response.status_code)
+    return status, "" if status == "200" else response.text[:200]
 
 
 def closed_loop(base_url: str, path: str, concurrency: int, duration_s: float) -> LoadResult:
@@ -134,15 +138,20 @@ def closed_loop(base_url: str, path: str, concurrency: int, duration_s: float) -
     def worker() -> None:
         lats: list[float] = []
         outcomes: Counter[str] = Counter()
+        samples: dict[str, str] = {}
         with keepalive_client(base_url) as client:
             client.get("/")  # connect before the clock starts (any status will do)
             barrier.wait(timeout=REQUEST_TIMEOUT_S)
             while (t := time.perf_counter()) < deadline[0]:
-                outcomes[_outcome(client, path)] += 1
+                key, sample = _outcome(client, path)
+                outcomes[key] += 1
+                if sample:
+                    samples.setdefault(key, sample)
                 lats.append((time.perf_counter() - t) * 1000)
         with lock:
             result.latencies.extend(lats)
             result.outcomes.update(outcomes)
+            result.samples = {**samples, **result.samples}
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
     for thread in threads:

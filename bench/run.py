@@ -285,6 +285,17 @@ def load_table(ours: dict[int, dict[int, LoadResult]], floor: dict[int, LoadResu
     return table(header, rows)
 
 
+def error_samples(ours: dict[int, dict[int, LoadResult]]) -> str:
+    """One line per kind of error seen under load, with the first body or message."""
+    lines = []
+    for memory_mb, series in ours.items():
+        for c, r in series.items():
+            for key, sample in sorted(r.samples.items()):
+                text = " ".join(sample.split())
+                lines.append(f"- {memory_mb} MB, concurrency {c}, {key}: `{text}`")
+    return "\n".join(lines)
+
+
 # ---- the run ---------------------------------------------------------------------------------
 
 
@@ -332,6 +343,17 @@ def function_interpreter() -> str:
     return str(choice.interpreter.executable)
 
 
+def log_summary(log: str) -> str:
+    """How many ERROR/WARNING lines the server logged, with the first ERROR's message."""
+    lines = log.splitlines()
+    errors = [ln for ln in lines if " ERROR " in ln]
+    warnings = sum(" WARNING " in ln for ln in lines)
+    for line in errors[:5]:
+        print(f"server: {line}", file=sys.stderr)
+    first = f"; first: `{errors[0].split(' ERROR ', 1)[1][:160]}`" if errors else ""
+    return f"{len(errors)} ERROR and {warnings} WARNING lines{first}"
+
+
 def measure_lambdad(plan: Plan, facts: dict[str, str]) -> dict[str, Any]:
     names = {m: f"hello-{m}" for m in MEMORY_SIZES}
     with LambdadServer() as server:
@@ -356,6 +378,7 @@ def measure_lambdad(plan: Plan, facts: dict[str, str]) -> dict[str, Any]:
         warm[f"(reference) same, {MEMORY_SIZES[0]} MB, via boto3 invoke()"] = boto
         print("throughput …", flush=True)
         loads = {m: load_series(server.url, invoke_path(n), plan) for m, n in names.items()}
+        facts["server log"] = log_summary(server.log_text())
     return {"colds": colds, "warm": warm, "loads": loads}
 
 
@@ -373,6 +396,7 @@ def render(
     command: str, facts: dict[str, str], ours: dict[str, Any], floors: dict[str, Any], plan: Plan
 ) -> str:
     head = [f"- **{k}:** {v}" for k, v in facts.items()]
+    samples = error_samples(ours["loads"])
     return "\n".join(
         [
             "# lambdad benchmarks",
@@ -397,6 +421,7 @@ def render(
             "",
             load_table(ours["loads"], floors["loads"]),
             "",
+            *(["Errors seen under load (first of each kind):", "", samples, ""] if samples else []),
         ]
     )
 

@@ -41,7 +41,9 @@ class RequestLog:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
-                headers.append((b"x-amzn-requestid", request_id.encode()))
+                # A handler may name the request itself (an async invoke's event id).
+                if not any(name.lower() == b"x-amzn-requestid" for name, _ in headers):
+                    headers.append((b"x-amzn-requestid", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -95,7 +95,6 @@ class _ScanContext:
     parse_int = int
     parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}
     parse_constant = parse_constant.__getitem__
-    memo: dict = {}
 
 
 _scan = _json.make_scanner(_ScanContext()) if _json is not None else None
@@ -118,12 +117,14 @@ def loads(data: bytes | bytearray | str) -> object:
         return json.loads(data)
 
 
-def dumps(header: dict) -> bytes:
-    """Compact JSON for a flat dict of str/int/bool/None (our frame headers)."""
+def dumps(header: dict, compact: bool = True) -> bytes:
+    """json.dumps of a flat dict of str/int/bool/None: compact for frame headers, with
+    json's default separators (", ", ": ") for bodies the function's caller may see."""
+    item_sep, key_sep = (",", ":") if compact else (", ", ": ")
     if _quote is None:  # pragma: no cover
         import json
 
-        return json.dumps(header, separators=(",", ":")).encode()
+        return json.dumps(header, separators=(item_sep, key_sep)).encode()
     parts = []
     for key, value in header.items():
         if value is None:
@@ -137,9 +138,9 @@ def dumps(header: dict) -> bytes:
         else:
             import json
 
-            text = json.dumps(value, separators=(",", ":"))
-        parts.append(_quote(str(key)) + ":" + text)
-    return ("{" + ",".join(parts) + "}").encode()
+            text = json.dumps(value, separators=(item_sep, key_sep))
+        parts.append(_quote(str(key)) + key_sep + text)
+    return ("{" + item_sep.join(parts) + "}").encode()
 
 
 # ---- Host channel ------------------------------------------------------------------------------
@@ -188,13 +189,14 @@ class Reader:
         got = len(self.buf)
         out[:got] = self.buf
         self.buf.clear()
-        view = memoryview(out)
-        while got < n:
-            k = self.sock.recv_into(view[got:], min(n - got, 1 << 20))
-            if not k:
-                del out[got:]
-                break
-            got += k
+        with memoryview(out) as view:
+            while got < n:
+                k = self.sock.recv_into(view[got:], min(n - got, 1 << 20))
+                if not k:
+                    break
+                got += k
+        if got < n:
+            del out[got:]
         return out
 
 
@@ -366,7 +368,9 @@ class BadRequest(Exception):
 
 
 class Request:
-    def __init__(self, method: str, path: str, version: str, headers: dict[str, str]) -> None:
+    def __init__(
+        self, method: str, path: str, version: tuple[int, int], headers: dict[str, str]
+    ) -> None:
         self.method = method
         self.path = path
         self.version = version
@@ -385,9 +389,10 @@ _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun") + (
 
 def http_date() -> str:
     t = time.gmtime()
-    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
-        _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec,
-    )  # fmt: skip
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon]} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 class Connection:
@@ -427,10 +432,10 @@ class Connection:
         line = self.reader.readline()
         while line in (b"\r\n", b"\n"):  # stray CRLFs between requests (RFC 9112 §2.2)
             line = self.reader.readline()
-        if not line:
-            return None
         if line is None:
             raise BadRequest(414, "Request-URI Too Long")
+        if not line:
+            return None
         words = line.decode("iso-8859-1").split()
         if len(words) != 3 or not words[2].startswith("HTTP/"):
             raise BadRequest(400, f"Bad request syntax ({line.rstrip()!r})")
@@ -461,11 +466,11 @@ class Connection:
             self.close = True
         if path.startswith("//"):
             path = "/" + path.lstrip("/")
-        return Request(method, path, version, headers)
+        return Request(method, path, (major, minor), headers)
 
     def read_body(self, request: Request) -> bytes | bytearray | None:
         """The request body; None when it is larger than MAX_BODY_READ."""
-        if request.header("expect").lower() == "100-continue" and request.version >= "HTTP/1.1":
+        if request.header("expect").lower() == "100-continue" and request.version >= (1, 1):
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         if request.header("transfer-encoding").lower() == "chunked":
             return self._read_chunked()
@@ -510,7 +515,7 @@ class Connection:
     def reply(
         self, status: int, body: bytes | bytearray | dict, headers: dict | None = None
     ) -> None:
-        raw = dumps(body) if isinstance(body, dict) else body
+        raw = dumps(body, compact=False) if isinstance(body, dict) else body
         lines = [f"HTTP/1.1 {status} {REASONS.get(status, '')}", f"Date: {http_date()}"]
         for name, value in (headers or {}).items():
             lines.append(f"{name}: {value}")
@@ -570,11 +575,7 @@ class Connection:
                 self.reply(403, _bad_transition("InitError"))
             return
         request_id, _, kind = path[len(INVOCATION) :].partition("/")
-        if (
-            not path.startswith(INVOCATION)
-            or not request_id
-            or kind not in ("response", "error")
-        ):
+        if not path.startswith(INVOCATION) or not request_id or kind not in ("response", "error"):
             self.reply(404, {"errorMessage": "not found", "errorType": "NotFound"})
             return
         refused = invocations.finish(request_id)
@@ -588,7 +589,9 @@ class Connection:
                 f"payload size ({MAX_RESPONSE} bytes)."
             )
             err = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
-            invocations.result(request_id, "error", "Function.ResponseSizeTooLarge", dumps(err))
+            invocations.result(
+                request_id, "error", "Function.ResponseSizeTooLarge", dumps(err, compact=False)
+            )
             return
         if kind == "response":
             invocations.result(request_id, "success", None, body)
@@ -637,7 +640,10 @@ def serve(listener: _socket.socket, invocations: Invocations) -> None:
     while True:
         try:
             fd, _ = listener._accept()
-        except OSError:
+        except (InterruptedError, ConnectionAbortedError):
+            continue
+        except OSError:  # out of fds, say: back off rather than spin
+            time.sleep(0.05)
             continue
         sock = _socket.socket(family, kind, 0, fd)
         if family in (_socket.AF_INET, _socket.AF_INET6):
@@ -739,7 +745,7 @@ def main(argv: list[str]) -> int:
         reason = exc.strerror or str(exc)
         message = f"Error: fork/exec {bootstrap[0] if bootstrap else ''}: {reason.lower()}"
         err = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}
-        Invocations(channel).init_failed("Runtime.InvalidEntrypoint", dumps(err))
+        Invocations(channel).init_failed("Runtime.InvalidEntrypoint", dumps(err, compact=False))
         channel.send("exited", {"returncode": 127, "signal": None})
         return 0
     finally:
