@@ -107,6 +107,7 @@ def build_app(settings: Settings) -> ASGIApp:
             await catalog.resume_pending()
             group.start_soon(pool.run_reaper)
             group.start_soon(async_queue.run)
+            group.start_soon(logs.run)
             log.info(
                 "lambdad ready on %s (data in %s, sandbox backend %s)",
                 settings.endpoint,
@@ -121,6 +122,7 @@ def build_app(settings: Settings) -> ASGIApp:
                 with anyio.CancelScope(shield=True):
                     await pool.close()
                     await backend.close()
+                    await logs.flush()
         engine.dispose()
 
     return create_app(context, lifespan=lifespan)

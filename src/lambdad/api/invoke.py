@@ -38,9 +38,10 @@ async def invoke(request: Request) -> Response:
     client_context = check_client_context(request.headers.get("x-amz-client-context"))
     limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
     payload = check_payload(await _payload(request, limit), limit)
-    version = await ctx.invoker.resolve(
+    target = await ctx.invoker.resolve(
         request.path_params["FunctionName"], request.query_params.get("Qualifier")
     )
+    version = target.version
     headers = {"X-Amz-Executed-Version": version.version}
     trace_id = request.headers.get("x-amzn-trace-id") or new_trace_id()
     if invocation_type == "DryRun":
@@ -52,7 +53,7 @@ async def invoke(request: Request) -> Response:
         )
         return Response(status_code=202, headers={**headers, "x-amzn-RequestId": request_id})
     result = await ctx.invoker.invoke(
-        version,
+        target,
         payload,
         client_context=client_context,
         want_log_tail=log_type == "Tail",
@@ -70,7 +71,7 @@ async def invoke_async(request: Request) -> Response:
     """The legacy InvokeAsync (2014-11-13): always an Event invocation."""
     ctx = ApiContext.of(request)
     payload = check_payload(await _payload(request, MAX_ASYNC_PAYLOAD), MAX_ASYNC_PAYLOAD)
-    version = await ctx.invoker.resolve(request.path_params["FunctionName"], None)
+    version = (await ctx.invoker.resolve(request.path_params["FunctionName"], None)).version
     await ctx.async_queue.enqueue(version.function_name, version.version, payload, new_trace_id())
     return Response(b'{"Status": 202}', status_code=202, media_type="application/json")
 

@@ -11,6 +11,7 @@ from lambdad.invoke.requests import (
     check_payload,
     new_trace_id,
 )
+from lambdad.invoke.version_cache import Resolved, VersionCache
 
 __all__ = [
     "MAX_ASYNC_PAYLOAD",
@@ -18,6 +19,8 @@ __all__ = [
     "AsyncQueue",
     "ConcurrencyLimiter",
     "InvokeResult",
+    "Resolved",
+    "VersionCache",
     "Invoker",
     "check_client_context",
     "check_payload",

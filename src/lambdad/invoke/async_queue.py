@@ -105,9 +105,9 @@ class AsyncQueue:
     async def _run(self, event: AsyncEventRow) -> str:
         """One attempt: "ok", "error" (function error), "throttled" or "gone"."""
         try:
-            version = await self.invoker.resolve(event.function_name, event.qualifier)
+            target = await self.invoker.resolve(event.function_name, event.qualifier)
             result = await self.invoker.invoke(
-                version, event.payload, trace_id=event.trace_id, request_id=event.id
+                target, event.payload, trace_id=event.trace_id, request_id=event.id
             )
         except TooManyRequests:
             return "throttled"

@@ -19,6 +19,7 @@ from lambdad.catalog import Account, Catalog, FunctionState, LastUpdateStatus, V
 from lambdad.errors import ResourceConflict
 from lambdad.invoke.concurrency import ConcurrencyLimiter
 from lambdad.invoke.requests import InvokeResult, new_trace_id
+from lambdad.invoke.version_cache import Resolved, VersionCache
 from lambdad.pool import EnvironmentPool, Lease
 from lambdad.runtimes import InvokeOutcome, InvokeRequest
 from lambdad.telemetry import FunctionLogs, Report, output_lines, tail
@@ -43,13 +44,16 @@ class Invoker:
         self.pool = pool
         self.limiter = limiter
         self.logs = logs
+        self.versions = VersionCache(catalog)
+        catalog.on_change(self.versions.forget)
 
-    async def resolve(self, function_name: str, qualifier: str | None) -> Version:
+    async def resolve(self, function_name: str, qualifier: str | None) -> Resolved:
         """The version an invoke runs, once it is ready to run."""
         ref = self.account.resolve(function_name, qualifier)
         deadline = time.monotonic() + UPDATE_WAIT_S
         while True:
-            version = await self.catalog.get_version(ref)
+            resolved = await self.versions.get(ref)
+            version = resolved.version
             if version.state is FunctionState.PENDING:
                 raise ResourceConflict(
                     "The operation cannot be performed at this time. The function is currently "
@@ -61,14 +65,14 @@ class Invoker:
                     f"in the following state: Failed. {version.state_reason or ''}".rstrip()
                 )
             if version.last_update_status is not LastUpdateStatus.IN_PROGRESS:
-                return version
+                return resolved
             if time.monotonic() > deadline:
-                return version
+                return resolved
             await anyio.sleep(0.02)
 
     async def invoke(
         self,
-        version: Version,
+        target: Resolved,
         payload: bytes,
         *,
         client_context: str | None = None,
@@ -77,8 +81,8 @@ class Invoker:
         request_id: str | None = None,
     ) -> InvokeResult:
         request_id = request_id or str(uuid.uuid4())
-        function = await self.catalog.get_function(version.function_name)
-        with self.limiter.slot(version.function_name, function.reserved_concurrency):
+        version = target.version
+        with self.limiter.slot(version.function_name, target.reserved_concurrency):
             lease = await self.pool.acquire(version)
             outcome = await self._run(lease, version, payload, request_id, client_context, trace_id)
             lines = await self._log(lease, version, request_id, outcome)

@@ -39,12 +39,13 @@ class LogStore:
                     )
                 )
 
-    def append(self, group: str, stream: str, events: Sequence[tuple[int, str]]) -> None:
+    def append(self, events: Sequence[tuple[str, str, int, str]]) -> None:
+        """Insert (group, stream, timestamp_ms, message) events in one transaction."""
         if not events:
             return
         rows = [
             {"log_group": group, "log_stream": stream, "timestamp_ms": ts, "message": msg}
-            for ts, msg in events
+            for group, stream, ts, msg in events
         ]
         with map_db_errors(), self.engine.begin() as conn:
             conn.execute(sa.insert(log_events), rows)

@@ -4,13 +4,18 @@ START / the function's output / END / REPORT per invocation.
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import time
 from dataclasses import dataclass
 
+import anyio
+
 from lambdad.concurrency import run_sync
 from lambdad.store import LogEventRow, LogStore
+
+log = logging.getLogger(__name__)
 
 TAIL_BYTES = 4096
 
@@ -58,22 +63,47 @@ def output_lines(output: bytes) -> list[str]:
 
 
 class FunctionLogs:
-    """Writes and reads a function's log groups (`/aws/lambda/<name>`)."""
+    """Writes and reads a function's log groups (`/aws/lambda/<name>`).
 
-    def __init__(self, store: LogStore) -> None:
+    Writes are buffered and stored in batches by `run()` (every
+    `flush_interval_s`), off the invocation's path; a read flushes first, so
+    readers always see everything written before it.
+    """
+
+    def __init__(self, store: LogStore, flush_interval_s: float = 0.1) -> None:
         self.store = store
+        self.flush_interval_s = flush_interval_s
+        self._events: list[tuple[str, str, int, str]] = []
+        self._flushing = anyio.Lock()
 
     async def open_stream(self, group: str, stream: str) -> None:
         await run_sync(self.store.create_stream, group, stream, int(time.time() * 1000))
 
     async def write(self, group: str, stream: str, lines: list[str]) -> None:
         now = int(time.time() * 1000)
-        await run_sync(self.store.append, group, stream, [(now, line) for line in lines])
+        self._events.extend((group, stream, now, line) for line in lines)
+
+    async def flush(self) -> None:
+        async with self._flushing:
+            events, self._events = self._events, []
+            if events:
+                await run_sync(self.store.append, events)
+
+    async def run(self) -> None:
+        """The flush loop; the server cancels it and calls `flush()` once more at exit."""
+        while True:
+            await anyio.sleep(self.flush_interval_s)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("logs: flush failed")
 
     async def read(self, group: str, after_id: int = 0, limit: int = 1000) -> list[LogEventRow]:
+        await self.flush()
         return await run_sync(self.store.events, group, after_id, limit)
 
     async def last_id(self, group: str) -> int:
+        await self.flush()
         return await run_sync(self.store.last_id, group)
 
 

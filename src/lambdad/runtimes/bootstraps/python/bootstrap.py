@@ -4,24 +4,30 @@ Standalone and stdlib-only (it runs inside the sandbox on the chosen Python and
 imports nothing from lambdad). It behaves like AWS's `awslambdaric`: the same
 handler string rules, context object, response marshalling, error JSON, init
 errors and log format.
+
+It runs on every cold start before the function's own code, so it imports
+what every invocation needs and nothing more: `json`, and a small HTTP/1.1
+client on a raw socket (`http.client` pulls in `email`, `ssl`... ~30 ms).
+`logging` is set up the moment the function imports it (an import hook), so a
+function that never logs never pays for it; `traceback`, `base64` and
+`decimal` are imported on the paths that need them.
 """
 
 from __future__ import annotations
 
-import base64
-import decimal
-import http.client
-import importlib
+import _socket
 import json
-import logging
 import os
-import socket
 import sys
 import time
-import traceback
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 API = "/2018-06-01/runtime"
+_HERE = (lambda: None).__code__.co_filename
+"""This file as its frames name it (also when it runs from a precompiled .pyc)."""
 
 
 class FaultError(Exception):
@@ -37,36 +43,159 @@ class FaultError(Exception):
 # ---- Runtime API client --------------------------------------------------------------------
 
 
-class _Connection(http.client.HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        # Small request/response pairs: don't let Nagle wait for a delayed ACK.
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class ProtocolError(Exception):
+    """The Runtime API's reply was not HTTP/1.x we understand (or the connection dropped)."""
 
 
 class RuntimeClient:
+    """A keep-alive HTTP/1.1 client for the Runtime API on one TCP connection.
+
+    Requests carry Content-Length bodies; responses may use Content-Length,
+    chunked transfer encoding, or run until the server closes. Header names
+    come back lower-cased. A request on a dropped keep-alive connection is
+    retried once on a new connection (http.client's behaviour).
+    """
+
     def __init__(self, address: str) -> None:
         host, _, port = address.rpartition(":")
-        self.host, self.port = host, int(port)
-        self.conn = _Connection(self.host, self.port)
+        self.host_header = address
+        host = host[1:-1] if host.startswith("[") else host
+        self.family = _socket.AF_INET6 if ":" in host else _socket.AF_INET
+        self.address = (host, int(port))
+        self.sock: _socket.socket | None = None
+        self.buf = bytearray()
+
+    def _connect(self) -> _socket.socket:
+        sock = _socket.socket(self.family, _socket.SOCK_STREAM)
+        try:
+            sock.connect(self.address)
+            # Small request/response pairs: don't let Nagle wait for a delayed ACK.
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        except BaseException:
+            sock.close()
+            raise
+        self.buf.clear()
+        return sock
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self.buf.clear()
 
     def _request(
         self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    ) -> tuple[int, dict[str, str], bytes]:
+        head = f"{method} {API}{path} HTTP/1.1\r\nHost: {self.host_header}\r\n"
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
+        if body is not None:
+            head += f"Content-Length: {len(body)}\r\n"
+        data = head.encode("latin-1") + b"\r\n"
         for attempt in (1, 2):
             try:
-                self.conn.request(method, API + path, body=body, headers=headers or {})
-                resp = self.conn.getresponse()
-                return resp.status, resp.headers, resp.read()
-            except (ConnectionError, http.client.HTTPException):
+                if self.sock is None:
+                    self.sock = self._connect()
+                if body and len(body) > 65536:
+                    self.sock.sendall(data)
+                    self.sock.sendall(body)
+                else:
+                    self.sock.sendall(data + body if body else data)
+                return self._response(method)
+            except (ConnectionError, ProtocolError):
                 # A dropped keep-alive connection: reconnect once.
-                self.conn.close()
-                self.conn = _Connection(self.host, self.port)
+                self.close()
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    def next(self) -> tuple[http.client.HTTPMessage, bytes]:
+    def _fill(self) -> None:
+        assert self.sock is not None
+        data = self.sock.recv(65536)
+        if not data:
+            raise ProtocolError("Remote end closed connection without response")
+        self.buf += data
+
+    def _line(self) -> bytes:
+        start = 0
+        while True:
+            i = self.buf.find(b"\n", start)
+            if i >= 0:
+                line = bytes(self.buf[: i + 1])
+                del self.buf[: i + 1]
+                return line
+            if len(self.buf) > 65536:
+                raise ProtocolError("header line too long")
+            start = len(self.buf)
+            self._fill()
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+    def _response(self, method: str) -> tuple[int, dict[str, str], bytes]:
+        while True:
+            version, _, rest = self._line().decode("latin-1").partition(" ")
+            if not version.startswith("HTTP/1."):
+                raise ProtocolError(f"bad status line: {version} {rest}".rstrip())
+            try:
+                status = int(rest.split(None, 1)[0])
+            except (ValueError, IndexError):
+                raise ProtocolError(f"bad status line: {version} {rest}".rstrip()) from None
+            headers: dict[str, str] = {}
+            while True:
+                line = self._line()
+                if line in (b"\r\n", b"\n"):
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                name = name.strip().lower()
+                value = value.strip()
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            if not 100 <= status < 200:
+                break  # 1xx: an interim response; the real one follows
+        connection = headers.get("connection", "").lower()
+        close = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+        if method == "HEAD" or status in (204, 304):
+            body = b""
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body = self._chunked()
+        elif "content-length" in headers:
+            try:
+                body = self._read(int(headers["content-length"]))
+            except ValueError:
+                raise ProtocolError("bad Content-Length") from None
+        else:  # the body runs until the server closes
+            close = True
+            while True:
+                try:
+                    self._fill()
+                except ProtocolError:
+                    break
+            body = bytes(self.buf)
+            self.buf.clear()
+        if close:
+            self.close()
+        return status, headers, body
+
+    def _chunked(self) -> bytes:
+        parts = []
+        while True:
+            try:
+                size = int(self._line().split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                raise ProtocolError("bad chunk size") from None
+            if size == 0:
+                while self._line() not in (b"\r\n", b"\n"):
+                    pass  # trailers
+                return b"".join(parts)
+            parts.append(self._read(size))
+            self._line()
+
+    def next(self) -> tuple[dict[str, str], bytes]:
+        """The next event and its headers (names lower-cased)."""
         status, headers, body = self._request("GET", "/invocation/next")
         if status != 200:
             raise RuntimeError(f"/invocation/next returned {status}: {body!r}")
@@ -119,7 +248,13 @@ def load_handler(handler: str) -> Any:
             f"Cannot use built-in module {modname} as a handler module",
         )
     try:
-        module = importlib.import_module(modname)
+        if modname.startswith("."):  # import_module's own error for a relative name
+            import importlib
+
+            module = importlib.import_module(modname)
+        else:  # importlib.import_module, without importing importlib
+            __import__(modname)
+            module = sys.modules[modname]
     except ImportError as exc:
         raise FaultError(
             "Runtime.ImportModuleError", f"Unable to import module '{modname}': {exc}"
@@ -202,6 +337,8 @@ def _json_header(value: str | None) -> dict | None:
     try:
         data = json.loads(value)
     except ValueError:
+        import base64
+
         try:  # tolerate the raw base64 form of X-Amz-Client-Context
             data = json.loads(base64.b64decode(value))
         except ValueError:
@@ -214,7 +351,8 @@ def _json_header(value: str | None) -> dict | None:
 
 class _Encoder(json.JSONEncoder):
     def default(self, o: Any) -> Any:
-        if isinstance(o, decimal.Decimal):
+        decimal = sys.modules.get("decimal")  # a Decimal means it is imported already
+        if decimal is not None and isinstance(o, decimal.Decimal):
             return int(o) if o == o.to_integral_value() else float(o)
         return super().default(o)
 
@@ -237,7 +375,9 @@ def error_result(exc: BaseException, request_id: str) -> dict:
             "requestId": request_id,
             "stackTrace": exc.trace,
         }
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != _HERE]
     return {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
@@ -262,15 +402,18 @@ def log_error(error: dict) -> None:
 # ---- Logging ---------------------------------------------------------------------------------
 
 
-class _RequestIdFilter(logging.Filter):
-    request_id = ""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.aws_request_id = _RequestIdFilter.request_id
-        return True
+_request_id = ""
+"""The current invocation's id, for the log handler's records."""
 
 
-def setup_logging() -> None:
+def setup_logging(logging: Any) -> None:
+    """Lambda's root handler: `[LEVEL]\\tTIME\\tREQUEST_ID\\tMESSAGE` on stdout."""
+
+    class _RequestIdFilter(logging.Filter):
+        def filter(self, record: Any) -> bool:
+            record.aws_request_id = _request_id
+            return True
+
     handler = logging.StreamHandler(sys.stdout)
     formatter = logging.Formatter(
         "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
@@ -286,24 +429,78 @@ def setup_logging() -> None:
         root.setLevel(level.upper())
 
 
+class LoggingHook:
+    """A meta path finder that runs `setup_logging` right after `logging` is first imported.
+
+    AWS's runtime installs its root handler at startup; doing it when the
+    function imports `logging` is the same as far as the function can tell
+    (the handler is there before its first line using `logging` runs, so
+    `logging.basicConfig()` is a no-op as on Lambda) and saves the import
+    for functions that never log.
+    """
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "logging":
+            return None
+        self.remove()
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec(name, path, target) if find_spec else None
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _SetupAfterExec(spec.loader)
+        return spec
+
+    def install(self) -> None:
+        if "logging" in sys.modules:
+            setup_logging(sys.modules["logging"])
+        else:
+            sys.meta_path.insert(0, self)
+
+    def remove(self) -> None:
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
+
+
+class _SetupAfterExec:
+    """Wraps logging's loader; puts the real one back once the module has run."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        module.__loader__ = module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        setup_logging(module)
+
+
 # ---- Loop ------------------------------------------------------------------------------------
 
 
 def handle_one(client: RuntimeClient, handler: Any) -> None:
+    global _request_id
     headers, body = client.next()
-    request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
-    _RequestIdFilter.request_id = request_id
-    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    request_id = headers.get("lambda-runtime-aws-request-id", "")
+    _request_id = request_id
+    trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
         os.environ.pop("_X_AMZN_TRACE_ID", None)
     context = LambdaContext(
         request_id,
-        int(headers.get("Lambda-Runtime-Deadline-Ms") or 0),
-        headers.get("Lambda-Runtime-Invoked-Function-Arn", ""),
-        _json_header(headers.get("Lambda-Runtime-Client-Context")),
-        _json_header(headers.get("Lambda-Runtime-Cognito-Identity")),
+        int(headers.get("lambda-runtime-deadline-ms") or 0),
+        headers.get("lambda-runtime-invoked-function-arn", ""),
+        _json_header(headers.get("lambda-runtime-client-context")),
+        _json_header(headers.get("lambda-runtime-cognito-identity")),
     )
     try:
         try:
@@ -335,13 +532,15 @@ def main() -> None:
     task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
     # sys.path[0] is this file's dir; the function's code takes its place (AWS order).
     sys.path[0] = task_root
-    setup_logging()
+    LoggingHook().install()
     client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
     except Exception as exc:
         error = error_result(exc, "")
         if not isinstance(exc, FaultError):
+            import traceback
+
             error["stackTrace"] = traceback.format_list(traceback.extract_tb(exc.__traceback__))
         log_error(error)
         client.post_init_error(error)
