@@ -46,7 +46,7 @@ def function_configuration(version: Version, region: str) -> shapes.FunctionConf
         package_type=config.package_type,
         architectures=list(config.architectures),
         ephemeral_storage=shapes.EphemeralStorageShape(size=config.ephemeral_storage),
-        snap_start=shapes.functions.SnapStartResponse(),
+        snap_start=shapes.functions.SnapStartResponse(apply_on="None", optimization_status="Off"),
         runtime_version_config=shapes.functions.RuntimeVersionConfig(
             runtime_version_arn=_RUNTIME_VERSION_ARN.format(region=region, runtime=config.runtime)
         ),

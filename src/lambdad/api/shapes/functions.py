@@ -108,8 +108,8 @@ class Layer(Shape):
 
 
 class SnapStartResponse(Shape):
-    apply_on: str = "None"
-    optimization_status: str = "Off"
+    apply_on: str
+    optimization_status: str
 
 
 class RuntimeVersionConfig(Shape):
