@@ -421,6 +421,36 @@ def test_delete_a_version_keeps_the_function(lambda_client: Any) -> None:
     assert lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
 
 
+def test_publish_version_and_list_versions(lambda_client: Any) -> None:
+    name = unique()
+    created = create(lambda_client, name)
+    wait_active(lambda_client, name)
+
+    first = lambda_client.publish_version(FunctionName=name, Description="first")
+    assert (first["Version"], first["Description"]) == ("1", "first")
+    assert first["FunctionArn"] == f"{arn(name)}:1"
+    assert first["CodeSha256"] == created["CodeSha256"]
+    assert first["RevisionId"] != created["RevisionId"]
+    # Nothing changed since version 1: publishing again returns it.
+    assert lambda_client.publish_version(FunctionName=name)["Version"] == "1"
+
+    lambda_client.update_function_configuration(FunctionName=name, Timeout=9)
+    wait_updated(lambda_client, name)
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
+        lambda_client.publish_version(FunctionName=name, CodeSha256="bm90IHRoZSBoYXNo")
+    with pytest.raises(lambda_client.exceptions.PreconditionFailedException):
+        lambda_client.publish_version(FunctionName=name, RevisionId="stale")
+    assert lambda_client.publish_version(FunctionName=name)["Version"] == "2"
+
+    listed = lambda_client.list_versions_by_function(FunctionName=name)["Versions"]
+    assert [(v["Version"], v["Timeout"]) for v in listed] == [("$LATEST", 9), ("1", 3), ("2", 9)]
+    paged = lambda_client.get_paginator("list_versions_by_function")
+    pages = list(paged.paginate(FunctionName=name, PaginationConfig={"PageSize": 2}))
+    assert [v["Version"] for p in pages for v in p["Versions"]] == ["$LATEST", "1", "2"]
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.publish_version(FunctionName=unique("missing"))
+
+
 # -- tags and account ------------------------------------------------------------
 
 

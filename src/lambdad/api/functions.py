@@ -111,6 +111,34 @@ async def update_function_configuration(request: Request) -> Response:
     return _json(convert.function_configuration(version, ctx.region))
 
 
+async def publish_version(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    body = shapes.decode_body(await request.body(), shapes.PublishVersionRequest)
+    version = await ctx.catalog.publish_version(
+        request.path_params["FunctionName"],
+        code_sha256=body.code_sha256,
+        description=body.description,
+        revision_id=body.revision_id,
+    )
+    return _json(convert.function_configuration(version, ctx.region), status=201)
+
+
+async def list_versions_by_function(request: Request) -> Response:
+    ctx = ApiContext.of(request)
+    params = request.query_params
+    versions = await ctx.catalog.list_versions(request.path_params["FunctionName"])
+    start = _int_param(params.get("Marker"), "Marker", default=0)
+    max_items = _int_param(params.get("MaxItems"), "MaxItems", default=50)
+    page = versions[start : start + max_items]
+    more = start + max_items < len(versions)
+    return _json(
+        shapes.ListVersionsByFunctionResponse(
+            versions=[convert.function_configuration(v, ctx.region) for v in page],
+            next_marker=str(start + max_items) if more else None,
+        )
+    )
+
+
 async def delete_function(request: Request) -> Response:
     ctx = ApiContext.of(request)
     await ctx.catalog.delete_function(

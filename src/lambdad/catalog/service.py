@@ -222,6 +222,43 @@ class Catalog:
         await self._notify(ref.name)
         return self._version(updated)
 
+    async def publish_version(
+        self,
+        function_name: str,
+        *,
+        code_sha256: str | None = None,
+        description: str | None = None,
+        revision_id: str | None = None,
+    ) -> Version:
+        """PublishVersion: snapshot $LATEST, unless the newest version already is one."""
+        ref = self._unqualified(function_name)
+        latest = await self._latest_row(ref.name)
+        self._check_revision(latest, revision_id)
+        current = self._version(latest)
+        if code_sha256 is not None and code_sha256 != current.code_sha256:
+            raise InvalidParameterValue(
+                f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
+                f"({current.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
+            )
+        published = await run_sync(self.functions.list_versions, ref.name)
+        newest = next((r for r in reversed(published) if r.version != LATEST), None)
+        if newest is not None and _same_snapshot(newest, latest):
+            return self._version(newest)
+        if description is not None:
+            validation.check_description(description)
+        row = await self._publish(
+            ref.name,
+            latest.revision_id,
+            conditional=revision_id is not None,
+            description=description,
+        )
+        return self._version(row)
+
+    async def list_versions(self, function_name: str) -> list[Version]:
+        ref = self._unqualified(function_name)
+        await self._latest_row(ref.name)
+        return [self._version(r) for r in await run_sync(self.functions.list_versions, ref.name)]
+
     async def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
         ref = self.account.resolve(function_name, qualifier)
         await self.get_function(ref.name)
@@ -386,11 +423,26 @@ class Catalog:
         # change's own activation wins and this write is a no-op.
         await run_sync(self.functions.replace_version, done, row.revision_id)
 
-    async def _publish(self, name: str, expected_revision: str, conditional: bool) -> VersionRow:
+    async def _publish(
+        self,
+        name: str,
+        expected_revision: str,
+        conditional: bool,
+        description: str | None = None,
+    ) -> VersionRow:
         latest = await self._latest_row(name)
+        config = latest.config
+        if description is not None:
+            config = {**config, "description": description}
 
         def build(number: int) -> VersionRow:
-            return dataclasses.replace(latest, version=str(number), last_modified=time.time())
+            return dataclasses.replace(
+                latest,
+                version=str(number),
+                revision_id=str(uuid.uuid4()),
+                config=config,
+                last_modified=time.time(),
+            )
 
         row = await run_sync(self.functions.publish_version, latest, expected_revision, build)
         if row is None:
@@ -442,6 +494,16 @@ def _state_fields(
     if reason is not None:
         data["state_reason"] = reason
     return data
+
+
+def _same_snapshot(published: VersionRow, latest: VersionRow) -> bool:
+    """Whether publishing `latest` would add nothing to `published` (same code and config)."""
+    if published.code_sha256 != latest.code_sha256:
+        return False
+    # A version's description is its own (PublishVersion's Description).
+    ours = dataclasses.replace(FunctionConfig.from_json(published.config), description="")
+    theirs = dataclasses.replace(FunctionConfig.from_json(latest.config), description="")
+    return ours == theirs
 
 
 def _with_default_logging(config: FunctionConfig, name: str) -> FunctionConfig:

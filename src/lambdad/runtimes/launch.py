@@ -1,4 +1,5 @@
-"""Plan how an environment's runtime starts: argv, env and mounts (pure; no I/O but stat).
+"""Plan how an environment's runtime starts: argv, env and mounts (pure; no I/O but stat,
+and writing the bootstraps' .pyc files the first time: see `precompile`).
 
 The plan is what `pool.environment.ExecutionEnvironment` hands to a sandbox
 backend. Paths inside the sandbox come from a `SandboxLayout`, so a test double
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdad.runtimes.interpreters import InterpreterCatalog, RuntimeChoice, server_python
+from lambdad.runtimes.precompile import precompiled
 from lambdad.runtimes.spec import EnvironmentSpec
 from lambdad.runtimes.variables import execution_env, runtime_defaults
 from lambdad.sandbox.base import Mount
@@ -52,6 +54,13 @@ class LaunchPlan:
     """(errorType, message): Init fails before anything starts."""
 
 
+def _script(layout: SandboxLayout, name: str, version: tuple[int, ...]) -> str:
+    """The in-sandbox path to run for BOOTSTRAP_DIR/`name`: its precompiled .pyc when
+    there is one for `version` (see `precompile`), else the source."""
+    seen_as = f"{layout.runtime}/{name}"
+    return precompiled(BOOTSTRAP_DIR / name, seen_as, version) or seen_as
+
+
 def find_bootstrap(spec: EnvironmentSpec, opt_dir: Path) -> str | None:
     """Which custom-runtime `bootstrap` Lambda would run: /var/task's, else /opt's."""
     if (spec.code_dir / "bootstrap").is_file():
@@ -87,7 +96,7 @@ def plan_launch(
         bootstrap = [
             str(choice.interpreter.executable),
             "-u",
-            f"{layout.runtime}/python/bootstrap.py",
+            _script(layout, "python/bootstrap.py", choice.interpreter.version),
         ]
     elif choice.family == "node" and choice.interpreter:
         bootstrap = [str(choice.interpreter.executable), f"{layout.runtime}/node/bootstrap.mjs"]
@@ -145,7 +154,7 @@ def plan_launch(
         str(init_python.executable),
         "-I",
         "-S",
-        f"{layout.runtime}/init.py",
+        _script(layout, "init.py", init_python.version),
         "--listen",
         listen,
         "--channel-fd",

@@ -59,9 +59,17 @@ class SlotPool:
     async def take(self) -> Slot:
         if self._closed:
             raise SandboxError("sandbox backend is closed")
-        try:
-            slot = self._ready.popleft()
-        except IndexError:
+        slot = None
+        while self._ready:
+            spare = self._ready.popleft()
+            if spare.launcher.proc.poll() is None:
+                slot = spare
+                break
+            # A parked launcher can die (killed from outside, OOM on the host):
+            # never hand out a dead one.
+            log.warning("sandbox: spare launcher %d died; discarding it", spare.launcher.pid)
+            await run_blocking(spare.discard)
+        if slot is None:
             slot = await wait_future(self._thread.submit(self.maker.make))
         if self.spares:
             self._thread.submit(self._refill)

@@ -98,6 +98,12 @@ class UpdateFunctionConfigurationRequest(Shape):
     k_m_s_key_arn: str | None = msgspec.field(default=None, name="KMSKeyArn")
 
 
+class PublishVersionRequest(Shape):
+    code_sha256: str | None = None
+    description: str | None = None
+    revision_id: str | None = None
+
+
 class TagResourceRequest(Shape):
     tags: dict[str, str]
 
@@ -147,6 +153,11 @@ class FunctionConfiguration(Shape):
     state_reason_code: str | None = None
     last_update_status_reason: str | None = None
     last_update_status_reason_code: str | None = None
+
+
+class ListVersionsByFunctionResponse(Shape):
+    versions: list[FunctionConfiguration]
+    next_marker: str | None = None
 
 
 class FunctionCodeLocation(Shape):

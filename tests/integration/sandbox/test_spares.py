@@ -1,0 +1,56 @@
+"""A spare slot whose parked launcher died is never handed out."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lambdad.sandbox import BwrapBackend, Mount, SandboxSpec
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.anyio,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (cgroups, loop mounts)"),
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+]
+
+
+async def test_dead_spare_is_replaced(tmp_path: Path) -> None:
+    backend = BwrapBackend(state_dir=tmp_path / "state", spares=1, spare_tmp_mb=16)
+    try:
+        pool = backend._pool
+        deadline = time.monotonic() + 10
+        while not pool._ready and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool._ready, "no spare was made"
+        spare = pool._ready[0]
+        os.kill(spare.launcher.pid, signal.SIGKILL)
+        spare.launcher.proc.wait(timeout=5)
+
+        python = os.path.realpath(sys.executable)
+        code = tmp_path / "code"
+        code.mkdir()
+        spec = SandboxSpec(
+            sandbox_id="after-dead-spare",
+            argv=(python, "-S", "-c", "raise SystemExit(7)"),
+            env={},
+            mounts=(
+                Mount(Path(sys.base_prefix), sys.base_prefix),
+                Mount(code, "/var/task"),
+            ),
+            memory_mb=128,
+            ephemeral_storage_mb=16,
+            work_dir=tmp_path / "work",
+        )
+        sandbox = await backend.start(spec)
+        status = await sandbox.wait()
+        await sandbox.destroy("done")
+        assert status.returncode == 7
+    finally:
+        await backend.close()
