@@ -9,6 +9,7 @@ so botocore never probes the instance metadata address.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -55,12 +56,25 @@ def lambdad_command(*args: str) -> list[str]:
 class LambdadServer:
     """One `lambdad server` process; use as a context manager or call start/stop."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str | None = None,
+        *,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`args` are extra `lambdad server` flags, `env` extra LAMBDAD_* variables;
+        nothing else of the test runner's LAMBDAD_* configuration leaks in."""
         self.data_dir = data_dir
         self.database_url = database_url
+        self.args = list(args or [])
+        self.extra_env = dict(env or {})
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"{data_dir.name}.server.log"
+        self.backend = "unknown"
+        """The sandbox backend, from the server's startup line."""
 
     @property
     def url(self) -> str:
@@ -69,12 +83,13 @@ class LambdadServer:
     def start(self) -> LambdadServer:
         self.port = free_port()
         args = ["server", "--host", "127.0.0.1", "--port", str(self.port)]
-        args += ["--data-dir", str(self.data_dir), "--log-level", "warning"]
+        args += ["--data-dir", str(self.data_dir), "--log-level", "info", *self.args]
         if self.database_url:
             args += ["--database-url", self.database_url]
         env = aws_env()
         for key in [k for k in env if k.startswith("LAMBDAD_")]:
             del env[key]  # the flags above are the whole configuration
+        env.update(self.extra_env)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 lambdad_command(*args), stdout=log, stderr=subprocess.STDOUT, env=env
@@ -97,6 +112,8 @@ class LambdadServer:
             try:
                 response = httpx.get(f"{self.url}/2016-08-19/account-settings", timeout=1.0)
                 if response.status_code == 200:
+                    found = re.search(r"sandbox backend (\w+)", self.log())
+                    self.backend = found.group(1) if found else "unknown"
                     return
             except httpx.TransportError:
                 pass

@@ -4,23 +4,17 @@
 (bounded) until it answers, and always stops it: SIGTERM, then SIGKILL. It reads
 the sandbox backend from the server's startup line (`sandbox backend bwrap`).
 
-`tests/support/server.py` is not used for the server itself: it fixes the log
-level at `warning` (which hides the backend line) and strips `LAMBDAD_*`
-variables, and these tests need `--sandbox`, `--idle-timeout` and
-`LAMBDAD_ASYNC_RETRY_BASE_S`.
+The server itself is `tests/support/server.py`'s, run with the flags
+(`--sandbox`, `--idle-timeout`) and LAMBDAD_* variables
+(`LAMBDAD_ASYNC_RETRY_BASE_S`) each test module needs.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +23,8 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from support.server import aws_env, free_port, lambdad_command
+from support.server import LambdadServer
+from support.zips import make_zip
 
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
@@ -48,74 +43,11 @@ def bwrap_missing_reason() -> str | None:
     return None
 
 
-class InvokeServer:
-    """One `lambdad server` subprocess with the flags and LAMBDAD_* variables given."""
+class InvokeServer(LambdadServer):
+    """A `lambdad server` subprocess with a boto3 client and the logs endpoint."""
 
     def __init__(self, data_dir: Path, args: list[str], env: dict[str, str]) -> None:
-        self.data_dir = data_dir
-        self.args = args
-        self.extra_env = env
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir.parent / "server.log"
-        self.backend = "unknown"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> InvokeServer:
-        self.port = free_port()
-        args = ["server", "--host", "127.0.0.1", "--port", str(self.port)]
-        args += ["--data-dir", str(self.data_dir), "--log-level", "info", *self.args]
-        env = aws_env()
-        for key in [k for k in env if k.startswith("LAMBDAD_")]:
-            del env[key]
-        env.update(self.extra_env)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                lambdad_command(*args), stdout=log, stderr=subprocess.STDOUT, env=env
-            )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"lambdad server exited:\n{self.log()}")
-            try:
-                answer = httpx.get(f"{self.url}/2016-08-19/account-settings", timeout=1.0)
-                if answer.status_code == 200:
-                    found = re.search(r"sandbox backend (\w+)", self.log())
-                    self.backend = found.group(1) if found else "unknown"
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"lambdad server did not answer in {STARTUP_TIMEOUT_S}s:\n{self.log()}")
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_S)
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-6000:]
-        except FileNotFoundError:
-            return ""
+        super().__init__(data_dir, args=args, env=env)
 
     def client(self) -> Any:
         config = Config(read_timeout=120, retries={"max_attempts": 0}, max_pool_connections=32)
@@ -153,17 +85,6 @@ class InvokeServer:
             if done(messages) or time.monotonic() > deadline:
                 return messages
             time.sleep(0.1)
-
-
-def make_zip(files: dict[str, str], executable: tuple[str, ...] = ()) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.create_system = 3
-            info.external_attr = (0o100755 if name in executable else 0o100644) << 16
-            archive.writestr(info, content)
-    return buffer.getvalue()
 
 
 def create_function(
