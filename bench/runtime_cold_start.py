@@ -94,7 +94,7 @@ def make_spec(root: Path, i: int) -> EnvironmentSpec:
     )  # fmt: skip
 
 
-async def run(backend_name: str, n: int, warm: int) -> dict[str, object]:
+async def run(backend_name: str, n: int, warm: int) -> dict[str, list[float]]:
     backend = select_backend(backend_name)  # type: ignore[arg-type]
     root = Path(tempfile.mkdtemp(prefix="lambdad-bench-"))
     root.chmod(0o755)

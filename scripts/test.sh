@@ -22,5 +22,8 @@ fi
 
 echo "==> ruff"
 .venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+echo "==> mypy"
+.venv/bin/mypy
 echo "==> pytest"
 .venv/bin/pytest -q "$@"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -58,13 +57,7 @@ def build_app(settings: Settings) -> ASGIApp:
         code_cache=code_cache,
         spawn=background.spawn,
     )
-    # One cgroup parent per data dir: servers side by side never reclaim each other's.
-    instance = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
-    backend = select_backend(
-        settings.sandbox_backend,
-        state_dir=data_dir / "sandbox",
-        cgroup_parent=f"lambdad/{instance}",
-    )
+    backend = select_backend(settings.sandbox_backend, state_dir=data_dir / "sandbox")
     launcher = EnvironmentLauncher(
         LaunchSettings(
             region=settings.region,

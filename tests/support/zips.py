@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import io
 import zipfile
+from collections.abc import Mapping
 
 HANDLER_SOURCE = "def handler(event, context):\n    return {'echo': event, 'v': %r}\n"
 
 
-def make_zip(files: dict[str, bytes | str], executable: tuple[str, ...] = ()) -> bytes:
+def make_zip(files: Mapping[str, bytes | str], executable: tuple[str, ...] = ()) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():

@@ -6,6 +6,11 @@ binaries found on the search path (pyenv shims are followed to the real
 binaries: a shim is a shell script costing ~100 ms per start), and `node`.
 A runtime id whose exact version is missing runs on the nearest one, unless
 the environment is strict.
+
+A sandbox that sees the host's own files as another uid (the "process"
+backend run as root) can only run interpreters every user may run: a pyenv
+under a mode-700 home is out of its reach. `InterpreterCatalog.for_other_users`
+picks those, e.g. the system's /usr/bin/python3.N behind the server's own.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import functools
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -43,6 +49,20 @@ class Interpreter:
         return not any(
             self.prefix == Path(p) or self.prefix.is_relative_to(p) for p in SYSTEM_PREFIXES
         )
+
+    def usable_by_others(self) -> bool:
+        """Whether a user who is neither owner nor group member can run it (stats the path)."""
+        return _world_reachable(self.executable, 0o005) and _world_reachable(self.prefix, 0o005)
+
+
+def _world_reachable(path: Path, bits: int) -> bool:
+    """`path` has the "other" permission `bits`, and every dir above it is searchable by others."""
+    try:
+        if os.stat(path).st_mode & bits != bits:
+            return False
+        return all(os.stat(parent).st_mode & stat.S_IXOTH for parent in path.parents)
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -88,10 +108,17 @@ def server_python() -> Interpreter:
 
 
 def discover_pythons(search_path: str) -> list[Interpreter]:
-    """Real `python3.N` binaries on `search_path`, the server's own first."""
+    """Real `python3.N` binaries on `search_path`, one per version (the server's own for its)."""
     found: dict[tuple[int, ...], Interpreter] = {}
+    for interp in _python_candidates(search_path):
+        found.setdefault(interp.version, interp)
+    return sorted(found.values(), key=lambda i: i.version)
+
+
+def _python_candidates(search_path: str) -> list[Interpreter]:
+    """Every distinct real `python3.N` binary on `search_path`, the server's own first."""
     own = server_python()
-    found[own.version] = own
+    found: dict[Path, Interpreter] = {own.executable: own}
     for d in _python_search_dirs(search_path):
         try:
             names = sorted(os.listdir(d))
@@ -102,13 +129,11 @@ def discover_pythons(search_path: str) -> list[Interpreter]:
             if not m:
                 continue
             version = (3, int(m.group(1)))
-            if version in found:
-                continue
             exe = Path(os.path.realpath(d / name))
-            if not _is_elf(exe):
+            if exe in found or not _is_elf(exe):
                 continue
-            found[version] = Interpreter("python", version, exe, exe.parent.parent)
-    return sorted(found.values(), key=lambda i: i.version)
+            found[exe] = Interpreter("python", version, exe, exe.parent.parent)
+    return list(found.values())
 
 
 def discover_node(search_path: str) -> list[Interpreter]:
@@ -134,11 +159,38 @@ class InterpreterCatalog:
 
     pythons: tuple[Interpreter, ...]
     nodes: tuple[Interpreter, ...]
+    shadowed: tuple[Interpreter, ...] = ()
+    """Other installs of versions `pythons` already has (e.g. /usr/bin/python3.11 behind
+    the server's own 3.11): used when the preferred one is out of a sandbox's reach."""
+    init_python: Interpreter | None = None
+    """What runs the in-sandbox init; None: the server's own Python."""
 
     @classmethod
     def discover(cls, search_path: str | None = None) -> InterpreterCatalog:
         path = os.pathsep.join(os.get_exec_path()) if search_path is None else search_path
-        return cls(tuple(discover_pythons(path)), tuple(discover_node(path)))
+        candidates = _python_candidates(path)
+        pythons = discover_pythons(path)
+        shadowed = tuple(c for c in candidates if c not in pythons)
+        return cls(tuple(pythons), tuple(discover_node(path)), shadowed)
+
+    def for_other_users(self) -> InterpreterCatalog:
+        """The interpreters a sandbox running as another uid on the host's files can run:
+        per version the first usable install, and an init Python among them (the server's
+        own minor version first, for its precompiled init; init needs 3.9+)."""
+        pythons: dict[tuple[int, ...], Interpreter] = {}
+        for interp in (*self.pythons, *self.shadowed):
+            if interp.version not in pythons and interp.usable_by_others():
+                pythons[interp.version] = interp
+        own = server_python()
+        inits = sorted(
+            (i for i in pythons.values() if i.version >= (3, 9)),
+            key=lambda i: (i.executable != own.executable, i.version != own.version, -i.version[1]),
+        )
+        return InterpreterCatalog(
+            tuple(sorted(pythons.values(), key=lambda i: i.version)),
+            tuple(n for n in self.nodes if n.usable_by_others()),
+            init_python=inits[0] if inits else None,
+        )
 
     def choose(self, runtime: str, *, strict: bool = False) -> RuntimeChoice:
         if runtime.startswith("provided"):

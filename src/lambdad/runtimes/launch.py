@@ -33,11 +33,14 @@ class SandboxLayout:
     runtime: str = "/var/runtime"
     lang_bin: str = "/var/lang/bin"
     """A dir on PATH holding `python3`/`node` links to the real interpreters."""
+    host_paths: bool = False
+    """Nothing is mounted: the sandbox sees the host's own files (as its own uid when
+    the server is root), so interpreters must be ones any user can run."""
 
     @classmethod
     def host(cls, code_dir: Path, opt_dir: Path, lang_bin_dir: Path) -> SandboxLayout:
         """Host paths for backends that cannot remap paths (the "process" backend)."""
-        return cls(str(code_dir), str(opt_dir), str(BOOTSTRAP_DIR), str(lang_bin_dir))
+        return cls(str(code_dir), str(opt_dir), str(BOOTSTRAP_DIR), str(lang_bin_dir), True)
 
 
 @dataclass(frozen=True)
@@ -85,10 +88,22 @@ def plan_launch(
     `api_address` is AWS_LAMBDA_RUNTIME_API as the runtime sees it, `listen` how
     init gets its socket ("127.0.0.1:9001", or "fd:N" for one bound by the host),
     `channel_fd` init's end of the host channel."""
-    choice = catalog.choose(spec.runtime, strict=spec.strict_runtime)
     init_python = server_python()
     error: tuple[str, str] | None = None
-    if choice.error:
+    if layout.host_paths and os.geteuid() == 0:
+        # The process backend runs the sandbox as its uid on the host's files.
+        catalog = catalog.for_other_users()
+        if catalog.init_python is None:
+            error = (
+                "Runtime.InvalidRuntime",
+                "No Python 3.9+ on this host can be run by the sandbox's user: the "
+                f"server's own ({init_python.executable}) is out of its reach; "
+                "install a system python3 (e.g. /usr/bin/python3)",
+            )
+        else:
+            init_python = catalog.init_python
+    choice = catalog.choose(spec.runtime, strict=spec.strict_runtime)
+    if choice.error and error is None:
         error = ("Runtime.InvalidRuntime", choice.error)
 
     bootstrap: list[str] = []

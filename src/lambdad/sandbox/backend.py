@@ -26,7 +26,7 @@ from lambdad.sandbox.blocking import run_blocking, wait_future
 from lambdad.sandbox.bwrap import BwrapOptions, build_bwrap_argv, probe_host, write_etc
 from lambdad.sandbox.cgroup import CgroupLayout, compute_limits, detect_layout
 from lambdad.sandbox.launcher import SpawnThread
-from lambdad.sandbox.reclaim import reclaim
+from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim, remove_parent
 from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
 
@@ -114,6 +114,8 @@ class SlotPool:
         await run_blocking(self._thread.shutdown)
         while self._ready:
             await run_blocking(self._ready.popleft().discard)
+        maker = self.maker
+        await run_blocking(lambda: remove_parent(maker.layout, maker.cgroup_parent))
 
 
 class BwrapBackend:
@@ -132,7 +134,7 @@ class BwrapBackend:
         state_dir: Path | None = None,
         spares: int = 2,
         spare_tmp_mb: int = 512,
-        cgroup_parent: str = "lambdad",
+        cgroup_parent: str | None = None,
         bwrap: str | None = None,
         python: str | None = None,
         options: BwrapOptions | None = None,
@@ -148,6 +150,7 @@ class BwrapBackend:
         self._etc: dict[tuple[int, int], Path] = {}
         self._host_cpus = os.cpu_count() or 1
         layout = usable_cgroup_layout() if cgroups == "auto" else cgroups
+        cgroup_parent = cgroup_parent or default_cgroup_parent(self.state_dir)
         reclaim(self.state_dir, layout, cgroup_parent)
         self._disks = TmpDiskFactory(self.state_dir)
         self._pool = SlotPool(
@@ -223,7 +226,7 @@ def select_backend(
     state_dir: Path | None = None,
     spares: int = 2,
     spare_tmp_mb: int = 512,
-    cgroup_parent: str = "lambdad",
+    cgroup_parent: str | None = None,
 ) -> SandboxBackend:
     """The backend called `name`; "auto" is bwrap when it works here, else process."""
     from lambdad.sandbox.process import ProcessBackend

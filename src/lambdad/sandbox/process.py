@@ -22,7 +22,7 @@ from lambdad.sandbox.backend import SlotPool, usable_cgroup_layout
 from lambdad.sandbox.base import Mount, Sandbox, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
 from lambdad.sandbox.cgroup import compute_limits
-from lambdad.sandbox.reclaim import reclaim
+from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim
 from lambdad.sandbox.running import Slot, SlotMaker, fd_map, prepare_work_dir
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
 
@@ -53,7 +53,7 @@ class ProcessBackend:
         *,
         state_dir: Path | None = None,
         spares: int = 2,
-        cgroup_parent: str = "lambdad",
+        cgroup_parent: str | None = None,
         python: str | None = None,
     ) -> None:
         log.warning(
@@ -64,6 +64,7 @@ class ProcessBackend:
         self._root = os.geteuid() == 0
         self._host_cpus = os.cpu_count() or 1
         layout = usable_cgroup_layout()
+        cgroup_parent = cgroup_parent or default_cgroup_parent(self.state_dir)
         reclaim(self.state_dir, layout, cgroup_parent)
         self._pool = SlotPool(
             SlotMaker(

@@ -8,11 +8,13 @@ and state dir only, so that servers side by side never touch each other's.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 from pathlib import Path
 
 from lambdad.sandbox.cgroup import Cgroup, CgroupLayout
+from lambdad.sandbox.running import SANDBOX_GROUP_PREFIX
 from lambdad.sandbox.tmpdisk import unmount
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,17 @@ def mounts_under(root: Path, mounts_text: str) -> list[Path]:
     return sorted(points, key=lambda p: len(p.parts), reverse=True)
 
 
+def default_cgroup_parent(state_dir: Path) -> str:
+    """A cgroup parent of a backend's own, named after its state dir.
+
+    Backends side by side (servers on other data dirs, test fixtures) each
+    reclaim only their own leftovers; a server restarted on the same data dir
+    finds its predecessor's.
+    """
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+    return f"lambdad/{digest}"
+
+
 def reclaim(state_dir: Path, layout: CgroupLayout | None, cgroup_parent: str) -> None:
     """Kill and remove leftover sandbox cgroups, unmount and delete leftover disks."""
     reclaimed = 0
@@ -40,7 +53,12 @@ def reclaim(state_dir: Path, layout: CgroupLayout | None, cgroup_parent: str) ->
         for root in layout.roots.values():
             parent = root / cgroup_parent
             if parent.is_dir():
-                names.update(child.name for child in parent.iterdir() if child.is_dir())
+                # Only sandbox groups: another backend's parent may live beside them.
+                names.update(
+                    child.name
+                    for child in parent.iterdir()
+                    if child.is_dir() and child.name.startswith(SANDBOX_GROUP_PREFIX)
+                )
         for name in sorted(names):
             group = Cgroup(layout, cgroup_parent, name)
             try:
@@ -59,3 +77,14 @@ def reclaim(state_dir: Path, layout: CgroupLayout | None, cgroup_parent: str) ->
         shutil.rmtree(disks, ignore_errors=True)
     if reclaimed:
         log.warning("sandbox: reclaimed %d sandbox(es) a previous server left behind", reclaimed)
+
+
+def remove_parent(layout: CgroupLayout | None, cgroup_parent: str) -> None:
+    """Remove a backend's (empty) cgroup parent when it closes."""
+    if layout is None:
+        return
+    for root in layout.roots.values():
+        try:
+            (root / cgroup_parent).rmdir()
+        except OSError:
+            pass  # still in use, or never made: nothing of ours to remove

@@ -26,6 +26,8 @@ from lambdad.sandbox.launcher import Launcher
 from lambdad.sandbox.tmpdisk import TmpDisk, TmpDiskFactory
 
 log = logging.getLogger(__name__)
+
+SANDBOX_GROUP_PREFIX = "sbx-"
 MB = 1024 * 1024
 
 
@@ -58,7 +60,9 @@ class SlotMaker:
         """Blocking; call on the spawn thread (see launcher.py)."""
         cgroup = None
         if self.layout is not None:
-            cgroup = Cgroup(self.layout, self.cgroup_parent, f"sbx-{uuid.uuid4().hex[:12]}")
+            cgroup = Cgroup(
+                self.layout, self.cgroup_parent, f"{SANDBOX_GROUP_PREFIX}{uuid.uuid4().hex[:12]}"
+            )
             cgroup.create()
         try:
             launcher = Launcher.spawn(self.python)

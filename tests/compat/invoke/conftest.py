@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from invoke_helpers import InvokeServer, bwrap_missing_reason
+
+from support.invoke import InvokeServer, bwrap_missing_reason
 
 
 def start_server(

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from invoke_helpers import InvokeServer, create_function, invoke_json, probe_files
+
+from support.invoke import InvokeServer, create_function, invoke_json, probe_files
 
 pytestmark = pytest.mark.compat
 

@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 import pytest
-from invoke_helpers import create_function, invoke_json, probe_files
+
+from support.invoke import create_function, invoke_json, probe_files
 
 pytestmark = pytest.mark.compat
 

@@ -14,14 +14,15 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from invoke_helpers import (
+
+from support.invoke import (
     WAIT,
     InvokeServer,
     create_function,
     invoke_json,
-    make_zip,
     probe_files,
 )
+from support.zips import make_zip
 
 pytestmark = pytest.mark.compat
 

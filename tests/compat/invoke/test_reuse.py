@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from invoke_helpers import WAIT, InvokeServer, create_function, invoke_json, probe_files
+
+from support.invoke import WAIT, InvokeServer, create_function, invoke_json, probe_files
 
 pytestmark = pytest.mark.compat
 

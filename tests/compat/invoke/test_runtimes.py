@@ -11,7 +11,8 @@ import shutil
 from typing import Any
 
 import pytest
-from invoke_helpers import create_function, invoke_json
+
+from support.invoke import create_function, invoke_json
 
 pytestmark = pytest.mark.compat
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from envkit import SubprocessBackend, make_spec
 
 from lambdad.pool.environment import ExecutionEnvironment
+from support.envkit import SubprocessBackend, make_spec
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import shutil
 from typing import Any
 
 import pytest
-from envkit import request
+
+from support.envkit import request
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -297,9 +298,8 @@ async def test_provided_missing_bootstrap(start_env: Any) -> None:
 
 
 async def test_out_of_memory(tmp_path: Any, bwrap_backend: Any) -> None:
-    from envkit import make_spec
-
     from lambdad.pool.environment import ExecutionEnvironment
+    from support.envkit import make_spec
 
     code = "def handler(e, c):\n    b = bytearray(1024 ** 3)\n    return len(b)\n"
     spec = make_spec(tmp_path, {"app.py": code}, memory_mb=128)

@@ -51,7 +51,7 @@ async def test_roundtrip_with_init_codec() -> None:
     init = load_init()
     host, child = socket.socketpair()
     payload = bytes(range(256)) * (6 * 1024 * 1024 // 256)  # 6 MB, every byte value
-    got: list[tuple[dict, bytes]] = []
+    got: list[tuple[dict[str, object], bytes]] = []
 
     def init_side() -> None:
         channel = init.Channel(child)

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
+
+import pytest
 
 from lambdad.runtimes import EnvironmentSpec, InterpreterCatalog, SandboxLayout
 from lambdad.runtimes.interpreters import Interpreter
 from lambdad.runtimes.launch import plan_launch
+from lambdad.runtimes.precompile import precompiled
 
 PY311 = Interpreter("python", (3, 11), Path("/usr/bin/python3.11"), Path("/usr"))
 PY313 = Interpreter("python", (3, 13), Path("/x/3.13/bin/python3.13"), Path("/x/3.13"))
@@ -80,3 +85,81 @@ def test_plan_provided(tmp_path: Path) -> None:
 def test_plan_strict_runtime(tmp_path: Path) -> None:
     p = plan(tmp_path, "python3.12", strict=True)
     assert p.error and p.error[0] == "Runtime.InvalidRuntime"
+
+
+def test_plan_runs_precompiled_scripts(tmp_path: Path) -> None:
+    own = Interpreter("python", sys.version_info[:2], Path("/py/bin/python3"), Path("/py"))
+    p = plan_launch(
+        spec(tmp_path, "python3.13"),
+        InterpreterCatalog((own,), ()),
+        SandboxLayout(),
+        opt_dir=tmp_path,
+        lang_bin_dir=tmp_path,
+        api_address="127.0.0.1:9001",
+        listen="127.0.0.1:9001",
+        channel_fd=7,
+    )
+    init_script, runtime_script = p.init_argv[3], p.init_argv[-1]
+    for script, name in ((init_script, "init"), (runtime_script, "bootstrap")):
+        if script.endswith(".py"):
+            pytest.skip("the bootstraps dir is not writable here")
+        assert script.startswith("/var/runtime/") and "/__pycache__/" in script
+        assert script.endswith(".pyc") and f"/{name}." in script
+
+
+def test_precompiled_follows_source(tmp_path: Path) -> None:
+    import marshal
+
+    source = tmp_path / "s.py"
+    source.write_text("X = 1\n")
+    seen = precompiled(source, "/var/runtime/s.py", sys.version_info[:2])
+    assert seen and seen.startswith("/var/runtime/__pycache__/s.") and seen.endswith(".pyc")
+    pyc = tmp_path / "__pycache__" / seen.rsplit("/", 1)[1]
+    code = marshal.loads(pyc.read_bytes()[16:])
+    assert code.co_filename == "/var/runtime/s.py"
+    source.write_text("X = 22\n")
+    assert precompiled(source, "/var/runtime/s.py", sys.version_info[:2]) == seen
+    assert 22 in marshal.loads(pyc.read_bytes()[16:]).co_consts
+    assert precompiled(source, "/var/runtime/s.py", (3, 1)) is None
+
+
+def test_for_other_users_prefers_reachable_installs() -> None:
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp())  # pytest's tmp_path sits under a mode-700 dir
+    try:
+        root.chmod(0o755)
+        installs = []
+        for name, mode in (("home", 0o700), ("usr", 0o755)):
+            (root / name / "bin").mkdir(parents=True)
+            exe = root / name / "bin" / "python3.11"
+            exe.write_text("")
+            exe.chmod(0o755)
+            (root / name).chmod(mode)
+            installs.append(Interpreter("python", (3, 11), exe, root / name))
+        mine, system = installs
+        catalog = InterpreterCatalog((mine, PY313), (NODE20,), shadowed=(system,))
+        other = catalog.for_other_users()
+        # The private install is unreachable, PY313 does not exist: the shadowed one wins.
+        assert other.pythons == (system,)
+        assert other.choose("python3.11").interpreter == system
+        assert other.init_python == system
+    finally:
+        shutil.rmtree(root)
+
+
+def test_plan_on_host_paths_as_root_needs_reachable_python(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root runs the sandbox as another uid")
+    p = plan_launch(
+        spec(tmp_path, "python3.13"),
+        InterpreterCatalog((PY313,), ()),
+        SandboxLayout.host(tmp_path, tmp_path, tmp_path),
+        opt_dir=tmp_path,
+        lang_bin_dir=tmp_path,
+        api_address="127.0.0.1:9001",
+        listen="127.0.0.1:9001",
+        channel_fd=7,
+    )
+    assert p.error and p.error[0] == "Runtime.InvalidRuntime" and "python3" in p.error[1]

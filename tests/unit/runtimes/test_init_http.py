@@ -1,0 +1,236 @@
+"""init.py's Runtime API server over real sockets: HTTP/1.1 details and the routes' replies."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from lambdad.runtimes.launch import BOOTSTRAP_DIR
+
+API = "/2018-06-01/runtime"
+
+
+@pytest.fixture(scope="module")
+def init() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("lambdad_init_http", BOOTSTRAP_DIR / "init.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Host:
+    """The host's end of the channel: records frames, sends invocations."""
+
+    def __init__(self, init: ModuleType, sock: socket.socket) -> None:
+        self.channel = init.Channel(sock)
+        self.frames: list[tuple[dict[str, Any], bytes]] = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while (frame := self.channel.recv()) is not None:
+            with self.cond:
+                self.frames.append((frame[0], bytes(frame[1])))
+                self.cond.notify_all()
+
+    def wait_for(self, kind: str) -> tuple[dict[str, Any], bytes]:
+        with self.cond:
+            assert self.cond.wait_for(
+                lambda: any(h["type"] == kind for h, _ in self.frames), timeout=5
+            ), self.frames
+            return next(f for f in self.frames if f[0]["type"] == kind)
+
+    def invoke(self, request_id: str, event: bytes = b"{}") -> None:
+        header = {
+            "request_id": request_id,
+            "deadline_ms": 123,
+            "invoked_function_arn": "arn:fn",
+            "trace_id": "Root=1",
+            "client_context": None,
+            "cognito_identity": '{"cognitoIdentityId": "x"}',
+        }
+        self.channel.send("invoke", header, event)
+
+
+@pytest.fixture
+def server(init: ModuleType) -> Iterator[tuple[Host, int]]:
+    host_end, init_end = socket.socketpair()
+    channel = init.Channel(init_end)
+    invocations = init.Invocations(channel)
+    listener = init.listen("127.0.0.1:0")
+    port = listener.getsockname()[1]
+    host = Host(init, host_end)
+
+    def read_invokes() -> None:
+        while (frame := channel.recv()) is not None:
+            invocations.add(*frame)
+
+    threading.Thread(target=read_invokes, daemon=True).start()
+    threading.Thread(target=init.serve, args=(listener, invocations), daemon=True).start()
+    yield host, port
+    host_end.close()
+    init_end.close()
+
+
+_unread: dict[int, bytes] = {}
+
+
+def exchange(sock: socket.socket, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw request bytes; read one response (Content-Length framed)."""
+    sock.sendall(raw)
+    buf = _unread.pop(sock.fileno(), b"")
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        assert chunk, buf
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    _unread[sock.fileno()] = rest[length:]
+    return status, headers, rest[:length]
+
+
+def connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def test_next_then_response_keep_alive(server: tuple[Host, int]) -> None:
+    host, port = server
+    sock = connect(port)
+    host.invoke("r1", b'{"k": 1}')
+    status, headers, body = exchange(sock, f"GET {API}/invocation/next HTTP/1.1\r\n\r\n".encode())
+    assert status == 200 and body == b'{"k": 1}'
+    assert headers["lambda-runtime-aws-request-id"] == "r1"
+    assert headers["lambda-runtime-deadline-ms"] == "123"
+    assert headers["lambda-runtime-cognito-identity"] == '{"cognitoIdentityId": "x"}'
+    assert "lambda-runtime-client-context" not in headers
+    host.wait_for("ready")
+    # Same connection (keep-alive), lower-case header names, a chunked body.
+    chunked = b'5\r\n{"a":\r\n3;ext=1\r\n 1}\r\n0\r\nTrailer: x\r\n\r\n'
+    status, _, body = exchange(
+        sock,
+        f"POST {API}/invocation/r1/response HTTP/1.1\r\ntransfer-encoding: Chunked\r\n\r\n".encode()
+        + chunked,
+    )
+    assert status == 202 and json.loads(body) == {"status": "OK"}
+    header, result = host.wait_for("result")
+    assert header["request_id"] == "r1" and header["status"] == "success"
+    assert result == b'{"a": 1}'
+    # A second post for the same id: AWS's 403.
+    status, _, body = exchange(
+        sock,
+        f"POST {API}/invocation/r1/response HTTP/1.1\r\nContent-Length: 2\r\n\r\n{{}}".encode(),
+    )
+    assert status == 403 and json.loads(body)["errorType"] == "InvalidStateTransition"
+
+
+def test_error_post_and_unknown_ids(server: tuple[Host, int]) -> None:
+    host, port = server
+    sock = connect(port)
+    host.invoke("r2")
+    exchange(sock, f"GET {API}/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    err = b'{"errorType": "ValueError", "errorMessage": "bad"}'
+    status, _, _ = exchange(
+        sock,
+        f"POST {API}/invocation/r2/error HTTP/1.1\r\nCONTENT-LENGTH: {len(err)}\r\n"
+        "Expect: 100-continue\r\n\r\n".encode()
+        + err,
+    )
+    assert status == 100  # the interim reply comes first...
+    status, _, _ = exchange(sock, b"")  # ...then the real one
+    assert status == 202
+    header, body = host.wait_for("result")
+    assert header["status"] == "error" and header["error_type"] == "ValueError" and body == err
+    status, _, body = exchange(
+        sock, f"POST {API}/invocation/nope/response HTTP/1.1\r\nContent-Length: 0\r\n\r\n".encode()
+    )
+    assert status == 400 and json.loads(body) == {
+        "errorMessage": "Invalid request ID",
+        "errorType": "InvalidRequestID",
+    }
+    for method, path in (("GET", "/nope"), ("POST", f"{API}/invocation/r2/other")):
+        status, _, body = exchange(
+            sock, f"{method} {path} HTTP/1.1\r\nContent-Length: 0\r\n\r\n".encode()
+        )
+        assert status == 404 and json.loads(body)["errorType"] == "NotFound"
+    status, headers, _ = exchange(sock, f"PUT {API}/x HTTP/1.1\r\n\r\n".encode())
+    assert status == 501 and headers["connection"] == "close"
+
+
+def test_too_large_bodies(server: tuple[Host, int], init: ModuleType) -> None:
+    host, port = server
+    sock = connect(port)
+    host.invoke("r3")
+    exchange(sock, f"GET {API}/invocation/next HTTP/1.1\r\n\r\n".encode())
+    big = b"x" * (init.MAX_RESPONSE + 1)
+    status, _, body = exchange(
+        sock,
+        f"POST {API}/invocation/r3/response HTTP/1.1\r\nContent-Length: {len(big)}\r\n\r\n".encode()
+        + big,
+    )
+    assert status == 413 and json.loads(body)["errorType"] == "RequestEntityTooLarge"
+    header, result = host.wait_for("result")
+    assert header["error_type"] == "Function.ResponseSizeTooLarge"
+    assert json.loads(result)["errorType"] == "Function.ResponseSizeTooLarge"
+    status, headers, _ = exchange(
+        connect(port),
+        f"POST {API}/init/error HTTP/1.1\r\n"
+        f"Content-Length: {init.MAX_BODY_READ + 1}\r\n\r\n".encode(),
+    )
+    assert status == 413 and headers["connection"] == "close"
+
+
+def test_init_error_once(server: tuple[Host, int]) -> None:
+    host, port = server
+    sock = connect(port)
+    err = b'{"errorType": "Runtime.ImportModuleError", "errorMessage": "x"}'
+    req = f"POST {API}/init/error HTTP/1.1\r\nContent-Length: {len(err)}\r\n\r\n".encode() + err
+    status, _, _ = exchange(sock, req)
+    assert status == 202
+    header, body = host.wait_for("init_error")
+    assert header["error_type"] == "Runtime.ImportModuleError" and body == err
+    status, _, body = exchange(sock, req)
+    assert status == 403 and json.loads(body)["errorType"] == "InvalidStateTransition"
+
+
+def test_http10_closes_and_bad_request_line(server: tuple[Host, int]) -> None:
+    _, port = server
+    sock = connect(port)
+    status, headers, _ = exchange(sock, b"GET /nope HTTP/1.0\r\n\r\n")
+    assert status == 404 and headers["connection"] == "close"
+    assert sock.recv(10) == b""
+    status, _, body = exchange(connect(port), b"garbage\r\n\r\n")
+    assert status == 400 and b"Bad request syntax" in body
+
+
+def test_json_helpers(init: ModuleType) -> None:
+    header = {"a": 'é"\n', "b": 5, "c": None, "d": True, "type": "x"}
+    raw = init.dumps(header)
+    assert json.loads(raw) == header and b" " not in raw
+    assert init.dumps({"k": "v"}, compact=False) == json.dumps({"k": "v"}).encode()
+    assert init.loads(b' {"x": [1, 2.5, NaN]} ')["x"][:2] == [1, 2.5]
+    assert init.loads("\ufeff{}".encode()) == {}  # json's own rules for the unusual
+    with pytest.raises(ValueError):
+        init.loads(b"{} x")
+
+
+def test_parse_args(init: ModuleType) -> None:
+    assert init.parse_args(["--listen", "fd:3", "--channel-fd=7", "--", "a", "--", "b"]) == (
+        "fd:3",
+        7,
+        ["a", "--", "b"],
+    )
+    with pytest.raises(SystemExit):
+        init.parse_args(["--listen", "x"])
