@@ -93,8 +93,17 @@ class SlotPool:
     ) -> RunningSandbox:
         """Take a slot and exec the sandbox in it; on failure nothing is left behind."""
         slot = await self.take()
+
+        def prepare_and_exec() -> None:
+            prepare_work_dir(spec.work_dir)
+            if slot.cgroup is not None:
+                # Limits are in force before the sandbox's first instruction.
+                cpus = spec.init_cpus if spec.init_cpus is not None else spec.cpus
+                slot.cgroup.apply(compute_limits(spec.memory_mb, cpus, spec.pids_max, host_cpus))
+            exec_in_slot(spec, slot)
+
         try:
-            await run_blocking(lambda: exec_in_slot(spec, slot))
+            await run_blocking(prepare_and_exec)
         except BaseException as e:
             await run_blocking(slot.discard)
             shutil.rmtree(spec.work_dir, ignore_errors=True)
@@ -170,11 +179,6 @@ class BwrapBackend:
         )
 
     def _exec(self, spec: SandboxSpec, slot: Slot) -> None:
-        prepare_work_dir(spec.work_dir)
-        if slot.cgroup is not None:
-            cpus = spec.init_cpus if spec.init_cpus is not None else spec.cpus
-            limits = compute_limits(spec.memory_mb, cpus, spec.pids_max, self._host_cpus)
-            slot.cgroup.apply(limits)
         disk = self._pool.maker.disk_for(slot, spec.ephemeral_storage_mb)
         # The sandbox uid maps to our own uid on the host (see bwrap.py).
         disk.prepare_for(os.geteuid(), os.getegid())

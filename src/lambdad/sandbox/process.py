@@ -21,9 +21,8 @@ from pathlib import Path
 from lambdad.sandbox.backend import SlotPool, usable_cgroup_layout
 from lambdad.sandbox.base import Mount, Sandbox, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
-from lambdad.sandbox.cgroup import compute_limits
 from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim
-from lambdad.sandbox.running import Slot, SlotMaker, fd_map, prepare_work_dir
+from lambdad.sandbox.running import Slot, SlotMaker, fd_map
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
 
 log = logging.getLogger(__name__)
@@ -83,11 +82,6 @@ class ProcessBackend:
         )
 
     def _exec(self, spec: SandboxSpec, slot: Slot) -> None:
-        prepare_work_dir(spec.work_dir)
-        if slot.cgroup is not None:
-            cpus = spec.init_cpus if spec.init_cpus is not None else spec.cpus
-            limits = compute_limits(spec.memory_mb, cpus, spec.pids_max, self._host_cpus)
-            slot.cgroup.apply(limits)
         if self._root:
             # A private /tmp the function can reach only by its host path (work_dir/...).
             disk = self._pool.maker.disk_for(slot, spec.ephemeral_storage_mb)
