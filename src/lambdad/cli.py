@@ -190,26 +190,32 @@ def deploy(
         config["Environment"] = {"Variables": parse_env(env_pairs)}
     exists = client.http.get(f"{API}/{name}/configuration").status_code == 200
     if not exists:
-        result = client.call(
-            "POST", API, json={"FunctionName": name, "Code": {"ZipFile": code}, **config}
-        ).json()
-        click.echo(f"created {result['FunctionArn']} ({result['CodeSize']} bytes)")
-        return
-    client.call("PUT", f"{API}/{name}/code", json={"ZipFile": code})
-    _wait_updated(client, name)
-    result = client.call("PUT", f"{API}/{name}/configuration", json=config).json()
-    click.echo(f"updated {result['FunctionArn']} ({result['CodeSize']} bytes)")
+        client.call("POST", API, json={"FunctionName": name, "Code": {"ZipFile": code}, **config})
+        verb = "created"
+    else:
+        client.call("PUT", f"{API}/{name}/code", json={"ZipFile": code})
+        _wait_ready(client, name)
+        client.call("PUT", f"{API}/{name}/configuration", json=config)
+        verb = "updated"
+    result = _wait_ready(client, name)
+    click.echo(f"{verb} {result['FunctionArn']} ({result['CodeSize']} bytes)")
 
 
-def _wait_updated(client: Client, name: str) -> None:
+def _wait_ready(client: Client, name: str, timeout_s: float = 60.0) -> dict[str, Any]:
+    """Wait until the function is Active and its last update done; fail on Failed."""
     import time
 
-    for _ in range(600):
-        status = client.call("GET", f"{API}/{name}/configuration").json()["LastUpdateStatus"]
-        if status != "InProgress":
-            return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        config: dict[str, Any] = client.call("GET", f"{API}/{name}/configuration").json()
+        if config["State"] == "Failed" or config["LastUpdateStatus"] == "Failed":
+            reason = config.get("StateReason") or config.get("LastUpdateStatusReason")
+            fail(f"function {name} failed to deploy: {reason}")
+        if config["State"] == "Active" and config["LastUpdateStatus"] == "Successful":
+            return config
+        if time.monotonic() > deadline:
+            fail(f"function {name} is still {config['State']}/{config['LastUpdateStatus']}")
         time.sleep(0.05)
-    fail(f"function {name} is still updating")
 
 
 @main.command("ls")

@@ -1,9 +1,12 @@
-"""The `lambdad` command against a live server: deploy, ls, rm, help, errors."""
+"""The `lambdad` command against a live server: deploy, ls, rm, invoke, logs, help, errors."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -138,3 +141,49 @@ def test_help_of_each_subcommand(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("bwrap") is None,
+    reason="invoking runs a sandbox: needs root and bubblewrap",
+)
+def test_invoke_and_logs(server: LambdadServer, tmp_path: Path) -> None:
+    name = f"invoked-{uuid.uuid4().hex[:10]}"
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "app.py").write_text(
+        "def handler(event, context):\n"
+        "    print('seen', event['n'])\n"
+        "    if event['n'] < 0:\n"
+        "        raise ValueError('negative')\n"
+        "    return {'double': event['n'] * 2}\n"
+    )
+    deployed = lambdad(
+        "deploy", str(folder), "--name", name, "--runtime", "python3.12",
+        "--handler", "app.handler", endpoint=server.url,
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+
+    ok = lambdad("invoke", name, "--payload", '{"n": 21}', endpoint=server.url)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {"double": 42}
+    assert "START RequestId:" in ok.stderr and "seen 21" in ok.stderr  # the log tail
+
+    failed = lambdad("invoke", name, "--payload", '{"n": -1}', endpoint=server.url)
+    assert failed.returncode == 2
+    assert json.loads(failed.stdout)["errorType"] == "ValueError"
+
+    queued = lambdad("invoke", name, "--async", "--payload", '{"n": 5}', endpoint=server.url)
+    assert queued.returncode == 0 and queued.stdout.startswith("queued")
+
+    for _ in range(100):
+        logs = lambdad("logs", name, endpoint=server.url)
+        if "seen 5" in logs.stdout:
+            break
+        time.sleep(0.1)
+    assert logs.returncode == 0, logs.stderr
+    assert "seen 21" in logs.stdout and "seen 5" in logs.stdout
+    assert "REPORT RequestId:" in logs.stdout
+
+    bad = lambdad("invoke", name, "--payload", "not json", endpoint=server.url)
+    assert bad.returncode == 1 and "InvalidRequestContentException" in bad.stderr
