@@ -127,7 +127,11 @@ def build_bwrap_argv(
     argv += ["--ro-bind", str(etc_dir), "/etc"]
     for name in layout.etc_binds:
         argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--bind", str(tmp_dir), "/tmp"]
+    # /proc read-only: the sandbox's uid is root's on the host (bwrap runs as
+    # root), and bwrap leaves /proc/sys writable when its directory is not, so a
+    # function could otherwise write host-wide sysctls such as vm.drop_caches.
+    argv += ["--proc", "/proc", "--remount-ro", "/proc"]
+    argv += ["--dev", "/dev", "--bind", str(tmp_dir), "/tmp"]
     # Parents before children, so /opt/x is mounted over /opt rather than hidden by it.
     for m in sorted(spec.mounts, key=lambda m: m.target.rstrip("/").count("/")):
         argv += ["--bind" if m.writable else "--ro-bind", str(m.source), m.target]

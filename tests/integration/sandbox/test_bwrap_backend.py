@@ -147,6 +147,33 @@ async def test_cannot_see_host_files_or_processes(backend: BwrapBackend, tmp_pat
     await sb.destroy("done")
 
 
+async def test_cannot_write_host_kernel_settings(backend: BwrapBackend, tmp_path: Path) -> None:
+    # The sandbox uid maps to host root (no capabilities): files owned by root
+    # must still be out of reach, e.g. sysctls whose handlers check no capability.
+    status, out, sb = await run(
+        backend,
+        tmp_path,
+        """
+        res = {}
+        # Each write puts back the value already there: should the sandbox leak,
+        # the test fails without changing the host.
+        for p in ["/proc/sys/vm/swappiness", "/proc/sys/kernel/printk"]:
+            try:
+                current = open(p).read()
+                with open(p, "w") as f:
+                    f.write(current)
+                res[p] = "WROTE"
+            except OSError as e:
+                res[p] = type(e).__name__
+        print(res)
+        """,
+    )
+    assert status.returncode == 0, out
+    res = eval(out)
+    assert "WROTE" not in res.values(), res
+    await sb.destroy("done")
+
+
 async def test_network_none_cannot_reach_host(backend: BwrapBackend, tmp_path: Path) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
