@@ -105,7 +105,9 @@ def build_bwrap_argv(
 ) -> list[str]:
     """The full bwrap command that runs `spec.argv` in a new sandbox."""
     opts = options or BwrapOptions()
-    argv = [bwrap, "--unshare-all"]
+    # --disable-userns: no nested user namespaces, in which a function could
+    # regain capabilities and reach more of the kernel.
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
     if spec.network == "host":
         argv.append("--share-net")
     argv += [

@@ -174,6 +174,25 @@ async def test_cannot_write_host_kernel_settings(backend: BwrapBackend, tmp_path
     await sb.destroy("done")
 
 
+async def test_no_nested_user_namespaces(backend: BwrapBackend, tmp_path: Path) -> None:
+    status, out, sb = await run(
+        backend,
+        tmp_path,
+        """
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        CLONE_NEWUSER = 0x10000000
+        if libc.unshare(CLONE_NEWUSER) == 0:
+            print("UNSHARED")
+        else:
+            print("refused", os.strerror(ctypes.get_errno()))
+        """,
+    )
+    assert status.returncode == 0, out
+    assert "UNSHARED" not in out
+    await sb.destroy("done")
+
+
 async def test_network_none_cannot_reach_host(backend: BwrapBackend, tmp_path: Path) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

@@ -67,6 +67,7 @@ def test_root_is_system_dirs_and_synthesized_etc() -> None:
     assert ("/st/tmp", "/tmp") in pairs(a, "--bind", 2)
     assert pairs(a, "--proc", 1) == [("/proc",)] and pairs(a, "--dev", 1) == [("/dev",)]
     assert pairs(a, "--remount-ro", 1) == [("/proc",)]
+    assert "--disable-userns" in a and "--unshare-user" in a
 
 
 def test_mounts_parents_first_and_modes() -> None:
