@@ -28,6 +28,7 @@ from lambdad.sandbox.cgroup import CgroupLayout, compute_limits, detect_layout
 from lambdad.sandbox.launcher import SpawnThread
 from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim, remove_parent
 from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
+from lambdad.sandbox.seccomp import deny_filter
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,10 @@ class SlotPool:
         await run_blocking(lambda: remove_parent(maker.layout, maker.cgroup_parent))
 
 
+# Where the seccomp filter's fd lands for bwrap: above anything a spec passes.
+SECCOMP_FD = 250
+
+
 class BwrapBackend:
     """Sandboxes made with bubblewrap namespaces, cgroups and a loop-mounted /tmp.
 
@@ -158,6 +163,7 @@ class BwrapBackend:
         self._layout = probe_host()
         self._etc: dict[tuple[int, int], Path] = {}
         self._host_cpus = os.cpu_count() or 1
+        self._seccomp = deny_filter()
         layout = usable_cgroup_layout() if cgroups == "auto" else cgroups
         cgroup_parent = cgroup_parent or default_cgroup_parent(self.state_dir)
         reclaim(self.state_dir, layout, cgroup_parent)
@@ -182,6 +188,14 @@ class BwrapBackend:
         disk = self._pool.maker.disk_for(slot, spec.ephemeral_storage_mb)
         # The sandbox uid maps to our own uid on the host (see bwrap.py).
         disk.prepare_for(os.geteuid(), os.getegid())
+        fds = fd_map(spec)
+        filter_fd = None
+        if self._seccomp is not None:
+            # bwrap reads the filter from this fd and closes it before the sandbox runs.
+            filter_fd = os.memfd_create("seccomp", os.MFD_CLOEXEC)
+            os.write(filter_fd, self._seccomp)
+            os.lseek(filter_fd, 0, os.SEEK_SET)
+            fds[SECCOMP_FD] = filter_fd
         argv = build_bwrap_argv(
             spec,
             bwrap=self._bwrap,
@@ -189,8 +203,13 @@ class BwrapBackend:
             etc_dir=self._etc_dir(spec.uid, spec.gid),
             tmp_dir=disk.path,
             options=self._options,
+            seccomp_fd=SECCOMP_FD if filter_fd is not None else None,
         )
-        slot.launcher.exec(argv, {}, fd_map(spec), args_fd=True)
+        try:
+            slot.launcher.exec(argv, {}, fds, args_fd=True)
+        finally:
+            if filter_fd is not None:
+                os.close(filter_fd)
         if slot.cgroup is not None:
             slot.cgroup.reset_memory_peak()  # forget the launcher's own footprint
 

@@ -102,6 +102,7 @@ def build_bwrap_argv(
     etc_dir: Path,
     tmp_dir: Path,
     options: BwrapOptions | None = None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The full bwrap command that runs `spec.argv` in a new sandbox."""
     opts = options or BwrapOptions()
@@ -119,6 +120,8 @@ def build_bwrap_argv(
         "--cap-drop", "ALL",
         "--clearenv",
     ]  # fmt: skip
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     for key, value in spec.env.items():
         argv += ["--setenv", key, value]
     for name, target in layout.system.items():

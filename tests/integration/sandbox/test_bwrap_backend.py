@@ -193,6 +193,28 @@ async def test_no_nested_user_namespaces(backend: BwrapBackend, tmp_path: Path) 
     await sb.destroy("done")
 
 
+async def test_keyrings_are_refused_and_the_filter_fd_does_not_leak(
+    backend: BwrapBackend, tmp_path: Path
+) -> None:
+    status, out, sb = await run(
+        backend,
+        tmp_path,
+        """
+        import ctypes, os, platform
+        libc = ctypes.CDLL(None, use_errno=True)
+        keyctl = {"x86_64": 250, "aarch64": 219}[platform.machine()]
+        KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING = 0, -4
+        rc = libc.syscall(keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0)
+        print(rc, os.strerror(ctypes.get_errno()), sorted(os.listdir("/proc/self/fd")))
+        """,
+    )
+    assert status.returncode == 0, out
+    rc, _, fds = out.strip().partition(" ")
+    assert rc == "-1" and "Operation not permitted" in out, out
+    assert "'250'" not in fds, out
+    await sb.destroy("done")
+
+
 async def test_network_none_cannot_reach_host(backend: BwrapBackend, tmp_path: Path) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
