@@ -10,7 +10,7 @@ packages=(bubblewrap e2fsprogs util-linux procps iproute2)
 # The nodejs runtimes run on the host's Node; install Debian's if there is none.
 command -v node >/dev/null || packages+=(nodejs)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql)
+  packages+=(postgresql curl)
 fi
 
 missing=()

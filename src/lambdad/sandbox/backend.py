@@ -128,10 +128,6 @@ class SlotPool:
         await run_blocking(lambda: remove_parent(maker.layout, maker.cgroup_parent))
 
 
-# Where the seccomp filter's fd lands for bwrap: above anything a spec passes.
-SECCOMP_FD = 250
-
-
 class BwrapBackend:
     """Sandboxes made with bubblewrap namespaces, cgroups and a loop-mounted /tmp.
 
@@ -189,13 +185,14 @@ class BwrapBackend:
         # The sandbox uid maps to our own uid on the host (see bwrap.py).
         disk.prepare_for(os.geteuid(), os.getegid())
         fds = fd_map(spec)
-        filter_fd = None
+        filter_fd = seccomp_target = None
         if self._seccomp is not None:
             # bwrap reads the filter from this fd and closes it before the sandbox runs.
             filter_fd = os.memfd_create("seccomp", os.MFD_CLOEXEC)
             os.write(filter_fd, self._seccomp)
             os.lseek(filter_fd, 0, os.SEEK_SET)
-            fds[SECCOMP_FD] = filter_fd
+            seccomp_target = max([2, *fds]) + 1  # clear of every fd the spec passes
+            fds[seccomp_target] = filter_fd
         argv = build_bwrap_argv(
             spec,
             bwrap=self._bwrap,
@@ -203,7 +200,7 @@ class BwrapBackend:
             etc_dir=self._etc_dir(spec.uid, spec.gid),
             tmp_dir=disk.path,
             options=self._options,
-            seccomp_fd=SECCOMP_FD if filter_fd is not None else None,
+            seccomp_fd=seccomp_target if filter_fd is not None else None,
         )
         try:
             slot.launcher.exec(argv, {}, fds, args_fd=True)
