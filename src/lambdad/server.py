@@ -121,6 +121,13 @@ def build_app(settings: Settings) -> ASGIApp:
     return create_app(context, lifespan=lifespan)
 
 
+def _plain_uvicorn_name(record: logging.LogRecord) -> bool:
+    # uvicorn logs its lifecycle as "uvicorn.error", which reads like a failure.
+    if record.name == "uvicorn.error":
+        record.name = "uvicorn"
+    return True
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -128,6 +135,8 @@ def serve(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_plain_uvicorn_name)
     # Alembic announces every plugin at info; keep the server's log about requests.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     uvicorn.run(
@@ -135,6 +144,7 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        access_log=False,
+        access_log=False,  # RequestLog writes the one line per request
+        log_config=None,  # uvicorn's own lines in the same format as ours
         lifespan="on",
     )
