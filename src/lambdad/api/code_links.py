@@ -28,7 +28,7 @@ class CodeLinks:
         return hmac.new(self._secret, f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()
 
     def url(self, base_url: str, code_key: str, now: float | None = None) -> str:
-        expires = int((now or time.time()) + LINK_LIFETIME_S)
+        expires = int((time.time() if now is None else now) + LINK_LIFETIME_S)
         signature = self._sign(code_key, expires)
         query = f"Expires={expires}&Signature={signature}"
         return f"{base_url.rstrip('/')}/_lambdad/code/{code_key}?{query}"

@@ -62,5 +62,5 @@ def check_client_context(value: str | None) -> str | None:
 
 def new_trace_id(now: float | None = None) -> str:
     """An X-Ray trace header: Root=1-<epoch hex>-<96 bits>;Parent=<64 bits>;Sampled=0."""
-    epoch = int(now or time.time())
+    epoch = int(time.time() if now is None else now)
     return f"Root=1-{epoch:08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"

@@ -22,7 +22,7 @@ TAIL_BYTES = 4096
 
 def new_stream_name(version: str, now: float | None = None) -> str:
     """AWS's stream naming: 2024/01/31/[$LATEST]0123456789abcdef0123456789abcdef."""
-    day = time.strftime("%Y/%m/%d", time.gmtime(now or time.time()))
+    day = time.strftime("%Y/%m/%d", time.gmtime(time.time() if now is None else now))
     return f"{day}/[{version}]{secrets.token_hex(16)}"
 
 

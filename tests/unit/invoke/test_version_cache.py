@@ -1,0 +1,95 @@
+"""The invoke path's version cache, over a fake catalog and a fake clock."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, cast
+
+import pytest
+
+from lambdad.catalog import (
+    Catalog,
+    FunctionConfig,
+    FunctionRef,
+    FunctionState,
+    LastUpdateStatus,
+    Version,
+)
+from lambdad.invoke import VersionCache
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class FakeCatalog:
+    def __init__(self, version: Version) -> None:
+        self.version = version
+        self.reads = 0
+
+    async def get_version(self, ref: FunctionRef) -> Version:
+        self.reads += 1
+        return self.version
+
+    async def get_function(self, name: str) -> Any:
+        return dataclasses.make_dataclass("F", ["reserved_concurrency"])(5)
+
+
+def active(revision: str = "r1", **changes: Any) -> Version:
+    base = Version(
+        function_name="fn",
+        version="$LATEST",
+        function_arn="arn:aws:lambda:us-east-1:000000000000:function:fn",
+        config=FunctionConfig(runtime="python3.12", handler="app.handler", role="r"),
+        code_sha256="x",
+        code_key="k",
+        code_size=1,
+        revision_id=revision,
+        last_modified=0.0,
+        state=FunctionState.ACTIVE,
+        last_update_status=LastUpdateStatus.SUCCESSFUL,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_settled_versions_are_served_from_memory_until_a_change() -> None:
+    catalog, clock = FakeCatalog(active()), Clock()
+    cache = VersionCache(cast(Catalog, catalog), ttl_s=2.0, clock=clock)
+    ref = FunctionRef("fn")
+    first = await cache.get(ref)
+    assert (first.version.revision_id, first.reserved_concurrency) == ("r1", 5)
+    await cache.get(ref)
+    assert catalog.reads == 1
+
+    catalog.version = active("r2")
+    await cache.forget("fn")  # what the catalog's change listener does
+    assert (await cache.get(ref)).version.revision_id == "r2"
+    assert catalog.reads == 2
+
+
+async def test_entries_expire_so_other_servers_changes_are_seen() -> None:
+    catalog, clock = FakeCatalog(active()), Clock()
+    cache = VersionCache(cast(Catalog, catalog), ttl_s=2.0, clock=clock)
+    await cache.get(FunctionRef("fn"))
+    clock.now = 2.5
+    await cache.get(FunctionRef("fn"))
+    assert catalog.reads == 2
+
+
+async def test_unsettled_versions_are_never_cached() -> None:
+    pending = active(last_update_status=LastUpdateStatus.IN_PROGRESS)
+    catalog = FakeCatalog(pending)
+    cache = VersionCache(cast(Catalog, catalog), clock=Clock())
+    await cache.get(FunctionRef("fn"))
+    await cache.get(FunctionRef("fn"))
+    assert catalog.reads == 2

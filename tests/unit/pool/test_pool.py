@@ -1,0 +1,146 @@
+"""The warm pool with fake environments and a fake clock: no sandboxes, no waiting."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from lambdad.catalog import FunctionConfig, Version
+from lambdad.pool import EnvironmentPool, EnvState, ExecutionEnvironment, Lease
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class FakeEnvironment:
+    def __init__(self, env_id: str) -> None:
+        self.env_id = env_id
+        self.init_duration_ms = 1.0
+        self.backend_name = "fake"
+        self.frozen = False
+        self.destroyed: str | None = None
+
+    async def freeze(self) -> None:
+        self.frozen = True
+
+    async def destroy(self, reason: str) -> None:
+        self.destroyed = reason
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def version(name: str = "fn", revision: str = "r1") -> Version:
+    return Version(
+        function_name=name,
+        version="$LATEST",
+        function_arn=f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
+        config=FunctionConfig(runtime="python3.12", handler="app.handler", role="r"),
+        code_sha256="x",
+        code_key="k",
+        code_size=1,
+        revision_id=revision,
+        last_modified=0.0,
+    )
+
+
+def state_of(lease: Lease) -> EnvState:
+    """The lease's state now (a call, so type narrowing does not outlive an await)."""
+    return lease.state
+
+
+def make_pool(clock: Clock, idle_timeout_s: float = 60.0) -> tuple[EnvironmentPool, list[Any]]:
+    started: list[FakeEnvironment] = []
+
+    async def start(v: Version, env_id: str, stream: str) -> ExecutionEnvironment:
+        env = FakeEnvironment(env_id)
+        started.append(env)
+        return cast(ExecutionEnvironment, env)
+
+    pool = EnvironmentPool(start, lambda v: f"stream-{v}", idle_timeout_s, clock=clock)
+    return pool, started
+
+
+async def test_sequential_invocations_reuse_one_warm_environment() -> None:
+    pool, started = make_pool(Clock())
+    first = await pool.acquire(version())
+    assert first.cold and state_of(first) is EnvState.BUSY
+    await pool.release(first, reusable=True)
+    assert state_of(first) is EnvState.IDLE and started[0].frozen
+
+    second = await pool.acquire(version())
+    assert second is first and not second.cold
+    assert len(started) == 1
+
+
+async def test_concurrent_invocations_get_their_own_environments() -> None:
+    pool, started = make_pool(Clock())
+    a = await pool.acquire(version())
+    b = await pool.acquire(version())
+    assert a is not b and len(started) == 2
+
+
+async def test_a_poisoned_environment_is_destroyed_not_reused() -> None:
+    pool, started = make_pool(Clock())
+    lease = await pool.acquire(version())
+    await pool.release(lease, reusable=False)
+    assert started[0].destroyed == "poisoned" and state_of(lease) is EnvState.DEAD
+    again = await pool.acquire(version())
+    assert again is not lease and len(started) == 2
+
+
+async def test_a_new_revision_never_gets_an_old_environment() -> None:
+    pool, started = make_pool(Clock())
+    old = await pool.acquire(version(revision="r1"))
+    await pool.release(old, reusable=True)
+    new = await pool.acquire(version(revision="r2"))
+    assert new is not old and len(started) == 2
+
+
+async def test_retire_destroys_idle_now_and_busy_on_release() -> None:
+    pool, started = make_pool(Clock())
+    idle = await pool.acquire(version())
+    busy = await pool.acquire(version())
+    await pool.release(idle, reusable=True)
+
+    await pool.retire("fn")
+    assert started[0].destroyed == "function changed"
+    assert started[1].destroyed is None
+    await pool.release(busy, reusable=True)
+    assert started[1].destroyed == "retired"
+    assert pool.count("fn") == 0
+
+
+async def test_reaper_destroys_only_what_idled_long_enough() -> None:
+    clock = Clock()
+    pool, started = make_pool(clock, idle_timeout_s=10)
+    old = await pool.acquire(version("a"))
+    await pool.release(old, reusable=True)
+    clock.now += 6
+    recent = await pool.acquire(version("b"))
+    await pool.release(recent, reusable=True)
+
+    clock.now += 5  # "a" idle 11 s, "b" idle 5 s
+    assert await pool.reap() == 1
+    assert started[0].destroyed == "idle" and started[1].destroyed is None
+    assert pool.count() == 1
+
+
+async def test_close_destroys_everything() -> None:
+    pool, started = make_pool(Clock())
+    lease = await pool.acquire(version())
+    await pool.acquire(version())
+    await pool.release(lease, reusable=True)
+    await pool.close()
+    assert all(env.destroyed == "server stopping" for env in started)
+    assert pool.count() == 0

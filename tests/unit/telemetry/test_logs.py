@@ -1,0 +1,22 @@
+from lambdad.telemetry import Report, new_stream_name, output_lines, tail
+
+
+def test_report_line_as_lambda_writes_it() -> None:
+    cold = Report("id-1", duration_ms=1.234, memory_size_mb=128, max_memory_used_mb=37,
+                  init_duration_ms=55.5)  # fmt: skip
+    assert cold.billed_duration_ms == 2
+    assert cold.line() == (
+        "REPORT RequestId: id-1\tDuration: 1.23 ms\tBilled Duration: 2 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 37 MB\tInit Duration: 55.50 ms\t"
+    )
+    warm = Report("id-2", duration_ms=0.2, memory_size_mb=1024, max_memory_used_mb=40)
+    assert warm.billed_duration_ms == 1  # never less than 1 ms
+    assert "Init Duration" not in warm.line()
+    assert warm.gb_seconds == 1 * 1 / 1000
+
+
+def test_stream_names_and_lines() -> None:
+    name = new_stream_name("$LATEST", now=0)
+    assert name.startswith("1970/01/01/[$LATEST]") and len(name.split("]")[1]) == 32
+    assert output_lines(b"one\n\ntwo\r\n") == ["one", "two"]
+    assert tail(["a" * 10, "b" * 10], limit=13) == b"a\n" + b"b" * 10 + b"\n"
