@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import os
 import shutil
@@ -424,9 +425,11 @@ def _decode_client_context(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        return base64.b64decode(value, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+        decoded = json.loads(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
         return value
+    # One line of ASCII: it travels as an HTTP header (Lambda-Runtime-Client-Context).
+    return json.dumps(decoded, separators=(",", ":"), ensure_ascii=True)
 
 
 _RUNTIME_DIRS = "lambdad-runtime"

@@ -107,7 +107,9 @@ def plan_launch(
         error = ("Runtime.InvalidRuntime", choice.error)
 
     bootstrap: list[str] = []
+    private: tuple[str, ...] = ()  # only our python bootstrap speaks init's private channel
     if choice.family == "python" and choice.interpreter:
+        private = ("--private-channel",)
         bootstrap = [
             str(choice.interpreter.executable),
             "-u",
@@ -174,6 +176,7 @@ def plan_launch(
         listen,
         "--channel-fd",
         str(channel_fd),
+        *private,
         "--",
         *bootstrap,
     )

@@ -7,6 +7,8 @@ per test); skipped without root or bubblewrap, and the nodejs tests without
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 from typing import Any
 
@@ -29,6 +31,7 @@ NODE_FILES = {
         "};\n"
     ),
     "throws.js": "exports.handler = async () => { throw new TypeError('node says no'); };\n",
+    "context.js": "exports.handler = async (event, context) => context.clientContext;\n",
 }
 
 # A custom runtime written from the Runtime API docs alone: stdlib python3 only,
@@ -92,6 +95,20 @@ def test_nodejs_throw_is_unhandled(lam: Any) -> None:
     assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "TypeError"
     assert body["errorMessage"] == "node says no"
+
+
+@needs_node
+def test_nodejs_client_context_with_any_characters(lam: Any) -> None:
+    # Through the HTTP Runtime API the client context is a header: non-ASCII text
+    # and pretty-printed JSON must still arrive whole.
+    name = create_function(
+        lam, "node-context", NODE_FILES, runtime="nodejs20.x", handler="context.handler"
+    )
+    sent = {"custom": {"greeting": "grüße ✓", "n": 1}, "env": {"locale": "de"}}
+    encoded = base64.b64encode(json.dumps(sent, indent=2, ensure_ascii=False).encode()).decode()
+    body, response = invoke_json(lam, name, {}, ClientContext=encoded)
+    assert "FunctionError" not in response, body
+    assert body["custom"] == sent["custom"] and body["env"] == sent["env"]
 
 
 def test_provided_python_bootstrap(lam: Any) -> None:

@@ -91,6 +91,66 @@ async def test_python_context_and_client_context(start_env: Any) -> None:
     assert env_vars["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
 
 
+PRIVATE = """
+import gc, http.client, os, subprocess, sys
+LINKS = '''
+import os
+def links():
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # listdir's own fd
+            pass
+    return out
+'''
+exec(LINKS)
+def handler(event, context):
+    mine = links()
+    child = subprocess.run(
+        [sys.executable, "-c", LINKS + "print(*links())"],
+        capture_output=True, text=True, check=True, close_fds=False,
+    ).stdout.split()
+    host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rpartition(":")
+    api = http.client.HTTPConnection(host, int(port), timeout=5)
+    api.request("GET", "/2018-06-01/runtime/nope")
+    return {
+        "hidden": [k for k in os.environ if "LAMBDAD" in k],
+        "inherited_sockets": [f for f in child if f.startswith("socket:") and f in mine],
+        "clients": sorted({type(o).__name__ for o in gc.get_objects()
+                           if type(o).__name__ in ("PrivateClient", "RuntimeClient")}),
+        "api_status": api.getresponse().status,
+    }
+"""
+
+
+async def test_python_private_channel(start_env: Any) -> None:
+    """The built-in runtime talks to init privately: the function sees nothing of it, and
+    the Runtime API is still served."""
+    env = await start_env({"app.py": PRIVATE})
+    out = await env.invoke(request(), 10)
+    assert out.function_error is None, out.payload
+    assert json.loads(out.payload) == {
+        "hidden": [],
+        "inherited_sockets": [],
+        "clients": ["PrivateClient"],
+        "api_status": 404,
+    }
+
+
+async def test_python_response_too_large(start_env: Any) -> None:
+    env = await start_env({"app.py": "def handler(e, c):\n    return 'x' * 7_000_000\n"})
+    req = request()
+    out = await env.invoke(req, 10)
+    assert out.function_error == "Unhandled"
+    assert out.error_type == "Function.ResponseSizeTooLarge"
+    assert json.loads(out.payload)["errorMessage"] == (
+        "Response payload size (7000002 bytes) exceeded maximum allowed payload size "
+        "(6291556 bytes)."
+    )
+    assert (await env.invoke(request(), 10)).function_error == "Unhandled"
+
+
 async def test_python_handler_raises(start_env: Any) -> None:
     env = await start_env({"app.py": "def handler(e, c):\n    return 1 / 0\n"})
     req = request()

@@ -230,7 +230,10 @@ def test_parse_args(init: ModuleType) -> None:
     assert init.parse_args(["--listen", "fd:3", "--channel-fd=7", "--", "a", "--", "b"]) == (
         "fd:3",
         7,
+        False,
         ["a", "--", "b"],
     )
+    argv = ["--private-channel", "--listen=fd:3", "--channel-fd", "7", "--", "a"]
+    assert init.parse_args(argv) == ("fd:3", 7, True, ["a"])
     with pytest.raises(SystemExit):
         init.parse_args(["--listen", "x"])

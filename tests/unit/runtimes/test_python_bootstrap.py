@@ -139,8 +139,8 @@ def test_client_chunked_keep_alive_and_reconnect(boot: ModuleType) -> None:
     headers, body = client.next()
     assert headers["lambda-runtime-aws-request-id"] == "r1" and body == b'{"a": 1}'
     client.post_response("r1", b'{"ok": true}', "application/json")
-    headers, body = client.next()
-    assert headers["lambda-runtime-aws-request-id"] == "r2" and body == b"{}"
+    invocation, body = client.next_invocation()  # the fields as the private channel names them
+    assert invocation["request_id"] == "r2" and invocation["trace_id"] is None and body == b"{}"
     assert requests[0].startswith(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n")
     assert b"Content-Length: 12\r\n" in requests[1] and requests[1].endswith(b'{"ok": true}')
 

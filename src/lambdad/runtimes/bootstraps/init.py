@@ -1,8 +1,8 @@
 """lambdad's in-sandbox init: the Lambda Runtime API, like AWS's RAPID.
 
 Standalone and stdlib-only: it runs inside the sandbox on the host's Python
-(`python -I -S init.py --listen ADDR --channel-fd N -- BOOTSTRAP...`) and
-imports nothing from lambdad.
+(`python -I -S init.py --listen ADDR --channel-fd N [--private-channel] -- BOOTSTRAP...`)
+and imports nothing from lambdad.
 
 It serves the Runtime API (2018-06-01) on ADDR ("HOST:PORT" to bind, or "fd:N"
 for a listening socket the host bound for it), starts the runtime's bootstrap
@@ -19,6 +19,19 @@ frames: u32 header length | u32 body length | JSON header | raw body.
 
 Logs are drained before every ready/result frame, so the host sees an
 invocation's output before its result.
+
+With --private-channel (the built-in python runtime), the runtime also gets
+the Runtime API as frames on a socketpair, its fd number in the environment
+variable RUNTIME_FD_ENV (the bootstrap pops it and makes the fd
+non-inheritable before the function's code runs). Same framing, same state,
+same replies to the host; it only saves the HTTP work on both sides:
+
+    runtime → init   next        {}: the runtime wants its next event
+                     response    {request_id} + response bytes
+                     error       {request_id, error_type} + error JSON
+                     init_error  {error_type} + error JSON; init answers "ack"
+    init → runtime   invoke      the host's invoke frame as it came (header unparsed)
+                     ack         the init error is with the host (the runtime exits next)
 
 Cold start matters here: this file runs on every cold start, before the
 runtime. So it imports only builtins and two small extension modules (no
@@ -37,6 +50,10 @@ import select
 import sys
 import time
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 try:  # the C half of `json`, without the `re` import of its Python half
     import _json
 except ImportError:  # pragma: no cover - every CPython has it
@@ -47,6 +64,8 @@ MAX_RESPONSE = 6291556
 MAX_BODY_READ = 64 << 20
 MAX_LINE = 65536
 MAX_HEADERS = 100
+RUNTIME_FD_ENV = "_LAMBDAD_RUNTIME_FD"
+"""Names the runtime's end of the private channel (see the module docstring)."""
 API = "/2018-06-01/runtime"
 NEXT = API + "/invocation/next"
 INIT_ERROR = API + "/init/error"
@@ -209,7 +228,10 @@ class Channel:
         self.reader = Reader(sock)
 
     def send(self, kind: str, header: dict | None = None, body: bytes | bytearray = b"") -> None:
-        raw = dumps({**(header or {}), "type": kind})
+        self.send_raw(dumps({**(header or {}), "type": kind}), body)
+
+    def send_raw(self, raw: bytes | bytearray, body: bytes | bytearray = b"") -> None:
+        """A frame whose header is already JSON (relayed as it came)."""
         prefix = len(raw).to_bytes(4, "big") + len(body).to_bytes(4, "big")
         with self.lock:
             if len(body) <= 65536:
@@ -219,16 +241,22 @@ class Channel:
                 self.sock.sendall(body)
 
     def recv(self) -> tuple[dict, bytes | bytearray] | None:
+        frame = self.recv_raw()
+        return None if frame is None else (frame[0], frame[1])
+
+    def recv_raw(self) -> tuple[dict, bytes | bytearray, bytes | bytearray] | None:
+        """(header, body, the header's raw JSON), or None at EOF."""
         prefix = self.reader.read(8)
         if len(prefix) < 8:
             return None
         header_len = int.from_bytes(prefix[:4], "big")
         body_len = int.from_bytes(prefix[4:], "big")
-        header = loads(self.reader.read(header_len))
+        raw = self.reader.read(header_len)
+        header = loads(raw)
         body = self.reader.read(body_len) if body_len else b""
         if len(body) < body_len or not isinstance(header, dict):
             return None
-        return header, body
+        return header, body, raw
 
 
 class LogRelay:
@@ -294,7 +322,7 @@ class Invocations:
         self.lock = _thread.allocate_lock()
         self.waiters: list = []  # locks of threads blocked in next()
         self.phase = "init"  # init → running, or init → failed
-        self.pending: list[tuple[dict, bytes | bytearray]] = []
+        self.pending: list[tuple[dict, bytes | bytearray, bytes | bytearray | None]] = []
         self.current: str | None = None
         self.finished: list[str] = []  # the last 64 completed request ids
 
@@ -302,14 +330,17 @@ class Invocations:
         if self.relay is not None:
             self.relay.drain()
 
-    def add(self, header: dict, body: bytes | bytearray) -> None:
+    def add(
+        self, header: dict, body: bytes | bytearray, raw: bytes | bytearray | None = None
+    ) -> None:
+        """Queue an invoke frame; `raw` is its header's JSON as the host sent it."""
         with self.lock:
-            self.pending.append((header, body))
+            self.pending.append((header, body, raw))
             waiters, self.waiters = self.waiters, []
         for waiter in waiters:
             waiter.release()
 
-    def next(self) -> tuple[dict, bytes | bytearray]:
+    def next(self) -> tuple[dict, bytes | bytearray, bytes | bytearray | None]:
         while True:
             with self.lock:
                 if self.phase == "init":
@@ -317,9 +348,9 @@ class Invocations:
                     self.drain()
                     self.channel.send("ready")
                 if self.pending:
-                    header, body = self.pending.pop(0)
+                    header, body, raw = self.pending.pop(0)
                     self.current = header["request_id"]
-                    return header, body
+                    return header, body, raw
                 waiter = _thread.allocate_lock()
                 waiter.acquire()
                 self.waiters.append(waiter)
@@ -546,7 +577,7 @@ class Connection:
         if request.path.split("?")[0] != NEXT:
             self.reply(404, {"errorMessage": "not found", "errorType": "NotFound"})
             return
-        header, body = self.invocations.next()
+        header, body, _ = self.invocations.next()
         headers = {
             "Lambda-Runtime-Aws-Request-Id": header["request_id"],
             "Lambda-Runtime-Deadline-Ms": str(header["deadline_ms"]),
@@ -567,37 +598,58 @@ class Connection:
             self.reply(413, too_large())
             return
         error_type = request.headers.get("lambda-runtime-function-error-type")
-        invocations = self.invocations
         if path == INIT_ERROR:
-            if invocations.init_failed(error_type or _error_type(body) or "", body):
-                self.reply(202, {"status": "OK"})
-            else:
-                self.reply(403, _bad_transition("InitError"))
+            self.reply(*post_init_error(self.invocations, error_type, body))
             return
         request_id, _, kind = path[len(INVOCATION) :].partition("/")
         if not path.startswith(INVOCATION) or not request_id or kind not in ("response", "error"):
             self.reply(404, {"errorMessage": "not found", "errorType": "NotFound"})
             return
-        refused = invocations.finish(request_id)
-        if refused:
-            self.reply(*refused)
-            return
-        if kind == "response" and len(body) > MAX_RESPONSE:
-            self.reply(413, too_large())
-            message = (
-                f"Response payload size ({len(body)} bytes) exceeded maximum allowed "
-                f"payload size ({MAX_RESPONSE} bytes)."
-            )
-            err = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
-            invocations.result(
-                request_id, "error", "Function.ResponseSizeTooLarge", dumps(err, compact=False)
-            )
-            return
-        if kind == "response":
-            invocations.result(request_id, "success", None, body)
-        else:
-            invocations.result(request_id, "error", _error_type(body) or error_type, body)
-        self.reply(202, {"status": "OK"})
+        post_invocation(self.invocations, request_id, kind, error_type, body, self.reply)
+
+
+# ---- The routes' work, shared by HTTP and the private channel ------------------------------------
+
+
+def post_init_error(
+    invocations: Invocations, error_type: str | None, body: bytes | bytearray
+) -> tuple[int, dict]:
+    """POST /init/error: the reply for the runtime."""
+    if invocations.init_failed(error_type or _error_type(body) or "", body):
+        return 202, {"status": "OK"}
+    return 403, _bad_transition("InitError")
+
+
+def post_invocation(
+    invocations: Invocations,
+    request_id: str,
+    kind: str,
+    error_type: str | None,
+    body: bytes | bytearray,
+    reply: Callable[[int, dict], None],
+) -> None:
+    """POST /invocation/ID/response or /error (`kind`): the result to the host, and
+    `reply` to the runtime (before the result when the response is too large)."""
+    refused = invocations.finish(request_id)
+    if refused:
+        reply(*refused)
+        return
+    if kind == "response" and len(body) > MAX_RESPONSE:
+        reply(413, too_large())
+        message = (
+            f"Response payload size ({len(body)} bytes) exceeded maximum allowed "
+            f"payload size ({MAX_RESPONSE} bytes)."
+        )
+        err = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
+        invocations.result(
+            request_id, "error", "Function.ResponseSizeTooLarge", dumps(err, compact=False)
+        )
+        return
+    if kind == "response":
+        invocations.result(request_id, "success", None, body)
+    else:
+        invocations.result(request_id, "error", _error_type(body) or error_type, body)
+    reply(202, {"status": "OK"})
 
 
 def _error_type(body: bytes | bytearray) -> str | None:
@@ -652,17 +704,59 @@ def serve(listener: _socket.socket, invocations: Invocations) -> None:
         _thread.start_new_thread(Connection(sock, invocations).serve, ())
 
 
+# ---- Private channel ---------------------------------------------------------------------------
+
+
+def serve_private(sock: _socket.socket, invocations: Invocations, done: _thread.LockType) -> None:
+    """The built-in runtime's Runtime API calls, as frames on `sock`, until it closes.
+
+    The same state and replies to the host as over HTTP; the runtime gets no
+    reply but the event (it ignores the HTTP status codes), and an "ack" once
+    its init error is with the host. Like HTTP's, bodies past MAX_BODY_READ are
+    refused without a result.
+    """
+    link = Channel(sock)
+    try:
+        while True:
+            frame = link.recv()
+            if frame is None:
+                break
+            header, body = frame
+            kind = header.get("type")
+            if kind == "next":
+                event, payload, raw = invocations.next()
+                link.send_raw(raw if raw is not None else dumps(event), payload)
+            elif len(body) > MAX_BODY_READ:
+                continue
+            elif kind == "response" or kind == "error":
+                request_id = header.get("request_id") or ""
+                error_type = header.get("error_type")
+                post_invocation(invocations, request_id, kind, error_type, body, _ignore)
+            elif kind == "init_error":
+                post_init_error(invocations, header.get("error_type"), body)
+                link.send("ack")
+    except OSError:
+        pass
+    finally:
+        sock.close()
+        done.release()
+
+
+def _ignore(status: int, reply: dict) -> None:
+    pass
+
+
 # ---- Process -----------------------------------------------------------------------------------
 
 
 def read_host(channel: Channel, invocations: Invocations, child: list[int]) -> None:
     while True:
-        frame = channel.recv()
+        frame = channel.recv_raw()
         if frame is None:
             break
-        header, body = frame
+        header, body, raw = frame
         if header.get("type") == "invoke":
-            invocations.add(header, body)
+            invocations.add(header, body, raw)
     # The host is gone: nobody can use this sandbox any more.
     for pid in child:
         try:
@@ -672,12 +766,17 @@ def read_host(channel: Channel, invocations: Invocations, child: list[int]) -> N
     os._exit(0)
 
 
-def parse_args(argv: list[str]) -> tuple[str, int, list[str]]:
-    """--listen ADDR --channel-fd N -- BOOTSTRAP... (argparse's forms, without argparse)."""
+def parse_args(argv: list[str]) -> tuple[str, int, bool, list[str]]:
+    """--listen ADDR --channel-fd N [--private-channel] -- BOOTSTRAP... (argparse's forms,
+    without argparse) → (ADDR, N, private channel?, BOOTSTRAP)."""
     split = argv.index("--") if "--" in argv else len(argv)
     opts: dict[str, str] = {}
+    private = False
     args = iter(argv[:split])
     for arg in args:
+        if arg == "--private-channel":
+            private = True
+            continue
         name, eq, value = arg.partition("=")
         if name not in ("--listen", "--channel-fd"):
             _usage(f"unrecognized arguments: {arg}")
@@ -693,12 +792,13 @@ def parse_args(argv: list[str]) -> tuple[str, int, list[str]]:
         channel_fd = int(opts["--channel-fd"])
     except ValueError:
         _usage(f"argument --channel-fd: invalid int value: {opts['--channel-fd']!r}")
-    return opts["--listen"], channel_fd, argv[split + 1 :]
+    return opts["--listen"], channel_fd, private, argv[split + 1 :]
 
 
 def _usage(message: str) -> None:
     sys.stderr.write(
-        f"usage: init --listen LISTEN --channel-fd CHANNEL_FD -- BOOTSTRAP...\n"
+        "usage: init --listen LISTEN --channel-fd CHANNEL_FD [--private-channel] "
+        "-- BOOTSTRAP...\n"
         f"init: error: {message}\n"
     )
     sys.exit(2)
@@ -718,14 +818,14 @@ def _private(fds: tuple[int, ...]) -> None:
                 pass
 
 
-def spawn(argv: list[str], stdout: int, stderr: int) -> int:
+def spawn(argv: list[str], stdout: int, stderr: int, env: dict | None = None) -> int:
     """Start the runtime with stdout/stderr on the given fds; raises OSError if it can't."""
     if not argv:
         raise OSError(2, "No such file or directory")
     return os.posix_spawnp(
         argv[0],
         argv,
-        os.environ,
+        os.environ if env is None else env,
         file_actions=[(os.POSIX_SPAWN_DUP2, stdout, 1), (os.POSIX_SPAWN_DUP2, stderr, 2)],
         # Python ignores these; the runtime must start with the defaults.
         setsigdef=(SIGPIPE, SIGXFSZ),
@@ -733,13 +833,18 @@ def spawn(argv: list[str], stdout: int, stderr: int) -> int:
 
 
 def main(argv: list[str]) -> int:
-    address, channel_fd, bootstrap = parse_args(argv)
+    address, channel_fd, private, bootstrap = parse_args(argv)
     listener = listen(address)
     _private((channel_fd, listener.fileno()))
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    link, theirs, env = None, None, None
+    if private:  # made after _private(): ours stays close-on-exec, theirs is passed on
+        link, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        os.set_inheritable(theirs.fileno(), True)
+        env = {**os.environ, RUNTIME_FD_ENV: str(theirs.fileno())}
     try:
-        pid = spawn(bootstrap, out_w, err_w)
+        pid = spawn(bootstrap, out_w, err_w, env)
     except OSError as exc:
         channel = Channel(_socket.socket(fileno=channel_fd))
         reason = exc.strerror or str(exc)
@@ -751,6 +856,8 @@ def main(argv: list[str]) -> int:
     finally:
         os.close(out_w)
         os.close(err_w)
+        if theirs is not None:
+            theirs.close()
 
     # The runtime is starting; its first connection waits in the backlog until
     # the relay exists, so Init's output always precedes "ready".
@@ -759,9 +866,18 @@ def main(argv: list[str]) -> int:
     invocations = Invocations(channel, relay)
     _thread.start_new_thread(read_host, (channel, invocations, [pid]))
     _thread.start_new_thread(serve, (listener, invocations))
+    link_done = _thread.allocate_lock()
+    if link is not None:
+        link_done.acquire()
+        _thread.start_new_thread(serve_private, (link, invocations, link_done))
 
     _, status = os.waitpid(pid, 0)
     returncode = os.waitstatus_to_exitcode(status)
+    # What the runtime sent just before it ended is handled first (HTTP's posts
+    # are, as the runtime waits for their replies); a forked grandchild may keep
+    # the channel open, so don't wait for EOF forever.
+    if link_done.acquire(timeout=0.2):
+        link_done.release()
     # Output still in the pipes belongs to the last invocation; grandchildren may
     # keep the pipes open, so don't wait for EOF forever.
     relay.join(timeout=0.2)

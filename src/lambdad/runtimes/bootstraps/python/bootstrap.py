@@ -8,6 +8,11 @@ errors and log format.
 It runs on every cold start before the function's own code, so it imports
 what every invocation needs and nothing more: `json`, and a small HTTP/1.1
 client on a raw socket (`http.client` pulls in `email`, `ssl`... ~30 ms).
+
+When lambdad's init started it, it talks to init over a private channel
+instead of HTTP (`PrivateClient`: the same calls as frames on a socketpair,
+whose fd init names in `_LAMBDAD_RUNTIME_FD`); anywhere else, over the Runtime
+API at AWS_LAMBDA_RUNTIME_API.
 `logging` is set up the moment the function imports it (an import hook), so a
 function that never logs never pays for it; `traceback`, `base64` and
 `decimal` are imported on the paths that need them.
@@ -26,6 +31,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 API = "/2018-06-01/runtime"
+PRIVATE_FD_ENV = "_LAMBDAD_RUNTIME_FD"
+"""Set by lambdad's init (its RUNTIME_FD_ENV): our end of the private channel."""
 _HERE = (lambda: None).__code__.co_filename
 """This file as its frames name it (also when it runs from a precompiled .pyc)."""
 
@@ -201,6 +208,18 @@ class RuntimeClient:
             raise RuntimeError(f"/invocation/next returned {status}: {body!r}")
         return headers, body
 
+    def next_invocation(self) -> tuple[dict, bytes]:
+        """The next event and its invocation's fields, named as `PrivateClient`'s."""
+        headers, body = self.next()
+        return {
+            "request_id": headers.get("lambda-runtime-aws-request-id", ""),
+            "deadline_ms": headers.get("lambda-runtime-deadline-ms"),
+            "invoked_function_arn": headers.get("lambda-runtime-invoked-function-arn", ""),
+            "trace_id": headers.get("lambda-runtime-trace-id"),
+            "client_context": headers.get("lambda-runtime-client-context"),
+            "cognito_identity": headers.get("lambda-runtime-cognito-identity"),
+        }, body
+
     def post_response(self, request_id: str, body: bytes, content_type: str) -> None:
         self._request(
             "POST",
@@ -224,6 +243,76 @@ class RuntimeClient:
             json.dumps(error).encode(),
             {"Lambda-Runtime-Function-Error-Type": error["errorType"]},
         )
+
+
+class PrivateClient:
+    """The Runtime API's calls as frames on init's private channel (a socketpair fd).
+
+    Frames: u32 header length | u32 body length | JSON header (has "type") | raw
+    body. We send "next", "response" {request_id}, "error" {request_id,
+    error_type}, "init_error" {error_type}; init sends the invoke frame it got
+    from the host ({request_id, deadline_ms, invoked_function_arn, trace_id,
+    client_context, cognito_identity} + event), and "ack" for an init error.
+    Posts get no reply (the HTTP client ignores their status too).
+    """
+
+    def __init__(self, fd: int) -> None:
+        os.set_inheritable(fd, False)  # the function's child processes don't get it
+        self.sock = _socket.socket(fileno=fd)
+        self.buf = bytearray()
+
+    def _send(self, header: dict, body: bytes = b"") -> None:
+        raw = json.dumps(header).encode()
+        data = len(raw).to_bytes(4, "big") + len(body).to_bytes(4, "big") + raw
+        if len(body) > 65536:
+            self.sock.sendall(data)
+            self.sock.sendall(body)
+        else:
+            self.sock.sendall(data + body)
+
+    def _read(self, n: int) -> bytes:
+        buf = self.buf
+        while len(buf) < n:
+            data = self.sock.recv(min(max(n - len(buf), 65536), 1 << 20))
+            if not data:
+                raise ConnectionError("init closed the runtime channel")
+            buf += data
+        data = bytes(buf[:n])
+        del buf[:n]
+        return data
+
+    def _recv(self) -> tuple[dict, bytes]:
+        prefix = self._read(8)
+        header = json.loads(self._read(int.from_bytes(prefix[:4], "big")))
+        body_len = int.from_bytes(prefix[4:], "big")
+        return header, self._read(body_len) if body_len else b""
+
+    def next_invocation(self) -> tuple[dict, bytes]:
+        """The next event and its invocation's fields (the host's invoke frame header)."""
+        self._send({"type": "next"})
+        return self._recv()
+
+    def post_response(self, request_id: str, body: bytes, content_type: str) -> None:
+        self._send({"type": "response", "request_id": request_id}, body)
+
+    def post_error(self, request_id: str, error: dict) -> None:
+        header = {"type": "error", "request_id": request_id, "error_type": error["errorType"]}
+        self._send(header, json.dumps(error).encode())
+
+    def post_init_error(self, error: dict) -> None:
+        self._send(
+            {"type": "init_error", "error_type": error["errorType"]}, json.dumps(error).encode()
+        )
+        self._recv()  # the ack: init has it before we exit
+
+
+def runtime_client() -> RuntimeClient | PrivateClient:
+    """init's private channel when it gave us one (the variable leaves our environment
+    before the function's code runs), else the Runtime API over HTTP."""
+    fd = os.environ.pop(PRIVATE_FD_ENV, None)
+    if fd is not None:
+        return PrivateClient(int(fd))
+    return RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
 
 
 # ---- Handler ---------------------------------------------------------------------------------
@@ -485,22 +574,22 @@ class _SetupAfterExec:
 # ---- Loop ------------------------------------------------------------------------------------
 
 
-def handle_one(client: RuntimeClient, handler: Any) -> None:
+def handle_one(client: RuntimeClient | PrivateClient, handler: Any) -> None:
     global _request_id
-    headers, body = client.next()
-    request_id = headers.get("lambda-runtime-aws-request-id", "")
+    invocation, body = client.next_invocation()
+    request_id = invocation.get("request_id") or ""
     _request_id = request_id
-    trace_id = headers.get("lambda-runtime-trace-id")
+    trace_id = invocation.get("trace_id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
         os.environ.pop("_X_AMZN_TRACE_ID", None)
     context = LambdaContext(
         request_id,
-        int(headers.get("lambda-runtime-deadline-ms") or 0),
-        headers.get("lambda-runtime-invoked-function-arn", ""),
-        _json_header(headers.get("lambda-runtime-client-context")),
-        _json_header(headers.get("lambda-runtime-cognito-identity")),
+        int(invocation.get("deadline_ms") or 0),
+        invocation.get("invoked_function_arn") or "",
+        _json_header(invocation.get("client_context")),
+        _json_header(invocation.get("cognito_identity")),
     )
     try:
         try:
@@ -533,7 +622,7 @@ def main() -> None:
     # sys.path[0] is this file's dir; the function's code takes its place (AWS order).
     sys.path[0] = task_root
     LoggingHook().install()
-    client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    client = runtime_client()
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
     except Exception as exc:

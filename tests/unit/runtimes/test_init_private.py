@@ -1,0 +1,152 @@
+"""init.py's private channel, against the python bootstrap's `PrivateClient` (both real)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from lambdad.runtimes.launch import BOOTSTRAP_DIR
+
+
+def _load(name: str, path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, BOOTSTRAP_DIR / path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def init() -> ModuleType:
+    return _load("lambdad_init_private", "init.py")
+
+
+@pytest.fixture(scope="module")
+def boot() -> ModuleType:
+    return _load("lambdad_py_bootstrap_private", "python/bootstrap.py")
+
+
+class Host:
+    """The host's end of init's channel: records frames, sends invoke frames."""
+
+    def __init__(self, init: ModuleType, sock: socket.socket) -> None:
+        self.channel = init.Channel(sock)
+        self.frames: list[tuple[dict[str, Any], bytes]] = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while (frame := self.channel.recv()) is not None:
+            with self.cond:
+                self.frames.append((frame[0], bytes(frame[1])))
+                self.cond.notify_all()
+
+    def wait_for(self, kind: str, count: int = 1) -> list[tuple[dict[str, Any], bytes]]:
+        def found() -> list[tuple[dict[str, Any], bytes]]:
+            return [f for f in self.frames if f[0]["type"] == kind]
+
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(found()) >= count, timeout=5), self.frames
+            return found()
+
+    def invoke(self, request_id: str, event: bytes = b"{}", **extra: Any) -> None:
+        header = {
+            "request_id": request_id,
+            "deadline_ms": 123,
+            "invoked_function_arn": "arn:fn",
+            "trace_id": "Root=1",
+            "client_context": None,
+            "cognito_identity": '{"cognitoIdentityId": "x"}',
+            **extra,
+        }
+        self.channel.send("invoke", header, event)
+
+
+@pytest.fixture
+def link(init: ModuleType, boot: ModuleType) -> Iterator[tuple[Host, Any]]:
+    """A host, init's state and private channel, and the bootstrap's client on it."""
+    host_end, init_end = socket.socketpair()
+    ours, theirs = socket.socketpair()
+    channel = init.Channel(init_end)
+    invocations = init.Invocations(channel)
+    done = threading.Lock()
+    done.acquire()
+
+    def read_invokes() -> None:
+        while (frame := channel.recv_raw()) is not None:
+            invocations.add(*frame)
+
+    threading.Thread(target=read_invokes, daemon=True).start()
+    threading.Thread(target=init.serve_private, args=(ours, invocations, done), daemon=True).start()
+    client = boot.PrivateClient(theirs.detach())
+    yield Host(init, host_end), client
+    client.sock.close()
+    assert done.acquire(timeout=5)  # init's side ends when the runtime's closes
+    host_end.close()
+    init_end.close()
+
+
+def test_next_relays_the_invoke_frame_then_response(link: tuple[Host, Any]) -> None:
+    host, client = link
+    host.invoke("r1", b'{"k": 1}', client_context='{"custom": {"a": 1}}', extra="kept")
+    invocation, body = client.next_invocation()
+    assert host.wait_for("ready")
+    assert body == b'{"k": 1}'
+    assert invocation == {  # the host's header as it came (not re-encoded)
+        "request_id": "r1",
+        "deadline_ms": 123,
+        "invoked_function_arn": "arn:fn",
+        "trace_id": "Root=1",
+        "client_context": '{"custom": {"a": 1}}',
+        "cognito_identity": '{"cognitoIdentityId": "x"}',
+        "extra": "kept",
+        "type": "invoke",
+    }
+    client.post_response("r1", b"\x00\xff" * 40000, "application/unknown")
+    [(header, payload)] = host.wait_for("result")
+    assert header == {"request_id": "r1", "status": "success", "error_type": None, "type": "result"}
+    assert payload == b"\x00\xff" * 40000
+
+
+def test_error_and_a_stale_request_id(link: tuple[Host, Any]) -> None:
+    host, client = link
+    host.invoke("r1")
+    client.next_invocation()
+    error = {"errorMessage": "boom", "errorType": "ValueError", "stackTrace": []}
+    client.post_error("r1", error)
+    client.post_response("r1", b"late", "application/json")  # refused, as over HTTP
+    host.invoke("r2")
+    assert client.next_invocation()[0]["request_id"] == "r2"
+    client.post_response("r2", b"{}", "application/json")
+    first, second = host.wait_for("result", 2)
+    assert first[0]["status"] == "error" and first[0]["error_type"] == "ValueError"
+    assert json.loads(first[1]) == error
+    assert second[0]["request_id"] == "r2" and second[1] == b"{}"
+
+
+def test_response_too_large(init: ModuleType, link: tuple[Host, Any]) -> None:
+    host, client = link
+    host.invoke("r1")
+    client.next_invocation()
+    client.post_response("r1", b"x" * (init.MAX_RESPONSE + 1), "application/json")
+    [(header, payload)] = host.wait_for("result")
+    assert header["status"] == "error"
+    assert header["error_type"] == "Function.ResponseSizeTooLarge"
+    assert json.loads(payload)["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+def test_init_error_then_ack(link: tuple[Host, Any]) -> None:
+    host, client = link
+    error = {"errorMessage": "no", "errorType": "Runtime.ImportModuleError", "stackTrace": []}
+    client.post_init_error(error)  # returns once init has sent the frame to the host
+    [(header, payload)] = host.wait_for("init_error")
+    assert header["error_type"] == "Runtime.ImportModuleError"
+    assert json.loads(payload) == error
+    assert [h["type"] for h, _ in host.frames] == ["init_error"]
