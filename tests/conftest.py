@@ -20,6 +20,13 @@ from support.server import LambdadServer, boto3_client
 # botocore without credentials probes 169.254.169.254; never let it.
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (`pytest.mark.anyio`) run on asyncio, the server's event loop."""
+    return "asyncio"
+
+
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),

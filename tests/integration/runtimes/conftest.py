@@ -12,11 +12,6 @@ from lambdad.pool.environment import ExecutionEnvironment
 from support.envkit import SubprocessBackend, make_spec
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _bwrap_backend() -> Any:
     try:
         from lambdad.sandbox import select_backend

@@ -9,20 +9,14 @@ import pytest
 
 from lambdad.catalog import (
     Catalog,
-    FunctionConfig,
     FunctionRef,
-    FunctionState,
     LastUpdateStatus,
     Version,
 )
 from lambdad.invoke import VersionCache
+from support.catalog import make_version
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 class FakeCatalog:
@@ -39,20 +33,7 @@ class FakeCatalog:
 
 
 def active(revision: str = "r1", **changes: Any) -> Version:
-    base = Version(
-        function_name="fn",
-        version="$LATEST",
-        function_arn="arn:aws:lambda:us-east-1:000000000000:function:fn",
-        config=FunctionConfig(runtime="python3.12", handler="app.handler", role="r"),
-        code_sha256="x",
-        code_key="k",
-        code_size=1,
-        revision_id=revision,
-        last_modified=0.0,
-        state=FunctionState.ACTIVE,
-        last_update_status=LastUpdateStatus.SUCCESSFUL,
-    )
-    return dataclasses.replace(base, **changes)
+    return make_version("fn", revision, **changes)
 
 
 class Clock:

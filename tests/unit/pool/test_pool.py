@@ -6,15 +6,11 @@ from typing import Any, cast
 
 import pytest
 
-from lambdad.catalog import FunctionConfig, Version
+from lambdad.catalog import Version
 from lambdad.pool import EnvironmentPool, EnvState, ExecutionEnvironment, Lease
+from support.catalog import make_version
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 class FakeEnvironment:
@@ -41,17 +37,7 @@ class Clock:
 
 
 def version(name: str = "fn", revision: str = "r1") -> Version:
-    return Version(
-        function_name=name,
-        version="$LATEST",
-        function_arn=f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
-        config=FunctionConfig(runtime="python3.12", handler="app.handler", role="r"),
-        code_sha256="x",
-        code_key="k",
-        code_size=1,
-        revision_id=revision,
-        last_modified=0.0,
-    )
+    return make_version(name, revision)
 
 
 def state_of(lease: Lease) -> EnvState:

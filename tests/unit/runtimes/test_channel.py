@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import threading
 from types import ModuleType
@@ -21,15 +20,11 @@ from lambdad.runtimes.channel import (
     read_frame,
     write_frame,
 )
-from lambdad.runtimes.launch import BOOTSTRAP_DIR
+from support.bootstraps import load_bootstrap
 
 
 def load_init() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lambdad_init", BOOTSTRAP_DIR / "init.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bootstrap("lambdad_init", "init.py")
 
 
 def test_encode_layout() -> None:

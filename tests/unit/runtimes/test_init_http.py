@@ -2,72 +2,32 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import threading
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Any
 
 import pytest
 
-from lambdad.runtimes.launch import BOOTSTRAP_DIR
+from support.bootstraps import FakeHost, load_bootstrap
 
 API = "/2018-06-01/runtime"
 
 
 @pytest.fixture(scope="module")
 def init() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lambdad_init_http", BOOTSTRAP_DIR / "init.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Host:
-    """The host's end of the channel: records frames, sends invocations."""
-
-    def __init__(self, init: ModuleType, sock: socket.socket) -> None:
-        self.channel = init.Channel(sock)
-        self.frames: list[tuple[dict[str, Any], bytes]] = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        while (frame := self.channel.recv()) is not None:
-            with self.cond:
-                self.frames.append((frame[0], bytes(frame[1])))
-                self.cond.notify_all()
-
-    def wait_for(self, kind: str) -> tuple[dict[str, Any], bytes]:
-        with self.cond:
-            assert self.cond.wait_for(
-                lambda: any(h["type"] == kind for h, _ in self.frames), timeout=5
-            ), self.frames
-            return next(f for f in self.frames if f[0]["type"] == kind)
-
-    def invoke(self, request_id: str, event: bytes = b"{}") -> None:
-        header = {
-            "request_id": request_id,
-            "deadline_ms": 123,
-            "invoked_function_arn": "arn:fn",
-            "trace_id": "Root=1",
-            "client_context": None,
-            "cognito_identity": '{"cognitoIdentityId": "x"}',
-        }
-        self.channel.send("invoke", header, event)
+    return load_bootstrap("lambdad_init_http", "init.py")
 
 
 @pytest.fixture
-def server(init: ModuleType) -> Iterator[tuple[Host, int]]:
+def server(init: ModuleType) -> Iterator[tuple[FakeHost, int]]:
     host_end, init_end = socket.socketpair()
     channel = init.Channel(init_end)
     invocations = init.Invocations(channel)
     listener = init.listen("127.0.0.1:0")
     port = listener.getsockname()[1]
-    host = Host(init, host_end)
+    host = FakeHost(init, host_end)
 
     def read_invokes() -> None:
         while (frame := channel.recv()) is not None:
@@ -106,7 +66,7 @@ def connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=5)
 
 
-def test_next_then_response_keep_alive(server: tuple[Host, int]) -> None:
+def test_next_then_response_keep_alive(server: tuple[FakeHost, int]) -> None:
     host, port = server
     sock = connect(port)
     host.invoke("r1", b'{"k": 1}')
@@ -116,7 +76,7 @@ def test_next_then_response_keep_alive(server: tuple[Host, int]) -> None:
     assert headers["lambda-runtime-deadline-ms"] == "123"
     assert headers["lambda-runtime-cognito-identity"] == '{"cognitoIdentityId": "x"}'
     assert "lambda-runtime-client-context" not in headers
-    host.wait_for("ready")
+    host.wait_for("ready")[0]
     # Same connection (keep-alive), lower-case header names, a chunked body.
     chunked = b'5\r\n{"a":\r\n3;ext=1\r\n 1}\r\n0\r\nTrailer: x\r\n\r\n'
     status, _, body = exchange(
@@ -125,7 +85,7 @@ def test_next_then_response_keep_alive(server: tuple[Host, int]) -> None:
         + chunked,
     )
     assert status == 202 and json.loads(body) == {"status": "OK"}
-    header, result = host.wait_for("result")
+    header, result = host.wait_for("result")[0]
     assert header["request_id"] == "r1" and header["status"] == "success"
     assert result == b'{"a": 1}'
     # A second post for the same id: AWS's 403.
@@ -136,7 +96,7 @@ def test_next_then_response_keep_alive(server: tuple[Host, int]) -> None:
     assert status == 403 and json.loads(body)["errorType"] == "InvalidStateTransition"
 
 
-def test_error_post_and_unknown_ids(server: tuple[Host, int]) -> None:
+def test_error_post_and_unknown_ids(server: tuple[FakeHost, int]) -> None:
     host, port = server
     sock = connect(port)
     host.invoke("r2")
@@ -151,7 +111,7 @@ def test_error_post_and_unknown_ids(server: tuple[Host, int]) -> None:
     assert status == 100  # the interim reply comes first...
     status, _, _ = exchange(sock, b"")  # ...then the real one
     assert status == 202
-    header, body = host.wait_for("result")
+    header, body = host.wait_for("result")[0]
     assert header["status"] == "error" and header["error_type"] == "ValueError" and body == err
     status, _, body = exchange(
         sock, f"POST {API}/invocation/nope/response HTTP/1.1\r\nContent-Length: 0\r\n\r\n".encode()
@@ -169,7 +129,7 @@ def test_error_post_and_unknown_ids(server: tuple[Host, int]) -> None:
     assert status == 501 and headers["connection"] == "close"
 
 
-def test_too_large_bodies(server: tuple[Host, int], init: ModuleType) -> None:
+def test_too_large_bodies(server: tuple[FakeHost, int], init: ModuleType) -> None:
     host, port = server
     sock = connect(port)
     host.invoke("r3")
@@ -181,7 +141,7 @@ def test_too_large_bodies(server: tuple[Host, int], init: ModuleType) -> None:
         + big,
     )
     assert status == 413 and json.loads(body)["errorType"] == "RequestEntityTooLarge"
-    header, result = host.wait_for("result")
+    header, result = host.wait_for("result")[0]
     assert header["error_type"] == "Function.ResponseSizeTooLarge"
     assert json.loads(result)["errorType"] == "Function.ResponseSizeTooLarge"
     status, headers, _ = exchange(
@@ -192,20 +152,20 @@ def test_too_large_bodies(server: tuple[Host, int], init: ModuleType) -> None:
     assert status == 413 and headers["connection"] == "close"
 
 
-def test_init_error_once(server: tuple[Host, int]) -> None:
+def test_init_error_once(server: tuple[FakeHost, int]) -> None:
     host, port = server
     sock = connect(port)
     err = b'{"errorType": "Runtime.ImportModuleError", "errorMessage": "x"}'
     req = f"POST {API}/init/error HTTP/1.1\r\nContent-Length: {len(err)}\r\n\r\n".encode() + err
     status, _, _ = exchange(sock, req)
     assert status == 202
-    header, body = host.wait_for("init_error")
+    header, body = host.wait_for("init_error")[0]
     assert header["error_type"] == "Runtime.ImportModuleError" and body == err
     status, _, body = exchange(sock, req)
     assert status == 403 and json.loads(body)["errorType"] == "InvalidStateTransition"
 
 
-def test_http10_closes_and_bad_request_line(server: tuple[Host, int]) -> None:
+def test_http10_closes_and_bad_request_line(server: tuple[FakeHost, int]) -> None:
     _, port = server
     sock = connect(port)
     status, headers, _ = exchange(sock, b"GET /nope HTTP/1.0\r\n\r\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import threading
@@ -12,65 +11,21 @@ from typing import Any
 
 import pytest
 
-from lambdad.runtimes.launch import BOOTSTRAP_DIR
-
-
-def _load(name: str, path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, BOOTSTRAP_DIR / path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from support.bootstraps import FakeHost, load_bootstrap
 
 
 @pytest.fixture(scope="module")
 def init() -> ModuleType:
-    return _load("lambdad_init_private", "init.py")
+    return load_bootstrap("lambdad_init_private", "init.py")
 
 
 @pytest.fixture(scope="module")
 def boot() -> ModuleType:
-    return _load("lambdad_py_bootstrap_private", "python/bootstrap.py")
-
-
-class Host:
-    """The host's end of init's channel: records frames, sends invoke frames."""
-
-    def __init__(self, init: ModuleType, sock: socket.socket) -> None:
-        self.channel = init.Channel(sock)
-        self.frames: list[tuple[dict[str, Any], bytes]] = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        while (frame := self.channel.recv()) is not None:
-            with self.cond:
-                self.frames.append((frame[0], bytes(frame[1])))
-                self.cond.notify_all()
-
-    def wait_for(self, kind: str, count: int = 1) -> list[tuple[dict[str, Any], bytes]]:
-        def found() -> list[tuple[dict[str, Any], bytes]]:
-            return [f for f in self.frames if f[0]["type"] == kind]
-
-        with self.cond:
-            assert self.cond.wait_for(lambda: len(found()) >= count, timeout=5), self.frames
-            return found()
-
-    def invoke(self, request_id: str, event: bytes = b"{}", **extra: Any) -> None:
-        header = {
-            "request_id": request_id,
-            "deadline_ms": 123,
-            "invoked_function_arn": "arn:fn",
-            "trace_id": "Root=1",
-            "client_context": None,
-            "cognito_identity": '{"cognitoIdentityId": "x"}',
-            **extra,
-        }
-        self.channel.send("invoke", header, event)
+    return load_bootstrap("lambdad_py_bootstrap_private", "python/bootstrap.py")
 
 
 @pytest.fixture
-def link(init: ModuleType, boot: ModuleType) -> Iterator[tuple[Host, Any]]:
+def link(init: ModuleType, boot: ModuleType) -> Iterator[tuple[FakeHost, Any]]:
     """A host, init's state and private channel, and the bootstrap's client on it."""
     host_end, init_end = socket.socketpair()
     ours, theirs = socket.socketpair()
@@ -86,14 +41,14 @@ def link(init: ModuleType, boot: ModuleType) -> Iterator[tuple[Host, Any]]:
     threading.Thread(target=read_invokes, daemon=True).start()
     threading.Thread(target=init.serve_private, args=(ours, invocations, done), daemon=True).start()
     client = boot.PrivateClient(theirs.detach())
-    yield Host(init, host_end), client
+    yield FakeHost(init, host_end), client
     client.sock.close()
     assert done.acquire(timeout=5)  # init's side ends when the runtime's closes
     host_end.close()
     init_end.close()
 
 
-def test_next_relays_the_invoke_frame_then_response(link: tuple[Host, Any]) -> None:
+def test_next_relays_the_invoke_frame_then_response(link: tuple[FakeHost, Any]) -> None:
     host, client = link
     host.invoke("r1", b'{"k": 1}', client_context='{"custom": {"a": 1}}', extra="kept")
     invocation, body = client.next_invocation()
@@ -115,7 +70,7 @@ def test_next_relays_the_invoke_frame_then_response(link: tuple[Host, Any]) -> N
     assert payload == b"\x00\xff" * 40000
 
 
-def test_error_and_a_stale_request_id(link: tuple[Host, Any]) -> None:
+def test_error_and_a_stale_request_id(link: tuple[FakeHost, Any]) -> None:
     host, client = link
     host.invoke("r1")
     client.next_invocation()
@@ -131,7 +86,7 @@ def test_error_and_a_stale_request_id(link: tuple[Host, Any]) -> None:
     assert second[0]["request_id"] == "r2" and second[1] == b"{}"
 
 
-def test_response_too_large(init: ModuleType, link: tuple[Host, Any]) -> None:
+def test_response_too_large(init: ModuleType, link: tuple[FakeHost, Any]) -> None:
     host, client = link
     host.invoke("r1")
     client.next_invocation()
@@ -142,7 +97,7 @@ def test_response_too_large(init: ModuleType, link: tuple[Host, Any]) -> None:
     assert json.loads(payload)["errorType"] == "Function.ResponseSizeTooLarge"
 
 
-def test_init_error_then_ack(link: tuple[Host, Any]) -> None:
+def test_init_error_then_ack(link: tuple[FakeHost, Any]) -> None:
     host, client = link
     error = {"errorMessage": "no", "errorType": "Runtime.ImportModuleError", "stackTrace": []}
     client.post_init_error(error)  # returns once init has sent the frame to the host

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import decimal
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -11,16 +10,12 @@ from types import ModuleType
 import pytest
 
 from lambdad.runtimes.launch import BOOTSTRAP_DIR
+from support.bootstraps import load_bootstrap
 
 
 @pytest.fixture(scope="module")
 def boot() -> ModuleType:
-    path = BOOTSTRAP_DIR / "python" / "bootstrap.py"
-    spec = importlib.util.spec_from_file_location("lambdad_py_bootstrap", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bootstrap("lambdad_py_bootstrap", "python/bootstrap.py")
 
 
 @pytest.mark.parametrize(
