@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from support.marks import needs_sandbox
 from support.server import ROLE, LambdadServer, boto3_client
 from support.zips import make_zip
 
 pytestmark = [
     pytest.mark.compat,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (sandboxes)"),
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+    *needs_sandbox,
 ]
 
 SLOW_HANDLER = """

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import socket
 import sys
 import textwrap
@@ -27,12 +26,12 @@ from lambdad.sandbox import (
     SandboxSpec,
 )
 from lambdad.sandbox.running import RunningSandbox
+from support.marks import needs_sandbox
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.anyio,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (cgroups, loop mounts)"),
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+    *needs_sandbox,
 ]
 
 PYTHON = os.path.realpath(sys.executable)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,12 +12,12 @@ from lambdad.sandbox import BwrapBackend
 from lambdad.sandbox.backend import usable_cgroup_layout
 from lambdad.sandbox.cgroup import Cgroup
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
+from support.marks import needs_sandbox
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.anyio,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (cgroups, loop mounts)"),
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+    *needs_sandbox,
 ]
 
 

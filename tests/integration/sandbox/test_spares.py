@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import time
@@ -12,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from lambdad.sandbox import BwrapBackend, Mount, SandboxSpec
+from support.marks import needs_sandbox
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.anyio,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (cgroups, loop mounts)"),
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+    *needs_sandbox,
 ]
 
 
