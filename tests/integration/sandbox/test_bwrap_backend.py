@@ -35,6 +35,7 @@ pytestmark = [
 ]
 
 PYTHON = os.path.realpath(sys.executable)
+CHECKOUT = Path(__file__).resolve().parents[3]  # this repository: never visible inside
 PREFIX = Path(sys.base_prefix)
 
 
@@ -129,7 +130,7 @@ async def test_cannot_see_host_files_or_processes(backend: BwrapBackend, tmp_pat
         f"""
         import os
         res = {{}}
-        for p in [{str(secret)!r}, "/etc/shadow", "/root/.bashrc", "/home", "/work", "/sys"]:
+        for p in [{str(secret)!r}, {str(CHECKOUT)!r}, "/etc/shadow", "/root/.bashrc", "/home", "/sys"]:
             try:
                 os.listdir(p) if os.path.isdir(p) else open(p).read()
                 res[p] = "READ"
