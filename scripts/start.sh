@@ -34,9 +34,10 @@ In another terminal, from this folder:
 
 or with the AWS CLI (any credentials will do):
 
+  printf '{"name": "aws"}' > event.json
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true \\
     aws lambda invoke --endpoint-url ${endpoint} --region us-east-1 \\
-    --function-name hello --cli-binary-format raw-in-base64-out --payload '{"name": "aws"}' out.json && cat out.json
+    --function-name hello --payload fileb://event.json out.json && cat out.json
 
 Ctrl-C stops the server.
 MSG
