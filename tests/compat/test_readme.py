@@ -1,0 +1,55 @@
+"""The README's boto3 and AWS CLI examples work as written (on a free port, not 9000)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.marks import needs_sandbox
+from support.server import LambdadServer, aws_env
+
+pytestmark = [pytest.mark.compat, *needs_sandbox]
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def block(heading: str, language: str) -> str:
+    section = README.read_text().split(f"## {heading}\n", 1)[1]
+    found = re.search(rf"```{language}\n(.*?)```", section, re.S)
+    assert found, f"no {language} block under {heading!r}"
+    return found.group(1)
+
+
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
+    with LambdadServer(tmp_path_factory.mktemp("readme") / "data") as server:
+        yield server
+
+
+def test_boto3_example(fresh_server: LambdadServer, tmp_path: Path) -> None:
+    script = block("Use it with boto3", "python").replace("127.0.0.1:9000", fresh_server.url[7:])
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=aws_env(),
+        cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["{'hello': 'boto3'}", "Active"]
+
+
+def test_aws_cli_example(fresh_server: LambdadServer, tmp_path: Path) -> None:
+    script = block("Use it with the AWS CLI", "sh").replace("127.0.0.1:9000", fresh_server.url[7:])
+    env = aws_env()
+    # The CLI from this interpreter's environment, as the README's install line puts it.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, env=env,
+        cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert '{"echo": {"hi": 1}}' in run.stdout
