@@ -84,6 +84,8 @@ def extract_zip(data: bytes, dest: Path) -> None:
             for info in archive.infolist():
                 _check_entry(archive, info, links)
                 budget -= _extract_entry(archive, info, staging, budget)
+        # mkdtemp makes 0700; the sandbox's user (not ours) must read the tree.
+        staging.chmod(0o755)
         os.replace(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

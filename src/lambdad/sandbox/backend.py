@@ -23,7 +23,13 @@ from typing import Literal
 
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxError, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking, wait_future
-from lambdad.sandbox.bwrap import BwrapOptions, build_bwrap_argv, probe_host, write_etc
+from lambdad.sandbox.bwrap import (
+    BwrapOptions,
+    build_bwrap_argv,
+    plan_staging,
+    probe_host,
+    write_etc,
+)
 from lambdad.sandbox.cgroup import CgroupLayout, compute_limits, detect_layout
 from lambdad.sandbox.launcher import SpawnThread
 from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim, remove_parent
@@ -149,11 +155,23 @@ class BwrapBackend:
         python: str | None = None,
         options: BwrapOptions | None = None,
         cgroups: CgroupLayout | None | Literal["auto"] = "auto",
+        unprivileged: bool | None = None,
     ) -> None:
+        """`unprivileged`: run bwrap as an unprivileged host uid (None: where the host allows)."""
         found = bwrap or shutil.which("bwrap")
         if found is None:
             raise SandboxError("bubblewrap (bwrap) is not installed")
         self._bwrap = found
+        if unprivileged is None:
+            unprivileged = unprivileged_bwrap_works(found)
+            if not unprivileged:
+                log.warning(
+                    "sandbox: this host refuses user namespaces to unprivileged users; "
+                    "sandboxes run as host uid 0 without capabilities"
+                )
+        self._unprivileged = unprivileged
+        if unprivileged:
+            STAGE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="lambdad-sandbox-"))
         self._options = options or BwrapOptions()
         self._layout = probe_host()
@@ -182,8 +200,14 @@ class BwrapBackend:
 
     def _exec(self, spec: SandboxSpec, slot: Slot) -> None:
         disk = self._pool.maker.disk_for(slot, spec.ephemeral_storage_mb)
-        # The sandbox uid maps to our own uid on the host (see bwrap.py).
-        disk.prepare_for(os.geteuid(), os.getegid())
+        etc_dir = self._etc_dir(spec.uid, spec.gid)
+        staging = None
+        if self._unprivileged:
+            uid, gid = host_ids(spec)
+            staging = plan_staging(spec, etc_dir, disk.path, STAGE_ROOT)
+        else:
+            uid, gid = os.geteuid(), os.getegid()  # bwrap maps the sandbox uid to ours
+        disk.prepare_for(uid, gid)
         fds = fd_map(spec)
         filter_fd = seccomp_target = None
         if self._seccomp is not None:
@@ -197,13 +221,17 @@ class BwrapBackend:
             spec,
             bwrap=self._bwrap,
             layout=self._layout,
-            etc_dir=self._etc_dir(spec.uid, spec.gid),
+            etc_dir=etc_dir,
             tmp_dir=disk.path,
             options=self._options,
             seccomp_fd=seccomp_target if filter_fd is not None else None,
+            staged=None if staging is None else dict(staging.binds),
         )
         try:
-            slot.launcher.exec(argv, {}, fds, args_fd=True)
+            if staging is None:
+                slot.launcher.exec(argv, {}, fds, args_fd=True)
+            else:
+                slot.launcher.exec(argv, {}, fds, args_fd=True, uid=uid, gid=gid, stage=staging)
         finally:
             if filter_fd is not None:
                 os.close(filter_fd)
@@ -221,6 +249,38 @@ class BwrapBackend:
     async def close(self) -> None:
         await self._pool.close()
         await run_blocking(lambda: shutil.rmtree(self.state_dir, ignore_errors=True))
+
+
+# Host ids the sandbox's uid/gid become when bwrap runs unprivileged: far above
+# any account or subordinate-id range a host hands out.
+HOST_ID_BASE = 1_900_000_000
+# Where a launcher stages private sources for an unprivileged bwrap (its own
+# tmpfs there, in its own mount namespace; the host only ever sees the empty dir).
+STAGE_ROOT = Path("/run/lambdad-stage") if Path("/run").is_dir() else Path("/tmp/lambdad-stage")
+
+
+def host_ids(spec: SandboxSpec) -> tuple[int, int]:
+    return HOST_ID_BASE + spec.uid, HOST_ID_BASE + spec.gid
+
+
+@lru_cache(maxsize=4)
+def unprivileged_bwrap_works(bwrap: str) -> bool:
+    """Whether bwrap can build its namespaces as an unprivileged uid here (tried once)."""
+    if os.geteuid() != 0:
+        return False  # we are unprivileged already: nothing to drop to
+    true = shutil.which("true") or "/bin/true"
+    uid = gid = HOST_ID_BASE + 993
+    try:
+        subprocess.run(
+            [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", "993",
+             "--ro-bind", "/", "/", "--proc", "/proc", true],
+            check=True, capture_output=True, timeout=10, cwd="/",
+            user=uid, group=gid, extra_groups=[],
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as e:
+        log.info("sandbox: unprivileged bwrap trial failed: %s", e)
+        return False
+    return True
 
 
 @lru_cache(maxsize=4)

@@ -10,9 +10,12 @@ spec's mounts. It runs in new user, pid, mount, ipc, uts, cgroup and (unless
 `network == "host"`) network namespaces, as the spec's uid/gid with no
 capabilities and no_new_privs.
 
-Note on uids: bwrap runs as host root with `--unshare-user`, so the sandbox's
-uid maps to host uid 0 *without any capability* in the host's namespaces. What
-it can reach is only what is mounted, which is the security boundary.
+Note on uids: where the host allows unprivileged user namespaces, bwrap runs
+as an unprivileged host uid (`host_ids`), so the sandbox's uid is no one on the
+host; its private sources are staged first (`plan_staging`) because that uid
+could not traverse their parents. Elsewhere bwrap runs as root and the
+sandbox's uid maps to host uid 0 *without any capability*; /proc read-only and
+the seccomp filter cover what uid 0 alone would still reach.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.launcher import Staging
 
 SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib64", "lib32", "libx32")
 # Host /etc entries the sandbox gets read-only, on top of the synthesized /etc:
@@ -103,9 +107,19 @@ def build_bwrap_argv(
     tmp_dir: Path,
     options: BwrapOptions | None = None,
     seccomp_fd: int | None = None,
+    staged: Mapping[Path, Path] | None = None,
 ) -> list[str]:
-    """The full bwrap command that runs `spec.argv` in a new sandbox."""
+    """The full bwrap command that runs `spec.argv` in a new sandbox.
+
+    `staged` maps host sources to the paths they are staged at (see
+    `plan_staging`); bwrap then binds from there.
+    """
     opts = options or BwrapOptions()
+    moved = staged or {}
+
+    def source(path: Path) -> str:
+        return str(moved.get(path, path))
+
     # --disable-userns: no nested user namespaces, in which a function could
     # regain capabilities and reach more of the kernel.
     argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
@@ -129,16 +143,23 @@ def build_bwrap_argv(
             argv += ["--ro-bind", f"/{name}", f"/{name}"]
         else:
             argv += ["--symlink", target, f"/{name}"]
-    argv += ["--ro-bind", str(etc_dir), "/etc"]
+    argv += ["--ro-bind", source(etc_dir), "/etc"]
     for name in layout.etc_binds:
         argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     # /proc read-only: the sandbox's uid is root's on the host (bwrap runs as
     # root), and bwrap leaves /proc/sys writable when its directory is not, so a
     # function could otherwise write host-wide sysctls such as vm.drop_caches.
     argv += ["--proc", "/proc", "--remount-ro", "/proc"]
-    argv += ["--dev", "/dev", "--bind", str(tmp_dir), "/tmp"]
+    argv += ["--dev", "/dev", "--bind", source(tmp_dir), "/tmp"]
     # Parents before children, so /opt/x is mounted over /opt rather than hidden by it.
     for m in sorted(spec.mounts, key=lambda m: m.target.rstrip("/").count("/")):
-        argv += ["--bind" if m.writable else "--ro-bind", str(m.source), m.target]
+        argv += ["--bind" if m.writable else "--ro-bind", source(m.source), m.target]
     argv += ["--chdir", spec.cwd, *opts.extra_args, "--", *spec.argv]
     return argv
+
+
+def plan_staging(spec: SandboxSpec, etc_dir: Path, tmp_dir: Path, root: Path) -> Staging:
+    """Where each private source is staged for an unprivileged bwrap: root/0, root/1, …"""
+    sources = [etc_dir, tmp_dir, *(m.source for m in spec.mounts)]
+    unique = list(dict.fromkeys(sources))
+    return Staging(root=root, binds=tuple((src, root / str(i)) for i, src in enumerate(unique)))

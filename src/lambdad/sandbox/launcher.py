@@ -24,6 +24,8 @@ import socket
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 from lambdad.sandbox.base import SandboxError
@@ -32,7 +34,31 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LAUNCHER_SOURCE = r"""
-import fcntl, json, os, socket, sys
+import ctypes, fcntl, json, os, socket, sys
+
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+CLONE_NEWNS = 0x00020000
+libc = ctypes.CDLL(None, use_errno=True)
+
+def check(rc, what):
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, what + ": " + os.strerror(e))
+
+def stage(root, binds):
+    # In a mount namespace of our own (gone when the sandbox is), bind each
+    # source below a world-traversable root, so that an unprivileged bwrap can
+    # reach sources whose parents it could not traverse (e.g. a 0700 data dir).
+    check(libc.unshare(CLONE_NEWNS), "unshare")
+    check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    data = b"mode=0755,size=1m"
+    check(libc.mount(b"tmpfs", root.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, data), "stage tmpfs")
+    for src, dst in binds:
+        if os.path.isdir(src):
+            os.mkdir(dst)
+        else:
+            open(dst, "w").close()
+        check(libc.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None), "bind " + src)
 
 def main():
     s = socket.socket(fileno=int(sys.argv[1]))
@@ -65,6 +91,8 @@ def main():
             os.write(mfd, b"".join(a.encode() + b"\0" for a in argv[1:cut]))
             os.lseek(mfd, 0, os.SEEK_SET)
             argv = [argv[0], "--args", str(mfd), *argv[cut:]]
+        if req.get("stage"):
+            stage(req["stage"]["root"], req["stage"]["binds"])
         if req["cwd"]:
             os.chdir(req["cwd"])
         if req["gid"] is not None:
@@ -79,6 +107,14 @@ def main():
 
 sys.exit(main())
 """
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Sources to bind below `root` (a world-traversable dir) before exec."""
+
+    root: Path
+    binds: tuple[tuple[Path, Path], ...]
 
 
 class Launcher:
@@ -127,12 +163,20 @@ class Launcher:
         uid: int | None = None,
         gid: int | None = None,
         args_fd: bool = False,
+        stage: Staging | None = None,
         timeout: float = 10.0,
     ) -> None:
-        """Make the launcher exec `argv`; `fds` maps target fd number -> our fd to put there."""
+        """Make the launcher exec `argv`; `fds` maps target fd number -> our fd to put there.
+
+        With `stage`, the launcher first binds each source below `stage.root` in a
+        private mount namespace (then drops to `uid`/`gid`, if given).
+        """
         req = {
             "argv": list(argv),
             "env": dict(env),
+            "stage": None
+            if stage is None
+            else {"root": str(stage.root), "binds": [[str(a), str(b)] for a, b in stage.binds]},
             "fd_targets": list(fds),
             "cwd": cwd,
             "uid": uid,

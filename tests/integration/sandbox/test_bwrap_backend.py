@@ -25,6 +25,7 @@ from lambdad.sandbox import (
     SandboxBackend,
     SandboxSpec,
 )
+from lambdad.sandbox.backend import host_ids, unprivileged_bwrap_works
 from lambdad.sandbox.running import RunningSandbox
 from support.marks import needs_sandbox
 
@@ -51,6 +52,7 @@ def make_spec(tmp_path: Path, script: str, **kw: Any) -> SandboxSpec:
     code.mkdir(exist_ok=True)
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
+    out.chmod(0o777)  # the sandbox's host uid is not ours: let it write here
     base: dict[str, Any] = dict(
         sandbox_id="t1",
         argv=(PYTHON, "-I", "-S", "-c", textwrap.dedent(script)),
@@ -239,6 +241,30 @@ async def test_passed_fds_with_high_numbers_arrive_intact(
     assert os.read(read_end, 100) == b"through"
     os.close(read_end)
     await sb.destroy("done")
+
+
+async def test_every_sandbox_process_is_unprivileged_on_the_host(
+    backend: BwrapBackend, tmp_path: Path
+) -> None:
+    if not unprivileged_bwrap_works(backend._bwrap):
+        pytest.skip("this host refuses user namespaces to unprivileged users")
+    spec = make_spec(tmp_path, "import time; time.sleep(30)")
+    sb = await backend.start(spec)
+    try:
+        cgroup = cast(RunningSandbox, sb)._slot.cgroup
+        assert cgroup is not None
+        deadline = time.monotonic() + 5
+        while len(cgroup.pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        uids = set()
+        for pid in cgroup.pids():
+            status = Path(f"/proc/{pid}/status").read_text()
+            uids.add(
+                int(next(ln for ln in status.splitlines() if ln.startswith("Uid:")).split()[1])
+            )
+        assert uids == {host_ids(spec)[0]}, uids
+    finally:
+        await sb.destroy("done")
 
 
 async def test_network_none_cannot_reach_host(backend: BwrapBackend, tmp_path: Path) -> None:

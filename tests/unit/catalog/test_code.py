@@ -96,6 +96,9 @@ def test_extract_keeps_the_exec_bit_and_makes_files_readable(tmp_path: Path) -> 
     assert stat.S_IMODE(os.stat(dest / "bootstrap").st_mode) == 0o755
     assert stat.S_IMODE(os.stat(dest / "app.py").st_mode) == 0o644
     assert (dest / "lib" / "util.py").exists()
+    # Every directory is readable by others: the sandbox's user is not the server's.
+    for directory in (dest, dest / "lib"):
+        assert stat.S_IMODE(os.stat(directory).st_mode) & 0o005 == 0o005
 
 
 def test_extract_keeps_links_inside(tmp_path: Path) -> None:
