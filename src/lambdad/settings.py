@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,7 +38,6 @@ class Settings:
     async_retry_base_s: float = 60.0
     async_max_event_age_s: float = 6 * 3600.0
     async_workers: int = 16
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -65,7 +64,7 @@ class Settings:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(f"LAMBDAD_{f.name.upper()}")
-            if raw is None or f.name == "extra":
+            if raw is None:
                 continue
             values[f.name] = _coerce(f.name, raw)
         return cls(**values)

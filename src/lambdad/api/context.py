@@ -8,7 +8,6 @@ from starlette.requests import Request
 
 from lambdad.api.code_links import CodeLinks
 from lambdad.catalog import Account, Catalog, FunctionRef
-from lambdad.concurrency import run_sync
 from lambdad.invoke import AsyncQueue, Invoker
 from lambdad.settings import Settings
 from lambdad.telemetry import FunctionLogs
@@ -38,6 +37,3 @@ class ApiContext:
         return self.account.resolve(
             request.path_params["FunctionName"], request.query_params.get("Qualifier")
         )
-
-    async def reserved_concurrency_total(self) -> int:
-        return await run_sync(self.catalog.functions.reserved_concurrency_total)

@@ -27,9 +27,7 @@ async def create_function(request: Request) -> Response:
     ctx = ApiContext.of(request)
     body = shapes.decode_body(await _body(request, "CreateFunction"), shapes.CreateFunctionRequest)
     code = body.code or shapes.functions.FunctionCode()
-    if body.package_type == "Image" or code.image_uri:
-        convert.reject_unsupported_code_sources(shapes.functions.FunctionCode(image_uri="image"))
-    convert.reject_unsupported_code_sources(code)
+    convert.reject_unsupported_code_sources(code)  # PackageType=Image: the catalog refuses it
     version = await ctx.catalog.create_function(
         body.function_name,
         convert.config_from_create(body),
@@ -170,7 +168,7 @@ async def list_tags(request: Request) -> Response:
 async def get_account_settings(request: Request) -> Response:
     ctx = ApiContext.of(request)
     count, code_size = await ctx.catalog.account_usage()
-    reserved = await ctx.reserved_concurrency_total()
+    reserved = await ctx.catalog.reserved_concurrency_total()
     limit = ctx.settings.concurrent_executions
     return _json(
         shapes.AccountSettings(

@@ -27,8 +27,6 @@ class CodeCache:
         """The unpacked tree for a blob, unpacking it first if needed (blocking)."""
         target = self.path(code_key)
         if target.exists():
-            if not target.stat().st_mode & 0o005:
-                target.chmod(0o755)  # unpacked by an older lambdad, private to us
             return target
         with self._lock:
             if not target.exists():

@@ -123,6 +123,9 @@ class Catalog:
         size = await run_sync(self.functions.code_size_total)
         return count, size
 
+    async def reserved_concurrency_total(self) -> int:
+        return await run_sync(self.functions.reserved_concurrency_total)
+
     async def code_zip(self, code_key: str) -> bytes:
         return await run_sync(self.blobs.get, code_key)
 

@@ -26,9 +26,6 @@ ROLE_PATTERN = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=
 HANDLER_PATTERN = re.compile(r"[^\s]+")
 ENV_KEY_PATTERN = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
 
-# Variables the runtime owns; AWS refuses them in Environment.
-RESERVED_ENV_KEYS = RESERVED_VARIABLES
-
 
 def check_range(value: int, member: str, low: int, high: int) -> None:
     if value < low:
@@ -111,7 +108,7 @@ def check_environment(variables: Mapping[str, str]) -> None:
                     "pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
                 )
             )
-    reserved = sorted(k for k in variables if k in RESERVED_ENV_KEYS)
+    reserved = sorted(k for k in variables if k in RESERVED_VARIABLES)  # the runtime owns them
     if reserved:
         raise InvalidParameterValue(
             "Lambda was unable to configure your environment variables because the environment "

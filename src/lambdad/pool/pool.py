@@ -194,9 +194,6 @@ class EnvironmentPool:
             for lease in leases:
                 await self._teardown(lease, "server stopping")
 
-    def snapshot(self) -> list[Lease]:
-        return list(self._leases.values())
-
     def count(self, function_name: str | None = None) -> int:
         return sum(
             1

@@ -6,7 +6,6 @@ Public names only; see `base.py` for the Sandbox contract.
 from lambdad.sandbox.backend import BwrapBackend, bwrap_works, select_backend
 from lambdad.sandbox.base import (
     MB_PER_VCPU,
-    BackendInfo,
     ExitStatus,
     Mount,
     NetworkMode,
@@ -20,7 +19,6 @@ from lambdad.sandbox.process import ProcessBackend
 
 __all__ = [
     "MB_PER_VCPU",
-    "BackendInfo",
     "BwrapBackend",
     "ExitStatus",
     "Mount",

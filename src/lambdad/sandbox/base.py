@@ -21,7 +21,7 @@ Contract (OpenLambda's Sandbox, adapted):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -134,10 +134,3 @@ class SandboxBackend(Protocol):
     async def close(self) -> None:
         """Release what the backend keeps ahead of time (spare cgroups, /tmp images)."""
         ...
-
-
-@dataclass
-class BackendInfo:
-    name: str
-    isolated: bool
-    warnings: list[str] = field(default_factory=list)

@@ -64,9 +64,3 @@ class AsyncEventStore:
     def delete(self, event_id: str) -> None:
         with map_db_errors(), self.engine.begin() as conn:
             conn.execute(sa.delete(async_events).where(async_events.c.id == event_id))
-
-    def count(self) -> int:
-        with map_db_errors(), self.engine.connect() as conn:
-            return int(
-                conn.execute(sa.select(sa.func.count()).select_from(async_events)).scalar_one()
-            )

@@ -180,14 +180,6 @@ class FunctionStore:
         with map_db_errors(), self.engine.begin() as conn:
             conn.execute(sa.update(functions).where(functions.c.name == name).values(tags=tags))
 
-    def set_reserved_concurrency(self, name: str, value: int | None) -> None:
-        with map_db_errors(), self.engine.begin() as conn:
-            conn.execute(
-                sa.update(functions)
-                .where(functions.c.name == name)
-                .values(reserved_concurrency=value)
-            )
-
     def delete_function(self, name: str) -> list[VersionRow]:
         """Delete a function with everything hanging off it; returns its versions."""
         with map_db_errors(), self.engine.begin() as conn:

@@ -45,10 +45,10 @@ def test_choose_exact_nearest_strict() -> None:
     assert CATALOG.choose("java21").error
 
 
-def plan(tmp_path: Path, runtime: str, **kw: object):  # type: ignore[no-untyped-def]
+def plan(tmp_path: Path, runtime: str, catalog: InterpreterCatalog = CATALOG, **kw: object):  # type: ignore[no-untyped-def]
     return plan_launch(
         spec(tmp_path, runtime, **kw),  # type: ignore[arg-type]
-        CATALOG,
+        catalog,
         SandboxLayout(),
         opt_dir=tmp_path,
         lang_bin_dir=tmp_path,
@@ -89,16 +89,7 @@ def test_plan_strict_runtime(tmp_path: Path) -> None:
 
 def test_plan_runs_precompiled_scripts(tmp_path: Path) -> None:
     own = Interpreter("python", sys.version_info[:2], Path("/py/bin/python3"), Path("/py"))
-    p = plan_launch(
-        spec(tmp_path, "python3.13"),
-        InterpreterCatalog((own,), ()),
-        SandboxLayout(),
-        opt_dir=tmp_path,
-        lang_bin_dir=tmp_path,
-        api_address="127.0.0.1:9001",
-        listen="127.0.0.1:9001",
-        channel_fd=7,
-    )
+    p = plan(tmp_path, "python3.13", InterpreterCatalog((own,), ()))
     init_script, runtime_script = p.init_argv[3], p.init_argv[-1]
     for script, name in ((init_script, "init"), (runtime_script, "bootstrap")):
         if script.endswith(".py"):
