@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 
 from lambdad.api import ApiContext, CodeLinks, create_app
 from lambdad.background import Background
-from lambdad.catalog import Account, Catalog, CodeCache
+from lambdad.catalog import Account, Catalog, CodeCache, LayerCatalog
 from lambdad.concurrency import run_sync
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker
 from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings
@@ -24,6 +24,7 @@ from lambdad.store import (
     AsyncEventStore,
     BlobStore,
     FunctionStore,
+    LayerStore,
     LogStore,
     create_engine,
     migrate,
@@ -50,12 +51,14 @@ def build_app(settings: Settings) -> ASGIApp:
     code_cache = CodeCache(blobs, data_dir / "code")
     background = Background()
     account = Account(region=settings.region, account_id=settings.account_id)
+    layers = LayerCatalog(account, LayerStore(engine), blobs)
     catalog = Catalog(
         account=account,
         functions=FunctionStore(engine),
         blobs=blobs,
         code_cache=code_cache,
         spawn=background.spawn,
+        layers=layers,
     )
     backend = select_backend(settings.sandbox_backend, state_dir=data_dir / "sandbox")
     launcher = EnvironmentLauncher(
@@ -70,6 +73,7 @@ def build_app(settings: Settings) -> ASGIApp:
     )
     pool = EnvironmentPool(launcher.start, new_stream_name, settings.idle_timeout_s)
     catalog.on_change(pool.retire)
+    catalog.on_change(lambda _name: layers.sweep())
     logs = FunctionLogs(LogStore(engine))
     invoker = Invoker(
         account, catalog, pool, ConcurrencyLimiter(settings.concurrent_executions), logs

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from lambdad.settings import Settings
-from lambdad.store import FunctionRow, FunctionStore, VersionRow, create_engine, migrate
+from lambdad.store import FunctionRow, FunctionStore, VersionRow
 from lambdad.store.schema import function_versions, functions
 
 
@@ -19,18 +15,6 @@ def rows(name: str, revision: str = "rev-1") -> tuple[FunctionRow, VersionRow]:
     function = FunctionRow(name, 1.0, {}, 1, None)
     latest = VersionRow(name, "$LATEST", revision, "ab" * 32, 10, {"runtime": "python3.12"}, 2.0)
     return function, latest
-
-
-@pytest.fixture
-def engine(own_database_url: str | None, tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = create_engine(
-        Settings(data_dir=tmp_path, database_url=own_database_url).sqlalchemy_url
-    )
-    migrate(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def test_create_is_false_when_the_name_is_taken(engine: sa.Engine) -> None:

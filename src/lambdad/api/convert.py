@@ -59,7 +59,11 @@ def function_configuration(version: Version, region: str) -> shapes.FunctionConf
         environment=shapes.EnvironmentShape(variables=dict(config.environment))
         if config.environment
         else None,
-        layers=[shapes.functions.Layer(arn=arn) for arn in config.layers] or None,
+        layers=[
+            shapes.functions.Layer(arn=ref.arn, code_size=ref.code_size)
+            for ref in config.layer_refs
+        ]
+        or None,
         dead_letter_config=shapes.functions.DeadLetterConfigShape(
             target_arn=config.dead_letter_target
         )

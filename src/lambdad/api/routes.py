@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from lambdad.api import code_links, functions, invoke
+from lambdad.api import code_links, functions, invoke, layers
 
 FUNCTION = "/2015-03-31/functions/{FunctionName}"
 TAGS = "/2017-03-31/tags/{Resource:path}"
+LAYER_VERSION = "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}"
 
 routes = [
     Route("/2015-03-31/functions", functions.create_function, methods=["POST"]),
@@ -28,6 +29,21 @@ routes = [
     Route(f"{FUNCTION}/invocations", invoke.invoke, methods=["POST"]),
     Route(
         "/2014-11-13/functions/{FunctionName}/invoke-async", invoke.invoke_async, methods=["POST"]
+    ),
+    Route("/2018-10-31/layers", layers.list_layers, methods=["GET"]),
+    Route("/2018-10-31/layers/", layers.list_layers, methods=["GET"]),
+    Route(
+        "/2018-10-31/layers/{LayerName}/versions", layers.publish_layer_version, methods=["POST"]
+    ),
+    Route("/2018-10-31/layers/{LayerName}/versions", layers.list_layer_versions, methods=["GET"]),
+    Route(LAYER_VERSION, layers.get_layer_version, methods=["GET"]),
+    Route(LAYER_VERSION, layers.delete_layer_version, methods=["DELETE"]),
+    Route(f"{LAYER_VERSION}/policy", layers.add_layer_version_permission, methods=["POST"]),
+    Route(f"{LAYER_VERSION}/policy", layers.get_layer_version_policy, methods=["GET"]),
+    Route(
+        f"{LAYER_VERSION}/policy/{{StatementId}}",
+        layers.remove_layer_version_permission,
+        methods=["DELETE"],
     ),
     Route("/_lambdad/functions/{FunctionName}/logs", invoke.function_logs, methods=["GET"]),
     Route("/_lambdad/code/{key}", code_links.download_code, methods=["GET"]),

@@ -2,12 +2,14 @@
 
 from lambdad.catalog.code import CodePackage, extract_zip, inspect_zip
 from lambdad.catalog.code_cache import CodeCache
+from lambdad.catalog.layers import LayerCatalog, LayerVersion
 from lambdad.catalog.model import (
     LATEST,
     Function,
     FunctionConfig,
     FunctionState,
     LastUpdateStatus,
+    LayerRef,
     LoggingConfig,
     Version,
 )
@@ -28,6 +30,9 @@ __all__ = [
     "FunctionRef",
     "FunctionState",
     "LastUpdateStatus",
+    "LayerCatalog",
+    "LayerRef",
+    "LayerVersion",
     "LoggingConfig",
     "Version",
     "check_runtime",

@@ -37,6 +37,18 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class LayerRef:
+    """A layer version a function uses, captured when the function was configured:
+    it keeps working after DeleteLayerVersion, as on AWS."""
+
+    arn: str
+    code_size: int
+    code_key: str
+    """Hex SHA-256 of the layer's zip: its key in the blob store."""
+    unzipped_size: int
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """What the user sets with CreateFunction / UpdateFunctionConfiguration."""
 
@@ -55,6 +67,8 @@ class FunctionConfig:
     dead_letter_target: str | None = None
     kms_key_arn: str | None = None
     logging: LoggingConfig | None = None
+    layer_refs: tuple[LayerRef, ...] = ()
+    """`layers` resolved by the catalog, in order."""
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "logging"}
@@ -62,6 +76,7 @@ class FunctionConfig:
         data["layers"] = list(self.layers)
         data["architectures"] = list(self.architectures)
         data["logging"] = None if self.logging is None else dict(self.logging.__dict__)
+        data["layer_refs"] = [dict(ref.__dict__) for ref in self.layer_refs]
         return data
 
     @classmethod
@@ -74,6 +89,7 @@ class FunctionConfig:
         values["architectures"] = tuple(values.get("architectures") or ("x86_64",))
         logging = values.get("logging")
         values["logging"] = None if logging is None else LoggingConfig(**logging)
+        values["layer_refs"] = tuple(LayerRef(**ref) for ref in values.get("layer_refs") or ())
         return cls(**values)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from lambdad.catalog import validation
 from lambdad.catalog.code import CodePackage, inspect_zip
 from lambdad.catalog.code_cache import CodeCache
+from lambdad.catalog.layers import LayerCatalog
 from lambdad.catalog.model import (
     LATEST,
     Function,
@@ -69,8 +70,10 @@ class Catalog:
         blobs: BlobStore,
         code_cache: CodeCache,
         spawn: Spawn,
+        layers: LayerCatalog | None = None,
     ) -> None:
         self.account = account
+        self.layers = layers
         self.functions = functions
         self.blobs = blobs
         self.code_cache = code_cache
@@ -164,6 +167,8 @@ class Catalog:
         self._check_config(config)
         validation.check_tags(tags)
         package = await self._accept_code(zip_file)
+        config = await self._with_layers(config, package.unzipped_size)
+        await run_sync(self.blobs.put, package.data)
         now = time.time()
         latest = self._new_latest(ref.name, config, package, now)
         function = FunctionRow(
@@ -194,8 +199,12 @@ class Catalog:
         ref = self._unqualified(function_name)
         current = await self._latest_row(ref.name)
         self._check_revision(current, revision_id)
-        package = await self._accept_code(zip_file, store=not dry_run)
+        package = await self._accept_code(zip_file)
         config = FunctionConfig.from_json(current.config)
+        if self.layers is not None:
+            self.layers.check_total_size(package.unzipped_size, config.layer_refs)
+        if not dry_run:
+            await run_sync(self.blobs.put, package.data)
         if architectures is not None:
             validation.check_architectures(architectures)
             config = dataclasses.replace(config, architectures=architectures)
@@ -218,6 +227,8 @@ class Catalog:
         self._check_revision(current, revision_id)
         config = dataclasses.replace(FunctionConfig.from_json(current.config), **changes)
         self._check_config(config)
+        if "layers" in changes:
+            config = await self._with_layers(config, None, current.code_sha256)
         updated = self._changed(current, config, None)
         await self._replace(updated, current.revision_id, conditional=revision_id is not None)
         log.info("function %s: configuration updated (%s)", ref.name, ", ".join(sorted(changes)))
@@ -348,19 +359,28 @@ class Catalog:
         validation.check_description(config.description)
         validation.check_environment(config.environment)
         validation.check_architectures(config.architectures)
-        if len(config.layers) > validation.MAX_LAYERS:
-            raise InvalidParameterValue("Cannot reference more than 5 layers.")
-        for layer in config.layers:
-            # Layers come with their own issue; until then none exists.
-            raise InvalidParameterValue(f"Layer version {layer} does not exist.")
 
-    async def _accept_code(self, zip_file: bytes | None, store: bool = True) -> CodePackage:
+    async def _with_layers(
+        self, config: FunctionConfig, unzipped_size: int | None, code_key: str = ""
+    ) -> FunctionConfig:
+        """`config` with its Layers resolved, or AWS's error for them (and for code plus
+        layers past 250 MB; `unzipped_size` None: measure the stored code)."""
+        if not config.layers:
+            return dataclasses.replace(config, layer_refs=())
+        if self.layers is None:
+            raise InvalidParameterValue(f"Layer version {config.layers[0]} does not exist.")
+        refs = await self.layers.resolve(config.layers)
+        if unzipped_size is None:
+            data = await run_sync(self.blobs.get, code_key)
+            unzipped_size = (await run_sync(inspect_zip, data)).unzipped_size
+        self.layers.check_total_size(unzipped_size, refs)
+        return dataclasses.replace(config, layer_refs=refs)
+
+    async def _accept_code(self, zip_file: bytes | None) -> CodePackage:
+        """The checked package (stored by the caller once the whole request is valid)."""
         if zip_file is None:
             raise InvalidParameterValue("Please provide a source for function code.")
-        package = await run_sync(inspect_zip, zip_file)
-        if store:
-            await run_sync(self.blobs.put, package.data)
-        return package
+        return await run_sync(inspect_zip, zip_file)
 
     def _new_latest(
         self, name: str, config: FunctionConfig, package: CodePackage, now: float

@@ -4,6 +4,7 @@ from lambdad.store.async_events import AsyncEventRow, AsyncEventStore
 from lambdad.store.blobs import BlobStore
 from lambdad.store.database import DatabaseError, create_engine, map_db_errors, migrate
 from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionRow
+from lambdad.store.layers import LayerStore, LayerVersionRow
 from lambdad.store.logs import LogEventRow, LogStore
 
 __all__ = [
@@ -14,6 +15,8 @@ __all__ = [
     "DatabaseError",
     "FunctionRow",
     "FunctionStore",
+    "LayerStore",
+    "LayerVersionRow",
     "LogEventRow",
     "LogStore",
     "VersionRow",

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lambdad.store.database import map_db_errors
+from lambdad.store.layers import blob_referenced
 from lambdad.store.schema import aliases, function_versions, functions, policies
 
 LATEST = "$LATEST"
@@ -99,13 +100,9 @@ class FunctionStore:
             return int(conn.execute(query).scalar_one())
 
     def blob_in_use(self, code_sha256: str) -> bool:
-        query = (
-            sa.select(sa.func.count())
-            .select_from(function_versions)
-            .where(function_versions.c.code_sha256 == code_sha256)
-        )
+        """Whether any function version or layer version still needs this blob."""
         with map_db_errors(), self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one()) > 0
+            return blob_referenced(conn, code_sha256)
 
     # -- writes ----------------------------------------------------------
 
