@@ -84,10 +84,18 @@ class Invoker:
         version = target.version
         with self.limiter.slot(version.function_name, target.reserved_concurrency):
             lease = await self.pool.acquire(version)
-            outcome = await self._run(lease, version, payload, request_id, client_context, trace_id)
-            lines = await self._log(lease, version, request_id, outcome)
-            reusable = outcome.reusable and lease.environment.init_error is None
-            await self.pool.release(lease, reusable)
+            reusable = False  # until the invocation ran to an outcome that says so
+            try:
+                outcome = await self._run(
+                    lease, version, payload, request_id, client_context, trace_id
+                )
+                reusable = outcome.reusable and lease.environment.init_error is None
+                lines = await self._log(lease, version, request_id, outcome)
+            finally:
+                # Whatever failed above (or a cancelled request), the environment goes
+                # back to the pool or is destroyed: never left busy forever.
+                with anyio.CancelScope(shield=True):
+                    await self.pool.release(lease, reusable)
         return InvokeResult(
             payload=outcome.payload,
             function_error=outcome.function_error,

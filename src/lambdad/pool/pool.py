@@ -144,6 +144,8 @@ class EnvironmentPool:
             await self._destroy(lease, "freeze failed")
             return
         async with self._lock:
+            if lease.state is EnvState.DEAD:  # torn down meanwhile (the server stopping)
+                return
             lease.transition(EnvState.IDLE)
 
     # -- housekeeping ----------------------------------------------------------
@@ -213,7 +215,6 @@ class EnvironmentPool:
             await lease.environment.destroy(reason)
         async with self._lock:
             self._leases.pop(lease.id, None)
-        log.info("env %s: destroyed (%s)", lease.id, reason)
 
 
 def _suffix() -> str:

@@ -1,0 +1,119 @@
+"""The environment of an invocation is released whatever fails after it is acquired."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from lambdad.catalog import Account, Catalog, Version
+from lambdad.invoke.concurrency import ConcurrencyLimiter
+from lambdad.invoke.invoker import Invoker
+from lambdad.invoke.version_cache import Resolved
+from lambdad.pool import EnvironmentPool, EnvState, ExecutionEnvironment
+from lambdad.runtimes import InvokeOutcome, InvokeRequest
+from lambdad.telemetry import FunctionLogs
+from support.catalog import make_version
+
+pytestmark = pytest.mark.anyio
+
+OK = InvokeOutcome(
+    payload=b"{}",
+    function_error=None,
+    error_type=None,
+    logs=b"",
+    duration_ms=1.0,
+    max_memory_used_mb=1,
+    reusable=True,
+)
+
+
+class FakeEnvironment:
+    init_duration_ms = 1.0
+    init_logs = b""
+    init_error = None
+    backend_name = "fake"
+
+    def __init__(self, outcome: InvokeOutcome | Exception) -> None:
+        self.outcome = outcome
+        self.destroyed: str | None = None
+
+    async def invoke(self, request: InvokeRequest, timeout_s: float) -> InvokeOutcome:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+    async def freeze(self) -> None:
+        pass
+
+    async def destroy(self, reason: str) -> None:
+        self.destroyed = reason
+
+
+class FakeCatalog:
+    def on_change(self, callback: Any) -> None:
+        pass
+
+
+class FailingLogs:
+    async def open_stream(self, group: str, stream: str) -> None:
+        raise OSError("log store is down")
+
+    async def write(self, group: str, stream: str, lines: list[str]) -> None:
+        raise OSError("log store is down")
+
+
+class QuietLogs(FailingLogs):
+    async def open_stream(self, group: str, stream: str) -> None:
+        pass
+
+    async def write(self, group: str, stream: str, lines: list[str]) -> None:
+        pass
+
+
+def make_invoker(
+    outcome: InvokeOutcome | Exception, logs: object
+) -> tuple[Invoker, EnvironmentPool, FakeEnvironment, ConcurrencyLimiter]:
+    environment = FakeEnvironment(outcome)
+
+    async def start(version: Version, env_id: str, stream: str) -> ExecutionEnvironment:
+        return cast(ExecutionEnvironment, environment)
+
+    pool = EnvironmentPool(start, lambda v: f"stream-{v}", 60.0)
+    limiter = ConcurrencyLimiter(10)
+    invoker = Invoker(
+        Account("us-east-1", "000000000000"),
+        cast(Catalog, FakeCatalog()),
+        pool,
+        limiter,
+        cast(FunctionLogs, logs),
+    )
+    return invoker, pool, environment, limiter
+
+
+def states(pool: EnvironmentPool) -> list[EnvState]:
+    return [lease.state for lease in pool._leases.values()]
+
+
+async def test_a_failing_log_store_still_releases_the_environment() -> None:
+    invoker, pool, environment, limiter = make_invoker(OK, FailingLogs())
+    with pytest.raises(OSError):
+        await invoker.invoke(Resolved(make_version(), None), b"{}")
+    # The environment itself was fine: back in the pool, idle, and the slot is free.
+    assert states(pool) == [EnvState.IDLE]
+    assert environment.destroyed is None and limiter.total == 0
+
+
+async def test_an_environment_that_raises_is_destroyed_not_left_busy() -> None:
+    invoker, pool, environment, limiter = make_invoker(RuntimeError("broken"), QuietLogs())
+    with pytest.raises(RuntimeError):
+        await invoker.invoke(Resolved(make_version(), None), b"{}")
+    assert states(pool) == [] and environment.destroyed == "poisoned"
+    assert limiter.total == 0
+
+
+async def test_a_normal_invocation_keeps_the_environment_warm() -> None:
+    invoker, pool, environment, _ = make_invoker(OK, QuietLogs())
+    result = await invoker.invoke(Resolved(make_version(), None), b"{}")
+    assert result.payload == b"{}" and result.function_error is None
+    assert states(pool) == [EnvState.IDLE] and environment.destroyed is None
