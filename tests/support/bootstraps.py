@@ -24,10 +24,18 @@ class FakeHost:
     """The host's end of init's channel: records the frames init sends, sends invokes."""
 
     def __init__(self, init: ModuleType, sock: socket.socket) -> None:
+        self.sock = sock
         self.channel = init.Channel(sock)
         self.frames: list[tuple[dict[str, Any], bytes]] = []
         self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def close(self) -> None:
+        """Stop reading (the reader sees EOF, never a closed fd), then close."""
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.reader.join(timeout=5)
+        self.sock.close()
 
     def _read(self) -> None:
         while (frame := self.channel.recv()) is not None:

@@ -31,7 +31,19 @@ import anyio.to_thread
 from anyio.abc import SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from lambdad.runtimes.channel import ChannelError, Frame, read_frame, write_frame
+from lambdad.runtimes.channel import (
+    ChannelError,
+    Exited,
+    Fault,
+    Frame,
+    InitError,
+    Log,
+    Ready,
+    Received,
+    Result,
+    read_frame,
+    write_frame,
+)
 from lambdad.runtimes.interpreters import InterpreterCatalog, default_catalog
 from lambdad.runtimes.launch import (
     RUNTIME_API_PORT,
@@ -39,7 +51,12 @@ from lambdad.runtimes.launch import (
     SandboxLayout,
     plan_launch,
 )
-from lambdad.runtimes.outcomes import error_json, runtime_exit_error, timeout_error
+from lambdad.runtimes.outcomes import (
+    error_json,
+    protocol_error,
+    runtime_exit_error,
+    timeout_error,
+)
 from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
 from lambdad.sandbox.base import MB_PER_VCPU, Sandbox, SandboxBackend, SandboxSpec
 
@@ -178,28 +195,36 @@ class ExecutionEnvironment:
             with anyio.fail_after(init_timeout_s):
                 while True:
                     frame = await self._next_frame()
-                    if frame is None or frame.type == "exited":
+                    message = None if frame is None else frame.message
+                    if frame is None or isinstance(message, Exited):
                         await self._fail_init_exit(frame)
                         return
-                    if frame.type == "log":
+                    if isinstance(message, Log):
                         self._logs += frame.body
-                    elif frame.type == "ready":
+                    elif isinstance(message, Ready):
                         self.init_logs = self._take_logs()
                         if self._sandbox is not None:
                             await self._sandbox.end_init()
                         return
-                    elif frame.type == "init_error":
+                    elif isinstance(message, InitError):
                         self.init_logs = self._take_logs()
                         self.init_error = await self._failure(
-                            frame.body, frame.header.get("error_type"), self.init_logs
+                            frame.body, message.error_type, self.init_logs
                         )
                         await self._kill("init error")
                         return
+                    else:
+                        raise _unexpected(frame, "during Init")
         except TimeoutError:
             self._fail_init(
                 "Sandbox.Timedout", f"Init timed out after {init_timeout_s:.2f} seconds"
             )
             await self._kill("init timeout")
+        except ChannelError as exc:
+            error_type, payload = protocol_error(None)
+            self.init_logs = self._take_logs()
+            self.init_error = await self._failure(payload, error_type, self.init_logs)
+            await self._poison(exc)
 
     def _fail_init(self, error_type: str, message: str) -> None:
         self.init_logs = self._take_logs()
@@ -213,7 +238,7 @@ class ExecutionEnvironment:
             reusable=False,
         )
 
-    async def _fail_init_exit(self, frame: Frame | None) -> None:
+    async def _fail_init_exit(self, frame: Received | None) -> None:
         returncode, signum = await self._exit_of(frame)
         oom = self._sandbox is not None and self._sandbox.oom_killed()
         error_type, payload = runtime_exit_error(None, returncode, signum, oom=oom)
@@ -263,14 +288,15 @@ class ExecutionEnvironment:
                 await write_frame(self._stream, Frame("invoke", header, request.payload))
                 while True:
                     frame = await self._next_frame()
-                    if frame is None or frame.type == "exited":
+                    message = None if frame is None else frame.message
+                    if frame is None or isinstance(message, Exited):
                         return await self._exited(request, frame, started)
-                    if frame.type == "log":
+                    if isinstance(message, Log):
                         self._logs += frame.body
-                    elif frame.type == "result" and frame.header.get("request_id") == (
-                        request.request_id
-                    ):
+                    elif isinstance(message, Result) and message.request_id == request.request_id:
                         break
+                    else:
+                        raise _unexpected(frame, "during an invocation")
         except TimeoutError:
             duration = (time.monotonic() - started) * 1000
             memory = self._memory_peak()
@@ -283,8 +309,10 @@ class ExecutionEnvironment:
                 memory,
                 reusable=False,
             )
+        except ChannelError as exc:
+            return await self._protocol_failure(request, exc, started)
         duration = (time.monotonic() - started) * 1000
-        if frame.header.get("status") == "success":
+        if message.status == "success":
             return InvokeOutcome(
                 payload=frame.body,
                 function_error=None,
@@ -294,13 +322,13 @@ class ExecutionEnvironment:
                 max_memory_used_mb=self._memory_peak(),
                 reusable=True,
             )
-        error_type = frame.header.get("error_type") or "Unhandled"
+        error_type = message.error_type or "Unhandled"
         return _outcome(
             frame.body, error_type, self._take_logs(), duration, self._memory_peak(), reusable=True
         )
 
     async def _exited(
-        self, request: InvokeRequest, frame: Frame | None, started: float
+        self, request: InvokeRequest, frame: Received | None, started: float
     ) -> InvokeOutcome:
         duration = (time.monotonic() - started) * 1000
         returncode, signum = await self._exit_of(frame)
@@ -309,6 +337,21 @@ class ExecutionEnvironment:
         memory = self._memory_peak()
         await self._kill("runtime exited")
         return _outcome(payload, error_type, self._take_logs(), duration, memory, reusable=False)
+
+    async def _protocol_failure(
+        self, request: InvokeRequest, exc: ChannelError, started: float
+    ) -> InvokeOutcome:
+        duration = (time.monotonic() - started) * 1000
+        error_type, payload = protocol_error(request.request_id)
+        memory = self._memory_peak()
+        await self._poison(exc)
+        return _outcome(payload, error_type, self._take_logs(), duration, memory, reusable=False)
+
+    async def _poison(self, exc: ChannelError) -> None:
+        """Destroy the environment for what came over its channel (logged, for the
+        operator: the caller's payload never carries text from inside the sandbox)."""
+        log.warning("env %s: invalid frame from the sandbox: %s", self.spec.env_id, exc)
+        await self._kill("invalid frame from the sandbox")
 
     # ---- idle and teardown -----------------------------------------------------------------
 
@@ -352,22 +395,23 @@ class ExecutionEnvironment:
 
     # ---- helpers ---------------------------------------------------------------------------
 
-    async def _next_frame(self) -> Frame | None:
-        """The next frame from init, or None when the channel closed."""
+    async def _next_frame(self) -> Received | None:
+        """The next valid frame from init, or None when the channel closed; raises
+        ChannelError for a malformed frame or a fault init reports."""
         if self._reader is None:
             return None
         try:
-            return await read_frame(self._reader)
+            frame = await read_frame(self._reader)
         except (anyio.EndOfStream, anyio.IncompleteRead, anyio.ClosedResourceError, OSError):
             return None
-        except ChannelError:
-            log.exception("env %s: corrupt channel", self.spec.env_id)
-            return None
+        if isinstance(frame.message, Fault):
+            raise ChannelError(f"init reports a fault: {frame.message.reason!r}")
+        return frame
 
-    async def _exit_of(self, frame: Frame | None) -> tuple[int | None, int | None]:
+    async def _exit_of(self, frame: Received | None) -> tuple[int | None, int | None]:
         """How the runtime ended: from init's "exited" frame, else from the sandbox itself."""
-        if frame is not None and frame.type == "exited":
-            self._exit = (frame.header.get("returncode"), frame.header.get("signal"))
+        if frame is not None and isinstance(frame.message, Exited):
+            self._exit = (frame.message.returncode, frame.message.signal)
         elif self._sandbox is not None:
             status = self._sandbox.exit_status()
             if status is None:
@@ -412,6 +456,10 @@ def _outcome(
         max_memory_used_mb=memory_mb,
         reusable=reusable,
     )
+
+
+def _unexpected(frame: Received, when: str) -> ChannelError:
+    return ChannelError(f"unexpected {frame.type!r} frame {when}")
 
 
 def _replace_duration(outcome: InvokeOutcome, duration_ms: float) -> InvokeOutcome:

@@ -57,3 +57,14 @@ def runtime_exit_error(
     return error_type, error_json(
         error_type, with_request_id(request_id, f"Runtime exited with error: {reason}")
     )
+
+
+def protocol_error(request_id: str | None) -> tuple[str, bytes]:
+    """(errorType, payload) for an environment that sent something it must not (a
+    malformed or unexpected frame): AWS's catch-all for a runtime that failed in a way
+    it has no name for (RAPID's `Runtime.Unknown`). The details stay in our log, not
+    in the caller's payload: they come from inside the sandbox."""
+    error_type = "Runtime.Unknown"
+    return error_type, error_json(
+        error_type, with_request_id(request_id, "Runtime failed: invalid message from the runtime")
+    )

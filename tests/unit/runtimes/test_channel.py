@@ -12,9 +12,14 @@ from anyio.abc import SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from lambdad.runtimes.channel import (
+    MAX_RESPONSE,
     ChannelError,
+    Exited,
     Frame,
-    decode_header,
+    Log,
+    Received,
+    Result,
+    decode_message,
     decode_prefix,
     encode_frame,
     read_frame,
@@ -31,14 +36,81 @@ def test_encode_layout() -> None:
     raw = encode_frame(Frame("log", {}, b"abc"))
     header_len, body_len = decode_prefix(raw[:8])
     assert body_len == 3 and raw[-3:] == b"abc"
-    assert decode_header(raw[8 : 8 + header_len]) == {"type": "log"}
+    assert decode_message(raw[8 : 8 + header_len]) == Log()
 
 
 def test_decode_rejects_garbage() -> None:
     with pytest.raises(ChannelError):
         decode_prefix(b"\xff\xff\xff\xff\x00\x00\x00\x00")
     with pytest.raises(ChannelError):
-        decode_header(b"[1]")
+        decode_prefix(b"\x00\x00\x00\x10\xff\xff\xff\xff")
+    with pytest.raises(ChannelError):
+        decode_message(b"[1]")
+
+
+def test_decode_accepts_what_init_sends() -> None:
+    header = b'{"request_id":"r1","status":"error","error_type":"ValueError","type":"result"}'
+    assert decode_message(header) == Result(
+        request_id="r1", status="error", error_type="ValueError"
+    )
+    assert decode_message(b'{"returncode":null,"signal":9,"type":"exited"}') == Exited(signal=9)
+
+
+BAD_HEADERS = {
+    "not json": b"{nope",
+    "not an object": b'"ready"',
+    "no type": b'{"request_id":"r1"}',
+    "type not a string": b'{"type":5}',
+    "unknown type": b'{"type":"explode"}',
+    "host-bound type": b'{"type":"invoke"}',
+    "unknown field": b'{"type":"ready","extra":1}',
+    "error_type a list": b'{"type":"result","request_id":"r","status":"error","error_type":[1]}',
+    "error_type too long": (
+        b'{"type":"result","request_id":"r","status":"error","error_type":"' + b"E" * 2000 + b'"}'
+    ),
+    "request_id a number": b'{"type":"result","request_id":7,"status":"success"}',
+    "request_id empty": b'{"type":"result","request_id":"","status":"success"}',
+    "status unknown": b'{"type":"result","request_id":"r","status":"maybe"}',
+    "returncode negative": b'{"type":"exited","returncode":-1}',
+    "signal out of range": b'{"type":"exited","signal":1000}',
+    "deep nesting": b'{"type":"fault","reason":' + b"[" * 10000 + b"]" * 10000 + b"}",
+}
+
+
+@pytest.mark.parametrize("raw", list(BAD_HEADERS.values()), ids=list(BAD_HEADERS))
+def test_decode_rejects_every_malformed_header(raw: bytes) -> None:
+    with pytest.raises(ChannelError):
+        decode_message(raw)
+
+
+async def _read(raw: bytes) -> object:
+    a, b = socket.socketpair()
+    stream = await SocketStream.from_socket(a)
+    try:
+        b.sendall(raw)
+        b.close()
+        return await read_frame(BufferedByteReceiveStream(stream))
+    finally:
+        await stream.aclose()
+
+
+def _frame(header: bytes, body_len: int) -> bytes:
+    return len(header).to_bytes(4, "big") + body_len.to_bytes(4, "big") + header
+
+
+@pytest.mark.anyio
+async def test_read_frame_bounds_each_body_by_its_type() -> None:
+    # Refused on the header alone: the body is never read (nor sent, here).
+    with pytest.raises(ChannelError):
+        await _read(_frame(b'{"type":"ready"}', 1))
+    with pytest.raises(ChannelError):
+        await _read(_frame(b'{"type":"exited","signal":9}', 10))
+    with pytest.raises(ChannelError):
+        await _read(
+            _frame(b'{"type":"result","request_id":"r","status":"success"}', MAX_RESPONSE + 1)
+        )
+    ok = await _read(_frame(b'{"type":"log"}', 3) + b"abc")
+    assert ok == Received(Log(), b"abc")
 
 
 @pytest.mark.anyio
@@ -64,5 +136,6 @@ async def test_roundtrip_with_init_codec() -> None:
     await stream.aclose()
     child.close()
     assert got[0][0] == {"request_id": "r1", "type": "invoke"} and got[0][1] == payload
-    assert reply.type == "result" and reply.header["request_id"] == "r1"
+    assert reply.type == "result" and isinstance(reply.message, Result)
+    assert reply.message.request_id == "r1"
     assert reply.body == payload

@@ -33,10 +33,12 @@ def server(init: ModuleType) -> Iterator[tuple[FakeHost, int]]:
         while (frame := channel.recv()) is not None:
             invocations.add(*frame)
 
-    threading.Thread(target=read_invokes, daemon=True).start()
+    invokes = threading.Thread(target=read_invokes, daemon=True)
+    invokes.start()
     threading.Thread(target=init.serve, args=(listener, invocations), daemon=True).start()
     yield host, port
-    host_end.close()
+    host.close()
+    invokes.join(timeout=5)  # it sees EOF once the host's end is shut
     init_end.close()
 
 

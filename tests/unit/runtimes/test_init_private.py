@@ -38,13 +38,16 @@ def link(init: ModuleType, boot: ModuleType) -> Iterator[tuple[FakeHost, Any]]:
         while (frame := channel.recv_raw()) is not None:
             invocations.add(*frame)
 
-    threading.Thread(target=read_invokes, daemon=True).start()
+    invokes = threading.Thread(target=read_invokes, daemon=True)
+    invokes.start()
     threading.Thread(target=init.serve_private, args=(ours, invocations, done), daemon=True).start()
     client = boot.PrivateClient(theirs.detach())
-    yield FakeHost(init, host_end), client
+    host = FakeHost(init, host_end)
+    yield host, client
     client.sock.close()
     assert done.acquire(timeout=5)  # init's side ends when the runtime's closes
-    host_end.close()
+    host.close()
+    invokes.join(timeout=5)  # it sees EOF once the host's end is shut
     init_end.close()
 
 
@@ -105,3 +108,70 @@ def test_init_error_then_ack(link: tuple[FakeHost, Any]) -> None:
     assert header["error_type"] == "Runtime.ImportModuleError"
     assert json.loads(payload) == error
     assert [h["type"] for h, _ in host.frames] == ["init_error"]
+
+
+def _send(client: Any, header: bytes, body: bytes = b"", body_len: int | None = None) -> None:
+    size = len(body) if body_len is None else body_len
+    client.sock.sendall(len(header).to_bytes(4, "big") + size.to_bytes(4, "big") + header + body)
+
+
+MALFORMED = {
+    "error_type a list": b'{"type":"error","request_id":"r1","error_type":[1]}',
+    "error_type an object": b'{"type":"init_error","error_type":{"a":1}}',
+    "request_id a number": b'{"type":"response","request_id":7}',
+    "request_id missing": b'{"type":"error","error_type":"E"}',
+    "request_id too long": b'{"type":"response","request_id":"' + b"r" * 200 + b'"}',
+    "unknown field": b'{"type":"next","extra":1}',
+    "unknown type": b'{"type":"explode"}',
+    "type a list": b'{"type":["next"]}',
+    "not an object": b'["next"]',
+    "not json": b"{nope",
+    "deep nesting": b'{"type":"next","x":' + b"[" * 100000 + b"]" * 100000 + b"}",
+}
+
+
+@pytest.mark.parametrize("header", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_a_malformed_frame_is_a_fault_for_the_host(
+    link: tuple[FakeHost, Any], header: bytes
+) -> None:
+    host, client = link
+    host.invoke("r1")
+    client.next_invocation()
+    _send(client, header, b"{}")
+    [(fault, _)] = host.wait_for("fault")
+    assert isinstance(fault["reason"], str) and len(fault["reason"]) <= 1024
+    assert [h["type"] for h, _ in host.frames] == ["ready", "fault"]  # no result
+
+
+@pytest.mark.parametrize("sizes", [(1 << 20, 0), (20, 0xFFFF_FFF0)], ids=["header", "body"])
+def test_sizes_past_the_limits_are_a_fault_before_anything_is_read(
+    link: tuple[FakeHost, Any], sizes: tuple[int, int]
+) -> None:
+    host, client = link
+    client.sock.sendall(sizes[0].to_bytes(4, "big") + sizes[1].to_bytes(4, "big"))
+    [(fault, _)] = host.wait_for("fault")
+    assert "byte" in fault["reason"]
+
+
+def test_an_error_past_the_response_limit_is_read_past_not_kept(
+    init: ModuleType, link: tuple[FakeHost, Any]
+) -> None:
+    host, client = link
+    host.invoke("r1")
+    client.next_invocation()
+    error = {"errorMessage": "x" * (init.MAX_RESPONSE + 10), "errorType": "Big"}
+    client.post_error("r1", error)
+    [(header, payload)] = host.wait_for("result")
+    assert header["error_type"] == "Function.ResponseSizeTooLarge"
+    assert len(payload) < 1000
+    host.invoke("r2")  # the link is still in step with the runtime
+    assert client.next_invocation()[0]["request_id"] == "r2"
+
+
+def test_a_long_error_type_is_cut(init: ModuleType, link: tuple[FakeHost, Any]) -> None:
+    host, client = link
+    host.invoke("r1")
+    client.next_invocation()
+    client.post_error("r1", {"errorMessage": "m", "errorType": "E" * 5000})
+    [(header, _)] = host.wait_for("result")
+    assert header["error_type"] == "E" * init.MAX_ERROR_TYPE

@@ -16,6 +16,8 @@ frames: u32 header length | u32 body length | JSON header | raw body.
                   result      {request_id, status: "success"|"error", error_type} + response bytes
                   log         raw stdout/stderr bytes of the runtime
                   exited      {returncode, signal}: the runtime process ended; init exits next
+                  fault       {reason}: the runtime broke the private Runtime API (a
+                              malformed frame); init kills it next
 
 Logs are drained before every ready/result frame, so the host sees an
 invocation's output before its result.
@@ -32,6 +34,11 @@ same replies to the host; it only saves the HTTP work on both sides:
                      init_error  {error_type} + error JSON; init answers "ack"
     init → runtime   invoke      the host's invoke frame as it came (header unparsed)
                      ack         the init error is with the host (the runtime exits next)
+
+The runtime's frames are checked before init acts on them (sizes before
+reading, then the header's type, fields and their types): the function runs in
+the runtime's process and can write anything on this socket. A frame that
+breaks the protocol is a "fault": its environment is destroyed.
 
 Cold start matters here: this file runs on every cold start, before the
 runtime. So it imports only builtins and two small extension modules (no
@@ -64,6 +71,11 @@ MAX_RESPONSE = 6291556
 MAX_BODY_READ = 64 << 20
 MAX_LINE = 65536
 MAX_HEADERS = 100
+MAX_PRIVATE_HEADER = 65536
+MAX_ERROR_TYPE = 1024
+"""Error types longer than this are cut (the host refuses longer ones)."""
+MAX_REQUEST_ID = 128
+MAX_REASON = 1024
 RUNTIME_FD_ENV = "_LAMBDAD_RUNTIME_FD"
 """Names the runtime's end of the private channel (see the module docstring)."""
 API = "/2018-06-01/runtime"
@@ -387,6 +399,13 @@ class Invocations:
         header = {"request_id": request_id, "status": status, "error_type": error_type}
         self.channel.send("result", header, body)
 
+    def fault(self, reason: str) -> None:
+        """The runtime broke the protocol: the host destroys this environment."""
+        with self.lock:
+            self.phase = "failed"
+        self.drain()
+        self.channel.send("fault", {"reason": reason[:MAX_REASON]})
+
 
 # ---- HTTP ----------------------------------------------------------------------------------------
 
@@ -505,12 +524,10 @@ class Connection:
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         if request.header("transfer-encoding").lower() == "chunked":
             return self._read_chunked()
-        try:
-            length = int(request.header("content-length") or 0)
-        except ValueError:
-            raise BadRequest(400, "Bad Content-Length") from None
-        if length < 0:
+        value = request.header("content-length") or "0"
+        if not value.isdigit() or not value.isascii():  # int() would take "-1", "+1", "1_0"
             raise BadRequest(400, "Bad Content-Length")
+        length = int(value)
         if length > MAX_BODY_READ:
             return None
         body = self.reader.read(length) if length else b""
@@ -524,13 +541,14 @@ class Connection:
             line = self.reader.readline()
             if not line:
                 raise OSError("connection closed mid-body")
-            try:
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-            except ValueError:
-                raise BadRequest(400, "Bad chunk size") from None
+            digits = line.split(b";")[0].strip() or b"0"
+            if len(digits) > 16 or digits.strip(b"0123456789abcdefABCDEF"):
+                raise BadRequest(400, "Bad chunk size")
+            size = int(digits, 16)
             if size == 0:
-                while self.reader.readline() not in (b"\r\n", b"\n", b"", None):
-                    pass  # trailers
+                for _ in range(MAX_HEADERS):  # trailers, ignored
+                    if self.reader.readline() in (b"\r\n", b"\n", b"", None):
+                        break
                 return b"".join(parts)
             total += size
             if total > MAX_BODY_READ:
@@ -615,7 +633,9 @@ def post_init_error(
     invocations: Invocations, error_type: str | None, body: bytes | bytearray
 ) -> tuple[int, dict]:
     """POST /init/error: the reply for the runtime."""
-    if invocations.init_failed(error_type or _error_type(body) or "", body):
+    if len(body) > MAX_RESPONSE:
+        return 413, too_large()
+    if invocations.init_failed(_cut(error_type or _error_type(body) or ""), body):
         return 202, {"status": "OK"}
     return 403, _bad_transition("InitError")
 
@@ -627,17 +647,20 @@ def post_invocation(
     error_type: str | None,
     body: bytes | bytearray,
     reply: Callable[[int, dict], None],
+    size: int | None = None,
 ) -> None:
     """POST /invocation/ID/response or /error (`kind`): the result to the host, and
-    `reply` to the runtime (before the result when the response is too large)."""
+    `reply` to the runtime (before the result when the response is too large).
+    `size`: the body's real size when it was too large to keep (`body` is then empty)."""
     refused = invocations.finish(request_id)
     if refused:
         reply(*refused)
         return
-    if kind == "response" and len(body) > MAX_RESPONSE:
+    size = len(body) if size is None else size
+    if size > MAX_RESPONSE:  # error payloads too: the host takes nothing larger
         reply(413, too_large())
         message = (
-            f"Response payload size ({len(body)} bytes) exceeded maximum allowed "
+            f"Response payload size ({size} bytes) exceeded maximum allowed "
             f"payload size ({MAX_RESPONSE} bytes)."
         )
         err = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
@@ -648,7 +671,8 @@ def post_invocation(
     if kind == "response":
         invocations.result(request_id, "success", None, body)
     else:
-        invocations.result(request_id, "error", _error_type(body) or error_type, body)
+        error_type = _error_type(body) or error_type
+        invocations.result(request_id, "error", _cut(error_type) if error_type else None, body)
     reply(202, {"status": "OK"})
 
 
@@ -659,6 +683,10 @@ def _error_type(body: bytes | bytearray) -> str | None:
         return None
     value = value.get("errorType") if isinstance(value, dict) else None
     return value if isinstance(value, str) else None
+
+
+def _cut(error_type: str) -> str:
+    return error_type[:MAX_ERROR_TYPE]
 
 
 def too_large() -> dict:
@@ -707,39 +735,120 @@ def serve(listener: _socket.socket, invocations: Invocations) -> None:
 # ---- Private channel ---------------------------------------------------------------------------
 
 
-def serve_private(sock: _socket.socket, invocations: Invocations, done: _thread.LockType) -> None:
+def serve_private(
+    sock: _socket.socket, invocations: Invocations, done: _thread.LockType, runtime: int = 0
+) -> None:
     """The built-in runtime's Runtime API calls, as frames on `sock`, until it closes.
 
     The same state and replies to the host as over HTTP; the runtime gets no
     reply but the event (it ignores the HTTP status codes), and an "ack" once
-    its init error is with the host. Like HTTP's, bodies past MAX_BODY_READ are
-    refused without a result.
+    its init error is with the host. A body too large to keep is read past and
+    handled as HTTP's 413 (a response/error becomes Function.ResponseSizeTooLarge).
+    A frame that breaks the protocol ends the link: the host hears "fault" and
+    the runtime (pid `runtime`) is killed.
     """
     link = Channel(sock)
     try:
         while True:
-            frame = link.recv()
+            frame = recv_private(link.reader)
             if frame is None:
                 break
-            header, body = frame
-            kind = header.get("type")
+            header, body, size = frame
+            kind = header["type"]
             if kind == "next":
                 event, payload, raw = invocations.next()
                 link.send_raw(raw if raw is not None else dumps(event), payload)
-            elif len(body) > MAX_BODY_READ:
-                continue
             elif kind == "response" or kind == "error":
-                request_id = header.get("request_id") or ""
+                request_id = header["request_id"]
                 error_type = header.get("error_type")
-                post_invocation(invocations, request_id, kind, error_type, body, _ignore)
-            elif kind == "init_error":
+                post_invocation(invocations, request_id, kind, error_type, body, _ignore, size)
+            elif size > len(body):  # an init error too large to keep: refused, as over HTTP
+                link.send("ack")
+            else:
                 post_init_error(invocations, header.get("error_type"), body)
                 link.send("ack")
+    except ProtocolViolation as exc:
+        try:
+            invocations.fault(f"private channel: {exc}")
+        except OSError:
+            pass
+        if runtime:
+            try:
+                os.kill(runtime, SIGKILL)
+            except OSError:
+                pass
     except OSError:
         pass
     finally:
         sock.close()
         done.release()
+
+
+class ProtocolViolation(Exception):
+    """The runtime sent a frame that is not one of the private Runtime API's."""
+
+
+PRIVATE_FIELDS = {
+    "next": (),
+    "response": ("request_id",),
+    "error": ("request_id", "error_type"),
+    "init_error": ("error_type",),
+}
+"""The runtime's frame types and the fields each may have (besides "type")."""
+
+
+def recv_private(reader: Reader) -> tuple[dict, bytes | bytearray, int] | None:
+    """(header, body, body size) of the runtime's next frame, checked; None at EOF.
+
+    Sizes are checked before anything is read; a body past MAX_RESPONSE is read
+    past in pieces (never held) and comes back empty with its real size.
+    """
+    prefix = reader.read(8)
+    if len(prefix) < 8:
+        return None
+    header_len = int.from_bytes(prefix[:4], "big")
+    size = int.from_bytes(prefix[4:], "big")
+    if header_len > MAX_PRIVATE_HEADER:
+        raise ProtocolViolation(f"a {header_len}-byte header")
+    if size > MAX_BODY_READ:
+        raise ProtocolViolation(f"a {size}-byte body")
+    raw = reader.read(header_len)
+    if len(raw) < header_len:
+        return None
+    try:
+        header = loads(raw)
+    except (ValueError, RecursionError):
+        raise ProtocolViolation("a header that is not JSON") from None
+    check_private_header(header)
+    if size <= MAX_RESPONSE:
+        body = reader.read(size) if size else b""
+        return (header, body, size) if len(body) == size else None
+    left = size
+    while left:
+        got = len(reader.read(min(left, 1 << 20)))
+        if not got:
+            return None
+        left -= got
+    return header, b"", size
+
+
+def check_private_header(header: object) -> None:
+    if not isinstance(header, dict):
+        raise ProtocolViolation("a header that is not an object")
+    kind = header.get("type")
+    if not isinstance(kind, str) or kind not in PRIVATE_FIELDS:
+        raise ProtocolViolation(f"an unknown frame type {str(kind)[:64]!r}")
+    allowed = PRIVATE_FIELDS[kind]
+    for name in header:
+        if name != "type" and name not in allowed:
+            raise ProtocolViolation(f"an unknown field {str(name)[:64]!r} in {kind!r}")
+    if "request_id" in allowed:
+        request_id = header.get("request_id")
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= MAX_REQUEST_ID:
+            raise ProtocolViolation(f"a bad request_id in {kind!r}")
+    error_type = header.get("error_type")
+    if error_type is not None and not isinstance(error_type, str):
+        raise ProtocolViolation(f"an error_type that is not a string in {kind!r}")
 
 
 def _ignore(status: int, reply: dict) -> None:
@@ -869,7 +978,7 @@ def main(argv: list[str]) -> int:
     link_done = _thread.allocate_lock()
     if link is not None:
         link_done.acquire()
-        _thread.start_new_thread(serve_private, (link, invocations, link_done))
+        _thread.start_new_thread(serve_private, (link, invocations, link_done, pid))
 
     _, status = os.waitpid(pid, 0)
     returncode = os.waitstatus_to_exitcode(status)

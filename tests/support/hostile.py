@@ -1,0 +1,46 @@
+"""Helpers for the hostile tier: a live bwrap server, and what functions leave behind.
+
+A hostile test deploys a function that attacks the platform from inside its
+sandbox, then checks that only that function's environment paid for it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from support.invoke import InvokeServer, bwrap_missing_reason
+
+
+@contextmanager
+def sandbox_server(
+    tmp_path_factory: pytest.TempPathFactory, name: str, *args: str
+) -> Iterator[InvokeServer]:
+    """A `lambdad server --sandbox bwrap` for one test module; skipped without root/bwrap."""
+    reason = bwrap_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    server = InvokeServer(tmp_path_factory.mktemp(name) / "data", ["--sandbox", "bwrap", *args], {})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def processes_named(marker: str) -> list[str]:
+    """Host processes whose command line holds `marker`."""
+    found = subprocess.run(["pgrep", "-a", "-f", marker], capture_output=True, text=True)
+    return found.stdout.splitlines()
+
+
+def wait_until_gone(marker: str, timeout_s: float = 15.0) -> list[str]:
+    """Poll (bounded) until no process holds `marker`; returns what is left."""
+    deadline = time.monotonic() + timeout_s
+    while (left := processes_named(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
