@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from anyio.abc import SocketStream
@@ -20,33 +21,21 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes.channel import MAX_LOG_CHUNK, MAX_RESPONSE
-from lambdad.sandbox.base import ExitStatus
-from support.envkit import make_spec, request
+from lambdad.sandbox.base import ExitStatus, SandboxSpec
+from support.envkit import SubprocessSandbox, make_spec, request
 
 pytestmark = pytest.mark.anyio
 
 
-class FakeSandbox:
+class FakeSandbox(SubprocessSandbox):
+    """A sandbox with no process: always running until destroyed."""
+
     def __init__(self) -> None:
+        super().__init__(cast(SandboxSpec, None), cast("subprocess.Popen[bytes]", None))
         self.destroyed: str | None = None
 
     def exit_status(self) -> ExitStatus | None:
         return None
-
-    async def wait(self) -> ExitStatus:
-        return ExitStatus(None, 9)
-
-    def memory_peak_mb(self) -> int:
-        return 0
-
-    def reset_memory_peak(self) -> None:
-        pass
-
-    async def end_init(self) -> None:
-        pass
-
-    def oom_killed(self) -> bool:
-        return False
 
     async def freeze(self) -> None:
         pass
@@ -78,7 +67,7 @@ async def wired(tmp_path: Path) -> AsyncIterator[Wired]:
     host_end, init_end = socket.socketpair()
     sandbox = FakeSandbox()
     stream = await SocketStream.from_socket(host_end)
-    env._sandbox = sandbox  # type: ignore[assignment]
+    env._sandbox = sandbox
     env._stream = stream
     env._reader = BufferedByteReceiveStream(stream)
     yield Wired(env, init_end, sandbox)
