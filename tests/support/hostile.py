@@ -7,13 +7,14 @@ sandbox, then checks that only that function's environment paid for it.
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
-from support.invoke import InvokeServer, bwrap_missing_reason
+from support.invoke import InvokeServer
+from support.marks import sandbox_missing_reason
+from support.waiting import wait_until
 
 
 @contextmanager
@@ -21,7 +22,7 @@ def sandbox_server(
     tmp_path_factory: pytest.TempPathFactory, name: str, *args: str
 ) -> Iterator[InvokeServer]:
     """A `lambdad server --sandbox bwrap` for one test module; skipped without root/bwrap."""
-    reason = bwrap_missing_reason()
+    reason = sandbox_missing_reason()
     if reason:
         pytest.skip(reason)
     server = InvokeServer(tmp_path_factory.mktemp(name) / "data", ["--sandbox", "bwrap", *args], {})
@@ -38,9 +39,6 @@ def processes_named(marker: str) -> list[str]:
     return found.stdout.splitlines()
 
 
-def wait_until_gone(marker: str, timeout_s: float = 15.0) -> list[str]:
-    """Poll (bounded) until no process holds `marker`; returns what is left."""
-    deadline = time.monotonic() + timeout_s
-    while (left := processes_named(marker)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
+def wait_until_gone(marker: str) -> None:
+    """Wait (with a deadline) until no host process holds `marker`."""
+    wait_until(lambda: not processes_named(marker), f"no process named {marker}")
