@@ -3,9 +3,11 @@
 from lambdad.store.async_events import AsyncEventRow, AsyncEventStore
 from lambdad.store.blobs import BlobStore
 from lambdad.store.database import DatabaseError, create_engine, map_db_errors, migrate
+from lambdad.store.event_invoke import EventInvokeConfigRow, EventInvokeConfigStore
 from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionRow
 from lambdad.store.layers import LayerStore, LayerVersionRow
 from lambdad.store.logs import LogEventRow, LogStore
+from lambdad.store.policies import PolicyRows, PolicyStore
 
 __all__ = [
     "AsyncEventRow",
@@ -13,12 +15,16 @@ __all__ = [
     "LATEST",
     "BlobStore",
     "DatabaseError",
+    "EventInvokeConfigRow",
+    "EventInvokeConfigStore",
     "FunctionRow",
     "FunctionStore",
     "LayerStore",
     "LayerVersionRow",
     "LogEventRow",
     "LogStore",
+    "PolicyRows",
+    "PolicyStore",
     "VersionRow",
     "create_engine",
     "map_db_errors",

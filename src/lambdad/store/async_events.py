@@ -1,13 +1,16 @@
 """Rows of the durable async-invoke queue.
 
 An event is committed before InvokeAsync/Invoke(Event) answers 202, and
-deleted only when it is done (succeeded or out of retries), so a crash of
-the server loses no accepted event: the next server runs what it finds.
+deleted only when it is done (succeeded, or out of retries or age), so a
+crash of the server loses no accepted event: the next server runs what it
+finds. Handing an event to its destination is one transaction: the
+destination's event is written in the same commit that deletes this one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,9 +26,14 @@ class AsyncEventRow:
     qualifier: str
     payload: bytes
     attempts: int
+    """Attempts that ran the function (Lambda's approximateInvokeCount)."""
     enqueued_at: float
     next_attempt_at: float
     trace_id: str | None
+    throttles: int = 0
+    """Tries refused by concurrency limits or the platform: they do not use up attempts."""
+    last_response: dict[str, Any] | None = field(default=None)
+    """The last attempt's responseContext and responsePayload (for a destination record)."""
 
 
 class AsyncEventStore:
@@ -53,14 +61,29 @@ class AsyncEventStore:
             value = conn.execute(query).scalar_one_or_none()
         return None if value is None else float(value)
 
-    def reschedule(self, event_id: str, attempts: int, next_attempt_at: float) -> None:
+    def count(self) -> int:
+        with map_db_errors(), self.engine.connect() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(async_events)).scalar_one()
+            )
+
+    def reschedule(self, row: AsyncEventRow) -> None:
+        """Store the event's new attempt counts, next time and last response."""
         with map_db_errors(), self.engine.begin() as conn:
             conn.execute(
                 sa.update(async_events)
-                .where(async_events.c.id == event_id)
-                .values(attempts=attempts, next_attempt_at=next_attempt_at)
+                .where(async_events.c.id == row.id)
+                .values(
+                    attempts=row.attempts,
+                    throttles=row.throttles,
+                    next_attempt_at=row.next_attempt_at,
+                    last_response=row.last_response,
+                )
             )
 
-    def delete(self, event_id: str) -> None:
+    def complete(self, event_id: str, follow_up: AsyncEventRow | None = None) -> None:
+        """Delete a finished event, enqueueing `follow_up` (its destination) in the same commit."""
         with map_db_errors(), self.engine.begin() as conn:
             conn.execute(sa.delete(async_events).where(async_events.c.id == event_id))
+            if follow_up is not None:
+                conn.execute(sa.insert(async_events).values(**follow_up.__dict__))

@@ -14,7 +14,17 @@ from sqlalchemy.engine import Engine
 
 from lambdad.store.database import map_db_errors
 from lambdad.store.layers import blob_referenced
-from lambdad.store.schema import aliases, function_versions, functions, policies
+from lambdad.store.schema import (
+    aliases,
+    event_invoke_configs,
+    function_versions,
+    functions,
+    policies,
+    policy_revisions,
+)
+
+# What hangs off one function + qualifier and goes with it.
+_PER_QUALIFIER = (policies, policy_revisions, event_invoke_configs)
 
 LATEST = "$LATEST"
 
@@ -186,7 +196,7 @@ class FunctionStore:
                     sa.select(function_versions).where(function_versions.c.function_name == name)
                 )
             ]
-            for table in (function_versions, aliases, policies):
+            for table in (function_versions, aliases, *_PER_QUALIFIER):
                 conn.execute(sa.delete(table).where(table.c.function_name == name))
             conn.execute(sa.delete(functions).where(functions.c.name == name))
         return rows
@@ -199,11 +209,12 @@ class FunctionStore:
                     function_versions.c.version == version,
                 )
             )
-            conn.execute(
-                sa.delete(policies).where(
-                    policies.c.function_name == name, policies.c.qualifier == version
+            for table in _PER_QUALIFIER:
+                conn.execute(
+                    sa.delete(table).where(
+                        table.c.function_name == name, table.c.qualifier == version
+                    )
                 )
-            )
         return result.rowcount == 1
 
 

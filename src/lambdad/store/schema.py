@@ -88,6 +88,8 @@ policies = Table(
     Column("qualifier", String(128), primary_key=True),
     Column("statement_id", String(100), primary_key=True),
     Column("statement", JSON, nullable=False),
+    # GetPolicy lists statements in the order they were added.
+    Column("added_at", Float, nullable=False, default=0, server_default="0"),
 )
 
 # The durable queue behind InvocationType=Event: a row is written (and
@@ -103,6 +105,32 @@ async_events = Table(
     Column("enqueued_at", Float, nullable=False),
     Column("next_attempt_at", Float, nullable=False, index=True),
     Column("trace_id", String(128), nullable=True),
+    # Throttled and platform-failed tries: they wait, without using up attempts.
+    Column("throttles", Integer, nullable=False, default=0, server_default="0"),
+    # The last attempt's outcome, for the destination record if the event ages out.
+    Column("last_response", JSON, nullable=True),
+)
+
+# PutFunctionEventInvokeConfig: per function + qualifier ("$LATEST", a version, an alias).
+event_invoke_configs = Table(
+    "event_invoke_configs",
+    metadata,
+    Column("function_name", String(64), primary_key=True),
+    Column("qualifier", String(128), primary_key=True),
+    Column("maximum_retry_attempts", Integer, nullable=True),
+    Column("maximum_event_age_s", Integer, nullable=True),
+    Column("on_success", String(350), nullable=True),
+    Column("on_failure", String(350), nullable=True),
+    Column("last_modified", Float, nullable=False),
+)
+
+# The RevisionId of each resource policy (one per function + qualifier).
+policy_revisions = Table(
+    "policy_revisions",
+    metadata,
+    Column("function_name", String(64), primary_key=True),
+    Column("qualifier", String(128), primary_key=True),
+    Column("revision_id", String(36), nullable=False),
 )
 
 log_events = Table(
