@@ -7,6 +7,7 @@
     ├── ResourceNotFound              ResourceNotFoundException 404
     ├── ResourceConflict              ResourceConflictException 409
     ├── PreconditionFailed            PreconditionFailedException 412 (RevisionId mismatch)
+    ├── PolicyLengthExceeded          PolicyLengthExceededException 400 (policy over 20 KB)
     ├── RequestTooLarge               RequestEntityTooLargeException 413
     ├── TooManyRequests               TooManyRequestsException 429
     ├── UnsupportedMediaType          UnsupportedMediaTypeException 415
@@ -55,6 +56,11 @@ class ResourceConflict(LambdadError):
 class PreconditionFailed(LambdadError):
     code = "PreconditionFailedException"
     status = 412
+
+
+class PolicyLengthExceeded(LambdadError):
+    code = "PolicyLengthExceededException"
+    status = 400
 
 
 class RequestTooLarge(LambdadError):

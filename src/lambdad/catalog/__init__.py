@@ -2,6 +2,12 @@
 
 from lambdad.catalog.code import CodePackage, extract_zip, inspect_zip
 from lambdad.catalog.code_cache import CodeCache
+from lambdad.catalog.event_invoke import (
+    EventInvokeChanges,
+    EventInvokeConfig,
+    EventInvokeConfigPage,
+    EventInvokeConfigs,
+)
 from lambdad.catalog.layers import LayerCatalog, LayerVersion
 from lambdad.catalog.model import (
     LATEST,
@@ -14,6 +20,7 @@ from lambdad.catalog.model import (
     Version,
 )
 from lambdad.catalog.names import Account, FunctionRef
+from lambdad.catalog.policies import Permission, Policies, Policy, render_statement
 from lambdad.catalog.runtimes import ACTIVE_RUNTIMES, check_runtime
 from lambdad.catalog.service import Catalog, FunctionPage
 
@@ -24,6 +31,10 @@ __all__ = [
     "Catalog",
     "CodeCache",
     "CodePackage",
+    "EventInvokeChanges",
+    "EventInvokeConfig",
+    "EventInvokeConfigPage",
+    "EventInvokeConfigs",
     "Function",
     "FunctionConfig",
     "FunctionPage",
@@ -34,8 +45,12 @@ __all__ = [
     "LayerRef",
     "LayerVersion",
     "LoggingConfig",
+    "Permission",
+    "Policies",
+    "Policy",
     "Version",
     "check_runtime",
     "extract_zip",
     "inspect_zip",
+    "render_statement",
 ]

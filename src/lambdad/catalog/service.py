@@ -20,6 +20,7 @@ from typing import Any
 from lambdad.catalog import validation
 from lambdad.catalog.code import CodePackage, inspect_zip
 from lambdad.catalog.code_cache import CodeCache
+from lambdad.catalog.destinations import check_dead_letter_target
 from lambdad.catalog.layers import LayerCatalog
 from lambdad.catalog.model import (
     LATEST,
@@ -359,6 +360,7 @@ class Catalog:
         validation.check_description(config.description)
         validation.check_environment(config.environment)
         validation.check_architectures(config.architectures)
+        check_dead_letter_target(config.dead_letter_target)
 
     async def _with_layers(
         self, config: FunctionConfig, unzipped_size: int | None, code_key: str = ""
