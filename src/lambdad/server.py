@@ -14,18 +14,27 @@ from starlette.types import ASGIApp
 
 from lambdad.api import ApiContext, CodeLinks, create_app
 from lambdad.background import Background
-from lambdad.catalog import Account, Catalog, CodeCache, LayerCatalog
+from lambdad.catalog import (
+    Account,
+    Catalog,
+    CodeCache,
+    EventInvokeConfigs,
+    LayerCatalog,
+    Policies,
+)
 from lambdad.concurrency import run_sync
-from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker
+from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
 from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings
 from lambdad.sandbox import select_backend
 from lambdad.settings import Settings
 from lambdad.store import (
     AsyncEventStore,
     BlobStore,
+    EventInvokeConfigStore,
     FunctionStore,
     LayerStore,
     LogStore,
+    PolicyStore,
     create_engine,
     migrate,
 )
@@ -78,11 +87,16 @@ def build_app(settings: Settings) -> ASGIApp:
     invoker = Invoker(
         account, catalog, pool, ConcurrencyLimiter(settings.concurrent_executions), logs
     )
+    event_invoke_configs = EventInvokeConfigs(account, catalog, EventInvokeConfigStore(engine))
     async_queue = AsyncQueue(
         AsyncEventStore(engine),
         invoker,
-        retry_base_s=settings.async_retry_base_s,
-        max_event_age_s=settings.async_max_event_age_s,
+        event_invoke_configs,
+        RetryTimes(
+            retry_base_s=settings.async_retry_base_s,
+            throttle_max_delay_s=settings.async_throttle_max_delay_s,
+            max_event_age_cap_s=settings.async_max_event_age_s,
+        ),
         workers=settings.async_workers,
     )
     context = ApiContext(
@@ -93,6 +107,8 @@ def build_app(settings: Settings) -> ASGIApp:
         invoker=invoker,
         async_queue=async_queue,
         logs=logs,
+        event_invoke_configs=event_invoke_configs,
+        policies=Policies(account, catalog, PolicyStore(engine)),
     )
 
     @asynccontextmanager

@@ -37,6 +37,8 @@ class Settings:
     # Async invokes: retries wait base, then 2 x base (Lambda: 1 and 2 minutes).
     async_retry_base_s: float = 60.0
     async_max_event_age_s: float = 6 * 3600.0
+    # Throttled async events wait 1 s, 2 s, 4 s, ... up to this (Lambda: 5 minutes).
+    async_throttle_max_delay_s: float = 300.0
     async_workers: int = 16
 
     @property

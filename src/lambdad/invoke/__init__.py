@@ -1,6 +1,7 @@
 """One invocation end to end: qualifiers, concurrency, the sync path, the async queue."""
 
 from lambdad.invoke.async_queue import AsyncQueue
+from lambdad.invoke.async_retry import RetryTimes
 from lambdad.invoke.concurrency import ConcurrencyLimiter
 from lambdad.invoke.invoker import Invoker
 from lambdad.invoke.requests import (
@@ -20,6 +21,7 @@ __all__ = [
     "ConcurrencyLimiter",
     "InvokeResult",
     "Resolved",
+    "RetryTimes",
     "VersionCache",
     "Invoker",
     "check_client_context",

@@ -1,10 +1,11 @@
-"""Asynchronous invocation: a durable queue, attempts with retries.
+"""Asynchronous invocation: a durable queue, attempts with retries and destinations.
 
 An accepted event (InvocationType=Event) is one row, committed before the 202.
 The loop below runs due events through the same path as a synchronous invoke.
 An event is one job; each run of it is an attempt (rq's Job vs Execution).
-Lambda's policy: up to 2 retries after a function error, waiting 1 then 2
-minutes; throttles are retried until the maximum event age (6 hours).
+What follows an attempt (retry, wait, destination) is planned by
+`async_retry` under the function's event invoke config, then carried out
+here. Every event that ends without success is logged, never dropped silently.
 """
 
 from __future__ import annotations
@@ -12,18 +13,35 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
 import anyio
 
+from lambdad.catalog import EventInvokeConfigs
 from lambdad.concurrency import run_sync
 from lambdad.errors import LambdadError, ResourceNotFound, TooManyRequests
+from lambdad.invoke.async_retry import (
+    AttemptResult,
+    Condition,
+    Done,
+    Drop,
+    Outcome,
+    Retry,
+    RetryTimes,
+    Step,
+    plan_after,
+    plan_before,
+)
+from lambdad.invoke.destinations import follow_up, response_of
 from lambdad.invoke.invoker import Invoker
 from lambdad.store import AsyncEventRow, AsyncEventStore
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = 2
 POLL_INTERVAL_S = 1.0
+BATCH = 64
+
+Clock = Callable[[], float]
 
 
 class AsyncQueue:
@@ -31,14 +49,16 @@ class AsyncQueue:
         self,
         events: AsyncEventStore,
         invoker: Invoker,
-        retry_base_s: float,
-        max_event_age_s: float,
+        configs: EventInvokeConfigs,
+        times: RetryTimes,
         workers: int,
+        clock: Clock = time.time,
     ) -> None:
         self.events = events
         self.invoker = invoker
-        self.retry_base_s = retry_base_s
-        self.max_event_age_s = max_event_age_s
+        self.configs = configs
+        self.times = times
+        self._clock = clock
         self._workers = anyio.Semaphore(workers)
         self._running: set[str] = set()
         self._wake = anyio.Event()
@@ -47,7 +67,7 @@ class AsyncQueue:
         self, function_name: str, qualifier: str, payload: bytes, trace_id: str | None
     ) -> str:
         """Durably accept an event; returns its request id."""
-        now = time.time()
+        now = self._clock()
         row = AsyncEventRow(
             id=str(uuid.uuid4()),
             function_name=function_name,
@@ -67,7 +87,8 @@ class AsyncQueue:
         async with anyio.create_task_group() as attempts:
             while True:
                 try:
-                    due = await run_sync(self.events.due, time.time(), 64, set(self._running))
+                    running = set(self._running)
+                    due = await run_sync(self.events.due, self._clock(), BATCH, running)
                     for event in due:
                         await self._workers.acquire()
                         self._running.add(event.id)
@@ -85,55 +106,98 @@ class AsyncQueue:
         wait = (
             POLL_INTERVAL_S
             if next_due is None
-            else max(0.0, min(POLL_INTERVAL_S, next_due - time.time()))
+            else max(0.0, min(POLL_INTERVAL_S, next_due - self._clock()))
         )
         self._wake = anyio.Event()
         with anyio.move_on_after(wait):
             await self._wake.wait()
 
     async def _attempt(self, event: AsyncEventRow) -> None:
+        """Plan, run, settle one try of one event; a failure here never loses the event."""
         try:
-            outcome = await self._run(event)
-            await self._settle(event, outcome)
+            await self._carry_out(event, await self._plan(event))
         except Exception:
-            log.exception("async event %s: attempt failed", event.id)
-            await self._settle(event, "error")
+            log.exception("async event %s: could not be settled; trying again later", event.id)
+            await self._retry_later(event)
         finally:
             self._running.discard(event.id)
             self._workers.release()
 
-    async def _run(self, event: AsyncEventRow) -> str:
-        """One attempt: "ok", "error" (function error), "throttled" or "gone"."""
+    async def _plan(self, event: AsyncEventRow) -> Step:
+        config = await self.configs.for_event(event.function_name, event.qualifier)
+        expired = plan_before(event, config, self.times, self._clock())
+        if expired is not None:
+            return expired
+        result = await self._run(event)
+        return plan_after(event, result, config, self.times, self._clock())
+
+    async def _run(self, event: AsyncEventRow) -> AttemptResult:
+        """One attempt through the synchronous path."""
         try:
             target = await self.invoker.resolve(event.function_name, event.qualifier)
             result = await self.invoker.invoke(
                 target, event.payload, trace_id=event.trace_id, request_id=event.id
             )
-        except TooManyRequests:
-            return "throttled"
+        except TooManyRequests as exc:
+            log.info(
+                "async event %s for %s: throttled (%s)", event.id, event.function_name, exc.reason
+            )
+            return AttemptResult(Outcome.WAIT)
         except ResourceNotFound:
-            return "gone"
+            return AttemptResult(Outcome.GONE)
         except LambdadError as exc:
-            log.warning("async event %s: %s", event.id, exc.message)
-            return "error"
-        return "error" if result.function_error else "ok"
+            log.warning("async event %s for %s: %s", event.id, event.function_name, exc.message)
+            return AttemptResult(Outcome.WAIT)
+        response = response_of(200, result.executed_version, result.function_error, result.payload)
+        outcome = Outcome.FUNCTION_ERROR if result.function_error else Outcome.SUCCESS
+        return AttemptResult(outcome, response)
 
-    async def _settle(self, event: AsyncEventRow, outcome: str) -> None:
-        attempts = event.attempts + 1
-        age = time.time() - event.enqueued_at
-        if outcome in ("ok", "gone"):
-            await run_sync(self.events.delete, event.id)
-            return
-        retry = (outcome == "throttled" or attempts <= MAX_RETRIES) and age < self.max_event_age_s
-        if not retry:
+    async def _carry_out(self, event: AsyncEventRow, step: Step) -> None:
+        if isinstance(step, Retry):
+            if step.event.attempts > event.attempts:
+                log.info(
+                    "async event %s for %s: attempt %d failed; retrying in %.1f s",
+                    event.id,
+                    event.function_name,
+                    step.event.attempts,
+                    step.event.next_attempt_at - self._clock(),
+                )
+            await run_sync(self.events.reschedule, step.event)
+        elif isinstance(step, Drop):
             log.warning(
-                "async event %s for %s: dropped after %d attempt(s) (%s)",
+                "async event %s for %s:%s: dropped, %s",
                 event.id,
                 event.function_name,
-                attempts,
-                outcome,
+                event.qualifier,
+                step.reason,
             )
-            await run_sync(self.events.delete, event.id)
-            return
-        delay = self.retry_base_s * (attempts if outcome == "error" else 1)
-        await run_sync(self.events.reschedule, event.id, attempts, time.time() + delay)
+            await run_sync(self.events.complete, event.id)
+        else:
+            await self._finish(step)
+
+    async def _finish(self, done: Done) -> None:
+        event = done.event
+        arn = self.invoker.account.function_arn(event.function_name, event.qualifier)
+        nxt = follow_up(done, arn, self._clock())
+        if done.condition is not Condition.SUCCESS:
+            where = f"sent to {done.destination}" if nxt else "no OnFailure destination, dropped"
+            log.warning(
+                "async event %s for %s: %s after %d attempt(s); %s",
+                event.id,
+                arn,
+                done.condition.value,
+                event.attempts,
+                where,
+            )
+        await run_sync(self.events.complete, event.id, nxt)
+        if nxt is not None:
+            self._wake.set()
+
+    async def _retry_later(self, event: AsyncEventRow) -> None:
+        delay = self.times.throttle_max_delay_s
+        try:
+            later = AsyncEventRow(**{**event.__dict__, "next_attempt_at": self._clock() + delay})
+            await run_sync(self.events.reschedule, later)
+        except Exception:
+            log.exception("async event %s: could not be rescheduled", event.id)
+            await anyio.sleep(POLL_INTERVAL_S)
