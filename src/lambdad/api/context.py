@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from lambdad.api.code_links import CodeLinks
-from lambdad.catalog import Account, Catalog, FunctionRef
+from lambdad.catalog import Account, Catalog, EventInvokeConfigs, FunctionRef, Policies
 from lambdad.invoke import AsyncQueue, Invoker
 from lambdad.settings import Settings
 from lambdad.telemetry import FunctionLogs
@@ -22,6 +22,8 @@ class ApiContext:
     invoker: Invoker
     async_queue: AsyncQueue
     logs: FunctionLogs
+    event_invoke_configs: EventInvokeConfigs
+    policies: Policies
 
     @property
     def region(self) -> str:

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
+from lambdad.catalog import LATEST
 from lambdad.errors import InvalidParameterValue
 from lambdad.invoke import (
     MAX_ASYNC_PAYLOAD,
@@ -38,18 +39,18 @@ async def invoke(request: Request) -> Response:
     client_context = check_client_context(request.headers.get("x-amz-client-context"))
     limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
     payload = check_payload(await _payload(request, limit), limit)
-    target = await ctx.invoker.resolve(
-        request.path_params["FunctionName"], request.query_params.get("Qualifier")
-    )
+    ref = ctx.resolve(request)
+    target = await ctx.invoker.resolve(ref.name, ref.qualifier)
     version = target.version
     headers = {"X-Amz-Executed-Version": version.version}
     trace_id = request.headers.get("x-amzn-trace-id") or new_trace_id()
     if invocation_type == "DryRun":
         return Response(status_code=204, headers=headers)
     if invocation_type == "Event":
-        qualifier = version.version
+        # The qualifier as invoked: its event invoke config applies, and an
+        # alias is resolved when the event runs.
         request_id = await ctx.async_queue.enqueue(
-            version.function_name, qualifier, payload, trace_id
+            version.function_name, ref.qualifier or LATEST, payload, trace_id
         )
         return Response(status_code=202, headers={**headers, "x-amzn-RequestId": request_id})
     result = await ctx.invoker.invoke(
@@ -72,7 +73,7 @@ async def invoke_async(request: Request) -> Response:
     ctx = ApiContext.of(request)
     payload = check_payload(await _payload(request, MAX_ASYNC_PAYLOAD), MAX_ASYNC_PAYLOAD)
     version = (await ctx.invoker.resolve(request.path_params["FunctionName"], None)).version
-    await ctx.async_queue.enqueue(version.function_name, version.version, payload, new_trace_id())
+    await ctx.async_queue.enqueue(version.function_name, LATEST, payload, new_trace_id())
     return Response(b'{"Status": 202}', status_code=202, media_type="application/json")
 
 

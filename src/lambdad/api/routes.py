@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from lambdad.api import code_links, functions, invoke, layers
+from lambdad.api import code_links, event_invoke, functions, invoke, layers, policies
 
 FUNCTION = "/2015-03-31/functions/{FunctionName}"
 TAGS = "/2017-03-31/tags/{Resource:path}"
 LAYER_VERSION = "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}"
+EVENT_INVOKE = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
 
 routes = [
     Route("/2015-03-31/functions", functions.create_function, methods=["POST"]),
@@ -45,6 +46,14 @@ routes = [
         layers.remove_layer_version_permission,
         methods=["DELETE"],
     ),
+    Route(f"{FUNCTION}/policy", policies.add_permission, methods=["POST"]),
+    Route(f"{FUNCTION}/policy", policies.get_policy, methods=["GET"]),
+    Route(f"{FUNCTION}/policy/{{StatementId}}", policies.remove_permission, methods=["DELETE"]),
+    Route(EVENT_INVOKE, event_invoke.put_function_event_invoke_config, methods=["PUT"]),
+    Route(EVENT_INVOKE, event_invoke.update_function_event_invoke_config, methods=["POST"]),
+    Route(EVENT_INVOKE, event_invoke.get_function_event_invoke_config, methods=["GET"]),
+    Route(EVENT_INVOKE, event_invoke.delete_function_event_invoke_config, methods=["DELETE"]),
+    Route(f"{EVENT_INVOKE}/list", event_invoke.list_function_event_invoke_configs, methods=["GET"]),
     Route("/_lambdad/functions/{FunctionName}/logs", invoke.function_logs, methods=["GET"]),
     Route("/_lambdad/code/{key}", code_links.download_code, methods=["GET"]),
 ]
