@@ -1,0 +1,49 @@
+"""Small helpers for boto3 tests of the API: ARNs, new functions, error triples."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from support.server import ACCOUNT_ID, REGION, ROLE
+from support.zips import handler_zip
+
+FAST_WAIT = {"Delay": 0.05, "MaxAttempts": 400}
+
+
+def function_arn(name: str, qualifier: str | None = None) -> str:
+    base = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+    return base if qualifier is None else f"{base}:{qualifier}"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def new_function(client: Any, prefix: str, publish: bool = False, **config: Any) -> str:
+    """A new Active python function with a unique name; returns the name."""
+    name = unique(prefix)
+    client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": handler_zip(name)},
+        Publish=publish,
+        **config,
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
+    return name
+
+
+def error_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
+    """(code, message, HTTP status) of a ClientError."""
+    response = exc.value.response
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )
