@@ -20,6 +20,7 @@ from lambdad.catalog import (
     CodeCache,
     EventInvokeConfigs,
     LayerCatalog,
+    OptTrees,
     Policies,
 )
 from lambdad.concurrency import run_sync
@@ -79,6 +80,7 @@ def build_app(settings: Settings) -> ASGIApp:
         ),
         code_cache,
         backend,
+        OptTrees(code_cache, data_dir / "opt"),
     )
     pool = EnvironmentPool(launcher.start, new_stream_name, settings.idle_timeout_s)
     catalog.on_change(pool.retire)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from support.server import ACCOUNT_ID, REGION, ROLE
+from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer
 from support.zips import bomb_zip, handler_zip, make_zip, symlink_zip
 
 pytestmark = pytest.mark.compat
@@ -486,3 +486,25 @@ def test_code_plus_layers_past_250_mb_is_refused(lambda_client: Any) -> None:
         "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes."
         " The actual size is "
     )
+
+
+def test_a_deleted_layer_version_lives_until_no_function_uses_it(
+    lambda_client: Any, server: LambdadServer
+) -> None:
+    name = unique()
+    data = make_zip({"python/kept.py": f"KEY = {name!r}\n"})
+    layer = publish(lambda_client, name, data)
+    blob = server.data_dir / "blobs" / hashlib.sha256(data).hexdigest()[:2]
+    blob = blob / hashlib.sha256(data).hexdigest()
+    function = unique("fn")
+    create_function(lambda_client, function, Layers=[layer["LayerVersionArn"]])
+    lambda_client.delete_layer_version(LayerName=name, VersionNumber=1)
+    assert blob.exists()
+    with pytest.raises(ClientError) as exc:
+        create_function(lambda_client, unique("fn"), Layers=[layer["LayerVersionArn"]])
+    assert error(exc)[1] == f"Layer version {layer['LayerVersionArn']} does not exist."
+    lambda_client.get_waiter("function_active_v2").wait(
+        FunctionName=function, WaiterConfig={"Delay": 0.05, "MaxAttempts": 400}
+    )
+    lambda_client.delete_function(FunctionName=function)
+    assert not blob.exists()

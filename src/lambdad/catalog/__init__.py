@@ -20,6 +20,7 @@ from lambdad.catalog.model import (
     Version,
 )
 from lambdad.catalog.names import Account, FunctionRef
+from lambdad.catalog.opt_trees import OptTrees
 from lambdad.catalog.policies import Permission, Policies, Policy, render_statement
 from lambdad.catalog.runtimes import ACTIVE_RUNTIMES, check_runtime
 from lambdad.catalog.service import Catalog, FunctionPage
@@ -45,6 +46,7 @@ __all__ = [
     "LayerRef",
     "LayerVersion",
     "LoggingConfig",
+    "OptTrees",
     "Permission",
     "Policies",
     "Policy",

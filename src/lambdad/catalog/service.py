@@ -439,6 +439,8 @@ class Catalog:
         """Unpack the code, then mark the version Active/Successful (or Failed)."""
         try:
             await run_sync(self.code_cache.ensure, row.code_sha256)
+            for ref in FunctionConfig.from_json(row.config).layer_refs:
+                await run_sync(self.code_cache.ensure, ref.code_key)  # ready for /opt
             state, status, reason = FunctionState.ACTIVE, LastUpdateStatus.SUCCESSFUL, None
         except Exception as exc:
             log.exception("function %s: code could not be prepared", row.function_name)

@@ -488,13 +488,12 @@ def _prepare_dirs(spec: EnvironmentSpec) -> tuple[Path, Path]:
     root = spec.work_dir / _RUNTIME_DIRS
     bin_dir = root / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
-    if len(spec.layer_dirs) == 1:
-        return spec.layer_dirs[0], bin_dir
-    opt_dir = root / "opt"
+    if spec.layer_dirs:
+        # The layers come merged into one shared tree (catalog.OptTrees), never copied here.
+        (opt_dir,) = spec.layer_dirs
+        return opt_dir, bin_dir
+    opt_dir = root / "opt"  # no layers: an empty /opt
     opt_dir.mkdir(exist_ok=True)
-    # Several layers: merge them in order, later layers overwriting earlier files.
-    for layer in spec.layer_dirs:
-        shutil.copytree(layer, opt_dir, symlinks=True, dirs_exist_ok=True)
     return opt_dir, bin_dir
 
 

@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambdad.catalog import CodeCache, Version
+from lambdad.catalog import CodeCache, OptTrees, Version
 from lambdad.concurrency import run_sync
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import EnvironmentSpec, lambda_environment
@@ -42,15 +42,24 @@ def session_credentials() -> dict[str, str]:
 
 
 class EnvironmentLauncher:
-    def __init__(self, settings: LaunchSettings, code_cache: CodeCache, backend: SandboxBackend):
+    def __init__(
+        self,
+        settings: LaunchSettings,
+        code_cache: CodeCache,
+        backend: SandboxBackend,
+        opt_trees: OptTrees,
+    ):
         self.settings = settings
         self.code_cache = code_cache
         self.backend = backend
+        self.opt_trees = opt_trees
         settings.work_root.mkdir(parents=True, exist_ok=True)
 
     async def start(self, version: Version, env_id: str, log_stream: str) -> ExecutionEnvironment:
         config = version.config
         code_dir = await run_sync(self.code_cache.ensure, version.code_key)
+        layer_keys = [ref.code_key for ref in config.layer_refs]
+        opt_dir = await run_sync(self.opt_trees.ensure, layer_keys)
         work_dir = self.settings.work_root / env_id
         environment = lambda_environment(
             function_name=version.function_name,
@@ -71,7 +80,7 @@ class EnvironmentLauncher:
             runtime=config.runtime,
             handler=config.handler,
             code_dir=code_dir,
-            layer_dirs=(),
+            layer_dirs=() if opt_dir is None else (opt_dir,),
             memory_mb=config.memory_size,
             ephemeral_storage_mb=config.ephemeral_storage,
             environment=environment,

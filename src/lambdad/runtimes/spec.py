@@ -25,7 +25,8 @@ class EnvironmentSpec:
     code_dir: Path
     """Host dir with the extracted code, seen read-only at /var/task."""
     layer_dirs: tuple[Path, ...]
-    """Host dirs merged into /opt in order (later layers win)."""
+    """At most one host dir, seen read-only at /opt: the function's layers already
+    merged in order, later layers winning (see `catalog.OptTrees`)."""
     memory_mb: int
     ephemeral_storage_mb: int
     environment: Mapping[str, str]

@@ -110,6 +110,7 @@ def runtime_defaults(family: str, version: str) -> dict[str, str]:
         defaults["PYTHONPATH"] = f"/opt/python/lib/python{version}/site-packages:/opt/python"
     elif family == "node":
         defaults["NODE_PATH"] = (
-            f"/opt/nodejs/node{version}/node_modules:/opt/nodejs/node_modules:/var/task"
+            f"/opt/nodejs/node{version}/node_modules:/opt/nodejs/node_modules"
+            ":/var/runtime/node_modules:/var/runtime:/var/task"
         )
     return defaults
