@@ -15,7 +15,7 @@ from typing import Any
 from lambdad.catalog.names import constraint_message
 from lambdad.errors import (
     InvalidParameterValue,
-    LambdadError,
+    PolicyLengthExceeded,
     PreconditionFailed,
     ResourceConflict,
     ResourceNotFound,
@@ -33,11 +33,6 @@ POLICY_REVISION_MISMATCH = (
     "The Revision Id provided does not match the latest Revision Id. "
     "Call the GetLayerPolicy API to retrieve the latest Revision Id"
 )
-
-
-class PolicyLengthExceeded(LambdadError):
-    code = "PolicyLengthExceededException"
-    status = 400
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,16 @@ import pytest
 from lambdad.catalog.layer_policies import (
     MAX_POLICY_BYTES,
     LayerPermission,
-    PolicyLengthExceeded,
     add_statement,
     policy_of,
     remove_statement,
 )
-from lambdad.errors import PreconditionFailed, ResourceConflict, ResourceNotFound
+from lambdad.errors import (
+    PolicyLengthExceeded,
+    PreconditionFailed,
+    ResourceConflict,
+    ResourceNotFound,
+)
 
 RESOURCE = "arn:aws:lambda:us-east-1:000000000000:layer:shared:1"
 
