@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import http.server
+import json
+import threading
 import time
 from pathlib import Path
 
@@ -10,6 +14,7 @@ import pytest
 
 from support.marks import needs_sandbox
 from support.server import ROLE, LambdadServer, boto3_client
+from support.waiting import wait_until
 from support.zips import make_zip
 
 pytestmark = [
@@ -68,3 +73,119 @@ def test_event_accepted_before_a_crash_runs_after_restart(
             time.sleep(0.2)
         else:
             pytest.fail(f"the accepted event never ran after the restart:\n{second.log()}")
+
+
+COLLECTING_HANDLER = """
+import json
+import os
+import urllib.request
+
+def handler(event, context):
+    body = json.dumps({"n": event["n"], "id": context.aws_request_id}).encode()
+    urllib.request.urlopen(os.environ["COLLECTOR"], data=body, timeout=10).read()
+    return event
+"""
+EVENTS = 500
+
+
+class Collector:
+    """A loopback HTTP endpoint that functions report to: which events ran, seen from outside."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.reports = 0
+        self._lock = threading.Lock()
+        collector = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = min(int(self.headers.get("Content-Length", "0")), 4096)
+                report = json.loads(self.rfile.read(length))
+                with collector._lock:
+                    collector.seen.add(int(report["n"]))
+                    collector.reports += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.seen)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def test_500_events_survive_a_kill_9_midway(tmp_path: Path, own_database_url: str | None) -> None:
+    collector = Collector()
+    data_dir = tmp_path / "data"
+    # Host networking lets the function report to the collector on loopback.
+    args = ["--network", "host"]
+    env = {"LAMBDAD_ASYNC_WORKERS": "4"}
+    first = LambdadServer(data_dir, own_database_url, args=args, env=env).start()
+    try:
+        client = boto3_client(first.url)
+        client.create_function(
+            FunctionName="collect",
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Timeout=15,
+            Environment={"Variables": {"COLLECTOR": collector.url}},
+            Code={"ZipFile": make_zip({"app.py": COLLECTING_HANDLER})},
+        )
+        client.get_waiter("function_active_v2").wait(
+            FunctionName="collect", WaiterConfig={"Delay": 0.05, "MaxAttempts": 400}
+        )
+
+        def accept(n: int) -> int:
+            payload = json.dumps({"n": n}).encode()
+            status: int = client.invoke(
+                FunctionName="collect", InvocationType="Event", Payload=payload
+            )["StatusCode"]
+            return status
+
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(accept, range(EVENTS))) == {202}
+        accepted_s = time.monotonic() - started
+        # Midway: a good part delivered, the rest queued or running when the server dies.
+        wait_until(lambda: collector.count() >= EVENTS // 4, "a quarter delivered", timeout_s=60)
+        delivered_before = collector.count()
+    finally:
+        assert first.process is not None
+        first.process.kill()  # SIGKILL: no shutdown, no hand-over
+        first.process.wait(timeout=10)
+    assert delivered_before < EVENTS, (
+        "all events ran before the kill: nothing was left to survive it"
+    )
+
+    restarted = time.monotonic()
+    second = LambdadServer(data_dir, own_database_url, args=args, env=env).start()
+    try:
+        wait_until(
+            lambda: collector.count() == EVENTS,
+            f"all {EVENTS} events delivered after the restart",
+            timeout_s=120,
+            interval_s=0.2,
+        )
+    except AssertionError:
+        missing = sorted(set(range(EVENTS)) - collector.seen)[:20]
+        pytest.fail(f"{len(missing)}+ events never ran, e.g. {missing}:\n{second.log()}")
+    finally:
+        second.stop()
+        collector.close()
+    print(
+        f"accepted {EVENTS} in {accepted_s:.1f} s; {delivered_before} delivered before the kill; "
+        f"the rest {time.monotonic() - restarted:.1f} s after the restart; "
+        f"{collector.reports} reports in all"
+    )

@@ -61,12 +61,6 @@ class AsyncEventStore:
             value = conn.execute(query).scalar_one_or_none()
         return None if value is None else float(value)
 
-    def count(self) -> int:
-        with map_db_errors(), self.engine.connect() as conn:
-            return int(
-                conn.execute(sa.select(sa.func.count()).select_from(async_events)).scalar_one()
-            )
-
     def reschedule(self, row: AsyncEventRow) -> None:
         """Store the event's new attempt counts, next time and last response."""
         with map_db_errors(), self.engine.begin() as conn:
