@@ -83,7 +83,7 @@ def build_app(settings: Settings) -> ASGIApp:
         OptTrees(code_cache, data_dir / "opt"),
     )
     pool = EnvironmentPool(launcher.start, new_stream_name, settings.idle_timeout_s)
-    catalog.on_change(pool.retire)
+    catalog.on_version_change(pool.retire)
     catalog.on_change(lambda _name: layers.sweep())
     logs = FunctionLogs(LogStore(engine))
     invoker = Invoker(

@@ -21,14 +21,17 @@ def format_timestamp(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{millis:03d}+0000"
 
 
-def function_configuration(version: Version, region: str) -> shapes.FunctionConfiguration:
+def function_configuration(
+    version: Version, region: str, arn: str | None = None
+) -> shapes.FunctionConfiguration:
+    """`arn` overrides the FunctionArn (a request's qualifier as given, e.g. an alias ARN);
+    by default $LATEST shows the unqualified ARN and a published version its own."""
     config = version.config
     logging = config.logging or LoggingConfig(log_group=version.log_group)
     return shapes.FunctionConfiguration(
         function_name=version.function_name,
-        function_arn=version.function_arn
-        if version.version == "$LATEST"
-        else version.qualified_arn,
+        function_arn=arn
+        or (version.function_arn if version.version == "$LATEST" else version.qualified_arn),
         runtime=config.runtime,
         role=config.role,
         handler=config.handler,

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from lambdad.api import convert, shapes
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
+from lambdad.api.params import int_param
 from lambdad.errors import InvalidParameterValue
 
 JSON = "application/json"
@@ -40,13 +41,13 @@ async def create_function(request: Request) -> Response:
 
 async def get_function(request: Request) -> Response:
     ctx = ApiContext.of(request)
-    ref = ctx.resolve(request)
-    function = await ctx.catalog.get_function(ref.name)
-    version = await ctx.catalog.get_version(ref)
+    target = await ctx.catalog.resolve(ctx.resolve(request))
+    version = target.version
+    function = await ctx.catalog.get_function(version.function_name)
     concurrency = function.reserved_concurrency
     return _json(
         shapes.GetFunctionResponse(
-            configuration=convert.function_configuration(version, ctx.region),
+            configuration=convert.function_configuration(version, ctx.region, target.arn),
             code=shapes.FunctionCodeLocation(
                 repository_type="S3",
                 location=ctx.code_links.url(str(request.base_url), version.code_key),
@@ -61,8 +62,8 @@ async def get_function(request: Request) -> Response:
 
 async def get_function_configuration(request: Request) -> Response:
     ctx = ApiContext.of(request)
-    version = await ctx.catalog.get_version(ctx.resolve(request))
-    return _json(convert.function_configuration(version, ctx.region))
+    target = await ctx.catalog.resolve(ctx.resolve(request))
+    return _json(convert.function_configuration(target.version, ctx.region, target.arn))
 
 
 async def list_functions(request: Request) -> Response:
@@ -71,7 +72,7 @@ async def list_functions(request: Request) -> Response:
     function_version = params.get("FunctionVersion")
     if function_version not in (None, "ALL"):
         raise InvalidParameterValue(f"Invalid FunctionVersion: {function_version}. Valid: ALL")
-    max_items = _int_param(params.get("MaxItems"), "MaxItems", default=50)
+    max_items = int_param(params.get("MaxItems"), "MaxItems", default=50)
     page = await ctx.catalog.list_functions(
         params.get("Marker"), max_items, all_versions=function_version == "ALL"
     )
@@ -125,13 +126,14 @@ async def list_versions_by_function(request: Request) -> Response:
     ctx = ApiContext.of(request)
     params = request.query_params
     versions = await ctx.catalog.list_versions(request.path_params["FunctionName"])
-    start = _int_param(params.get("Marker"), "Marker", default=0)
-    max_items = _int_param(params.get("MaxItems"), "MaxItems", default=50)
+    start = int_param(params.get("Marker"), "Marker", default=0)
+    max_items = int_param(params.get("MaxItems"), "MaxItems", default=50)
     page = versions[start : start + max_items]
     more = start + max_items < len(versions)
     return _json(
         shapes.ListVersionsByFunctionResponse(
-            versions=[convert.function_configuration(v, ctx.region) for v in page],
+            # AWS lists $LATEST with its qualified ARN here, unlike anywhere else.
+            versions=[convert.function_configuration(v, ctx.region, v.qualified_arn) for v in page],
             next_marker=str(start + max_items) if more else None,
         )
     )
@@ -182,12 +184,3 @@ async def get_account_settings(request: Request) -> Response:
             account_usage=shapes.AccountUsage(total_code_size=code_size, function_count=count),
         )
     )
-
-
-def _int_param(raw: str | None, name: str, default: int) -> int:
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise InvalidParameterValue(f"Invalid {name}: {raw}") from exc

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from lambdad.api import code_links, event_invoke, functions, invoke, layers, policies
+from lambdad.api import (
+    aliases,
+    code_links,
+    event_invoke,
+    functions,
+    invoke,
+    layers,
+    policies,
+)
 
 FUNCTION = "/2015-03-31/functions/{FunctionName}"
 TAGS = "/2017-03-31/tags/{Resource:path}"
@@ -22,6 +30,11 @@ routes = [
     Route(f"{FUNCTION}/code", functions.update_function_code, methods=["PUT"]),
     Route(f"{FUNCTION}/versions", functions.publish_version, methods=["POST"]),
     Route(f"{FUNCTION}/versions", functions.list_versions_by_function, methods=["GET"]),
+    Route(f"{FUNCTION}/aliases", aliases.create_alias, methods=["POST"]),
+    Route(f"{FUNCTION}/aliases", aliases.list_aliases, methods=["GET"]),
+    Route(f"{FUNCTION}/aliases/{{Name}}", aliases.get_alias, methods=["GET"]),
+    Route(f"{FUNCTION}/aliases/{{Name}}", aliases.update_alias, methods=["PUT"]),
+    Route(f"{FUNCTION}/aliases/{{Name}}", aliases.delete_alias, methods=["DELETE"]),
     Route(TAGS, functions.tag_resource, methods=["POST"]),
     Route(TAGS, functions.untag_resource, methods=["DELETE"]),
     Route(TAGS, functions.list_tags, methods=["GET"]),

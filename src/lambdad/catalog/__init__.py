@@ -1,5 +1,6 @@
 """Functions, versions and their rules: the validated domain model."""
 
+from lambdad.catalog.aliases import Alias, AliasPage, Target, is_alias_name
 from lambdad.catalog.code import CodePackage, extract_zip, inspect_zip
 from lambdad.catalog.code_cache import CodeCache
 from lambdad.catalog.event_invoke import (
@@ -29,6 +30,8 @@ __all__ = [
     "ACTIVE_RUNTIMES",
     "LATEST",
     "Account",
+    "Alias",
+    "AliasPage",
     "Catalog",
     "CodeCache",
     "CodePackage",
@@ -50,9 +53,11 @@ __all__ = [
     "Permission",
     "Policies",
     "Policy",
+    "Target",
     "Version",
     "check_runtime",
     "extract_zip",
     "inspect_zip",
     "render_statement",
+    "is_alias_name",
 ]

@@ -11,20 +11,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lambdad.errors import InvalidParameterValue, ResourceNotFound, ValidationError
+from lambdad.catalog.constraints import Violations
+from lambdad.errors import InvalidParameterValue, LambdadError, ResourceNotFound, ValidationError
 
-# botocore's FunctionName / NamespacedFunctionName patterns, anchored.
+# botocore's FunctionName pattern (CreateFunction, UpdateFunction*, PublishVersion,
+# aliases) and NamespacedFunctionName (GetFunction, Invoke, DeleteFunction, ...),
+# as the newest model writes them; anchored by fullmatch.
+REGION_PATTERN = r"(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}"
 FUNCTION_NAME_PATTERN = (
-    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    rf"(arn:(aws[a-zA-Z-]*)?:lambda:)?({REGION_PATTERN}:)?"
     r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
 )
-_FUNCTION_NAME = re.compile(
-    r"(?:arn:(?P<partition>aws[a-zA-Z-]*)?:lambda:)?"
-    r"(?:(?P<region>[a-z]{2}(?:(?:-gov)|(?:-iso[a-z]?))?-[a-z]+-\d):)?"
-    r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9-_]+)"
-    r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?"
+NAMESPACED_FUNCTION_NAME_PATTERN = (
+    rf"(arn:(aws[a-zA-Z-]*)?:lambda:)?({REGION_PATTERN}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
 )
-QUALIFIER_PATTERN = re.compile(r"\$LATEST|[a-zA-Z0-9-_]+")
+_LOCATORS = (
+    r"(?:arn:(?P<partition>aws[a-zA-Z-]*)?:lambda:)?"
+    r"(?:(?P<region>(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso[a-z]?))?-[a-z]+-\d):)?"
+    r"(?:(?P<account>\d{12}):)?(?:function:)?"
+)
+_FUNCTION_NAME = re.compile(
+    _LOCATORS + r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+_NAMESPACED_FUNCTION_NAME = re.compile(
+    _LOCATORS
+    + r"(?P<name>[a-zA-Z0-9-_\.]+)(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+# botocore's NumericLatestPublishedOrAliasQualifier (the Qualifier of GetFunction, Invoke...).
+QUALIFIER_RULE = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
+QUALIFIER_PATTERN = re.compile(QUALIFIER_RULE)
 MAX_NAME_LENGTH = 64
 
 
@@ -46,66 +62,76 @@ class Account:
         return arn if qualifier is None else f"{arn}:{qualifier}"
 
     def parse_function_name(
-        self, value: str, *, member: str = "functionName", max_length: int = 140
+        self,
+        value: str,
+        *,
+        member: str = "functionName",
+        namespaced: bool = False,
+        invalid: type[LambdadError] = ValidationError,
     ) -> FunctionRef:
-        """Parse any accepted FunctionName form, or raise AWS's error for it."""
-        if not 1 <= len(value) <= max_length:
-            raise ValidationError(
-                _constraint(
-                    value, member, f"Member must have length less than or equal to {max_length}"
-                )
-                if value
-                else _constraint(
-                    value, member, "Member must have length greater than or equal to 1"
-                )
-            )
-        match = _FUNCTION_NAME.fullmatch(value)
+        """Parse any accepted FunctionName form, or raise AWS's error for it.
+
+        `namespaced` picks botocore's NamespacedFunctionName (GetFunction,
+        Invoke, DeleteFunction...) over FunctionName; `invalid` is the error
+        class for a bad value (CreateFunction answers InvalidParameterValue).
+        """
+        violations = Violations()
+        match = self._match_function_name(value, violations, member, namespaced)
         if match is None:
-            raise ValidationError(
-                _constraint(
-                    value,
-                    member,
-                    f"Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}",
-                )
-            )
-        region, account = match.group("region"), match.group("account")
-        if (
-            region is not None
-            and region != self.region
-            or (account is not None and account != self.account_id)
-        ):
-            # Another account's or region's function is never ours to see.
-            raise ResourceNotFound(f"Function not found: {value}")
-        name = match.group("name")
-        if len(name) > MAX_NAME_LENGTH:
-            raise ValidationError(
-                _constraint(
-                    value,
-                    member,
-                    f"Member must have length less than or equal to {MAX_NAME_LENGTH}",
-                )
-            )
-        return FunctionRef(name=name, qualifier=match.group("qualifier"))
+            raise invalid(violations.message())
+        return match
 
     def resolve(self, value: str, qualifier: str | None = None) -> FunctionRef:
-        """A FunctionName plus an optional Qualifier parameter, reconciled."""
-        ref = self.parse_function_name(value)
+        """A (namespaced) FunctionName plus an optional Qualifier parameter, reconciled.
+
+        Both are checked before AWS answers: their failures come in one
+        ValidationException ("2 validation errors detected: ...").
+        """
+        violations = Violations()
+        ref = self._match_function_name(value, violations, "functionName", namespaced=True)
+        if qualifier is not None:
+            violations.string(qualifier, "qualifier", 1, 128, QUALIFIER_RULE)
+        violations.raise_if_any()
+        assert ref is not None
         if qualifier is None:
             return ref
-        if not QUALIFIER_PATTERN.fullmatch(qualifier) or len(qualifier) > 128:
-            raise ValidationError(
-                _constraint(
-                    qualifier,
-                    "qualifier",
-                    "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)",
-                )
-            )
         if ref.qualifier is not None and ref.qualifier != qualifier:
             raise InvalidParameterValue(
                 "The derived qualifier from the function name does not match the specified "
                 "qualifier."
             )
         return FunctionRef(ref.name, qualifier)
+
+    def _match_function_name(
+        self, value: str, violations: Violations, member: str, namespaced: bool
+    ) -> FunctionRef | None:
+        """The FunctionRef `value` names, or None with the failure added to `violations`."""
+        self._check_reachable(value)
+        pattern = NAMESPACED_FUNCTION_NAME_PATTERN if namespaced else FUNCTION_NAME_PATTERN
+        max_length = 256 if namespaced else 140
+        if not violations.string(value, member, 1, max_length, pattern):
+            return None
+        match = (_NAMESPACED_FUNCTION_NAME if namespaced else _FUNCTION_NAME).fullmatch(value)
+        assert match is not None  # the same pattern, with named groups
+        account = match.group("account")
+        if account is not None and account != self.account_id:
+            # Another account's function is never ours to see.
+            raise ResourceNotFound(f"Function not found: {value}")
+        name = match.group("name")
+        if len(name) > MAX_NAME_LENGTH:
+            violations.add(
+                value, member, f"Member must have length less than or equal to {MAX_NAME_LENGTH}"
+            )
+            return None
+        return FunctionRef(name=name, qualifier=match.group("qualifier"))
+
+    def _check_reachable(self, value: str) -> None:
+        """A full ARN of another region: AWS answers this before validating anything."""
+        region = _arn_region(value)
+        if region is not None and region != self.region:
+            raise ResourceNotFound(
+                f"Functions from '{region}' are not reachable in this region ('{self.region}')"
+            )
 
     def parse_function_arn(self, arn: str) -> str:
         """The function name in a resource ARN (TagResource and friends)."""
@@ -126,6 +152,15 @@ class Account:
         if not arn.startswith(prefix):
             raise ResourceNotFound(f"Function not found: {arn}")
         return arn[len(prefix) :].split(":", 1)[0]
+
+
+def _arn_region(value: str) -> str | None:
+    """The region field of an ARN-shaped value (arn:PARTITION:lambda:REGION:...), if any."""
+    parts = value.split(":")
+    if len(parts) > 4 and parts[0] == "arn" and parts[2] == "lambda":
+        region = parts[3]
+        return region if re.fullmatch(REGION_PATTERN, region) else None
+    return None
 
 
 def _constraint(value: object, member: str, rule: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdad.catalog import validation
+from lambdad.catalog.aliases import Aliases, Target
 from lambdad.catalog.code import CodePackage, inspect_zip
 from lambdad.catalog.code_cache import CodeCache
 from lambdad.catalog.destinations import check_dead_letter_target
@@ -39,8 +40,9 @@ from lambdad.errors import (
     PreconditionFailed,
     ResourceConflict,
     ResourceNotFound,
+    ValidationError,
 )
-from lambdad.store import BlobStore, FunctionRow, FunctionStore, VersionRow
+from lambdad.store import AliasStore, BlobStore, FunctionRow, FunctionStore, VersionRow
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,12 @@ class FunctionPage:
 
 
 ChangeListener = Callable[[str], Awaitable[None]]
-"""Told the function name after its code or configuration changed or it was deleted."""
+"""Told the function name after its code, configuration or aliases changed or it was deleted."""
+
+VersionListener = Callable[[str, str | None], Awaitable[None]]
+"""Told (function name, version) when that version changed or went away; version None
+when the whole function did. Published versions never change, so their warm
+environments outlive changes to $LATEST."""
 
 
 class Catalog:
@@ -80,9 +87,22 @@ class Catalog:
         self.code_cache = code_cache
         self._spawn = spawn
         self._listeners: list[ChangeListener] = []
+        self._version_listeners: list[VersionListener] = []
+        self.aliases = Aliases(self, AliasStore(functions.engine))
 
     def on_change(self, listener: ChangeListener) -> None:
         self._listeners.append(listener)
+
+    def on_version_change(self, listener: VersionListener) -> None:
+        self._version_listeners.append(listener)
+
+    async def resolve(self, ref: FunctionRef) -> Target:
+        """What a FunctionName + Qualifier names: a version, or an alias and its versions.
+
+        The one place qualifiers are resolved; every operation that takes a
+        qualifier (or a qualified ARN) calls it.
+        """
+        return await self.aliases.resolve(ref)
 
     # -- reads -----------------------------------------------------------
 
@@ -100,7 +120,7 @@ class Catalog:
         )
 
     async def get_version(self, ref: FunctionRef) -> Version:
-        """The version a reference names; aliases come with the aliases work."""
+        """The version a reference names ($LATEST or a number; `resolve` also takes aliases)."""
         qualifier = ref.qualifier or LATEST
         row = await run_sync(self.functions.get_version, ref.name, qualifier)
         if row is None:
@@ -159,7 +179,10 @@ class Catalog:
         tags: Mapping[str, str],
         publish: bool = False,
     ) -> Version:
-        ref = self.account.parse_function_name(function_name)
+        # AWS answers a bad plain name (no ARN parts) of CreateFunction with
+        # InvalidParameterValueException, anything else with ValidationException.
+        invalid = InvalidParameterValue if ":" not in function_name else ValidationError
+        ref = self.account.parse_function_name(function_name, invalid=invalid)
         if ref.qualifier is not None:
             raise InvalidParameterValue(
                 "Qualifiers are not allowed in the function name of CreateFunction."
@@ -215,7 +238,7 @@ class Catalog:
         await self._replace(updated, current.revision_id, conditional=revision_id is not None)
         log.info("function %s: code updated (%d bytes)", ref.name, package.size)
         self._activate_later(updated)
-        await self._notify(ref.name)
+        await self._notify(ref.name, LATEST)
         if publish:
             await self._publish(ref.name, updated.revision_id, conditional=revision_id is not None)
         return self._version(updated)
@@ -234,7 +257,7 @@ class Catalog:
         await self._replace(updated, current.revision_id, conditional=revision_id is not None)
         log.info("function %s: configuration updated (%s)", ref.name, ", ".join(sorted(changes)))
         self._activate_later(updated)
-        await self._notify(ref.name)
+        await self._notify(ref.name, LATEST)
         return self._version(updated)
 
     async def publish_version(
@@ -275,24 +298,34 @@ class Catalog:
         return [self._version(r) for r in await run_sync(self.functions.list_versions, ref.name)]
 
     async def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
+        """DeleteFunction: the function with everything of it, or one published version.
+
+        A version that does not exist is already deleted (204, as on AWS); a
+        version an alias routes to is refused with AWS's conflict.
+        """
         ref = self.account.resolve(function_name, qualifier)
         await self.get_function(ref.name)
         if ref.qualifier == LATEST:
             raise InvalidParameterValue(
                 "$LATEST version cannot be deleted without deleting the function."
             )
+        if ref.qualifier is not None and not ref.qualifier.isdigit():
+            raise InvalidParameterValue("Deletion of aliases is not supported.")
         if ref.qualifier is None:
             rows = await run_sync(self.functions.delete_function, ref.name)
             log.info("function %s: deleted", ref.name)
         else:
-            if not ref.qualifier.isdigit() or not await run_sync(
-                self.functions.delete_version, ref.name, ref.qualifier
-            ):
-                arn = self.account.function_arn(ref.name, ref.qualifier)
-                raise ResourceNotFound(f"Function not found: {arn}")
-            rows = []
+            deleted = await run_sync(self.functions.delete_version, ref.name, ref.qualifier)
+            if isinstance(deleted, list):
+                raise ResourceConflict(
+                    "Unable to delete version because the following aliases reference it: "
+                    f"[{', '.join(deleted)}]"
+                )
+            if not deleted:
+                return
+            rows = [deleted]
             log.info("function %s: version %s deleted", ref.name, ref.qualifier)
-        await self._notify(ref.name)
+        await self._notify(ref.name, ref.qualifier)
         for key in {r.code_sha256 for r in rows}:
             if not await run_sync(self.functions.blob_in_use, key):
                 await run_sync(self.blobs.delete, key)
@@ -478,7 +511,14 @@ class Catalog:
         log.info("function %s: published version %s", name, row.version)
         return row
 
-    async def _notify(self, name: str) -> None:
+    async def _notify(self, name: str, version: str | None) -> None:
+        for listener in self._listeners:
+            await listener(name)
+        for version_listener in self._version_listeners:
+            await version_listener(name, version)
+
+    async def notify_alias_change(self, name: str) -> None:
+        """An alias of `name` changed: what its qualifiers resolve to may differ now."""
         for listener in self._listeners:
             await listener(name)
 

@@ -87,7 +87,7 @@ class Invoker:
             reusable = False  # until the invocation ran to an outcome that says so
             try:
                 outcome = await self._run(
-                    lease, version, payload, request_id, client_context, trace_id
+                    lease, target, payload, request_id, client_context, trace_id
                 )
                 reusable = outcome.reusable and lease.environment.init_error is None
                 lines = await self._log(lease, version, request_id, outcome)
@@ -107,7 +107,7 @@ class Invoker:
     async def _run(
         self,
         lease: Lease,
-        version: Version,
+        target: Resolved,
         payload: bytes,
         request_id: str,
         client_context: str | None,
@@ -116,14 +116,15 @@ class Invoker:
         environment = lease.environment
         if environment.init_error is not None:
             return environment.init_error
+        version = target.version
         timeout = version.config.timeout
         request = InvokeRequest(
             request_id=request_id,
             payload=payload,
             deadline_ms=int((time.time() + timeout) * 1000),
-            invoked_function_arn=self.account.function_arn(
-                version.function_name, None if version.version == "$LATEST" else version.version
-            ),
+            # The ARN as invoked: unqualified, or with the qualifier given (an alias, $LATEST).
+            invoked_function_arn=target.invoked_arn
+            or self.account.function_arn(version.function_name, target.qualifier),
             trace_id=trace_id or new_trace_id(),
             client_context=client_context,
             cognito_identity=None,

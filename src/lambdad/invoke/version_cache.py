@@ -1,56 +1,91 @@
 """What an invoke needs from the catalog, kept in memory while it is valid.
 
-A warm invoke should not pay two SQL round trips to learn what it learned a
-moment ago. Entries are dropped when the catalog reports a change to the
-function, and live at most `ttl_s` so that servers sharing one PostgreSQL
-database see each other's changes soon. Only Active, Successful versions are
-kept: anything else is re-read until it settles.
+A warm invoke should not pay SQL round trips to learn what it learned a moment
+ago. Entries are resolved qualifiers (`catalog.Target`: a version, or an alias
+with its one or two versions); each `get` then picks the version one
+invocation runs, by the alias's weights. Entries are dropped when the catalog
+reports a change to the function or its aliases, and live at most `ttl_s` so
+that servers sharing one PostgreSQL database see each other's changes soon.
+Only targets whose versions are all Active and Successful are kept: anything
+else is re-read until it settles.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lambdad.catalog import Catalog, FunctionRef, FunctionState, LastUpdateStatus, Version
+from lambdad.catalog import (
+    Catalog,
+    FunctionRef,
+    FunctionState,
+    LastUpdateStatus,
+    Target,
+    Version,
+)
 
 Clock = Callable[[], float]
+Draw = Callable[[], float]
+"""A uniform number in [0, 1): the dice of weighted alias routing."""
 
 
 @dataclass(frozen=True)
 class Resolved:
+    """One invocation's target: the version it runs, chosen by the alias's weights."""
+
     version: Version
     reserved_concurrency: int | None
+    qualifier: str | None = None
+    """The qualifier as requested (an alias name, a version, $LATEST or None)."""
+    invoked_arn: str | None = None
+    """The ARN the function was invoked by (the context's invoked_function_arn)."""
 
 
 class VersionCache:
-    def __init__(self, catalog: Catalog, ttl_s: float = 2.0, clock: Clock = time.monotonic):
+    def __init__(
+        self,
+        catalog: Catalog,
+        ttl_s: float = 2.0,
+        clock: Clock = time.monotonic,
+        draw: Draw = random.random,
+    ):
         self.catalog = catalog
         self.ttl_s = ttl_s
         self._clock = clock
-        self._entries: dict[tuple[str, str | None], tuple[float, Resolved]] = {}
+        self._draw = draw
+        self._entries: dict[tuple[str, str | None], tuple[float, Target, int | None]] = {}
 
     async def get(self, ref: FunctionRef) -> Resolved:
         key = (ref.name, ref.qualifier)
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and now - entry[0] < self.ttl_s:
-            return entry[1]
-        version = await self.catalog.get_version(ref)
-        function = await self.catalog.get_function(ref.name)
-        resolved = Resolved(version, function.reserved_concurrency)
-        settled = (
-            version.state is FunctionState.ACTIVE
-            and version.last_update_status is LastUpdateStatus.SUCCESSFUL
-        )
-        if settled:
-            self._entries[key] = (now, resolved)
+            _, target, reserved = entry
         else:
-            self._entries.pop(key, None)
-        return resolved
+            target = await self.catalog.resolve(ref)
+            function = await self.catalog.get_function(ref.name)
+            reserved = function.reserved_concurrency
+            if all(_settled(v) for v in (target.version, *(v for v, _ in target.routes))):
+                self._entries[key] = (now, target, reserved)
+            else:
+                self._entries.pop(key, None)
+        return Resolved(
+            version=target.pick(self._draw()),
+            reserved_concurrency=reserved,
+            qualifier=ref.qualifier,
+            invoked_arn=target.arn,
+        )
 
     async def forget(self, function_name: str) -> None:
         """The catalog's change listener: drop every entry of the function."""
         for key in [k for k in self._entries if k[0] == function_name]:
             del self._entries[key]
+
+
+def _settled(version: Version) -> bool:
+    return (
+        version.state is FunctionState.ACTIVE
+        and version.last_update_status is LastUpdateStatus.SUCCESSFUL
+    )

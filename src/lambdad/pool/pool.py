@@ -6,9 +6,10 @@ Contract:
   serves one invocation at a time: the caller owns it until `release`.
 - `release(lease, reusable)` returns it as IDLE and frozen, or destroys it
   when it is not reusable (poison on error) or was retired meanwhile.
-- `retire(function_name)` is called on every code/configuration change and on
-  delete: idle environments of the function are destroyed at once, busy ones
-  when released.
+- `retire(function_name, version)` is called on every code/configuration change
+  (of $LATEST: published versions never change) and on delete: idle
+  environments of that version, or of the whole function, are destroyed at
+  once, busy ones when released.
 - `reap(now)` destroys environments idle for longer than `idle_timeout_s`.
 """
 
@@ -150,10 +151,14 @@ class EnvironmentPool:
 
     # -- housekeeping ----------------------------------------------------------
 
-    async def retire(self, function_name: str) -> None:
+    async def retire(self, function_name: str, version: str | None = None) -> None:
+        """Retire the function's environments: all of them, or those of one version."""
         async with self._lock:
             leases = [
-                lease for lease in self._leases.values() if lease.key.function_name == function_name
+                lease
+                for lease in self._leases.values()
+                if lease.key.function_name == function_name
+                and (version is None or lease.key.version == version)
             ]
             for lease in leases:
                 lease.retired = True

@@ -1,5 +1,6 @@
 """Persistence: SQL (SQLite by default, PostgreSQL by URL) and the blob store."""
 
+from lambdad.store.aliases import AliasRow, AliasStore
 from lambdad.store.async_events import AsyncEventRow, AsyncEventStore
 from lambdad.store.blobs import BlobStore
 from lambdad.store.database import DatabaseError, create_engine, map_db_errors, migrate
@@ -10,6 +11,8 @@ from lambdad.store.logs import LogEventRow, LogStore
 from lambdad.store.policies import PolicyRows, PolicyStore
 
 __all__ = [
+    "AliasRow",
+    "AliasStore",
     "AsyncEventRow",
     "AsyncEventStore",
     "LATEST",

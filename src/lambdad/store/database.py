@@ -35,6 +35,20 @@ def map_db_errors() -> Iterator[None]:
         raise DatabaseError(f"Database error: {exc.__class__.__name__}") from exc
 
 
+def compare_and_swap(
+    engine: Engine, table: sa.Table, keys: dict[str, Any], values: dict[str, Any], revision: str
+) -> bool:
+    """Update the row of `table` with primary key `keys` to `values` if its revision_id is
+    still `revision`; False when someone changed (or deleted) it meanwhile."""
+    query = (
+        sa.update(table)
+        .where(*(table.c[k] == v for k, v in keys.items()), table.c.revision_id == revision)
+        .values(**values)
+    )
+    with map_db_errors(), engine.begin() as conn:
+        return bool(conn.execute(query).rowcount == 1)
+
+
 def create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(

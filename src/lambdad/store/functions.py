@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from lambdad.store.database import map_db_errors
+from lambdad.store.aliases import aliases_of_version
+from lambdad.store.database import compare_and_swap, map_db_errors
 from lambdad.store.layers import blob_referenced
 from lambdad.store.schema import (
     aliases,
@@ -135,18 +136,9 @@ class FunctionStore:
 
     def replace_version(self, row: VersionRow, expected_revision: str) -> bool:
         """Write `row` over its version if that still has `expected_revision`."""
-        values = {k: v for k, v in row.__dict__.items() if k not in ("function_name", "version")}
-        query = (
-            sa.update(function_versions)
-            .where(
-                function_versions.c.function_name == row.function_name,
-                function_versions.c.version == row.version,
-                function_versions.c.revision_id == expected_revision,
-            )
-            .values(**values)
-        )
-        with map_db_errors(), self.engine.begin() as conn:
-            return conn.execute(query).rowcount == 1
+        keys = {"function_name": row.function_name, "version": row.version}
+        values = {k: v for k, v in row.__dict__.items() if k not in keys}
+        return compare_and_swap(self.engine, function_versions, keys, values, expected_revision)
 
     def publish_version(
         self, latest: VersionRow, expected_revision: str, build: Any
@@ -201,21 +193,31 @@ class FunctionStore:
             conn.execute(sa.delete(functions).where(functions.c.name == name))
         return rows
 
-    def delete_version(self, name: str, version: str) -> bool:
+    def delete_version(self, name: str, version: str) -> VersionRow | list[str] | None:
+        """Delete one published version with its policies.
+
+        Returns the deleted row, None if there was no such version, or the
+        names of the aliases that route to it (then nothing is deleted).
+        """
         with map_db_errors(), self.engine.begin() as conn:
-            result = conn.execute(
-                sa.delete(function_versions).where(
-                    function_versions.c.function_name == name,
-                    function_versions.c.version == version,
-                )
+            referenced = aliases_of_version(conn, name, version)
+            if referenced:
+                return referenced
+            where = (
+                function_versions.c.function_name == name,
+                function_versions.c.version == version,
             )
+            row = conn.execute(sa.select(function_versions).where(*where)).first()
+            if row is None:
+                return None
+            conn.execute(sa.delete(function_versions).where(*where))
             for table in _PER_QUALIFIER:
                 conn.execute(
                     sa.delete(table).where(
                         table.c.function_name == name, table.c.qualifier == version
                     )
                 )
-        return result.rowcount == 1
+        return VersionRow(**row._mapping)
 
 
 def _version_order(row: VersionRow) -> tuple[int, ...]:

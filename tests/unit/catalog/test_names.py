@@ -95,3 +95,65 @@ def test_parse_function_arn_for_resources() -> None:
         ACCOUNT.parse_function_arn("fn")
     with pytest.raises(ResourceNotFound):
         ACCOUNT.parse_function_arn("arn:aws:lambda:eu-west-1:000000000000:function:fn")
+
+
+def test_the_newest_model_patterns() -> None:
+    """botocore's newest patterns: an `eusc-` region prefix; `$LATEST.PUBLISHED` and dots
+    in the namespaced name of GetFunction/Invoke."""
+    eusc = Account(region="eusc-de-east-1", account_id="000000000000")
+    value = "arn:aws:lambda:eusc-de-east-1:000000000000:function:fn"
+    assert eusc.parse_function_name(value) == FunctionRef("fn")
+    assert ACCOUNT.resolve("fn:$LATEST.PUBLISHED") == FunctionRef("fn", "$LATEST.PUBLISHED")
+    assert ACCOUNT.resolve("fn", "$LATEST.PUBLISHED") == FunctionRef("fn", "$LATEST.PUBLISHED")
+    with pytest.raises(ValidationError):
+        ACCOUNT.parse_function_name("fn:$LATEST.PUBLISHED")  # not in plain FunctionName
+
+
+def test_another_regions_arn_is_not_reachable() -> None:
+    with pytest.raises(ResourceNotFound) as info:
+        ACCOUNT.resolve("arn:aws:lambda:eu-west-1:000000000000:function:fn")
+    assert info.value.message == (
+        "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "qualifier", "message"),
+    [
+        (
+            "a b",
+            None,
+            "1 validation error detected: Value 'a b' at 'functionName' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: "
+            "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-"
+            r"\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|"
+            "[a-zA-Z0-9-_]+))?",
+        ),
+        (
+            "x" * 257,
+            None,
+            f"1 validation error detected: Value '{'x' * 257}' at 'functionName' failed to "
+            "satisfy constraint: Member must have length less than or equal to 256",
+        ),
+        (
+            "fn",
+            "q" * 129,
+            f"1 validation error detected: Value '{'q' * 129}' at 'qualifier' failed to "
+            "satisfy constraint: Member must have length less than or equal to 128",
+        ),
+        (
+            "a" * 65,
+            "a/b",
+            f"2 validation errors detected: Value '{'a' * 65}' at 'functionName' failed to "
+            "satisfy constraint: Member must have length less than or equal to 64; Value 'a/b' "
+            "at 'qualifier' failed to satisfy constraint: Member must satisfy regular "
+            r"expression pattern: \$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+",
+        ),
+    ],
+)
+def test_validation_messages_count_every_failure(
+    name: str, qualifier: str | None, message: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        ACCOUNT.resolve(name, qualifier)
+    assert info.value.message == message

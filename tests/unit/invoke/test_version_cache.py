@@ -11,6 +11,7 @@ from lambdad.catalog import (
     Catalog,
     FunctionRef,
     LastUpdateStatus,
+    Target,
     Version,
 )
 from lambdad.invoke import VersionCache
@@ -24,9 +25,9 @@ class FakeCatalog:
         self.version = version
         self.reads = 0
 
-    async def get_version(self, ref: FunctionRef) -> Version:
+    async def resolve(self, ref: FunctionRef) -> Target:
         self.reads += 1
-        return self.version
+        return Target(ref=ref, arn=f"arn:fn:{ref.qualifier}", version=self.version)
 
     async def get_function(self, name: str) -> Any:
         return dataclasses.make_dataclass("F", ["reserved_concurrency"])(5)
@@ -74,3 +75,21 @@ async def test_unsettled_versions_are_never_cached() -> None:
     await cache.get(FunctionRef("fn"))
     await cache.get(FunctionRef("fn"))
     assert catalog.reads == 2
+
+
+class WeightedCatalog(FakeCatalog):
+    """An alias "live": version 1, with 10% of invocations routed to version 2."""
+
+    async def resolve(self, ref: FunctionRef) -> Target:
+        self.reads += 1
+        one, two = active(version="1"), active(version="2")
+        return Target(ref=ref, arn="arn:fn:live", version=one, routes=((two, 0.1),))
+
+
+async def test_each_get_picks_a_version_by_the_alias_weights() -> None:
+    draws = iter([0.05, 0.5, 0.0999, 0.1])
+    catalog = WeightedCatalog(active())
+    cache = VersionCache(cast(Catalog, catalog), clock=Clock(), draw=lambda: next(draws))
+    picked = [(await cache.get(FunctionRef("fn", "live"))).version.version for _ in range(4)]
+    assert picked == ["2", "1", "2", "1"]
+    assert catalog.reads == 1  # the alias is resolved once, the dice roll per invoke
