@@ -10,7 +10,7 @@ from starlette.responses import Response
 from lambdad.api import convert
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
-from lambdad.api.functions import _int_param
+from lambdad.api.params import int_param
 from lambdad.api.shapes import encode
 from lambdad.api.shapes import layers as shapes
 from lambdad.api.shapes.functions import decode_body
@@ -36,7 +36,7 @@ def _catalog(request: Request) -> tuple[ApiContext, LayerCatalog]:
 
 
 def _version_number(request: Request) -> int:
-    return _int_param(request.path_params["VersionNumber"], "VersionNumber", default=0)
+    return int_param(request.path_params["VersionNumber"], "VersionNumber", default=0)
 
 
 def _query(request: Request) -> LayerQuery:
@@ -46,7 +46,7 @@ def _query(request: Request) -> LayerQuery:
         runtime=params.get("CompatibleRuntime"),
         architecture=params.get("CompatibleArchitecture"),
         marker=params.get("Marker"),
-        max_items=None if raw_max is None else _int_param(raw_max, "MaxItems", default=0),
+        max_items=None if raw_max is None else int_param(raw_max, "MaxItems", default=0),
     )
 
 
