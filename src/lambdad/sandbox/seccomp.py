@@ -32,6 +32,18 @@ DENIED = (
     "quotactl",
     "swapon",
     "swapoff",
+    # Another process's memory and fds: nothing in a sandbox may trace or copy from
+    # another (above all the init, which holds the host channel). Lambda refuses
+    # ptrace too.
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "pidfd_getfd",
+    # io_uring: a large kernel surface with a history of escapes, and its requests
+    # bypass this filter (they are not syscalls).
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
 )
 
 # (AUDIT_ARCH value, syscall numbers) per machine.
@@ -42,7 +54,9 @@ _ARCHES: dict[str, tuple[int, dict[str, int]]] = {
             "add_key": 248, "request_key": 249, "keyctl": 250, "userfaultfd": 323,
             "perf_event_open": 298, "bpf": 321, "kexec_load": 246, "kexec_file_load": 320,
             "open_by_handle_at": 304, "acct": 163, "quotactl": 179, "swapon": 167,
-            "swapoff": 168,
+            "swapoff": 168, "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
+            "pidfd_getfd": 438, "io_uring_setup": 425, "io_uring_enter": 426,
+            "io_uring_register": 427,
         },
     ),
     "aarch64": (
@@ -51,7 +65,9 @@ _ARCHES: dict[str, tuple[int, dict[str, int]]] = {
             "add_key": 217, "request_key": 218, "keyctl": 219, "userfaultfd": 282,
             "perf_event_open": 241, "bpf": 280, "kexec_load": 104, "kexec_file_load": 294,
             "open_by_handle_at": 265, "acct": 89, "quotactl": 60, "swapon": 224,
-            "swapoff": 225,
+            "swapoff": 225, "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
+            "pidfd_getfd": 438, "io_uring_setup": 425, "io_uring_enter": 426,
+            "io_uring_register": 427,
         },
     ),
 }  # fmt: skip

@@ -33,6 +33,11 @@ def test_x86_64_filter_refuses_the_listed_calls_only() -> None:
     arch = 0xC000003E
     assert run_filter(program, arch, 250) == 0x00050000 | 1  # keyctl -> EPERM
     assert run_filter(program, arch, 248) == 0x00050000 | 1  # add_key
+    for nr in (101, 310, 311, 438):  # ptrace, process_vm_readv/writev, pidfd_getfd
+        assert run_filter(program, arch, nr) == 0x00050000 | 1
+    for nr in (425, 426, 427):  # io_uring_setup, _enter, _register
+        assert run_filter(program, arch, nr) == 0x00050000 | 1
+    assert run_filter(program, arch, 434) == 0x7FFF0000  # pidfd_open is allowed
     assert run_filter(program, arch, 0) == 0x7FFF0000  # read is allowed
     assert run_filter(program, arch, 59) == 0x7FFF0000  # execve is allowed
     assert run_filter(program, arch, 0x40000000 + 250) == 0x00050000 | 1  # x32 ABI
@@ -42,6 +47,6 @@ def test_x86_64_filter_refuses_the_listed_calls_only() -> None:
 def test_aarch64_filter_and_unknown_machines() -> None:
     program = deny_filter(machine="aarch64")
     assert program is not None
-    refused = [n for n in range(400) if run_filter(program, 0xC00000B7, n) != 0x7FFF0000]
+    refused = [n for n in range(500) if run_filter(program, 0xC00000B7, n) != 0x7FFF0000]
     assert len(refused) == len(DENIED)
     assert deny_filter(machine="sparc") is None
