@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -32,9 +32,10 @@ from lambdad.sandbox.bwrap import (
 )
 from lambdad.sandbox.cgroup import CgroupLayout, compute_limits, detect_layout
 from lambdad.sandbox.launcher import SpawnThread
-from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim, remove_parent
+from lambdad.sandbox.reclaim import default_cgroup_parent, remove_parent
 from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
 from lambdad.sandbox.seccomp import deny_filter
+from lambdad.sandbox.supervisor import ReclaimPlan, Supervisor
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,19 @@ def usable_cgroup_layout() -> CgroupLayout | None:
 
 
 class SlotPool:
-    """Keeps `spares` ready slots; hands one out per start and refills in the background."""
+    """Keeps `spares` ready slots; hands one out per start and refills in the background.
 
-    def __init__(self, maker: SlotMaker, spares: int) -> None:
+    It owns the backend's state dir and cgroup parent while it lives: at start it
+    reclaims what a previous server left there, and its supervisor reclaims what
+    this one leaves if it dies (`supervisor.py`). `keep_fds` stay held until then.
+    """
+
+    def __init__(self, maker: SlotMaker, spares: int, keep_fds: Sequence[int] = ()) -> None:
         self.maker = maker
         self.spares = spares
+        self.supervisor = Supervisor.start(
+            ReclaimPlan(maker.disks.state_dir, maker.layout, maker.cgroup_parent), keep_fds
+        )
         self._ready: collections.deque[Slot] = collections.deque()
         self._thread = SpawnThread()
         self._closed = False
@@ -100,6 +109,9 @@ class SlotPool:
     ) -> RunningSandbox:
         """Take a slot and exec the sandbox in it; on failure nothing is left behind."""
         slot = await self.take()
+        supervisor = self.supervisor
+        supervisor.track(spec.work_dir)
+        slot.released.append(lambda: supervisor.untrack(spec.work_dir))
 
         def prepare_and_exec() -> None:
             prepare_work_dir(spec.work_dir)
@@ -132,6 +144,7 @@ class SlotPool:
             await run_blocking(self._ready.popleft().discard)
         maker = self.maker
         await run_blocking(lambda: remove_parent(maker.layout, maker.cgroup_parent))
+        await run_blocking(self.supervisor.close)
 
 
 class BwrapBackend:
@@ -180,7 +193,6 @@ class BwrapBackend:
         self._seccomp = deny_filter()
         layout = usable_cgroup_layout() if cgroups == "auto" else cgroups
         cgroup_parent = cgroup_parent or default_cgroup_parent(self.state_dir)
-        reclaim(self.state_dir, layout, cgroup_parent)
         self._disks = TmpDiskFactory(self.state_dir)
         self._pool = SlotPool(
             SlotMaker(

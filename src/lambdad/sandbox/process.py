@@ -21,7 +21,7 @@ from pathlib import Path
 from lambdad.sandbox.backend import SlotPool, usable_cgroup_layout
 from lambdad.sandbox.base import Mount, Sandbox, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
-from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim
+from lambdad.sandbox.reclaim import default_cgroup_parent
 from lambdad.sandbox.running import Slot, SlotMaker, fd_map
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
 
@@ -64,7 +64,6 @@ class ProcessBackend:
         self._host_cpus = os.cpu_count() or 1
         layout = usable_cgroup_layout()
         cgroup_parent = cgroup_parent or default_cgroup_parent(self.state_dir)
-        reclaim(self.state_dir, layout, cgroup_parent)
         self._pool = SlotPool(
             SlotMaker(
                 python=python or os.path.realpath(sys.executable),

@@ -1,9 +1,11 @@
-"""Reclaiming what a previous server left behind after a crash.
+"""Reclaiming what a server left behind when it died.
 
-Sandboxes are killed with their server (`--die-with-parent`), but their
-cgroups and their loop-mounted /tmp disks outlive a server that was killed
-with SIGKILL. A backend reclaims them at start, within its own cgroup parent
-and state dir only, so that servers side by side never touch each other's.
+Running sandboxes die with their server (`--die-with-parent`), but frozen ones
+do not act on that SIGKILL (cgroup v1), and cgroups and loop-mounted /tmp disks
+outlive a server killed with SIGKILL whatever their state. The backend's
+supervisor reclaims them as soon as the server is gone (see `supervisor.py`),
+and a backend does it again at start, within its own cgroup parent and state
+dir only, so that servers side by side never touch each other's.
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ def default_cgroup_parent(state_dir: Path) -> str:
     return f"lambdad/{digest}"
 
 
-def reclaim(state_dir: Path, layout: CgroupLayout | None, cgroup_parent: str) -> None:
-    """Kill and remove leftover sandbox cgroups, unmount and delete leftover disks."""
+def reclaim(state_dir: Path, layout: CgroupLayout | None, cgroup_parent: str) -> int:
+    """Kill and remove leftover sandbox cgroups, unmount and delete leftover disks.
+
+    Returns how many sandbox cgroups were reclaimed."""
     reclaimed = 0
     if layout is not None:
         names: set[str] = set()
@@ -75,8 +79,7 @@ def reclaim(state_dir: Path, layout: CgroupLayout | None, cgroup_parent: str) ->
             except OSError as e:
                 log.warning("sandbox: cannot unmount leftover %s (%s)", point, e)
         shutil.rmtree(disks, ignore_errors=True)
-    if reclaimed:
-        log.warning("sandbox: reclaimed %d sandbox(es) a previous server left behind", reclaimed)
+    return reclaimed
 
 
 def remove_parent(layout: CgroupLayout | None, cgroup_parent: str) -> None:

@@ -14,7 +14,8 @@ import os
 import shutil
 import signal
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -36,6 +37,9 @@ class Slot:
     launcher: Launcher
     cgroup: Cgroup | None
     disk: TmpDisk | None
+    released: list[Callable[[], None]] = field(default_factory=list)
+    """Run once every process of the slot is gone (e.g. give back its host uid).
+    Never run if the teardown failed: what they release may still be in use."""
 
     def discard(self) -> None:
         """Tear the slot down (blocking); used for spares and failed starts."""
@@ -45,6 +49,11 @@ class Slot:
             self.cgroup.remove()
         if self.disk is not None:
             self.disk.remove()
+        self.release()
+
+    def release(self) -> None:
+        while self.released:
+            self.released.pop()()
 
 
 @dataclass
@@ -224,6 +233,7 @@ class RunningSandbox:
         if self._slot.disk is not None:
             self._slot.disk.remove()
         shutil.rmtree(self.spec.work_dir, ignore_errors=True)
+        self._slot.release()
 
 
 def fd_map(spec: SandboxSpec) -> dict[int, int]:
