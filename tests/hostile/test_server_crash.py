@@ -17,29 +17,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from lambdad.sandbox.backend import usable_cgroup_layout
 from lambdad.sandbox.cgroup import CgroupLayout
 from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim, remove_parent
 from support.marks import needs_sandbox
 from support.server import ROLE, LambdadServer, boto3_client
+from support.waiting import wait_until
 from support.zips import make_zip
 
-pytestmark = [pytest.mark.integration, *needs_sandbox]
+pytestmark = needs_sandbox
 
 ENVIRONMENTS = 3
 RECLAIM_DEADLINE_S = 15.0
 # Long enough that the concurrent invocations overlap and each gets its own environment.
 HANDLER = "import time\ndef handler(event, context):\n    time.sleep(0.5)\n    return 'ok'\n"
-
-
-def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def wait_for_nothing_left(list_left: Callable[[], list[str]], timeout: float) -> None:
@@ -136,9 +127,8 @@ def test_kill_9_with_frozen_environments_leaves_nothing(tmp_path: Path) -> None:
         )
         assert invoke_concurrently(client, "crash", ENVIRONMENTS) == ['"ok"'] * ENVIRONMENTS
         wait_until(
-            f"{ENVIRONMENTS} frozen environments",
             lambda: len(frozen_groups(layout, parent)) >= ENVIRONMENTS,
-            timeout=10,
+            f"{ENVIRONMENTS} frozen environments",
         )
         pidfds = [os.pidfd_open(pid) for pid in group_pids(layout, parent)]
         assert len(pidfds) >= ENVIRONMENTS * 3  # bwrap, its pid 1, init, runtime per sandbox
