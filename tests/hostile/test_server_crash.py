@@ -113,7 +113,7 @@ def test_kill_9_with_frozen_environments_leaves_nothing(tmp_path: Path) -> None:
     server = LambdadServer(data_dir).start()
     pidfds: list[int] = []
     try:
-        assert server.backend == "bwrap"
+        assert server.backend == "bwrap", server.log()
         client = boto3_client(server.url)
         client.create_function(
             FunctionName="crash",

@@ -31,6 +31,7 @@ from lambdad.sandbox.bwrap import (
     write_etc,
 )
 from lambdad.sandbox.cgroup import CgroupLayout, compute_limits, detect_layout
+from lambdad.sandbox.host_ids import TRIAL_ID, HostIds
 from lambdad.sandbox.launcher import SpawnThread
 from lambdad.sandbox.reclaim import default_cgroup_parent, remove_parent
 from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
@@ -183,6 +184,8 @@ class BwrapBackend:
                     "sandboxes run as host uid 0 without capabilities"
                 )
         self._unprivileged = unprivileged
+        # Each sandbox runs as a host uid of its own (per-uid kernel limits stay its own).
+        self._ids = HostIds.claim() if unprivileged else None
         if unprivileged:
             STAGE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="lambdad-sandbox-"))
@@ -203,6 +206,7 @@ class BwrapBackend:
                 disk_mb=spare_tmp_mb if spares else None,
             ),
             spares,
+            keep_fds=() if self._ids is None else (self._ids.lock_fd,),
         )
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
@@ -214,8 +218,10 @@ class BwrapBackend:
         disk = self._pool.maker.disk_for(slot, spec.ephemeral_storage_mb)
         etc_dir = self._etc_dir(spec.uid, spec.gid)
         staging = None
-        if self._unprivileged:
-            uid, gid = host_ids(spec)
+        if self._ids is not None:
+            ids = self._ids
+            uid = gid = ids.allocate()
+            slot.released.append(lambda: ids.release(uid))
             staging = plan_staging(spec, etc_dir, disk.path, STAGE_ROOT)
         else:
             uid, gid = os.geteuid(), os.getegid()  # bwrap maps the sandbox uid to ours
@@ -241,9 +247,12 @@ class BwrapBackend:
         )
         try:
             if staging is None:
-                slot.launcher.exec(argv, {}, fds, args_fd=True)
+                slot.launcher.exec(argv, {}, fds, args_fd=True, rlimits=spec.rlimits)
             else:
-                slot.launcher.exec(argv, {}, fds, args_fd=True, uid=uid, gid=gid, stage=staging)
+                slot.launcher.exec(
+                    argv, {}, fds, args_fd=True, uid=uid, gid=gid, stage=staging,
+                    rlimits=spec.rlimits,
+                )  # fmt: skip
         finally:
             if filter_fd is not None:
                 os.close(filter_fd)
@@ -260,19 +269,20 @@ class BwrapBackend:
 
     async def close(self) -> None:
         await self._pool.close()
+        if self._ids is not None:
+            self._ids.close()
         await run_blocking(lambda: shutil.rmtree(self.state_dir, ignore_errors=True))
 
 
-# Host ids the sandbox's uid/gid become when bwrap runs unprivileged: far above
-# any account or subordinate-id range a host hands out.
-HOST_ID_BASE = 1_900_000_000
 # Where a launcher stages private sources for an unprivileged bwrap (its own
 # tmpfs there, in its own mount namespace; the host only ever sees the empty dir).
 STAGE_ROOT = Path("/run/lambdad-stage") if Path("/run").is_dir() else Path("/tmp/lambdad-stage")
 
 
-def host_ids(spec: SandboxSpec) -> tuple[int, int]:
-    return HOST_ID_BASE + spec.uid, HOST_ID_BASE + spec.gid
+# A trial that is merely slow (a busy host creating and destroying many network
+# namespaces) is not a host that refuses: falling back on it would quietly run
+# functions with less isolation.
+TRIAL_TIMEOUT_S = 60
 
 
 @lru_cache(maxsize=4)
@@ -281,12 +291,12 @@ def unprivileged_bwrap_works(bwrap: str) -> bool:
     if os.geteuid() != 0:
         return False  # we are unprivileged already: nothing to drop to
     true = shutil.which("true") or "/bin/true"
-    uid = gid = HOST_ID_BASE + 993
+    uid = gid = TRIAL_ID
     try:
         subprocess.run(
             [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", "993",
              "--ro-bind", "/", "/", "--proc", "/proc", true],
-            check=True, capture_output=True, timeout=10, cwd="/",
+            check=True, capture_output=True, timeout=TRIAL_TIMEOUT_S, cwd="/",
             user=uid, group=gid, extra_groups=[],
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError) as e:
@@ -304,7 +314,7 @@ def bwrap_works(bwrap: str) -> bool:
             [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", true],
             check=True,
             capture_output=True,
-            timeout=10,
+            timeout=TRIAL_TIMEOUT_S,
         )
     except (OSError, subprocess.SubprocessError) as e:
         log.info("sandbox: bwrap trial failed: %s", e)

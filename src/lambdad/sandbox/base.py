@@ -21,11 +21,12 @@ Contract (OpenLambda's Sandbox, adapted):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
 from lambdad.errors import LambdadError
+from lambdad.sandbox.rlimits import LAMBDA_RLIMITS
 
 NetworkMode = Literal["none", "host"]
 
@@ -80,6 +81,8 @@ class SandboxSpec:
     cwd: str = "/var/task"
     uid: int = 993
     gid: int = 990
+    rlimits: Mapping[str, tuple[int, int]] = field(default_factory=lambda: LAMBDA_RLIMITS)
+    """Resource limits, by name after RLIMIT_: (soft, hard). Lambda's by default."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ spec's mounts. It runs in new user, pid, mount, ipc, uts, cgroup and (unless
 capabilities and no_new_privs.
 
 Note on uids: where the host allows unprivileged user namespaces, bwrap runs
-as an unprivileged host uid (`host_ids`), so the sandbox's uid is no one on the
+as an unprivileged host uid per sandbox (`host_ids.py`), so its uid is no one on the
 host; its private sources are staged first (`plan_staging`) because that uid
 could not traverse their parents. Elsewhere bwrap runs as root and the
 sandbox's uid maps to host uid 0 *without any capability*; /proc read-only and

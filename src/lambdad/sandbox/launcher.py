@@ -60,6 +60,18 @@ def stage(root, binds):
             open(dst, "w").close()
         check(libc.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None), "bind " + src)
 
+def set_limits(limits):
+    import resource
+    for name, (soft, hard) in limits.items():
+        which = getattr(resource, "RLIMIT_" + name)
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            # Not allowed above our own hard limit (not root): as close as we may.
+            ours = resource.getrlimit(which)[1]
+            cap = lambda v: v if ours == resource.RLIM_INFINITY or 0 <= v <= ours else ours
+            resource.setrlimit(which, (cap(soft), cap(hard)))
+
 def main():
     s = socket.socket(fileno=int(sys.argv[1]))
     s.set_inheritable(False)
@@ -95,6 +107,8 @@ def main():
             stage(req["stage"]["root"], req["stage"]["binds"])
         if req["cwd"]:
             os.chdir(req["cwd"])
+        if req["rlimits"]:
+            set_limits(req["rlimits"])  # while still root: some may be above ours
         if req["gid"] is not None:
             os.setgroups([])
             os.setresgid(req["gid"], req["gid"], req["gid"])
@@ -164,12 +178,14 @@ class Launcher:
         gid: int | None = None,
         args_fd: bool = False,
         stage: Staging | None = None,
+        rlimits: Mapping[str, tuple[int, int]] | None = None,
         timeout: float = 10.0,
     ) -> None:
         """Make the launcher exec `argv`; `fds` maps target fd number -> our fd to put there.
 
         With `stage`, the launcher first binds each source below `stage.root` in a
-        private mount namespace (then drops to `uid`/`gid`, if given).
+        private mount namespace (then drops to `uid`/`gid`, if given). `rlimits`
+        (name after RLIMIT_ -> soft, hard) are set just before the drop.
         """
         req = {
             "argv": list(argv),
@@ -182,6 +198,7 @@ class Launcher:
             "uid": uid,
             "gid": gid,
             "args_fd": args_fd,
+            "rlimits": dict(rlimits or {}),
         }
         try:
             socket.send_fds(self._sock, [json.dumps(req).encode()], list(fds.values()))

@@ -22,6 +22,7 @@ from lambdad.sandbox.backend import SlotPool, usable_cgroup_layout
 from lambdad.sandbox.base import Mount, Sandbox, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
 from lambdad.sandbox.reclaim import default_cgroup_parent
+from lambdad.sandbox.rlimits import without
 from lambdad.sandbox.running import Slot, SlotMaker, fd_map
 from lambdad.sandbox.tmpdisk import TmpDiskFactory
 
@@ -93,6 +94,8 @@ class ProcessBackend:
             cwd=host_path(spec.cwd, spec.mounts),
             uid=spec.uid if self._root else None,
             gid=spec.gid if self._root else None,
+            # Its sandboxes share one host uid, which RLIMIT_NPROC would count as one.
+            rlimits=without(spec.rlimits, "NPROC"),
         )
         if slot.cgroup is not None:
             slot.cgroup.reset_memory_peak()

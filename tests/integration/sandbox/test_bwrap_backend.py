@@ -25,7 +25,9 @@ from lambdad.sandbox import (
     SandboxBackend,
     SandboxSpec,
 )
-from lambdad.sandbox.backend import host_ids, unprivileged_bwrap_works
+from lambdad.sandbox.backend import unprivileged_bwrap_works
+from lambdad.sandbox.host_ids import HOST_ID_BASE
+from lambdad.sandbox.rlimits import LAMBDA_RLIMITS
 from lambdad.sandbox.running import RunningSandbox
 from support.marks import needs_sandbox
 from support.waiting import wait_until_async
@@ -244,28 +246,61 @@ async def test_passed_fds_with_high_numbers_arrive_intact(
     await sb.destroy("done")
 
 
-async def test_every_sandbox_process_is_unprivileged_on_the_host(
+def host_uids(sandbox: Sandbox) -> set[int]:
+    """The host uids of every process of a running sandbox (once its init runs)."""
+    cgroup = cast(RunningSandbox, sandbox)._slot.cgroup
+    assert cgroup is not None
+    deadline = time.monotonic() + 5
+    while len(cgroup.pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    uids = set()
+    for pid in cgroup.pids():
+        status = Path(f"/proc/{pid}/status").read_text()
+        uids.add(int(next(ln for ln in status.splitlines() if ln.startswith("Uid:")).split()[1]))
+    return uids
+
+
+async def test_each_sandbox_is_an_unprivileged_host_uid_of_its_own(
     backend: BwrapBackend, tmp_path: Path
 ) -> None:
     if not unprivileged_bwrap_works(backend._bwrap):
         pytest.skip("this host refuses user namespaces to unprivileged users")
-    spec = make_spec(tmp_path, "import time; time.sleep(30)")
-    sb = await backend.start(spec)
+    started = []
     try:
-        cgroup = cast(RunningSandbox, sb)._slot.cgroup
-        assert cgroup is not None
-        deadline = time.monotonic() + 5
-        while len(cgroup.pids()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        uids = set()
-        for pid in cgroup.pids():
-            status = Path(f"/proc/{pid}/status").read_text()
-            uids.add(
-                int(next(ln for ln in status.splitlines() if ln.startswith("Uid:")).split()[1])
-            )
-        assert uids == {host_ids(spec)[0]}, uids
+        for name in ("a", "b", "again"):
+            (tmp_path / name).mkdir()
+        for name in ("a", "b"):
+            spec = make_spec(tmp_path / name, "import time; time.sleep(30)")
+            started.append(await backend.start(spec))
+        first, second = (host_uids(sb) for sb in started)
+        assert len(first) == len(second) == 1, (first, second)
+        assert first != second
+        assert all(uid >= HOST_ID_BASE for uid in first | second)
+        # A uid is given back once its sandbox is gone, and handed out again.
+        await started.pop(0).destroy("done")
+        spec = make_spec(tmp_path / "again", "import time; time.sleep(30)")
+        started.append(await backend.start(spec))
+        assert host_uids(started[-1]) == first
     finally:
-        await sb.destroy("done")
+        for sb in started:
+            await sb.destroy("done")
+
+
+async def test_rlimits_are_lambdas_inside(backend: BwrapBackend, tmp_path: Path) -> None:
+    status, out, sb = await run(
+        backend,
+        tmp_path,
+        f"""
+        import resource
+        for name in {sorted(LAMBDA_RLIMITS)!r}:
+            print(name, *resource.getrlimit(getattr(resource, "RLIMIT_" + name)))
+        """,
+    )
+    await sb.destroy("done")
+    assert status.returncode == 0, out
+    rows = [line.split() for line in out.splitlines()]
+    seen = {name: (int(soft), int(hard)) for name, soft, hard in rows}
+    assert seen == dict(LAMBDA_RLIMITS)
 
 
 async def test_network_none_cannot_reach_host(backend: BwrapBackend, tmp_path: Path) -> None:
