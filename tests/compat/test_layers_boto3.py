@@ -470,22 +470,49 @@ def test_function_layers_refused_as_aws_refuses_them(lambda_client: Any, raw_cli
 
 
 def test_code_plus_layers_past_250_mb_is_refused(lambda_client: Any) -> None:
-    big = make_zip({"data/zeros.bin": bytes(200 * 1024 * 1024)})
-    name = unique()
-    layer = publish(lambda_client, name, big)
-    with pytest.raises(ClientError) as exc:
-        create_function(
-            lambda_client,
-            unique("fn"),
-            make_zip({"app.py": "x = 1\n", "pad.bin": bytes(60 * 1024 * 1024)}),
-            Layers=[layer["LayerVersionArn"]],
+    # Just under the limit alone; anything more makes the whole too big. No step
+    # below unpacks it: a refused change never reaches activation.
+    big = bomb_zip(249)  # 261,095,424 bytes unzipped
+    small = publish(lambda_client, unique(), make_zip({"pad.bin": bytes(2 * 1024 * 1024)}))
+    big_layer = publish(lambda_client, unique(), big)
+    wait = {"Delay": 0.05, "MaxAttempts": 400}
+
+    def refused(exc: pytest.ExceptionInfo[ClientError]) -> None:
+        code, message = error(exc)
+        assert code == "InvalidParameterValueException"
+        assert message.startswith(
+            "Function code combined with layers exceeds the maximum allowed size of "
+            "262144000 bytes. The actual size is "
         )
-    code, message = error(exc)
-    assert code == "InvalidParameterValueException"
-    assert message.startswith(
-        "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes."
-        " The actual size is "
+
+    with pytest.raises(ClientError) as exc:
+        create_function(lambda_client, unique("fn"), big, Layers=[small["LayerVersionArn"]])
+    refused(exc)
+
+    # Adding layers later, or growing the code later, is refused the same way.
+    name = unique("fn")
+    create_function(lambda_client, name, Layers=[small["LayerVersionArn"]])
+    lambda_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=wait)
+    with pytest.raises(ClientError) as exc:
+        lambda_client.update_function_configuration(
+            FunctionName=name, Layers=[small["LayerVersionArn"], big_layer["LayerVersionArn"]]
+        )
+    refused(exc)
+    with pytest.raises(ClientError) as exc:
+        lambda_client.update_function_code(FunctionName=name, ZipFile=big)
+    refused(exc)
+    got = lambda_client.get_function_configuration(FunctionName=name)
+    assert got["CodeSha256"] != sha256(big)
+    assert got["Layers"] == [
+        {"Arn": small["LayerVersionArn"], "CodeSize": small["Content"]["CodeSize"]}
+    ]
+
+
+def test_layers_accept_every_runtime_botocore_knows(lambda_client: Any) -> None:
+    published = publish(
+        lambda_client, unique(), CompatibleRuntimes=["python3.15", "custom", "java17.al2023"]
     )
+    assert published["CompatibleRuntimes"] == ["python3.15", "custom", "java17.al2023"]
 
 
 def test_a_deleted_layer_version_lives_until_no_function_uses_it(

@@ -66,7 +66,7 @@ def test_blob_in_use_counts_layers_until_released_and_functions(engine: sa.Engin
         VersionRow("fn", "$LATEST", "r", key, 10, {"layers": ["arn:x:1"]}, 1.0),
     )
     assert layers.blob_in_use(key)
-    assert layers.layer_in_use("arn:x:1") and not layers.layer_in_use("arn:x:2")
+    assert layers.layers_in_use() == {"arn:x:1"}
 
 
 def test_update_config_refuses_through_the_callback(engine: sa.Engine) -> None:

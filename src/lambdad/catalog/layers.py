@@ -33,7 +33,7 @@ from lambdad.catalog.layer_policies import (
 )
 from lambdad.catalog.model import LayerRef
 from lambdad.catalog.names import Account, constraint_message
-from lambdad.catalog.runtimes import ALL_RUNTIMES
+from lambdad.catalog.runtimes import ALL_RUNTIMES as FUNCTION_RUNTIMES
 from lambdad.concurrency import run_sync
 from lambdad.errors import (
     InvalidParameterValue,
@@ -58,6 +58,20 @@ LAYER_VERSION_ARN_PATTERN = (
 _LAYER_ARN = re.compile(
     r"arn:(?:aws[a-zA-Z-]*)?:lambda:(?P<region>(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso[a-z]?))?"
     r"-[a-z]+-\d):(?P<account>\d{12}):layer:(?P<name>[a-zA-Z0-9-_]+)(?::(?P<version>[0-9]+))?"
+)
+# botocore's Runtime enum: what CompatibleRuntimes and the list filters accept, which
+# includes names a function cannot use yet (and "custom").
+ALL_RUNTIMES = FUNCTION_RUNTIMES + tuple(
+    r
+    for r in (
+        "nodejs26.x",
+        "python3.15",
+        "java8.al2023",
+        "java11.al2023",
+        "java17.al2023",
+        "custom",
+    )
+    if r not in FUNCTION_RUNTIMES
 )
 MAX_ARN_LENGTH = 2048
 MAX_LIST_ITEMS = 50
@@ -219,9 +233,12 @@ class LayerCatalog:
 
     async def sweep(self) -> None:
         """Release the blobs of deleted layer versions that no function uses any more."""
-        for row in await run_sync(self.layers.tombstones):
-            arn = f"{self.layer_arn(row.layer_name)}:{row.version}"
-            if await run_sync(self.layers.layer_in_use, arn):
+        tombstones = await run_sync(self.layers.tombstones)
+        if not tombstones:
+            return
+        used = await run_sync(self.layers.layers_in_use)
+        for row in tombstones:
+            if f"{self.layer_arn(row.layer_name)}:{row.version}" in used:
                 continue
             await run_sync(self.layers.release, row.layer_name, row.version)
             if not await run_sync(self.layers.blob_in_use, row.code_sha256):

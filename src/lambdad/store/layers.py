@@ -92,13 +92,13 @@ class LayerStore:
             rows = [LayerVersionRow(**r._mapping) for r in conn.execute(sa.select(layer_versions))]
         return [r for r in rows if r.deleted and not r.config.get("released")]
 
-    def layer_in_use(self, arn: str) -> bool:
-        """Whether any function version lists the layer version `arn` in its Layers."""
+    def layers_in_use(self) -> set[str]:
+        """The layer version ARNs that some function version lists in its Layers."""
+        used: set[str] = set()
         with map_db_errors(), self.engine.connect() as conn:
             for (config,) in conn.execute(sa.select(function_versions.c.config)):
-                if arn in (config or {}).get("layers", ()):
-                    return True
-        return False
+                used.update((config or {}).get("layers") or ())
+        return used
 
     def blob_in_use(self, code_sha256: str) -> bool:
         with map_db_errors(), self.engine.connect() as conn:
