@@ -66,6 +66,8 @@ def test_a_layer_provides_a_python_package(lam: Any) -> None:
         {
             f"{site}/vendored/__init__.py": "VALUE = 'site-packages'\n",
             "python/plain.py": "VALUE = 'python dir'\n",
+            f"{site}/extra.pth": "/opt/extra\n",
+            "extra/through_pth.py": "VALUE = 'a .pth file'\n",
             **GREET,
         },
         executable=("bin/greet-from-layer",),
@@ -83,6 +85,8 @@ def test_a_layer_provides_a_python_package(lam: Any) -> None:
 
     plain = create_function(lam, unique("fn"), report("plain"), Layers=[layer])
     assert invoke_json(lam, plain)[0]["value"] == "python dir"
+    pth = create_function(lam, unique("fn"), report("through_pth"), Layers=[layer])
+    assert invoke_json(lam, pth)[0]["value"] == "a .pth file"
 
 
 def test_a_later_layer_overrides_a_file_of_an_earlier_one_without_copies(

@@ -617,10 +617,21 @@ def _flush() -> None:
             pass
 
 
+def _add_layer_site_dirs() -> None:
+    """Layers' site-packages dirs (on PYTHONPATH) are site dirs on Lambda: their .pth
+    files count, as pip-installed packages in a layer may rely on them."""
+    import site
+
+    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        if entry.startswith("/opt/") and entry.rstrip("/").endswith("site-packages"):
+            site.addsitedir(entry)
+
+
 def main() -> None:
     task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
     # sys.path[0] is this file's dir; the function's code takes its place (AWS order).
     sys.path[0] = task_root
+    _add_layer_site_dirs()
     LoggingHook().install()
     client = runtime_client()
     try:
