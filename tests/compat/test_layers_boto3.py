@@ -535,3 +535,16 @@ def test_a_deleted_layer_version_lives_until_no_function_uses_it(
     )
     lambda_client.delete_function(FunctionName=function)
     assert not blob.exists()
+
+
+def test_account_settings_count_layer_code(lambda_client: Any) -> None:
+    def total() -> int:
+        usage: int = lambda_client.get_account_settings()["AccountUsage"]["TotalCodeSize"]
+        return usage
+
+    before = total()
+    name = unique()
+    publish(lambda_client, name)
+    assert total() == before + len(LAYER_ZIP)
+    lambda_client.delete_layer_version(LayerName=name, VersionNumber=1)
+    assert total() == before

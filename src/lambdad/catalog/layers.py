@@ -223,6 +223,10 @@ class LayerCatalog:
         page, more = await run_sync(collect)
         return LayerPage(page, _encode_marker(page[-1].layer_name) if more else None)
 
+    async def code_size_total(self) -> int:
+        """Bytes of the live layer versions' zips."""
+        return await run_sync(self.layers.code_size_total)
+
     async def delete(self, layer_name: str, version: int) -> None:
         """DeleteLayerVersion: idempotent, as on AWS (a missing version is not an error)."""
         name = self._layer_name(layer_name)

@@ -142,9 +142,11 @@ class Catalog:
         return FunctionPage(versions=versions, next_marker=next_marker)
 
     async def account_usage(self) -> tuple[int, int]:
-        """(function count, total code bytes)."""
+        """(function count, total code bytes of functions and layers, as AWS counts them)."""
         count = await run_sync(self.functions.count_functions)
         size = await run_sync(self.functions.code_size_total)
+        if self.layers is not None:
+            size += await self.layers.code_size_total()
         return count, size
 
     async def reserved_concurrency_total(self) -> int:

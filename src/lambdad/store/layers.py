@@ -100,6 +100,13 @@ class LayerStore:
                 used.update((config or {}).get("layers") or ())
         return used
 
+    def code_size_total(self) -> int:
+        """Bytes of the live layer versions' zips (GetAccountSettings' TotalCodeSize)."""
+        query = sa.select(layer_versions.c.code_size, layer_versions.c.config)
+        with map_db_errors(), self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return sum(int(size) for size, config in rows if not (config or {}).get("deleted"))
+
     def blob_in_use(self, code_sha256: str) -> bool:
         with map_db_errors(), self.engine.connect() as conn:
             return blob_referenced(conn, code_sha256)
