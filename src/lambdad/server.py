@@ -71,6 +71,7 @@ def build_app(settings: Settings) -> ASGIApp:
         layers=layers,
     )
     backend = select_backend(settings.sandbox_backend, state_dir=data_dir / "sandbox")
+    logs = FunctionLogs(LogStore(engine), max_bytes=settings.logs_max_bytes)
     launcher = EnvironmentLauncher(
         LaunchSettings(
             region=settings.region,
@@ -81,11 +82,11 @@ def build_app(settings: Settings) -> ASGIApp:
         code_cache,
         backend,
         OptTrees(code_cache, data_dir / "opt"),
+        open_output=logs.stream,
     )
     pool = EnvironmentPool(launcher.start, new_stream_name, settings.idle_timeout_s)
     catalog.on_version_change(pool.retire)
     catalog.on_change(lambda _name: layers.sweep())
-    logs = FunctionLogs(LogStore(engine))
     invoker = Invoker(
         account, catalog, pool, ConcurrencyLimiter(settings.concurrent_executions), logs
     )
@@ -123,6 +124,7 @@ def build_app(settings: Settings) -> ASGIApp:
             group.start_soon(pool.run_reaper)
             group.start_soon(async_queue.run)
             group.start_soon(logs.run)
+            group.start_soon(logs.run_sweeper, settings.logs_sweep_interval_s)
             log.info(
                 "lambdad ready on %s (data in %s, sandbox backend %s)",
                 settings.endpoint,

@@ -40,6 +40,10 @@ class Settings:
     # Throttled async events wait 1 s, 2 s, 4 s, ... up to this (Lambda: 5 minutes).
     async_throttle_max_delay_s: float = 300.0
     async_workers: int = 16
+    # The log store: its size cap (the oldest events go first past it; 1 GiB),
+    # and how often log group retention is applied.
+    logs_max_bytes: int = 1 << 30
+    logs_sweep_interval_s: float = 600.0
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -86,7 +86,7 @@ async def function_logs(request: Request) -> Response:
     after = int(request.query_params.get("after", "0") or 0)
     limit = min(int(request.query_params.get("limit", "1000") or 1000), 10000)
     if request.query_params.get("tail"):
-        after = max(0, await ctx.logs.last_id(function.latest.log_group) - limit)
+        after = await ctx.logs.tail_start(function.latest.log_group, limit)
     events = await ctx.logs.read(function.latest.log_group, after, limit)
     body = {
         "logGroupName": function.latest.log_group,

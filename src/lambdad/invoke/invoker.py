@@ -22,7 +22,7 @@ from lambdad.invoke.requests import InvokeResult, new_trace_id
 from lambdad.invoke.version_cache import Resolved, VersionCache
 from lambdad.pool import EnvironmentPool, Lease
 from lambdad.runtimes import InvokeOutcome, InvokeRequest
-from lambdad.telemetry import FunctionLogs, Report, output_lines, tail
+from lambdad.telemetry import FunctionLogs, Report, StreamLog
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +84,14 @@ class Invoker:
         version = target.version
         with self.limiter.slot(version.function_name, target.reserved_concurrency):
             lease = await self.pool.acquire(version)
+            stream = self.logs.stream(version.log_group, lease.log_stream)
             reusable = False  # until the invocation ran to an outcome that says so
             try:
                 outcome = await self._run(
-                    lease, target, payload, request_id, client_context, trace_id
+                    lease, target, payload, request_id, client_context, trace_id, stream
                 )
                 reusable = outcome.reusable and lease.environment.init_error is None
-                lines = await self._log(lease, version, request_id, outcome)
+                await self._log(lease, version, request_id, outcome, stream)
             finally:
                 # Whatever failed above (or a cancelled request), the environment goes
                 # back to the pool or is destroyed: never left busy forever.
@@ -100,7 +101,7 @@ class Invoker:
             payload=outcome.payload,
             function_error=outcome.function_error,
             executed_version=version.version,
-            log_tail=tail(lines) if want_log_tail else None,
+            log_tail=stream.tail() if want_log_tail else None,
             request_id=request_id,
         )
 
@@ -112,7 +113,9 @@ class Invoker:
         request_id: str,
         client_context: str | None,
         trace_id: str | None,
+        stream: StreamLog,
     ) -> InvokeOutcome:
+        await stream.platform(f"START RequestId: {request_id} Version: {version.version}")
         environment = lease.environment
         if environment.init_error is not None:
             return environment.init_error
@@ -129,17 +132,17 @@ class Invoker:
             client_context=client_context,
             cognito_identity=None,
         )
-        return await environment.invoke(request, timeout_s=float(timeout))
+        return await environment.invoke(request, timeout_s=float(timeout), output=stream)
 
     async def _log(
-        self, lease: Lease, version: Version, request_id: str, outcome: InvokeOutcome
-    ) -> list[str]:
-        """Write this invocation's log events; returns them (for the log tail)."""
-        group = version.log_group
-        init_lines: list[str] = []
-        if lease.cold:
-            await self.logs.open_stream(group, lease.log_stream)
-            init_lines = output_lines(lease.environment.init_logs)
+        self,
+        lease: Lease,
+        version: Version,
+        request_id: str,
+        outcome: InvokeOutcome,
+        stream: StreamLog,
+    ) -> None:
+        """Write the end of this invocation's log (its START and output are written)."""
         report = Report(
             request_id=request_id,
             duration_ms=outcome.duration_ms,
@@ -147,16 +150,12 @@ class Invoker:
             max_memory_used_mb=outcome.max_memory_used_mb,
             init_duration_ms=lease.environment.init_duration_ms if lease.cold else None,
         )
-        lines = [
-            f"START RequestId: {request_id} Version: {version.version}",
-            *output_lines(outcome.logs),
-        ]
+        lines: list[str] = []
         if outcome.error_type and outcome.error_type.startswith(("Sandbox.", "Runtime.")):
             lines += _platform_error_lines(request_id, outcome)
         lines += [f"END RequestId: {request_id}", report.line()]
-        await self.logs.write(group, lease.log_stream, init_lines + lines)
+        await stream.platform(*lines)
         log.debug("invoke %s: %s", request_id, report.line())
-        return lines
 
 
 def _platform_error_lines(request_id: str, outcome: InvokeOutcome) -> list[str]:

@@ -57,6 +57,7 @@ from lambdad.runtimes.outcomes import (
     runtime_exit_error,
     timeout_error,
 )
+from lambdad.runtimes.output import DiscardOutput, OutputSink
 from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
 from lambdad.sandbox.base import MB_PER_VCPU, Sandbox, SandboxBackend, SandboxSpec
 
@@ -64,6 +65,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INIT_TIMEOUT_S = 10.0
 """Lambda's Init phase limit for on-demand environments."""
+RECENT_OUTPUT_BYTES = 16384
+"""How much of a phase's output `init_logs` / `InvokeOutcome.logs` keep (the
+last bytes): all of it goes to the output sink, none piles up here."""
 
 
 class ExecutionEnvironment:
@@ -83,6 +87,7 @@ class ExecutionEnvironment:
         self._stream: SocketStream | None = None
         self._reader: BufferedByteReceiveStream | None = None
         self._logs = bytearray()
+        self._output: OutputSink = DiscardOutput()
         self._lock = anyio.Lock()
         self._frozen = False
         self._dead = False
@@ -99,15 +104,20 @@ class ExecutionEnvironment:
         layout: SandboxLayout | None = None,
         catalog: InterpreterCatalog | None = None,
         init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
+        output: OutputSink | None = None,
     ) -> ExecutionEnvironment:
         """Cold start. `layout` says where things are seen inside the sandbox (a
-        backend that cannot remap paths gets host paths); `catalog` what is installed."""
+        backend that cannot remap paths gets host paths); `catalog` what is installed;
+        `output` takes Init's output (and later output when `invoke` gets none)."""
         env = cls(spec, backend.name)
+        if output is not None:
+            env._output = output
         if catalog is None:
             catalog = await anyio.to_thread.run_sync(default_catalog)
         started = time.monotonic()
         try:
             await env._start(backend, layout, catalog, init_timeout_s)
+            await env._output.end()
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await env.destroy("start failed")
@@ -158,7 +168,7 @@ class ExecutionEnvironment:
                 channel_fd=init_end.fileno(),
             )
             notices = "".join(f"{n}\n" for n in plan.notices).encode()
-            self._logs += notices
+            await self._record_output(notices)
             if plan.error:
                 self._fail_init(*plan.error)
                 return
@@ -200,7 +210,7 @@ class ExecutionEnvironment:
                         await self._fail_init_exit(frame)
                         return
                     if isinstance(message, Log):
-                        self._logs += frame.body
+                        await self._record_output(frame.body)
                     elif isinstance(message, Ready):
                         self.init_logs = self._take_logs()
                         if self._sandbox is not None:
@@ -248,8 +258,13 @@ class ExecutionEnvironment:
 
     # ---- invoke ----------------------------------------------------------------------------
 
-    async def invoke(self, request: InvokeRequest, timeout_s: float) -> InvokeOutcome:
+    async def invoke(
+        self, request: InvokeRequest, timeout_s: float, output: OutputSink | None = None
+    ) -> InvokeOutcome:
+        """Run one invocation; its output goes to `output` (awaited: backpressure)."""
         async with self._lock:
+            if output is not None:
+                self._output = output
             if self.init_error is not None:
                 return self.init_error
             if self._dead or self._sandbox is None or self._stream is None:
@@ -264,6 +279,7 @@ class ExecutionEnvironment:
             finished = False
             try:
                 outcome = await self._run(request, timeout_s)
+                await self._output.end()
                 finished = True
                 return outcome
             finally:
@@ -292,7 +308,7 @@ class ExecutionEnvironment:
                     if frame is None or isinstance(message, Exited):
                         return await self._exited(request, frame, started)
                     if isinstance(message, Log):
-                        self._logs += frame.body
+                        await self._record_output(frame.body)
                     elif isinstance(message, Result) and message.request_id == request.request_id:
                         break
                     else:
@@ -423,6 +439,12 @@ class ExecutionEnvironment:
     async def _failure(self, payload: bytes, error_type: str | None, logs: bytes) -> InvokeOutcome:
         memory = self._memory_peak()
         return _outcome(payload, error_type or "Unhandled", logs, 0.0, memory, reusable=False)
+
+    async def _record_output(self, data: bytes) -> None:
+        """Hand output to the sink, keeping only the last RECENT_OUTPUT_BYTES here."""
+        await self._output.write(data)
+        self._logs += data[-RECENT_OUTPUT_BYTES:]
+        del self._logs[:-RECENT_OUTPUT_BYTES]
 
     def _take_logs(self) -> bytes:
         logs = bytes(self._logs)

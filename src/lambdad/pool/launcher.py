@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lambdad.catalog import CodeCache, OptTrees, Version
 from lambdad.concurrency import run_sync
 from lambdad.pool.environment import ExecutionEnvironment
-from lambdad.runtimes import EnvironmentSpec, lambda_environment
+from lambdad.runtimes import EnvironmentSpec, OutputSink, lambda_environment
 from lambdad.sandbox import SandboxBackend
 
 
@@ -41,6 +42,10 @@ def session_credentials() -> dict[str, str]:
     }
 
 
+OpenOutput = Callable[[str, str], OutputSink]
+"""(log group, log stream) -> where an environment's Init output goes."""
+
+
 class EnvironmentLauncher:
     def __init__(
         self,
@@ -48,11 +53,13 @@ class EnvironmentLauncher:
         code_cache: CodeCache,
         backend: SandboxBackend,
         opt_trees: OptTrees,
+        open_output: OpenOutput | None = None,
     ):
         self.settings = settings
         self.code_cache = code_cache
         self.backend = backend
         self.opt_trees = opt_trees
+        self.open_output = open_output
         settings.work_root.mkdir(parents=True, exist_ok=True)
 
     async def start(self, version: Version, env_id: str, log_stream: str) -> ExecutionEnvironment:
@@ -88,7 +95,8 @@ class EnvironmentLauncher:
             work_dir=work_dir,
             strict_runtime=self.settings.strict_runtimes,
         )
-        return await ExecutionEnvironment.start(spec, self.backend)
+        output = self.open_output(version.log_group, log_stream) if self.open_output else None
+        return await ExecutionEnvironment.start(spec, self.backend, output=output)
 
     def clean_work_root(self) -> None:
         """Remove work dirs a previous server left behind (its sandboxes are gone)."""

@@ -9,11 +9,14 @@ runtimes).
 
 from lambdad.runtimes.interpreters import InterpreterCatalog, RuntimeChoice
 from lambdad.runtimes.launch import BOOTSTRAP_DIR, SandboxLayout
+from lambdad.runtimes.output import DiscardOutput, OutputSink
 from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
 from lambdad.runtimes.variables import RESERVED_VARIABLES, lambda_environment
 
 __all__ = [
     "BOOTSTRAP_DIR",
+    "DiscardOutput",
+    "OutputSink",
     "RESERVED_VARIABLES",
     "EnvironmentSpec",
     "InterpreterCatalog",

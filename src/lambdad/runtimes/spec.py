@@ -64,7 +64,8 @@ class InvokeOutcome:
     error_type: str | None
     """e.g. "ZeroDivisionError", "Sandbox.Timedout", "Runtime.ExitError"."""
     logs: bytes
-    """The function's stdout+stderr during this invocation."""
+    """The end of the function's stdout+stderr during this invocation (the last
+    16 KB; all of it went to the environment's output sink)."""
     duration_ms: float
     max_memory_used_mb: int
     reusable: bool

@@ -7,7 +7,7 @@ from lambdad.store.database import DatabaseError, create_engine, map_db_errors, 
 from lambdad.store.event_invoke import EventInvokeConfigRow, EventInvokeConfigStore
 from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionRow
 from lambdad.store.layers import LayerStore, LayerVersionRow
-from lambdad.store.logs import LogEventRow, LogStore
+from lambdad.store.logs import LogEventRow, LogStore, NewChunk, Removed
 from lambdad.store.policies import PolicyRows, PolicyStore
 
 __all__ = [
@@ -26,8 +26,10 @@ __all__ = [
     "LayerVersionRow",
     "LogEventRow",
     "LogStore",
+    "NewChunk",
     "PolicyRows",
     "PolicyStore",
+    "Removed",
     "VersionRow",
     "create_engine",
     "map_db_errors",

@@ -73,6 +73,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # The WAL is truncated back to this after a checkpoint, so a burst of log
+    # writes does not leave it at its high-water mark.
+    cur.execute("PRAGMA journal_size_limit=4194304")
     cur.close()
 
 

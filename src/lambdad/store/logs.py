@@ -1,15 +1,33 @@
-"""Rows of the log store: streams and their events, in append order."""
+"""The log store: log groups (with their retention), streams, and events kept
+compactly as chunks.
+
+A chunk is one row holding a run of consecutive events of one stream: their
+messages joined by "\\n" (no message holds a newline) and their timestamps as
+(timestamp, count) runs, so a flood of short lines costs no per-line row,
+index entry or repeated group and stream name. An event's id is its chunk's id
+times EVENTS_PER_CHUNK plus its place in the chunk: ids grow in append order,
+and a reader continues after the last id it saw.
+
+The store's size is the bytes of its chunks' messages and timestamps; the
+oldest chunks go first when it must shrink (`evict_oldest`), and a group's
+retention (`put_retention_policy`, CloudWatch's days) is applied by
+`delete_expired`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from lambdad.store.database import map_db_errors
-from lambdad.store.schema import log_events, log_streams
+from lambdad.store.schema import log_chunks, log_groups, log_streams
+
+EVENTS_PER_CHUNK = 1 << 16
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -21,55 +39,90 @@ class LogEventRow:
     message: str
 
 
+@dataclass(frozen=True)
+class NewChunk:
+    """Events to append to one stream: `runs` of (timestamp_ms, count) in order, and
+    their `messages` joined by b"\\n" (as many as the runs count, none empty)."""
+
+    log_group: str
+    log_stream: str
+    runs: Sequence[tuple[int, int]]
+    messages: bytes
+
+    @property
+    def count(self) -> int:
+        return sum(count for _, count in self.runs)
+
+    @property
+    def size(self) -> int:
+        """The bytes it takes in the store (messages and packed timestamps)."""
+        return len(self.messages) + 16 * len(self.runs)
+
+
+@dataclass
+class Removed:
+    """What a deletion took away (for the log line that says so)."""
+
+    events: int = 0
+    bytes: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+    groups: set[str] = field(default_factory=set)
+
+    def add(self, group: str, events: int, size: int, first_ms: int, last_ms: int) -> None:
+        self.events += events
+        self.bytes += size
+        self.first_ms = first_ms if self.first_ms is None else min(self.first_ms, first_ms)
+        self.last_ms = last_ms if self.last_ms is None else max(self.last_ms, last_ms)
+        self.groups.add(group)
+
+
+def pack_runs(runs: Sequence[tuple[int, int]]) -> bytes:
+    flat = [value for run in runs for value in run]
+    return struct.pack(f"<{len(flat)}q", *flat)
+
+
+def unpack_timestamps(packed: bytes) -> Iterator[int]:
+    values = struct.unpack(f"<{len(packed) // 8}q", packed)
+    for timestamp, count in zip(values[::2], values[1::2], strict=True):
+        for _ in range(count):
+            yield timestamp
+
+
+_REMOVED_COLUMNS = (
+    log_chunks.c.log_group,
+    log_chunks.c.event_count,
+    log_chunks.c.size,
+    log_chunks.c.first_ms,
+    log_chunks.c.last_ms,
+)
+
+
 class LogStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._known: set[tuple[str, str]] = set()
+        """(group, stream) pairs known to have their rows (bounded, see `_ensure`)."""
+
+    # ---- groups and streams ----------------------------------------------------------------
 
     def create_stream(self, group: str, stream: str, created_ms: int) -> None:
         with map_db_errors(), self.engine.begin() as conn:
-            exists = conn.execute(
-                sa.select(log_streams.c.log_stream).where(
-                    log_streams.c.log_group == group, log_streams.c.log_stream == stream
-                )
-            ).first()
-            if exists is None:
-                conn.execute(
-                    sa.insert(log_streams).values(
-                        log_group=group, log_stream=stream, created_ms=created_ms
-                    )
-                )
+            self._ensure(conn, group, stream, created_ms)
 
-    def append(self, events: Sequence[tuple[str, str, int, str]]) -> None:
-        """Insert (group, stream, timestamp_ms, message) events in one transaction."""
-        if not events:
+    def _ensure(self, conn: Connection, group: str, stream: str, created_ms: int) -> None:
+        if (group, stream) in self._known:
             return
-        rows = [
-            {"log_group": group, "log_stream": stream, "timestamp_ms": ts, "message": msg}
-            for group, stream, ts, msg in events
-        ]
-        with map_db_errors(), self.engine.begin() as conn:
-            conn.execute(sa.insert(log_events), rows)
-
-    def events(
-        self, group: str, after_id: int = 0, limit: int = 1000, stream: str | None = None
-    ) -> list[LogEventRow]:
-        query = (
-            sa.select(log_events)
-            .where(log_events.c.log_group == group, log_events.c.id > after_id)
-            .order_by(log_events.c.id)
-            .limit(limit)
-        )
-        if stream is not None:
-            query = query.where(log_events.c.log_stream == stream)
-        with map_db_errors(), self.engine.connect() as conn:
-            return [LogEventRow(**r._mapping) for r in conn.execute(query)]
-
-    def last_id(self, group: str) -> int:
-        query = sa.select(sa.func.coalesce(sa.func.max(log_events.c.id), 0)).where(
-            log_events.c.log_group == group
-        )
-        with map_db_errors(), self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+        for table, key in (
+            (log_groups, {"name": group}),
+            (log_streams, {"log_group": group, "log_stream": stream}),
+        ):
+            where = [table.c[column] == value for column, value in key.items()]
+            if conn.execute(sa.select(sa.literal(1)).where(*where)).first() is None:
+                conn.execute(sa.insert(table).values(**key, created_ms=created_ms))
+        if len(self._known) > 4096:
+            self._known.clear()
+        self._known.add((group, stream))
 
     def streams(self, group: str) -> list[str]:
         query = (
@@ -79,3 +132,152 @@ class LogStore:
         )
         with map_db_errors(), self.engine.connect() as conn:
             return [r[0] for r in conn.execute(query)]
+
+    # ---- retention -------------------------------------------------------------------------
+
+    def put_retention_policy(self, group: str, days: int | None, now_ms: int) -> None:
+        """Keep the group's events `days` days (None: never expire), creating the group
+        if need be. Callers check `days` against CloudWatch's allowed values."""
+        with map_db_errors(), self.engine.begin() as conn:
+            found = conn.execute(
+                sa.update(log_groups).where(log_groups.c.name == group).values(retention_days=days)
+            )
+            if found.rowcount == 0:
+                conn.execute(
+                    sa.insert(log_groups).values(name=group, retention_days=days, created_ms=now_ms)
+                )
+
+    def retention_days(self, group: str) -> int | None:
+        query = sa.select(log_groups.c.retention_days).where(log_groups.c.name == group)
+        with map_db_errors(), self.engine.connect() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def delete_expired(self, now_ms: int) -> Removed:
+        """Delete the chunks of every group with a retention whose newest event is older."""
+        removed = Removed()
+        with map_db_errors(), self.engine.begin() as conn:
+            groups = conn.execute(
+                sa.select(log_groups.c.name, log_groups.c.retention_days).where(
+                    log_groups.c.retention_days.is_not(None)
+                )
+            ).all()
+            for group, days in groups:
+                expired = (log_chunks.c.log_group == group) & (
+                    log_chunks.c.last_ms < now_ms - int(days) * DAY_MS
+                )
+                for row in conn.execute(sa.select(*_REMOVED_COLUMNS).where(expired)):
+                    removed.add(*row)
+                conn.execute(sa.delete(log_chunks).where(expired))
+        return removed
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def append(self, chunks: Sequence[NewChunk]) -> int:
+        """Store the chunks in one transaction; returns the bytes they take."""
+        rows = []
+        for chunk in chunks:
+            times = pack_runs(chunk.runs)
+            rows.append(
+                {
+                    "log_group": chunk.log_group,
+                    "log_stream": chunk.log_stream,
+                    "first_ms": chunk.runs[0][0],
+                    "last_ms": chunk.runs[-1][0],
+                    "event_count": chunk.count,
+                    "size": chunk.size,
+                    "timestamps": times,
+                    "messages": chunk.messages,
+                }
+            )
+        if not rows:
+            return 0
+        with map_db_errors(), self.engine.begin() as conn:
+            for chunk in chunks:
+                self._ensure(conn, chunk.log_group, chunk.log_stream, chunk.runs[0][0])
+            conn.execute(sa.insert(log_chunks), rows)
+        return sum(chunk.size for chunk in chunks)
+
+    def events(
+        self, group: str, after_id: int = 0, limit: int = 1000, stream: str | None = None
+    ) -> list[LogEventRow]:
+        """Up to `limit` events of `group` (or of one of its streams) with ids above `after_id`."""
+        after_chunk, after_index = divmod(max(after_id, 0), EVENTS_PER_CHUNK)
+        query = (
+            sa.select(
+                log_chunks.c.id,
+                log_chunks.c.log_stream,
+                log_chunks.c.timestamps,
+                log_chunks.c.messages,
+            )
+            .where(log_chunks.c.log_group == group, log_chunks.c.id >= after_chunk)
+            .order_by(log_chunks.c.id)
+        )
+        if stream is not None:
+            query = query.where(log_chunks.c.log_stream == stream)
+        events: list[LogEventRow] = []
+        with map_db_errors(), self.engine.connect() as conn:
+            result = conn.execute(query.execution_options(yield_per=16))
+            for chunk_id, chunk_stream, times, messages in result:
+                start = after_index + 1 if chunk_id == after_chunk else 0
+                pairs = zip(unpack_timestamps(times), bytes(messages).split(b"\n"), strict=True)
+                for index, (timestamp, message) in enumerate(pairs):
+                    if index < start:
+                        continue
+                    events.append(
+                        LogEventRow(
+                            chunk_id * EVENTS_PER_CHUNK + index,
+                            group,
+                            chunk_stream,
+                            timestamp,
+                            message.decode("utf-8", "replace"),
+                        )
+                    )
+                    if len(events) >= limit:
+                        result.close()
+                        return events
+        return events
+
+    def last_id(self, group: str) -> int:
+        """The id of the group's newest event (0 when it has none)."""
+        return self.tail_start(group, 0)
+
+    def tail_start(self, group: str, count: int) -> int:
+        """The id after which the group's last `count` events begin (0: from the first)."""
+        query = (
+            sa.select(log_chunks.c.id, log_chunks.c.event_count)
+            .where(log_chunks.c.log_group == group)
+            .order_by(log_chunks.c.id.desc())
+        )
+        with map_db_errors(), self.engine.connect() as conn:
+            result = conn.execute(query.execution_options(yield_per=256))
+            for chunk_id, events in result:
+                if events > count:  # the wanted events begin inside this chunk
+                    result.close()
+                    return int(chunk_id) * EVENTS_PER_CHUNK + int(events) - count - 1
+                count -= events
+        return 0
+
+    # ---- size ------------------------------------------------------------------------------
+
+    def total_bytes(self) -> int:
+        query = sa.select(sa.func.coalesce(sa.func.sum(log_chunks.c.size), 0))
+        with map_db_errors(), self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def evict_oldest(self, at_least: int) -> Removed:
+        """Delete the oldest chunks, of any group, until at least `at_least` bytes are gone."""
+        removed = Removed()
+        query = sa.select(log_chunks.c.id, *_REMOVED_COLUMNS).order_by(log_chunks.c.id)
+        with map_db_errors(), self.engine.begin() as conn:
+            last_id = None
+            result = conn.execute(query.execution_options(yield_per=256))
+            for chunk_id, *row in result:
+                last_id = chunk_id
+                removed.add(*row)
+                if removed.bytes >= at_least:
+                    break
+            result.close()
+            if last_id is not None:
+                conn.execute(sa.delete(log_chunks).where(log_chunks.c.id <= last_id))
+        return removed

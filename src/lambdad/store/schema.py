@@ -133,17 +133,33 @@ policy_revisions = Table(
     Column("revision_id", String(36), nullable=False),
 )
 
-log_events = Table(
-    "log_events",
+# A log group's settings; its events are chunks (see store/logs.py).
+log_groups = Table(
+    "log_groups",
+    metadata,
+    Column("name", String(512), primary_key=True),
+    # CloudWatch's retention in days; NULL: never expire.
+    Column("retention_days", Integer, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+# A run of consecutive events of one stream: messages joined by "\n",
+# timestamps as packed (timestamp_ms, count) runs.
+log_chunks = Table(
+    "log_chunks",
     metadata,
     Column(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
     Column("log_group", String(512), nullable=False),
     Column("log_stream", String(512), nullable=False),
-    Column("timestamp_ms", BigInteger, nullable=False),
-    Column("message", Text, nullable=False),
-    Index("ix_log_events_group_stream", "log_group", "log_stream", "id"),
+    Column("first_ms", BigInteger, nullable=False),
+    Column("last_ms", BigInteger, nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("timestamps", LargeBinary, nullable=False),
+    Column("messages", LargeBinary, nullable=False),
+    Index("ix_log_chunks_group", "log_group", "id"),
 )
 
 log_streams = Table(

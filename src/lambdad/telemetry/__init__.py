@@ -1,5 +1,22 @@
 """Logs (START/END/REPORT, log groups and streams), metrics and cost."""
 
-from lambdad.telemetry.logs import FunctionLogs, Report, new_stream_name, output_lines, tail
+from lambdad.telemetry.events import MAX_EVENT_BYTES
+from lambdad.telemetry.logs import (
+    DEFAULT_MAX_BYTES,
+    FunctionLogs,
+    Report,
+    StreamLog,
+    new_stream_name,
+)
+from lambdad.telemetry.retention import RETENTION_DAYS, check_retention_days
 
-__all__ = ["FunctionLogs", "Report", "new_stream_name", "output_lines", "tail"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_EVENT_BYTES",
+    "RETENTION_DAYS",
+    "FunctionLogs",
+    "Report",
+    "StreamLog",
+    "check_retention_days",
+    "new_stream_name",
+]

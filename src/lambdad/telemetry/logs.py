@@ -1,5 +1,20 @@
 """Function logs as Lambda writes them: one stream per execution environment,
 START / the function's output / END / REPORT per invocation.
+
+Output flows with bounded memory, hop by hop: init relays the function's pipes
+in 64 KB pieces and blocks on its channel when the host stops reading; the
+environment hands each piece to its `StreamLog` and reads nothing more until
+it is taken; a `StreamLog` cuts the piece into events and puts them on one
+`BoundedQueue` (a few MB), waiting while it is full; and one writer task
+(`FunctionLogs.run`) takes batches off it and stores them as chunks. A store
+that falls behind so slows the function's write() down; nothing piles up.
+
+The store is kept within `max_bytes` on disk: its events may take that less a
+reserve for the database's own pages and journal (an eighth, at most 16 MiB);
+when a write would take them past that, the oldest events of any group are
+evicted first (down to 90%, so it is not every write) and a warning says what
+went. A group's retention is applied by the
+sweeper (`run_sweeper`).
 """
 
 from __future__ import annotations
@@ -8,16 +23,41 @@ import logging
 import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio
 
 from lambdad.concurrency import run_sync
-from lambdad.store import LogEventRow, LogStore
+from lambdad.store import LogEventRow, LogStore, NewChunk, Removed
+from lambdad.telemetry.events import (
+    EventBlock,
+    LineSplitter,
+    LogTail,
+    make_block,
+    platform_messages,
+)
+from lambdad.telemetry.queue import BoundedQueue
+from lambdad.telemetry.retention import check_retention_days
 
 log = logging.getLogger(__name__)
 
-TAIL_BYTES = 4096
+DEFAULT_MAX_BYTES = 1 << 30
+"""The log store's default size cap (1 GiB)."""
+QUEUE_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
+"""A stored chunk holds up to about this much of one stream's messages."""
+CHUNK_EVENTS = 1 << 16
+BLOCK_OVERHEAD = 256
+"""What a queued block costs beyond its messages (objects, names): a flood of tiny
+blocks is bounded too."""
+EVICT_TO = 0.9
+MAX_RESERVE = 16 << 20
+
+
+def event_budget(max_bytes: int) -> int:
+    """How many bytes of events a store of `max_bytes` on disk keeps."""
+    return max_bytes - min(max_bytes // 8, MAX_RESERVE)
 
 
 def new_stream_name(version: str, now: float | None = None) -> str:
@@ -56,47 +96,163 @@ class Report:
         return text
 
 
-def output_lines(output: bytes) -> list[str]:
-    """The function's output as log events: one per line, as Lambda splits it."""
-    text = output.decode("utf-8", "replace")
-    return [line for line in text.splitlines() if line.strip()]
+@dataclass(frozen=True)
+class _Queued:
+    group: str
+    stream: str
+    block: EventBlock
+
+
+class StreamLog:
+    """Writes one phase (Init, or one invocation) to a log stream: the environment's
+    output (an `OutputSink`) and lambdad's own lines, in order; keeps the tail."""
+
+    def __init__(self, logs: FunctionLogs, group: str, stream: str) -> None:
+        self.logs = logs
+        self.group = group
+        self.stream = stream
+        self._lines = LineSplitter()
+        self._tail = LogTail()
+
+    async def write(self, chunk: bytes) -> None:
+        await self._put(self._lines.feed(chunk))
+
+    async def end(self) -> None:
+        await self._put(self._lines.end())
+
+    async def platform(self, *lines: str) -> None:
+        """lambdad's lines (START, END, REPORT...), after any partial line of output."""
+        await self._put(self._lines.end() + platform_messages(list(lines)))
+
+    def tail(self) -> bytes:
+        """The last 4 KB written through this object, one event per line."""
+        return self._tail.value()
+
+    async def _put(self, messages: list[bytes]) -> None:
+        block = make_block(self.logs.now_ms(), messages)
+        if block is not None:
+            self._tail.add(block)
+            await self.logs.enqueue(_Queued(self.group, self.stream, block))
 
 
 class FunctionLogs:
-    """Writes and reads a function's log groups (`/aws/lambda/<name>`).
+    """Writes and reads the log groups of functions (`/aws/lambda/<name>`).
 
-    Writes are buffered and stored in batches by `run()` (every
-    `flush_interval_s`), off the invocation's path; a read flushes first, so
-    readers always see everything written before it.
+    Writes are queued and stored in batches by `run()`, off the invocation's
+    path; a read flushes first, so readers see everything written before it.
     """
 
-    def __init__(self, store: LogStore, flush_interval_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        store: LogStore,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        queue_bytes: int = QUEUE_BYTES,
+        linger_s: float = 0.05,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
-        self.flush_interval_s = flush_interval_s
-        self._events: list[tuple[str, str, int, str]] = []
-        self._flushing = anyio.Lock()
+        self.max_bytes = max_bytes
+        self.budget = event_budget(max_bytes)
+        self.linger_s = linger_s
+        self.clock = clock
+        self._queue: BoundedQueue[_Queued] = BoundedQueue(queue_bytes)
+        self._writing = anyio.Lock()
+        self._size: int | None = None
 
-    async def open_stream(self, group: str, stream: str) -> None:
-        await run_sync(self.store.create_stream, group, stream, int(time.time() * 1000))
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
-    async def write(self, group: str, stream: str, lines: list[str]) -> None:
-        now = int(time.time() * 1000)
-        self._events.extend((group, stream, now, line) for line in lines)
+    def stream(self, group: str, stream: str) -> StreamLog:
+        return StreamLog(self, group, stream)
 
-    async def flush(self) -> None:
-        async with self._flushing:
-            events, self._events = self._events, []
-            if events:
-                await run_sync(self.store.append, events)
+    async def enqueue(self, item: _Queued) -> None:
+        """Queue a block for the writer; waits while the queue is full (backpressure)."""
+        await self._queue.put(item, len(item.block.messages) + BLOCK_OVERHEAD)
+
+    # ---- the writer ------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """The flush loop; the server cancels it and calls `flush()` once more at exit."""
+        """The writer loop; the server cancels it and calls `flush()` once more at exit."""
         while True:
-            await anyio.sleep(self.flush_interval_s)
+            await self._queue.wait_ready(CHUNK_BYTES, self.linger_s)
             try:
-                await self.flush()
+                async with self._writing:
+                    await self._store(self._queue.take(QUEUE_BYTES))
             except Exception:
-                log.exception("logs: flush failed")
+                log.exception("logs: write failed; those events are lost")
+                await anyio.sleep(1.0)
+
+    async def flush(self) -> None:
+        """Store everything queued before this call."""
+        target = self._queue.put_count
+        async with self._writing:
+            while self._queue.taken_count < target:
+                await self._store(self._queue.take(QUEUE_BYTES))
+
+    async def _store(self, items: list[_Queued]) -> None:
+        chunks = _chunks(items)
+        if not chunks:
+            return
+        if self._size is None:
+            self._size = await run_sync(self.store.total_bytes)
+        incoming = sum(chunk.size for chunk in chunks)
+        if self._size + incoming > self.budget:
+            # Room first, so the store never holds more than the cap.
+            removed = await run_sync(
+                self.store.evict_oldest, self._size + incoming - int(self.budget * EVICT_TO)
+            )
+            self._size -= removed.bytes
+            log.warning(
+                "logs: the log store passed its size cap (%s): evicted the oldest %d events "
+                "(%s, from %s to %s) of %s",
+                _size_text(self.max_bytes),
+                removed.events,
+                _size_text(removed.bytes),
+                _time_text(removed.first_ms),
+                _time_text(removed.last_ms),
+                _groups_text(removed),
+            )
+        self._size += await run_sync(self.store.append, chunks)
+
+    # ---- retention -------------------------------------------------------------------------
+
+    async def put_retention_policy(self, group: str, days: int | None) -> None:
+        """Set a group's retention (CloudWatch's PutRetentionPolicy; None deletes it)."""
+        if days is not None:
+            check_retention_days(days)
+        await run_sync(self.store.put_retention_policy, group, days, self.now_ms())
+
+    async def retention_days(self, group: str) -> int | None:
+        return await run_sync(self.store.retention_days, group)
+
+    async def sweep(self) -> Removed:
+        """Delete the events that outlived their group's retention."""
+        async with self._writing:
+            removed = await run_sync(self.store.delete_expired, self.now_ms())
+            if self._size is not None:
+                self._size -= removed.bytes
+        if removed.events:
+            log.info(
+                "logs: retention deleted %d events (%s, from %s to %s) of %s",
+                removed.events,
+                _size_text(removed.bytes),
+                _time_text(removed.first_ms),
+                _time_text(removed.last_ms),
+                _groups_text(removed),
+            )
+        return removed
+
+    async def run_sweeper(self, interval_s: float) -> None:
+        """The retention loop: a sweep now, then every `interval_s`."""
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("logs: retention sweep failed")
+            await anyio.sleep(interval_s)
+
+    # ---- reads -----------------------------------------------------------------------------
 
     async def read(self, group: str, after_id: int = 0, limit: int = 1000) -> list[LogEventRow]:
         await self.flush()
@@ -106,8 +262,75 @@ class FunctionLogs:
         await self.flush()
         return await run_sync(self.store.last_id, group)
 
+    async def tail_start(self, group: str, count: int) -> int:
+        """The id to read after for the group's last `count` events."""
+        await self.flush()
+        return await run_sync(self.store.tail_start, group, count)
 
-def tail(lines: list[str], limit: int = TAIL_BYTES) -> bytes:
-    """The last `limit` bytes of an invocation's log (X-Amz-Log-Result)."""
-    data = "".join(f"{line}\n" for line in lines).encode()
-    return data[-limit:]
+
+def _chunks(items: list[_Queued]) -> list[NewChunk]:
+    """Queued blocks as chunks: a stream's blocks together, in order, each chunk
+    up to CHUNK_BYTES / CHUNK_EVENTS."""
+    open_chunks: dict[tuple[str, str], _ChunkBuilder] = {}
+    chunks: list[NewChunk] = []
+    for item in items:
+        key = (item.group, item.stream)
+        builder = open_chunks.get(key)
+        if builder is None or not builder.fits(item.block):
+            if builder is not None:
+                chunks.append(builder.build())
+            builder = open_chunks[key] = _ChunkBuilder(*key)
+        builder.add(item.block)
+    chunks += [builder.build() for builder in open_chunks.values()]
+    return chunks
+
+
+class _ChunkBuilder:
+    def __init__(self, group: str, stream: str) -> None:
+        self.group = group
+        self.stream = stream
+        self.runs: list[tuple[int, int]] = []
+        self.messages: list[bytes] = []
+        self.bytes = 0
+        self.events = 0
+
+    def fits(self, block: EventBlock) -> bool:
+        return not self.messages or (
+            self.bytes + len(block.messages) <= CHUNK_BYTES
+            and self.events + block.count <= CHUNK_EVENTS
+        )
+
+    def add(self, block: EventBlock) -> None:
+        if self.runs and self.runs[-1][0] == block.timestamp_ms:
+            self.runs[-1] = (block.timestamp_ms, self.runs[-1][1] + block.count)
+        else:
+            self.runs.append((block.timestamp_ms, block.count))
+        self.messages.append(block.messages)
+        self.bytes += len(block.messages) + 1
+        self.events += block.count
+
+    def build(self) -> NewChunk:
+        return NewChunk(self.group, self.stream, self.runs, b"\n".join(self.messages))
+
+
+def _size_text(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _time_text(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
+def _groups_text(removed: Removed) -> str:
+    groups = sorted(removed.groups)
+    more = f" and {len(groups) - 5} more groups" if len(groups) > 5 else ""
+    return ", ".join(groups[:5]) + more
