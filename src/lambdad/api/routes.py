@@ -11,6 +11,7 @@ from lambdad.api import (
     functions,
     invoke,
     layers,
+    log_retention,
     policies,
 )
 
@@ -18,6 +19,7 @@ FUNCTION = "/2015-03-31/functions/{FunctionName}"
 TAGS = "/2017-03-31/tags/{Resource:path}"
 LAYER_VERSION = "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}"
 EVENT_INVOKE = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
+LOG_RETENTION = "/_lambdad/functions/{FunctionName}/logs/retention"
 
 routes = [
     Route("/2015-03-31/functions", functions.create_function, methods=["POST"]),
@@ -68,5 +70,8 @@ routes = [
     Route(EVENT_INVOKE, event_invoke.delete_function_event_invoke_config, methods=["DELETE"]),
     Route(f"{EVENT_INVOKE}/list", event_invoke.list_function_event_invoke_configs, methods=["GET"]),
     Route("/_lambdad/functions/{FunctionName}/logs", invoke.function_logs, methods=["GET"]),
+    Route(LOG_RETENTION, log_retention.get_retention, methods=["GET"]),
+    Route(LOG_RETENTION, log_retention.put_retention, methods=["PUT"]),
+    Route(LOG_RETENTION, log_retention.delete_retention, methods=["DELETE"]),
     Route("/_lambdad/code/{key}", code_links.download_code, methods=["GET"]),
 ]

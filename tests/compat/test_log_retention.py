@@ -1,0 +1,44 @@
+"""The retention of a function's log group over lambdad's own endpoint."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from support.server import ROLE, LambdadServer
+from support.zips import handler_zip
+
+
+def test_retention_defaults_to_never_and_takes_cloudwatch_values(
+    server: LambdadServer, lambda_client: Any
+) -> None:
+    name = f"ret-{uuid.uuid4().hex[:8]}"
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": handler_zip()},
+    )
+    url = f"{server.url}/_lambdad/functions/{name}/logs/retention"
+    group = f"/aws/lambda/{name}"
+    assert httpx.get(url).json() == {"logGroupName": group, "retentionInDays": None}
+
+    answer = httpx.put(url, json={"retentionInDays": 14})
+    assert answer.status_code == 200
+    assert answer.json() == {"logGroupName": group, "retentionInDays": 14}
+    assert httpx.get(url).json()["retentionInDays"] == 14
+
+    refused = httpx.put(url, json={"retentionInDays": 2})
+    assert refused.status_code == 400
+    assert refused.headers["x-amzn-ErrorType"].startswith("InvalidParameterValueException")
+    assert "Member must satisfy enum value set: [1, 3, 5, 7, 14," in refused.json()["message"]
+    assert httpx.put(url, json={"retentionInDays": "a week"}).status_code == 400
+    assert httpx.get(url).json()["retentionInDays"] == 14  # the bad ones changed nothing
+
+    assert httpx.delete(url).status_code == 204
+    assert httpx.get(url).json()["retentionInDays"] is None
+    missing = httpx.get(f"{server.url}/_lambdad/functions/nope-{name}/logs/retention")
+    assert missing.status_code == 404
