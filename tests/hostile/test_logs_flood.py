@@ -23,7 +23,10 @@ from typing import Any
 import httpx
 import pytest
 
-from support.invoke import InvokeServer, bwrap_missing_reason, create_function, invoke_json
+from support.invoke import InvokeServer, create_function, invoke_json
+from support.marks import sandbox_missing_reason
+from support.procfs import rss_bytes
+from support.waiting import wait_until
 
 FLOOD_MB = int(os.environ.get("LAMBDAD_TEST_FLOOD_MB", "200"))
 CAP_BYTES = 128 << 20
@@ -46,10 +49,7 @@ def handler(event, context):
 
 
 def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    return rss_bytes(pid) // 1024
 
 
 class RssSampler:
@@ -77,8 +77,8 @@ class RssSampler:
 
 def _wait_for_newest(server: InvokeServer, function: str, last: str) -> list[str]:
     """The newest few log messages, once `last` is among them (polled, with a deadline)."""
-    deadline = time.monotonic() + 120
-    while True:
+
+    def newest() -> list[str] | None:
         answer = httpx.get(
             f"{server.url}/_lambdad/functions/{function}/logs",
             params={"tail": "1", "limit": "5"},
@@ -86,10 +86,9 @@ def _wait_for_newest(server: InvokeServer, function: str, last: str) -> list[str
         )
         answer.raise_for_status()
         messages = [event["message"] for event in answer.json()["events"]]
-        if any(message.startswith(last) for message in messages):
-            return messages
-        assert time.monotonic() < deadline, f"{last!r} never reached the log store"
-        time.sleep(0.1)
+        return messages if any(message.startswith(last) for message in messages) else None
+
+    return wait_until(newest, f"{last!r} in the log store", timeout_s=120, interval_s=0.1)
 
 
 def _store_bytes(data_dir: Path) -> int:
@@ -99,7 +98,7 @@ def _store_bytes(data_dir: Path) -> int:
 
 @pytest.fixture
 def flood_server(tmp_path: Path) -> Iterator[InvokeServer]:
-    reason = bwrap_missing_reason()
+    reason = sandbox_missing_reason()
     if reason:
         pytest.skip(reason)
     env = {"LAMBDAD_LOGS_MAX_BYTES": str(CAP_BYTES)}
