@@ -85,8 +85,10 @@ class Invoker:
         with self.limiter.slot(version.function_name, target.reserved_concurrency):
             lease = await self.pool.acquire(version)
             stream = self.logs.stream(version.log_group, lease.log_stream)
-            reusable = False  # until the invocation ran to an outcome that says so
+            reusable = True  # untouched so far
             try:
+                await stream.platform(f"START RequestId: {request_id} Version: {version.version}")
+                reusable = False  # until the invocation ran to an outcome that says so
                 outcome = await self._run(
                     lease, target, payload, request_id, client_context, trace_id, stream
                 )
@@ -115,7 +117,6 @@ class Invoker:
         trace_id: str | None,
         stream: StreamLog,
     ) -> InvokeOutcome:
-        await stream.platform(f"START RequestId: {request_id} Version: {version.version}")
         environment = lease.environment
         if environment.init_error is not None:
             return environment.init_error

@@ -38,7 +38,9 @@ class FakeEnvironment:
         self.outcome = outcome
         self.destroyed: str | None = None
 
-    async def invoke(self, request: InvokeRequest, timeout_s: float) -> InvokeOutcome:
+    async def invoke(
+        self, request: InvokeRequest, timeout_s: float, output: object = None
+    ) -> InvokeOutcome:
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
@@ -55,20 +57,27 @@ class FakeCatalog:
         pass
 
 
+class FailingStream:
+    async def platform(self, *lines: str) -> None:
+        raise OSError("log store is down")
+
+    def tail(self) -> bytes:
+        return b""
+
+
+class QuietStream(FailingStream):
+    async def platform(self, *lines: str) -> None:
+        pass
+
+
 class FailingLogs:
-    async def open_stream(self, group: str, stream: str) -> None:
-        raise OSError("log store is down")
-
-    async def write(self, group: str, stream: str, lines: list[str]) -> None:
-        raise OSError("log store is down")
+    def stream(self, group: str, stream: str) -> FailingStream:
+        return FailingStream()
 
 
-class QuietLogs(FailingLogs):
-    async def open_stream(self, group: str, stream: str) -> None:
-        pass
-
-    async def write(self, group: str, stream: str, lines: list[str]) -> None:
-        pass
+class QuietLogs:
+    def stream(self, group: str, stream: str) -> QuietStream:
+        return QuietStream()
 
 
 def make_invoker(
