@@ -152,3 +152,13 @@ def test_the_migration_carries_old_events_over(url: str) -> None:
             command.upgrade(cfg, "head")
     finally:
         engine.dispose()
+
+
+def test_a_read_stops_at_about_a_megabyte_of_messages(store: LogStore) -> None:
+    big = "b" * 300_000
+    store.append([chunk(G, "s", big, big, big, big, "small")])
+    first = store.events(G)
+    assert [len(e.message) for e in first] == [300_000] * 4  # 1.2 MB: the 4th passes 1 MiB
+    rest = store.events(G, first[-1].id)
+    assert [e.message for e in rest] == ["small"]
+    assert len(store.events(G, 0, 1000, max_bytes=1)) == 1  # always at least one

@@ -27,6 +27,8 @@ from lambdad.store.database import map_db_errors
 from lambdad.store.schema import log_chunks, log_groups, log_streams
 
 EVENTS_PER_CHUNK = 1 << 16
+READ_MAX_BYTES = 1 << 20
+"""A read returns at most about this many bytes of messages, as GetLogEvents does."""
 DAY_MS = 86_400_000
 
 
@@ -199,9 +201,15 @@ class LogStore:
         return sum(chunk.size for chunk in chunks)
 
     def events(
-        self, group: str, after_id: int = 0, limit: int = 1000, stream: str | None = None
+        self,
+        group: str,
+        after_id: int = 0,
+        limit: int = 1000,
+        stream: str | None = None,
+        max_bytes: int = READ_MAX_BYTES,
     ) -> list[LogEventRow]:
-        """Up to `limit` events of `group` (or of one of its streams) with ids above `after_id`."""
+        """Up to `limit` events of `group` (or of one of its streams) with ids above
+        `after_id`, and no more once their messages reach `max_bytes` (at least one)."""
         after_chunk, after_index = divmod(max(after_id, 0), EVENTS_PER_CHUNK)
         query = (
             sa.select(
@@ -216,8 +224,9 @@ class LogStore:
         if stream is not None:
             query = query.where(log_chunks.c.log_stream == stream)
         events: list[LogEventRow] = []
+        size = 0
         with map_db_errors(), self.engine.connect() as conn:
-            result = conn.execute(query.execution_options(yield_per=16))
+            result = conn.execute(query.execution_options(yield_per=4))
             for chunk_id, chunk_stream, times, messages in result:
                 start = after_index + 1 if chunk_id == after_chunk else 0
                 pairs = zip(unpack_timestamps(times), bytes(messages).split(b"\n"), strict=True)
@@ -233,7 +242,8 @@ class LogStore:
                             message.decode("utf-8", "replace"),
                         )
                     )
-                    if len(events) >= limit:
+                    size += len(message)
+                    if len(events) >= limit or size >= max_bytes:
                         result.close()
                         return events
         return events

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MAX_EVENT_BYTES = 256 * 1024
-"""CloudWatch Logs' maximum log event size."""
+MAX_EVENT_BYTES = 256 * 1024 - 26
+"""CloudWatch Logs' maximum log event size (256 KB, counting the message's UTF-8
+bytes plus 26 bytes per event)."""
 
 
 @dataclass(frozen=True)
