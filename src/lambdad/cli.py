@@ -313,13 +313,23 @@ def invoke(
 @click.argument("name")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events as they come.")
 @click.option("--limit", default=100, show_default=True, help="How many recent events to show.")
+@click.option(
+    "--retention",
+    metavar="DAYS|never",
+    default=None,
+    help="Instead: keep the group's events DAYS days (1, 3, 5, 7, 14, 30, ... 3653), or never "
+    "expire them (the default).",
+)
 @endpoint_option
-def logs(name: str, follow: bool, limit: int, endpoint: str) -> None:
+def logs(name: str, follow: bool, limit: int, retention: str | None, endpoint: str) -> None:
     """Show the log events of function NAME (group /aws/lambda/NAME)."""
     import time
 
     client = Client(endpoint)
     path = f"/_lambdad/functions/{name}/logs"
+    if retention is not None:
+        _set_retention(client, f"{path}/retention", retention)
+        return
     page = client.call("GET", path, params={"tail": "1", "limit": str(limit)}).json()
     while True:
         for event in page["events"]:
@@ -329,6 +339,18 @@ def logs(name: str, follow: bool, limit: int, endpoint: str) -> None:
             return
         time.sleep(0.5 if not page["events"] else 0)
         page = client.call("GET", path, params={"after": str(page["nextAfter"])}).json()
+
+
+def _set_retention(client: Client, path: str, retention: str) -> None:
+    if retention == "never":
+        client.call("DELETE", path)
+        group = client.call("GET", path).json()["logGroupName"]
+        click.echo(f"{group}: events never expire")
+        return
+    if not retention.isdigit():
+        fail(f"--retention takes a number of days or 'never', not {retention!r}")
+    answer = client.call("PUT", path, json={"retentionInDays": int(retention)}).json()
+    click.echo(f"{answer['logGroupName']}: events kept {answer['retentionInDays']} days")
 
 
 if __name__ == "__main__":  # pragma: no cover

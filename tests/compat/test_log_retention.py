@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from typing import Any
 
 import httpx
 
-from support.server import ROLE, LambdadServer
+from support.server import ROLE, LambdadServer, lambdad_command
 from support.zips import handler_zip
 
 
@@ -42,3 +43,29 @@ def test_retention_defaults_to_never_and_takes_cloudwatch_values(
     assert httpx.get(url).json()["retentionInDays"] is None
     missing = httpx.get(f"{server.url}/_lambdad/functions/nope-{name}/logs/retention")
     assert missing.status_code == 404
+
+
+def test_the_cli_sets_and_removes_retention(server: LambdadServer, lambda_client: Any) -> None:
+    name = f"ret-cli-{uuid.uuid4().hex[:8]}"
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": handler_zip()},
+    )
+
+    def lambdad(*args: str) -> subprocess.CompletedProcess[str]:
+        command = lambdad_command("logs", name, "--endpoint", server.url, *args)
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    kept = lambdad("--retention", "30")
+    assert kept.returncode == 0, kept.stderr
+    assert kept.stdout.strip() == f"/aws/lambda/{name}: events kept 30 days"
+    refused = lambdad("--retention", "31")
+    assert refused.returncode == 1 and "InvalidParameterValueException" in refused.stderr
+    assert lambdad("--retention", "a month").returncode == 1
+    never = lambdad("--retention", "never")
+    assert never.stdout.strip() == f"/aws/lambda/{name}: events never expire"
+    url = f"{server.url}/_lambdad/functions/{name}/logs/retention"
+    assert httpx.get(url).json()["retentionInDays"] is None
