@@ -168,9 +168,17 @@ class LogStore:
                 expired = (log_chunks.c.log_group == group) & (
                     log_chunks.c.last_ms < now_ms - int(days) * DAY_MS
                 )
-                for row in conn.execute(sa.select(*_REMOVED_COLUMNS).where(expired)):
-                    removed.add(*row)
-                conn.execute(sa.delete(log_chunks).where(expired))
+                events, size, first_ms, last_ms = conn.execute(
+                    sa.select(
+                        sa.func.coalesce(sa.func.sum(log_chunks.c.event_count), 0),
+                        sa.func.coalesce(sa.func.sum(log_chunks.c.size), 0),
+                        sa.func.min(log_chunks.c.first_ms),
+                        sa.func.max(log_chunks.c.last_ms),
+                    ).where(expired)
+                ).one()
+                if events:
+                    removed.add(group, int(events), int(size), int(first_ms), int(last_ms))
+                    conn.execute(sa.delete(log_chunks).where(expired))
         return removed
 
     # ---- events ----------------------------------------------------------------------------
