@@ -159,7 +159,17 @@ def build_bwrap_argv(
 
 
 def plan_staging(spec: SandboxSpec, etc_dir: Path, tmp_dir: Path, root: Path) -> Staging:
-    """Where each private source is staged for an unprivileged bwrap: root/0, root/1, …"""
+    """Where each private source is staged for an unprivileged bwrap: root/0, root/1, …
+
+    Read-only sources are staged as overlays, which hide their host paths from the
+    sandbox's mountinfo; /tmp (the root of its own disk: nothing to hide) and
+    writable mounts stay binds."""
     sources = [etc_dir, tmp_dir, *(m.source for m in spec.mounts)]
     unique = list(dict.fromkeys(sources))
-    return Staging(root=root, binds=tuple((src, root / str(i)) for i, src in enumerate(unique)))
+    staged = {src: root / str(i) for i, src in enumerate(unique)}
+    writable = {tmp_dir, *(m.source for m in spec.mounts if m.writable)}
+    return Staging(
+        root=root,
+        binds=tuple(staged.items()),
+        read_only=frozenset(dst for src, dst in staged.items() if src not in writable),
+    )

@@ -45,7 +45,7 @@ def check(rc, what):
         e = ctypes.get_errno()
         raise OSError(e, what + ": " + os.strerror(e))
 
-def stage(root, binds):
+def stage(root, binds, read_only):
     # In a mount namespace of our own (gone when the sandbox is), bind each
     # source below a world-traversable root, so that an unprivileged bwrap can
     # reach sources whose parents it could not traverse (e.g. a 0700 data dir).
@@ -53,12 +53,34 @@ def stage(root, binds):
     check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
     data = b"mode=0755,size=1m"
     check(libc.mount(b"tmpfs", root.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, data), "stage tmpfs")
+    here = os.getcwd()
+    os.chdir(root)  # overlay options name lower dirs as given: relative, neutral names
+    os.mkdir("e")
     for src, dst in binds:
-        if os.path.isdir(src):
+        if os.path.isdir(src) and dst in read_only:
             os.mkdir(dst)
+            lower = "l" + os.path.basename(dst)
+            os.mkdir(lower)
+            bind(src, lower)
+            if not overlay(lower, dst):
+                bind(src, dst)
+        elif os.path.isdir(src):
+            os.mkdir(dst)
+            bind(src, dst)
         else:
             open(dst, "w").close()
-        check(libc.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None), "bind " + src)
+            bind(src, dst)
+    os.chdir(here)
+
+def bind(src, dst):
+    check(libc.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None), "bind " + src)
+
+def overlay(lower, dst):
+    # A bind mount shows its source's path on the host in the sandbox's
+    # /proc/self/mountinfo (the data dir, the code's hash). A read-only overlay of
+    # it shows its own root and "lowerdir=lN:e" instead. Without overlayfs: False.
+    data = ("lowerdir=" + lower + ":e").encode()
+    return libc.mount(b"overlay", dst.encode(), b"overlay", MS_NOSUID | MS_NODEV, data) == 0
 
 def set_limits(limits):
     import resource
@@ -104,7 +126,7 @@ def main():
             os.lseek(mfd, 0, os.SEEK_SET)
             argv = [argv[0], "--args", str(mfd), *argv[cut:]]
         if req.get("stage"):
-            stage(req["stage"]["root"], req["stage"]["binds"])
+            stage(req["stage"]["root"], req["stage"]["binds"], req["stage"]["read_only"])
         if req["cwd"]:
             os.chdir(req["cwd"])
         if req["rlimits"]:
@@ -125,10 +147,15 @@ sys.exit(main())
 
 @dataclass(frozen=True)
 class Staging:
-    """Sources to bind below `root` (a world-traversable dir) before exec."""
+    """Sources to bind below `root` (a world-traversable dir) before exec.
+
+    Directories staged at a path in `read_only` are shown through a read-only
+    overlay rather than a bind: the sandbox's mountinfo then names no host path.
+    """
 
     root: Path
     binds: tuple[tuple[Path, Path], ...]
+    read_only: frozenset[Path] = frozenset()
 
 
 class Launcher:
@@ -192,7 +219,11 @@ class Launcher:
             "env": dict(env),
             "stage": None
             if stage is None
-            else {"root": str(stage.root), "binds": [[str(a), str(b)] for a, b in stage.binds]},
+            else {
+                "root": str(stage.root),
+                "binds": [[str(a), str(b)] for a, b in stage.binds],
+                "read_only": [str(p) for p in stage.read_only],
+            },
             "fd_targets": list(fds),
             "cwd": cwd,
             "uid": uid,

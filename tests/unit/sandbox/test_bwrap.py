@@ -1,7 +1,13 @@
 from pathlib import Path
 
 from lambdad.sandbox.base import Mount, SandboxSpec
-from lambdad.sandbox.bwrap import BwrapOptions, HostLayout, build_bwrap_argv, etc_files
+from lambdad.sandbox.bwrap import (
+    BwrapOptions,
+    HostLayout,
+    build_bwrap_argv,
+    etc_files,
+    plan_staging,
+)
 
 
 def spec(**kw: object) -> SandboxSpec:
@@ -101,3 +107,18 @@ def test_etc_has_sandbox_user() -> None:
     assert ":993:990:" in files["passwd"]
     assert ":990:" in files["group"]
     assert "shadow" not in files
+
+
+def test_staging_overlays_read_only_sources_and_binds_writable_ones() -> None:
+    staging = plan_staging(spec(), Path("/st/etc"), Path("/st/tmp"), Path("/stage"))
+    staged = dict(staging.binds)
+    assert list(staged.values()) == [Path(f"/stage/{i}") for i in range(len(staged))]
+    assert staging.read_only == {
+        staged[Path("/st/etc")],
+        staged[Path("/srv/layers/l1")],
+        staged[Path("/srv/code")],
+        staged[Path("/srv/layers")],
+    }
+    # /tmp is its own disk's root and /run/sock is writable: plain binds.
+    assert staged[Path("/st/tmp")] not in staging.read_only
+    assert staged[Path("/srv/sock")] not in staging.read_only
