@@ -156,3 +156,22 @@ def test_forged_frames_leave_the_channel_protocol_intact(server: InvokeServer) -
     # A well-formed error post for the current request is the function's own error.
     assert response.get("FunctionError") == "Unhandled"
     assert body == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 100_000 + "]" * 100_000, '{"errorMessage": ' + "[" * 50_000 + "]" * 50_000 + "}"],
+    ids=["nested array", "nested errorMessage"],
+)
+def test_a_runtime_error_with_a_hostile_body_is_returned_as_is(
+    server: InvokeServer, forger: str, body: str
+) -> None:
+    """A function may post its own error with a `Runtime.` type (the runtimes do); the
+    host reads such bodies for its log lines, and must survive any JSON in them."""
+    lam = server.client()
+    header = {"type": "error", "error_type": "Runtime.Evil"}
+    response = lam.invoke(
+        FunctionName=forger, Payload=json.dumps({"header": header, "body": body}).encode()
+    )
+    assert response["StatusCode"] == 200 and response["FunctionError"] == "Unhandled"
+    assert response["Payload"].read().decode() == body

@@ -8,12 +8,12 @@ release the environment (reused, or destroyed when poisoned)
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 
 import anyio
+import msgspec
 
 from lambdad.catalog import Account, Catalog, FunctionState, LastUpdateStatus, Version
 from lambdad.errors import ResourceConflict
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # How long an invoke waits for an update in progress (the code being unpacked).
 UPDATE_WAIT_S = 30.0
+# The longest error message a platform log line repeats.
+MAX_DETAIL = 4096
 
 
 class Invoker:
@@ -159,13 +161,20 @@ class Invoker:
         log.debug("invoke %s: %s", request_id, report.line())
 
 
+class _ErrorBody(msgspec.Struct, rename="camel"):
+    error_message: str = ""
+
+
 def _platform_error_lines(request_id: str, outcome: InvokeOutcome) -> list[str]:
-    """What Lambda itself logs when it ends an invocation (timeout, crash, OOM)."""
+    """What Lambda itself logs when it ends an invocation (timeout, crash, OOM).
+
+    A function may post errors of these types itself, so the payload may be any
+    bytes: decoded into one bounded string, or none."""
     try:
-        message = str(json.loads(outcome.payload).get("errorMessage", ""))
-    except (ValueError, AttributeError):
+        message = msgspec.json.decode(outcome.payload, type=_ErrorBody).error_message
+    except (msgspec.DecodeError, RecursionError):  # msgspec skips unknown values recursively
         message = ""
-    detail = message.split("Error: ", 1)[-1] or str(outcome.error_type)
+    detail = message.split("Error: ", 1)[-1][:MAX_DETAIL] or str(outcome.error_type)
     if outcome.error_type == "Sandbox.Timedout":
         now = time.time()
         stamp = (

@@ -131,6 +131,8 @@ def decode_message(raw: bytes) -> FromInit:
         message: FromInit = _FROM_INIT.decode(raw)
     except msgspec.DecodeError as exc:  # ValidationError included
         raise ChannelError(f"bad frame header: {exc}") from None
+    except RecursionError:  # msgspec skips unknown values recursively (before the tag)
+        raise ChannelError("bad frame header: nested too deeply") from None
     return message
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 import pytest
@@ -126,3 +127,35 @@ async def test_a_normal_invocation_keeps_the_environment_warm() -> None:
     result = await invoker.invoke(Resolved(make_version(), None), b"{}")
     assert result.payload == b"{}" and result.function_error is None
     assert states(pool) == [EnvState.IDLE] and environment.destroyed is None
+
+
+class RecordingLogs(QuietLogs):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    async def write(self, group: str, stream: str, lines: list[str]) -> None:
+        self.lines += lines
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"x": ' + b"[" * 50_000 + b"]" * 50_000 + b', "errorMessage": "m"}',
+        b'{"errorMessage": {"not": "a string"}}',
+        b"\xff\xfe",
+        b'{"errorMessage": "Error: ' + b"A" * 100_000 + b'"}',
+    ],
+    ids=["nested", "nested before the message", "message not a string", "not utf-8", "huge"],
+)
+async def test_a_runtime_typed_error_with_any_payload_is_logged(payload: bytes) -> None:
+    """A function may post errors typed `Runtime.*` itself: its payload is untrusted."""
+    outcome = dataclasses.replace(
+        OK, payload=payload, function_error="Unhandled", error_type="Runtime.Evil"
+    )
+    logs = RecordingLogs()
+    invoker, pool, _, _ = make_invoker(outcome, logs)
+    result = await invoker.invoke(Resolved(make_version(), None), b"{}")
+    assert result.payload == payload and result.function_error == "Unhandled"
+    assert "Runtime.Evil" in logs.lines and max(len(line) for line in logs.lines) < 5000
+    assert states(pool) == [EnvState.IDLE]

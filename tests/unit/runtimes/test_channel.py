@@ -74,6 +74,7 @@ BAD_HEADERS = {
     "returncode negative": b'{"type":"exited","returncode":-1}',
     "signal out of range": b'{"type":"exited","signal":1000}',
     "deep nesting": b'{"type":"fault","reason":' + b"[" * 10000 + b"]" * 10000 + b"}",
+    "deep nesting before the type": b'{"x":' + b"[" * 8000 + b"]" * 8000 + b',"type":"ready"}',
 }
 
 

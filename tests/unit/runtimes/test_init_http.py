@@ -199,3 +199,45 @@ def test_parse_args(init: ModuleType) -> None:
     assert init.parse_args(argv) == ("fd:3", 7, True, ["a"])
     with pytest.raises(SystemExit):
         init.parse_args(["--listen", "x"])
+
+
+def post(sock: socket.socket, path: str, body: bytes, *headers: str) -> tuple[int, bytes]:
+    head = "".join(f"{h}\r\n" for h in (*headers, f"Content-Length: {len(body)}"))
+    status, _, reply = exchange(sock, f"POST {API}{path} HTTP/1.1\r\n{head}\r\n".encode() + body)
+    return status, reply
+
+
+def test_any_error_body_is_relayed_with_a_bounded_type(server: tuple[FakeHost, int]) -> None:
+    host, port = server
+    sock = connect(port)
+    host.invoke("r1")
+    exchange(sock, f"GET {API}/invocation/next HTTP/1.1\r\n\r\n".encode())
+    nested = b"[" * 100_000 + b"]" * 100_000  # init reads it for an errorType: no crash
+    status, _ = post(sock, "/invocation/r1/error", nested, "Lambda-Runtime-Function-Error-Type: X")
+    assert status == 202
+    [(header, body)] = host.wait_for("result")
+    assert header["error_type"] == "X" and body == nested
+    host.invoke("r2")
+    exchange(sock, f"GET {API}/invocation/next HTTP/1.1\r\n\r\n".encode())
+    long_type = "Lambda-Runtime-Function-Error-Type: " + "E" * 5000
+    assert post(sock, "/invocation/r2/error", b"{}", long_type)[0] == 202
+    assert host.wait_for("result", 2)[1][0]["error_type"] == "E" * 1024
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Content-Length: -1",
+        "Content-Length: +5",
+        "Content-Length: 1_0",
+        "Transfer-Encoding: chunked",
+    ],
+)
+def test_malformed_lengths_are_refused(server: tuple[FakeHost, int], header: str) -> None:
+    _, port = server
+    sock = connect(port)
+    body = b"-5\r\nabc\r\n0\r\n\r\n" if "chunked" in header else b"abcde"
+    status, _, _ = exchange(
+        sock, f"POST {API}/init/error HTTP/1.1\r\n{header}\r\n\r\n".encode() + body
+    )
+    assert status == 400

@@ -474,6 +474,11 @@ class Connection:
                 pass
         except OSError:
             pass
+        except Exception:  # a request we could not handle: this connection ends, not init
+            try:
+                self.send_error(500, "Internal error")
+            except OSError:
+                pass
         finally:
             self.sock.close()
 
@@ -680,7 +685,7 @@ def post_invocation(
 def _error_type(body: bytes | bytearray) -> str | None:
     try:
         value = loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # any bytes may come: deep nesting too
         return None
     value = value.get("errorType") if isinstance(value, dict) else None
     return value if isinstance(value, str) else None
@@ -768,7 +773,9 @@ def serve_private(
             else:
                 post_init_error(invocations, header.get("error_type"), body)
                 link.send("ack")
-    except ProtocolViolation as exc:
+    except OSError:  # the runtime or the host went away
+        pass
+    except Exception as exc:  # a ProtocolViolation, or a frame init could not handle
         try:
             invocations.fault(f"private channel: {exc}")
         except OSError:
@@ -778,8 +785,6 @@ def serve_private(
                 os.kill(runtime, SIGKILL)
             except OSError:
                 pass
-    except OSError:
-        pass
     finally:
         sock.close()
         done.release()
