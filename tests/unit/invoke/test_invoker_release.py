@@ -129,12 +129,21 @@ async def test_a_normal_invocation_keeps_the_environment_warm() -> None:
     assert states(pool) == [EnvState.IDLE] and environment.destroyed is None
 
 
-class RecordingLogs(QuietLogs):
+class RecordingStream(QuietStream):
     def __init__(self) -> None:
         self.lines: list[str] = []
 
-    async def write(self, group: str, stream: str, lines: list[str]) -> None:
+    async def platform(self, *lines: str) -> None:
         self.lines += lines
+
+
+class RecordingLogs:
+    def __init__(self) -> None:
+        self.recorded = RecordingStream()
+        self.lines = self.recorded.lines
+
+    def stream(self, group: str, stream: str) -> RecordingStream:
+        return self.recorded
 
 
 @pytest.mark.parametrize(
