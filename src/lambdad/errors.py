@@ -5,11 +5,14 @@
     ├── InvalidParameterValue         InvalidParameterValueException 400
     ├── InvalidRequestContent         InvalidRequestContentException 400 (payload is not JSON)
     ├── ResourceNotFound              ResourceNotFoundException 404
+    │   └── ProvisionedConfigNotFound  ProvisionedConcurrencyConfigNotFoundException 404
     ├── ResourceConflict              ResourceConflictException 409
     ├── PreconditionFailed            PreconditionFailedException 412 (RevisionId mismatch)
     ├── PolicyLengthExceeded          PolicyLengthExceededException 400 (policy over 20 KB)
     ├── RequestTooLarge               RequestEntityTooLargeException 413
     ├── TooManyRequests               TooManyRequestsException 429
+    │   └── Throttled                 an invoke over a concurrency limit (has `reason`)
+    ├── RecursiveInvocation           RecursiveInvocationException 400 (a loop was stopped)
     ├── UnsupportedMediaType          UnsupportedMediaTypeException 415
     └── ServiceError                  ServiceException 500
 
@@ -77,6 +80,25 @@ class TooManyRequests(LambdadError):
     ) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class Throttled(TooManyRequests):
+    """An invocation refused for concurrency: the function's reservation or the
+    account's unreserved pool is in use. Callers that can wait (the async queue)
+    catch this type and try again later without counting an attempt."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("Rate Exceeded.", reason=reason)
+
+
+class ProvisionedConfigNotFound(ResourceNotFound):
+    code = "ProvisionedConcurrencyConfigNotFoundException"
+    status = 404
+
+
+class RecursiveInvocation(LambdadError):
+    code = "RecursiveInvocationException"
+    status = 400
 
 
 class UnsupportedMediaType(LambdadError):

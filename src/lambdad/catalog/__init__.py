@@ -3,6 +3,7 @@
 from lambdad.catalog.aliases import Alias, AliasPage, Target, is_alias_name
 from lambdad.catalog.code import CodePackage, extract_zip, inspect_zip
 from lambdad.catalog.code_cache import CodeCache
+from lambdad.catalog.concurrency import AccountConcurrency, ConcurrencyCatalog, ProvisionedTarget
 from lambdad.catalog.event_invoke import (
     EventInvokeChanges,
     EventInvokeConfig,
@@ -32,6 +33,7 @@ __all__ = [
     "Account",
     "Alias",
     "AliasPage",
+    "AccountConcurrency",
     "Catalog",
     "CodeCache",
     "CodePackage",
@@ -39,6 +41,7 @@ __all__ = [
     "EventInvokeConfig",
     "EventInvokeConfigPage",
     "EventInvokeConfigs",
+    "ConcurrencyCatalog",
     "Function",
     "FunctionConfig",
     "FunctionPage",
@@ -54,6 +57,7 @@ __all__ = [
     "Policies",
     "Policy",
     "Target",
+    "ProvisionedTarget",
     "Version",
     "check_runtime",
     "extract_zip",

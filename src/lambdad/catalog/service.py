@@ -149,9 +149,6 @@ class Catalog:
             size += await self.layers.code_size_total()
         return count, size
 
-    async def reserved_concurrency_total(self) -> int:
-        return await run_sync(self.functions.reserved_concurrency_total)
-
     async def code_zip(self, code_key: str) -> bytes:
         return await run_sync(self.blobs.get, code_key)
 

@@ -3,6 +3,7 @@
 from lambdad.store.aliases import AliasRow, AliasStore
 from lambdad.store.async_events import AsyncEventRow, AsyncEventStore
 from lambdad.store.blobs import BlobStore
+from lambdad.store.concurrency import ConcurrencyStore, ProvisionedRow
 from lambdad.store.database import DatabaseError, create_engine, map_db_errors, migrate
 from lambdad.store.event_invoke import EventInvokeConfigRow, EventInvokeConfigStore
 from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionRow
@@ -17,6 +18,7 @@ __all__ = [
     "AsyncEventStore",
     "LATEST",
     "BlobStore",
+    "ConcurrencyStore",
     "DatabaseError",
     "EventInvokeConfigRow",
     "EventInvokeConfigStore",
@@ -30,6 +32,7 @@ __all__ = [
     "PolicyRows",
     "PolicyStore",
     "Removed",
+    "ProvisionedRow",
     "VersionRow",
     "create_engine",
     "map_db_errors",

@@ -105,11 +105,6 @@ class FunctionStore:
         with map_db_errors(), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def reserved_concurrency_total(self) -> int:
-        query = sa.select(sa.func.coalesce(sa.func.sum(functions.c.reserved_concurrency), 0))
-        with map_db_errors(), self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
     def blob_in_use(self, code_sha256: str) -> bool:
         """Whether any function version or layer version still needs this blob."""
         with map_db_errors(), self.engine.connect() as conn:

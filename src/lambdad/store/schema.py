@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -168,4 +169,32 @@ log_streams = Table(
     Column("log_group", String(512), primary_key=True),
     Column("log_stream", String(512), primary_key=True),
     Column("created_ms", BigInteger, nullable=False),
+)
+
+
+def _owned_by_function() -> Column[str]:
+    """The key column of a row that hangs off a function: its delete takes the row along."""
+    return Column(
+        "function_name",
+        String(64),
+        ForeignKey("functions.name", ondelete="CASCADE"),
+        primary_key=True,
+    )
+
+
+# A function's concurrency settings beyond its reservation (a column of its own row).
+provisioned_concurrency = Table(
+    "provisioned_concurrency",
+    metadata,
+    _owned_by_function(),
+    Column("qualifier", String(128), primary_key=True),
+    Column("requested", Integer, nullable=False),
+    Column("last_modified", Float, nullable=False),
+)
+
+recursion_configs = Table(
+    "recursion_configs",
+    metadata,
+    _owned_by_function(),
+    Column("recursive_loop", String(16), nullable=False),
 )

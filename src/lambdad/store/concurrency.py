@@ -1,0 +1,101 @@
+"""Rows of a function's concurrency settings: its reservation, provisioned
+concurrency configs per qualifier, and its recursion config.
+
+The reservation lives on the function's own row (`functions.reserved_concurrency`);
+the others have tables of their own that a function's delete cascades to.
+Every method is blocking: callers run it through `run_sync`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from lambdad.store.database import map_db_errors
+from lambdad.store.schema import functions, provisioned_concurrency, recursion_configs
+
+
+@dataclass(frozen=True)
+class ProvisionedRow:
+    function_name: str
+    qualifier: str
+    requested: int
+    last_modified: float
+
+
+class ConcurrencyStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- reserved concurrency (a column of the function) ------------------------
+
+    def set_reserved(self, name: str, reserved: int | None) -> bool:
+        """False when the function does not exist."""
+        query = sa.update(functions).where(functions.c.name == name)
+        query = query.values(reserved_concurrency=reserved)
+        with map_db_errors(), self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    def reservations(self) -> dict[str, int]:
+        """Every function's reservation, by function name."""
+        query = sa.select(functions.c.name, functions.c.reserved_concurrency).where(
+            functions.c.reserved_concurrency.is_not(None)
+        )
+        with map_db_errors(), self.engine.connect() as conn:
+            return {str(r[0]): int(r[1]) for r in conn.execute(query)}
+
+    # -- provisioned concurrency --------------------------------------------------
+
+    def put_provisioned(self, row: ProvisionedRow) -> None:
+        key = (
+            provisioned_concurrency.c.function_name == row.function_name,
+            provisioned_concurrency.c.qualifier == row.qualifier,
+        )
+        with map_db_errors(), self.engine.begin() as conn:
+            conn.execute(sa.delete(provisioned_concurrency).where(*key))
+            conn.execute(sa.insert(provisioned_concurrency).values(**row.__dict__))
+
+    def get_provisioned(self, name: str, qualifier: str) -> ProvisionedRow | None:
+        query = sa.select(provisioned_concurrency).where(
+            provisioned_concurrency.c.function_name == name,
+            provisioned_concurrency.c.qualifier == qualifier,
+        )
+        with map_db_errors(), self.engine.connect() as conn:
+            found = conn.execute(query).first()
+        return None if found is None else ProvisionedRow(**found._mapping)
+
+    def delete_provisioned(self, name: str, qualifier: str) -> bool:
+        query = sa.delete(provisioned_concurrency).where(
+            provisioned_concurrency.c.function_name == name,
+            provisioned_concurrency.c.qualifier == qualifier,
+        )
+        with map_db_errors(), self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    def list_provisioned(self, name: str | None = None) -> list[ProvisionedRow]:
+        """One function's configs, or every function's (None), in a stable order."""
+        query = sa.select(provisioned_concurrency).order_by(
+            provisioned_concurrency.c.function_name, provisioned_concurrency.c.qualifier
+        )
+        if name is not None:
+            query = query.where(provisioned_concurrency.c.function_name == name)
+        with map_db_errors(), self.engine.connect() as conn:
+            return [ProvisionedRow(**r._mapping) for r in conn.execute(query)]
+
+    # -- recursion ----------------------------------------------------------------
+
+    def get_recursion(self, name: str) -> str | None:
+        query = sa.select(recursion_configs.c.recursive_loop).where(
+            recursion_configs.c.function_name == name
+        )
+        with map_db_errors(), self.engine.connect() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def put_recursion(self, name: str, recursive_loop: str) -> None:
+        table = recursion_configs
+        with map_db_errors(), self.engine.begin() as conn:
+            conn.execute(sa.delete(table).where(table.c.function_name == name))
+            conn.execute(sa.insert(table).values(function_name=name, recursive_loop=recursive_loop))
