@@ -19,7 +19,7 @@ import anyio
 
 from lambdad.catalog import EventInvokeConfigs
 from lambdad.concurrency import run_sync
-from lambdad.errors import LambdadError, ResourceNotFound, TooManyRequests
+from lambdad.errors import LambdadError, RecursiveInvocation, ResourceNotFound, TooManyRequests
 from lambdad.invoke.async_retry import (
     AttemptResult,
     Condition,
@@ -145,6 +145,8 @@ class AsyncQueue:
             return AttemptResult(Outcome.WAIT)
         except ResourceNotFound:
             return AttemptResult(Outcome.GONE)
+        except RecursiveInvocation:
+            return AttemptResult(Outcome.STOPPED)
         except LambdadError as exc:
             log.warning("async event %s for %s: %s", event.id, event.function_name, exc.message)
             return AttemptResult(Outcome.WAIT)

@@ -30,6 +30,8 @@ class Outcome(enum.Enum):
     """Refused before the function ran (concurrency, the platform): not an attempt."""
     GONE = "gone"
     """The function (or its version) no longer exists."""
+    STOPPED = "stopped"
+    """Lambda stopped a recursive loop (RecursiveInvocationException): never retried."""
 
 
 class Condition(enum.StrEnum):
@@ -100,6 +102,8 @@ def plan_after(
 ) -> Step:
     if result.outcome is Outcome.GONE:
         return Drop("the function no longer exists")
+    if result.outcome is Outcome.STOPPED:
+        return Drop("a recursive loop was stopped (RecursiveInvocationException)")
     if result.outcome is Outcome.WAIT:
         throttles = event.throttles + 1
         delay = min(

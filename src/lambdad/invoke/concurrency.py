@@ -1,6 +1,18 @@
 """Concurrency accounting: in-flight invocations per function and per account.
 
-Over a limit, Lambda throttles rather than queues: 429 TooManyRequestsException.
+Over a limit, Lambda throttles rather than queues: 429 TooManyRequestsException
+with the reason that says which limit (`Throttled`).
+
+    function with a reservation      in flight < reserved, or
+                                     ReservedFunctionConcurrentInvocationLimitExceeded
+    provisioned qualifier            first takes one of its provisioned environments
+    function without a reservation   on-demand in flight (all such functions together)
+                                     < the unreserved pool, or
+                                     ConcurrentInvocationLimitExceeded
+
+Provisioned invocations count against the function's reservation (they are part
+of it), never against the unreserved pool: their share was taken out of the
+pool when the config was made.
 """
 
 from __future__ import annotations
@@ -8,16 +20,41 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
-from lambdad.errors import TooManyRequests
+from lambdad.errors import Throttled
 
-RATE_EXCEEDED = "Rate Exceeded."
+RESERVED_LIMIT = "ReservedFunctionConcurrentInvocationLimitExceeded"
+ACCOUNT_LIMIT = "ConcurrentInvocationLimitExceeded"
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """The provisioned concurrency an invoke's qualifier has (alias or version)."""
+
+    qualifier: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What an admitted invocation holds: `provisioned` names the qualifier whose
+    provisioned environment it should run in, None for on-demand."""
+
+    function_name: str
+    provisioned: str | None
+    from_unreserved_pool: bool = False
 
 
 class ConcurrencyLimiter:
     def __init__(self, account_limit: int) -> None:
         self.account_limit = account_limit
+        self.unreserved_pool = account_limit
+        """The account limit less reservations and unreserved functions' provisioned
+        concurrency; kept current by the concurrency catalog's change listener."""
         self._in_flight: Counter[str] = Counter()
+        self._on_demand_unreserved = 0
+        self._provisioned: Counter[tuple[str, str]] = Counter()
 
     @property
     def total(self) -> int:
@@ -27,18 +64,48 @@ class ConcurrencyLimiter:
         return self._in_flight[function_name]
 
     @contextmanager
-    def slot(self, function_name: str, reserved: int | None) -> Iterator[None]:
+    def slot(
+        self,
+        function_name: str,
+        reserved: int | None,
+        provisioned: Provisioned | None = None,
+    ) -> Iterator[Admission]:
         """Hold one unit of concurrency for the duration of an invocation."""
-        if reserved is not None and self._in_flight[function_name] >= reserved:
-            raise TooManyRequests(
-                RATE_EXCEEDED, reason="ReservedFunctionConcurrentInvocationLimitExceeded"
-            )
-        if self.total >= self.account_limit:
-            raise TooManyRequests(RATE_EXCEEDED, reason="ConcurrentInvocationLimitExceeded")
-        self._in_flight[function_name] += 1
+        admission = self._admit(function_name, reserved, provisioned)
         try:
-            yield
+            yield admission
         finally:
-            self._in_flight[function_name] -= 1
-            if not self._in_flight[function_name]:
-                del self._in_flight[function_name]
+            self._release(admission)
+
+    def _admit(
+        self, function_name: str, reserved: int | None, provisioned: Provisioned | None
+    ) -> Admission:
+        if reserved is not None and self._in_flight[function_name] >= reserved:
+            raise Throttled(RESERVED_LIMIT)
+        if self.total >= self.account_limit:
+            raise Throttled(ACCOUNT_LIMIT)
+        if provisioned is not None:
+            key = (function_name, provisioned.qualifier)
+            if self._provisioned[key] < provisioned.count:
+                self._provisioned[key] += 1
+                self._in_flight[function_name] += 1
+                return Admission(function_name, provisioned.qualifier)
+        if reserved is None:
+            if self._on_demand_unreserved >= self.unreserved_pool:
+                raise Throttled(ACCOUNT_LIMIT)
+            self._on_demand_unreserved += 1
+        self._in_flight[function_name] += 1
+        return Admission(function_name, None, from_unreserved_pool=reserved is None)
+
+    def _release(self, admission: Admission) -> None:
+        name = admission.function_name
+        if admission.provisioned is not None:
+            key = (name, admission.provisioned)
+            self._provisioned[key] -= 1
+            if not self._provisioned[key]:
+                del self._provisioned[key]
+        elif admission.from_unreserved_pool:
+            self._on_demand_unreserved -= 1
+        self._in_flight[name] -= 1
+        if not self._in_flight[name]:
+            del self._in_flight[name]

@@ -15,8 +15,16 @@ import uuid
 import anyio
 import msgspec
 
-from lambdad.catalog import Account, Catalog, FunctionState, LastUpdateStatus, Version
-from lambdad.errors import ResourceConflict
+from lambdad.catalog import (
+    Account,
+    Catalog,
+    ConcurrencyCatalog,
+    FunctionState,
+    LastUpdateStatus,
+    Version,
+)
+from lambdad.errors import RecursiveInvocation, ResourceConflict
+from lambdad.invoke import recursion
 from lambdad.invoke.concurrency import ConcurrencyLimiter
 from lambdad.invoke.requests import InvokeResult, new_trace_id
 from lambdad.invoke.version_cache import Resolved, VersionCache
@@ -40,14 +48,17 @@ class Invoker:
         pool: EnvironmentPool,
         limiter: ConcurrencyLimiter,
         logs: FunctionLogs,
+        concurrency: ConcurrencyCatalog | None = None,
     ) -> None:
         self.account = account
         self.catalog = catalog
         self.pool = pool
         self.limiter = limiter
         self.logs = logs
-        self.versions = VersionCache(catalog)
+        self.versions = VersionCache(catalog, concurrency=concurrency)
         catalog.on_change(self.versions.forget)
+        if concurrency is not None:
+            concurrency.on_change(self.versions.forget)
 
     async def resolve(self, function_name: str, qualifier: str | None) -> Resolved:
         """The version an invoke runs, once it is ready to run."""
@@ -84,8 +95,11 @@ class Invoker:
     ) -> InvokeResult:
         request_id = request_id or str(uuid.uuid4())
         version = target.version
-        with self.limiter.slot(version.function_name, target.reserved_concurrency):
-            lease = await self.pool.acquire(version)
+        trace_id = self._check_recursion(target, trace_id or new_trace_id(), request_id)
+        with self.limiter.slot(
+            version.function_name, target.reserved_concurrency, target.provisioned
+        ) as admission:
+            lease = await self.pool.acquire(version, provisioned_for=admission.provisioned)
             stream = self.logs.stream(version.log_group, lease.log_stream)
             reusable = True  # untouched so far
             try:
@@ -109,6 +123,21 @@ class Invoker:
             request_id=request_id,
         )
 
+    def _check_recursion(self, target: Resolved, trace_id: str, request_id: str) -> str:
+        """The trace header the function runs with, or RecursiveInvocation past the limit."""
+        version = target.version
+        trace_id, depth = recursion.next_hop(trace_id, version.function_arn)
+        if depth > recursion.MAX_DEPTH and target.recursive_loop != "Allow":
+            log.warning(
+                "function %s: recursive loop detected, invocation %s stopped after %d "
+                "invocations by one chain of events (RecursiveInvocationsDropped)",
+                version.function_name,
+                request_id,
+                recursion.MAX_DEPTH,
+            )
+            raise RecursiveInvocation(recursion.stop_message(version.function_name))
+        return trace_id
+
     async def _run(
         self,
         lease: Lease,
@@ -116,7 +145,7 @@ class Invoker:
         payload: bytes,
         request_id: str,
         client_context: str | None,
-        trace_id: str | None,
+        trace_id: str,
         stream: StreamLog,
     ) -> InvokeOutcome:
         environment = lease.environment
@@ -131,7 +160,7 @@ class Invoker:
             # The ARN as invoked: unqualified, or with the qualifier given (an alias, $LATEST).
             invoked_function_arn=target.invoked_arn
             or self.account.function_arn(version.function_name, target.qualifier),
-            trace_id=trace_id or new_trace_id(),
+            trace_id=trace_id,
             client_context=client_context,
             cognito_identity=None,
         )

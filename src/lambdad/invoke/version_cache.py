@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 from lambdad.catalog import (
     Catalog,
+    ConcurrencyCatalog,
     FunctionRef,
     FunctionState,
     LastUpdateStatus,
     Target,
     Version,
 )
+from lambdad.invoke.concurrency import Provisioned
 
 Clock = Callable[[], float]
 Draw = Callable[[], float]
@@ -41,6 +43,18 @@ class Resolved:
     """The qualifier as requested (an alias name, a version, $LATEST or None)."""
     invoked_arn: str | None = None
     """The ARN the function was invoked by (the context's invoked_function_arn)."""
+    provisioned: Provisioned | None = None
+    """The provisioned concurrency of the qualifier invoked (version or alias)."""
+    recursive_loop: str = "Terminate"
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The function's concurrency settings an invoke of one qualifier needs."""
+
+    reserved: int | None
+    provisioned: Provisioned | None = None
+    recursive_loop: str = "Terminate"
 
 
 class VersionCache:
@@ -50,32 +64,46 @@ class VersionCache:
         ttl_s: float = 2.0,
         clock: Clock = time.monotonic,
         draw: Draw = random.random,
+        concurrency: ConcurrencyCatalog | None = None,
     ):
         self.catalog = catalog
+        self.concurrency = concurrency
         self.ttl_s = ttl_s
         self._clock = clock
         self._draw = draw
-        self._entries: dict[tuple[str, str | None], tuple[float, Target, int | None]] = {}
+        self._entries: dict[tuple[str, str | None], tuple[float, Target, _Settings]] = {}
 
     async def get(self, ref: FunctionRef) -> Resolved:
         key = (ref.name, ref.qualifier)
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and now - entry[0] < self.ttl_s:
-            _, target, reserved = entry
+            _, target, settings = entry
         else:
             target = await self.catalog.resolve(ref)
-            function = await self.catalog.get_function(ref.name)
-            reserved = function.reserved_concurrency
+            settings = await self._settings(ref)
             if all(_settled(v) for v in (target.version, *(v for v, _ in target.routes))):
-                self._entries[key] = (now, target, reserved)
+                self._entries[key] = (now, target, settings)
             else:
                 self._entries.pop(key, None)
         return Resolved(
             version=target.pick(self._draw()),
-            reserved_concurrency=reserved,
+            reserved_concurrency=settings.reserved,
             qualifier=ref.qualifier,
             invoked_arn=target.arn,
+            provisioned=settings.provisioned,
+            recursive_loop=settings.recursive_loop,
+        )
+
+    async def _settings(self, ref: FunctionRef) -> _Settings:
+        function = await self.catalog.get_function(ref.name)
+        if self.concurrency is None:
+            return _Settings(function.reserved_concurrency)
+        provisioned = await self.concurrency.provisioned_for(ref.name, ref.qualifier)
+        return _Settings(
+            function.reserved_concurrency,
+            Provisioned(str(ref.qualifier), provisioned) if provisioned else None,
+            await self.concurrency.recursion_of(ref.name),
         )
 
     async def forget(self, function_name: str) -> None:
