@@ -3,8 +3,10 @@
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.pool.launcher import EnvironmentLauncher, LaunchSettings
 from lambdad.pool.pool import EnvironmentPool, EnvState, Lease, PoolKey
+from lambdad.pool.provisioned import Allocation, ProvisionedStatus, Provisioner
 
 __all__ = [
+    "Allocation",
     "EnvState",
     "EnvironmentLauncher",
     "EnvironmentPool",
@@ -12,4 +14,6 @@ __all__ = [
     "LaunchSettings",
     "Lease",
     "PoolKey",
+    "ProvisionedStatus",
+    "Provisioner",
 ]

@@ -62,7 +62,15 @@ class EnvironmentLauncher:
         self.open_output = open_output
         settings.work_root.mkdir(parents=True, exist_ok=True)
 
-    async def start(self, version: Version, env_id: str, log_stream: str) -> ExecutionEnvironment:
+    async def start(
+        self,
+        version: Version,
+        env_id: str,
+        log_stream: str,
+        initialization_type: str = "on-demand",
+    ) -> ExecutionEnvironment:
+        """`initialization_type`: "on-demand", or "provisioned-concurrency" for an
+        environment initialised ahead of traffic (AWS_LAMBDA_INITIALIZATION_TYPE)."""
         config = version.config
         code_dir = await run_sync(self.code_cache.ensure, version.code_key)
         layer_keys = [ref.code_key for ref in config.layer_refs]
@@ -80,6 +88,7 @@ class EnvironmentLauncher:
             credentials=session_credentials(),
             user_variables=config.environment,
         )
+        environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization_type
         spec = EnvironmentSpec(
             env_id=env_id,
             function_name=version.function_name,
@@ -97,6 +106,11 @@ class EnvironmentLauncher:
         )
         output = self.open_output(version.log_group, log_stream) if self.open_output else None
         return await ExecutionEnvironment.start(spec, self.backend, output=output)
+
+    async def start_provisioned(
+        self, version: Version, env_id: str, log_stream: str
+    ) -> ExecutionEnvironment:
+        return await self.start(version, env_id, log_stream, "provisioned-concurrency")
 
     def clean_work_root(self) -> None:
         """Remove work dirs a previous server left behind (its sandboxes are gone)."""

@@ -11,6 +11,10 @@ Contract:
   environments of that version, or of the whole function, are destroyed at
   once, busy ones when released.
 - `reap(now)` destroys environments idle for longer than `idle_timeout_s`.
+- Provisioned environments (`provision`) belong to a qualifier's provisioned
+  concurrency: only `acquire(version, provisioned_for=qualifier)` hands them
+  out, they are never reaped for idling, and `retire` leaves them to their
+  provisioner (`pool/provisioned.py`), which replaces or drops them.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ class Lease:
     invocations: int = 0
     retired: bool = False
     cold: bool = field(default=True)
+    provisioned_for: str | None = None
+    """The qualifier whose provisioned concurrency this environment is, if any."""
 
     def transition(self, new: EnvState) -> None:
         allowed = {
@@ -87,8 +93,10 @@ class EnvironmentPool:
         new_stream_name: Callable[[str], str],
         idle_timeout_s: float,
         clock: Clock = time.monotonic,
+        start_provisioned: StartEnvironment | None = None,
     ) -> None:
         self._start = start_environment
+        self._start_provisioned = start_provisioned or start_environment
         self._new_stream_name = new_stream_name
         self.idle_timeout_s = idle_timeout_s
         self._clock = clock
@@ -98,14 +106,21 @@ class EnvironmentPool:
 
     # -- the invocation path -------------------------------------------------
 
-    async def acquire(self, version: Version) -> Lease:
+    async def acquire(self, version: Version, provisioned_for: str | None = None) -> Lease:
+        """An idle environment, a provisioned one first when `provisioned_for` names
+        the qualifier; else a cold start (spill-over above provisioned runs on demand)."""
         key = PoolKey.of(version)
         async with self._lock:
-            idle = [
-                lease
-                for lease in self._leases.values()
-                if lease.key == key and lease.state is EnvState.IDLE and not lease.retired
-            ]
+            idle: list[Lease] = []
+            for wanted in dict.fromkeys((provisioned_for, None)):
+                idle = idle or [
+                    lease
+                    for lease in self._leases.values()
+                    if lease.key == key
+                    and lease.state is EnvState.IDLE
+                    and not lease.retired
+                    and lease.provisioned_for == wanted
+                ]
             if idle:
                 # Most recently used first: it is the most likely to be warm in caches.
                 lease = max(idle, key=lambda item: item.last_used)
@@ -115,25 +130,75 @@ class EnvironmentPool:
         return await self._cold_start(version, key)
 
     async def _cold_start(self, version: Version, key: PoolKey) -> Lease:
+        return await self._start_lease(version, None)
+
+    async def provision(self, version: Version, qualifier: str) -> Lease:
+        """Start an environment for `qualifier`'s provisioned concurrency; it waits IDLE
+        (frozen) for its first invocation. Raises what the start raises."""
+        lease = await self._start_lease(version, qualifier)
+        reusable = lease.environment.init_error is None
+        await self.release(lease, reusable=reusable, count=False)
+        return lease
+
+    async def _start_lease(self, version: Version, provisioned_for: str | None) -> Lease:
+        """A started environment, BUSY for its caller; on demand it is a cold start."""
         env_id = f"{next(self._ids):04d}{_suffix()}"
         stream = self._new_stream_name(version.version)
-        environment = await self._start(version, env_id, stream)
-        lease = Lease(id=env_id, key=key, environment=environment, log_stream=stream)
+        start = self._start if provisioned_for is None else self._start_provisioned
+        environment = await start(version, env_id, stream)
+        lease = Lease(
+            id=env_id,
+            key=PoolKey.of(version),
+            environment=environment,
+            log_stream=stream,
+            cold=provisioned_for is None,
+            provisioned_for=provisioned_for,
+            last_used=self._clock(),
+        )
         lease.transition(EnvState.BUSY)
         async with self._lock:
             self._leases[env_id] = lease
         log.info(
-            "env %s: started for %s:%s in %.1f ms (%s)",
+            "env %s: %s for %s:%s in %.1f ms (%s)",
             env_id,
-            key.function_name,
-            key.version,
+            "started" if provisioned_for is None else "provisioned",
+            version.function_name,
+            provisioned_for or version.version,
             environment.init_duration_ms,
             environment.backend_name,
         )
         return lease
 
-    async def release(self, lease: Lease, reusable: bool) -> None:
-        lease.invocations += 1
+    def provisioned(self, function_name: str, qualifier: str) -> list[Lease]:
+        """The live provisioned environments of one qualifier."""
+        return [
+            lease
+            for lease in self._leases.values()
+            if lease.key.function_name == function_name
+            and lease.provisioned_for == qualifier
+            and lease.state in (EnvState.IDLE, EnvState.BUSY)
+            and not lease.retired
+        ]
+
+    def provisioned_keys(self) -> set[tuple[str, str]]:
+        """(function, qualifier) of every live provisioned environment."""
+        return {
+            (lease.key.function_name, lease.provisioned_for)
+            for lease in self._leases.values()
+            if lease.provisioned_for is not None and not lease.retired
+        }
+
+    async def retire_leases(self, leases: list[Lease], reason: str) -> None:
+        """Destroy these environments: idle ones now, busy ones when released."""
+        async with self._lock:
+            for lease in leases:
+                lease.retired = True
+            idle = [lease for lease in leases if lease.state is EnvState.IDLE]
+        for lease in idle:
+            await self._destroy(lease, reason)
+
+    async def release(self, lease: Lease, reusable: bool, count: bool = True) -> None:
+        lease.invocations += 1 if count else 0
         lease.last_used = self._clock()
         if not reusable or lease.retired:
             await self._destroy(lease, "poisoned" if not reusable else "retired")
@@ -159,6 +224,7 @@ class EnvironmentPool:
                 for lease in self._leases.values()
                 if lease.key.function_name == function_name
                 and (version is None or lease.key.version == version)
+                and lease.provisioned_for is None
             ]
             for lease in leases:
                 lease.retired = True
@@ -172,7 +238,9 @@ class EnvironmentPool:
             expired = [
                 lease
                 for lease in self._leases.values()
-                if lease.state is EnvState.IDLE and now - lease.last_used >= self.idle_timeout_s
+                if lease.state is EnvState.IDLE
+                and lease.provisioned_for is None
+                and now - lease.last_used >= self.idle_timeout_s
             ]
             for lease in expired:
                 lease.transition(EnvState.DEAD)
