@@ -18,6 +18,7 @@ from lambdad.catalog import (
     Account,
     Catalog,
     CodeCache,
+    ConcurrencyCatalog,
     EventInvokeConfigs,
     LayerCatalog,
     OptTrees,
@@ -25,12 +26,13 @@ from lambdad.catalog import (
 )
 from lambdad.concurrency import run_sync
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
-from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings
+from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings, Provisioner
 from lambdad.sandbox import select_backend
 from lambdad.settings import Settings
 from lambdad.store import (
     AsyncEventStore,
     BlobStore,
+    ConcurrencyStore,
     EventInvokeConfigStore,
     FunctionStore,
     LayerStore,
@@ -84,13 +86,28 @@ def build_app(settings: Settings) -> ASGIApp:
         OptTrees(code_cache, data_dir / "opt"),
         open_output=logs.stream,
     )
-    pool = EnvironmentPool(launcher.start, new_stream_name, settings.idle_timeout_s)
+    pool = EnvironmentPool(
+        launcher.start,
+        new_stream_name,
+        settings.idle_timeout_s,
+        start_provisioned=launcher.start_provisioned,
+    )
     catalog.on_version_change(pool.retire)
     catalog.on_change(lambda _name: layers.sweep())
-    invoker = Invoker(
-        account, catalog, pool, ConcurrencyLimiter(settings.concurrent_executions), logs
+    concurrency = ConcurrencyCatalog(
+        account, catalog, ConcurrencyStore(engine), settings.concurrent_executions
     )
     event_invoke_configs = EventInvokeConfigs(account, catalog, EventInvokeConfigStore(engine))
+    limiter = ConcurrencyLimiter(settings.concurrent_executions)
+
+    async def refresh_unreserved_pool(_function_name: str = "") -> None:
+        limiter.unreserved_pool = (await concurrency.account_concurrency()).unreserved
+
+    provisioner = Provisioner(pool, concurrency.provisioned_targets)
+    for listener in (refresh_unreserved_pool, provisioner.wake):
+        catalog.on_change(listener)
+        concurrency.on_change(listener)
+    invoker = Invoker(account, catalog, pool, limiter, logs, concurrency)
     async_queue = AsyncQueue(
         AsyncEventStore(engine),
         invoker,
@@ -112,6 +129,8 @@ def build_app(settings: Settings) -> ASGIApp:
         logs=logs,
         event_invoke_configs=event_invoke_configs,
         policies=Policies(account, catalog, PolicyStore(engine)),
+        concurrency=concurrency,
+        provisioner=provisioner,
     )
 
     @asynccontextmanager
@@ -121,6 +140,8 @@ def build_app(settings: Settings) -> ASGIApp:
         async with anyio.create_task_group() as group:
             background.attach(group)
             await catalog.resume_pending()
+            await refresh_unreserved_pool()
+            group.start_soon(provisioner.run)
             group.start_soon(pool.run_reaper)
             group.start_soon(async_queue.run)
             group.start_soon(logs.run)

@@ -7,8 +7,16 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from lambdad.api.code_links import CodeLinks
-from lambdad.catalog import Account, Catalog, EventInvokeConfigs, FunctionRef, Policies
+from lambdad.catalog import (
+    Account,
+    Catalog,
+    ConcurrencyCatalog,
+    EventInvokeConfigs,
+    FunctionRef,
+    Policies,
+)
 from lambdad.invoke import AsyncQueue, Invoker
+from lambdad.pool import Provisioner
 from lambdad.settings import Settings
 from lambdad.telemetry import FunctionLogs
 
@@ -24,6 +32,8 @@ class ApiContext:
     logs: FunctionLogs
     event_invoke_configs: EventInvokeConfigs
     policies: Policies
+    concurrency: ConcurrencyCatalog
+    provisioner: Provisioner
 
     @property
     def region(self) -> str:

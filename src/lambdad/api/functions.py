@@ -170,16 +170,15 @@ async def list_tags(request: Request) -> Response:
 async def get_account_settings(request: Request) -> Response:
     ctx = ApiContext.of(request)
     count, code_size = await ctx.catalog.account_usage()
-    reserved = await ctx.catalog.reserved_concurrency_total()
-    limit = ctx.settings.concurrent_executions
+    account = await ctx.concurrency.account_concurrency()
     return _json(
         shapes.AccountSettings(
             account_limit=shapes.AccountLimit(
                 total_code_size=80_530_636_800,
                 code_size_unzipped=262_144_000,
                 code_size_zipped=52_428_800,
-                concurrent_executions=limit,
-                unreserved_concurrent_executions=limit - reserved,
+                concurrent_executions=account.limit,
+                unreserved_concurrent_executions=account.unreserved,
             ),
             account_usage=shapes.AccountUsage(total_code_size=code_size, function_count=count),
         )

@@ -7,6 +7,7 @@ from starlette.routing import Route
 from lambdad.api import (
     aliases,
     code_links,
+    concurrency,
     event_invoke,
     functions,
     invoke,
@@ -20,6 +21,9 @@ TAGS = "/2017-03-31/tags/{Resource:path}"
 LAYER_VERSION = "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}"
 EVENT_INVOKE = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
 LOG_RETENTION = "/_lambdad/functions/{FunctionName}/logs/retention"
+RESERVED = "/2017-10-31/functions/{FunctionName}/concurrency"
+PROVISIONED = "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"
+RECURSION = "/2024-08-31/functions/{FunctionName}/recursion-config"
 
 routes = [
     Route("/2015-03-31/functions", functions.create_function, methods=["POST"]),
@@ -42,6 +46,18 @@ routes = [
     Route(TAGS, functions.list_tags, methods=["GET"]),
     Route("/2016-08-19/account-settings", functions.get_account_settings, methods=["GET"]),
     Route("/2016-08-19/account-settings/", functions.get_account_settings, methods=["GET"]),
+    Route(RESERVED, concurrency.put_function_concurrency, methods=["PUT"]),
+    Route(RESERVED, concurrency.delete_function_concurrency, methods=["DELETE"]),
+    Route(
+        "/2019-09-30/functions/{FunctionName}/concurrency",
+        concurrency.get_function_concurrency,
+        methods=["GET"],
+    ),
+    Route(PROVISIONED, concurrency.put_provisioned_concurrency_config, methods=["PUT"]),
+    Route(PROVISIONED, concurrency.get_provisioned_concurrency_config, methods=["GET"]),
+    Route(PROVISIONED, concurrency.delete_provisioned_concurrency_config, methods=["DELETE"]),
+    Route(RECURSION, concurrency.put_function_recursion_config, methods=["PUT"]),
+    Route(RECURSION, concurrency.get_function_recursion_config, methods=["GET"]),
     Route(f"{FUNCTION}/invocations", invoke.invoke, methods=["POST"]),
     Route(
         "/2014-11-13/functions/{FunctionName}/invoke-async", invoke.invoke_async, methods=["POST"]

@@ -1,0 +1,260 @@
+"""Reserved and provisioned concurrency, account settings and recursion configs
+through boto3, on SQLite and PostgreSQL, as AWS answers them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from support.server import ACCOUNT_ID, REGION, ROLE
+from support.zips import handler_zip
+
+pytestmark = pytest.mark.compat
+
+FAST_WAIT = {"Delay": 0.05, "MaxAttempts": 400}
+
+
+def arn(name: str, qualifier: str | None = None) -> str:
+    base = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+    return base if qualifier is None else f"{base}:{qualifier}"
+
+
+def error_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    error = exc.value.response["Error"]
+    return str(error["Code"]), str(error["Message"])
+
+
+@pytest.fixture
+def function(lambda_client: Any) -> Iterator[str]:
+    """A fresh Active function, deleted afterwards (its settings go with it)."""
+    name = f"conc-{uuid.uuid4().hex[:10]}"
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": handler_zip(name)},
+    )
+    lambda_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
+    try:
+        yield name
+    finally:
+        lambda_client.delete_function(FunctionName=name)
+
+
+def unreserved(client: Any) -> int:
+    return int(client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"])
+
+
+def test_reserved_concurrency_put_get_delete(lambda_client: Any, function: str) -> None:
+    before = unreserved(lambda_client)
+    assert (
+        lambda_client.get_function_concurrency(FunctionName=function).get(
+            "ReservedConcurrentExecutions"
+        )
+        is None
+    )
+    assert "Concurrency" not in lambda_client.get_function(FunctionName=function)
+
+    answer = lambda_client.put_function_concurrency(
+        FunctionName=function, ReservedConcurrentExecutions=7
+    )
+    assert answer["ReservedConcurrentExecutions"] == 7
+    got = lambda_client.get_function_concurrency(FunctionName=arn(function))
+    assert got["ReservedConcurrentExecutions"] == 7
+    assert lambda_client.get_function(FunctionName=function)["Concurrency"] == {
+        "ReservedConcurrentExecutions": 7
+    }
+    assert unreserved(lambda_client) == before - 7
+
+    lambda_client.delete_function_concurrency(FunctionName=function)
+    assert "ReservedConcurrentExecutions" not in lambda_client.get_function_concurrency(
+        FunctionName=function
+    )
+    assert unreserved(lambda_client) == before
+
+
+def test_unreserved_concurrency_never_drops_below_100(lambda_client: Any, function: str) -> None:
+    limit = int(lambda_client.get_account_settings()["AccountLimit"]["ConcurrentExecutions"])
+    too_much = unreserved(lambda_client) - 99
+    with pytest.raises(ClientError) as refused:
+        lambda_client.put_function_concurrency(
+            FunctionName=function, ReservedConcurrentExecutions=too_much
+        )
+    assert error_of(refused) == (
+        "InvalidParameterValueException",
+        "Specified ReservedConcurrentExecutions for function decreases account's "
+        "UnreservedConcurrentExecution below its minimum value of [100].",
+    )
+    exactly = unreserved(lambda_client) - 100
+    lambda_client.put_function_concurrency(
+        FunctionName=function, ReservedConcurrentExecutions=exactly
+    )
+    assert unreserved(lambda_client) == 100
+    assert limit == 1000
+    lambda_client.delete_function_concurrency(FunctionName=function)
+
+
+def test_concurrency_errors(lambda_client: Any, raw_client: Any, function: str) -> None:
+    missing = f"missing-{uuid.uuid4().hex[:8]}"
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("put_function_concurrency", {"ReservedConcurrentExecutions": 1}),
+        ("get_function_concurrency", {}),
+        ("delete_function_concurrency", {}),
+        ("put_function_recursion_config", {"RecursiveLoop": "Allow"}),
+        ("get_function_recursion_config", {}),
+        ("list_provisioned_concurrency_configs", {}),
+    ]
+    for operation, params in calls:
+        with pytest.raises(ClientError) as not_found:
+            getattr(lambda_client, operation)(FunctionName=missing, **params)
+        assert error_of(not_found) == (
+            "ResourceNotFoundException",
+            f"Function not found: {arn(missing)}",
+        )
+    with pytest.raises(ClientError) as negative:
+        raw_client.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=-1)
+    assert error_of(negative)[0] == "ValidationException"
+    with pytest.raises(ClientError) as bad_loop:
+        raw_client.put_function_recursion_config(FunctionName=function, RecursiveLoop="Maybe")
+    assert error_of(bad_loop)[0] == "ValidationException"
+
+
+def test_recursion_config_defaults_to_terminate(lambda_client: Any, function: str) -> None:
+    assert (
+        lambda_client.get_function_recursion_config(FunctionName=function)["RecursiveLoop"]
+        == "Terminate"
+    )
+    answer = lambda_client.put_function_recursion_config(
+        FunctionName=function, RecursiveLoop="Allow"
+    )
+    assert answer["RecursiveLoop"] == "Allow"
+    assert (
+        lambda_client.get_function_recursion_config(FunctionName=function)["RecursiveLoop"]
+        == "Allow"
+    )
+    lambda_client.put_function_recursion_config(FunctionName=function, RecursiveLoop="Terminate")
+    assert (
+        lambda_client.get_function_recursion_config(FunctionName=function)["RecursiveLoop"]
+        == "Terminate"
+    )
+
+
+def test_account_settings_count_functions_and_code(lambda_client: Any, function: str) -> None:
+    settings = lambda_client.get_account_settings()
+    limit, usage = settings["AccountLimit"], settings["AccountUsage"]
+    assert limit["CodeSizeUnzipped"] == 262_144_000
+    assert limit["CodeSizeZipped"] == 52_428_800
+    assert limit["TotalCodeSize"] == 80_530_636_800
+    assert usage["FunctionCount"] >= 1
+    size = lambda_client.get_function(FunctionName=function)["Configuration"]["CodeSize"]
+    assert usage["TotalCodeSize"] >= size
+
+
+def wait_ready(client: Any, name: str, qualifier: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while True:
+        config: dict[str, Any] = client.get_provisioned_concurrency_config(
+            FunctionName=name, Qualifier=qualifier
+        )
+        if config["Status"] != "IN_PROGRESS" or time.monotonic() > deadline:
+            return config
+        time.sleep(0.05)
+
+
+def test_provisioned_concurrency_on_a_version(lambda_client: Any, function: str) -> None:
+    version = lambda_client.publish_version(FunctionName=function)["Version"]
+    before = unreserved(lambda_client)
+    put = lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function, Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    assert put["RequestedProvisionedConcurrentExecutions"] == 1
+    assert put["Status"] in ("IN_PROGRESS", "READY")
+    assert put["ResponseMetadata"]["HTTPStatusCode"] == 202
+    ready = wait_ready(lambda_client, function, version)
+    assert ready["Status"] == "READY"
+    assert ready["AllocatedProvisionedConcurrentExecutions"] == 1
+    assert ready["AvailableProvisionedConcurrentExecutions"] == 1
+    assert ready["LastModified"] == put["LastModified"]
+    # Provisioned concurrency of a function without a reservation comes out of the pool.
+    assert unreserved(lambda_client) == before - 1
+
+    listed = lambda_client.list_provisioned_concurrency_configs(FunctionName=function)
+    [item] = listed["ProvisionedConcurrencyConfigs"]
+    assert item["FunctionArn"] == arn(function, version)
+    assert item["Status"] == "READY"
+
+    lambda_client.delete_provisioned_concurrency_config(FunctionName=function, Qualifier=version)
+    with pytest.raises(ClientError) as gone:
+        lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier=version)
+    assert error_of(gone) == (
+        "ProvisionedConcurrencyConfigNotFoundException",
+        "No Provisioned Concurrency Config found for this function",
+    )
+    assert (
+        lambda_client.list_provisioned_concurrency_configs(FunctionName=function)[
+            "ProvisionedConcurrencyConfigs"
+        ]
+        == []
+    )
+    assert unreserved(lambda_client) == before
+
+
+def test_provisioned_concurrency_errors(lambda_client: Any, function: str) -> None:
+    with pytest.raises(ClientError) as latest:
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=function, Qualifier="$LATEST", ProvisionedConcurrentExecutions=1
+        )
+    assert error_of(latest) == (
+        "InvalidParameterValueException",
+        "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
+    )
+    with pytest.raises(ClientError) as get_latest:
+        lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier="$LATEST")
+    assert error_of(get_latest) == (
+        "InvalidParameterValueException",
+        "The function resource provided must be an alias or a published version.",
+    )
+    with pytest.raises(ClientError) as no_version:
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=function, Qualifier="42", ProvisionedConcurrentExecutions=1
+        )
+    assert error_of(no_version) == (
+        "ResourceNotFoundException",
+        f"Function not found: {arn(function, '42')}",
+    )
+    with pytest.raises(ClientError) as no_alias:
+        lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier="live")
+    assert error_of(no_alias)[0] == "ResourceNotFoundException"
+
+    version = lambda_client.publish_version(FunctionName=function)["Version"]
+    with pytest.raises(ClientError) as none_yet:
+        lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier=version)
+    assert error_of(none_yet)[0] == "ProvisionedConcurrencyConfigNotFoundException"
+
+    # Provisioned concurrency counts against the function's reservation.
+    lambda_client.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=1)
+    with pytest.raises(ClientError) as over_reserved:
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=function, Qualifier=version, ProvisionedConcurrentExecutions=2
+        )
+    assert error_of(over_reserved) == (
+        "InvalidParameterValueException",
+        "Requested Provisioned Concurrency should not be greater than the "
+        "reservedConcurrentExecution for function",
+    )
+    lambda_client.delete_function_concurrency(FunctionName=function)
+    with pytest.raises(ClientError) as over_account:
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=function, Qualifier=version, ProvisionedConcurrentExecutions=950
+        )
+    assert error_of(over_account) == (
+        "InvalidParameterValueException",
+        "Specified ConcurrentExecutions for function decreases account's "
+        "UnreservedConcurrentExecution below its minimum value of [100].",
+    )
