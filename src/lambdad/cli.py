@@ -108,6 +108,12 @@ def main() -> None:
     help="Seconds before an idle environment is reaped.  [default: 300]",
 )
 @click.option(
+    "--concurrent-executions",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The account's concurrency limit (GetAccountSettings).  [default: 1000]",
+)
+@click.option(
     "--strict-runtimes",
     is_flag=True,
     default=None,
