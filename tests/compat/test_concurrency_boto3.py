@@ -8,15 +8,18 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from support.server import ACCOUNT_ID, REGION, ROLE
+from lambdad.invoke.recursion import function_key
+from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer
 from support.zips import handler_zip
 
 pytestmark = pytest.mark.compat
 
 FAST_WAIT = {"Delay": 0.05, "MaxAttempts": 400}
+ROOT = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
 
 
 def arn(name: str, qualifier: str | None = None) -> str:
@@ -258,3 +261,25 @@ def test_provisioned_concurrency_errors(lambda_client: Any, function: str) -> No
         "Specified ConcurrentExecutions for function decreases account's "
         "UnreservedConcurrentExecution below its minimum value of [100].",
     )
+
+
+def test_an_invoke_that_loops_back_a_17th_time_is_stopped(
+    server: LambdadServer, lambda_client: Any, function: str
+) -> None:
+    def invoke(count: int) -> httpx.Response:
+        lineage = f"{function_key(arn(function))}:{count}"
+        return httpx.post(
+            f"{server.url}/2015-03-31/functions/{function}/invocations",
+            content=b"{}",
+            headers={"X-Amzn-Trace-Id": f"{ROOT};Lineage={lineage}"},
+            timeout=30,
+        )
+
+    assert invoke(15).status_code == 200  # the 16th invocation by this chain runs
+    stopped = invoke(16)
+    assert stopped.status_code == 400
+    assert stopped.headers["x-amzn-ErrorType"] == "RecursiveInvocationException"
+    assert "recursive loop" in stopped.json()["message"]
+
+    lambda_client.put_function_recursion_config(FunctionName=function, RecursiveLoop="Allow")
+    assert invoke(16).status_code == 200
