@@ -26,6 +26,7 @@ from lambdad.concurrency import run_sync
 from lambdad.errors import (
     InvalidParameterValue,
     ProvisionedConfigNotFound,
+    ResourceConflict,
     ResourceNotFound,
     ValidationError,
 )
@@ -46,8 +47,6 @@ NOT_A_VERSION = "The function resource provided must be an alias or a published 
 NO_CONFIG = "No Provisioned Concurrency Config found for this function"
 
 ChangeListener = Callable[[str], Awaitable[None]]
-AliasResolver = Callable[[str, str], Awaitable[str]]
-"""(function name, alias name) -> the version the alias points at, or ResourceNotFound."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +70,11 @@ class ConcurrencyCatalog:
         catalog: Catalog,
         store: ConcurrencyStore,
         account_limit: int,
-        resolve_alias: AliasResolver | None = None,
     ) -> None:
         self.account = account
         self.catalog = catalog
         self.store = store
         self.account_limit = account_limit
-        self._resolve_alias = resolve_alias
         self._listeners: list[ChangeListener] = []
 
     @property
@@ -162,9 +159,9 @@ class ConcurrencyCatalog:
         ref = self.account.resolve(function_name, qualifier)
         if ref.qualifier in (None, LATEST):
             raise InvalidParameterValue(NOT_PUBLISHED)
-        await self._target_version(ref)
         function = await self.catalog.get_function(ref.name)
         configs = await run_sync(self.store.list_provisioned)
+        await self._check_alias_rules(ref, configs)
         own_others = sum(
             c.requested
             for c in configs
@@ -293,15 +290,31 @@ class ConcurrencyCatalog:
 
     async def _target_version(self, ref: FunctionRef) -> Version:
         """The published version a version number or alias names, or AWS's not-found."""
-        assert ref.qualifier is not None
-        if ref.qualifier.isdigit():
-            return await self.catalog.get_version(ref)
-        await self.catalog.get_function(ref.name)
-        if self._resolve_alias is None:
-            arn = self.account.function_arn(ref.name, ref.qualifier)
-            raise ResourceNotFound(f"Cannot find alias arn: {arn}")
-        number = await self._resolve_alias(ref.name, ref.qualifier)
-        return await self.catalog.get_version(FunctionRef(ref.name, number))
+        return (await self.catalog.resolve(ref)).version
+
+    async def _check_alias_rules(self, ref: FunctionRef, configs: list[ProvisionedRow]) -> None:
+        """AWS's rules between aliases and versions: one config per version, reached
+        either through the version or through one alias without weights."""
+        target = await self.catalog.resolve(ref)
+        if target.alias is not None and target.routes:
+            raise InvalidParameterValue(
+                "Alias with weights can not be used with Provisioned Concurrency"
+            )
+        for config in configs:
+            if config.function_name != ref.name or config.qualifier == ref.qualifier:
+                continue
+            if target.alias is not None and config.qualifier == target.version.version:
+                raise ResourceConflict(
+                    "Alias can't be used for Provisioned Concurrency configuration on an "
+                    "already Provisioned version"
+                )
+            if target.alias is None and not config.qualifier.isdigit():
+                try:
+                    other = await self.catalog.resolve(FunctionRef(ref.name, config.qualifier))
+                except ResourceNotFound:
+                    continue
+                if other.version.version == target.version.version:
+                    raise ResourceConflict("Version is pointed by a Provisioned Concurrency alias")
 
     def _not_found(self, name: str) -> ResourceNotFound:
         return ResourceNotFound(f"Function not found: {self.account.function_arn(name)}")
