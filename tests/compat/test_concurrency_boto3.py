@@ -283,3 +283,70 @@ def test_an_invoke_that_loops_back_a_17th_time_is_stopped(
 
     lambda_client.put_function_recursion_config(FunctionName=function, RecursiveLoop="Allow")
     assert invoke(16).status_code == 200
+
+
+def test_provisioned_concurrency_on_an_alias(lambda_client: Any, function: str) -> None:
+    first = lambda_client.publish_version(FunctionName=function)["Version"]
+    lambda_client.update_function_configuration(
+        FunctionName=function, Environment={"Variables": {"STAGE": "2"}}
+    )
+    lambda_client.get_waiter("function_updated_v2").wait(
+        FunctionName=function, WaiterConfig=FAST_WAIT
+    )
+    second = lambda_client.publish_version(FunctionName=function)["Version"]
+    lambda_client.create_alias(FunctionName=function, Name="live", FunctionVersion=first)
+    lambda_client.create_alias(
+        FunctionName=function,
+        Name="canary",
+        FunctionVersion=first,
+        RoutingConfig={"AdditionalVersionWeights": {second: 0.1}},
+    )
+    with pytest.raises(ClientError) as weighted:
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=function, Qualifier="canary", ProvisionedConcurrentExecutions=1
+        )
+    assert error_of(weighted) == (
+        "InvalidParameterValueException",
+        "Alias with weights can not be used with Provisioned Concurrency",
+    )
+
+    lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function, Qualifier="live", ProvisionedConcurrentExecutions=1
+    )
+    assert wait_ready(lambda_client, function, "live")["Status"] == "READY"
+    with pytest.raises(ClientError) as pointed:
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=function, Qualifier=first, ProvisionedConcurrentExecutions=1
+        )
+    assert error_of(pointed) == (
+        "ResourceConflictException",
+        "Version is pointed by a Provisioned Concurrency alias",
+    )
+    lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function, Qualifier=second, ProvisionedConcurrentExecutions=1
+    )
+    lambda_client.create_alias(FunctionName=function, Name="next", FunctionVersion=second)
+    with pytest.raises(ClientError) as already:
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=function, Qualifier="next", ProvisionedConcurrentExecutions=1
+        )
+    assert error_of(already) == (
+        "ResourceConflictException",
+        "Alias can't be used for Provisioned Concurrency configuration on an already "
+        "Provisioned version",
+    )
+    listed = lambda_client.list_provisioned_concurrency_configs(FunctionName=function)
+    assert sorted(c["FunctionArn"] for c in listed["ProvisionedConcurrencyConfigs"]) == sorted(
+        [arn(function, "live"), arn(function, second)]
+    )
+    # Deleting the alias deletes its config.
+    lambda_client.delete_alias(FunctionName=function, Name="live")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        configs = lambda_client.list_provisioned_concurrency_configs(FunctionName=function)
+        if len(configs["ProvisionedConcurrencyConfigs"]) == 1:
+            break
+        time.sleep(0.05)
+    assert [c["FunctionArn"] for c in configs["ProvisionedConcurrencyConfigs"]] == [
+        arn(function, second)
+    ]

@@ -160,13 +160,24 @@ def test_provisioned_environments_are_ready_before_the_first_invoke(
     on_demand = next(r for body, r in results if body["init_type"] == "on-demand")
     assert "Init Duration" in report_line(on_demand)
 
+    # On an alias instead: its invokes get the environments.
+    lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier=version)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    lam.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="live", ProvisionedConcurrentExecutions=1
+    )
+    assert wait_ready(lam, name, "live")["Status"] == "READY"
+    body, response = invoke_json(lam, name, {}, Qualifier="live", LogType="Tail")
+    assert body["init_type"] == "provisioned-concurrency"
+    assert "Init Duration" not in report_line(response)
+
     # Configs survive a restart: the environment is provisioned again on start.
     provisioned_server.stop()
     provisioned_server.start()
     lam = provisioned_server.client()
-    assert wait_ready(lam, name, version)["Status"] == "READY"
+    assert wait_ready(lam, name, "live")["Status"] == "READY"
     asked_at = time.time()
-    body, response = invoke_json(lam, name, {}, Qualifier=version, LogType="Tail")
+    body, response = invoke_json(lam, name, {}, Qualifier="live", LogType="Tail")
     assert body["init_type"] == "provisioned-concurrency"
     assert body["init_at"] < asked_at
     assert "Init Duration" not in report_line(response)
