@@ -25,14 +25,12 @@ from dataclasses import dataclass
 
 import anyio
 
-from lambdad.catalog import FunctionState, ProvisionedTarget, Version
-from lambdad.pool.pool import EnvironmentPool, EnvState, Lease, PoolKey
+from lambdad.catalog import FunctionState, ProvisionedTarget
+from lambdad.pool.pool import EnvironmentPool, EnvState, PoolKey
 
 log = logging.getLogger(__name__)
 
 Targets = Callable[[], Awaitable[list[ProvisionedTarget]]]
-Announce = Callable[[Version, Lease], Awaitable[None]]
-"""Told about each new provisioned environment (to open its log stream with its Init logs)."""
 
 PARALLEL_STARTS = 4
 INIT_FAILURE = "FUNCTION_ERROR_INIT_FAILURE"
@@ -59,12 +57,10 @@ class Provisioner:
         self,
         pool: EnvironmentPool,
         targets: Targets,
-        announce: Announce,
         interval_s: float = 1.0,
     ) -> None:
         self.pool = pool
         self._targets = targets
-        self._announce = announce
         self.interval_s = interval_s
         self._wake = anyio.Event()
         self._failures: dict[tuple[str, str], tuple[object, str]] = {}
@@ -156,7 +152,6 @@ class Provisioner:
             self._failures[(name, qualifier)] = (_attempt_key(target), f"{INIT_FAILURE}: {exc}")
             return
         init_error = lease.environment.init_error
-        await self._announce(target.version, lease)
         if init_error is not None:
             log.warning("function %s:%s: Init failed (%s)", name, qualifier, init_error.error_type)
             self._failures[(name, qualifier)] = (_attempt_key(target), INIT_FAILURE)

@@ -12,7 +12,6 @@ from lambdad.catalog import ProvisionedTarget, Version
 from lambdad.pool import (
     EnvironmentPool,
     ExecutionEnvironment,
-    Lease,
     ProvisionedStatus,
     Provisioner,
 )
@@ -43,7 +42,6 @@ class World:
         self.version = make_version("fn", version="1")
         self.targets: list[ProvisionedTarget] = []
         self.started: list[FakeEnvironment] = []
-        self.announced: list[Lease] = []
         self.fail = False
 
         async def start(kind: str, v: Version, env_id: str, stream: str) -> ExecutionEnvironment:
@@ -61,10 +59,7 @@ class World:
         async def targets() -> list[ProvisionedTarget]:
             return self.targets
 
-        async def announce(version: Version, lease: Lease) -> None:
-            self.announced.append(lease)
-
-        self.provisioner = Provisioner(self.pool, targets, announce)
+        self.provisioner = Provisioner(self.pool, targets)
 
     def want(self, count: int, modified: float = 1.0) -> None:
         row = ProvisionedRow("fn", "live", count, modified)
@@ -81,7 +76,6 @@ async def test_configs_get_their_environments_and_invokes_use_them_first() -> No
     await world.provisioner.reconcile()
     assert world.status(2) is ProvisionedStatus.READY
     assert [e.kind for e in world.started] == ["provisioned", "provisioned"]
-    assert len(world.announced) == 2
 
     lease = await world.pool.acquire(world.version, provisioned_for="live")
     assert lease.provisioned_for == "live" and not lease.cold
