@@ -69,6 +69,8 @@ class Lease:
     cold: bool = field(default=True)
     provisioned_for: str | None = None
     """The qualifier whose provisioned concurrency this environment is, if any."""
+    allocated: bool = False
+    """Provisioned and parked idle once: from then on it counts as allocated."""
 
     def transition(self, new: EnvState) -> None:
         allowed = {
@@ -138,6 +140,7 @@ class EnvironmentPool:
         lease = await self._start_lease(version, qualifier)
         reusable = lease.environment.init_error is None
         await self.release(lease, reusable=reusable, count=False)
+        lease.allocated = lease.state is EnvState.IDLE
         return lease
 
     async def _start_lease(self, version: Version, provisioned_for: str | None) -> Lease:
@@ -176,6 +179,7 @@ class EnvironmentPool:
             for lease in self._leases.values()
             if lease.key.function_name == function_name
             and lease.provisioned_for == qualifier
+            and lease.allocated
             and lease.state in (EnvState.IDLE, EnvState.BUSY)
             and not lease.retired
         ]
