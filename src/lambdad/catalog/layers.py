@@ -128,6 +128,8 @@ class LayerCatalog:
         self.account = account
         self.layers = layers
         self.blobs = blobs
+        self._tombstones_in_use = True
+        """Whether a deleted version may still wait for its last function (unknown at start)."""
 
     def layer_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.account.region}:{self.account.account_id}:layer:{name}"
@@ -233,16 +235,22 @@ class LayerCatalog:
         row = await run_sync(self.layers.mark_deleted, name, version)
         if row is not None:
             log.info("layer %s: version %d deleted", name, version)
+            self._tombstones_in_use = True
             await self.sweep()
 
     async def sweep(self) -> None:
-        """Release the blobs of deleted layer versions that no function uses any more."""
-        tombstones = await run_sync(self.layers.tombstones)
-        if not tombstones:
+        """Release the blobs of deleted layer versions that no function uses any more.
+
+        Runs after every function change; free unless a deleted version was still
+        in use at the last sweep."""
+        if not self._tombstones_in_use:
             return
-        used = await run_sync(self.layers.layers_in_use)
+        self._tombstones_in_use = False  # before reading: a delete meanwhile sets it again
+        tombstones = await run_sync(self.layers.tombstones)
+        used = await run_sync(self.layers.layers_in_use) if tombstones else set()
         for row in tombstones:
             if f"{self.layer_arn(row.layer_name)}:{row.version}" in used:
+                self._tombstones_in_use = True
                 continue
             await run_sync(self.layers.release, row.layer_name, row.version)
             if not await run_sync(self.layers.blob_in_use, row.code_sha256):
