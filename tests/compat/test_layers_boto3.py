@@ -154,6 +154,13 @@ def test_publish_refuses_what_aws_refuses(lambda_client: Any, raw_client: Any) -
             raw_client.publish_layer_version(Content={"ZipFile": LAYER_ZIP}, **params)
         assert error(exc)[0] == code, params
         assert fragment in error(exc)[1], params
+    for content in ({}, {"ZipFile": b""}):
+        with pytest.raises(ClientError) as exc:
+            raw_client.publish_layer_version(LayerName=unique(), Content=content)
+        assert error(exc) == (
+            "InvalidParameterValueException",
+            "Uploaded file must be a non-empty zip",
+        )
     with pytest.raises(ClientError) as exc:
         raw_client.publish_layer_version(LayerName=unique(), Content={"ZipFile": b"not a zip"})
     assert error(exc)[0] == "InvalidParameterValueException"

@@ -158,9 +158,8 @@ class LayerCatalog:
                     f"Member must have length less than or equal to {MAX_LICENSE_INFO}",
                 )
             )
-        if zip_file is None:
-            raise InvalidParameterValue("Please provide a source for layer code.")
-        package: CodePackage = await run_sync(inspect_zip, zip_file)
+        # No content is answered as an empty zip is (AWS: "... must be a non-empty zip").
+        package: CodePackage = await run_sync(inspect_zip, zip_file or b"")
         await run_sync(self.blobs.put, package.data)
         config = {
             "description": description,
