@@ -128,14 +128,16 @@ class Invoker:
         version = target.version
         trace_id, depth = recursion.next_hop(trace_id, version.function_arn)
         if depth > recursion.MAX_DEPTH and target.recursive_loop != "Allow":
+            # AWS's notification (AWS_LAMBDA_RUNAWAY_TERMINATION_NOTIFICATION), as one line.
             log.warning(
-                "function %s: recursive loop detected, invocation %s stopped after %d "
-                "invocations by one chain of events (RecursiveInvocationsDropped)",
+                "function %s: Lambda has detected that the function is being invoked in a "
+                "recursive loop and has stopped the recursive invocation %s after %d calls "
+                "(RecursiveInvocationsDropped)",
                 version.function_name,
                 request_id,
                 recursion.MAX_DEPTH,
             )
-            raise RecursiveInvocation(recursion.stop_message(version.function_name))
+            raise RecursiveInvocation(recursion.STOPPED)
         return trace_id
 
     async def _run(

@@ -20,6 +20,11 @@ from lambdad.invoke.requests import new_trace_id
 
 MAX_DEPTH = 16
 """Lambda stops a loop after 16 invocations of the same function by one event chain."""
+STOPPED = (
+    "Lambda has detected your function being invoked in a recursive loop with other AWS "
+    "resources and stopped your function's invocation."
+)
+"""RecursiveInvocationException's message: the exception's description in AWS's model."""
 MAX_HEADER = 2048
 MAX_ENTRIES = 32
 _ENTRY = re.compile(r"(?:\d+:)?([0-9a-f]{8}):(\d{1,6})")
@@ -60,11 +65,3 @@ def next_hop(trace_header: str, function_arn: str) -> tuple[str, int]:
     kept = list(counts.items())[-MAX_ENTRIES:]
     fields.append("Lineage=" + "|".join(f"{k}:{n}" for k, n in kept))
     return ";".join(fields), depth
-
-
-def stop_message(function_name: str) -> str:
-    return (
-        f"Lambda detected that function {function_name} is part of a recursive loop and "
-        f"stopped its invocation after {MAX_DEPTH} recursive calls. To allow the loop, set the "
-        "function's recursive loop detection to Allow (PutFunctionRecursionConfig)."
-    )
