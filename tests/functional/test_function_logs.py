@@ -135,3 +135,18 @@ async def test_retention_is_validated_stored_and_swept(
     assert any("retention deleted 1 events" in r.getMessage() for r in caplog.records)
     await logs.put_retention_policy(G, None)
     assert await logs.retention_days(G) is None
+
+
+async def test_a_sweep_shrinks_a_store_over_a_lowered_cap(
+    engine: sa.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    roomy = FunctionLogs(LogStore(engine))
+    for n in range(50):
+        await roomy.stream(G, "s").write(f"{n:04d}".encode() + b"z" * 995 + b"\n")
+        await roomy.flush()  # a chunk each: eviction takes whole chunks
+    small = FunctionLogs(LogStore(engine), max_bytes=20_000)  # the next server's setting
+    with caplog.at_level(logging.WARNING, logger="lambdad.telemetry.logs"):
+        await small.sweep()
+    assert small.store.total_bytes() <= small.budget
+    assert (await messages(small))[-1].startswith("0049")
+    assert any("evicted the oldest" in r.getMessage() for r in caplog.records)

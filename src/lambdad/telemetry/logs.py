@@ -192,13 +192,17 @@ class FunctionLogs:
 
     async def _store(self, items: list[_Queued]) -> None:
         chunks = _chunks(items)
-        if not chunks:
-            return
+        if chunks:
+            # Room first, so the store never holds more than the cap.
+            await self._make_room(sum(chunk.size for chunk in chunks))
+            self._size = (self._size or 0) + await run_sync(self.store.append, chunks)
+
+    async def _make_room(self, incoming: int) -> None:
+        """Evict the oldest events if `incoming` more bytes would pass the budget
+        (the caller holds the writing lock)."""
         if self._size is None:
             self._size = await run_sync(self.store.total_bytes)
-        incoming = sum(chunk.size for chunk in chunks)
         if self._size + incoming > self.budget:
-            # Room first, so the store never holds more than the cap.
             removed = await run_sync(
                 self.store.evict_oldest, self._size + incoming - int(self.budget * EVICT_TO)
             )
@@ -213,7 +217,6 @@ class FunctionLogs:
                 _time_text(removed.last_ms),
                 _groups_text(removed),
             )
-        self._size += await run_sync(self.store.append, chunks)
 
     # ---- retention -------------------------------------------------------------------------
 
@@ -227,11 +230,13 @@ class FunctionLogs:
         return await run_sync(self.store.retention_days, group)
 
     async def sweep(self) -> Removed:
-        """Delete the events that outlived their group's retention."""
+        """Delete the events that outlived their group's retention, and the oldest
+        ones of a store that is over its cap (a server restarted with a smaller one)."""
         async with self._writing:
             removed = await run_sync(self.store.delete_expired, self.now_ms())
             if self._size is not None:
                 self._size -= removed.bytes
+            await self._make_room(0)
         if removed.events:
             log.info(
                 "logs: retention deleted %d events (%s, from %s to %s) of %s",
