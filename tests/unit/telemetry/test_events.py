@@ -71,3 +71,11 @@ def test_tail_keeps_the_last_bytes_one_event_per_line() -> None:
     assert big is not None
     tail.add(big)
     assert tail.value() == b"c" * 8 + b"\nend\n"
+
+
+def test_a_carriage_return_inside_a_line_keeps_one_event() -> None:
+    """Lambda's Node and Python runtimes log multi-line messages with \\r between
+    the lines so that CloudWatch keeps them as one event."""
+    assert LineSplitter().feed(b"Error: boom\r    at f (app.js:1)\r\n") == [
+        b"Error: boom\r    at f (app.js:1)"
+    ]
