@@ -186,7 +186,11 @@ class BwrapBackend:
         self._unprivileged = unprivileged
         # Each sandbox runs as a host uid of its own (per-uid kernel limits stay its own).
         self._ids = HostIds.claim() if unprivileged else None
-        if unprivileged:
+        # Staging needs root (a mount namespace of the launcher's own); as root, it is
+        # done for a privileged bwrap too: read-only sources staged as overlays name no
+        # host path in the sandbox's /proc/self/mountinfo.
+        self._stages = os.geteuid() == 0
+        if self._stages:
             STAGE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="lambdad-sandbox-"))
         self._options = options or BwrapOptions()
@@ -217,12 +221,11 @@ class BwrapBackend:
     def _exec(self, spec: SandboxSpec, slot: Slot) -> None:
         disk = self._pool.maker.disk_for(slot, spec.ephemeral_storage_mb)
         etc_dir = self._etc_dir(spec.uid, spec.gid)
-        staging = None
+        staging = plan_staging(spec, etc_dir, disk.path, STAGE_ROOT) if self._stages else None
         if self._ids is not None:
             ids = self._ids
             uid = gid = ids.allocate()
             slot.released.append(lambda: ids.release(uid))
-            staging = plan_staging(spec, etc_dir, disk.path, STAGE_ROOT)
         else:
             uid, gid = os.geteuid(), os.getegid()  # bwrap maps the sandbox uid to ours
         disk.prepare_for(uid, gid)
@@ -246,8 +249,8 @@ class BwrapBackend:
             staged=None if staging is None else dict(staging.binds),
         )
         try:
-            if staging is None:
-                slot.launcher.exec(argv, {}, fds, args_fd=True, rlimits=spec.rlimits)
+            if self._ids is None:  # bwrap runs as we do
+                slot.launcher.exec(argv, {}, fds, args_fd=True, stage=staging, rlimits=spec.rlimits)
             else:
                 slot.launcher.exec(
                     argv, {}, fds, args_fd=True, uid=uid, gid=gid, stage=staging,
