@@ -204,7 +204,8 @@ class RunningSandbox:
             return
         self._destroyed = True
         self._destroy_done = anyio.Event()
-        log.info("sandbox %s: destroying (%s)", self.spec.sandbox_id, reason)
+        # The environment logs its destruction (once); this is the sandbox's detail.
+        log.debug("sandbox %s: destroying (%s)", self.spec.sandbox_id, reason)
         try:
             await run_blocking(self._teardown)
         finally:
