@@ -44,7 +44,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 1 << 30
 """The log store's default size cap (1 GiB)."""
-QUEUE_BYTES = 4 << 20
+QUEUE_BYTES = 2 << 20
+"""What may wait for the writer; a producer waits while it is full."""
+BATCH_BYTES = 1 << 20
+"""What the writer stores in one transaction."""
 CHUNK_BYTES = 1 << 20
 """A stored chunk holds up to about this much of one stream's messages."""
 CHUNK_EVENTS = 1 << 16
@@ -178,7 +181,7 @@ class FunctionLogs:
             await self._queue.wait_ready(CHUNK_BYTES, self.linger_s)
             try:
                 async with self._writing:
-                    await self._store(self._queue.take(QUEUE_BYTES))
+                    await self._store(self._queue.take(BATCH_BYTES))
             except Exception:
                 log.exception("logs: write failed; those events are lost")
                 await anyio.sleep(1.0)
@@ -188,7 +191,7 @@ class FunctionLogs:
         target = self._queue.put_count
         async with self._writing:
             while self._queue.taken_count < target:
-                await self._store(self._queue.take(QUEUE_BYTES))
+                await self._store(self._queue.take(BATCH_BYTES))
 
     async def _store(self, items: list[_Queued]) -> None:
         chunks = _chunks(items)
