@@ -17,7 +17,7 @@ retention (`put_retention_policy`, CloudWatch's days) is applied by
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -111,8 +111,10 @@ class LogStore:
     def create_stream(self, group: str, stream: str, created_ms: int) -> None:
         with map_db_errors(), self.engine.begin() as conn:
             self._ensure(conn, group, stream, created_ms)
+        self._remember([(group, stream)])
 
     def _ensure(self, conn: Connection, group: str, stream: str, created_ms: int) -> None:
+        """The group's and the stream's rows, made if missing (`_remember` after commit)."""
         if (group, stream) in self._known:
             return
         for table, key in (
@@ -122,9 +124,11 @@ class LogStore:
             where = [table.c[column] == value for column, value in key.items()]
             if conn.execute(sa.select(sa.literal(1)).where(*where)).first() is None:
                 conn.execute(sa.insert(table).values(**key, created_ms=created_ms))
+
+    def _remember(self, pairs: Iterable[tuple[str, str]]) -> None:
         if len(self._known) > 4096:
             self._known.clear()
-        self._known.add((group, stream))
+        self._known.update(pairs)
 
     def streams(self, group: str) -> list[str]:
         query = (
@@ -206,6 +210,7 @@ class LogStore:
             for chunk in chunks:
                 self._ensure(conn, chunk.log_group, chunk.log_stream, chunk.runs[0][0])
             conn.execute(sa.insert(log_chunks), rows)
+        self._remember((chunk.log_group, chunk.log_stream) for chunk in chunks)
         return sum(chunk.size for chunk in chunks)
 
     def events(
