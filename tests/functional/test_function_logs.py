@@ -150,3 +150,17 @@ async def test_a_sweep_shrinks_a_store_over_a_lowered_cap(
     assert small.store.total_bytes() <= small.budget
     assert (await messages(small))[-1].startswith("0049")
     assert any("evicted the oldest" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_flood_of_one_byte_lines_fills_chunks_to_their_id_space(engine: sa.Engine) -> None:
+    logs = FunctionLogs(LogStore(engine))
+    stream = logs.stream(G, "s")
+    for _ in range(3):
+        await stream.write(b"x\n" * 40_000)
+    await logs.flush()
+    with engine.connect() as conn:
+        counts = [n for (n,) in conn.execute(sa.text("SELECT event_count FROM log_chunks"))]
+    assert sum(counts) == 120_000 and max(counts) <= 1 << 16 and len(counts) >= 2
+    events = await logs.read(G, 0, 200_000)
+    assert len(events) == 120_000 and len({e.id for e in events}) == 120_000
+    assert [e.id for e in events] == sorted(e.id for e in events)
