@@ -194,8 +194,8 @@ def deploy(
         config["Timeout"] = timeout
     if env_pairs:
         config["Environment"] = {"Variables": parse_env(env_pairs)}
-    exists = client.http.get(f"{API}/{name}/configuration").status_code == 200
-    if not exists:
+    existing = client.http.get(f"{API}/{name}/configuration")
+    if existing.status_code != 200:
         client.call("POST", API, json={"FunctionName": name, "Code": {"ZipFile": code}, **config})
         verb = "created"
     else:
@@ -204,7 +204,16 @@ def deploy(
         client.call("PUT", f"{API}/{name}/configuration", json=config)
         verb = "updated"
     result = _wait_ready(client, name)
+    if verb == "updated" and _same_deployment(existing.json(), result, config):
+        verb = "redeployed unchanged"
     click.echo(f"{verb} {result['FunctionArn']} ({result['CodeSize']} bytes)")
+
+
+def _same_deployment(before: dict[str, Any], after: dict[str, Any], sent: dict[str, Any]) -> bool:
+    """Whether an update left the code and every configuration value sent as they were."""
+    return before["CodeSha256"] == after["CodeSha256"] and all(
+        before.get(key) == value for key, value in sent.items()
+    )
 
 
 def _wait_ready(client: Client, name: str, timeout_s: float = 60.0) -> dict[str, Any]:

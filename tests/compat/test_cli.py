@@ -55,15 +55,25 @@ def test_deploy_ls_rm(server: LambdadServer, lambda_client: Any, tmp_path: Path)
     first_sha = config["CodeSha256"]
 
     write_app(folder, "two")
-    updated = lambdad(
+    update = (
         "deploy", str(folder), "--name", name, "--runtime", "python3.11",
-        "--handler", "app.handler", "--memory", "256", "--timeout", "20", endpoint=server.url,
+        "--handler", "app.handler", "--memory", "256", "--timeout", "20",
     )  # fmt: skip
+    updated = lambdad(*update, endpoint=server.url)
     assert updated.returncode == 0, updated.stderr
     assert updated.stdout.startswith("updated ")
     config = lambda_client.get_function_configuration(FunctionName=name)
     assert config["CodeSha256"] != first_sha
     assert (config["Runtime"], config["MemorySize"], config["Timeout"]) == ("python3.11", 256, 20)
+    log = server.log_path.read_text(errors="replace")
+    assert f"function {name}: configuration updated (memory_size, runtime, timeout)" in log
+
+    again = lambdad(*update, endpoint=server.url)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("redeployed unchanged ")
+    log = server.log_path.read_text(errors="replace")
+    assert f"function {name}: code redeployed unchanged" in log
+    assert f"function {name}: configuration redeployed unchanged" in log
 
     listed = lambdad("ls", endpoint=server.url)
     assert listed.returncode == 0, listed.stderr

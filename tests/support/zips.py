@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import warnings
 import zipfile
 from collections.abc import Mapping
 
@@ -47,4 +48,21 @@ def bomb_zip(megabytes: int = 300) -> bytes:
         with archive.open("zeros.bin", "w", force_zip64=True) as entry:
             for _ in range(megabytes):
                 entry.write(chunk)
+    return buffer.getvalue()
+
+
+def links_zip(*entries: tuple[str, str, bool]) -> bytes:
+    """A package of (name, content, is_link) entries in this order, plus app.py.
+
+    A link's content is its target, as zip tools store symlinks.
+    """
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as archive:
+        warnings.simplefilter("ignore")  # duplicate names are part of the attack
+        archive.writestr("app.py", HANDLER_SOURCE % "links")
+        for name, content, is_link in entries:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = (0o120777 if is_link else 0o100644) << 16
+            archive.writestr(info, content)
     return buffer.getvalue()

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lambdad.api.bodies import BodyLimit
 from lambdad.api.context import ApiContext
 from lambdad.api.errors import error_response, handle_lambdad_error, handle_unexpected
 from lambdad.api.routes import routes as default_routes
@@ -81,4 +82,4 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.lambdad = context
-    return RequestLog(app)
+    return RequestLog(BodyLimit(app))

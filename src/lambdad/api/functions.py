@@ -6,14 +6,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdad.api import convert, shapes
-from lambdad.api.bodies import read_body
+from lambdad.api.bodies import CODE_UPLOAD_LIMIT, read_body
 from lambdad.api.context import ApiContext
-from lambdad.api.params import int_param
+from lambdad.api.params import int_in_range, required_list
 from lambdad.errors import InvalidParameterValue
 
 JSON = "application/json"
-# AWS's limit on a CreateFunction/UpdateFunctionCode request body (base64 zip inside).
-MAX_CODE_REQUEST_BYTES = 70_167_211
+MAX_ITEMS = 10_000  # botocore's MaxListItems
 
 
 def _json(value: object, status: int = 200) -> Response:
@@ -21,7 +20,7 @@ def _json(value: object, status: int = 200) -> Response:
 
 
 async def _body(request: Request, operation: str) -> bytes:
-    return await read_body(request, MAX_CODE_REQUEST_BYTES, operation)
+    return await read_body(request, CODE_UPLOAD_LIMIT, operation)
 
 
 async def create_function(request: Request) -> Response:
@@ -72,7 +71,7 @@ async def list_functions(request: Request) -> Response:
     function_version = params.get("FunctionVersion")
     if function_version not in (None, "ALL"):
         raise InvalidParameterValue(f"Invalid FunctionVersion: {function_version}. Valid: ALL")
-    max_items = int_param(params.get("MaxItems"), "MaxItems", default=50)
+    max_items = int_in_range(params, "MaxItems", 50, 1, MAX_ITEMS, "maxItems")
     page = await ctx.catalog.list_functions(
         params.get("Marker"), max_items, all_versions=function_version == "ALL"
     )
@@ -126,8 +125,8 @@ async def list_versions_by_function(request: Request) -> Response:
     ctx = ApiContext.of(request)
     params = request.query_params
     versions = await ctx.catalog.list_versions(request.path_params["FunctionName"])
-    start = int_param(params.get("Marker"), "Marker", default=0)
-    max_items = int_param(params.get("MaxItems"), "MaxItems", default=50)
+    start = _version_marker(params.get("Marker"), len(versions))
+    max_items = int_in_range(params, "MaxItems", 50, 1, MAX_ITEMS, "maxItems")
     page = versions[start : start + max_items]
     more = start + max_items < len(versions)
     return _json(
@@ -156,7 +155,7 @@ async def tag_resource(request: Request) -> Response:
 
 async def untag_resource(request: Request) -> Response:
     ctx = ApiContext.of(request)
-    keys = request.query_params.getlist("tagKeys")
+    keys = required_list(request.query_params.getlist("tagKeys"), "tagKeys")
     await ctx.catalog.untag(request.path_params["Resource"], keys)
     return Response(status_code=204)
 
@@ -183,3 +182,12 @@ async def get_account_settings(request: Request) -> Response:
             account_usage=shapes.AccountUsage(total_code_size=code_size, function_count=count),
         )
     )
+
+
+def _version_marker(raw: str | None, count: int) -> int:
+    """ListVersionsByFunction's marker: the index of the next version, as we sent it."""
+    if raw is None:
+        return 0
+    if not raw.isdigit() or int(raw) > count:
+        raise InvalidParameterValue(f"Invalid Marker: {raw}")
+    return int(raw)

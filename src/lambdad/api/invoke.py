@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
+from lambdad.api.params import enum_value, int_in_range
 from lambdad.catalog import LATEST
 from lambdad.errors import InvalidParameterValue
 from lambdad.invoke import (
@@ -20,10 +21,13 @@ from lambdad.invoke import (
 )
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+LOG_TYPES = ("None", "Tail")
+MAX_LOG_EVENTS = 10_000
+LAST_LOG_ID = 2**63 - 1  # log event ids are SQL BIGINTs
 
 
-async def _payload(request: Request, limit: int) -> bytes:
-    return await read_body(request, limit, "InvokeFunction")
+async def _payload(request: Request, limit: int, operation: str = "InvokeFunction") -> bytes:
+    return await read_body(request, limit, operation)
 
 
 async def invoke(request: Request) -> Response:
@@ -35,7 +39,7 @@ async def invoke(request: Request) -> Response:
             "to satisfy constraint: Member must satisfy enum value set: "
             "[Event, RequestResponse, DryRun]"
         )
-    log_type = request.headers.get("x-amz-log-type", "None")
+    log_type = enum_value(request.headers.get("x-amz-log-type", "None"), "logType", LOG_TYPES)
     client_context = check_client_context(request.headers.get("x-amz-client-context"))
     limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
     payload = check_payload(await _payload(request, limit), limit)
@@ -71,7 +75,8 @@ async def invoke(request: Request) -> Response:
 async def invoke_async(request: Request) -> Response:
     """The legacy InvokeAsync (2014-11-13): always an Event invocation."""
     ctx = ApiContext.of(request)
-    payload = check_payload(await _payload(request, MAX_ASYNC_PAYLOAD), MAX_ASYNC_PAYLOAD)
+    body = await _payload(request, MAX_ASYNC_PAYLOAD, "InvokeAsync")
+    payload = check_payload(body, MAX_ASYNC_PAYLOAD)
     version = (await ctx.invoker.resolve(request.path_params["FunctionName"], None)).version
     await ctx.async_queue.enqueue(version.function_name, LATEST, payload, new_trace_id())
     return Response(b'{"Status": 202}', status_code=202, media_type="application/json")
@@ -83,8 +88,9 @@ async def function_logs(request: Request) -> Response:
 
     ctx = ApiContext.of(request)
     function = await ctx.catalog.get_function(request.path_params["FunctionName"])
-    after = int(request.query_params.get("after", "0") or 0)
-    limit = min(int(request.query_params.get("limit", "1000") or 1000), 10000)
+    params = request.query_params
+    after = int_in_range(params, "after", 0, 0, LAST_LOG_ID, "after")
+    limit = int_in_range(params, "limit", 1000, 1, MAX_LOG_EVENTS, "limit")
     if request.query_params.get("tail"):
         after = await ctx.logs.tail_start(function.latest.log_group, limit)
     events = await ctx.logs.read(function.latest.log_group, after, limit)

@@ -1,14 +1,53 @@
-"""Query-string parameters, read with AWS's errors for malformed values."""
+"""Query parameters and headers read with AWS's rules: a malformed value is the
+client's 400, never the server's 500.
+
+A value that is not a number is an `InvalidParameterValueException`; a number
+outside its range, or a value outside an enum, is a `ValidationException`
+worded as AWS words a failed member constraint.
+"""
 
 from __future__ import annotations
 
-from lambdad.errors import InvalidParameterValue
+from collections.abc import Mapping, Sequence
+
+from lambdad.catalog import check_range
+from lambdad.errors import InvalidParameterValue, ValidationError
 
 
 def int_param(raw: str | None, name: str, default: int) -> int:
+    """`raw` as an int (at most 20 digits), `default` when absent."""
     if raw is None:
         return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise InvalidParameterValue(f"Invalid {name}: {raw}") from exc
+    if not raw.removeprefix("-").isdigit() or len(raw) > 20:
+        raise InvalidParameterValue(f"Invalid {name}: {raw}")
+    return int(raw)
+
+
+def int_in_range(
+    params: Mapping[str, str], name: str, default: int, low: int, high: int, member: str
+) -> int:
+    """`params[name]` as an int in [low, high] (`member` names it in errors), or `default`."""
+    value = int_param(params.get(name), name, default)
+    if name in params:
+        check_range(value, member, low, high)
+    return value
+
+
+def enum_value(raw: str, member: str, allowed: Sequence[str]) -> str:
+    """`raw` if it is one of `allowed`, else AWS's enum ValidationException."""
+    if raw not in allowed:
+        raise ValidationError(
+            f"1 validation error detected: Value '{raw}' at '{member}' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(allowed)}]"
+        )
+    return raw
+
+
+def required_list(values: list[str], member: str) -> list[str]:
+    """A required list parameter (`tagKeys`), present at least once."""
+    if not values:
+        raise ValidationError(
+            f"1 validation error detected: Value null at '{member}' failed to satisfy "
+            "constraint: Member must not be null"
+        )
+    return values

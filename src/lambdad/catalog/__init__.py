@@ -26,6 +26,7 @@ from lambdad.catalog.opt_trees import OptTrees
 from lambdad.catalog.policies import Permission, Policies, Policy, render_statement
 from lambdad.catalog.runtimes import ACTIVE_RUNTIMES, check_runtime
 from lambdad.catalog.service import Catalog, FunctionPage
+from lambdad.catalog.validation import check_range
 
 __all__ = [
     "ACTIVE_RUNTIMES",
@@ -59,6 +60,7 @@ __all__ = [
     "Target",
     "ProvisionedTarget",
     "Version",
+    "check_range",
     "check_runtime",
     "extract_zip",
     "inspect_zip",

@@ -4,6 +4,12 @@ The unzipped size is counted from the bytes actually inflated, never from the
 sizes the archive claims, so a zip bomb is refused after at most the limit is
 read and nothing is written to disk while checking. Entries that would land
 outside the root (`..`, absolute paths, links pointing out) are refused.
+
+Links are checked as a whole before anything is extracted: each target is
+resolved the way the kernel will resolve it once every link of the archive
+exists (`d` -> `.` makes `d/..` the root's parent), whatever the order of the
+entries, and a link that leads out of the root, loops, or shares its path
+with another entry (or has entries below it) is refused.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from lambdad.errors import InvalidParameterValue, RequestTooLarge
 MAX_ZIPPED_BYTES = 50 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 262_144_000
 MAX_ENTRIES = 100_000
+MAX_LINK_TARGET = 4096  # PATH_MAX
+_MAX_LINK_HOPS = 40  # the kernel's limit on links followed in one path lookup
 _CHUNK = 1024 * 1024
 
 CORRUPT_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
@@ -51,13 +59,9 @@ def inspect_zip(data: bytes) -> CodePackage:
     if len(data) > MAX_ZIPPED_BYTES:
         raise RequestTooLarge(f"Zipped file size must be smaller than {MAX_ZIPPED_BYTES} bytes")
     total = 0
-    links: set[str] = set()
     with _open_zip(data) as archive:
-        entries = archive.infolist()
-        if len(entries) > MAX_ENTRIES:
-            raise InvalidParameterValue(f"Zip file has more than {MAX_ENTRIES} entries")
-        for info in entries:
-            _check_entry(archive, info, links)
+        _check_tree(archive)
+        for info in archive.infolist():
             total += _inflated_size(archive, info, MAX_UNZIPPED_BYTES - total)
     digest = hashlib.sha256(data).digest()
     return CodePackage(
@@ -79,11 +83,10 @@ def extract_zip(data: bytes, dest: Path) -> None:
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
     try:
         budget = MAX_UNZIPPED_BYTES
-        links: set[str] = set()
         with _open_zip(data) as archive:
+            links = _check_tree(archive)
             for info in archive.infolist():
-                _check_entry(archive, info, links)
-                budget -= _extract_entry(archive, info, staging, budget)
+                budget -= _extract_entry(archive, info, staging, budget, links)
         # mkdtemp makes 0700; the sandbox's user (not ours) must read the tree.
         staging.chmod(0o755)
         os.replace(staging, dest)
@@ -114,28 +117,73 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
     return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
 
 
-def _check_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, links: set[str]) -> None:
-    """Refuse an entry that escapes the root; `links` collects the links seen so far.
-
-    An entry below a link (`a` -> `.`, then `a/b`) is refused: a chain of such
-    links would make a path that looks inside resolve outside the root.
-    """
-    relative = _safe_name(info.filename)
-    parts = relative.split("/")
-    for depth in range(1, len(parts)):
-        if "/".join(parts[:depth]) in links:
+def _check_tree(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Check every entry's path and every link; return the links (path: target)."""
+    entries = archive.infolist()
+    if len(entries) > MAX_ENTRIES:
+        raise InvalidParameterValue(f"Zip file has more than {MAX_ENTRIES} entries")
+    links: dict[str, str] = {}
+    others: set[str] = set()
+    for info in entries:
+        relative = _safe_name(info.filename)
+        if not _is_symlink(info):
+            others.add(relative)
+            continue
+        if relative in links or not relative:
+            raise InvalidParameterValue(f"Zip entry {info.filename} is a link given twice")
+        links[relative] = _link_target(archive, info)
+    # Nothing may be written through a link: no entry below one, no file or dir at one.
+    paths = [(name, False) for name in others] + [(name, True) for name in links]
+    for name, is_link in paths:
+        parts = name.split("/")
+        for depth in range(1, len(parts) + (not is_link)):
+            if "/".join(parts[:depth]) in links:
+                raise InvalidParameterValue(
+                    f"Zip entry {name} is below or over a link, outside the package root"
+                )
+    for name, target in links.items():
+        if not _resolves_inside(posixpath.dirname(name), target, links):
             raise InvalidParameterValue(
-                f"Zip entry {info.filename} is below a link, outside the package root"
+                f"Zip entry {name} is a link to {target}, outside the package root"
             )
-    if not _is_symlink(info):
-        return
-    links.add(relative)
-    target = _read_limited(archive, info, 4096).decode("utf-8", "replace")
-    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(relative), target))
-    if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-        raise InvalidParameterValue(
-            f"Zip entry {info.filename} is a link to {target}, outside the package root"
-        )
+    return links
+
+
+def _link_target(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    target = _read_limited(archive, info, MAX_LINK_TARGET + 1).decode("utf-8", "replace")
+    if not target or "\0" in target or len(target) > MAX_LINK_TARGET:
+        raise InvalidParameterValue(f"Zip entry {info.filename} is a link without a valid target")
+    return target
+
+
+def _resolves_inside(base: str, target: str, links: dict[str, str]) -> bool:
+    """Whether `target`, seen from directory `base`, stays in the root once every
+    link in `links` exists: each component is followed as the kernel follows it,
+    a link replaced by its own target before the next `..` applies."""
+    if target.startswith("/"):
+        return False  # the host's root, not the package's
+    path = [p for p in base.split("/") if p]
+    pending = target.split("/")
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not path:
+                return False
+            path.pop()
+            continue
+        path.append(part)
+        followed = links.get("/".join(path))
+        if followed is None:
+            continue
+        hops += 1
+        if hops > _MAX_LINK_HOPS or followed.startswith("/"):
+            return False  # a loop never resolves; an absolute target is the host's root
+        path.pop()
+        pending = followed.split("/") + pending
+    return True
 
 
 def _inflated_size(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> int:
@@ -161,7 +209,9 @@ def _read_limited(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -
         raise InvalidParameterValue(CORRUPT_ZIP) from exc
 
 
-def _extract_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, budget: int) -> int:
+def _extract_entry(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, budget: int, links: dict[str, str]
+) -> int:
     relative = _safe_name(info.filename)
     if not relative:
         return 0
@@ -173,9 +223,7 @@ def _extract_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, 
     if not target.parent.resolve().is_relative_to(root.resolve()):
         raise InvalidParameterValue(f"Zip entry {info.filename} is outside the package root")
     if _is_symlink(info):
-        link = _read_limited(archive, info, 4096).decode("utf-8", "replace")
-        target.unlink(missing_ok=True)
-        os.symlink(link, target)
+        os.symlink(links[relative], target)  # checked: given once, nothing else at its path
         return 0
     written = 0
     try:

@@ -235,7 +235,10 @@ class Catalog:
         if dry_run:
             return self._version(updated)
         await self._replace(updated, current.revision_id, conditional=revision_id is not None)
-        log.info("function %s: code updated (%d bytes)", ref.name, package.size)
+        if package.sha256_hex == current.code_sha256:
+            log.info("function %s: code redeployed unchanged (%d bytes)", ref.name, package.size)
+        else:
+            log.info("function %s: code updated (%d bytes)", ref.name, package.size)
         self._activate_later(updated)
         await self._notify(ref.name, LATEST)
         if publish:
@@ -248,13 +251,18 @@ class Catalog:
         ref = self._unqualified(function_name)
         current = await self._latest_row(ref.name)
         self._check_revision(current, revision_id)
-        config = dataclasses.replace(FunctionConfig.from_json(current.config), **changes)
+        before = FunctionConfig.from_json(current.config)
+        config = dataclasses.replace(before, **changes)
         self._check_config(config)
         if "layers" in changes:
             config = await self._with_layers(config, None, current.code_sha256)
         updated = self._changed(current, config, None)
         await self._replace(updated, current.revision_id, conditional=revision_id is not None)
-        log.info("function %s: configuration updated (%s)", ref.name, ", ".join(sorted(changes)))
+        differ = sorted(k for k, v in changes.items() if getattr(before, k) != v)
+        if differ:
+            log.info("function %s: configuration updated (%s)", ref.name, ", ".join(differ))
+        else:
+            log.info("function %s: configuration redeployed unchanged", ref.name)
         self._activate_later(updated)
         await self._notify(ref.name, LATEST)
         return self._version(updated)
@@ -584,6 +592,7 @@ def _encode_marker(name: str) -> str:
 
 def _decode_marker(marker: str) -> str:
     try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
+        # validate: a marker with stray characters is refused, not decoded into another name
+        return base64.b64decode(marker.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidParameterValue(f"Invalid marker: {marker}") from exc

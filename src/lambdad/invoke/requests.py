@@ -37,7 +37,8 @@ def check_payload(payload: bytes, limit: int) -> bytes:
         return b"{}"
     try:
         json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: nested deeper than the decoder's limit (~1000, as AWS's).
         raise InvalidRequestContent(
             f"Could not parse request body into json: Could not parse payload into json: {exc}"
         ) from exc
@@ -53,7 +54,7 @@ def check_client_context(value: str | None) -> str | None:
         )
     try:
         json.loads(base64.b64decode(value, validate=True))
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise InvalidRequestContent(
             "Client context must be a valid Base64-encoded JSON object."
         ) from exc

@@ -212,7 +212,8 @@ def decode_body(body: bytes, shape: type[T]) -> T:
         return msgspec.json.decode(body or b"{}", type=shape)
     except msgspec.ValidationError as exc:
         raise ValidationError(f"1 validation error detected: {exc}") from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
+        # RecursionError: nested deeper than the decoder's limit (~1000, as AWS's).
         raise InvalidRequestContent(
             "Could not parse request body into json: Could not parse payload into json"
         ) from exc
