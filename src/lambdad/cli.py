@@ -75,6 +75,12 @@ def main() -> None:
 @click.option("--host", default=None, help="Address to listen on.  [default: 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="Port to listen on.  [default: 9000]")
 @click.option(
+    "--public-host",
+    "public_hosts",
+    multiple=True,
+    help="A name clients reach the server by, besides localhost and --host (repeatable).",
+)
+@click.option(
     "--data-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -124,6 +130,7 @@ def server(**options: Any) -> None:
     """Run the Lambda API server (settings also from LAMBDAD_* variables)."""
     from lambdad.server import serve
 
+    options["public_hosts"] = ",".join(options["public_hosts"]) or None
     serve(Settings.from_env().with_overrides(**options))
 
 

@@ -4,6 +4,7 @@
     ├── ValidationError               ValidationException 400 (constraint on one member)
     ├── InvalidParameterValue         InvalidParameterValueException 400
     ├── InvalidRequestContent         InvalidRequestContentException 400 (payload is not JSON)
+    ├── AccessDenied                  AccessDeniedException 403 (a caller the API does not serve)
     ├── ResourceNotFound              ResourceNotFoundException 404
     │   └── ProvisionedConfigNotFound  ProvisionedConcurrencyConfigNotFoundException 404
     ├── ResourceConflict              ResourceConflictException 409
@@ -44,6 +45,11 @@ class InvalidParameterValue(LambdadError):
 class InvalidRequestContent(LambdadError):
     code = "InvalidRequestContentException"
     status = 400
+
+
+class AccessDenied(LambdadError):
+    code = "AccessDeniedException"
+    status = 403
 
 
 class ResourceNotFound(LambdadError):

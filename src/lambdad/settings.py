@@ -20,6 +20,8 @@ SandboxBackend = Literal["auto", "bwrap", "process"]
 class Settings:
     host: str = "127.0.0.1"
     port: int = 9000
+    # Names (comma-separated) the API answers for besides loopback and `host`.
+    public_hosts: str = ""
     data_dir: Path = Path(".lambdad")
     # None: a SQLite file under data_dir. Else an SQLAlchemy URL
     # (postgresql://... is rewritten to the psycopg 3 driver).
@@ -51,6 +53,10 @@ class Settings:
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         return url
+
+    @property
+    def public_host_names(self) -> list[str]:
+        return [name.strip() for name in self.public_hosts.split(",") if name.strip()]
 
     @property
     def blob_dir(self) -> Path:

@@ -653,7 +653,11 @@ def test_error_shape_on_the_wire(server: LambdadServer) -> None:
     assert unknown.status_code == 404
     assert unknown.headers["x-amzn-ErrorType"] == "UnknownOperationException"
 
-    garbage = httpx.post(f"{server.url}/2015-03-31/functions", content=b"{not json")
+    garbage = httpx.post(
+        f"{server.url}/2015-03-31/functions",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert garbage.status_code == 400
     assert garbage.headers["x-amzn-ErrorType"] in (
         "InvalidRequestContentException",

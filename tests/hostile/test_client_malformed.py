@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from support.invoke import create_function
 from support.rawhttp import RawResponse, request
-from support.server import ROLE, LambdadServer, boto3_client
-from support.zips import make_zip
+from support.server import LambdadServer, boto3_client
 
 JSON = {"Content-Type": "application/json"}
+ECHO = "def handler(event, context):\n    return event\n"
 NAME = "malformed-target"
 FUNCTION = f"/2015-03-31/functions/{NAME}"
 DEEP_ARRAY = b"[" * 100_000 + b"]" * 100_000
@@ -24,13 +25,7 @@ DEEP_OBJECT = b'{"a":' * 5_000 + b"1" + b"}" * 5_000
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
     data_dir = tmp_path_factory.mktemp("malformed") / "data"
     with LambdadServer(data_dir) as running:
-        boto3_client(running.url).create_function(
-            FunctionName=NAME,
-            Runtime="python3.12",
-            Role=ROLE,
-            Handler="app.handler",
-            Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return e\n"})},
-        )
+        create_function(boto3_client(running.url), NAME, {"app.py": ECHO})
         yield running
 
 

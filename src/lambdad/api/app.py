@@ -1,4 +1,5 @@
-"""The ASGI application: routes, the request log line, request ids, errors."""
+"""The ASGI application: routes, the request log line, request ids, errors, and
+the guards in front of the routes (which callers are served, request bodies)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lambdad.api.bodies import BodyLimit
+from lambdad.api.bodies import BodyGuard
 from lambdad.api.context import ApiContext
 from lambdad.api.errors import error_response, handle_lambdad_error, handle_unexpected
+from lambdad.api.guard import HostNames, RequestGuard, no_function_url
 from lambdad.api.routes import routes as default_routes
 from lambdad.errors import LambdadError
 
@@ -70,7 +72,9 @@ def create_app(
     context: ApiContext,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    function_urls: ASGIApp = no_function_url,
 ) -> ASGIApp:
+    """The API; requests to function URL hosts go to `function_urls` instead."""
     app = Starlette(
         routes=[*default_routes, *extra_routes],
         exception_handlers={
@@ -82,4 +86,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.lambdad = context
-    return RequestLog(BodyLimit(app))
+    settings = context.settings
+    hosts = HostNames(settings.host, settings.public_host_names)
+    return RequestLog(RequestGuard(BodyGuard(app), hosts, function_urls))

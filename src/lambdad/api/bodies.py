@@ -1,4 +1,4 @@
-"""Request bodies: every request has a size limit, enforced while it is read.
+"""Request bodies: a size limit and a content type, enforced while the body is read.
 
 AWS's limits: a synchronous Invoke payload 6 MB (6,291,456 bytes), an
 asynchronous one 256 KB, a CreateFunction/UpdateFunctionCode request 70,167,211
@@ -8,27 +8,51 @@ gets `CONFIGURATION_LIMIT`. Past a limit AWS answers 413
 `RequestEntityTooLargeException` "Request must be smaller than N bytes for the
 X operation".
 
-`BodyLimit` wraps each request's `receive`, so the limit holds for every route,
+`BodyGuard` wraps each request's `receive`, so the limit holds for every route,
 including ones that read with `request.body()`: a declared Content-Length over
 the limit is refused before anything is read, and bytes are counted as they
 arrive (chunked bodies too), so no more than the limit is ever buffered. A
 refused request's connection is closed, so the rest of the body is never read.
 A handler that accepts more declares it with `read_body` before reading.
+
+The content type: a web page can make the operator's browser send a
+cross-site request without asking the server first (no CORS preflight) only
+with `text/plain`, `application/x-www-form-urlencoded` or `multipart/form-data`
+(or no type at all). AWS's SDKs send `application/json` with every JSON body
+(boto3 and the AWS CLI do, even for `{}`), so a JSON body must say so; the raw
+payload of Invoke (sent by boto3 with no type) may have any type but those
+three. Either way a refused type is `UnsupportedMediaTypeException` 415.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lambdad.errors import RequestTooLarge
+from lambdad.errors import RequestTooLarge, UnsupportedMediaType
 
 CODE_UPLOAD_LIMIT = 70_167_211
 CONFIGURATION_LIMIT = 256 * 1024
-_SCOPE_KEY = "lambdad.body_limit"
+JSON_TYPES = frozenset(
+    {"application/json", "application/x-amz-json-1.0", "application/x-amz-json-1.1"}
+)
+# What a browser sends cross-site without a preflight (the Fetch standard's CORS-safelisted types).
+BROWSER_FORM_TYPES = frozenset(
+    {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+)
+_SCOPE_KEY = "lambdad.body"
+
+
+@dataclass(frozen=True)
+class BodyRules:
+    limit: int
+    operation: str
+    raw: bool = False
+    """Any content type but a browser form's (Invoke's payload); else JSON only."""
 
 
 def too_large(limit: int, operation: str) -> RequestTooLarge:
@@ -37,10 +61,27 @@ def too_large(limit: int, operation: str) -> RequestTooLarge:
     )
 
 
-async def read_body(request: Request, limit: int, operation: str) -> bytes:
-    """The whole body, up to `limit` bytes (instead of the default) for `operation`."""
-    request.scope[_SCOPE_KEY] = (limit, operation)
+async def read_body(request: Request, limit: int, operation: str, *, raw: bool = False) -> bytes:
+    """The whole body, up to `limit` bytes (instead of the default) for `operation`;
+    `raw`: the body is a payload of any type but a browser form's, not JSON."""
+    request.scope[_SCOPE_KEY] = BodyRules(limit, operation, raw)
     return await request.body()
+
+
+def _type_error(scope: Scope, rules: BodyRules, body_started: bool) -> Exception | None:
+    media_type = _header(scope, b"content-type").split(";", 1)[0].strip().lower()
+    if rules.raw:
+        refused = media_type in BROWSER_FORM_TYPES
+    else:
+        # No type at all is fine for an empty body (curl -X POST), never for JSON.
+        refused = media_type not in JSON_TYPES and (bool(media_type) or body_started)
+    if not refused:
+        return None
+    expected = "not a browser form's" if rules.raw else "application/json"
+    return UnsupportedMediaType(
+        f"The content type of the {rules.operation} request body must be {expected}, "
+        f"not {media_type or 'missing'}"
+    )
 
 
 def _operation_of(scope: Scope) -> str:
@@ -50,8 +91,8 @@ def _operation_of(scope: Scope) -> str:
     return re.sub(r"(?:^|_)([a-z])", lambda m: m.group(1).upper(), name)
 
 
-class BodyLimit:
-    """ASGI middleware: no request body is read past its limit (see the module doc)."""
+class BodyGuard:
+    """ASGI middleware: no body is read past its limit or with a refused type (see above)."""
 
     def __init__(self, app: ASGIApp, default_limit: int = CONFIGURATION_LIMIT) -> None:
         self.app = app
@@ -64,22 +105,27 @@ class BodyLimit:
         received = 0
         refused = False
 
-        def refuse() -> RequestTooLarge:
+        def refuse(error: Exception | None) -> None:
             nonlocal refused
-            refused = True
-            limit, operation = self._limit(scope)
-            return too_large(limit, operation)
+            if error is not None:
+                refused = True
+                raise error
 
         async def limited_receive() -> Message:
             nonlocal received
-            limit, _ = self._limit(scope)
-            if received == 0 and _declared_length(scope) > limit:
-                raise refuse()
+            rules = self._rules(scope)
+            if received == 0:
+                if _declared_length(scope) > rules.limit:
+                    refuse(too_large(rules.limit, rules.operation))
+                refuse(_type_error(scope, rules, _declared_length(scope) > 0))
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise refuse()
+                chunk = len(message.get("body", b""))
+                if received == 0 and chunk:
+                    refuse(_type_error(scope, rules, body_started=True))
+                received += chunk
+                if received > rules.limit:
+                    refuse(too_large(rules.limit, rules.operation))
             return message
 
         async def send_closing(message: Message) -> None:
@@ -91,13 +137,18 @@ class BodyLimit:
 
         await self.app(scope, limited_receive, send_closing)
 
-    def _limit(self, scope: Scope) -> tuple[int, str]:
-        declared: tuple[int, str] | None = scope.get(_SCOPE_KEY)
-        return declared or (self.default_limit, _operation_of(scope))
+    def _rules(self, scope: Scope) -> BodyRules:
+        declared: BodyRules | None = scope.get(_SCOPE_KEY)
+        return declared or BodyRules(self.default_limit, _operation_of(scope))
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return ""
 
 
 def _declared_length(scope: Scope) -> int:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0
+    declared = _header(scope, b"content-length")
+    return int(declared) if declared.isdigit() else 0

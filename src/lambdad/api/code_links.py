@@ -10,14 +10,9 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lambdad.errors import LambdadError, ResourceNotFound
+from lambdad.errors import AccessDenied, ResourceNotFound
 
 LINK_LIFETIME_S = 600
-
-
-class AccessDenied(LambdadError):
-    code = "AccessDeniedException"
-    status = 403
 
 
 class CodeLinks:

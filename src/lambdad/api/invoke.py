@@ -27,7 +27,7 @@ LAST_LOG_ID = 2**63 - 1  # log event ids are SQL BIGINTs
 
 
 async def _payload(request: Request, limit: int, operation: str = "InvokeFunction") -> bytes:
-    return await read_body(request, limit, operation)
+    return await read_body(request, limit, operation, raw=True)
 
 
 async def invoke(request: Request) -> Response:
