@@ -72,6 +72,7 @@ def test_deeply_nested_client_context_is_invalid_content(server: LambdadServer) 
         ("PUT", f"{FUNCTION}/configuration"),
         ("POST", f"{FUNCTION}/versions"),
         ("POST", f"/2017-03-31/tags/arn:aws:lambda:us-east-1:000000000000:function:{NAME}"),
+        ("POST", "/2018-10-31/layers/some-layer/versions"),
     ],
 )
 @pytest.mark.parametrize(
@@ -118,6 +119,13 @@ def test_malformed_json_bodies_are_client_errors(
         f"/2015-03-31/functions/{'a' * 5000}",
         "/2017-03-31/tags/not-an-arn",
         "/2017-03-31/tags/arn:aws:lambda:us-east-1:000000000000:function:%ff",
+        "/2018-10-31/layers?MaxItems=abc",
+        "/2018-10-31/layers?MaxItems=0",
+        "/2018-10-31/layers?Marker=%ff%ff",
+        "/2018-10-31/layers/some-layer/versions?MaxItems=-1",
+        "/2018-10-31/layers/some-layer/versions/abc",
+        "/2018-10-31/layers/some-layer/versions/99999999999999999999999",
+        "/2018-10-31/layers/some-layer/versions/1/policy",
         "/_lambdad/code/..%2F..%2Fetc?Expires=abc&Signature=x",
         "/_lambdad/code/x?Expires=99999999999999999999999999&Signature=x",
     ],

@@ -12,7 +12,6 @@ blob is released once none does (`sweep`).
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import re
 import time
@@ -31,6 +30,7 @@ from lambdad.catalog.layer_policies import (
     policy_of,
     remove_statement,
 )
+from lambdad.catalog.markers import decode_marker, encode_marker
 from lambdad.catalog.model import LayerRef
 from lambdad.catalog.names import Account, constraint_message
 from lambdad.catalog.runtimes import ALL_RUNTIMES as FUNCTION_RUNTIMES
@@ -199,7 +199,7 @@ class LayerCatalog:
         ]
         page = matching[:limit]
         more = len(matching) > limit
-        return LayerPage(page, _encode_marker(str(page[-1].version)) if more else None)
+        return LayerPage(page, encode_marker(str(page[-1].version)) if more else None)
 
     async def list_layers(self, query: LayerQuery) -> LayerPage:
         """Each layer's newest version that matches the filters, in layer name order."""
@@ -222,7 +222,7 @@ class LayerCatalog:
             return found, False
 
         page, more = await run_sync(collect)
-        return LayerPage(page, _encode_marker(page[-1].layer_name) if more else None)
+        return LayerPage(page, encode_marker(page[-1].layer_name) if more else None)
 
     async def code_size_total(self) -> int:
         """Bytes of the live layer versions' zips."""
@@ -496,12 +496,8 @@ def _check_query(query: LayerQuery) -> int:
     return max_items
 
 
-def _encode_marker(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode()
-
-
 def _decode_marker(marker: str, kind: Callable[[str], Any]) -> Any:
     try:
-        return kind(base64.urlsafe_b64decode(marker.encode()).decode())
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        return kind(decode_marker(marker))
+    except ValueError as exc:
         raise InvalidParameterValue(f"Invalid marker: {marker}") from exc

@@ -23,6 +23,7 @@ from lambdad.catalog.code import CodePackage, inspect_zip
 from lambdad.catalog.code_cache import CodeCache
 from lambdad.catalog.destinations import check_dead_letter_target
 from lambdad.catalog.layers import LayerCatalog
+from lambdad.catalog.markers import decode_marker, encode_marker
 from lambdad.catalog.model import (
     LATEST,
     Function,
@@ -131,14 +132,14 @@ class Catalog:
     async def list_functions(
         self, marker: str | None, max_items: int, all_versions: bool
     ) -> FunctionPage:
-        after = _decode_marker(marker) if marker else None
+        after = decode_marker(marker) if marker else None
         validation.check_range(max_items, "maxItems", 1, 10000)
         rows = await run_sync(self.functions.list_functions, after, max_items + 1, all_versions)
         names = sorted({r.function_name for r in rows})
         more = len(names) > max_items
         keep = set(names[:max_items])
         versions = [self._version(r) for r in rows if r.function_name in keep]
-        next_marker = _encode_marker(names[max_items - 1]) if more else None
+        next_marker = encode_marker(names[max_items - 1]) if more else None
         return FunctionPage(versions=versions, next_marker=next_marker)
 
     async def account_usage(self) -> tuple[int, int]:
@@ -584,15 +585,3 @@ def _with_default_logging(config: FunctionConfig, name: str) -> FunctionConfig:
     if config.logging is not None:
         return config
     return dataclasses.replace(config, logging=LoggingConfig(log_group=f"/aws/lambda/{name}"))
-
-
-def _encode_marker(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode()
-
-
-def _decode_marker(marker: str) -> str:
-    try:
-        # validate: a marker with stray characters is refused, not decoded into another name
-        return base64.b64decode(marker.encode(), altchars=b"-_", validate=True).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidParameterValue(f"Invalid marker: {marker}") from exc
