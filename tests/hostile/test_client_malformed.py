@@ -73,6 +73,8 @@ def test_deeply_nested_client_context_is_invalid_content(server: LambdadServer) 
         ("POST", f"{FUNCTION}/versions"),
         ("POST", f"/2017-03-31/tags/arn:aws:lambda:us-east-1:000000000000:function:{NAME}"),
         ("POST", "/2018-10-31/layers/some-layer/versions"),
+        ("PUT", f"/2019-09-25/functions/{NAME}/event-invoke-config"),
+        ("POST", f"{FUNCTION}/policy"),
     ],
 )
 @pytest.mark.parametrize(
@@ -126,6 +128,11 @@ def test_malformed_json_bodies_are_client_errors(
         "/2018-10-31/layers/some-layer/versions/abc",
         "/2018-10-31/layers/some-layer/versions/99999999999999999999999",
         "/2018-10-31/layers/some-layer/versions/1/policy",
+        f"/2019-09-25/functions/{NAME}/event-invoke-config/list?MaxItems=abc",
+        f"/2019-09-25/functions/{NAME}/event-invoke-config/list?MaxItems=0",
+        f"/2019-09-25/functions/{NAME}/event-invoke-config/list?Marker=%ff%ff",
+        f"/2019-09-25/functions/{NAME}/event-invoke-config?Qualifier=%00",
+        f"{FUNCTION}/policy?Qualifier=%00",
         "/_lambdad/code/..%2F..%2Fetc?Expires=abc&Signature=x",
         "/_lambdad/code/x?Expires=99999999999999999999999999&Signature=x",
     ],

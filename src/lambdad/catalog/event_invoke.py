@@ -15,9 +15,10 @@ from dataclasses import dataclass, replace
 
 from lambdad.catalog import validation
 from lambdad.catalog.destinations import check_destination
+from lambdad.catalog.markers import decode_marker, encode_marker
 from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account
-from lambdad.catalog.service import Catalog, _decode_marker, _encode_marker
+from lambdad.catalog.service import Catalog
 from lambdad.concurrency import run_sync
 from lambdad.errors import InvalidParameterValue, ResourceNotFound
 from lambdad.store.event_invoke import EventInvokeConfigRow, EventInvokeConfigStore
@@ -134,13 +135,13 @@ class EventInvokeConfigs:
         limit = max_items or MAX_LIST_ITEMS
         await self._function_exists(ref.name)
         rows = await run_sync(self.store.list, ref.name)
-        after = _decode_marker(marker) if marker else None
+        after = decode_marker(marker) if marker else None
         rows = [r for r in rows if after is None or r.qualifier > after]
         page = rows[:limit]
         more = len(rows) > limit
         return EventInvokeConfigPage(
             configs=[_config(r) for r in page],
-            next_marker=_encode_marker(page[-1].qualifier) if more else None,
+            next_marker=encode_marker(page[-1].qualifier) if more else None,
         )
 
     async def for_event(self, function_name: str, qualifier: str) -> EventInvokeConfig:
