@@ -37,6 +37,17 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 extras="postgres"
 [[ "${1:-}" == "--test" ]] && extras="test"
+# The install is editable: only a changed pyproject.toml needs pip again.
+stamp=".venv/.installed-$extras"
+wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [[ -x .venv/bin/lambdad && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+  echo "==> lambdad[$extras] in .venv is up to date"
+  exit 0
+fi
 echo "==> installing lambdad[$extras] into .venv"
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
+echo "$wanted" > "$stamp"
+# The test extras hold the server's own (postgres).
+[[ "$extras" == "test" ]] && echo "$wanted" > .venv/.installed-postgres
+true

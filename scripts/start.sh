@@ -32,12 +32,12 @@ In another terminal, from this folder:
   .venv/bin/lambdad logs hello
   .venv/bin/lambdad ls
 
-or with the AWS CLI (any credentials will do):
+or with the AWS CLI (any credentials will do; .venv/bin/pip install awscli
+installs it), the event read from stdin and the result written to stdout:
 
-  printf '{"name": "aws"}' > event.json
-  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true \\
-    aws lambda invoke --endpoint-url ${endpoint} --region us-east-1 \\
-    --function-name hello --payload fileb://event.json out.json && cat out.json
+  printf '{"name": "aws"}' | AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\
+    AWS_EC2_METADATA_DISABLED=true .venv/bin/aws lambda invoke --region us-east-1 \\
+    --endpoint-url ${endpoint} --function-name hello --payload fileb:///dev/stdin /dev/stdout
 
 Ctrl-C stops the server.
 MSG

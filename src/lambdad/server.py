@@ -80,6 +80,7 @@ def build_app(settings: Settings) -> ASGIApp:
             network=settings.network,
             strict_runtimes=settings.strict_runtimes,
             work_root=data_dir / "environments",
+            bytecode_dir=data_dir / "bytecode",
         ),
         code_cache,
         backend,

@@ -16,7 +16,8 @@ from support.server import LambdadServer, aws_env
 
 pytestmark = [pytest.mark.compat, *needs_sandbox]
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CHECKOUT = Path(__file__).resolve().parents[2]
+README = CHECKOUT / "README.md"
 
 
 def block(heading: str, language: str) -> str:
@@ -42,14 +43,27 @@ def test_boto3_example(fresh_server: LambdadServer, tmp_path: Path) -> None:
     assert run.stdout.splitlines() == ["{'hello': 'boto3'}", "Active"]
 
 
-def test_aws_cli_example(fresh_server: LambdadServer, tmp_path: Path) -> None:
+def untracked_files() -> set[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard"], cwd=CHECKOUT, check=True,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return set(listed.stdout.splitlines())
+
+
+def test_aws_cli_example(fresh_server: LambdadServer) -> None:
+    # As pasted into a fresh shell in the checkout: no aws on PATH, no credentials.
+    assert Path(sys.executable).parent == CHECKOUT / ".venv" / "bin", "run from the checkout"
     script = block("Use it with the AWS CLI", "sh").replace("127.0.0.1:9000", fresh_server.url[7:])
-    env = aws_env()
-    # The CLI from this interpreter's environment, as the README's install line puts it.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if not Path(p, "aws").exists()
+    )
+    before = untracked_files()
     run = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, env=env,
-        cwd=tmp_path, timeout=120,
+        cwd=CHECKOUT, timeout=180,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert '{"echo": {"hi": 1}}' in run.stdout
+    assert untracked_files() == before, "the example left files in the checkout"

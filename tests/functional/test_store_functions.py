@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import sys
 import threading
-import time
 
 import sqlalchemy as sa
 
 from lambdad.store import FunctionRow, FunctionStore, VersionRow
 from lambdad.store.schema import function_versions, functions
+from support.waiting import wait_until
+
+
+def waits_to_write(thread: threading.Thread) -> bool:
+    """Whether `thread` is inside the driver running a write that waits for a lock:
+    SQLite's BEGIN IMMEDIATE, or PostgreSQL's INSERT behind an uncommitted one."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    while frame is not None:
+        statement = frame.f_locals.get("statement")
+        if frame.f_code.co_name.startswith("do_execute") and isinstance(statement, str):
+            return statement.lstrip().upper().startswith(("BEGIN IMMEDIATE", "INSERT"))
+        frame = frame.f_back
+    return False
 
 
 def rows(name: str, revision: str = "rev-1") -> tuple[FunctionRow, VersionRow]:
@@ -36,7 +49,7 @@ def test_create_racing_an_uncommitted_create_is_false(engine: sa.Engine) -> None
             target=lambda: results.append(store.create_function(*rows("raced", "rev-2")))
         )
         worker.start()
-        time.sleep(0.3)  # let the worker reach its insert (it blocks on our lock)
+        wait_until(lambda: waits_to_write(worker), "the worker to block on our lock")
         other.commit()
     worker.join(timeout=30)
     assert results == [False]

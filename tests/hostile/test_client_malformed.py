@@ -75,6 +75,8 @@ def test_deeply_nested_client_context_is_invalid_content(server: LambdadServer) 
         ("POST", "/2018-10-31/layers/some-layer/versions"),
         ("PUT", f"/2019-09-25/functions/{NAME}/event-invoke-config"),
         ("POST", f"{FUNCTION}/policy"),
+        ("POST", f"{FUNCTION}/aliases"),
+        ("PUT", f"{FUNCTION}/aliases/live"),
     ],
 )
 @pytest.mark.parametrize(
@@ -133,6 +135,11 @@ def test_malformed_json_bodies_are_client_errors(
         f"/2019-09-25/functions/{NAME}/event-invoke-config/list?Marker=%ff%ff",
         f"/2019-09-25/functions/{NAME}/event-invoke-config?Qualifier=%00",
         f"{FUNCTION}/policy?Qualifier=%00",
+        f"{FUNCTION}/aliases?MaxItems=abc",
+        f"{FUNCTION}/aliases?MaxItems=0",
+        f"{FUNCTION}/aliases?FunctionVersion=%00",
+        f"{FUNCTION}/aliases/%00%ff",
+        f"{FUNCTION}/aliases/{'a' * 500}",
         "/_lambdad/code/..%2F..%2Fetc?Expires=abc&Signature=x",
         "/_lambdad/code/x?Expires=99999999999999999999999999&Signature=x",
     ],

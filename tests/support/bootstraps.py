@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import sys
 import threading
 from types import ModuleType
 from typing import Any
@@ -16,7 +17,12 @@ def load_bootstrap(module_name: str, relative_path: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, BOOTSTRAP_DIR / relative_path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # No __pycache__ beside the bootstraps: the source tree stays as checked out.
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes
     return module
 
 

@@ -27,6 +27,8 @@ class LaunchSettings:
     network: str
     strict_runtimes: bool
     work_root: Path
+    bytecode_dir: Path | None = None
+    """Where the bootstraps' bytecode is cached (the data dir's, never the source tree's)."""
 
 
 def session_credentials() -> dict[str, str]:
@@ -103,6 +105,7 @@ class EnvironmentLauncher:
             network="host" if self.settings.network == "host" else "none",
             work_dir=work_dir,
             strict_runtime=self.settings.strict_runtimes,
+            bytecode_dir=self.settings.bytecode_dir,
         )
         output = self.open_output(version.log_group, log_stream) if self.open_output else None
         return await ExecutionEnvironment.start(spec, self.backend, output=output)

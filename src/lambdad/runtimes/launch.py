@@ -36,6 +36,8 @@ class SandboxLayout:
     host_paths: bool = False
     """Nothing is mounted: the sandbox sees the host's own files (as its own uid when
     the server is root), so interpreters must be ones any user can run."""
+    bytecode: str = "/var/runtime-bytecode"
+    """The server's precompiled bootstraps (see `precompile`)."""
 
     @classmethod
     def host(cls, code_dir: Path, opt_dir: Path, lang_bin_dir: Path) -> SandboxLayout:
@@ -57,11 +59,17 @@ class LaunchPlan:
     """(errorType, message): Init fails before anything starts."""
 
 
-def _script(layout: SandboxLayout, name: str, version: tuple[int, ...]) -> str:
-    """The in-sandbox path to run for BOOTSTRAP_DIR/`name`: its precompiled .pyc when
-    there is one for `version` (see `precompile`), else the source."""
+def _script(
+    layout: SandboxLayout, name: str, version: tuple[int, ...], bytecode_dir: Path | None
+) -> str:
+    """The in-sandbox path to run for BOOTSTRAP_DIR/`name`: its precompiled .pyc in
+    `bytecode_dir` when there is one for `version` (see `precompile`), else the source.
+    Host-path layouts run the source: the sandbox's uid may not reach the data dir."""
     seen_as = f"{layout.runtime}/{name}"
-    return precompiled(BOOTSTRAP_DIR / name, seen_as, version) or seen_as
+    if bytecode_dir is None or layout.host_paths:
+        return seen_as
+    pyc = precompiled(BOOTSTRAP_DIR / name, seen_as, version, bytecode_dir)
+    return seen_as if pyc is None else f"{layout.bytecode}/{pyc}"
 
 
 def find_bootstrap(spec: EnvironmentSpec, opt_dir: Path) -> str | None:
@@ -113,7 +121,7 @@ def plan_launch(
         bootstrap = [
             str(choice.interpreter.executable),
             "-u",
-            _script(layout, "python/bootstrap.py", choice.interpreter.version),
+            _script(layout, "python/bootstrap.py", choice.interpreter.version, spec.bytecode_dir),
         ]
     elif choice.family == "node" and choice.interpreter:
         bootstrap = [str(choice.interpreter.executable), f"{layout.runtime}/node/bootstrap.mjs"]
@@ -171,7 +179,7 @@ def plan_launch(
         str(init_python.executable),
         "-I",
         "-S",
-        _script(layout, "init.py", init_python.version),
+        _script(layout, "init.py", init_python.version, spec.bytecode_dir),
         "--listen",
         listen,
         "--channel-fd",
@@ -180,5 +188,9 @@ def plan_launch(
         "--",
         *bootstrap,
     )
+    if spec.bytecode_dir is not None and any(
+        arg.startswith(f"{layout.bytecode}/") for arg in init_argv
+    ):
+        mounts.append(Mount(spec.bytecode_dir, layout.bytecode))
     notices = (choice.notice,) if choice.notice else ()
     return LaunchPlan(choice, init_argv, env, tuple(mounts), links, notices, error)

@@ -39,6 +39,9 @@ class EnvironmentSpec:
     strict_runtime: bool = False
     """True: a runtime whose exact interpreter is missing fails Init instead of
     running on the nearest installed version."""
+    bytecode_dir: Path | None = None
+    """Host dir (the server's, under its data dir) for the bootstraps' precompiled
+    bytecode; None: the sandbox runs their sources."""
 
 
 @dataclass(frozen=True)

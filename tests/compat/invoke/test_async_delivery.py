@@ -202,13 +202,13 @@ def hold_the_only_slot(server: InvokeServer, seconds: float) -> threading.Thread
     """A synchronous invoke that keeps the account's one unit of concurrency busy."""
     lam = server.client()
     slow = create_function(lam, unique("slow"), {"app.py": SLOW}, Timeout=15)
-    lam.invoke(FunctionName=slow, Payload=b'{"seconds": 0}')  # warm, so the hold starts at once
     thread = threading.Thread(
         target=lam.invoke,
         kwargs={"FunctionName": slow, "Payload": json.dumps({"seconds": seconds}).encode()},
     )
     thread.start()
-    time.sleep(0.5)  # the sync invoke is admitted before the event arrives
+    # Its environment starts once the invoke holds the slot; the handler then holds it on.
+    wait_for_line(server, f"started for {slow}:$LATEST")
     return thread
 
 

@@ -6,13 +6,13 @@ per test); skipped without root or bubblewrap.
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from support.invoke import WAIT, InvokeServer, create_function, invoke_json, probe_files
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.compat
 
@@ -61,9 +61,15 @@ def test_configuration_update_retires_warm_environments(lam: Any) -> None:
 def test_idle_environment_is_reaped(idle_server: InvokeServer) -> None:
     client = idle_server.client()
     name = create_function(client, "reuse-idle", probe_files())
+
+    def reaper_passes() -> int:
+        return idle_server.log_path.read_text(errors="replace").count("reaper: destroyed")
+
+    reaped = reaper_passes()
     first = [invoke_json(client, name, {})[0] for _ in range(2)]
     assert [b["count"] for b in first] == [1, 2]
-    time.sleep(2.5)  # idle timeout 1 s, reaper pass every second
+    # Idle timeout 1 s, a reaper pass every second; no other test uses this server.
+    wait_until(lambda: reaper_passes() > reaped, "the reaper to destroy the idle environment")
     later, _ = invoke_json(client, name, {})
     assert later["count"] == 1
     assert later["env_id"] != first[-1]["env_id"]

@@ -10,6 +10,7 @@ from lambdad.runtimes import EnvironmentSpec, InterpreterCatalog, SandboxLayout
 from lambdad.runtimes.interpreters import Interpreter
 from lambdad.runtimes.launch import plan_launch
 from lambdad.runtimes.precompile import precompiled
+from lambdad.sandbox.base import Mount
 
 PY311 = Interpreter("python", (3, 11), Path("/usr/bin/python3.11"), Path("/usr"))
 PY313 = Interpreter("python", (3, 13), Path("/x/3.13/bin/python3.13"), Path("/x/3.13"))
@@ -17,7 +18,9 @@ NODE20 = Interpreter("node", (20,), Path("/usr/bin/node"), Path("/usr"))
 CATALOG = InterpreterCatalog((PY311, PY313), (NODE20,))
 
 
-def spec(tmp_path: Path, runtime: str, *, strict: bool = False) -> EnvironmentSpec:
+def spec(
+    tmp_path: Path, runtime: str, *, strict: bool = False, bytecode_dir: Path | None = None
+) -> EnvironmentSpec:
     return EnvironmentSpec(
         env_id="e1",
         function_name="fn",
@@ -32,6 +35,7 @@ def spec(tmp_path: Path, runtime: str, *, strict: bool = False) -> EnvironmentSp
         network="none",
         work_dir=tmp_path / "w",
         strict_runtime=strict,
+        bytecode_dir=bytecode_dir,
     )
 
 
@@ -87,31 +91,44 @@ def test_plan_strict_runtime(tmp_path: Path) -> None:
     assert p.error and p.error[0] == "Runtime.InvalidRuntime"
 
 
-def test_plan_runs_precompiled_scripts(tmp_path: Path) -> None:
+def test_plan_runs_precompiled_scripts_from_the_bytecode_dir(tmp_path: Path) -> None:
     own = Interpreter("python", sys.version_info[:2], Path("/py/bin/python3"), Path("/py"))
-    p = plan(tmp_path, "python3.13", InterpreterCatalog((own,), ()))
+    bytecode = tmp_path / "data" / "bytecode"
+    p = plan(tmp_path, "python3.13", InterpreterCatalog((own,), ()), bytecode_dir=bytecode)
     init_script, runtime_script = p.init_argv[3], p.init_argv[-1]
     for script, name in ((init_script, "init"), (runtime_script, "bootstrap")):
-        if script.endswith(".py"):
-            pytest.skip("the bootstraps dir is not writable here")
-        assert script.startswith("/var/runtime/") and "/__pycache__/" in script
-        assert script.endswith(".pyc") and f"/{name}." in script
+        assert script.startswith("/var/runtime-bytecode/") and script.endswith(".pyc")
+        assert f"/{name}." in script
+        assert (bytecode / script.rsplit("/", 1)[1]).is_file()
+    assert Mount(bytecode, "/var/runtime-bytecode") in p.mounts
+
+
+def test_plan_without_bytecode_dir_runs_sources(tmp_path: Path) -> None:
+    own = Interpreter("python", sys.version_info[:2], Path("/py/bin/python3"), Path("/py"))
+    p = plan(tmp_path, "python3.13", InterpreterCatalog((own,), ()))
+    assert p.init_argv[3] == "/var/runtime/init.py"
+    assert p.init_argv[-1] == "/var/runtime/python/bootstrap.py"
+    assert not any(m.target == "/var/runtime-bytecode" for m in p.mounts)
 
 
 def test_precompiled_follows_source(tmp_path: Path) -> None:
     import marshal
 
-    source = tmp_path / "s.py"
+    source = tmp_path / "src" / "s.py"
+    source.parent.mkdir()
     source.write_text("X = 1\n")
-    seen = precompiled(source, "/var/runtime/s.py", sys.version_info[:2])
-    assert seen and seen.startswith("/var/runtime/__pycache__/s.") and seen.endswith(".pyc")
-    pyc = tmp_path / "__pycache__" / seen.rsplit("/", 1)[1]
+    cache = tmp_path / "cache"
+    version = sys.version_info[:2]
+    name = precompiled(source, "/var/runtime/s.py", version, cache)
+    assert name and name.startswith("s.") and name.endswith(".pyc")
+    pyc = cache / name
     code = marshal.loads(pyc.read_bytes()[16:])
     assert code.co_filename == "/var/runtime/s.py"
     source.write_text("X = 22\n")
-    assert precompiled(source, "/var/runtime/s.py", sys.version_info[:2]) == seen
+    assert precompiled(source, "/var/runtime/s.py", version, cache) == name
     assert 22 in marshal.loads(pyc.read_bytes()[16:]).co_consts
-    assert precompiled(source, "/var/runtime/s.py", (3, 1)) is None
+    assert precompiled(source, "/var/runtime/s.py", (3, 1), cache) is None
+    assert sorted(p.name for p in source.parent.iterdir()) == ["s.py"]  # nothing beside it
 
 
 def test_for_other_users_prefers_reachable_installs() -> None:
