@@ -96,3 +96,25 @@ def test_oom_count_v1_and_v2(tmp_path: Path) -> None:
     v2.dirs[""].mkdir(parents=True)
     (v2.dirs[""] / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
     assert v2.oom_kills() == 1
+
+
+def test_kill_on_v2_uses_cgroup_kill_which_reaches_frozen_tasks(tmp_path: Path) -> None:
+    cg = Cgroup(CgroupLayout(version=2, roots={"": tmp_path / "u"}), "p", "g")
+    d = cg.dirs[""]
+    d.mkdir(parents=True)
+    for name, text in {"cgroup.kill": "", "cgroup.procs": "", "cgroup.freeze": "1"}.items():
+        (d / name).write_text(text)
+    cg.kill_all()
+    assert (d / "cgroup.kill").read_text() == "1"
+    assert (d / "cgroup.freeze").read_text() == "1"  # no thaw needed for the kill
+
+
+def test_kill_on_v1_leaves_a_frozen_group_thawed(tmp_path: Path) -> None:
+    # A v1 frozen task acts on its pending SIGKILL only once thawed.
+    cg = Cgroup(fake_v1(tmp_path), "p", "g")
+    cg.create()
+    for d in cg.dirs.values():
+        (d / "cgroup.procs").write_text("")
+    (cg.dirs["freezer"] / "freezer.state").write_text("FROZEN")
+    cg.kill_all()
+    assert (cg.dirs["freezer"] / "freezer.state").read_text() == "THAWED"
