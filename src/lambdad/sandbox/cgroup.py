@@ -294,6 +294,11 @@ class Cgroup:
 
     def kill_all(self, timeout: float = 5.0) -> None:
         """SIGKILL every process (frozen ones too) and wait until the group is empty."""
+        self.send_kill()
+        self.wait_empty(timeout)
+
+    def send_kill(self) -> None:
+        """SIGKILL every process, frozen ones too, without waiting for them to exit."""
         if self.layout.version == 2 and (self.dirs[""] / "cgroup.kill").exists():
             _write(self.dirs[""] / "cgroup.kill", "1")
         else:
@@ -309,6 +314,9 @@ class Cgroup:
             self._signal_all()
             if frozen or self.is_frozen():
                 self.set_frozen(False)
+
+    def wait_empty(self, timeout: float = 5.0) -> None:
+        """Wait until every process has exited, killing late arrivals (e.g. mid-fork)."""
         deadline = time.monotonic() + timeout
         while self.pids():
             if time.monotonic() > deadline:

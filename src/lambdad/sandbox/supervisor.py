@@ -112,19 +112,23 @@ def reclaim_after_server(plan_json: str, work_dirs: Sequence[str]) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s lambdad.supervisor: %(message)s"
     )
+    started = time.monotonic()
     plan = ReclaimPlan.from_json(plan_json)
     count = reclaim(plan.state_dir, plan.layout, plan.cgroup_parent)
     for work_dir in work_dirs:
         shutil.rmtree(work_dir, ignore_errors=True)
-    time.sleep(SECOND_PASS_DELAY_S)
-    count += reclaim(plan.state_dir, plan.layout, plan.cgroup_parent)
-    remove_parent(plan.layout, plan.cgroup_parent)
     logging.warning(
-        "the server is gone: reclaimed %d sandbox(es) and %d work dir(s) of %s",
+        "the server is gone: reclaimed %d sandbox(es) and %d work dir(s) of %s in %.1f s",
         count,
         len(work_dirs),
         plan.state_dir,
+        time.monotonic() - started,
     )
+    time.sleep(SECOND_PASS_DELAY_S)
+    late = reclaim(plan.state_dir, plan.layout, plan.cgroup_parent)
+    remove_parent(plan.layout, plan.cgroup_parent)
+    if late:
+        logging.warning("reclaimed %d more sandbox(es) the server was still making", late)
 
 
 def lock_state_dir(state_dir: Path, timeout: float = LOCK_WAIT_S) -> int:
