@@ -19,7 +19,7 @@ import anyio
 
 from lambdad.catalog import EventInvokeConfigs
 from lambdad.concurrency import run_sync
-from lambdad.errors import LambdadError, RecursiveInvocation, ResourceNotFound, TooManyRequests
+from lambdad.errors import LambdadError, ResourceConflict, ResourceNotFound, TooManyRequests
 from lambdad.invoke.async_retry import (
     AttemptResult,
     Condition,
@@ -145,11 +145,13 @@ class AsyncQueue:
             return AttemptResult(Outcome.WAIT)
         except ResourceNotFound:
             return AttemptResult(Outcome.GONE)
-        except RecursiveInvocation:
-            return AttemptResult(Outcome.STOPPED)
         except LambdadError as exc:
             log.warning("async event %s for %s: %s", event.id, event.function_name, exc.message)
-            return AttemptResult(Outcome.WAIT)
+            if exc.status >= 500 or isinstance(exc, ResourceConflict):
+                return AttemptResult(Outcome.WAIT)  # the platform's trouble, or not ready yet
+            error = {"errorType": exc.code, "errorMessage": exc.message}
+            response = {"statusCode": exc.status, "functionError": None, "payload": error}
+            return AttemptResult(Outcome.REFUSED, response)
         response = response_of(200, result.executed_version, result.function_error, result.payload)
         outcome = Outcome.FUNCTION_ERROR if result.function_error else Outcome.SUCCESS
         return AttemptResult(outcome, response)

@@ -6,6 +6,7 @@
     success             done with Success (OnSuccess)
     throttled / platform  waits and tries again without using up an attempt, backing
     error               off 1 s, 2 s, 4 s, ... up to 5 minutes (Lambda's 429 / 5xx rule)
+    refused for good    done with RetriesExhausted (OnFailure), no retry (e.g. a loop stopped)
     too old             done with EventAgeExceeded (OnFailure), checked before each try
 
 `plan_*` are pure: the queue runs the plan they return (plan, then execute).
@@ -30,8 +31,8 @@ class Outcome(enum.Enum):
     """Refused before the function ran (concurrency, the platform): not an attempt."""
     GONE = "gone"
     """The function (or its version) no longer exists."""
-    STOPPED = "stopped"
-    """Lambda stopped a recursive loop (RecursiveInvocationException): never retried."""
+    REFUSED = "refused"
+    """Refused for good before it ran (a recursive loop stopped, a bad request): no retry."""
 
 
 class Condition(enum.StrEnum):
@@ -102,14 +103,15 @@ def plan_after(
 ) -> Step:
     if result.outcome is Outcome.GONE:
         return Drop("the function no longer exists")
-    if result.outcome is Outcome.STOPPED:
-        return Drop("a recursive loop was stopped (RecursiveInvocationException)")
     if result.outcome is Outcome.WAIT:
         throttles = event.throttles + 1
         delay = min(
             THROTTLE_FIRST_DELAY_S * 2 ** min(throttles - 1, 30), times.throttle_max_delay_s
         )
         return Retry(replace(event, throttles=throttles, next_attempt_at=now + delay))
+    if result.outcome is Outcome.REFUSED:
+        refused = replace(event, last_response=result.response)
+        return Done(refused, Condition.RETRIES_EXHAUSTED, config.on_failure)
     attempted = replace(event, attempts=event.attempts + 1, last_response=result.response)
     if result.outcome is Outcome.SUCCESS:
         return Done(attempted, Condition.SUCCESS, config.on_success)

@@ -112,3 +112,9 @@ def test_a_retry_never_waits_past_the_moment_the_event_ages_out() -> None:
     step = plan_after(event(), ERROR, config(maximum_event_age_s=60), LAMBDA, now=1030.0)
     assert isinstance(step, Retry)
     assert step.event.next_attempt_at == 1060.0
+
+
+def test_an_event_refused_for_good_goes_to_on_failure_without_an_attempt() -> None:
+    refused = AttemptResult(Outcome.REFUSED, {"statusCode": 400, "payload": {"errorType": "X"}})
+    step = plan_after(event(), refused, config(), LAMBDA, now=1001.0)
+    assert step == Done(event(last_response=refused.response), Condition.RETRIES_EXHAUSTED, FAILURE)
