@@ -139,8 +139,13 @@ class AsyncQueue:
                 target, event.payload, trace_id=event.trace_id, request_id=event.id
             )
         except TooManyRequests as exc:
-            log.info(
-                "async event %s for %s: throttled (%s)", event.id, event.function_name, exc.reason
+            # Said once per event: a long throttle would otherwise fill the log.
+            log.log(
+                logging.INFO if event.throttles == 0 else logging.DEBUG,
+                "async event %s for %s: throttled (%s); it waits without using an attempt",
+                event.id,
+                event.function_name,
+                exc.reason,
             )
             return AttemptResult(Outcome.WAIT)
         except ResourceNotFound:
