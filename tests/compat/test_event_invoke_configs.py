@@ -270,3 +270,28 @@ def test_dead_letter_config_is_refused_until_lambdad_has_queues(
     )
     configuration = lambda_client.get_function_configuration(FunctionName=existing)
     assert "DeadLetterConfig" not in configuration
+
+
+def test_aliases_have_their_own_config_which_goes_with_the_alias(lambda_client: Any) -> None:
+    name = new_function(lambda_client, "eic", publish=True)
+    lambda_client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    put = lambda_client.put_function_event_invoke_config(
+        FunctionName=name, Qualifier="live", MaximumEventAgeInSeconds=120
+    )
+    assert put["FunctionArn"] == arn(name, "live")
+    assert (
+        lambda_client.get_function_event_invoke_config(FunctionName=f"{name}:live")[
+            "MaximumEventAgeInSeconds"
+        ]
+        == 120
+    )
+    with pytest.raises(ClientError) as exc:
+        lambda_client.put_function_event_invoke_config(
+            FunctionName=name, Qualifier="nope", MaximumRetryAttempts=1
+        )
+    assert error(exc) == ("ResourceNotFoundException", "The function doesn't exist.", 404)
+    lambda_client.delete_alias(FunctionName=name, Name="live")
+    lambda_client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    with pytest.raises(ClientError) as exc:
+        lambda_client.get_function_event_invoke_config(FunctionName=name, Qualifier="live")
+    assert error(exc)[0] == "ResourceNotFoundException"

@@ -287,3 +287,38 @@ def test_policy_size_is_bounded(lambda_client: Any) -> None:
     assert (code, status) == ("PolicyLengthExceededException", 400)
     assert "is bigger than the limit (20480)" in message
     assert len(lambda_client.get_policy(FunctionName=name)["Policy"]) <= 20480
+
+
+def test_alias_policies(lambda_client: Any) -> None:
+    name = new_function(lambda_client, "pol", publish=True)
+    alias = lambda_client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    with pytest.raises(ClientError) as exc:
+        lambda_client.add_permission(
+            FunctionName=name,
+            Qualifier="live",
+            StatementId="a",
+            Action="lambda:InvokeFunction",
+            Principal="s3.amazonaws.com",
+            RevisionId=str(uuid.uuid4()),
+        )
+    assert error(exc)[0] == "PreconditionFailedException"
+    # Before the alias has a policy, the alias's own RevisionId is the one a caller has.
+    added = lambda_client.add_permission(
+        FunctionName=f"{name}:live",
+        StatementId="a",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        RevisionId=alias["RevisionId"],
+    )
+    assert json.loads(added["Statement"])["Resource"] == arn(name, "live")
+    policy = json.loads(lambda_client.get_policy(FunctionName=name, Qualifier="live")["Policy"])
+    assert [s["Resource"] for s in policy["Statement"]] == [arn(name, "live")]
+    with pytest.raises(ClientError) as exc:
+        lambda_client.get_policy(FunctionName=name, Qualifier="1")
+    assert error(exc)[1] == "The resource you requested does not exist."
+
+    lambda_client.delete_alias(FunctionName=name, Name="live")
+    lambda_client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    with pytest.raises(ClientError) as exc:
+        lambda_client.get_policy(FunctionName=name, Qualifier="live")
+    assert error(exc)[1] == "The resource you requested does not exist."

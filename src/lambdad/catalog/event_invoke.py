@@ -158,7 +158,7 @@ class EventInvokeConfigs:
         """The function + qualifier a Put/Update names, which must exist."""
         ref = self.account.resolve(function_name, qualifier)
         try:
-            await self.catalog.get_version(ref)
+            await self.catalog.resolve(ref)  # a version or an alias
         except ResourceNotFound:
             raise ResourceNotFound("The function doesn't exist.") from None
         return ref.name, ref.qualifier or LATEST

@@ -102,13 +102,14 @@ class Policies:
         if ref.qualifier == LATEST:
             raise InvalidParameterValue("We currently do not support adding policies for $LATEST.")
         _check(permission)
-        version = await self.catalog.get_version(ref)
+        target = await self.catalog.resolve(ref)
+        # With no policy yet, the caller has the function's (or alias's) own RevisionId.
+        own_revision = (target.alias or target.version).revision_id
         statement = self._statement(ref, permission)
         key = ref.qualifier or LATEST
         for _ in range(_ATTEMPTS):
             current = await run_sync(self.store.get, ref.name, key)
-            # With no policy yet, the function's own RevisionId is the one the caller has.
-            expected = current.revision_id or version.revision_id
+            expected = current.revision_id or own_revision
             if revision_id is not None and revision_id != expected:
                 raise PreconditionFailed(REVISION_MISMATCH)
             sid = permission.statement_id
@@ -143,7 +144,7 @@ class Policies:
     ) -> None:
         """RemovePermission."""
         ref = self.account.resolve(function_name, qualifier)
-        await self.catalog.get_version(ref)
+        await self.catalog.resolve(ref)
         key = ref.qualifier or LATEST
         for _ in range(_ATTEMPTS):
             current = await run_sync(self.store.get, ref.name, key)
@@ -167,7 +168,7 @@ class Policies:
     async def get(self, function_name: str, qualifier: str | None) -> Policy:
         """GetPolicy."""
         ref = self.account.resolve(function_name, qualifier)
-        await self.catalog.get_version(ref)
+        await self.catalog.resolve(ref)
         current = await run_sync(self.store.get, ref.name, ref.qualifier or LATEST)
         if current.revision_id is None or not current.statements:
             raise ResourceNotFound("The resource you requested does not exist.")

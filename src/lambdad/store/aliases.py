@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from lambdad.store.database import compare_and_swap, map_db_errors
-from lambdad.store.schema import aliases, functions
+from lambdad.store.schema import PER_QUALIFIER, aliases, functions
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,17 @@ class AliasStore:
         return compare_and_swap(self.engine, aliases, keys, values, expected_revision)
 
     def delete(self, function_name: str, name: str) -> bool:
+        """Delete an alias with its policy and event invoke config."""
         query = sa.delete(aliases).where(
             aliases.c.function_name == function_name, aliases.c.name == name
         )
         with map_db_errors(), self.engine.begin() as conn:
+            for table in PER_QUALIFIER:
+                conn.execute(
+                    sa.delete(table).where(
+                        table.c.function_name == function_name, table.c.qualifier == name
+                    )
+                )
             return conn.execute(query).rowcount == 1
 
     @staticmethod

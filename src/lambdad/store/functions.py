@@ -15,17 +15,7 @@ from sqlalchemy.engine import Engine
 from lambdad.store.aliases import aliases_of_version
 from lambdad.store.database import compare_and_swap, map_db_errors
 from lambdad.store.layers import blob_referenced
-from lambdad.store.schema import (
-    aliases,
-    event_invoke_configs,
-    function_versions,
-    functions,
-    policies,
-    policy_revisions,
-)
-
-# What hangs off one function + qualifier and goes with it.
-_PER_QUALIFIER = (policies, policy_revisions, event_invoke_configs)
+from lambdad.store.schema import PER_QUALIFIER, aliases, function_versions, functions
 
 LATEST = "$LATEST"
 
@@ -183,7 +173,7 @@ class FunctionStore:
                     sa.select(function_versions).where(function_versions.c.function_name == name)
                 )
             ]
-            for table in (function_versions, aliases, *_PER_QUALIFIER):
+            for table in (function_versions, aliases, *PER_QUALIFIER):
                 conn.execute(sa.delete(table).where(table.c.function_name == name))
             conn.execute(sa.delete(functions).where(functions.c.name == name))
         return rows
@@ -206,7 +196,7 @@ class FunctionStore:
             if row is None:
                 return None
             conn.execute(sa.delete(function_versions).where(*where))
-            for table in _PER_QUALIFIER:
+            for table in PER_QUALIFIER:
                 conn.execute(
                     sa.delete(table).where(
                         table.c.function_name == name, table.c.qualifier == version

@@ -134,6 +134,9 @@ policy_revisions = Table(
     Column("revision_id", String(36), nullable=False),
 )
 
+# What hangs off one function + qualifier (a version or an alias) and goes with it.
+PER_QUALIFIER = (policies, policy_revisions, event_invoke_configs)
+
 # A log group's settings; its events are chunks (see store/logs.py).
 log_groups = Table(
     "log_groups",

@@ -160,6 +160,24 @@ def test_success_goes_to_on_success_with_the_response(delivery: InvokeServer) ->
     assert record["responsePayload"] == {"echo": "ok"}
 
 
+def test_an_alias_config_applies_to_events_invoked_through_the_alias(
+    delivery: InvokeServer,
+) -> None:
+    lam = delivery.client()
+    echo = create_function(lam, unique("echo"), {"app.py": ECHO}, Publish=True)
+    lam.create_alias(FunctionName=echo, Name="live", FunctionVersion="1")
+    recorder = create_function(lam, unique("recorder"), {"app.py": RECORDER})
+    lam.put_function_event_invoke_config(
+        FunctionName=echo,
+        Qualifier="live",
+        DestinationConfig={"OnSuccess": {"Destination": arn(recorder)}},
+    )
+    lam.invoke(FunctionName=f"{echo}:live", InvocationType="Event", Payload=b'{"tag": "a"}')
+    (record,) = records(delivery, recorder)
+    assert record["requestContext"]["functionArn"] == arn(echo, "live")
+    assert record["responseContext"]["executedVersion"] == "1"
+
+
 def test_an_aged_out_event_goes_to_on_failure(delivery: InvokeServer) -> None:
     lam = delivery.client()
     slow = create_function(lam, unique("slowfail"), {"app.py": SLOW_FAILING}, Timeout=10)
