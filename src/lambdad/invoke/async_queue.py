@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import anyio
 
-from lambdad.catalog import EventInvokeConfigs
+from lambdad.catalog import EventInvokeConfig, EventInvokeConfigs
 from lambdad.concurrency import run_sync
 from lambdad.errors import LambdadError, ResourceConflict, ResourceNotFound, TooManyRequests
 from lambdad.invoke.async_retry import (
@@ -203,10 +203,12 @@ class AsyncQueue:
             self._wake.set()
 
     async def _retry_later(self, event: AsyncEventRow) -> None:
-        delay = self.times.throttle_max_delay_s
+        """After a failure of ours: wait as a throttled event does (1 s, 2 s, ...)."""
         try:
-            later = AsyncEventRow(**{**event.__dict__, "next_attempt_at": self._clock() + delay})
-            await run_sync(self.events.reschedule, later)
+            config = EventInvokeConfig(event.function_name, event.qualifier)
+            step = plan_after(event, AttemptResult(Outcome.WAIT), config, self.times, self._clock())
+            assert isinstance(step, Retry)
+            await run_sync(self.events.reschedule, step.event)
         except Exception:
             log.exception("async event %s: could not be rescheduled", event.id)
             await anyio.sleep(POLL_INTERVAL_S)
