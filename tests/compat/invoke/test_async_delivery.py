@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from support.invoke import InvokeServer, bwrap_missing_reason, create_function
 from support.lambda_calls import function_arn as arn
 from support.lambda_calls import unique
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.compat
 
@@ -28,13 +28,6 @@ def handler(event, context):
     print("attempt", event.get("tag"), context.aws_request_id)
     time.sleep(2.2)
     raise ValueError("slow failure")
-"""
-SLOW = """
-import time
-
-def handler(event, context):
-    time.sleep(event.get("seconds", 0))
-    return {"slept": event.get("seconds", 0)}
 """
 ECHO = """
 def handler(event, context):
@@ -73,13 +66,9 @@ def delivery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InvokeServer]
 
 
 @pytest.fixture(scope="module")
-def narrow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InvokeServer]:
-    """An account with room for one invocation at a time; throttled events wait <= 0.5 s."""
-    server = start(
-        tmp_path_factory,
-        "narrow",
-        {"LAMBDAD_CONCURRENT_EXECUTIONS": "1", "LAMBDAD_ASYNC_THROTTLE_MAX_DELAY_S": "0.5"},
-    )
+def throttling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InvokeServer]:
+    """Throttled events wait 1 s, then at most 0.5 s (not up to 5 minutes)."""
+    server = start(tmp_path_factory, "throttling", {"LAMBDAD_ASYNC_THROTTLE_MAX_DELAY_S": "0.5"})
     try:
         yield server
     finally:
@@ -100,6 +89,10 @@ def records(server: InvokeServer, recorder: str, count: int = 1) -> list[dict[st
 
 def server_log(server: InvokeServer) -> str:
     return server.log_path.read_text(errors="replace")
+
+
+def wait_for_line(server: InvokeServer, text: str, timeout_s: float = 20.0) -> None:
+    wait_until(lambda: text in server_log(server), f"the server to log {text!r}", timeout_s, 0.1)
 
 
 def test_a_failing_event_reaches_on_failure_after_three_attempts(delivery: InvokeServer) -> None:
@@ -210,71 +203,59 @@ def test_without_a_destination_a_failed_event_is_logged(delivery: InvokeServer) 
         f"async event {request_id} for {arn(failing, '$LATEST')}: RetriesExhausted after "
         "1 attempt(s); no OnFailure destination, dropped"
     )
-    deadline = time.monotonic() + 20
-    while line not in server_log(delivery):
-        assert time.monotonic() < deadline, server_log(delivery)[-3000:]
-        time.sleep(0.1)
+    wait_for_line(delivery, line)
 
 
-def hold_the_only_slot(server: InvokeServer, seconds: float) -> threading.Thread:
-    """A synchronous invoke that keeps the account's one unit of concurrency busy."""
-    lam = server.client()
-    slow = create_function(lam, unique("slow"), {"app.py": SLOW}, Timeout=15)
-    thread = threading.Thread(
-        target=lam.invoke,
-        kwargs={"FunctionName": slow, "Payload": json.dumps({"seconds": seconds}).encode()},
-    )
-    thread.start()
-    # Its environment starts once the invoke holds the slot; the handler then holds it on.
-    wait_for_line(server, f"started for {slow}:$LATEST")
-    return thread
+def accepted_id(response: dict[str, Any]) -> str:
+    assert response["StatusCode"] == 202
+    request_id: str = response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    return request_id
 
 
-def wait_for_line(server: InvokeServer, text: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while text not in server_log(server):
-        assert time.monotonic() < deadline, f"never logged {text!r}:\n{server.log()}"
-        time.sleep(0.1)
-
-
-def test_throttled_events_wait_without_using_up_attempts(narrow: InvokeServer) -> None:
-    lam = narrow.client()
-    failing = create_function(lam, unique("failing"), {"app.py": FAILING})
+def test_reserved_concurrency_0_holds_async_events_until_it_is_removed(
+    throttling: InvokeServer,
+) -> None:
+    lam = throttling.client()
+    failing = create_function(lam, unique("held"), {"app.py": FAILING})
     recorder = create_function(lam, unique("recorder"), {"app.py": RECORDER})
     lam.put_function_event_invoke_config(
         FunctionName=failing,
         MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": arn(recorder)}},
     )
-    holder = hold_the_only_slot(narrow, seconds=2.0)
-    try:
-        accepted = lam.invoke(FunctionName=failing, InvocationType="Event", Payload=b"{}")
-        request_id = accepted["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
-        wait_for_line(narrow, f"async event {request_id} for {failing}: throttled")
-    finally:
-        holder.join(timeout=30)
-    (record,) = records(narrow, recorder)
-    # Throttles are not attempts: with no retries allowed, the event still ran once.
-    assert record["requestContext"]["requestId"] == request_id
-    assert record["requestContext"]["approximateInvokeCount"] == 1
-    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    lam.put_function_concurrency(FunctionName=failing, ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError) as throttled:
+        lam.invoke(FunctionName=failing, Payload=b"{}")
+    assert throttled.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert throttled.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+    ids = {
+        accepted_id(lam.invoke(FunctionName=failing, InvocationType="Event", Payload=b"{}"))
+        for _ in range(2)
+    }
+    for request_id in ids:
+        wait_for_line(throttling, f"async event {request_id} for {failing}: throttled")
+    assert f"started for {failing}:" not in server_log(throttling)
+
+    lam.delete_function_concurrency(FunctionName=failing)
+    got = records(throttling, recorder, count=2)
+    # With no retries allowed, each event still ran once: throttles are not attempts.
+    assert {r["requestContext"]["requestId"] for r in got} == ids
+    assert {r["requestContext"]["approximateInvokeCount"] for r in got} == {1}
+    assert {r["requestContext"]["condition"] for r in got} == {"RetriesExhausted"}
 
 
 def test_an_event_for_a_deleted_function_is_dropped_without_an_environment(
-    narrow: InvokeServer,
+    throttling: InvokeServer,
 ) -> None:
-    lam = narrow.client()
+    lam = throttling.client()
     doomed = create_function(lam, unique("doomed"), {"app.py": ECHO})
-    holder = hold_the_only_slot(narrow, seconds=2.0)
-    try:
-        accepted = lam.invoke(FunctionName=doomed, InvocationType="Event", Payload=b"{}")
-        request_id = accepted["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
-        wait_for_line(narrow, f"async event {request_id} for {doomed}: throttled")
-        lam.delete_function(FunctionName=doomed)
-    finally:
-        holder.join(timeout=30)
+    lam.put_function_concurrency(FunctionName=doomed, ReservedConcurrentExecutions=0)
+    request_id = accepted_id(lam.invoke(FunctionName=doomed, InvocationType="Event", Payload=b"{}"))
+    wait_for_line(throttling, f"async event {request_id} for {doomed}: throttled")
+    lam.delete_function(FunctionName=doomed)
     wait_for_line(
-        narrow,
+        throttling,
         f"async event {request_id} for {doomed}:$LATEST: dropped, the function no longer exists",
     )
-    assert f"started for {doomed}:" not in server_log(narrow)
+    assert f"started for {doomed}:" not in server_log(throttling)
