@@ -137,6 +137,8 @@ def plan_launch(
             bootstrap = [f"{layout.task if where == 'task' else layout.opt}/bootstrap"]
 
     env = dict(runtime_defaults(choice.family, choice.requested))
+    if layout.opt != "/opt":  # a backend that cannot remap paths: the layers' host dir
+        env = {k: v.replace("/opt/", f"{layout.opt}/") for k, v in env.items()}
     env.update(spec.environment)
     env.update(
         {

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,33 @@ async def test_python_hello_on_process_backend(open_dir: Path) -> None:
             assert json.loads(out.payload) == {"hello": "w", "id": req.request_id}
             assert b"hello w\n" in out.logs
             assert b"[WARNING]\t" in out.logs and b"\twarned" in out.logs
+        finally:
+            await env.destroy("test over")
+    finally:
+        await backend.close()
+
+
+async def test_layers_on_process_backend(open_dir: Path) -> None:
+    """The process backend sees the layers' host dir, not /opt: the paths follow it."""
+    from lambdad.sandbox import select_backend
+
+    if os.geteuid() == 0 and default_catalog().for_other_users().init_python is None:
+        pytest.skip("no Python 3.9+ here that the sandbox uid can run (e.g. /usr/bin/python3)")
+    layer = open_dir / "layer"
+    site = layer / "python" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "from_layer.py").write_text("VALUE = 'layer'\n")
+    for path in (layer, *layer.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    source = "import from_layer\ndef handler(event, context):\n    return from_layer.VALUE\n"
+    spec = replace(make_spec(open_dir, {"app.py": source}), layer_dirs=(layer,))
+    backend: Any = select_backend("process")
+    try:
+        env = await ExecutionEnvironment.start(spec, backend)
+        try:
+            assert env.init_error is None, (env.init_error, env.init_logs)
+            out = await env.invoke(request({}), 5)
+            assert json.loads(out.payload) == "layer", out.payload
         finally:
             await env.destroy("test over")
     finally:

@@ -623,7 +623,7 @@ def _add_layer_site_dirs() -> None:
     import site
 
     for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-        if entry.startswith("/opt/") and entry.rstrip("/").endswith("site-packages"):
+        if entry.rstrip("/").endswith("site-packages"):
             site.addsitedir(entry)
 
 
