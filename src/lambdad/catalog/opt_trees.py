@@ -17,10 +17,14 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from lambdad.catalog.code_cache import CodeCache
+
+IDLE_TREE_S = 7 * 24 * 3600.0
+"""A merged tree unused this long is removed at server start (rebuilt if needed again)."""
 
 
 class OptTrees:
@@ -39,12 +43,21 @@ class OptTrees:
         if len(layers) == 1:
             return layers[0]
         target = self.root / hashlib.sha256("\n".join(layer_keys).encode()).hexdigest()
-        if target.exists():
-            return target
         with self._lock:
             if not target.exists():
                 _build_merged(layers, target)
+            os.utime(target)  # last used: `prune` keeps what cold starts still use
         return target
+
+    def prune(self, max_idle_s: float = IDLE_TREE_S, now: float | None = None) -> None:
+        """Remove merged trees no cold start used for `max_idle_s`, and half-built ones.
+
+        Only while no environment runs (at server start): a running sandbox
+        may have a tree mounted."""
+        cutoff = (time.time() if now is None else now) - max_idle_s
+        for child in self.root.iterdir():
+            if child.name.startswith(".") or child.stat().st_mtime < cutoff:
+                shutil.rmtree(child, ignore_errors=True)
 
 
 def _build_merged(layers: Sequence[Path], target: Path) -> None:

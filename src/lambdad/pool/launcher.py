@@ -116,6 +116,8 @@ class EnvironmentLauncher:
         return await self.start(version, env_id, log_stream, "provisioned-concurrency")
 
     def clean_work_root(self) -> None:
-        """Remove work dirs a previous server left behind (its sandboxes are gone)."""
+        """Remove work dirs a previous server left behind (its sandboxes are gone),
+        and the /opt trees no cold start used for a long while."""
         for child in self.settings.work_root.iterdir():
             shutil.rmtree(child, ignore_errors=True)
+        self.opt_trees.prune()

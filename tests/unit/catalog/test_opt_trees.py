@@ -86,3 +86,19 @@ def test_one_tree_per_ordered_combination(tmp_path: Path) -> None:
     assert ab is not None and ba is not None
     assert (ab / "x").read_text() == "b" and (ba / "x").read_text() == "a"
     assert len(list((tmp_path / "opt").iterdir())) == 2
+
+
+def test_prune_removes_idle_and_half_built_trees_only(tmp_path: Path) -> None:
+    opt, blobs = trees(tmp_path)
+    a = blobs.put(make_zip({"x": "a"}))
+    b = blobs.put(make_zip({"x": "b"}))
+    idle, used = opt.ensure([a, b]), opt.ensure([b, a])
+    assert idle is not None and used is not None
+    os.utime(idle, (0, 0))
+    half_built = tmp_path / "opt" / ".abc-123"
+    half_built.mkdir()
+    opt.prune(max_idle_s=3600)
+    assert not idle.exists() and not half_built.exists()
+    assert used.exists() and (used / "x").read_text() == "a"
+    rebuilt = opt.ensure([a, b])
+    assert rebuilt == idle and rebuilt is not None and (rebuilt / "x").read_text() == "b"
