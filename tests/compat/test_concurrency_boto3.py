@@ -350,3 +350,45 @@ def test_provisioned_concurrency_on_an_alias(lambda_client: Any, function: str) 
     assert [c["FunctionArn"] for c in configs["ProvisionedConcurrencyConfigs"]] == [
         arn(function, second)
     ]
+
+
+def test_provisioned_configs_are_listed_in_pages(lambda_client: Any, function: str) -> None:
+    versions = []
+    for stage in ("a", "b", "c"):
+        lambda_client.update_function_configuration(
+            FunctionName=function, Environment={"Variables": {"STAGE": stage}}
+        )
+        lambda_client.get_waiter("function_updated_v2").wait(
+            FunctionName=function, WaiterConfig=FAST_WAIT
+        )
+        versions.append(lambda_client.publish_version(FunctionName=function)["Version"])
+    for version in versions:
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=function, Qualifier=version, ProvisionedConcurrentExecutions=1
+        )
+    seen: list[str] = []
+    marker: str | None = None
+    for _ in range(5):
+        page = lambda_client.list_provisioned_concurrency_configs(
+            FunctionName=function, MaxItems=2, **({"Marker": marker} if marker else {})
+        )
+        assert len(page["ProvisionedConcurrencyConfigs"]) <= 2
+        seen += [c["FunctionArn"] for c in page["ProvisionedConcurrencyConfigs"]]
+        marker = page.get("NextMarker")
+        if marker is None:
+            break
+    assert sorted(seen) == sorted(arn(function, v) for v in versions)
+
+    # A reservation below the function's provisioned concurrency is refused.
+    with pytest.raises(ClientError) as below:
+        lambda_client.put_function_concurrency(
+            FunctionName=function, ReservedConcurrentExecutions=2
+        )
+    assert error_of(below)[0] == "InvalidParameterValueException"
+    assert (
+        lambda_client.put_function_concurrency(
+            FunctionName=function, ReservedConcurrentExecutions=3
+        )["ReservedConcurrentExecutions"]
+        == 3
+    )
+    lambda_client.delete_function_concurrency(FunctionName=function)

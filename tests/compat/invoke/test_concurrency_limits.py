@@ -274,3 +274,29 @@ def test_async_events_wait_out_reserved_0_and_run_when_it_is_removed(
     )
     assert any(m.startswith("START") for m in messages)
     lam.delete_function(FunctionName=name)
+
+
+def test_the_account_limit_throttles_functions_without_a_reservation(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    server = start_server(tmp_path_factory, "account-limit", args=("--concurrent-executions", "1"))
+    try:
+        lam = server.client()
+        settings = lam.get_account_settings()["AccountLimit"]
+        assert settings["ConcurrentExecutions"] == 1
+        assert settings["UnreservedConcurrentExecutions"] == 1
+        name = create_function(lam, unique("account"), {"app.py": SLOW_SOURCE})
+
+        def call(_: int) -> str:
+            try:
+                invoke_json(lam, name, {"sleep": 0.6})
+                return "ran"
+            except ClientError as exc:
+                return f"{exc.response['Error']['Code']}/{exc.response.get('Reason')}"
+
+        with ThreadPoolExecutor(max_workers=3) as threads:
+            outcomes = sorted(threads.map(call, range(3)))
+        assert "ran" in outcomes
+        assert "TooManyRequestsException/ConcurrentInvocationLimitExceeded" in outcomes
+    finally:
+        server.stop()
