@@ -97,3 +97,21 @@ def test_aws_cli_reports_a_missing_function(aws: AwsCli) -> None:
     assert result.returncode != 0
     assert "ResourceNotFoundException" in result.stderr
     assert "Function not found" in result.stderr
+
+
+def test_layer_with_the_aws_cli(aws: AwsCli, tmp_path: Path) -> None:
+    name = f"cli-layer-{uuid.uuid4().hex[:10]}"
+    content = tmp_path / "layer.zip"
+    content.write_bytes(handler_zip("layer"))
+    published = aws.json(
+        "publish-layer-version",
+        "--layer-name", name,
+        "--zip-file", f"fileb://{content}",
+        "--compatible-runtimes", "python3.12", "python3.13",
+        "--license-info", "MIT",
+    )  # fmt: skip
+    assert published["Version"] == 1
+    assert published["Content"]["CodeSize"] == content.stat().st_size
+    got = aws.json("get-layer-version-by-arn", "--arn", published["LayerVersionArn"])
+    assert got["CompatibleRuntimes"] == ["python3.12", "python3.13"]
+    assert got["LicenseInfo"] == "MIT"
