@@ -159,8 +159,13 @@ class EnvironmentPool:
             last_used=self._clock(),
         )
         lease.transition(EnvState.BUSY)
-        async with self._lock:
-            self._leases[env_id] = lease
+        try:
+            async with self._lock:
+                self._leases[env_id] = lease
+        except BaseException:  # cancelled (its caller gone) before the pool knew of it
+            with anyio.CancelScope(shield=True):
+                await environment.destroy("start abandoned")
+            raise
         log.info(
             "env %s: %s for %s:%s in %.1f ms (%s)",
             env_id,

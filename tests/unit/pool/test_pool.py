@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import anyio
 import pytest
 
 from lambdad.catalog import Version
@@ -130,3 +131,39 @@ async def test_close_destroys_everything() -> None:
     await pool.close()
     assert all(env.destroyed == "server stopping" for env in started)
     assert pool.count() == 0
+
+
+async def test_a_cold_start_abandoned_by_its_caller_leaves_no_environment() -> None:
+    """A caller cancelled (a client gone) right after its environment started: the
+    environment is destroyed, never left running outside the pool."""
+    started: list[FakeEnvironment] = []
+    held, release = anyio.Event(), anyio.Event()
+
+    async def hold_the_pool() -> None:
+        async with pool._lock:
+            held.set()
+            await release.wait()
+
+    async with anyio.create_task_group() as tg:
+
+        async def start(v: Version, env_id: str, stream: str) -> ExecutionEnvironment:
+            started.append(FakeEnvironment(env_id))
+            tg.start_soon(hold_the_pool)  # the new lease must now wait to be registered
+            await held.wait()
+            return cast(ExecutionEnvironment, started[-1])
+
+        pool = EnvironmentPool(start, lambda v: f"stream-{v}", 60.0, clock=Clock())
+        with anyio.CancelScope() as scope:
+            tg.start_soon(_cancel_when_waiting, pool, scope)
+            await pool.acquire(version())
+        release.set()
+    assert len(started) == 1 and started[0].destroyed is not None
+    assert pool.count() == 0
+
+
+async def _cancel_when_waiting(pool: EnvironmentPool, scope: anyio.CancelScope) -> None:
+    """Cancel `scope` once a task waits for the pool's lock (the started lease)."""
+    with anyio.fail_after(5):
+        while not pool._lock.statistics().tasks_waiting:
+            await anyio.sleep(0)
+    scope.cancel()
