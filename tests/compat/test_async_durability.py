@@ -79,8 +79,9 @@ class Collector:
 def test_500_events_survive_a_kill_9_midway(tmp_path: Path, own_database_url: str | None) -> None:
     collector = Collector()
     data_dir = tmp_path / "data"
-    # Host networking lets the function report to the collector on loopback.
-    args = ["--network", "host"]
+    # Host networking lets the function report to the collector on loopback; bwrap
+    # always (a busy machine must not make `auto` fall back to bare processes).
+    args = ["--network", "host", "--sandbox", "bwrap"]
     # A report that fails (a busy machine) is retried after 0.2 s, not a minute.
     env = {"LAMBDAD_ASYNC_WORKERS": "4", "LAMBDAD_ASYNC_RETRY_BASE_S": "0.2"}
     first = LambdadServer(data_dir, own_database_url, args=args, env=env).start()
