@@ -63,7 +63,7 @@ def test_blob_in_use_counts_layers_until_released_and_functions(engine: sa.Engin
     assert not functions.blob_in_use(key)
     functions.create_function(
         FunctionRow("fn", 1.0, {}, 1, None),
-        VersionRow("fn", "$LATEST", "r", key, 10, {"layers": ["arn:x:1"]}, 1.0),
+        VersionRow("fn", "$LATEST", "r", key, 10, {"layer_refs": [{"arn": "arn:x:1"}]}, 1.0),
     )
     assert layers.blob_in_use(key)
     assert layers.layers_in_use() == {"arn:x:1"}

@@ -93,11 +93,12 @@ class LayerStore:
         return [r for r in rows if r.deleted and not r.config.get("released")]
 
     def layers_in_use(self) -> set[str]:
-        """The layer version ARNs that some function version lists in its Layers."""
+        """The layer version ARNs that some function version was configured with
+        (the catalog's resolved `layer_refs`, so always in their canonical form)."""
         used: set[str] = set()
         with map_db_errors(), self.engine.connect() as conn:
             for (config,) in conn.execute(sa.select(function_versions.c.config)):
-                used.update((config or {}).get("layers") or ())
+                used.update(ref["arn"] for ref in (config or {}).get("layer_refs") or ())
         return used
 
     def code_size_total(self) -> int:
