@@ -290,11 +290,7 @@ class LayerCatalog:
 
     async def resolve(self, arns: Sequence[str]) -> tuple[LayerRef, ...]:
         """The layer versions a function's `Layers` names, or AWS's error for the list."""
-        if len(arns) > validation.MAX_LAYERS:
-            raise InvalidParameterValue(
-                f"Cannot reference more than {validation.MAX_LAYERS} layers."
-            )
-        for arn in arns:
+        for arn in arns:  # the model's member constraints come first, as on AWS
             if not 1 <= len(arn) <= MAX_ARN_LENGTH or not re.fullmatch(
                 LAYER_VERSION_ARN_PATTERN, arn
             ):
@@ -308,6 +304,10 @@ class LayerCatalog:
                         f"{LAYER_VERSION_ARN_PATTERN}]",
                     )
                 )
+        if len(arns) > validation.MAX_LAYERS:
+            raise InvalidParameterValue(
+                f"Cannot reference more than {validation.MAX_LAYERS} layers."
+            )
         seen: dict[str, str] = {}
         for arn in arns:
             layer = arn.rsplit(":", 1)[0]
