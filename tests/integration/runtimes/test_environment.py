@@ -216,7 +216,8 @@ async def test_timeout(start_env: Any) -> None:
         "errorMessage": f"RequestId: {req.request_id} Error: Task timed out after 1.00 seconds",
     }
     assert not out.reusable and not env.is_alive()
-    assert 1000 <= out.duration_ms < 3000
+    # Ended at the timeout, not at the test's end; a loaded host may take a while to kill.
+    assert 1000 <= out.duration_ms < 10_000
 
 
 @pytest.mark.parametrize(
