@@ -4,11 +4,14 @@ while reading (chunked bodies too), so the server's memory stays flat."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.routing import Route
 
+from lambdad.api.routes import routes
 from support.procfs import peak_rss_bytes
 from support.rawhttp import RawResponse, request
 from support.server import LambdadServer
@@ -117,3 +120,34 @@ def test_unread_body_of_a_get_does_not_grow_memory(server: LambdadServer, tmp_pa
     assert answer.status == 404, answer
     growth = peak_rss_bytes(server.process.pid) - peak_before
     assert growth < 30 * MB, f"server memory grew by {growth / MB:.0f} MB"
+
+
+PATH_PARAMS = {
+    "FunctionName": "no-such-function",
+    "Resource": "arn:aws:lambda:us-east-1:000000000000:function:no-such-function",
+    "LayerName": "no-such-layer",
+    "VersionNumber": "1",
+    "Name": "no-such-alias",
+    "StatementId": "no-such-statement",
+    "key": "no-such-key",
+}
+BODY_ROUTES = sorted(
+    (method, re.sub(r"{(\w+)(?::\w+)?}", lambda m: PATH_PARAMS[m.group(1)], route.path))
+    for route in routes
+    if isinstance(route, Route)
+    for method in (route.methods or ())
+    if method in ("POST", "PUT")
+)
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+def test_every_route_stops_an_endless_body(server: LambdadServer, method: str, path: str) -> None:
+    """Whatever the route (today's and tomorrow's), the server answers an endless
+    body before it ends, past at most the largest limit, and stays small."""
+    assert server.process is not None
+    peak_before = peak_rss_bytes(server.process.pid)
+    answer = request(server.url, method, path, JSON, endless(120), chunked=True)
+    assert 400 <= answer.status < 500, answer
+    assert answer.sent < 80 * MB, "the server kept reading past every limit"
+    growth = peak_rss_bytes(server.process.pid) - peak_before
+    assert growth < 200 * MB, f"server memory grew by {growth / MB:.0f} MB"
