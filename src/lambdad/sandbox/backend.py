@@ -111,7 +111,8 @@ class SlotPool:
         """Take a slot and exec the sandbox in it; on failure nothing is left behind."""
         slot = await self.take()
         supervisor = self.supervisor
-        supervisor.track(spec.work_dir)
+        # Without a cgroup, the launcher's session (its pid) is all there is to kill.
+        supervisor.track(spec.work_dir, slot.launcher.pid if slot.cgroup is None else None)
         slot.released.append(lambda: supervisor.untrack(spec.work_dir))
 
         def prepare_and_exec() -> None:

@@ -7,11 +7,13 @@ cgroups, loop-mounted /tmp and work dir, until a server was started again on
 the same data dir.
 
 How: a backend starts one supervisor. Its stdin is a pipe whose only writer is
-the server; the server writes `+dir` / `-dir` lines as sandboxes with a work dir
-come and go, and `.` when it closes cleanly. When the pipe reaches EOF without
-that `.`, the server is gone (by any means), and the supervisor thaws and kills
-the backend's cgroups, unmounts its disks (freeing their loop devices), removes
-its cgroup parent and the work dirs of the sandboxes that were alive. On cgroup
+the server; the server writes `+` / `-` lines as sandboxes come and go (their
+work dir and, where there are no cgroups, their process group), and `.` when
+it closes cleanly. When the pipe reaches EOF without that `.`, the server is
+gone (by any means), and the supervisor kills the sandboxes' process groups,
+thaws and kills the backend's cgroups, unmounts its disks (freeing their loop
+devices), removes its cgroup parent and the work dirs of the sandboxes that
+were alive. On cgroup
 v2, `cgroup.kill` reaches frozen tasks; on v1 the group is thawed after the kill
 (see `Cgroup.kill_all`), so both work.
 
@@ -26,16 +28,18 @@ a bare interpreter); it imports lambdad only when there is something to reclaim.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +63,7 @@ import json, os, signal, sys
 # service manager's signal meant for the server.
 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(sig, signal.SIG_IGN)
-tracked, pending, clean = set(), b"", False
+tracked, pending, clean = {}, b"", False
 while True:
     chunk = os.read(0, 65536)
     if not chunk:
@@ -68,15 +72,16 @@ while True:
     for line in lines:
         op, arg = line[:1], line[1:]
         if op == b"+":
-            tracked.add(json.loads(arg))
+            work_dir, pgid = json.loads(arg)
+            tracked[work_dir] = pgid
         elif op == b"-":
-            tracked.discard(json.loads(arg))
+            tracked.pop(json.loads(arg), None)
         elif op == b".":
             clean = True
 if not clean:
     sys.path.insert(0, sys.argv[1])
     from lambdad.sandbox.supervisor import reclaim_after_server
-    reclaim_after_server(sys.argv[2], sorted(tracked))
+    reclaim_after_server(sys.argv[2], tracked)
 """
 
 
@@ -107,20 +112,27 @@ class ReclaimPlan:
         return cls(Path(raw["state_dir"]), layout, raw["parent"])
 
 
-def reclaim_after_server(plan_json: str, work_dirs: Sequence[str]) -> None:
-    """In the supervisor: the server is gone; reclaim everything it left."""
+def reclaim_after_server(plan_json: str, sandboxes: Mapping[str, int | None]) -> None:
+    """In the supervisor: the server is gone; reclaim everything it left.
+
+    `sandboxes` maps the work dir of each sandbox alive at the end to its
+    process group, if it has no cgroup (the process backend without root)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s lambdad.supervisor: %(message)s"
     )
     started = time.monotonic()
     plan = ReclaimPlan.from_json(plan_json)
+    for pgid in sandboxes.values():
+        if pgid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)  # stopped ones too
     count = reclaim(plan.state_dir, plan.layout, plan.cgroup_parent)
-    for work_dir in work_dirs:
+    for work_dir in sandboxes:
         shutil.rmtree(work_dir, ignore_errors=True)
     logging.warning(
         "the server is gone: reclaimed %d sandbox(es) and %d work dir(s) of %s in %.1f s",
         count,
-        len(work_dirs),
+        len(sandboxes),
         plan.state_dir,
         time.monotonic() - started,
     )
@@ -161,7 +173,7 @@ class Supervisor:
         self._fds = (lock_fd, *keep_fds)
         self._lock_fd = lock_fd
         self._mutex = threading.Lock()
-        self._tracked: set[str] = set()
+        self._tracked: dict[str, int | None] = {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._pipe: int | None = None
         self._closed = False
@@ -202,8 +214,8 @@ class Supervisor:
         finally:
             os.close(read_end)
         self._pipe = write_end
-        for work_dir in self._tracked:
-            self._send(b"+" + json.dumps(work_dir).encode())
+        for work_dir, pgid in self._tracked.items():
+            self._send(b"+" + json.dumps([work_dir, pgid]).encode())
 
     def _send(self, line: bytes) -> None:
         assert self._pipe is not None
@@ -231,19 +243,20 @@ class Supervisor:
             self._proc.wait()
         self._spawn()
 
-    def track(self, work_dir: Path) -> None:
-        """A sandbox with this work dir is starting: remove the dir if the server dies."""
+    def track(self, work_dir: Path, pgid: int | None = None) -> None:
+        """A sandbox is starting: if the server dies, remove its work dir and, for a
+        sandbox without a cgroup, kill its process group `pgid`."""
         with self._mutex:
             if self._closed:
                 return
-            self._tracked.add(str(work_dir))
-            self._tell(b"+" + json.dumps(str(work_dir)).encode())
+            self._tracked[str(work_dir)] = pgid
+            self._tell(b"+" + json.dumps([str(work_dir), pgid]).encode())
 
     def untrack(self, work_dir: Path) -> None:
         with self._mutex:
             if self._closed or str(work_dir) not in self._tracked:
                 return
-            self._tracked.discard(str(work_dir))
+            del self._tracked[str(work_dir)]
             self._tell(b"-" + json.dumps(str(work_dir)).encode())
 
     def close(self, timeout: float = 10.0) -> None:

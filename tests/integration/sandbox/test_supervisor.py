@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -103,3 +104,21 @@ def test_a_killed_supervisor_is_replaced_and_still_knows_the_work_dirs(tmp_path:
     die(supervisor)
     assert not work_dir.exists()
     assert not other.exists()
+
+
+def test_a_sandbox_without_cgroup_is_killed_by_process_group_even_stopped(
+    tmp_path: Path,
+) -> None:
+    # The process backend without root: no cgroup, and an idle sandbox is SIGSTOPped.
+    plan, work_dir = make_leftovers(tmp_path)
+    sandbox = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        os.killpg(sandbox.pid, signal.SIGSTOP)
+        supervisor = Supervisor.start(plan)
+        supervisor.track(work_dir, sandbox.pid)
+        die(supervisor)
+        assert sandbox.wait(timeout=10) == -signal.SIGKILL
+        assert not work_dir.exists()
+    finally:
+        sandbox.kill()
+        sandbox.wait()
