@@ -147,7 +147,8 @@ class ExecutionEnvironment:
         host_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         listener: socket.socket | None = None
         try:
-            if spec.network == "host":
+            # The process backend has no network namespace: it always shares the host's.
+            if spec.network == "host" or getattr(backend, "name", "") == "process":
                 # Sharing the host's network: bind a free port here and hand the socket
                 # in, so two environments never race for one port.
                 listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

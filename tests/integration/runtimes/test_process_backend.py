@@ -89,3 +89,25 @@ async def test_layers_on_process_backend(open_dir: Path) -> None:
             await env.destroy("test over")
     finally:
         await backend.close()
+
+
+async def test_two_environments_at_once_on_process_backend(open_dir: Path) -> None:
+    """No network namespace here: each environment's Runtime API gets a port of its own."""
+    from lambdad.sandbox import select_backend
+
+    if os.geteuid() == 0 and default_catalog().for_other_users().init_python is None:
+        pytest.skip("no Python 3.9+ here that the sandbox uid can run (e.g. /usr/bin/python3)")
+    backend: Any = select_backend("process")
+    started: list[ExecutionEnvironment] = []
+    try:
+        for _ in range(2):
+            spec = make_spec(open_dir, {"app.py": HELLO})
+            started.append(await ExecutionEnvironment.start(spec, backend))
+        for name, env in zip(("one", "two"), started, strict=True):
+            assert env.init_error is None, (env.init_error, env.init_logs)
+            out = await env.invoke(request({"name": name}), 5)
+            assert json.loads(out.payload)["hello"] == name, out.payload
+    finally:
+        for env in started:
+            await env.destroy("test over")
+        await backend.close()
