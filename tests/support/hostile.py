@@ -34,9 +34,9 @@ def sandbox_server(
 
 
 def processes_named(marker: str) -> list[str]:
-    """Host processes whose command line holds `marker`."""
+    """Host processes whose command line holds `marker` (other pgreps aside)."""
     found = subprocess.run(["pgrep", "-a", "-f", marker], capture_output=True, text=True)
-    return found.stdout.splitlines()
+    return [line for line in found.stdout.splitlines() if line.split()[1:2] != ["pgrep"]]
 
 
 def wait_until_gone(marker: str) -> None:
