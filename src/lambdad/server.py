@@ -12,7 +12,7 @@ import anyio
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from lambdad.api import ApiContext, CodeLinks, create_app
+from lambdad.api import ApiContext, CodeLinks, FunctionUrlFront, create_app
 from lambdad.background import Background
 from lambdad.catalog import (
     Account,
@@ -20,6 +20,7 @@ from lambdad.catalog import (
     CodeCache,
     ConcurrencyCatalog,
     EventInvokeConfigs,
+    FunctionUrls,
     LayerCatalog,
     OptTrees,
     Policies,
@@ -35,6 +36,7 @@ from lambdad.store import (
     ConcurrencyStore,
     EventInvokeConfigStore,
     FunctionStore,
+    FunctionUrlStore,
     LayerStore,
     LogStore,
     PolicyStore,
@@ -129,6 +131,7 @@ def build_app(settings: Settings) -> ASGIApp:
         async_queue=async_queue,
         logs=logs,
         event_invoke_configs=event_invoke_configs,
+        function_urls=FunctionUrls(account, catalog, FunctionUrlStore(engine)),
         policies=Policies(account, catalog, PolicyStore(engine)),
         concurrency=concurrency,
         provisioner=provisioner,
@@ -164,7 +167,7 @@ def build_app(settings: Settings) -> ASGIApp:
                     await logs.flush()
         engine.dispose()
 
-    return create_app(context, lifespan=lifespan)
+    return create_app(context, lifespan=lifespan, function_urls=FunctionUrlFront(context))
 
 
 def _plain_uvicorn_name(record: logging.LogRecord) -> bool:

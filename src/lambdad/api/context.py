@@ -13,6 +13,7 @@ from lambdad.catalog import (
     ConcurrencyCatalog,
     EventInvokeConfigs,
     FunctionRef,
+    FunctionUrls,
     Policies,
 )
 from lambdad.invoke import AsyncQueue, Invoker
@@ -31,6 +32,7 @@ class ApiContext:
     async_queue: AsyncQueue
     logs: FunctionLogs
     event_invoke_configs: EventInvokeConfigs
+    function_urls: FunctionUrls
     policies: Policies
     concurrency: ConcurrencyCatalog
     provisioner: Provisioner

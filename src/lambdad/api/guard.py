@@ -19,7 +19,10 @@ a browser's request apart and refuses it:
   browsers and answer their own CORS configuration: their requests skip the
   cross-origin checks and never reach the management API (a function's own
   page must not be same-origin with it). They go to the `function_urls` app;
-  until functions have URLs, that is `no_function_url`.
+  until functions have URLs, that is `no_function_url`. The path-based form
+  (`/lambda-url/<url-id>/...` on the server's own names) is for clients that
+  cannot set a host name: its Host is checked like the API's, the
+  cross-origin checks are the URL's CORS configuration's.
 
 The content type a body must have is checked where bodies are read
 (`api/bodies.py`). Refusals are `AccessDeniedException` 403, like AWS's.
@@ -39,6 +42,7 @@ from lambdad.api.errors import error_response
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::"})
 FUNCTION_URL_HOST = re.compile(r"^[a-z0-9]+\.lambda-url\.[a-z0-9-]+\.localhost$")
+FUNCTION_URL_PATH = "/lambda-url/"
 CROSS_ORIGIN_SITES = frozenset({"cross-site", "same-site"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -86,6 +90,9 @@ class RequestGuard:
         host_header = headers.get("host", "")
         host = _host_name(host_header)
         if is_function_url_host(host):
+            await self.function_urls(scope, receive, send)
+            return
+        if self.hosts.serves(host) and scope["path"].startswith(FUNCTION_URL_PATH):
             await self.function_urls(scope, receive, send)
             return
         refusal = self._refusal(host, host_header, headers)

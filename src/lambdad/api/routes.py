@@ -9,6 +9,7 @@ from lambdad.api import (
     code_links,
     concurrency,
     event_invoke,
+    function_urls,
     functions,
     invoke,
     layers,
@@ -24,6 +25,7 @@ LOG_RETENTION = "/_lambdad/functions/{FunctionName}/logs/retention"
 RESERVED = "/2017-10-31/functions/{FunctionName}/concurrency"
 PROVISIONED = "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"
 RECURSION = "/2024-08-31/functions/{FunctionName}/recursion-config"
+FUNCTION_URL = "/2021-10-31/functions/{FunctionName}/url"
 
 routes = [
     Route("/2015-03-31/functions", functions.create_function, methods=["POST"]),
@@ -85,6 +87,11 @@ routes = [
     Route(EVENT_INVOKE, event_invoke.get_function_event_invoke_config, methods=["GET"]),
     Route(EVENT_INVOKE, event_invoke.delete_function_event_invoke_config, methods=["DELETE"]),
     Route(f"{EVENT_INVOKE}/list", event_invoke.list_function_event_invoke_configs, methods=["GET"]),
+    Route(FUNCTION_URL, function_urls.create_function_url_config, methods=["POST"]),
+    Route(FUNCTION_URL, function_urls.get_function_url_config, methods=["GET"]),
+    Route(FUNCTION_URL, function_urls.update_function_url_config, methods=["PUT"]),
+    Route(FUNCTION_URL, function_urls.delete_function_url_config, methods=["DELETE"]),
+    Route(f"{FUNCTION_URL}s", function_urls.list_function_url_configs, methods=["GET"]),
     Route("/_lambdad/functions/{FunctionName}/logs", invoke.function_logs, methods=["GET"]),
     Route(LOG_RETENTION, log_retention.get_retention, methods=["GET"]),
     Route(LOG_RETENTION, log_retention.put_retention, methods=["PUT"]),

@@ -10,6 +10,13 @@ from lambdad.catalog.event_invoke import (
     EventInvokeConfigPage,
     EventInvokeConfigs,
 )
+from lambdad.catalog.function_urls import (
+    Cors,
+    FunctionUrlChanges,
+    FunctionUrlConfig,
+    FunctionUrlPage,
+    FunctionUrls,
+)
 from lambdad.catalog.layers import LayerCatalog, LayerVersion
 from lambdad.catalog.model import (
     LATEST,
@@ -43,7 +50,12 @@ __all__ = [
     "EventInvokeConfigPage",
     "EventInvokeConfigs",
     "ConcurrencyCatalog",
+    "Cors",
     "Function",
+    "FunctionUrlChanges",
+    "FunctionUrlConfig",
+    "FunctionUrlPage",
+    "FunctionUrls",
     "FunctionConfig",
     "FunctionPage",
     "FunctionRef",

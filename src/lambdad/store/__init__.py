@@ -6,6 +6,7 @@ from lambdad.store.blobs import BlobStore
 from lambdad.store.concurrency import ConcurrencyStore, ProvisionedRow
 from lambdad.store.database import DatabaseError, create_engine, map_db_errors, migrate
 from lambdad.store.event_invoke import EventInvokeConfigRow, EventInvokeConfigStore
+from lambdad.store.function_urls import FunctionUrlRow, FunctionUrlStore
 from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionRow
 from lambdad.store.layers import LayerStore, LayerVersionRow
 from lambdad.store.logs import LogEventRow, LogStore, NewChunk, Removed
@@ -23,6 +24,8 @@ __all__ = [
     "EventInvokeConfigRow",
     "EventInvokeConfigStore",
     "FunctionRow",
+    "FunctionUrlRow",
+    "FunctionUrlStore",
     "FunctionStore",
     "LayerStore",
     "LayerVersionRow",

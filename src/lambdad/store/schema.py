@@ -134,8 +134,22 @@ policy_revisions = Table(
     Column("revision_id", String(36), nullable=False),
 )
 
+# CreateFunctionUrlConfig: per function + qualifier ("$LATEST" when unqualified, an alias).
+function_url_configs = Table(
+    "function_url_configs",
+    metadata,
+    Column("function_name", String(64), primary_key=True),
+    Column("qualifier", String(128), primary_key=True),
+    Column("url_id", String(32), nullable=False, unique=True),
+    Column("auth_type", String(16), nullable=False),
+    Column("cors", JSON, nullable=True),
+    Column("invoke_mode", String(16), nullable=False),
+    Column("creation_time", Float, nullable=False),
+    Column("last_modified", Float, nullable=False),
+)
+
 # What hangs off one function + qualifier (a version or an alias) and goes with it.
-PER_QUALIFIER = (policies, policy_revisions, event_invoke_configs)
+PER_QUALIFIER = (policies, policy_revisions, event_invoke_configs, function_url_configs)
 
 # A log group's settings; its events are chunks (see store/logs.py).
 log_groups = Table(

@@ -1,0 +1,193 @@
+"""The HTTP front of function URLs: one request in, one invocation, one response out.
+
+Reached through `RequestGuard`, which sends it every request to a function URL
+host (`<url-id>.lambda-url.<region>.localhost`) and every `/lambda-url/<url-id>/`
+path on the server's own names. A request is checked whole before anything
+reaches a function: an unknown id is 404, a body over 6 MB is 413 (read no
+further than that), and a CORS preflight is answered here. The invocation is
+the Invoke path's (concurrency, logs, recursion apply); a throttle is 429, a
+function error or an unusable result 502, as AWS answers them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from lambdad.api.context import ApiContext
+from lambdad.api.guard import is_function_url_host
+from lambdad.api.url_cors import is_preflight, preflight_headers, response_headers
+from lambdad.api.url_payload import (
+    BadFunctionResponse,
+    UrlRequest,
+    UrlResponse,
+    url_event,
+    url_response,
+)
+from lambdad.catalog import LATEST, FunctionUrlConfig
+from lambdad.errors import LambdadError, TooManyRequests
+from lambdad.invoke import MAX_SYNC_PAYLOAD
+
+log = logging.getLogger(__name__)
+
+PATH_PREFIX = "/lambda-url/"
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+@dataclass(frozen=True)
+class UrlTarget:
+    url_id: str
+    path: str
+
+
+def url_target(host: str, path: str) -> UrlTarget | None:
+    """The URL id and the function's path of a request: by host, else by path prefix."""
+    if is_function_url_host(host):
+        return UrlTarget(host.split(".", 1)[0], path or "/")
+    if path.startswith(PATH_PREFIX):
+        url_id, _, rest = path[len(PATH_PREFIX) :].partition("/")
+        return UrlTarget(url_id, "/" + rest)
+    return None
+
+
+class FunctionUrlFront:
+    """ASGI app for function URL requests (see the module doc)."""
+
+    def __init__(self, context: ApiContext, max_body: int = MAX_SYNC_PAYLOAD) -> None:
+        self.ctx = context
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._answer(scope, receive)
+        await response(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Response:
+        headers = _header_pairs(scope)
+        joined = dict(headers)
+        host = joined.get("host", "").rsplit(":", 1)[0].lower().rstrip(".")
+        target = url_target(host, scope["path"])
+        config = None if target is None else await self.ctx.function_urls.by_url_id(target.url_id)
+        if target is None or config is None:
+            return _message(404, "The function URL does not exist.")
+        if _declared_length(joined) > self.max_body:
+            return _message(413, "Request must be smaller than 6291456 bytes")
+        body = await _read_body(receive, self.max_body)
+        if body is None:
+            return _message(413, "Request must be smaller than 6291456 bytes")
+        method = scope["method"]
+        if config.cors is not None and is_preflight(method, joined):
+            return _raw_response(200, preflight_headers(config.cors, joined), b"")
+        request = UrlRequest(
+            url_id=config.url_id,
+            domain_name=joined.get("host", ""),
+            method=method,
+            path=target.path,
+            raw_query=scope.get("query_string", b"").decode("latin-1"),
+            headers=[*headers, *_forwarded(scope)],
+            body=body,
+            source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
+            protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+            request_id=scope.get("state", {}).get("request_id") or str(uuid.uuid4()),
+            account_id="anonymous" if config.auth_type == "NONE" else self.ctx.account.account_id,
+            time_s=time.time(),
+        )
+        answer = await self._invoke(config, request)
+        if isinstance(answer, Response):
+            return answer
+        out = answer.headers
+        if config.cors is not None:
+            out = response_headers(config.cors, joined, out)
+        return _raw_response(answer.status, out, answer.body)
+
+    async def _invoke(
+        self, config: FunctionUrlConfig, request: UrlRequest
+    ) -> UrlResponse | Response:
+        qualifier = None if config.qualifier == LATEST else config.qualifier
+        payload = json.dumps(url_event(request)).encode()
+        try:
+            target = await self.ctx.invoker.resolve(config.function_name, qualifier)
+            result = await self.ctx.invoker.invoke(
+                target,
+                payload,
+                trace_id=None,
+                request_id=request.request_id,
+            )
+        except TooManyRequests:
+            return _message(429, "Rate Exceeded.")
+        except LambdadError as exc:
+            log.warning("function URL %s: %s: %s", config.url_id, exc.code, exc)
+            return _message(502, "Internal Server Error")
+        if result.function_error:
+            return _message(502, "Internal Server Error")
+        try:
+            return url_response(result.payload)
+        except BadFunctionResponse as exc:
+            log.info("function URL %s: the function's response is unusable: %s", config.url_id, exc)
+            return _message(502, "Internal Server Error")
+
+
+def _header_pairs(scope: Scope) -> list[tuple[str, str]]:
+    return [
+        (bytes(k).decode("latin-1").lower(), bytes(v).decode("latin-1"))
+        for k, v in scope.get("headers", [])
+    ]
+
+
+def _forwarded(scope: Scope) -> list[tuple[str, str]]:
+    """The headers AWS's front adds: who asked, on which port and scheme."""
+    client = scope.get("client") or ("127.0.0.1", 0)
+    server = scope.get("server") or ("127.0.0.1", 0)
+    return [
+        ("x-forwarded-for", client[0]),
+        ("x-forwarded-port", str(server[1])),
+        ("x-forwarded-proto", scope.get("scheme", "http")),
+    ]
+
+
+def _declared_length(headers: dict[str, str]) -> int:
+    try:
+        return int(headers.get("content-length", "0"))
+    except ValueError:
+        return 0  # the body is counted while it is read
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it passes `limit` (nothing more is read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _message(status: int, message: str) -> Response:
+    return Response(
+        json.dumps({"Message": message}).encode(), status, media_type="application/json"
+    )
+
+
+def _raw_response(status: int, headers: list[tuple[str, str]], body: bytes) -> Response:
+    """A response with exactly these headers (repeated names such as Set-Cookie stay
+    separate); the framing headers are the server's, never the function's."""
+    response = Response(body, status)
+    response.raw_headers += [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in headers
+        if name not in FRAMING_HEADERS
+    ]
+    return response

@@ -1,0 +1,83 @@
+"""Rows of CreateFunctionUrlConfig: one per function + qualifier, unique URL id.
+
+Deleted with the function (or its alias) by `FunctionStore` / `AliasStore`
+(the table is in `PER_QUALIFIER`); every method is blocking, callers run it
+through `run_sync`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from lambdad.store.database import map_db_errors
+from lambdad.store.schema import function_url_configs as table
+
+
+@dataclass(frozen=True)
+class FunctionUrlRow:
+    function_name: str
+    qualifier: str
+    url_id: str
+    auth_type: str
+    cors: dict[str, Any] | None
+    invoke_mode: str
+    creation_time: float
+    last_modified: float
+
+
+class FunctionUrlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, function_name: str, qualifier: str) -> FunctionUrlRow | None:
+        return self._first(table.c.function_name == function_name, table.c.qualifier == qualifier)
+
+    def by_url_id(self, url_id: str) -> FunctionUrlRow | None:
+        return self._first(table.c.url_id == url_id)
+
+    def list(self, function_name: str) -> list[FunctionUrlRow]:
+        query = (
+            sa.select(table)
+            .where(table.c.function_name == function_name)
+            .order_by(table.c.qualifier)
+        )
+        with map_db_errors(), self.engine.connect() as conn:
+            return [FunctionUrlRow(**r._mapping) for r in conn.execute(query)]
+
+    def create(self, row: FunctionUrlRow) -> bool:
+        """Insert `row`; False if its function + qualifier already has a URL."""
+        with map_db_errors():
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(sa.insert(table).values(**row.__dict__))
+            except sa.exc.IntegrityError:
+                return False  # the qualifier's URL exists (or, astronomically, its id)
+        return True
+
+    def replace(self, row: FunctionUrlRow) -> bool:
+        """Write `row` over its function + qualifier's row; False if there is none."""
+        keys = ("function_name", "qualifier", "url_id", "creation_time")
+        values = {k: v for k, v in row.__dict__.items() if k not in keys}
+        query = (
+            sa.update(table)
+            .where(table.c.function_name == row.function_name, table.c.qualifier == row.qualifier)
+            .values(**values)
+        )
+        with map_db_errors(), self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    def delete(self, function_name: str, qualifier: str) -> bool:
+        query = sa.delete(table).where(
+            table.c.function_name == function_name, table.c.qualifier == qualifier
+        )
+        with map_db_errors(), self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    def _first(self, *where: sa.ColumnElement[bool]) -> FunctionUrlRow | None:
+        with map_db_errors(), self.engine.connect() as conn:
+            row = conn.execute(sa.select(table).where(*where)).first()
+        return None if row is None else FunctionUrlRow(**row._mapping)
