@@ -21,7 +21,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from lambdad.api.context import ApiContext
-from lambdad.api.guard import is_function_url_host
+from lambdad.api.errors import error_response
+from lambdad.api.guard import _host_name, is_function_url_host
 from lambdad.api.url_cors import is_preflight, preflight_headers, response_headers
 from lambdad.api.url_payload import (
     BadFunctionResponse,
@@ -70,16 +71,17 @@ class FunctionUrlFront:
     async def _answer(self, scope: Scope, receive: Receive) -> Response:
         headers = _header_pairs(scope)
         joined = dict(headers)
-        host = joined.get("host", "").rsplit(":", 1)[0].lower().rstrip(".")
-        target = url_target(host, scope["path"])
+        target = url_target(_host_name(joined.get("host", "")), scope["path"])
         config = None if target is None else await self.ctx.function_urls.by_url_id(target.url_id)
         if target is None or config is None:
-            return _message(404, "The function URL does not exist.")
+            return error_response(
+                "ResourceNotFoundException", 404, "The function URL does not exist."
+            )
         if _declared_length(joined) > self.max_body:
-            return _message(413, "Request must be smaller than 6291456 bytes")
+            return _too_large(self.max_body)
         body = await _read_body(receive, self.max_body)
         if body is None:
-            return _message(413, "Request must be smaller than 6291456 bytes")
+            return _too_large(self.max_body)
         method = scope["method"]
         if config.cors is not None and is_preflight(method, joined):
             return _raw_response(200, preflight_headers(config.cors, joined), b"")
@@ -119,7 +121,7 @@ class FunctionUrlFront:
                 request_id=request.request_id,
             )
         except TooManyRequests:
-            return _message(429, "Rate Exceeded.")
+            return error_response("TooManyRequestsException", 429, "Rate Exceeded.")
         except LambdadError as exc:
             log.warning("function URL %s: %s: %s", config.url_id, exc.code, exc)
             return _message(502, "Internal Server Error")
@@ -173,6 +175,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> Response:
+    message = f"Request must be smaller than {limit} bytes for a function URL"
+    return error_response("RequestEntityTooLargeException", 413, message)
 
 
 def _message(status: int, message: str) -> Response:
