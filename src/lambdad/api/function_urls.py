@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -31,20 +35,15 @@ def _timestamp(seconds: float) -> str:
 def _changes(body: wire.FunctionUrlConfigRequest) -> FunctionUrlChanges:
     cors = None
     if body.cors is not None:
-        c = body.cors
-
-        def listed(values: list[str] | None) -> tuple[str, ...] | None:
-            return None if values is None else tuple(values)
-
+        # The same members on both sides; lists become tuples.
         cors = Cors(
-            allow_credentials=c.allow_credentials,
-            allow_headers=listed(c.allow_headers),
-            allow_methods=listed(c.allow_methods),
-            allow_origins=listed(c.allow_origins),
-            expose_headers=listed(c.expose_headers),
-            max_age=c.max_age,
+            **{k: _converted(v, tuple) for k, v in msgspec.structs.asdict(body.cors).items()}
         )
     return FunctionUrlChanges(auth_type=body.auth_type, cors=cors, invoke_mode=body.invoke_mode)
+
+
+def _converted(value: Any, sequence: Callable[[Any], Any]) -> Any:
+    return sequence(value) if isinstance(value, (list, tuple)) else value
 
 
 def _render(
@@ -52,19 +51,7 @@ def _render(
 ) -> wire.FunctionUrlConfigShape:
     cors = None
     if config.cors is not None:
-        c = config.cors
-
-        def listed(values: tuple[str, ...] | None) -> list[str] | None:
-            return None if values is None else list(values)
-
-        cors = wire.CorsShape(
-            allow_credentials=c.allow_credentials,
-            allow_headers=listed(c.allow_headers),
-            allow_methods=listed(c.allow_methods),
-            allow_origins=listed(c.allow_origins),
-            expose_headers=listed(c.expose_headers),
-            max_age=c.max_age,
-        )
+        cors = wire.CorsShape(**{k: _converted(v, list) for k, v in asdict(config.cors).items()})
     return wire.FunctionUrlConfigShape(
         function_url=function_url(ctx, config.url_id),
         function_arn=ctx.function_urls.function_arn(config),

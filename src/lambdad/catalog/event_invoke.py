@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from lambdad.catalog import validation
 from lambdad.catalog.destinations import check_destination
-from lambdad.catalog.markers import decode_marker, encode_marker
+from lambdad.catalog.markers import page_after
 from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account
 from lambdad.catalog.service import Catalog
@@ -135,14 +135,8 @@ class EventInvokeConfigs:
         limit = max_items or MAX_LIST_ITEMS
         await self._function_exists(ref.name)
         rows = await run_sync(self.store.list, ref.name)
-        after = decode_marker(marker) if marker else None
-        rows = [r for r in rows if after is None or r.qualifier > after]
-        page = rows[:limit]
-        more = len(rows) > limit
-        return EventInvokeConfigPage(
-            configs=[_config(r) for r in page],
-            next_marker=encode_marker(page[-1].qualifier) if more else None,
-        )
+        page, next_marker = page_after(rows, lambda r: r.qualifier, marker, limit)
+        return EventInvokeConfigPage([_config(r) for r in page], next_marker)
 
     async def for_event(self, function_name: str, qualifier: str) -> EventInvokeConfig:
         """What the queue applies to an event: the stored config, or Lambda's defaults."""

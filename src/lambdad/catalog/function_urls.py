@@ -19,7 +19,7 @@ from typing import Any
 
 from lambdad.catalog import validation
 from lambdad.catalog.constraints import Violations
-from lambdad.catalog.markers import decode_marker, encode_marker
+from lambdad.catalog.markers import page_after
 from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account
 from lambdad.catalog.service import Catalog
@@ -105,7 +105,7 @@ class FunctionUrls:
             qualifier=key,
             url_id=new_url_id(),
             auth_type=changes.auth_type or "NONE",
-            cors=changes.cors,
+            cors=None if changes.cors is None else _none_if_empty(changes.cors),
             invoke_mode=changes.invoke_mode or "BUFFERED",
             creation_time=now,
             last_modified=now,
@@ -163,13 +163,8 @@ class FunctionUrls:
         limit = max_items or MAX_LIST_ITEMS
         await self.catalog.get_function(ref.name)
         rows = await run_sync(self.store.list, ref.name)
-        after = decode_marker(marker) if marker else None
-        rows = [r for r in rows if after is None or r.qualifier > after]
-        page = rows[:limit]
-        return FunctionUrlPage(
-            configs=[_config(r) for r in page],
-            next_marker=encode_marker(page[-1].qualifier) if len(rows) > limit else None,
-        )
+        page, next_marker = page_after(rows, lambda r: r.qualifier, marker, limit)
+        return FunctionUrlPage([_config(r) for r in page], next_marker)
 
     async def by_url_id(self, url_id: str) -> FunctionUrlConfig | None:
         """The config a URL request names, or None (the front answers 404)."""

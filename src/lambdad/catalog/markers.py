@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from lambdad.errors import InvalidParameterValue
+
+T = TypeVar("T")
 
 
 def encode_marker(key: str) -> str:
@@ -22,3 +26,13 @@ def decode_marker(marker: str) -> str:
         return base64.b64decode(marker.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise InvalidParameterValue(f"Invalid marker: {marker}") from exc
+
+
+def page_after(
+    rows: Sequence[T], key: Callable[[T], str], marker: str | None, limit: int
+) -> tuple[list[T], str | None]:
+    """The page of `rows` (sorted by `key`) after `marker`, and the marker of the next one."""
+    after = decode_marker(marker) if marker else None
+    rest = [r for r in rows if after is None or key(r) > after]
+    page = rest[:limit]
+    return page, encode_marker(key(page[-1])) if len(rest) > limit else None
