@@ -252,30 +252,6 @@ def test_a_function_that_allows_recursion_goes_past_16(own_server: InvokeServer)
     assert sorted(depths(messages)) == list(range(1, 21))
 
 
-def test_async_events_wait_out_reserved_0_and_run_when_it_is_removed(
-    own_server: InvokeServer,
-) -> None:
-    server = own_server
-    lam = server.client()
-    name = create_function(lam, unique("held"), {"app.py": SLOW_SOURCE})
-    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
-    accepted = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
-    assert accepted["StatusCode"] == 202
-    throttled = f"for {name}: throttled (ReservedFunctionConcurrentInvocationLimitExceeded)"
-    deadline = time.monotonic() + 20
-    while throttled not in server.log() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert throttled in server.log()
-    assert not server.wait_for_logs(name, lambda seen: bool(seen), timeout_s=0)
-
-    lam.delete_function_concurrency(FunctionName=name)
-    messages = server.wait_for_logs(
-        name, lambda seen: any(m.startswith("REPORT") for m in seen), timeout_s=30
-    )
-    assert any(m.startswith("START") for m in messages)
-    lam.delete_function(FunctionName=name)
-
-
 def test_the_account_limit_throttles_functions_without_a_reservation(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
