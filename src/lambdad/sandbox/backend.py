@@ -285,8 +285,28 @@ STAGE_ROOT = Path("/run/lambdad-stage") if Path("/run").is_dir() else Path("/tmp
 
 # A trial that is merely slow (a busy host creating and destroying many network
 # namespaces) is not a host that refuses: falling back on it would quietly run
-# functions with less isolation.
+# functions with less isolation. For the same reason a failed trial is tried
+# again before it counts: a host that refuses namespaces refuses every time.
 TRIAL_TIMEOUT_S = 60
+TRIAL_ATTEMPTS = 3
+
+
+def _trial_passes(what: str, argv: list[str], **run_options: object) -> bool:
+    """Whether `argv` succeeds in one of TRIAL_ATTEMPTS tries; says why it did not, loudly."""
+    error = ""
+    for _ in range(TRIAL_ATTEMPTS):
+        try:
+            subprocess.run(
+                argv, check=True, capture_output=True, timeout=TRIAL_TIMEOUT_S, **run_options
+            )  # type: ignore[call-overload]
+            return True
+        except subprocess.CalledProcessError as e:
+            stderr = (e.stderr or b"").decode(errors="replace").strip()[-500:]
+            error = f"exit {e.returncode}: {stderr or 'no message'}"
+        except (OSError, subprocess.SubprocessError) as e:
+            error = str(e)
+    log.warning("sandbox: %s failed %d times: %s", what, TRIAL_ATTEMPTS, error)
+    return False
 
 
 @lru_cache(maxsize=4)
@@ -296,34 +316,21 @@ def unprivileged_bwrap_works(bwrap: str) -> bool:
         return False  # we are unprivileged already: nothing to drop to
     true = shutil.which("true") or "/bin/true"
     uid = gid = TRIAL_ID
-    try:
-        subprocess.run(
-            [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", "993",
-             "--ro-bind", "/", "/", "--proc", "/proc", true],
-            check=True, capture_output=True, timeout=TRIAL_TIMEOUT_S, cwd="/",
-            user=uid, group=gid, extra_groups=[],
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as e:
-        log.info("sandbox: unprivileged bwrap trial failed: %s", e)
-        return False
-    return True
+    return _trial_passes(
+        "unprivileged bwrap trial",
+        [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", "993",
+         "--ro-bind", "/", "/", "--proc", "/proc", true],
+        cwd="/", user=uid, group=gid, extra_groups=[],
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=4)
 def bwrap_works(bwrap: str) -> bool:
     """Whether this host lets bwrap create every namespace we use (tried once)."""
     true = shutil.which("true") or "/bin/true"
-    try:
-        subprocess.run(
-            [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", true],
-            check=True,
-            capture_output=True,
-            timeout=TRIAL_TIMEOUT_S,
-        )
-    except (OSError, subprocess.SubprocessError) as e:
-        log.info("sandbox: bwrap trial failed: %s", e)
-        return False
-    return True
+    return _trial_passes(
+        "bwrap trial", [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", true]
+    )
 
 
 def select_backend(
