@@ -14,6 +14,9 @@ the limit is refused before anything is read, and bytes are counted as they
 arrive (chunked bodies too), so no more than the limit is ever buffered. A
 refused request's connection is closed, so the rest of the body is never read.
 A handler that accepts more declares it with `read_body` before reading.
+Code uploads (tens of MB each, then their decoded zip) are read at most
+`MAX_CONCURRENT_UPLOADS` at a time: the others wait their turn with their bodies
+still unread, so the server's memory stays bounded however many arrive at once.
 
 The content type: a web page can make the operator's browser send a
 cross-site request without asking the server first (no CORS preflight) only
@@ -30,6 +33,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +41,7 @@ from lambdad.errors import RequestTooLarge, UnsupportedMediaType
 
 CODE_UPLOAD_LIMIT = 70_167_211
 CONFIGURATION_LIMIT = 256 * 1024
+MAX_CONCURRENT_UPLOADS = 4
 JSON_TYPES = frozenset(
     {"application/json", "application/x-amz-json-1.0", "application/x-amz-json-1.1"}
 )
@@ -94,9 +99,16 @@ def _operation_of(scope: Scope) -> str:
 class BodyGuard:
     """ASGI middleware: no body is read past its limit or with a refused type (see above)."""
 
-    def __init__(self, app: ASGIApp, default_limit: int = CONFIGURATION_LIMIT) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        default_limit: int = CONFIGURATION_LIMIT,
+        concurrent_uploads: int = MAX_CONCURRENT_UPLOADS,
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
+        self.concurrent_uploads = concurrent_uploads
+        self._uploads: anyio.Semaphore | None = None  # made on the event loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,6 +116,7 @@ class BodyGuard:
             return
         received = 0
         refused = False
+        upload: anyio.Semaphore | None = None
 
         def refuse(error: Exception | None) -> None:
             nonlocal refused
@@ -112,12 +125,16 @@ class BodyGuard:
                 raise error
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, upload
             rules = self._rules(scope)
             if received == 0:
                 if _declared_length(scope) > rules.limit:
                     refuse(too_large(rules.limit, rules.operation))
                 refuse(_type_error(scope, rules, _declared_length(scope) > 0))
+                if upload is None and rules.limit >= CODE_UPLOAD_LIMIT:
+                    slots = self._upload_slots()
+                    await slots.acquire()
+                    upload = slots  # held until the request is answered
             message = await receive()
             if message["type"] == "http.request":
                 chunk = len(message.get("body", b""))
@@ -135,7 +152,16 @@ class BodyGuard:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, limited_receive, send_closing)
+        try:
+            await self.app(scope, limited_receive, send_closing)
+        finally:
+            if upload is not None:
+                upload.release()
+
+    def _upload_slots(self) -> anyio.Semaphore:
+        if self._uploads is None:
+            self._uploads = anyio.Semaphore(self.concurrent_uploads)
+        return self._uploads
 
     def _rules(self, scope: Scope) -> BodyRules:
         declared: BodyRules | None = scope.get(_SCOPE_KEY)
