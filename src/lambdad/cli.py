@@ -230,13 +230,15 @@ def _wait_ready(client: Client, name: str, timeout_s: float = 60.0) -> dict[str,
     deadline = time.monotonic() + timeout_s
     while True:
         config: dict[str, Any] = client.call("GET", f"{API}/{name}/configuration").json()
-        if config["State"] == "Failed" or config["LastUpdateStatus"] == "Failed":
+        # A function still being created has no LastUpdateStatus yet (as on AWS).
+        status = config.get("LastUpdateStatus")
+        if config["State"] == "Failed" or status == "Failed":
             reason = config.get("StateReason") or config.get("LastUpdateStatusReason")
             fail(f"function {name} failed to deploy: {reason}")
-        if config["State"] == "Active" and config["LastUpdateStatus"] == "Successful":
+        if config["State"] == "Active" and status == "Successful":
             return config
         if time.monotonic() > deadline:
-            fail(f"function {name} is still {config['State']}/{config['LastUpdateStatus']}")
+            fail(f"function {name} is still {config['State']}/{status}")
         time.sleep(0.05)
 
 
@@ -262,12 +264,13 @@ def list_functions(endpoint: str, as_json: bool) -> None:
         click.echo("no functions")
         return
     click.echo(
-        f"{'NAME':<32} {'RUNTIME':<16} {'MEMORY':>6} {'TIMEOUT':>7} {'STATE':<8} LAST MODIFIED"
+        f"{'NAME':<32} {'RUNTIME':<16} {'MEMORY':>6} {'TIMEOUT':>7} {'CODE SIZE':>10} LAST MODIFIED"
     )
     for fn in functions:
         click.echo(
             f"{fn['FunctionName']:<32} {fn['Runtime']:<16} {fn['MemorySize']:>6} "
-            f"{fn['Timeout']:>7} {fn['State']:<8} {fn['LastModified']}"
+            # ListFunctions carries no State (AWS leaves it out of list entries).
+            f"{fn['Timeout']:>7} {fn['CodeSize']:>10} {fn['LastModified']}"
         )
 
 

@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support.server import ACCOUNT_ID, REGION, ROLE
+from support.lambda_calls import FAST_WAIT, unique
+from support.lambda_calls import function_arn as arn
+from support.server import ROLE
 from support.zips import make_zip
 
 pytestmark = pytest.mark.compat
 
-FAST_WAIT = {"Delay": 0.05, "MaxAttempts": 400}
 SOURCE = (
     "def handler(event, context):\n"
     "    return {'arn': context.invoked_function_arn, 'version': context.function_version,"
     " 'tag': %r}\n"
 )
-
-
-def unique(prefix: str = "al") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def arn(name: str, qualifier: str | None = None) -> str:
-    base = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
-    return base if qualifier is None else f"{base}:{qualifier}"
 
 
 def error(info: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
@@ -38,7 +29,7 @@ def error(info: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
 
 def function_with_versions(client: Any, count: int, **config: Any) -> str:
     """A function with published versions 1..count, each of different code."""
-    name = unique()
+    name = unique("al")
     client.create_function(
         FunctionName=name,
         Runtime="python3.12",
@@ -54,6 +45,10 @@ def function_with_versions(client: Any, count: int, **config: Any) -> str:
             client.update_function_code(FunctionName=name, ZipFile=code)
             client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
         assert client.publish_version(FunctionName=name)["Version"] == str(number)
+        # A version is Pending until its code is ready, like a new function.
+        client.get_waiter("function_active_v2").wait(
+            FunctionName=f"{name}:{number}", WaiterConfig=FAST_WAIT
+        )
     return name
 
 
@@ -107,7 +102,7 @@ def test_alias_errors_are_aws_errors(lambda_client: Any, fn: str) -> None:
     assert error(info) == ("ResourceConflictException", f"Alias already exists: {arn(fn, name)}")
 
     with pytest.raises(ClientError) as info:
-        lambda_client.create_alias(FunctionName=fn, Name=unique(), FunctionVersion="99")
+        lambda_client.create_alias(FunctionName=fn, Name=unique("al"), FunctionVersion="99")
     assert error(info) == ("ResourceNotFoundException", f"Function not found: {arn(fn, '99')}")
 
     missing = unique("missing")
@@ -116,7 +111,7 @@ def test_alias_errors_are_aws_errors(lambda_client: Any, fn: str) -> None:
     assert error(info) == ("ResourceNotFoundException", f"Function not found: {arn(missing)}")
 
     with pytest.raises(ClientError) as info:
-        lambda_client.update_alias(FunctionName=fn, Name=unique(), FunctionVersion="1")
+        lambda_client.update_alias(FunctionName=fn, Name=unique("al"), FunctionVersion="1")
     assert error(info)[0] == "ResourceNotFoundException"
 
     with pytest.raises(ClientError) as info:
@@ -199,7 +194,7 @@ def test_routing_rules(
     with pytest.raises(ClientError) as info:
         lambda_client.create_alias(
             FunctionName=fn,
-            Name=unique(),
+            Name=unique("al"),
             FunctionVersion=version,
             RoutingConfig={"AdditionalVersionWeights": weights},
         )

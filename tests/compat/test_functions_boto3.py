@@ -77,7 +77,10 @@ def test_create_function_answers_like_aws(lambda_client: Any) -> None:
     assert LAST_MODIFIED.fullmatch(created["LastModified"])
     assert created["Version"] == "$LATEST"
     assert created["State"] == "Pending"
-    assert created["LastUpdateStatus"] == "InProgress"
+    assert created["StateReason"] == "The function is being created."
+    assert created["StateReasonCode"] == "Creating"
+    assert "LastUpdateStatus" not in created  # not before the first update, as on AWS
+    assert "Environment" not in created  # never set
     assert created["PackageType"] == "Zip"
     assert created["Architectures"] == ["x86_64"]
     assert created["EphemeralStorage"] == {"Size": 512}
@@ -94,8 +97,9 @@ def test_create_function_answers_like_aws(lambda_client: Any) -> None:
     config = lambda_client.get_function_configuration(FunctionName=name)
     assert config["State"] == "Active"
     assert config["LastUpdateStatus"] == "Successful"
-    # Activation changes the state, not the revision.
-    assert config["RevisionId"] == created["RevisionId"]
+    assert "StateReason" not in config
+    # Every state transition is a new revision, as on AWS.
+    assert config["RevisionId"] != created["RevisionId"]
 
 
 def test_get_function_code_location_downloads_the_zip(lambda_client: Any) -> None:
@@ -281,8 +285,9 @@ def test_update_function_code_with_publish(lambda_client: Any) -> None:
 
 def test_update_function_code_dry_run_changes_nothing(lambda_client: Any) -> None:
     name = unique()
-    created = create(lambda_client, name)
+    create(lambda_client, name)
     wait_active(lambda_client, name)
+    created = lambda_client.get_function_configuration(FunctionName=name)
     new_code = handler_zip("dry")
 
     dry = lambda_client.update_function_code(FunctionName=name, ZipFile=new_code, DryRun=True)
@@ -299,6 +304,12 @@ def test_update_with_a_stale_revision_id_is_refused(lambda_client: Any) -> None:
     name = unique()
     created = create(lambda_client, name)
     wait_active(lambda_client, name)
+    with pytest.raises(lambda_client.exceptions.PreconditionFailedException):
+        # Activation made a new revision: the one CreateFunction answered is stale.
+        lambda_client.update_function_code(
+            FunctionName=name, ZipFile=handler_zip("rev"), RevisionId=created["RevisionId"]
+        )
+    created = lambda_client.get_function_configuration(FunctionName=name)
     lambda_client.update_function_code(
         FunctionName=name, ZipFile=handler_zip("rev"), RevisionId=created["RevisionId"]
     )
@@ -353,7 +364,7 @@ def test_update_function_configuration(lambda_client: Any) -> None:
     assert config["Description"] == "updated"
     assert config["EphemeralStorage"] == {"Size": 2048}
     assert config["LastUpdateStatus"] == "Successful"
-    assert config["RevisionId"] == updated["RevisionId"]
+    assert config["RevisionId"] != updated["RevisionId"]  # InProgress -> Successful
 
     # Only what is sent changes.
     lambda_client.update_function_configuration(FunctionName=name, Timeout=60)
@@ -527,7 +538,8 @@ CREATE_ERRORS: list[tuple[str, dict[str, Any], str]] = [
         {"Environment": {"Variables": {"AWS_REGION": "eu-west-1"}}},
         "InvalidParameterValueException",
     ),
-    ("unknown-runtime", {"Runtime": "python2.1"}, "ValidationException"),
+    # Runtime is no model constraint on AWS (it may be an ARN): its own error class.
+    ("unknown-runtime", {"Runtime": "python2.1"}, "InvalidParameterValueException"),
     ("deprecated-runtime", {"Runtime": "python2.7"}, "InvalidParameterValueException"),
     ("missing-handler", {"Handler": None}, "InvalidParameterValueException"),
     ("bad-role", {"Role": "not-a-role"}, "ValidationException"),
@@ -639,7 +651,8 @@ def test_error_shape_on_the_wire(server: LambdadServer) -> None:
     assert response.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-amzn-RequestId"]
-    assert response.json() == {"Type": "User", "message": f"Function not found: {arn(name)}"}
+    message = f"Function not found: {arn(name)}"
+    assert response.json() == {"Type": "User", "message": message, "Message": message}
 
     invalid = httpx.post(
         f"{server.url}/2015-03-31/functions",

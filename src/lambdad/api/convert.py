@@ -7,6 +7,8 @@ import binascii
 import time
 from typing import Any
 
+import msgspec
+
 from lambdad.api import shapes
 from lambdad.catalog import FunctionConfig, LoggingConfig, Version
 from lambdad.errors import InvalidParameterValue
@@ -45,7 +47,9 @@ def function_configuration(
         tracing_config=shapes.functions.TracingConfigShape(mode=config.tracing_mode),
         revision_id=version.revision_id,
         state=version.state.value,
-        last_update_status=version.last_update_status.value,
+        last_update_status=None
+        if version.last_update_status is None
+        else version.last_update_status.value,
         package_type=config.package_type,
         architectures=list(config.architectures),
         ephemeral_storage=shapes.EphemeralStorageShape(size=config.ephemeral_storage),
@@ -59,8 +63,9 @@ def function_configuration(
             application_log_level=logging.application_log_level,
             system_log_level=logging.system_log_level,
         ),
+        # Set (even to nothing) it is shown; never set it is absent, as on AWS.
         environment=shapes.EnvironmentShape(variables=dict(config.environment))
-        if config.environment
+        if config.environment or config.environment_set
         else None,
         layers=[
             shapes.functions.Layer(arn=ref.arn, code_size=ref.code_size)
@@ -77,6 +82,21 @@ def function_configuration(
         state_reason_code=version.state_reason_code,
         last_update_status_reason=version.last_update_status_reason,
         last_update_status_reason_code=version.last_update_status_reason_code,
+    )
+
+
+def list_entry(configuration: shapes.FunctionConfiguration) -> shapes.FunctionConfiguration:
+    """A configuration as ListFunctions and ListVersionsByFunction show it: AWS leaves out
+    the state fields and RuntimeVersionConfig there (GetFunction has them)."""
+    return msgspec.structs.replace(
+        configuration,
+        state=None,
+        state_reason=None,
+        state_reason_code=None,
+        last_update_status=None,
+        last_update_status_reason=None,
+        last_update_status_reason_code=None,
+        runtime_version_config=None,
     )
 
 
@@ -115,6 +135,7 @@ def config_from_create(request: shapes.CreateFunctionRequest) -> FunctionConfig:
         timeout=request.timeout,
         description=request.description,
         environment=(request.environment.variables or {}) if request.environment else {},
+        environment_set=request.environment is not None,
         ephemeral_storage=request.ephemeral_storage.size if request.ephemeral_storage else 512,
         layers=tuple(request.layers or ()),
         architectures=tuple(request.architectures or ("x86_64",)),
@@ -157,6 +178,7 @@ def config_changes(
     changes.update({k: v for k, v in simple.items() if v is not None})
     if request.environment is not None:
         changes["environment"] = request.environment.variables or {}
+        changes["environment_set"] = True
     if request.layers is not None:
         changes["layers"] = tuple(request.layers)
     if request.ephemeral_storage is not None:

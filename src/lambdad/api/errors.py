@@ -16,6 +16,9 @@ from lambdad.errors import LambdadError, TooManyRequests
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
+# Errors whose AWS body spells the text "Message" (ResourceNotFoundException's does);
+# "message" is always sent too, which is what every SDK reads first.
+CAPITALIZED_MESSAGE = frozenset({"ResourceNotFoundException"})
 
 
 def error_response(
@@ -24,6 +27,8 @@ def error_response(
     from lambdad.api.shapes import encode
 
     body: dict[str, str] = {"Type": "User" if status < 500 else "Service", "message": message}
+    if code in CAPITALIZED_MESSAGE:
+        body["Message"] = message
     body.update(extra or {})
     return Response(
         encode(body), status_code=status, media_type=JSON, headers={"x-amzn-ErrorType": code}

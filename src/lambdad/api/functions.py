@@ -35,7 +35,9 @@ async def create_function(request: Request) -> Response:
         body.tags or {},
         publish=body.publish,
     )
-    return _json(convert.function_configuration(version, ctx.region), status=201)
+    # Even with Publish (Version "1"), AWS answers CreateFunction with the unqualified ARN.
+    configuration = convert.function_configuration(version, ctx.region, version.function_arn)
+    return _json(configuration, status=201)
 
 
 async def get_function(request: Request) -> Response:
@@ -77,7 +79,10 @@ async def list_functions(request: Request) -> Response:
     )
     return _json(
         shapes.ListFunctionsResponse(
-            functions=[convert.function_configuration(v, ctx.region) for v in page.versions],
+            functions=[
+                convert.list_entry(convert.function_configuration(v, ctx.region))
+                for v in page.versions
+            ],
             next_marker=page.next_marker,
         )
     )
@@ -132,7 +137,10 @@ async def list_versions_by_function(request: Request) -> Response:
     return _json(
         shapes.ListVersionsByFunctionResponse(
             # AWS lists $LATEST with its qualified ARN here, unlike anywhere else.
-            versions=[convert.function_configuration(v, ctx.region, v.qualified_arn) for v in page],
+            versions=[
+                convert.list_entry(convert.function_configuration(v, ctx.region, v.qualified_arn))
+                for v in page
+            ],
             next_marker=str(start + max_items) if more else None,
         )
     )

@@ -53,6 +53,15 @@ class Violations:
             return False
         return pattern is None or self.pattern(value, member, pattern)
 
+    def range(self, value: int | float, member: str, low: int, high: int) -> bool:
+        if value < low:
+            self.add(value, member, f"Member must have value greater than or equal to {low}")
+            return False
+        if value > high:
+            self.add(value, member, f"Member must have value less than or equal to {high}")
+            return False
+        return True
+
     def required(self, value: object, member: str) -> bool:
         if value is not None:
             return True

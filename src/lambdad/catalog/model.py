@@ -59,6 +59,8 @@ class FunctionConfig:
     timeout: int = 3
     description: str = ""
     environment: Mapping[str, str] = field(default_factory=dict)
+    environment_set: bool = False
+    """Whether Environment was given at all: AWS then returns it, even when empty."""
     ephemeral_storage: int = 512
     layers: tuple[str, ...] = ()
     architectures: tuple[str, ...] = ("x86_64",)
@@ -111,7 +113,8 @@ class Version:
     state: FunctionState = FunctionState.PENDING
     state_reason: str | None = None
     state_reason_code: str | None = None
-    last_update_status: LastUpdateStatus = LastUpdateStatus.IN_PROGRESS
+    last_update_status: LastUpdateStatus | None = None
+    """None on a function being created and on published versions, as on AWS."""
     last_update_status_reason: str | None = None
     last_update_status_reason_code: str | None = None
 

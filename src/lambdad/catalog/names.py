@@ -38,6 +38,13 @@ _NAMESPACED_FUNCTION_NAME = re.compile(
     _LOCATORS
     + r"(?P<name>[a-zA-Z0-9-_\.]+)(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
 )
+# botocore's TaggableResource.
+TAGGABLE_RESOURCE_PATTERN = (
+    rf"arn:(aws[a-zA-Z-]*):lambda:{REGION_PATTERN}:\d{{12}}:(function:[a-zA-Z0-9-_]+"
+    r"(:(\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|"
+    r"event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}|(capacity-provider|network-connector):[a-zA-Z0-9-_]{1,64})"
+)
 # botocore's NumericLatestPublishedOrAliasQualifier (the Qualifier of GetFunction, Invoke...).
 QUALIFIER_RULE = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
 QUALIFIER_PATTERN = re.compile(QUALIFIER_RULE)
@@ -134,24 +141,25 @@ class Account:
             )
 
     def parse_function_arn(self, arn: str) -> str:
-        """The function name in a resource ARN (TagResource and friends)."""
-        prefix = f"arn:aws:lambda:{self.region}:{self.account_id}:function:"
-        match = re.fullmatch(
-            r"arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9-_]+(:.*)?", arn
-        )
-        if match is None:
-            raise ValidationError(
-                _constraint(
-                    arn,
-                    "resource",
-                    "Member must satisfy regular expression pattern: "
-                    r"arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:"
-                    r"\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:...)",
-                )
+        """The function name in a taggable resource ARN (TagResource, ListTags...).
+
+        Only an unqualified function ARN is taggable: a version's or alias's is
+        refused before anything is looked up, as AWS does.
+        """
+        violations = Violations()
+        if not violations.string(arn, "resource", 1, 10000, TAGGABLE_RESOURCE_PATTERN):
+            raise ValidationError(violations.message())
+        parts = arn.split(":")
+        if parts[5] != "function":
+            raise ResourceNotFound(f"Resource not found: {arn}")  # no other taggable kind here
+        if len(parts) > 7:
+            raise InvalidParameterValue(
+                "Tags on function aliases and versions are not supported. Please specify a "
+                "function ARN."
             )
-        if not arn.startswith(prefix):
+        if parts[3] != self.region or parts[4] != self.account_id:
             raise ResourceNotFound(f"Function not found: {arn}")
-        return arn[len(prefix) :].split(":", 1)[0]
+        return parts[6]
 
 
 def _arn_region(value: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdad.errors import InvalidParameterValue, ValidationError
+from lambdad.errors import InvalidParameterValue
 
 # Runtime identifiers AWS accepts today (botocore's Runtime enum, less the retired).
 ACTIVE_RUNTIMES = (
@@ -33,9 +33,11 @@ def check_runtime(runtime: str) -> None:
     """Raise AWS's error for a runtime it would refuse, or ours for one we can't run."""
     if runtime not in ALL_RUNTIMES:
         values = ", ".join(ALL_RUNTIMES)
-        raise ValidationError(
-            f"1 validation error detected: Value '{runtime}' at 'runtime' failed to satisfy "
-            f"constraint: Member must satisfy enum value set: [{values}] or be a valid ARN"
+        # Not a model constraint on AWS (the value may be an ARN): its own error class,
+        # without the "N validation errors detected" frame or quotes.
+        raise InvalidParameterValue(
+            f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy "
+            f"enum value set: [{values}] or be a valid ARN"
         )
     if runtime in DEPRECATED_RUNTIMES:
         raise InvalidParameterValue(

@@ -24,6 +24,7 @@ from lambdad.catalog.code_cache import CodeCache
 from lambdad.catalog.destinations import check_dead_letter_target
 from lambdad.catalog.layers import LayerCatalog
 from lambdad.catalog.markers import decode_marker, encode_marker
+from lambdad.catalog.lifecycle import Lifecycle, read_lifecycle, with_lifecycle
 from lambdad.catalog.model import (
     LATEST,
     Function,
@@ -35,6 +36,7 @@ from lambdad.catalog.model import (
 )
 from lambdad.catalog.names import Account, FunctionRef
 from lambdad.catalog.runtimes import check_runtime
+from lambdad.catalog.versions import same_snapshot, snapshot_config
 from lambdad.concurrency import run_sync
 from lambdad.errors import (
     InvalidParameterValue,
@@ -49,6 +51,9 @@ log = logging.getLogger(__name__)
 
 Spawn = Callable[[Callable[[], Awaitable[None]]], None]
 """Starts a coroutine function in the background (the server's task group)."""
+
+# How often an activation retries its swap when the row changed under it.
+ACTIVATION_ATTEMPTS = 5
 
 REVISION_MISMATCH = (
     "The Revision Id provided does not match the latest Revision Id. "
@@ -159,7 +164,9 @@ class Catalog:
         while True:
             page = await self.list_functions(marker, 1000, all_versions=True)
             for version in page.versions:
-                if version.last_update_status is LastUpdateStatus.IN_PROGRESS:
+                if version.state is FunctionState.PENDING or (
+                    version.last_update_status is LastUpdateStatus.IN_PROGRESS
+                ):
                     row = await run_sync(
                         self.functions.get_version, version.function_name, version.version
                     )
@@ -205,10 +212,11 @@ class Catalog:
         if not await run_sync(self.functions.create_function, function, latest):
             raise ResourceConflict(f"Function already exist: {ref.name}")
         log.info("function %s: created (%s, %d bytes)", ref.name, config.runtime, package.size)
+        # Publish before activating: activation gives $LATEST a new RevisionId.
+        published = await self._publish(ref.name, latest.revision_id, False) if publish else None
         self._activate_later(latest)
-        if publish:
-            await self._publish(ref.name, latest.revision_id, conditional=False)
-        return self._version(latest)
+        # With Publish, AWS answers with the new version ("1"), Pending like $LATEST.
+        return self._version(published or latest)
 
     async def update_code(
         self,
@@ -240,11 +248,14 @@ class Catalog:
             log.info("function %s: code redeployed unchanged (%d bytes)", ref.name, package.size)
         else:
             log.info("function %s: code updated (%d bytes)", ref.name, package.size)
+        published = None
+        if publish:  # before activating, which gives $LATEST a new RevisionId
+            published = await self._publish_unless_published(
+                ref.name, updated, revision_id is not None
+            )
         self._activate_later(updated)
         await self._notify(ref.name, LATEST)
-        if publish:
-            await self._publish(ref.name, updated.revision_id, conditional=revision_id is not None)
-        return self._version(updated)
+        return self._version(published or updated)
 
     async def update_configuration(
         self, function_name: str, changes: Mapping[str, Any], revision_id: str | None = None
@@ -286,17 +297,10 @@ class Catalog:
                 f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
                 f"({current.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
             )
-        published = await run_sync(self.functions.list_versions, ref.name)
-        newest = next((r for r in reversed(published) if r.version != LATEST), None)
-        if newest is not None and _same_snapshot(newest, latest):
-            return self._version(newest)
         if description is not None:
             validation.check_description(description)
-        row = await self._publish(
-            ref.name,
-            latest.revision_id,
-            conditional=revision_id is not None,
-            description=description,
+        row = await self._publish_unless_published(
+            ref.name, latest, revision_id is not None, description
         )
         return self._version(row)
 
@@ -375,12 +379,13 @@ class Catalog:
         """AWS's preconditions for changing $LATEST: the right revision, no change under way."""
         if revision_id is not None and revision_id != current.revision_id:
             raise PreconditionFailed(REVISION_MISMATCH)
-        if current.config.get("state") == FunctionState.PENDING:
+        lifecycle = read_lifecycle(current.config)
+        if lifecycle.state is FunctionState.PENDING:
             raise ResourceConflict(
                 "The operation cannot be performed at this time. The function is currently in "
                 "the following state: Pending"
             )
-        if current.config.get("last_update_status") == LastUpdateStatus.IN_PROGRESS:
+        if lifecycle.last_update_status is LastUpdateStatus.IN_PROGRESS:
             raise ResourceConflict(
                 "The operation cannot be performed at this time. An update is in progress for "
                 f"resource: {self.account.function_arn(current.function_name)}"
@@ -388,19 +393,14 @@ class Catalog:
 
     @staticmethod
     def _check_config(config: FunctionConfig) -> None:
+        validation.check_members(config)
         if config.package_type != "Zip":
             raise InvalidParameterValue(
                 "PackageType Image is not supported by this lambdad server; deploy a zip."
             )
+        validation.check_runtime_and_handler_given(config.runtime, config.handler)
         check_runtime(config.runtime)
-        validation.check_handler(config.handler)
-        validation.check_role(config.role)
-        validation.check_memory(config.memory_size)
-        validation.check_timeout(config.timeout)
-        validation.check_ephemeral_storage(config.ephemeral_storage)
-        validation.check_description(config.description)
         validation.check_environment(config.environment)
-        validation.check_architectures(config.architectures)
         check_dead_letter_target(config.dead_letter_target)
 
     async def _with_layers(
@@ -434,22 +434,20 @@ class Catalog:
             revision_id=str(uuid.uuid4()),
             code_sha256=package.sha256_hex,
             code_size=package.size,
-            config=_state_fields(
-                config.to_json(), FunctionState.PENDING, LastUpdateStatus.IN_PROGRESS
-            ),
+            config=with_lifecycle(config.to_json(), Lifecycle.creating()),
             last_modified=now,
         )
 
     def _changed(
         self, current: VersionRow, config: FunctionConfig, package: CodePackage | None
     ) -> VersionRow:
-        state = FunctionState(current.config.get("state", FunctionState.ACTIVE))
+        lifecycle = read_lifecycle(current.config).updating()
         return dataclasses.replace(
             current,
             revision_id=str(uuid.uuid4()),
             code_sha256=package.sha256_hex if package else current.code_sha256,
             code_size=package.size if package else current.code_size,
-            config=_state_fields(config.to_json(), state, LastUpdateStatus.IN_PROGRESS),
+            config=with_lifecycle(config.to_json(), lifecycle),
             last_modified=time.time(),
         )
 
@@ -477,19 +475,54 @@ class Catalog:
         self._spawn(activate)
 
     async def _activate(self, row: VersionRow) -> None:
-        """Unpack the code, then mark the version Active/Successful (or Failed)."""
+        """Unpack the code, then mark the version Active (or Failed) under a new RevisionId.
+
+        While a version is being created or updated nothing else changes it
+        (`_check_revision` refuses), so the row is re-read and swapped; if its
+        code is no longer what was unpacked, a newer change activates it.
+        """
+        published = row.version != LATEST
         try:
             await run_sync(self.code_cache.ensure, row.code_sha256)
             for ref in FunctionConfig.from_json(row.config).layer_refs:
                 await run_sync(self.code_cache.ensure, ref.code_key)  # ready for /opt
-            state, status, reason = FunctionState.ACTIVE, LastUpdateStatus.SUCCESSFUL, None
+            failure = None
         except Exception as exc:
             log.exception("function %s: code could not be prepared", row.function_name)
-            state, status, reason = FunctionState.FAILED, LastUpdateStatus.FAILED, str(exc)
-        done = dataclasses.replace(row, config=_state_fields(row.config, state, status, reason))
-        # Same RevisionId: if the user changed the function meanwhile, their
-        # change's own activation wins and this write is a no-op.
-        await run_sync(self.functions.replace_version, done, row.revision_id)
+            failure = str(exc)
+        for _attempt in range(ACTIVATION_ATTEMPTS):
+            current = await run_sync(self.functions.get_version, row.function_name, row.version)
+            if current is None or current.code_sha256 != row.code_sha256:
+                return
+            lifecycle = read_lifecycle(current.config)
+            if not lifecycle.busy:
+                return
+            lifecycle = (
+                lifecycle.activated(published=published)
+                if failure is None
+                else lifecycle.failed(failure, published=published)
+            )
+            done = dataclasses.replace(
+                current,
+                revision_id=str(uuid.uuid4()),  # AWS: every state transition is a new revision
+                config=with_lifecycle(current.config, lifecycle),
+            )
+            if await run_sync(self.functions.replace_version, done, current.revision_id):
+                return
+
+    async def _publish_unless_published(
+        self,
+        name: str,
+        latest: VersionRow,
+        conditional: bool,
+        description: str | None = None,
+    ) -> VersionRow:
+        """Publish $LATEST, or hand back the newest version if nothing changed since it."""
+        versions = await run_sync(self.functions.list_versions, name)
+        newest = next((r for r in reversed(versions) if r.version != LATEST), None)
+        if newest is not None and same_snapshot(newest, latest):
+            return newest
+        return await self._publish(name, latest.revision_id, conditional, description)
 
     async def _publish(
         self,
@@ -499,9 +532,7 @@ class Catalog:
         description: str | None = None,
     ) -> VersionRow:
         latest = await self._latest_row(name)
-        config = latest.config
-        if description is not None:
-            config = {**config, "description": description}
+        config = snapshot_config(latest.config, description)
 
         def build(number: int) -> VersionRow:
             return dataclasses.replace(
@@ -531,54 +562,24 @@ class Catalog:
             await listener(name)
 
     def _version(self, row: VersionRow) -> Version:
-        config = dict(row.config)
-        state = FunctionState(config.pop("state", FunctionState.ACTIVE))
-        status = LastUpdateStatus(config.pop("last_update_status", LastUpdateStatus.SUCCESSFUL))
-        reason = config.pop("state_reason", None)
-        function_config = FunctionConfig.from_json(config)
+        lifecycle = read_lifecycle(row.config)
         return Version(
             function_name=row.function_name,
             version=row.version,
             function_arn=self.account.function_arn(row.function_name),
-            config=function_config,
+            config=FunctionConfig.from_json(row.config),
             code_sha256=base64.b64encode(bytes.fromhex(row.code_sha256)).decode(),
             code_key=row.code_sha256,
             code_size=row.code_size,
             revision_id=row.revision_id,
             last_modified=row.last_modified,
-            state=state,
-            state_reason=reason,
-            state_reason_code="InvalidZipFileException" if reason else None,
-            last_update_status=status,
-            last_update_status_reason=reason,
-            last_update_status_reason_code="InvalidZipFileException" if reason else None,
+            state=lifecycle.state,
+            state_reason=lifecycle.state_reason,
+            state_reason_code=lifecycle.state_reason_code,
+            last_update_status=lifecycle.last_update_status,
+            last_update_status_reason=lifecycle.last_update_status_reason,
+            last_update_status_reason_code=lifecycle.last_update_status_reason_code,
         )
-
-
-def _state_fields(
-    config: Mapping[str, Any],
-    state: FunctionState,
-    status: LastUpdateStatus,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    data = {
-        k: v for k, v in config.items() if k not in ("state", "last_update_status", "state_reason")
-    }
-    data["state"] = state.value
-    data["last_update_status"] = status.value
-    if reason is not None:
-        data["state_reason"] = reason
-    return data
-
-
-def _same_snapshot(published: VersionRow, latest: VersionRow) -> bool:
-    """Whether publishing `latest` would add nothing to `published` (same code and config)."""
-    if published.code_sha256 != latest.code_sha256:
-        return False
-    # A version's description is its own (PublishVersion's Description).
-    ours = dataclasses.replace(FunctionConfig.from_json(published.config), description="")
-    theirs = dataclasses.replace(FunctionConfig.from_json(latest.config), description="")
-    return ours == theirs
 
 
 def _with_default_logging(config: FunctionConfig, name: str) -> FunctionConfig:

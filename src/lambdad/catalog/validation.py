@@ -1,6 +1,8 @@
 """The limits and rules Lambda applies to a function's configuration.
 
-Each check raises the exception class and message AWS sends for it.
+Each check raises the exception class and message AWS sends for it: the
+model's member constraints first, together (ValidationException), then
+Lambda's own rules (InvalidParameterValueException).
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from lambdad.catalog.names import constraint_message
-from lambdad.errors import InvalidParameterValue, ValidationError
+from lambdad.catalog.constraints import Violations
+from lambdad.catalog.model import FunctionConfig
+from lambdad.errors import InvalidParameterValue
 from lambdad.runtimes import RESERVED_VARIABLES
 
 MEMORY_MIN, MEMORY_MAX = 128, 10240
@@ -22,24 +25,16 @@ HANDLER_MAX = 128
 MAX_LAYERS = 5
 MAX_TAGS = 50
 
-ROLE_PATTERN = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
-HANDLER_PATTERN = re.compile(r"[^\s]+")
+ROLE_RULE = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
+HANDLER_RULE = r"[^\s]+"
+ARCHITECTURES = ("x86_64", "arm64")
 ENV_KEY_PATTERN = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
 
 
 def check_range(value: int, member: str, low: int, high: int) -> None:
-    if value < low:
-        raise ValidationError(
-            constraint_message(
-                value, member, f"Member must have value greater than or equal to {low}"
-            )
-        )
-    if value > high:
-        raise ValidationError(
-            constraint_message(
-                value, member, f"Member must have value less than or equal to {high}"
-            )
-        )
+    violations = Violations()
+    violations.range(value, member, low, high)
+    violations.raise_if_any()
 
 
 def check_memory(value: int) -> None:
@@ -54,60 +49,74 @@ def check_ephemeral_storage(value: int) -> None:
     check_range(value, "ephemeralStorage.size", EPHEMERAL_MIN, EPHEMERAL_MAX)
 
 
-def check_handler(handler: str | None) -> None:
-    if not handler:
+def check_description(description: str) -> None:
+    violations = Violations()
+    violations.length(description, "description", 0, DESCRIPTION_MAX)
+    violations.raise_if_any()
+
+
+def check_members(config: FunctionConfig) -> None:
+    """The constraints of botocore's model on a function's configuration, all at once.
+
+    AWS reports every failing member in one ValidationException ("3 validation
+    errors detected: ..."), in the order of the request shape's members.
+    """
+    violations = Violations()
+    if violations.required(config.role or None, "role"):
+        violations.pattern(config.role, "role", ROLE_RULE)
+    if config.handler:
+        violations.string(config.handler, "handler", 1, HANDLER_MAX, HANDLER_RULE)
+    violations.length(config.description, "description", 0, DESCRIPTION_MAX)
+    violations.range(config.timeout, "timeout", TIMEOUT_MIN, TIMEOUT_MAX)
+    violations.range(config.memory_size, "memorySize", MEMORY_MIN, MEMORY_MAX)
+    _environment_keys(config.environment, violations)
+    _architectures(config.architectures, violations)
+    violations.range(
+        config.ephemeral_storage, "ephemeralStorage.size", EPHEMERAL_MIN, EPHEMERAL_MAX
+    )
+    violations.raise_if_any()
+
+
+def check_runtime_and_handler_given(runtime: str | None, handler: str | None) -> None:
+    """Checked after the model's constraints: a zip function needs both."""
+    if not runtime or not handler:
         raise InvalidParameterValue(
             "Runtime and Handler are mandatory parameters for functions created with "
             "deployment packages."
         )
-    if len(handler) > HANDLER_MAX:
-        raise ValidationError(
-            constraint_message(
-                handler, "handler", f"Member must have length less than or equal to {HANDLER_MAX}"
-            )
-        )
-    if not HANDLER_PATTERN.fullmatch(handler):
-        raise ValidationError(
-            constraint_message(
-                handler, "handler", r"Member must satisfy regular expression pattern: [^\s]+"
-            )
+
+
+def _environment_keys(variables: Mapping[str, str], violations: Violations) -> None:
+    if any(not ENV_KEY_PATTERN.fullmatch(key) for key in variables):
+        violations.add(
+            "[PROTECTED]",
+            "environment.variables",
+            "Member must satisfy constraint: [Member must satisfy regular expression "
+            "pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
         )
 
 
-def check_role(role: str | None) -> None:
-    if not role or not ROLE_PATTERN.fullmatch(role):
-        raise ValidationError(
-            constraint_message(
-                role,
-                "role",
-                "Member must satisfy regular expression pattern: "
-                r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+",
-            )
+def _architectures(architectures: Sequence[str], violations: Violations) -> None:
+    shown = "[" + ", ".join(architectures) + "]"
+    if len(architectures) != 1:
+        violations.add(shown, "architectures", "Member must have length less than or equal to 1")
+    elif architectures[0] not in ARCHITECTURES:
+        violations.add(
+            shown,
+            "architectures",
+            "Member must satisfy constraint: [Member must satisfy enum value set: "
+            "[x86_64, arm64], Member must not be null]",
         )
 
 
-def check_description(description: str) -> None:
-    if len(description) > DESCRIPTION_MAX:
-        raise ValidationError(
-            constraint_message(
-                description,
-                "description",
-                f"Member must have length less than or equal to {DESCRIPTION_MAX}",
-            )
-        )
+def check_architectures(architectures: Sequence[str]) -> None:
+    violations = Violations()
+    _architectures(architectures, violations)
+    violations.raise_if_any()
 
 
 def check_environment(variables: Mapping[str, str]) -> None:
-    for key in variables:
-        if not ENV_KEY_PATTERN.fullmatch(key):
-            raise ValidationError(
-                constraint_message(
-                    "[PROTECTED]",
-                    "environment.variables",
-                    "Member must satisfy constraint: [Member must satisfy regular expression "
-                    "pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
-                )
-            )
+    """The rules beyond the model's: reserved keys and the 4 KB limit."""
     reserved = sorted(k for k in variables if k in RESERVED_VARIABLES)  # the runtime owns them
     if reserved:
         raise InvalidParameterValue(
@@ -120,18 +129,6 @@ def check_environment(variables: Mapping[str, str]) -> None:
         raise InvalidParameterValue(
             "Lambda was unable to configure your environment variables because the environment "
             "variables you have provided exceeded the 4KB limit. String measured: " + measured
-        )
-
-
-def check_architectures(architectures: Sequence[str]) -> None:
-    if len(architectures) != 1 or architectures[0] not in ("x86_64", "arm64"):
-        raise ValidationError(
-            constraint_message(
-                list(architectures),
-                "architectures",
-                "Member must have length less than or equal to 1, Member must satisfy enum "
-                "value set: [x86_64, arm64]",
-            )
         )
 
 

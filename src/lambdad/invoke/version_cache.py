@@ -113,7 +113,7 @@ class VersionCache:
 
 
 def _settled(version: Version) -> bool:
-    return (
-        version.state is FunctionState.ACTIVE
-        and version.last_update_status is LastUpdateStatus.SUCCESSFUL
+    return version.state is FunctionState.ACTIVE and version.last_update_status in (
+        None,  # a published version never has one
+        LastUpdateStatus.SUCCESSFUL,
     )

@@ -90,7 +90,8 @@ def test_function_arn() -> None:
 
 def test_parse_function_arn_for_resources() -> None:
     assert ACCOUNT.parse_function_arn(f"{ARN}:fn") == "fn"
-    assert ACCOUNT.parse_function_arn(f"{ARN}:fn:1") == "fn"
+    with pytest.raises(InvalidParameterValue, match="Tags on function aliases and versions"):
+        ACCOUNT.parse_function_arn(f"{ARN}:fn:1")
     with pytest.raises(ValidationError):
         ACCOUNT.parse_function_arn("fn")
     with pytest.raises(ResourceNotFound):

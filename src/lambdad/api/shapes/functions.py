@@ -137,14 +137,15 @@ class FunctionConfiguration(Shape):
     version: str
     tracing_config: TracingConfigShape
     revision_id: str
-    state: str
-    last_update_status: str
     package_type: str
     architectures: list[str]
     ephemeral_storage: EphemeralStorageShape
     snap_start: SnapStartResponse
-    runtime_version_config: RuntimeVersionConfig
     logging_config: LoggingConfigShape
+    # Absent from ListFunctions / ListVersionsByFunction entries, as on AWS.
+    runtime_version_config: RuntimeVersionConfig | None = None
+    state: str | None = None
+    last_update_status: str | None = None
     environment: EnvironmentShape | None = None
     layers: list[Layer] | None = None
     dead_letter_config: DeadLetterConfigShape | None = None
