@@ -619,6 +619,7 @@ def test_zip_bomb_is_refused_quickly_without_filling_the_disk(
 
     name = unique("bomb")
     create(lambda_client, name)
+    wait_active(lambda_client, name)  # else a Pending function refuses the update first
     with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
         lambda_client.update_function_code(FunctionName=name, ZipFile=bomb)
     assert dir_size(server.data_dir) - before < 50 * 1024 * 1024

@@ -23,8 +23,8 @@ from lambdad.catalog.code import CodePackage, inspect_zip
 from lambdad.catalog.code_cache import CodeCache
 from lambdad.catalog.destinations import check_dead_letter_target
 from lambdad.catalog.layers import LayerCatalog
-from lambdad.catalog.markers import decode_marker, encode_marker
 from lambdad.catalog.lifecycle import Lifecycle, read_lifecycle, with_lifecycle
+from lambdad.catalog.markers import decode_marker, encode_marker
 from lambdad.catalog.model import (
     LATEST,
     Function,

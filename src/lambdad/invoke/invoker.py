@@ -34,7 +34,7 @@ from lambdad.telemetry import FunctionLogs, Report, StreamLog
 
 log = logging.getLogger(__name__)
 
-# How long an invoke waits for an update in progress (the code being unpacked).
+# How long an invoke waits for a version being created or updated (its code being unpacked).
 UPDATE_WAIT_S = 30.0
 # The longest error message a platform log line repeats.
 MAX_DETAIL = 4096
@@ -67,7 +67,8 @@ class Invoker:
         while True:
             resolved = await self.versions.get(ref)
             version = resolved.version
-            if version.state is FunctionState.PENDING:
+            pending = version.state is FunctionState.PENDING
+            if pending and time.monotonic() > deadline:
                 raise ResourceConflict(
                     "The operation cannot be performed at this time. The function is currently "
                     "in the following state: Pending"
@@ -77,9 +78,12 @@ class Invoker:
                     "The operation cannot be performed at this time. The function is currently "
                     f"in the following state: Failed. {version.state_reason or ''}".rstrip()
                 )
-            if version.last_update_status is not LastUpdateStatus.IN_PROGRESS:
+            # A version being created (a new function, a just published version) or
+            # updated is waited for a while: its code is being unpacked, which takes
+            # moments here. Past the wait, Pending is AWS's conflict.
+            if not pending and version.last_update_status is not LastUpdateStatus.IN_PROGRESS:
                 return resolved
-            if time.monotonic() > deadline:
+            if not pending and time.monotonic() > deadline:
                 return resolved
             await anyio.sleep(0.02)
 
