@@ -122,6 +122,7 @@ def build_app(settings: Settings) -> ASGIApp:
         ),
         workers=settings.async_workers,
     )
+    policy_store = PolicyStore(engine)
     context = ApiContext(
         settings=settings,
         account=account,
@@ -131,8 +132,8 @@ def build_app(settings: Settings) -> ASGIApp:
         async_queue=async_queue,
         logs=logs,
         event_invoke_configs=event_invoke_configs,
-        function_urls=FunctionUrls(account, catalog, FunctionUrlStore(engine)),
-        policies=Policies(account, catalog, PolicyStore(engine)),
+        function_urls=FunctionUrls(account, catalog, FunctionUrlStore(engine), policy_store),
+        policies=Policies(account, catalog, policy_store),
         concurrency=concurrency,
         provisioner=provisioner,
     )

@@ -85,6 +85,8 @@ class FunctionUrlFront:
         method = scope["method"]
         if config.cors is not None and is_preflight(method, joined):
             return _raw_response(200, preflight_headers(config.cors, joined), b"")
+        if not await self.ctx.function_urls.allows_request(config):
+            return _message(403, "Forbidden")
         request = UrlRequest(
             url_id=config.url_id,
             domain_name=joined.get("host", ""),

@@ -23,9 +23,11 @@ from lambdad.catalog.markers import page_after
 from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account
 from lambdad.catalog.service import Catalog
+from lambdad.catalog.url_access import public_url_allowed
 from lambdad.concurrency import run_sync
 from lambdad.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
 from lambdad.store.function_urls import FunctionUrlRow, FunctionUrlStore
+from lambdad.store.policies import PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +86,13 @@ class FunctionUrls:
         account: Account,
         catalog: Catalog,
         store: FunctionUrlStore,
+        policies: PolicyStore,
         clock: Clock = time.time,
     ) -> None:
         self.account = account
         self.catalog = catalog
         self.store = store
+        self.policies = policies
         self._clock = clock
 
     async def create(
@@ -172,6 +176,13 @@ class FunctionUrls:
             return None
         row = await run_sync(self.store.by_url_id, url_id.lower())
         return None if row is None else _config(row)
+
+    async def allows_request(self, config: FunctionUrlConfig) -> bool:
+        """Whether the URL may be called: with AuthType NONE, its resource policy decides."""
+        if config.auth_type != "NONE":
+            return True  # AWS_IAM: signatures are not checked yet (warned at configuration)
+        policy = await run_sync(self.policies.get, config.function_name, config.qualifier)
+        return public_url_allowed(policy.statements)
 
     def function_arn(self, config: FunctionUrlConfig) -> str:
         """The ARN AWS shows: unqualified for the function's own URL, else the alias's."""

@@ -62,7 +62,29 @@ def url_function(lam: Any) -> tuple[str, str]:
             "MaxAge": 600,
         },
     )
+    allow_public(lam, name)
     return name, str(config["FunctionUrl"])
+
+
+def allow_public(lam: Any, name: str, qualifier: str | None = None) -> None:
+    """The two statements AWS requires before a NONE URL answers anyone."""
+    where = {"Qualifier": qualifier} if qualifier else {}
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="url",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+        **where,
+    )
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="invoke",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        InvokedViaFunctionUrl=True,
+        **where,
+    )
 
 
 def host_based(server: InvokeServer, url: str) -> httpx.Client:
@@ -271,3 +293,42 @@ def test_path_based_urls_answer_only_the_servers_own_names(
     cross = httpx.get(path, headers={"origin": "https://elsewhere.example"})
     assert cross.status_code == 200
     assert "access-control-allow-origin" not in cross.headers
+
+
+def test_a_none_url_answers_only_when_the_policy_allows_the_public(
+    invoke_server: InvokeServer, lam: Any
+) -> None:
+    name = create_function(lam, f"url-{uuid.uuid4().hex[:8]}", {"app.py": URL_HANDLER})
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    path = f"{invoke_server.url}/lambda-url/{url_id(url)}/plain"
+    forbidden = httpx.get(path)
+    assert (forbidden.status_code, forbidden.json()) == (403, {"Message": "Forbidden"})
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="url",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+    assert httpx.get(path).status_code == 403  # lambda:InvokeFunction is needed too
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="invoke",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        InvokedViaFunctionUrl=True,
+    )
+    assert httpx.get(path).json() == {"hello": "world"}
+    # An alias's URL goes by the alias's own policy.
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    live = lam.create_function_url_config(FunctionName=name, Qualifier="live", AuthType="NONE")
+    live_path = f"{invoke_server.url}/lambda-url/{url_id(live['FunctionUrl'])}/plain"
+    assert httpx.get(live_path).status_code == 403
+    allow_public(lam, name, "live")
+    assert httpx.get(live_path).json() == {"hello": "world"}
+    # AWS_IAM is not checked yet: it answers (the server logged a warning).
+    lam.update_function_url_config(FunctionName=name, Qualifier="live", AuthType="AWS_IAM")
+    lam.remove_permission(FunctionName=name, Qualifier="live", StatementId="url")
+    assert httpx.get(live_path).status_code == 200
+    assert "does not check signatures yet" in invoke_server.log()
