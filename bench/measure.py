@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -161,3 +162,14 @@ def closed_loop(base_url: str, path: str, concurrency: int, duration_s: float) -
         thread.join(duration_s + 2 * REQUEST_TIMEOUT_S)
     result.duration_s = time.perf_counter() - start[0]
     return result
+
+
+def write_section(results: Path, start: str, end: str, section: str) -> None:
+    """Put `section` between its markers in RESULTS.md (appended the first time), so
+    it survives the other sections being rewritten."""
+    text = results.read_text() if results.exists() else ""
+    if start in text and end in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    results.write_text(text)

@@ -31,7 +31,7 @@ from typing import Any
 import boto3
 import botocore.config
 from harness import LambdadServer
-from measure import pct
+from measure import pct, write_section
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 START, END = "<!-- provisioned:start -->", "<!-- provisioned:end -->"
@@ -146,12 +146,7 @@ def main() -> None:
     args = parser.parse_args()
     section = render(f"python bench/provisioned.py --n {args.n}", args.n, measure(args.n))
     print(section)
-    text = RESULTS.read_text() if RESULTS.exists() else ""
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    write_section(RESULTS, START, END, section)
     print(f"wrote {RESULTS.name}")
 
 
