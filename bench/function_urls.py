@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from harness import LambdadServer
-from measure import Latency, timed, write_section
+from measure import Latency, section_text, timed, write_section
 from provisioned import client, code
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -86,17 +86,7 @@ def measure(n: int) -> dict[str, Latency]:
 def render(command: str, results: dict[str, Latency]) -> str:
     rows = ["| sequential keep-alive requests | n | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
     rows += [f"| {k} | {v.n} | {v.p50:.2f} | {v.p99:.2f} |" for k, v in results.items()]
-    return "\n".join(
-        [
-            START,
-            "## Function URLs (python3.12 hello, warm)",
-            "",
-            f"Produced by `{command}`.",
-            "",
-            *rows,
-            END,
-        ]
-    )
+    return section_text(START, END, "Function URLs (python3.12 hello, warm)", command, rows)
 
 
 def main() -> None:

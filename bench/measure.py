@@ -173,3 +173,8 @@ def write_section(results: Path, start: str, end: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     results.write_text(text)
+
+
+def section_text(start: str, end: str, heading: str, command: str, rows: list[str]) -> str:
+    """A RESULTS.md section: markers, heading, the command that produced it, a table."""
+    return "\n".join([start, f"## {heading}", "", f"Produced by `{command}`.", "", *rows, end])

@@ -31,7 +31,7 @@ from typing import Any
 import boto3
 import botocore.config
 from harness import LambdadServer
-from measure import pct, write_section
+from measure import pct, section_text, write_section
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 START, END = "<!-- provisioned:start -->", "<!-- provisioned:end -->"
@@ -127,17 +127,8 @@ def render(command: str, n: int, results: dict[str, list[tuple[float, bool]]]) -
             f"| {kind} | {pct(latencies, 0.5):.0f} | {max(latencies):.0f} "
             f"| {with_init} of {len(samples)} |"
         )
-    return "\n".join(
-        [
-            START,
-            f"## Provisioned concurrency (python3.12, ~300 ms Init, n = {n})",
-            "",
-            f"Produced by `{command}`.",
-            "",
-            *rows,
-            END,
-        ]
-    )
+    heading = f"Provisioned concurrency (python3.12, ~300 ms Init, n = {n})"
+    return section_text(START, END, heading, command, rows)
 
 
 def main() -> None:
