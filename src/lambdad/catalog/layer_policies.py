@@ -6,33 +6,39 @@ version's row; these functions build the new stored form or raise AWS's error.
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from lambdad.catalog.names import constraint_message
-from lambdad.errors import (
-    InvalidParameterValue,
-    PolicyLengthExceeded,
-    PreconditionFailed,
-    ResourceConflict,
-    ResourceNotFound,
-    ValidationError,
+from lambdad.catalog.policy_documents import (
+    MAX_POLICY_BYTES,
+    NO_POLICY,
+    allow_statement,
+    check_can_add,
+    check_can_remove,
+    check_member,
+    check_statement_id,
+    render_policy,
+    revision_mismatch,
 )
+from lambdad.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
 
-MAX_POLICY_BYTES = 20_480
+__all__ = [
+    "MAX_POLICY_BYTES",
+    "NO_POLICY",
+    "LayerPermission",
+    "LayerPolicy",
+    "add_statement",
+    "check_statement_id",
+    "policy_of",
+    "remove_statement",
+]
+
 GET_LAYER_VERSION = "lambda:GetLayerVersion"
-PRINCIPAL_PATTERN = re.compile(r"\d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root")
-STATEMENT_ID_PATTERN = re.compile(r"[a-zA-Z0-9-_]+")
-ORGANIZATION_ID_PATTERN = re.compile(r"o-[a-z0-9]{10,32}")
-
-NO_POLICY = "No policy is associated with the given resource."
-POLICY_REVISION_MISMATCH = (
-    "The Revision Id provided does not match the latest Revision Id. "
-    "Call the GetLayerPolicy API to retrieve the latest Revision Id"
-)
+# botocore's patterns for AddLayerVersionPermission's members.
+PRINCIPAL_PATTERN = r"\d{12}|\*|arn:(aws[a-zA-Z-]*):iam::\d{12}:root"
+ORGANIZATION_ID_PATTERN = r"o-[a-z0-9]{10,32}"
+POLICY_REVISION_MISMATCH = revision_mismatch("GetLayerPolicy")
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,7 @@ class LayerPolicy:
     revision_id: str
 
     def document(self) -> str:
-        document = {"Version": "2012-10-17", "Id": "default", "Statement": self.statements}
-        return json.dumps(document, separators=(",", ":"))
+        return render_policy(self.statements)
 
 
 @dataclass(frozen=True)
@@ -57,32 +62,20 @@ class LayerPermission:
     def statement(self, resource: str) -> dict[str, Any]:
         """The policy statement, as AWS writes it, or AWS's error for a bad parameter."""
         check_statement_id(self.statement_id)
-        _check_member(self.action, "action", re.compile(GET_LAYER_VERSION), GET_LAYER_VERSION, 22)
-        _check_member(
-            self.principal, "principal", PRINCIPAL_PATTERN, PRINCIPAL_PATTERN.pattern, 10000
-        )
-        principal: Any = "*"
-        if self.principal != "*":
-            arn = self.principal
-            principal = {"AWS": f"arn:aws:iam::{arn}:root" if arn.isdigit() else arn}
-        statement: dict[str, Any] = {
-            "Sid": self.statement_id,
-            "Effect": "Allow",
-            "Principal": principal,
-            "Action": GET_LAYER_VERSION,
-            "Resource": resource,
-        }
+        check_member(self.action, "action", GET_LAYER_VERSION, 22)
+        check_member(self.principal, "principal", PRINCIPAL_PATTERN, 10000)
+        condition: dict[str, Any] = {}
         if self.organization_id is not None:
             org = self.organization_id
-            _check_member(
-                org, "organizationId", ORGANIZATION_ID_PATTERN, ORGANIZATION_ID_PATTERN.pattern, 34
-            )
+            check_member(org, "organizationId", ORGANIZATION_ID_PATTERN, 34)
             if self.principal != "*":
                 raise InvalidParameterValue(
                     "OrganizationId can only be specified when Principal is '*'."
                 )
-            statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": org}}
-        return statement
+            condition["StringEquals"] = {"aws:PrincipalOrgID": org}
+        return allow_statement(
+            self.statement_id, self.principal, GET_LAYER_VERSION, resource, condition
+        )
 
 
 def policy_of(config: dict[str, Any]) -> LayerPolicy | None:
@@ -99,18 +92,8 @@ def add_statement(
     policy = policy_of(config)
     _check_revision(policy, revision_id)
     statements = policy.statements if policy else []
-    if any(s.get("Sid") == statement["Sid"] for s in statements):
-        raise ResourceConflict(
-            f"The statement id ({statement['Sid']}) provided already exists. Please provide "
-            "a new statement id, or remove the existing statement."
-        )
-    updated = LayerPolicy([*statements, statement], str(uuid.uuid4()))
-    size = len(updated.document().encode())
-    if size > MAX_POLICY_BYTES:
-        raise PolicyLengthExceeded(
-            f"The final policy size ({size}) is bigger than the limit ({MAX_POLICY_BYTES})."
-        )
-    return _with_policy(config, updated)
+    check_can_add(statements, statement)
+    return _with_policy(config, LayerPolicy([*statements, statement], str(uuid.uuid4())))
 
 
 def remove_statement(
@@ -121,29 +104,9 @@ def remove_statement(
     if policy is None:
         raise ResourceNotFound(NO_POLICY)
     _check_revision(policy, revision_id)
+    check_can_remove(policy.statements, statement_id)
     remaining = [s for s in policy.statements if s.get("Sid") != statement_id]
-    if len(remaining) == len(policy.statements):
-        raise ResourceNotFound(f"Statement {statement_id} is not found in resource policy.")
     return _with_policy(config, LayerPolicy(remaining, str(uuid.uuid4())))
-
-
-def check_statement_id(statement_id: str) -> None:
-    _check_member(statement_id, "statementId", STATEMENT_ID_PATTERN, r"([a-zA-Z0-9-_]+)", 100)
-
-
-def _check_member(value: str, member: str, pattern: re.Pattern[str], shown: str, most: int) -> None:
-    if len(value) > most:
-        raise ValidationError(
-            constraint_message(
-                value, member, f"Member must have length less than or equal to {most}"
-            )
-        )
-    if not pattern.fullmatch(value):
-        raise ValidationError(
-            constraint_message(
-                value, member, f"Member must satisfy regular expression pattern: {shown}"
-            )
-        )
 
 
 def _check_revision(policy: LayerPolicy | None, revision_id: str | None) -> None:

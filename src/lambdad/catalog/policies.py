@@ -11,19 +11,28 @@ are authenticated (the README says so).
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account, FunctionRef, constraint_message
+from lambdad.catalog.policy_documents import (
+    MAX_STATEMENT_ID,
+    NO_POLICY,
+    STATEMENT_ID_PATTERN,
+    allow_statement,
+    check_can_add,
+    check_can_remove,
+    check_member,
+    render_policy,
+    render_statement,
+    revision_mismatch,
+)
 from lambdad.catalog.service import Catalog
 from lambdad.concurrency import run_sync
 from lambdad.errors import (
     InvalidParameterValue,
-    PolicyLengthExceeded,
     PreconditionFailed,
     ResourceConflict,
     ResourceNotFound,
@@ -31,14 +40,12 @@ from lambdad.errors import (
 )
 from lambdad.store.policies import PolicyStore
 
-MAX_POLICY_BYTES = 20 * 1024
-REVISION_MISMATCH = (
-    "The Revision Id provided does not match the latest Revision Id. "
-    "Call the GetPolicy API to retrieve the latest Revision Id"
-)
+__all__ = ["Permission", "Policies", "Policy", "render_statement"]
+
+REVISION_MISMATCH = revision_mismatch("GetPolicy")
 # botocore's patterns for AddPermission's members, by the member they check.
 PATTERNS = {
-    "statementId": r"([a-zA-Z0-9-_]+)",
+    "statementId": STATEMENT_ID_PATTERN,
     "action": r"(lambda:[*]|lambda:[a-zA-Z]+|[*])",
     "principal": r"[^\s]+",
     "sourceArn": r"arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:"
@@ -48,7 +55,7 @@ PATTERNS = {
     "eventSourceToken": r"[a-zA-Z0-9._\-]+",
 }
 MAX_LENGTHS = {
-    "statementId": 100,
+    "statementId": MAX_STATEMENT_ID,
     "action": 10000,
     "principal": 2048,
     "sourceArn": 10000,
@@ -57,8 +64,6 @@ MAX_LENGTHS = {
     "eventSourceToken": 256,
 }
 AUTH_TYPES = ("NONE", "AWS_IAM")
-_SERVICE_PRINCIPAL = re.compile(r"[a-z0-9.-]+\.(amazonaws\.com|amazon\.com)(\.cn)?")
-_IAM_ARN = re.compile(r"arn:aws[a-zA-Z-]*:iam::\d{12}:\S+")
 _ATTEMPTS = 5
 
 
@@ -112,23 +117,13 @@ class Policies:
             expected = current.revision_id or own_revision
             if revision_id is not None and revision_id != expected:
                 raise PreconditionFailed(REVISION_MISMATCH)
-            sid = permission.statement_id
-            if any(s.get("Sid") == sid for s in current.statements):
-                raise ResourceConflict(
-                    f"The statement id ({sid}) provided already exists. Please provide a new "
-                    "statement id, or remove the existing statement."
-                )
-            size = len(_render([*current.statements, statement]))
-            if size > MAX_POLICY_BYTES:
-                raise PolicyLengthExceeded(
-                    f"The final policy size ({size}) is bigger than the limit ({MAX_POLICY_BYTES})."
-                )
+            check_can_add(current.statements, statement)
             if await run_sync(
                 self.store.add,
                 ref.name,
                 key,
                 current.revision_id,
-                sid,
+                permission.statement_id,
                 statement,
                 str(uuid.uuid4()),
             ):
@@ -149,11 +144,10 @@ class Policies:
         for _ in range(_ATTEMPTS):
             current = await run_sync(self.store.get, ref.name, key)
             if current.revision_id is None:
-                raise ResourceNotFound("No policy is associated with the given resource.")
+                raise ResourceNotFound(NO_POLICY)
             if revision_id is not None and revision_id != current.revision_id:
                 raise PreconditionFailed(REVISION_MISMATCH)
-            if not any(s.get("Sid") == statement_id for s in current.statements):
-                raise ResourceNotFound(f"Statement {statement_id} is not found in resource policy.")
+            check_can_remove(current.statements, statement_id)
             if await run_sync(
                 self.store.remove,
                 ref.name,
@@ -172,21 +166,17 @@ class Policies:
         current = await run_sync(self.store.get, ref.name, ref.qualifier or LATEST)
         if current.revision_id is None or not current.statements:
             raise ResourceNotFound("The resource you requested does not exist.")
-        return Policy(document=_render(current.statements), revision_id=current.revision_id)
+        return Policy(document=render_policy(current.statements), revision_id=current.revision_id)
 
     def _statement(self, ref: FunctionRef, permission: Permission) -> dict[str, Any]:
         """The statement as AWS renders it, keys in AWS's order."""
-        statement: dict[str, Any] = {
-            "Sid": permission.statement_id,
-            "Effect": "Allow",
-            "Principal": _principal(permission.principal),
-            "Action": permission.action,
-            "Resource": self.account.function_arn(ref.name, ref.qualifier),
-        }
-        condition = _condition(permission)
-        if condition:
-            statement["Condition"] = condition
-        return statement
+        return allow_statement(
+            permission.statement_id,
+            permission.principal,
+            permission.action,
+            self.account.function_arn(ref.name, ref.qualifier),
+            _condition(permission),
+        )
 
     def _lost_race(self, ref: FunctionRef, conditional: bool) -> Exception:
         if conditional:
@@ -195,15 +185,6 @@ class Policies:
             "The operation cannot be performed at this time. An update is in progress for "
             f"resource: {self.account.function_arn(ref.name, ref.qualifier)}"
         )
-
-
-def render_statement(statement: dict[str, Any]) -> str:
-    """AddPermission's Statement: compact JSON, as AWS sends it."""
-    return json.dumps(statement, separators=(",", ":"))
-
-
-def _render(statements: list[dict[str, Any]]) -> str:
-    return render_statement({"Version": "2012-10-17", "Id": "default", "Statement": statements})
 
 
 def _check(permission: Permission) -> None:
@@ -217,24 +198,8 @@ def _check(permission: Permission) -> None:
         "eventSourceToken": permission.event_source_token,
     }
     for member, value in values.items():
-        if value is None:
-            continue
-        if len(value) > MAX_LENGTHS[member]:
-            raise ValidationError(
-                constraint_message(
-                    value,
-                    member,
-                    f"Member must have length less than or equal to {MAX_LENGTHS[member]}",
-                )
-            )
-        if not re.fullmatch(PATTERNS[member], value):
-            raise ValidationError(
-                constraint_message(
-                    value,
-                    member,
-                    f"Member must satisfy regular expression pattern: {PATTERNS[member]}",
-                )
-            )
+        if value is not None:
+            check_member(value, member, PATTERNS[member], MAX_LENGTHS[member])
     auth_type = permission.function_url_auth_type
     if auth_type is not None and auth_type not in AUTH_TYPES:
         raise ValidationError(
@@ -244,21 +209,6 @@ def _check(permission: Permission) -> None:
                 "Member must satisfy enum value set: [NONE, AWS_IAM]",
             )
         )
-
-
-def _principal(principal: str) -> str | dict[str, str]:
-    """AWS's rendering: `*`, an account as its root ARN, a service, or an IAM ARN."""
-    if principal == "*":
-        return "*"
-    if re.fullmatch(r"\d{12}", principal):
-        return {"AWS": f"arn:aws:iam::{principal}:root"}
-    if _IAM_ARN.fullmatch(principal):
-        return {"AWS": principal}
-    if _SERVICE_PRINCIPAL.fullmatch(principal):
-        return {"Service": principal}
-    raise InvalidParameterValue(
-        "The provided principal was invalid. Please check the principal and try again."
-    )
 
 
 def _condition(permission: Permission) -> dict[str, dict[str, str]]:
