@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from lambdad.api import shapes
 from lambdad.api.context import ApiContext
-from lambdad.api.params import int_param
+from lambdad.api.params import optional_int_param
 from lambdad.api.shapes import event_invoke as wire
 from lambdad.catalog import EventInvokeChanges, EventInvokeConfig
 
@@ -83,8 +83,7 @@ async def delete_function_event_invoke_config(request: Request) -> Response:
 
 async def list_function_event_invoke_configs(request: Request) -> Response:
     ctx = ApiContext.of(request)
-    raw = request.query_params.get("MaxItems")
-    max_items = None if raw is None else int_param(raw, "MaxItems", default=0)
+    max_items = optional_int_param(request.query_params, "MaxItems")
     page = await ctx.event_invoke_configs.list(
         request.path_params["FunctionName"], request.query_params.get("Marker"), max_items
     )

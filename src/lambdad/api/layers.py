@@ -10,7 +10,7 @@ from starlette.responses import Response
 from lambdad.api import convert
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
-from lambdad.api.params import int_param
+from lambdad.api.params import int_param, optional_int_param
 from lambdad.api.shapes import encode
 from lambdad.api.shapes import layers as shapes
 from lambdad.api.shapes.functions import decode_body
@@ -41,12 +41,11 @@ def _version_number(request: Request) -> int:
 
 def _query(request: Request) -> LayerQuery:
     params = request.query_params
-    raw_max = params.get("MaxItems")
     return LayerQuery(
         runtime=params.get("CompatibleRuntime"),
         architecture=params.get("CompatibleArchitecture"),
         marker=params.get("Marker"),
-        max_items=None if raw_max is None else int_param(raw_max, "MaxItems", default=0),
+        max_items=optional_int_param(params, "MaxItems"),
     )
 
 

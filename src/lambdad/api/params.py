@@ -23,6 +23,12 @@ def int_param(raw: str | None, name: str, default: int) -> int:
     return int(raw)
 
 
+def optional_int_param(params: Mapping[str, str], name: str) -> int | None:
+    """`params[name]` as an int, None when absent (the operation picks its default)."""
+    raw = params.get(name)
+    return None if raw is None else int_param(raw, name, default=0)
+
+
 def int_in_range(
     params: Mapping[str, str], name: str, default: int, low: int, high: int, member: str
 ) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from lambdad.catalog import validation
-from lambdad.catalog.markers import decode_marker, encode_marker
+from lambdad.catalog.markers import page_after
 from lambdad.catalog.model import LATEST, Version
 from lambdad.catalog.names import Account, FunctionRef
 from lambdad.catalog.service import Catalog
@@ -212,11 +212,7 @@ class ConcurrencyCatalog:
         name = await self._function(function_name)
         validation.check_range(max_items, "maxItems", 1, MAX_PROVISIONED_PAGE)
         rows = await run_sync(self.store.list_provisioned, name)  # in qualifier order
-        after = decode_marker(marker) if marker else None
-        rows = [r for r in rows if after is None or r.qualifier > after]
-        page = rows[:max_items]
-        more = len(rows) > max_items
-        return page, encode_marker(page[-1].qualifier) if more else None
+        return page_after(rows, lambda r: r.qualifier, marker, max_items)
 
     async def provisioned_targets(self) -> list[ProvisionedTarget]:
         """Every config with the version it should run now (configs whose alias or

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from lambdad.catalog import validation
 from lambdad.catalog.destinations import check_destination
-from lambdad.catalog.markers import page_after
+from lambdad.catalog.markers import page_after, page_size
 from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account
 from lambdad.catalog.service import Catalog
@@ -130,9 +130,7 @@ class EventInvokeConfigs:
         self, function_name: str, marker: str | None, max_items: int | None
     ) -> EventInvokeConfigPage:
         ref = self.account.parse_function_name(function_name)
-        if max_items is not None:
-            validation.check_range(max_items, "maxItems", 1, MAX_LIST_ITEMS)
-        limit = max_items or MAX_LIST_ITEMS
+        limit = page_size(max_items, MAX_LIST_ITEMS)
         await self._function_exists(ref.name)
         rows = await run_sync(self.store.list, ref.name)
         page, next_marker = page_after(rows, lambda r: r.qualifier, marker, limit)

@@ -17,9 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lambdad.catalog import validation
 from lambdad.catalog.constraints import Violations
-from lambdad.catalog.markers import page_after
+from lambdad.catalog.markers import page_after, page_size
 from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account
 from lambdad.catalog.service import Catalog
@@ -162,9 +161,7 @@ class FunctionUrls:
         self, function_name: str, marker: str | None, max_items: int | None
     ) -> FunctionUrlPage:
         ref = self.account.parse_function_name(function_name)
-        if max_items is not None:
-            validation.check_range(max_items, "maxItems", 1, MAX_LIST_ITEMS)
-        limit = max_items or MAX_LIST_ITEMS
+        limit = page_size(max_items, MAX_LIST_ITEMS)
         await self.catalog.get_function(ref.name)
         rows = await run_sync(self.store.list, ref.name)
         page, next_marker = page_after(rows, lambda r: r.qualifier, marker, limit)

@@ -30,7 +30,7 @@ from lambdad.catalog.layer_policies import (
     policy_of,
     remove_statement,
 )
-from lambdad.catalog.markers import decode_marker, encode_marker
+from lambdad.catalog.markers import decode_marker, encode_marker, page_size
 from lambdad.catalog.model import LayerRef
 from lambdad.catalog.names import Account, constraint_message
 from lambdad.catalog.runtimes import ALL_RUNTIMES as FUNCTION_RUNTIMES
@@ -490,10 +490,7 @@ def _check_query(query: LayerQuery) -> int:
                 "Member must satisfy enum value set: [x86_64, arm64]",
             )
         )
-    if max_items is None:
-        return MAX_LIST_ITEMS
-    validation.check_range(max_items, "maxItems", 1, MAX_LIST_ITEMS)
-    return max_items
+    return page_size(max_items, MAX_LIST_ITEMS)
 
 
 def _decode_marker(marker: str, kind: Callable[[str], Any]) -> Any:

@@ -12,6 +12,7 @@ import binascii
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from lambdad.catalog.validation import check_range
 from lambdad.errors import InvalidParameterValue
 
 T = TypeVar("T")
@@ -26,6 +27,14 @@ def decode_marker(marker: str) -> str:
         return base64.b64decode(marker.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise InvalidParameterValue(f"Invalid marker: {marker}") from exc
+
+
+def page_size(max_items: int | None, most: int) -> int:
+    """The page size a list operation uses: its MaxItems (1 to `most`), else `most`."""
+    if max_items is None:
+        return most
+    check_range(max_items, "maxItems", 1, most)
+    return max_items
 
 
 def page_after(
