@@ -47,10 +47,14 @@ class UrlTarget:
     path: str
 
 
-def url_target(host: str, path: str) -> UrlTarget | None:
-    """The URL id and the function's path of a request: by host, else by path prefix."""
+def url_target(host: str, path: str, region: str) -> UrlTarget | None:
+    """The URL id and the function's path of a request: by host (of this server's
+    region), else by path prefix."""
     if is_function_url_host(host):
-        return UrlTarget(host.split(".", 1)[0], path or "/")
+        url_id, _, rest = host.partition(".")
+        if rest != f"lambda-url.{region}.localhost":
+            return None
+        return UrlTarget(url_id, path or "/")
     if path.startswith(PATH_PREFIX):
         url_id, _, rest = path[len(PATH_PREFIX) :].partition("/")
         return UrlTarget(url_id, "/" + rest)
@@ -71,7 +75,7 @@ class FunctionUrlFront:
     async def _answer(self, scope: Scope, receive: Receive) -> Response:
         headers = _header_pairs(scope)
         joined = dict(headers)
-        target = url_target(_host_name(joined.get("host", "")), scope["path"])
+        target = url_target(_host_name(joined.get("host", "")), scope["path"], self.ctx.region)
         config = None if target is None else await self.ctx.function_urls.by_url_id(target.url_id)
         if target is None or config is None:
             return error_response(

@@ -169,6 +169,15 @@ def test_post_text_and_binary_bodies_path_based(
     assert answer.content == bytes(range(256))
 
 
+def test_head_has_the_get_answers_headers_without_a_body(
+    invoke_server: InvokeServer, url_function: tuple[str, str]
+) -> None:
+    _, url = url_function
+    response = httpx.head(f"{invoke_server.url}/lambda-url/{url_id(url)}/plain")
+    assert (response.status_code, response.content) == (200, b"")
+    assert response.headers["content-type"] == "application/json"
+
+
 def test_other_results_are_200_json(
     invoke_server: InvokeServer, url_function: tuple[str, str]
 ) -> None:
