@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 from lambdad.runtimes.launch import BOOTSTRAP_DIR
+from support.waiting import DEFAULT_TIMEOUT_S, join_thread
 
 
 def load_bootstrap(module_name: str, relative_path: str) -> ModuleType:
@@ -40,7 +41,7 @@ class FakeHost:
     def close(self) -> None:
         """Stop reading (the reader sees EOF, never a closed fd), then close."""
         self.sock.shutdown(socket.SHUT_RDWR)
-        self.reader.join(timeout=5)
+        join_thread(self.reader, "the fake host's reader")
         self.sock.close()
 
     def _read(self) -> None:
@@ -53,13 +54,13 @@ class FakeHost:
             return  # the test closed the channel under the reader: it is done
 
     def wait_for(self, kind: str, count: int = 1) -> list[tuple[dict[str, Any], bytes]]:
-        """The first `count` or more frames of a kind (waits up to 5 s)."""
+        """The first `count` or more frames of a kind (waits up to DEFAULT_TIMEOUT_S)."""
 
         def found() -> list[tuple[dict[str, Any], bytes]]:
             return [f for f in self.frames if f[0]["type"] == kind]
 
         with self.cond:
-            assert self.cond.wait_for(lambda: len(found()) >= count, timeout=5), self.frames
+            assert self.cond.wait_for(lambda: len(found()) >= count, DEFAULT_TIMEOUT_S), self.frames
             return found()
 
     def invoke(self, request_id: str, event: bytes = b"{}", **extra: Any) -> None:

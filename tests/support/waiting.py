@@ -7,6 +7,7 @@ the condition instead, and fail with a message once the deadline passes.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -15,7 +16,9 @@ import anyio
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT_S = 15.0
+DEFAULT_TIMEOUT_S = 60.0
+"""Generous: a wait returns as soon as its event happens, and a loaded two-core
+machine can stall a process for many seconds."""
 POLL_INTERVAL_S = 0.01
 
 
@@ -57,3 +60,11 @@ async def wait_until_async(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         await anyio.sleep(interval_s)
+
+
+def join_thread(thread: threading.Thread, what: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    """Join `thread` or fail: closing what a live thread still reads from would hand its
+    file descriptor number to the next test's sockets."""
+    thread.join(timeout=timeout_s)
+    if thread.is_alive():
+        raise AssertionError(f"timed out after {timeout_s}s waiting for {what} to end")

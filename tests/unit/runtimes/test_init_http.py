@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import weakref
 from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
 
 from support.bootstraps import FakeHost, load_bootstrap
+from support.waiting import DEFAULT_TIMEOUT_S, join_thread
 
 API = "/2018-06-01/runtime"
 
@@ -38,17 +40,18 @@ def server(init: ModuleType) -> Iterator[tuple[FakeHost, int]]:
     threading.Thread(target=init.serve, args=(listener, invocations), daemon=True).start()
     yield host, port
     host.close()
-    invokes.join(timeout=5)  # it sees EOF once the host's end is shut
+    join_thread(invokes, "init's invoke reader")  # it sees EOF once the host's end is shut
     init_end.close()
 
 
-_unread: dict[int, bytes] = {}
+# Keyed by the socket, not its fd: the kernel reuses fd numbers once a socket is closed.
+_unread: weakref.WeakKeyDictionary[socket.socket, bytes] = weakref.WeakKeyDictionary()
 
 
 def exchange(sock: socket.socket, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send raw request bytes; read one response (Content-Length framed)."""
     sock.sendall(raw)
-    buf = _unread.pop(sock.fileno(), b"")
+    buf = _unread.pop(sock, b"")
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(65536)
         assert chunk, buf
@@ -60,12 +63,12 @@ def exchange(sock: socket.socket, raw: bytes) -> tuple[int, dict[str, str], byte
     length = int(headers.get("content-length", "0"))
     while len(rest) < length:
         rest += sock.recv(65536)
-    _unread[sock.fileno()] = rest[length:]
+    _unread[sock] = rest[length:]
     return status, headers, rest[:length]
 
 
 def connect(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=5)
+    return socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT_S)
 
 
 def test_next_then_response_keep_alive(server: tuple[FakeHost, int]) -> None:

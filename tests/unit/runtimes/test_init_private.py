@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from support.bootstraps import FakeHost, load_bootstrap
+from support.waiting import DEFAULT_TIMEOUT_S, join_thread
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +46,9 @@ def link(init: ModuleType, boot: ModuleType) -> Iterator[tuple[FakeHost, Any]]:
     host = FakeHost(init, host_end)
     yield host, client
     client.sock.close()
-    assert done.acquire(timeout=5)  # init's side ends when the runtime's closes
+    assert done.acquire(timeout=DEFAULT_TIMEOUT_S)  # init's side ends when the runtime's closes
     host.close()
-    invokes.join(timeout=5)  # it sees EOF once the host's end is shut
+    join_thread(invokes, "init's invoke reader")  # it sees EOF once the host's end is shut
     init_end.close()
 
 
