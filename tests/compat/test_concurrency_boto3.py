@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from lambdad.invoke.recursion import function_key
 from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer
+from support.waiting import DEFAULT_TIMEOUT_S
 from support.zips import handler_zip
 
 pytestmark = pytest.mark.compat
@@ -341,7 +342,7 @@ def test_provisioned_concurrency_on_an_alias(lambda_client: Any, function: str) 
     )
     # Deleting the alias deletes its config.
     lambda_client.delete_alias(FunctionName=function, Name="live")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + DEFAULT_TIMEOUT_S
     while time.monotonic() < deadline:
         configs = lambda_client.list_provisioned_concurrency_configs(FunctionName=function)
         if len(configs["ProvisionedConcurrencyConfigs"]) == 1:

@@ -19,7 +19,7 @@ import pytest
 
 from support.hostile import sandbox_server, wait_until_gone
 from support.invoke import InvokeServer, create_function, invoke_json
-from support.waiting import wait_until
+from support.waiting import DEFAULT_TIMEOUT_S, wait_until
 
 FORGER_SOURCE = """
 import json
@@ -130,7 +130,7 @@ def test_a_forged_frame_between_invocations_fails_the_next_one(
     name = create_function(lam, "late-forger", {"app.py": source}, handler="app.late")
     first, response = invoke_json(lam, name)
     assert "FunctionError" not in response
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + DEFAULT_TIMEOUT_S
     body, response = invoke_json(lam, name)
     while "FunctionError" not in response and time.monotonic() < deadline:
         assert body["env_id"] == first["env_id"]

@@ -19,9 +19,9 @@ from typing import Any
 
 from lambdad.sandbox.backend import usable_cgroup_layout
 from lambdad.sandbox.cgroup import CgroupLayout
-from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim, remove_parent
+from lambdad.sandbox.reclaim import default_cgroup_parent
 from support.marks import needs_sandbox
-from support.server import ROLE, LambdadServer, boto3_client
+from support.server import ROLE, LambdadServer, boto3_client, reclaim_sandboxes
 from support.waiting import wait_until
 from support.zips import make_zip
 
@@ -145,9 +145,7 @@ def test_kill_9_with_frozen_environments_leaves_nothing(tmp_path: Path) -> None:
         server.stop()
         for fd in pidfds:
             os.close(fd)
-        # Never leave a failed run's sandboxes on the host.
-        reclaim(data_dir / "sandbox", layout, parent)
-        remove_parent(layout, parent)
+        reclaim_sandboxes(data_dir)  # never leave a failed run's sandboxes on the host
 
     with LambdadServer(data_dir) as again:
         client = boto3_client(again.url)

@@ -24,6 +24,7 @@ import httpx
 from botocore.config import Config
 
 from support.server import LambdadServer
+from support.waiting import DEFAULT_TIMEOUT_S
 from support.zips import make_zip
 
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
@@ -74,7 +75,7 @@ class InvokeServer(LambdadServer):
         function: str,
         done: Callable[[list[str]], bool],
         after: int = 0,
-        timeout_s: float = 15.0,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> list[str]:
         """Poll (bounded) until `done(messages)`; returns the messages seen."""
         messages: list[str] = []

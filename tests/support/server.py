@@ -2,6 +2,8 @@
 
 `LambdadServer` starts the server on a free loopback port, waits (bounded)
 until it answers, and always stops it: SIGTERM, then SIGKILL after a timeout.
+A server that did not stop by itself (killed, crashed) has what it left on the
+host reclaimed: sandbox processes, cgroups, mounts, loop devices.
 boto3 clients get explicit credentials, and `AWS_EC2_METADATA_DISABLED` is set
 so botocore never probes the instance metadata address.
 """
@@ -23,8 +25,13 @@ import boto3
 import httpx
 from botocore.config import Config
 
-STARTUP_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 10.0
+from lambdad.sandbox.backend import usable_cgroup_layout
+from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim, remove_parent
+
+# Generous: a loaded two-core machine (or a restart that recovers after a kill -9)
+# can take many seconds; both waits end as soon as the server answers or exits.
+STARTUP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
@@ -122,14 +129,17 @@ class LambdadServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_S)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=STOP_TIMEOUT_S)
+        if process.returncode != 0:  # it did not clean up after itself
+            reclaim_sandboxes(self.data_dir)
 
     def log(self) -> str:
         try:
@@ -147,6 +157,16 @@ class LambdadServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def reclaim_sandboxes(data_dir: Path) -> None:
+    """Kill and remove what a dead server on `data_dir` left: sandbox processes, cgroups,
+    mounts and loop devices (a test must not leave them on the host, failed or not)."""
+    layout = usable_cgroup_layout()
+    state_dir = data_dir / "sandbox"
+    parent = default_cgroup_parent(state_dir)
+    reclaim(state_dir, layout, parent)
+    remove_parent(layout, parent)
 
 
 def boto3_client(endpoint: str, validate: bool = True) -> Any:

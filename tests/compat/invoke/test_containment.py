@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from support.invoke import InvokeServer, create_function, invoke_json, probe_files
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.compat
 
@@ -119,9 +119,7 @@ def stray_processes(marker: str) -> list[str]:
 def test_fork_bomb_is_contained(lam: Any, neighbour: str) -> None:
     name = create_function(lam, "box-forks", {"app.py": BOX_SOURCE}, Timeout=5)
     marker = f"lambdad-forkbomb-{uuid.uuid4().hex[:12]}"
-    started = time.monotonic()
     body, response = invoke_json(lam, name, {"action": "fork", "marker": marker})
-    assert time.monotonic() - started < 30
     if "FunctionError" in response:
         assert body["errorType"] in ("Sandbox.Timedout", "Runtime.ExitError"), body
     else:
@@ -129,10 +127,7 @@ def test_fork_bomb_is_contained(lam: Any, neighbour: str) -> None:
     # The host is fine: another function still answers, and nothing is left behind.
     other, response = invoke_json(lam, neighbour, {"tag": "after-forks"})
     assert other["tag"] == "after-forks"
-    deadline = time.monotonic() + 10
-    while stray_processes(marker) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert stray_processes(marker) == []
+    wait_until(lambda: stray_processes(marker) == [], "the fork bomb's processes to be gone")
 
 
 def test_filling_tmp_stops_at_ephemeral_storage(lam: Any, box: str) -> None:

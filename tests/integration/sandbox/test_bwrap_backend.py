@@ -9,7 +9,6 @@ import resource
 import socket
 import sys
 import textwrap
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
@@ -31,7 +30,7 @@ from lambdad.sandbox.host_ids import HOST_ID_BASE
 from lambdad.sandbox.rlimits import LAMBDA_RLIMITS
 from lambdad.sandbox.running import RunningSandbox
 from support.marks import needs_sandbox
-from support.waiting import wait_until_async
+from support.waiting import wait_until, wait_until_async
 
 pytestmark = [
     pytest.mark.integration,
@@ -258,9 +257,7 @@ def host_uids(sandbox: Sandbox) -> set[int]:
     """The host uids of every process of a running sandbox (once its init runs)."""
     cgroup = cast(RunningSandbox, sandbox)._slot.cgroup
     assert cgroup is not None
-    deadline = time.monotonic() + 5
-    while len(cgroup.pids()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(cgroup.pids()) >= 2, "the sandbox's init to run")
     uids = set()
     for pid in cgroup.pids():
         status = Path(f"/proc/{pid}/status").read_text()

@@ -38,7 +38,7 @@ async def test_leftovers_of_a_crashed_server_are_reclaimed(tmp_path: Path) -> No
         backend = BwrapBackend(state_dir=state, spares=0, cgroup_parent=parent)
         await backend.close()
 
-        assert sleeper.wait(timeout=5) == -9
+        assert sleeper.wait(timeout=30) == -9
         assert not any(d.exists() for d in orphan.dirs.values())
         assert not os.path.ismount(disk.path)
         assert not (state / "disks").exists()

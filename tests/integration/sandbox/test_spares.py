@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from lambdad.sandbox import BwrapBackend, Mount, SandboxSpec
 from support.marks import needs_sandbox
+from support.waiting import DEFAULT_TIMEOUT_S, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -24,13 +24,9 @@ async def test_dead_spare_is_replaced(tmp_path: Path) -> None:
     backend = BwrapBackend(state_dir=tmp_path / "state", spares=1, spare_tmp_mb=16)
     try:
         pool = backend._pool
-        deadline = time.monotonic() + 10
-        while not pool._ready and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert pool._ready, "no spare was made"
-        spare = pool._ready[0]
+        spare = wait_until(lambda: pool._ready[0] if pool._ready else None, "a spare")
         os.kill(spare.launcher.pid, signal.SIGKILL)
-        spare.launcher.proc.wait(timeout=5)
+        spare.launcher.proc.wait(timeout=DEFAULT_TIMEOUT_S)
 
         python = os.path.realpath(sys.executable)
         code = tmp_path / "code"

@@ -20,7 +20,7 @@ from lambdad.sandbox.supervisor import ReclaimPlan, Supervisor, lock_state_dir
 pytestmark = pytest.mark.integration
 
 
-def wait_for_exit(pid: int, timeout: float = 10.0) -> None:
+def wait_for_exit(pid: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
         assert time.monotonic() < deadline, f"supervisor {pid} did not exit"
@@ -117,7 +117,7 @@ def test_a_sandbox_without_cgroup_is_killed_by_process_group_even_stopped(
         supervisor = Supervisor.start(plan)
         supervisor.track(work_dir, sandbox.pid)
         die(supervisor)
-        assert sandbox.wait(timeout=10) == -signal.SIGKILL
+        assert sandbox.wait(timeout=30) == -signal.SIGKILL
         assert not work_dir.exists()
     finally:
         sandbox.kill()
