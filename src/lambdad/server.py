@@ -68,7 +68,7 @@ def build_app(settings: Settings) -> ASGIApp:
     layers = LayerCatalog(account, LayerStore(engine), blobs)
     catalog = Catalog(
         account=account,
-        functions=FunctionStore(engine),
+        functions=FunctionStore(engine, settings.region),
         blobs=blobs,
         code_cache=code_cache,
         spawn=background.spawn,
@@ -144,7 +144,9 @@ def build_app(settings: Settings) -> ASGIApp:
         await run_sync(launcher.clean_work_root)
         async with anyio.create_task_group() as group:
             background.attach(group)
-            await catalog.resume_pending()
+            await run_sync(catalog.functions.claim_unplaced)
+            for region in await run_sync(catalog.functions.regions):
+                await catalog.in_region(region).resume_pending()
             await refresh_unreserved_pool()
             group.start_soon(provisioner.run)
             group.start_soon(pool.run_reaper)

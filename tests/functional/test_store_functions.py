@@ -43,7 +43,7 @@ def test_create_racing_an_uncommitted_create_is_false(engine: sa.Engine) -> None
     function, latest = rows("raced")
     results: list[bool] = []
     with engine.connect() as other:
-        other.execute(sa.insert(functions).values(**function.__dict__))
+        other.execute(sa.insert(functions).values(**function.__dict__, region="us-east-1"))
         other.execute(sa.insert(function_versions).values(**latest.__dict__))
         worker = threading.Thread(
             target=lambda: results.append(store.create_function(*rows("raced", "rev-2")))
@@ -86,3 +86,26 @@ def test_publish_numbers_versions_in_turn(engine: sa.Engine) -> None:
         "5",
         "6",
     ]
+
+
+def test_a_store_sees_its_regions_functions(engine: sa.Engine) -> None:
+    east, west = FunctionStore(engine, "us-east-1"), FunctionStore(engine, "eu-west-1")
+    assert east.create_function(*rows("east-fn"))
+    assert west.create_function(*rows("west-fn"))
+    assert not west.create_function(*rows("east-fn"))  # names are unique on a server
+    assert east.get_function("west-fn") is None
+    assert west.get_version("east-fn", "$LATEST") is None
+    assert [r.function_name for r in west.list_functions(None, 10)] == ["west-fn"]
+    assert (east.count_functions(), west.count_functions()) == (1, 1)
+    assert east.regions() == ["eu-west-1", "us-east-1"]
+
+
+def test_rows_older_than_regions_are_claimed_by_the_default_region(engine: sa.Engine) -> None:
+    function, latest = rows("old")
+    with engine.begin() as conn:  # as a lambdad before regions wrote it
+        conn.execute(sa.insert(functions).values(**function.__dict__))
+        conn.execute(sa.insert(function_versions).values(**latest.__dict__))
+    store = FunctionStore(engine, "ap-south-1")
+    assert store.get_function("old") is None
+    assert store.claim_unplaced() == 1
+    assert store.get_function("old") == function

@@ -14,8 +14,8 @@ from support.zips import handler_zip
 FAST_WAIT = {"Delay": 0.05, "MaxAttempts": 400}
 
 
-def function_arn(name: str, qualifier: str | None = None) -> str:
-    base = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+def function_arn(name: str, qualifier: str | None = None, region: str = REGION) -> str:
+    base = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
     return base if qualifier is None else f"{base}:{qualifier}"
 
 

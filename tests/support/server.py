@@ -169,8 +169,10 @@ def reclaim_sandboxes(data_dir: Path) -> None:
     remove_parent(layout, parent)
 
 
-def boto3_client(endpoint: str, validate: bool = True) -> Any:
-    """A Lambda client for `endpoint`; `validate=False` sends what botocore would refuse."""
+def boto3_client(endpoint: str, validate: bool = True, region: str = REGION) -> Any:
+    """A Lambda client for `endpoint`; `validate=False` sends what botocore would refuse.
+
+    Its requests are signed for `region`, which the server takes as theirs."""
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     config = Config(
         parameter_validation=validate,
@@ -183,7 +185,7 @@ def boto3_client(endpoint: str, validate: bool = True) -> Any:
         endpoint_url=endpoint,
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        region_name=REGION,
+        region_name=region,
         config=config,
     )
 

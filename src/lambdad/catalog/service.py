@@ -9,6 +9,7 @@ code cache, then Active/Successful (boto3's `function_active_v2` and
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import logging
 import time
@@ -95,6 +96,19 @@ class Catalog:
         self._listeners: list[ChangeListener] = []
         self._version_listeners: list[VersionListener] = []
         self.aliases = Aliases(self, AliasStore(functions.engine))
+        self._regions: dict[str, Catalog] = {account.region: self}
+
+    def in_region(self, region: str) -> Catalog:
+        """The catalog of `region` on this server: that region's functions, the same
+        code cache, background and change listeners (names are unique on a server)."""
+        found = self._regions.get(region)
+        if found is None:
+            found = copy.copy(self)
+            found.account = dataclasses.replace(self.account, region=region)
+            found.functions = self.functions.in_region(region)
+            found.aliases = Aliases(found, self.aliases.store)
+            self._regions[region] = found
+        return found
 
     def on_change(self, listener: ChangeListener) -> None:
         self._listeners.append(listener)

@@ -8,6 +8,8 @@ release the environment (reused, or destroyed when poisoned)
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import time
 import uuid
@@ -59,6 +61,22 @@ class Invoker:
         catalog.on_change(self.versions.forget)
         if concurrency is not None:
             concurrency.on_change(self.versions.forget)
+        self._regions: dict[str, Invoker] = {account.region: self}
+
+    def in_region(self, region: str) -> Invoker:
+        """The invoker of `region`'s functions: the same pool, limits and logs."""
+        found = self._regions.get(region)
+        if found is None:
+            found = copy.copy(self)
+            found.account = dataclasses.replace(self.account, region=region)
+            found.catalog = self.catalog.in_region(region)
+            concurrency = self.versions.concurrency
+            found.versions = VersionCache(found.catalog, concurrency=concurrency)
+            found.catalog.on_change(found.versions.forget)
+            if concurrency is not None:
+                concurrency.on_change(found.versions.forget)
+            self._regions[region] = found
+        return found
 
     async def resolve(self, function_name: str, qualifier: str | None) -> Resolved:
         """The version an invoke runs, once it is ready to run."""

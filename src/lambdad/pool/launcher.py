@@ -82,7 +82,7 @@ class EnvironmentLauncher:
             function_name=version.function_name,
             function_version=version.version,
             memory_mb=config.memory_size,
-            region=self.settings.region,
+            region=_region_of(version.function_arn) or self.settings.region,
             log_group_name=version.log_group,
             log_stream_name=log_stream,
             runtime=config.runtime,
@@ -121,3 +121,9 @@ class EnvironmentLauncher:
         for child in self.settings.work_root.iterdir():
             shutil.rmtree(child, ignore_errors=True)
         self.opt_trees.prune()
+
+
+def _region_of(function_arn: str) -> str | None:
+    """The region of a function ARN (arn:aws:lambda:REGION:...): AWS_REGION follows it."""
+    parts = function_arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None

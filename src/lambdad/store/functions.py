@@ -1,7 +1,9 @@
 """Rows of functions and their versions, with compare-and-swap on RevisionId.
 
 The store speaks rows (`FunctionRow`, `VersionRow`); `catalog/` gives them
-meaning. Every method is blocking: callers run it through `run_sync`.
+meaning. A store sees the functions of one region (`in_region` for another's);
+names are unique on the server. Every method is blocking: callers run it
+through `run_sync`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from lambdad.store.layers import blob_referenced
 from lambdad.store.schema import PER_QUALIFIER, aliases, function_versions, functions
 
 LATEST = "$LATEST"
+DEFAULT_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -41,26 +44,56 @@ class VersionRow:
 
 
 class FunctionStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, region: str = DEFAULT_REGION) -> None:
         self.engine = engine
+        self.region = region
+
+    def in_region(self, region: str) -> FunctionStore:
+        return FunctionStore(self.engine, region)
+
+    def claim_unplaced(self) -> int:
+        """Functions of a lambdad older than regions become this (the default) region's."""
+        query = sa.update(functions).where(functions.c.region.is_(None)).values(region=self.region)
+        with map_db_errors(), self.engine.begin() as conn:
+            return int(conn.execute(query).rowcount)
+
+    def regions(self) -> list[str]:
+        """Every region that has functions on this server (and this store's)."""
+        query = sa.select(functions.c.region).where(functions.c.region.is_not(None)).distinct()
+        with map_db_errors(), self.engine.connect() as conn:
+            return sorted({str(r[0]) for r in conn.execute(query)} | {self.region})
+
+    def _here(self) -> Any:
+        """The functions of this store's region."""
+        return functions.c.region == self.region
+
+    def _names_here(self) -> Any:
+        """Names of this region's functions (to scope version queries)."""
+        return sa.select(functions.c.name).where(self._here())
 
     # -- reads -----------------------------------------------------------
 
     def get_function(self, name: str) -> FunctionRow | None:
         with map_db_errors(), self.engine.connect() as conn:
-            row = conn.execute(sa.select(functions).where(functions.c.name == name)).first()
-        return None if row is None else FunctionRow(**row._mapping)
+            query = sa.select(functions).where(functions.c.name == name, self._here())
+            row = conn.execute(query).first()
+        return None if row is None else _function_row(row)
 
     def get_version(self, name: str, version: str) -> VersionRow | None:
         query = sa.select(function_versions).where(
-            function_versions.c.function_name == name, function_versions.c.version == version
+            function_versions.c.function_name == name,
+            function_versions.c.version == version,
+            function_versions.c.function_name.in_(self._names_here()),
         )
         with map_db_errors(), self.engine.connect() as conn:
             row = conn.execute(query).first()
         return None if row is None else VersionRow(**row._mapping)
 
     def list_versions(self, name: str) -> list[VersionRow]:
-        query = sa.select(function_versions).where(function_versions.c.function_name == name)
+        query = sa.select(function_versions).where(
+            function_versions.c.function_name == name,
+            function_versions.c.function_name.in_(self._names_here()),
+        )
         with map_db_errors(), self.engine.connect() as conn:
             rows = [VersionRow(**r._mapping) for r in conn.execute(query)]
         return sorted(rows, key=_version_order)
@@ -72,7 +105,9 @@ class FunctionStore:
 
         Only `$LATEST` rows unless `all_versions`; `limit` counts functions.
         """
-        names_query = sa.select(functions.c.name).order_by(functions.c.name).limit(limit)
+        names_query = (
+            sa.select(functions.c.name).where(self._here()).order_by(functions.c.name).limit(limit)
+        )
         if after is not None:
             names_query = names_query.where(functions.c.name > after)
         with map_db_errors(), self.engine.connect() as conn:
@@ -87,11 +122,14 @@ class FunctionStore:
 
     def count_functions(self) -> int:
         with map_db_errors(), self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(functions)).scalar_one())
+            query = sa.select(sa.func.count()).select_from(functions).where(self._here())
+            return int(conn.execute(query).scalar_one())
 
     def code_size_total(self) -> int:
         """Bytes of code stored, counting each distinct zip once per function version."""
-        query = sa.select(sa.func.coalesce(sa.func.sum(function_versions.c.code_size), 0))
+        query = sa.select(sa.func.coalesce(sa.func.sum(function_versions.c.code_size), 0)).where(
+            function_versions.c.function_name.in_(self._names_here())
+        )
         with map_db_errors(), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
@@ -112,7 +150,9 @@ class FunctionStore:
                     ).first()
                     if exists is not None:
                         return False
-                    conn.execute(sa.insert(functions).values(**function.__dict__))
+                    conn.execute(
+                        sa.insert(functions).values(**function.__dict__, region=self.region)
+                    )
                     conn.execute(sa.insert(function_versions).values(**latest.__dict__))
             except sa.exc.IntegrityError:
                 # A concurrent create of the same name won between check and insert.
@@ -203,6 +243,10 @@ class FunctionStore:
                     )
                 )
         return VersionRow(**row._mapping)
+
+
+def _function_row(row: sa.Row[Any]) -> FunctionRow:
+    return FunctionRow(**{k: v for k, v in row._mapping.items() if k != "region"})
 
 
 def _version_order(row: VersionRow) -> tuple[int, ...]:

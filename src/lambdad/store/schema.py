@@ -34,6 +34,9 @@ functions = Table(
     Column("tags", JSON, nullable=False),
     Column("next_version", Integer, nullable=False),
     Column("reserved_concurrency", Integer, nullable=True),
+    # The region the function was created in (its requests' SigV4 scope); NULL on
+    # rows older than regions until the server claims them for its default region.
+    Column("region", String(32), nullable=True),
 )
 
 # One row per published version plus one for "$LATEST".
