@@ -65,13 +65,13 @@ def test_deploy_ls_rm(server: LambdadServer, lambda_client: Any, tmp_path: Path)
     config = lambda_client.get_function_configuration(FunctionName=name)
     assert config["CodeSha256"] != first_sha
     assert (config["Runtime"], config["MemorySize"], config["Timeout"]) == ("python3.11", 256, 20)
-    log = server.log_path.read_text(errors="replace")
+    log = server.full_log()
     assert f"function {name}: configuration updated (memory_size, runtime, timeout)" in log
 
     again = lambdad(*update, endpoint=server.url)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("redeployed unchanged ")
-    log = server.log_path.read_text(errors="replace")
+    log = server.full_log()
     assert f"function {name}: code redeployed unchanged" in log
     assert f"function {name}: configuration redeployed unchanged" in log
 

@@ -148,7 +148,7 @@ def test_each_environment_is_logged_as_destroyed_once(server: InvokeServer, forg
     assert response.get("FunctionError") == "Unhandled"
 
     def destroyed() -> list[str]:
-        lines = [line for line in server.log().splitlines() if ": destroyed (" in line]
+        lines = [line for line in server.full_log().splitlines() if ": destroyed (" in line]
         return [line.split("env ", 1)[1].split(":", 1)[0] for line in lines if "env " in line]
 
     envs = wait_until(destroyed, "a destroyed environment in the server log")

@@ -52,4 +52,4 @@ def test_the_server_output_is_out_of_reach(server: InvokeServer) -> None:
     assert "FunctionError" not in response, body
     result: dict[str, Any] = body
     assert set(result["reached"].values()) <= {"/dev/null"}, result
-    assert marker not in server.log()
+    assert marker not in server.full_log()

@@ -142,8 +142,13 @@ class LambdadServer:
             reclaim_sandboxes(self.data_dir)
 
     def log(self) -> str:
+        """The log's last 4000 characters, for failure messages."""
+        return self.full_log()[-4000:]
+
+    def full_log(self) -> str:
+        """The whole log: what a test searches (a tail may have scrolled past a line)."""
         try:
-            return self.log_path.read_text(errors="replace")[-4000:]
+            return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
 

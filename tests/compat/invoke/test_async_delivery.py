@@ -88,7 +88,7 @@ def records(server: InvokeServer, recorder: str, count: int = 1) -> list[dict[st
 
 
 def server_log(server: InvokeServer) -> str:
-    return server.log_path.read_text(errors="replace")
+    return server.full_log()
 
 
 def wait_for_line(server: InvokeServer, text: str, timeout_s: float = 20.0) -> None:

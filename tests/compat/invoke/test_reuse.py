@@ -63,7 +63,7 @@ def test_idle_environment_is_reaped(idle_server: InvokeServer) -> None:
     name = create_function(client, "reuse-idle", probe_files())
 
     def reaper_passes() -> int:
-        return idle_server.log_path.read_text(errors="replace").count("reaper: destroyed")
+        return idle_server.full_log().count("reaper: destroyed")
 
     reaped = reaper_passes()
     first = [invoke_json(client, name, {})[0] for _ in range(2)]
