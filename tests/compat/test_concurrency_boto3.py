@@ -13,38 +13,20 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdad.invoke.recursion import function_key
-from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer
+from support.lambda_calls import FAST_WAIT, code_and_message, new_function
+from support.lambda_calls import function_arn as arn
+from support.server import LambdadServer
 from support.waiting import DEFAULT_TIMEOUT_S
-from support.zips import handler_zip
 
 pytestmark = pytest.mark.compat
 
-FAST_WAIT = {"Delay": 0.05, "MaxAttempts": 400}
 ROOT = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
-
-
-def arn(name: str, qualifier: str | None = None) -> str:
-    base = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
-    return base if qualifier is None else f"{base}:{qualifier}"
-
-
-def error_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    error = exc.value.response["Error"]
-    return str(error["Code"]), str(error["Message"])
 
 
 @pytest.fixture
 def function(lambda_client: Any) -> Iterator[str]:
     """A fresh Active function, deleted afterwards (its settings go with it)."""
-    name = f"conc-{uuid.uuid4().hex[:10]}"
-    lambda_client.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Handler="app.handler",
-        Role=ROLE,
-        Code={"ZipFile": handler_zip(name)},
-    )
-    lambda_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
+    name = new_function(lambda_client, "conc")
     try:
         yield name
     finally:
@@ -90,7 +72,7 @@ def test_unreserved_concurrency_never_drops_below_100(lambda_client: Any, functi
         lambda_client.put_function_concurrency(
             FunctionName=function, ReservedConcurrentExecutions=too_much
         )
-    assert error_of(refused) == (
+    assert code_and_message(refused) == (
         "InvalidParameterValueException",
         "Specified ReservedConcurrentExecutions for function decreases account's "
         "UnreservedConcurrentExecution below its minimum value of [100].",
@@ -117,16 +99,16 @@ def test_concurrency_errors(lambda_client: Any, raw_client: Any, function: str) 
     for operation, params in calls:
         with pytest.raises(ClientError) as not_found:
             getattr(lambda_client, operation)(FunctionName=missing, **params)
-        assert error_of(not_found) == (
+        assert code_and_message(not_found) == (
             "ResourceNotFoundException",
             f"Function not found: {arn(missing)}",
         )
     with pytest.raises(ClientError) as negative:
         raw_client.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=-1)
-    assert error_of(negative)[0] == "ValidationException"
+    assert code_and_message(negative)[0] == "ValidationException"
     with pytest.raises(ClientError) as bad_loop:
         raw_client.put_function_recursion_config(FunctionName=function, RecursiveLoop="Maybe")
-    assert error_of(bad_loop)[0] == "ValidationException"
+    assert code_and_message(bad_loop)[0] == "ValidationException"
 
 
 def test_recursion_config_defaults_to_terminate(lambda_client: Any, function: str) -> None:
@@ -196,7 +178,7 @@ def test_provisioned_concurrency_on_a_version(lambda_client: Any, function: str)
     lambda_client.delete_provisioned_concurrency_config(FunctionName=function, Qualifier=version)
     with pytest.raises(ClientError) as gone:
         lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier=version)
-    assert error_of(gone) == (
+    assert code_and_message(gone) == (
         "ProvisionedConcurrencyConfigNotFoundException",
         "No Provisioned Concurrency Config found for this function",
     )
@@ -214,13 +196,13 @@ def test_provisioned_concurrency_errors(lambda_client: Any, function: str) -> No
         lambda_client.put_provisioned_concurrency_config(
             FunctionName=function, Qualifier="$LATEST", ProvisionedConcurrentExecutions=1
         )
-    assert error_of(latest) == (
+    assert code_and_message(latest) == (
         "InvalidParameterValueException",
         "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
     )
     with pytest.raises(ClientError) as get_latest:
         lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier="$LATEST")
-    assert error_of(get_latest) == (
+    assert code_and_message(get_latest) == (
         "InvalidParameterValueException",
         "The function resource provided must be an alias or a published version.",
     )
@@ -228,18 +210,18 @@ def test_provisioned_concurrency_errors(lambda_client: Any, function: str) -> No
         lambda_client.put_provisioned_concurrency_config(
             FunctionName=function, Qualifier="42", ProvisionedConcurrentExecutions=1
         )
-    assert error_of(no_version) == (
+    assert code_and_message(no_version) == (
         "ResourceNotFoundException",
         f"Function not found: {arn(function, '42')}",
     )
     with pytest.raises(ClientError) as no_alias:
         lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier="live")
-    assert error_of(no_alias)[0] == "ResourceNotFoundException"
+    assert code_and_message(no_alias)[0] == "ResourceNotFoundException"
 
     version = lambda_client.publish_version(FunctionName=function)["Version"]
     with pytest.raises(ClientError) as none_yet:
         lambda_client.get_provisioned_concurrency_config(FunctionName=function, Qualifier=version)
-    assert error_of(none_yet)[0] == "ProvisionedConcurrencyConfigNotFoundException"
+    assert code_and_message(none_yet)[0] == "ProvisionedConcurrencyConfigNotFoundException"
 
     # Provisioned concurrency counts against the function's reservation.
     lambda_client.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=1)
@@ -247,7 +229,7 @@ def test_provisioned_concurrency_errors(lambda_client: Any, function: str) -> No
         lambda_client.put_provisioned_concurrency_config(
             FunctionName=function, Qualifier=version, ProvisionedConcurrentExecutions=2
         )
-    assert error_of(over_reserved) == (
+    assert code_and_message(over_reserved) == (
         "InvalidParameterValueException",
         "Requested Provisioned Concurrency should not be greater than the "
         "reservedConcurrentExecution for function",
@@ -257,7 +239,7 @@ def test_provisioned_concurrency_errors(lambda_client: Any, function: str) -> No
         lambda_client.put_provisioned_concurrency_config(
             FunctionName=function, Qualifier=version, ProvisionedConcurrentExecutions=950
         )
-    assert error_of(over_account) == (
+    assert code_and_message(over_account) == (
         "InvalidParameterValueException",
         "Specified ConcurrentExecutions for function decreases account's "
         "UnreservedConcurrentExecution below its minimum value of [100].",
@@ -306,7 +288,7 @@ def test_provisioned_concurrency_on_an_alias(lambda_client: Any, function: str) 
         lambda_client.put_provisioned_concurrency_config(
             FunctionName=function, Qualifier="canary", ProvisionedConcurrentExecutions=1
         )
-    assert error_of(weighted) == (
+    assert code_and_message(weighted) == (
         "InvalidParameterValueException",
         "Alias with weights can not be used with Provisioned Concurrency",
     )
@@ -319,7 +301,7 @@ def test_provisioned_concurrency_on_an_alias(lambda_client: Any, function: str) 
         lambda_client.put_provisioned_concurrency_config(
             FunctionName=function, Qualifier=first, ProvisionedConcurrentExecutions=1
         )
-    assert error_of(pointed) == (
+    assert code_and_message(pointed) == (
         "ResourceConflictException",
         "Version is pointed by a Provisioned Concurrency alias",
     )
@@ -331,7 +313,7 @@ def test_provisioned_concurrency_on_an_alias(lambda_client: Any, function: str) 
         lambda_client.put_provisioned_concurrency_config(
             FunctionName=function, Qualifier="next", ProvisionedConcurrentExecutions=1
         )
-    assert error_of(already) == (
+    assert code_and_message(already) == (
         "ResourceConflictException",
         "Alias can't be used for Provisioned Concurrency configuration on an already "
         "Provisioned version",
@@ -385,7 +367,7 @@ def test_provisioned_configs_are_listed_in_pages(lambda_client: Any, function: s
         lambda_client.put_function_concurrency(
             FunctionName=function, ReservedConcurrentExecutions=2
         )
-    assert error_of(below)[0] == "InvalidParameterValueException"
+    assert code_and_message(below)[0] == "InvalidParameterValueException"
     assert (
         lambda_client.put_function_concurrency(
             FunctionName=function, ReservedConcurrentExecutions=3

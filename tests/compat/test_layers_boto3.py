@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,8 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from support.lambda_calls import code_and_message as error
+from support.lambda_calls import unique
 from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer
 from support.zips import bomb_zip, handler_zip, make_zip, symlink_zip
 
@@ -21,10 +22,6 @@ pytestmark = pytest.mark.compat
 
 CREATED_DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000")
 LAYER_ZIP = make_zip({"python/shared.py": "VALUE = 'from the layer'\n"})
-
-
-def unique(prefix: str = "layer") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def layer_arn(name: str) -> str:
@@ -40,10 +37,6 @@ def publish(client: Any, name: str, data: bytes = LAYER_ZIP, **params: Any) -> d
         LayerName=name, Content={"ZipFile": data}, **params
     )
     return response
-
-
-def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    return exc.value.response["Error"]["Code"], exc.value.response["Error"]["Message"]
 
 
 def create_function(
@@ -64,7 +57,7 @@ def create_function(
 
 
 def test_publish_answers_like_aws(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("layer")
     published = publish(
         lambda_client,
         name,
@@ -94,7 +87,7 @@ def test_publish_answers_like_aws(lambda_client: Any) -> None:
 
 
 def test_get_layer_version_by_name_by_arn_and_by_version_arn(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("layer")
     published = publish(lambda_client, name, CompatibleRuntimes=["python3.12"])
     by_name = lambda_client.get_layer_version(LayerName=name, VersionNumber=1)
     by_arn = lambda_client.get_layer_version(LayerName=layer_arn(name), VersionNumber=1)
@@ -107,11 +100,11 @@ def test_get_layer_version_by_name_by_arn_and_by_version_arn(lambda_client: Any)
 
 
 def test_missing_layer_versions_are_not_found(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("layer")
     publish(lambda_client, name)
     calls: list[Callable[[], Any]] = [
         lambda: lambda_client.get_layer_version(LayerName=name, VersionNumber=2),
-        lambda: lambda_client.get_layer_version(LayerName=unique(), VersionNumber=1),
+        lambda: lambda_client.get_layer_version(LayerName=unique("layer"), VersionNumber=1),
         lambda: lambda_client.get_layer_version_by_arn(Arn=f"{layer_arn(name)}:9"),
         lambda: lambda_client.get_layer_version_policy(LayerName=name, VersionNumber=3),
     ]
@@ -129,22 +122,22 @@ def test_publish_refuses_what_aws_refuses(lambda_client: Any, raw_client: Any) -
         ({"LayerName": "bad name"}, "ValidationException", "at 'layerName'"),
         ({"LayerName": "x" * 141}, "ValidationException", "regular expression pattern"),
         (
-            {"LayerName": unique(), "CompatibleRuntimes": ["cobol"]},
+            {"LayerName": unique("layer"), "CompatibleRuntimes": ["cobol"]},
             "ValidationException",
             "at 'compatibleRuntimes'",
         ),
         (
-            {"LayerName": unique(), "CompatibleArchitectures": ["sparc"]},
+            {"LayerName": unique("layer"), "CompatibleArchitectures": ["sparc"]},
             "ValidationException",
             "at 'compatibleArchitectures'",
         ),
         (
-            {"LayerName": unique(), "Description": "d" * 257},
+            {"LayerName": unique("layer"), "Description": "d" * 257},
             "ValidationException",
             "at 'description'",
         ),
         (
-            {"LayerName": unique(), "LicenseInfo": "l" * 513},
+            {"LayerName": unique("layer"), "LicenseInfo": "l" * 513},
             "ValidationException",
             "at 'licenseInfo'",
         ),
@@ -156,26 +149,30 @@ def test_publish_refuses_what_aws_refuses(lambda_client: Any, raw_client: Any) -
         assert fragment in error(exc)[1], params
     for content in ({}, {"ZipFile": b""}):
         with pytest.raises(ClientError) as exc:
-            raw_client.publish_layer_version(LayerName=unique(), Content=content)
+            raw_client.publish_layer_version(LayerName=unique("layer"), Content=content)
         assert error(exc) == (
             "InvalidParameterValueException",
             "Uploaded file must be a non-empty zip",
         )
     with pytest.raises(ClientError) as exc:
-        raw_client.publish_layer_version(LayerName=unique(), Content={"ZipFile": b"not a zip"})
+        raw_client.publish_layer_version(
+            LayerName=unique("layer"), Content={"ZipFile": b"not a zip"}
+        )
     assert error(exc)[0] == "InvalidParameterValueException"
     with pytest.raises(ClientError) as exc:
-        raw_client.publish_layer_version(LayerName=unique(), Content={"ZipFile": bomb_zip()})
+        raw_client.publish_layer_version(LayerName=unique("layer"), Content={"ZipFile": bomb_zip()})
     assert error(exc) == (
         "InvalidParameterValueException",
         "Unzipped size must be smaller than 262144000 bytes",
     )
     with pytest.raises(ClientError) as exc:
-        raw_client.publish_layer_version(LayerName=unique(), Content={"ZipFile": symlink_zip()})
+        raw_client.publish_layer_version(
+            LayerName=unique("layer"), Content={"ZipFile": symlink_zip()}
+        )
     assert error(exc)[0] == "InvalidParameterValueException"
     with pytest.raises(ClientError) as exc:
         lambda_client.publish_layer_version(
-            LayerName=unique(), Content={"S3Bucket": "bucket", "S3Key": "layer.zip"}
+            LayerName=unique("layer"), Content={"S3Bucket": "bucket", "S3Key": "layer.zip"}
         )
     assert error(exc)[0] == "InvalidParameterValueException"
 
@@ -184,7 +181,7 @@ def test_publish_refuses_what_aws_refuses(lambda_client: Any, raw_client: Any) -
 
 
 def test_sixty_layer_versions_page_newest_first(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("layer")
     for number in range(60):
         publish(lambda_client, name, Description=str(number + 1))
     seen: list[int] = []
@@ -206,7 +203,7 @@ def test_sixty_layer_versions_page_newest_first(lambda_client: Any) -> None:
 
 
 def test_list_filters_by_runtime_and_architecture(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("layer")
     publish(lambda_client, name, CompatibleRuntimes=["python3.12"])
     publish(
         lambda_client,
@@ -225,7 +222,7 @@ def test_list_filters_by_runtime_and_architecture(lambda_client: Any) -> None:
     assert versions(CompatibleRuntime="nodejs20.x") == [3, 2]
     assert versions(CompatibleArchitecture="arm64") == [2]
     assert versions(CompatibleRuntime="python3.12", CompatibleArchitecture="arm64") == []
-    assert lambda_client.list_layer_versions(LayerName=unique())["LayerVersions"] == []
+    assert lambda_client.list_layer_versions(LayerName=unique("layer"))["LayerVersions"] == []
 
     def latest(**filters: Any) -> int | None:
         for page in lambda_client.get_paginator("list_layers").paginate(**filters):
@@ -273,12 +270,12 @@ def test_list_refuses_bad_filters(raw_client: Any) -> None:
 
 
 def test_delete_is_idempotent_and_numbers_are_not_reused(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("layer")
     publish(lambda_client, name)
     publish(lambda_client, name)
     lambda_client.delete_layer_version(LayerName=name, VersionNumber=2)
     lambda_client.delete_layer_version(LayerName=name, VersionNumber=2)
-    lambda_client.delete_layer_version(LayerName=unique(), VersionNumber=7)
+    lambda_client.delete_layer_version(LayerName=unique("layer"), VersionNumber=7)
     with pytest.raises(ClientError) as exc:
         lambda_client.get_layer_version(LayerName=name, VersionNumber=2)
     assert error(exc)[0] == "ResourceNotFoundException"
@@ -292,7 +289,7 @@ def test_delete_is_idempotent_and_numbers_are_not_reused(lambda_client: Any) -> 
 
 
 def test_layer_version_permissions(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("layer")
     publish(lambda_client, name)
     resource = f"{layer_arn(name)}:1"
     with pytest.raises(ClientError) as exc:
@@ -373,7 +370,7 @@ def test_layer_version_permissions(lambda_client: Any) -> None:
 
 
 def test_permission_validation(raw_client: Any) -> None:
-    name = unique()
+    name = unique("layer")
     publish(raw_client, name)
     base = {
         "LayerName": name,
@@ -404,7 +401,7 @@ def test_permission_validation(raw_client: Any) -> None:
 
 
 def test_function_layers_listed_with_arn_and_code_size(lambda_client: Any) -> None:
-    first, second = unique(), unique()
+    first, second = unique("layer"), unique("layer")
     one = publish(lambda_client, first)
     other_zip = make_zip({"python/other.py": "X = 1\n" * 50})
     two = publish(lambda_client, second, other_zip)
@@ -446,7 +443,7 @@ def test_function_layers_listed_with_arn_and_code_size(lambda_client: Any) -> No
 
 
 def test_function_layers_refused_as_aws_refuses_them(lambda_client: Any, raw_client: Any) -> None:
-    name = unique()
+    name = unique("layer")
     publish(lambda_client, name)
     publish(lambda_client, name)
     missing = f"{layer_arn(name)}:9"
@@ -462,7 +459,7 @@ def test_function_layers_refused_as_aws_refuses_them(lambda_client: Any, raw_cli
             "same layer.",
         ),
         (
-            [f"{layer_arn(unique())}:1" for _ in range(6)],
+            [f"{layer_arn(unique('layer'))}:1" for _ in range(6)],
             "InvalidParameterValueException",
             "Cannot reference more than 5 layers.",
         ),
@@ -480,8 +477,8 @@ def test_code_plus_layers_past_250_mb_is_refused(lambda_client: Any) -> None:
     # Just under the limit alone; anything more makes the whole too big. No step
     # below unpacks it: a refused change never reaches activation.
     big = bomb_zip(249)  # 261,095,424 bytes unzipped
-    small = publish(lambda_client, unique(), make_zip({"pad.bin": bytes(2 * 1024 * 1024)}))
-    big_layer = publish(lambda_client, unique(), big)
+    small = publish(lambda_client, unique("layer"), make_zip({"pad.bin": bytes(2 * 1024 * 1024)}))
+    big_layer = publish(lambda_client, unique("layer"), big)
     wait = {"Delay": 0.05, "MaxAttempts": 400}
 
     def refused(exc: pytest.ExceptionInfo[ClientError]) -> None:
@@ -517,7 +514,7 @@ def test_code_plus_layers_past_250_mb_is_refused(lambda_client: Any) -> None:
 
 def test_layers_accept_every_runtime_botocore_knows(lambda_client: Any) -> None:
     published = publish(
-        lambda_client, unique(), CompatibleRuntimes=["python3.15", "custom", "java17.al2023"]
+        lambda_client, unique("layer"), CompatibleRuntimes=["python3.15", "custom", "java17.al2023"]
     )
     assert published["CompatibleRuntimes"] == ["python3.15", "custom", "java17.al2023"]
 
@@ -525,7 +522,7 @@ def test_layers_accept_every_runtime_botocore_knows(lambda_client: Any) -> None:
 def test_a_deleted_layer_version_lives_until_no_function_uses_it(
     lambda_client: Any, server: LambdadServer
 ) -> None:
-    name = unique()
+    name = unique("layer")
     data = make_zip({"python/kept.py": f"KEY = {name!r}\n"})
     layer = publish(lambda_client, name, data)
     blob = server.data_dir / "blobs" / hashlib.sha256(data).hexdigest()[:2]
@@ -552,7 +549,7 @@ def test_account_settings_count_layer_code(lambda_client: Any) -> None:
         return usage
 
     before = total()
-    name = unique()
+    name = unique("layer")
     publish(lambda_client, name)
     assert total() == before + len(LAYER_ZIP)
     lambda_client.delete_layer_version(LayerName=name, VersionNumber=1)

@@ -9,7 +9,6 @@ escape /opt are refused at PublishLayerVersion, before anything is unpacked.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from support.hostile import sandbox_server
 from support.invoke import InvokeServer, create_function, invoke_json
+from support.lambda_calls import unique
 from support.zips import make_zip, symlink_zip
 
 ATTACKER_SOURCE = r"""
@@ -61,10 +61,6 @@ def handler(event, context):
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InvokeServer]:
     with sandbox_server(tmp_path_factory, "layers-attack") as running:
         yield running
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def test_a_function_cannot_change_the_layers_it_shares(server: InvokeServer) -> None:

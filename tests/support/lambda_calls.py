@@ -39,6 +39,12 @@ def new_function(client: Any, prefix: str, publish: bool = False, **config: Any)
     return name
 
 
+def code_and_message(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    """(code, message) of a ClientError."""
+    code, message, _ = error_of(exc)
+    return code, message
+
+
 def error_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
     """(code, message, HTTP status) of a ClientError."""
     response = exc.value.response

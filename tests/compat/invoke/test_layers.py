@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import uuid
 from typing import Any
 
 import pytest
 
 from support.invoke import InvokeServer, create_function, invoke_json
+from support.lambda_calls import unique
 from support.zips import make_zip, symlink_zip
 
 pytestmark = pytest.mark.compat
@@ -38,10 +38,6 @@ def handler(event, context):
         "bin": os.popen("greet-from-layer").read().strip(),
     }}
 """
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def publish(lam: Any, files: dict[str, str], executable: tuple[str, ...] = ()) -> str:
