@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lambdad.store.database import map_db_errors
+from lambdad.store.qualifier_rows import QualifierRows
 from lambdad.store.schema import functions, provisioned_concurrency, recursion_configs
 
 
@@ -28,6 +29,7 @@ class ProvisionedRow:
 class ConcurrencyStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._provisioned = QualifierRows(engine, provisioned_concurrency, ProvisionedRow)
 
     # -- reserved concurrency (a column of the function) ------------------------
 
@@ -49,40 +51,17 @@ class ConcurrencyStore:
     # -- provisioned concurrency --------------------------------------------------
 
     def put_provisioned(self, row: ProvisionedRow) -> None:
-        key = (
-            provisioned_concurrency.c.function_name == row.function_name,
-            provisioned_concurrency.c.qualifier == row.qualifier,
-        )
-        with map_db_errors(), self.engine.begin() as conn:
-            conn.execute(sa.delete(provisioned_concurrency).where(*key))
-            conn.execute(sa.insert(provisioned_concurrency).values(**row.__dict__))
+        self._provisioned.put(row)
 
     def get_provisioned(self, name: str, qualifier: str) -> ProvisionedRow | None:
-        query = sa.select(provisioned_concurrency).where(
-            provisioned_concurrency.c.function_name == name,
-            provisioned_concurrency.c.qualifier == qualifier,
-        )
-        with map_db_errors(), self.engine.connect() as conn:
-            found = conn.execute(query).first()
-        return None if found is None else ProvisionedRow(**found._mapping)
+        return self._provisioned.get(name, qualifier)
 
     def delete_provisioned(self, name: str, qualifier: str) -> bool:
-        query = sa.delete(provisioned_concurrency).where(
-            provisioned_concurrency.c.function_name == name,
-            provisioned_concurrency.c.qualifier == qualifier,
-        )
-        with map_db_errors(), self.engine.begin() as conn:
-            return conn.execute(query).rowcount == 1
+        return self._provisioned.delete(name, qualifier)
 
     def list_provisioned(self, name: str | None = None) -> list[ProvisionedRow]:
         """One function's configs, or every function's (None), in a stable order."""
-        query = sa.select(provisioned_concurrency).order_by(
-            provisioned_concurrency.c.function_name, provisioned_concurrency.c.qualifier
-        )
-        if name is not None:
-            query = query.where(provisioned_concurrency.c.function_name == name)
-        with map_db_errors(), self.engine.connect() as conn:
-            return [ProvisionedRow(**r._mapping) for r in conn.execute(query)]
+        return self._provisioned.list(name)
 
     # -- recursion ----------------------------------------------------------------
 

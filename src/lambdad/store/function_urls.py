@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lambdad.store.database import map_db_errors
+from lambdad.store.qualifier_rows import QualifierRows
 from lambdad.store.schema import function_url_configs as table
 
 
@@ -32,21 +33,16 @@ class FunctionUrlRow:
 class FunctionUrlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._rows = QualifierRows(engine, table, FunctionUrlRow)
 
     def get(self, function_name: str, qualifier: str) -> FunctionUrlRow | None:
-        return self._first(table.c.function_name == function_name, table.c.qualifier == qualifier)
+        return self._rows.get(function_name, qualifier)
 
     def by_url_id(self, url_id: str) -> FunctionUrlRow | None:
-        return self._first(table.c.url_id == url_id)
+        return self._rows.first(table.c.url_id == url_id)
 
     def list(self, function_name: str) -> list[FunctionUrlRow]:
-        query = (
-            sa.select(table)
-            .where(table.c.function_name == function_name)
-            .order_by(table.c.qualifier)
-        )
-        with map_db_errors(), self.engine.connect() as conn:
-            return [FunctionUrlRow(**r._mapping) for r in conn.execute(query)]
+        return self._rows.list(function_name)
 
     def create(self, row: FunctionUrlRow) -> bool:
         """Insert `row`; False if its function + qualifier already has a URL."""
@@ -62,22 +58,10 @@ class FunctionUrlStore:
         """Write `row` over its function + qualifier's row; False if there is none."""
         keys = ("function_name", "qualifier", "url_id", "creation_time")
         values = {k: v for k, v in row.__dict__.items() if k not in keys}
-        query = (
-            sa.update(table)
-            .where(table.c.function_name == row.function_name, table.c.qualifier == row.qualifier)
-            .values(**values)
-        )
+        key = self._rows.key(row.function_name, row.qualifier)
+        query = sa.update(table).where(*key).values(**values)
         with map_db_errors(), self.engine.begin() as conn:
             return conn.execute(query).rowcount == 1
 
     def delete(self, function_name: str, qualifier: str) -> bool:
-        query = sa.delete(table).where(
-            table.c.function_name == function_name, table.c.qualifier == qualifier
-        )
-        with map_db_errors(), self.engine.begin() as conn:
-            return conn.execute(query).rowcount == 1
-
-    def _first(self, *where: sa.ColumnElement[bool]) -> FunctionUrlRow | None:
-        with map_db_errors(), self.engine.connect() as conn:
-            row = conn.execute(sa.select(table).where(*where)).first()
-        return None if row is None else FunctionUrlRow(**row._mapping)
+        return self._rows.delete(function_name, qualifier)
