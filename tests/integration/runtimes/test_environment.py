@@ -28,8 +28,8 @@ def handler(event, context):
 async def test_python_hello_warm_reuse(start_env: Any) -> None:
     env = await start_env({"app.py": HELLO})
     assert env.init_error is None
-    first = await env.invoke(request({"k": 1}), 3)
-    second = await env.invoke(request({"k": 2}), 3)
+    first = await env.invoke(request({"k": 1}), 30)
+    second = await env.invoke(request({"k": 2}), 30)
     assert json.loads(first.payload) == {"count": 1, "event": {"k": 1}}
     assert json.loads(second.payload) == {"count": 2, "event": {"k": 2}}
     assert second.function_error is None and second.reusable
@@ -71,7 +71,7 @@ async def test_python_context_and_client_context(start_env: Any) -> None:
         client_context=base64.b64encode(json.dumps(cc).encode()).decode(),
         cognito_identity=json.dumps({"cognitoIdentityId": "id1", "cognitoIdentityPoolId": "p1"}),
     )
-    out = json.loads((await env.invoke(req, 3)).payload)
+    out = json.loads((await env.invoke(req, 30)).payload)
     assert out["function_name"] == "fn" and out["function_version"] == "$LATEST"
     assert out["arn"] == req.invoked_function_arn
     assert out["memory"] == "256"
@@ -129,7 +129,7 @@ async def test_python_private_channel(start_env: Any) -> None:
     """The built-in runtime talks to init privately: the function sees nothing of it, and
     the Runtime API is still served."""
     env = await start_env({"app.py": PRIVATE})
-    out = await env.invoke(request(), 10)
+    out = await env.invoke(request(), 30)
     assert out.function_error is None, out.payload
     assert json.loads(out.payload) == {
         "hidden": [],
@@ -142,20 +142,20 @@ async def test_python_private_channel(start_env: Any) -> None:
 async def test_python_response_too_large(start_env: Any) -> None:
     env = await start_env({"app.py": "def handler(e, c):\n    return 'x' * 7_000_000\n"})
     req = request()
-    out = await env.invoke(req, 10)
+    out = await env.invoke(req, 30)
     assert out.function_error == "Unhandled"
     assert out.error_type == "Function.ResponseSizeTooLarge"
     assert json.loads(out.payload)["errorMessage"] == (
         "Response payload size (7000002 bytes) exceeded maximum allowed payload size "
         "(6291556 bytes)."
     )
-    assert (await env.invoke(request(), 10)).function_error == "Unhandled"
+    assert (await env.invoke(request(), 30)).function_error == "Unhandled"
 
 
 async def test_python_handler_raises(start_env: Any) -> None:
     env = await start_env({"app.py": "def handler(e, c):\n    return 1 / 0\n"})
     req = request()
-    out = await env.invoke(req, 3)
+    out = await env.invoke(req, 30)
     assert out.function_error == "Unhandled" and out.error_type == "ZeroDivisionError"
     body = json.loads(out.payload)
     assert body["errorType"] == "ZeroDivisionError"
@@ -165,7 +165,7 @@ async def test_python_handler_raises(start_env: Any) -> None:
     assert b"[ERROR] ZeroDivisionError: division by zero" in out.logs
     assert out.reusable
     # The environment keeps serving after a handled failure.
-    assert (await env.invoke(request(), 3)).error_type == "ZeroDivisionError"
+    assert (await env.invoke(request(), 30)).error_type == "ZeroDivisionError"
 
 
 @pytest.mark.parametrize(
@@ -203,7 +203,7 @@ async def test_python_init_errors(
     assert body["errorType"] == error_type and body["errorMessage"].startswith(message)
     assert error_type.encode() in env.init_logs
     # The first invocation reports the init error.
-    assert (await env.invoke(request(), 3)).error_type == error_type
+    assert (await env.invoke(request(), 30)).error_type == error_type
 
 
 async def test_timeout(start_env: Any) -> None:
@@ -229,7 +229,7 @@ async def test_runtime_exit(start_env: Any, code: str, reason: str) -> None:
         {"app.py": f"import os\ndef handler(e, c):\n    print('bye')\n    {code}\n"}
     )
     req = request()
-    out = await env.invoke(req, 3)
+    out = await env.invoke(req, 30)
     assert out.error_type == "Runtime.ExitError" and not out.reusable
     assert json.loads(out.payload)["errorMessage"] == (
         f"RequestId: {req.request_id} Error: Runtime exited with error: {reason}"
@@ -240,21 +240,21 @@ async def test_runtime_exit(start_env: Any, code: str, reason: str) -> None:
 async def test_payload_5mb_roundtrip(start_env: Any) -> None:
     env = await start_env({"app.py": "def handler(e, c):\n    return e\n"})
     blob = "0123456789abcdef" * (5 * 1024 * 1024 // 16) + "é\u2603"
-    out = await env.invoke(request({"blob": blob}), 10)
+    out = await env.invoke(request({"blob": blob}), 30)
     assert out.function_error is None
     assert json.loads(out.payload) == {"blob": blob}
 
 
 async def test_bytes_response_exact(start_env: Any) -> None:
     env = await start_env({"app.py": "def handler(e, c):\n    return bytes(range(256)) * 4\n"})
-    out = await env.invoke(request(), 3)
+    out = await env.invoke(request(), 30)
     assert out.payload == bytes(range(256)) * 4
 
 
 async def test_freeze_then_invoke(start_env: Any) -> None:
     env = await start_env({"app.py": HELLO})
     await env.freeze()
-    out = await env.invoke(request(), 3)
+    out = await env.invoke(request(), 30)
     assert json.loads(out.payload)["count"] == 1
 
 
@@ -289,9 +289,9 @@ needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is no
 async def test_node_async_handler(start_env: Any) -> None:
     env = await start_env({"index.js": NODE_ASYNC}, runtime="nodejs20.x", handler="index.handler")
     assert env.init_error is None, env.init_error
-    await env.invoke(request(), 3)
+    await env.invoke(request(), 30)
     req = request({"a": 1})
-    out = await env.invoke(req, 3)
+    out = await env.invoke(req, 30)
     assert json.loads(out.payload) == {"n": 2, "event": {"a": 1}, "fn": "fn", "id": req.request_id}
     assert f"\t{req.request_id}\tINFO\thello 2".encode() in out.logs
 
@@ -301,14 +301,14 @@ async def test_node_callback_esm_handler(start_env: Any) -> None:
     env = await start_env(
         {"index.mjs": NODE_CALLBACK}, runtime="nodejs20.x", handler="index.handler"
     )
-    out = await env.invoke(request(), 3)
+    out = await env.invoke(request(), 30)
     assert json.loads(out.payload) == {"cb": True, "left": True}
 
 
 @needs_node
 async def test_node_errors(start_env: Any) -> None:
     env = await start_env({"index.js": NODE_THROW}, runtime="nodejs20.x", handler="index.handler")
-    out = await env.invoke(request(), 3)
+    out = await env.invoke(request(), 30)
     body = json.loads(out.payload)
     assert out.function_error == "Unhandled" and body["errorType"] == "TypeError"
     assert body["errorMessage"] == "bad thing" and body["trace"][0] == "TypeError: bad thing"
@@ -348,7 +348,7 @@ async def test_provided_bash_bootstrap(start_env: Any) -> None:
     assert env.init_error is None, env.init_error
     assert b"init from bash" in env.init_logs
     req = request({"q": 1})
-    out = await env.invoke(req, 5)
+    out = await env.invoke(req, 30)
     assert json.loads(out.payload) == {"echo": {"q": 1}, "handler": "x.y"}
     assert f"got {req.request_id}".encode() in out.logs
 
@@ -367,7 +367,7 @@ async def test_out_of_memory(tmp_path: Any, bwrap_backend: Any) -> None:
     spec = make_spec(tmp_path, {"app.py": code}, memory_mb=128)
     env = await ExecutionEnvironment.start(spec, bwrap_backend)
     try:
-        out = await env.invoke(request(), 10)
+        out = await env.invoke(request(), 30)
         assert out.error_type == "Runtime.OutOfMemory" and not out.reusable
         assert (
             "Runtime exited with error: signal: killed" in json.loads(out.payload)["errorMessage"]
@@ -403,7 +403,7 @@ async def test_awslambdaric_bootstrap(start_env: Any, awslambdaric_dir: Any) -> 
     env = await start_env(files, runtime="provided.al2023", handler="handler.fn")
     assert env.init_error is None, (env.init_error, env.init_logs)
     req = request({"x": 1})
-    out = await env.invoke(req, 10)
+    out = await env.invoke(req, 30)
     assert json.loads(out.payload) == {"ric": {"x": 1}, "id": req.request_id}
     err = await start_env(files, runtime="provided.al2023", handler="handler.nope")
     out = await err.invoke(request(), 10) if err.init_error is None else err.init_error

@@ -53,7 +53,7 @@ async def test_python_hello_on_process_backend(open_dir: Path) -> None:
         try:
             assert env.init_error is None, (env.init_error, env.init_logs)
             req = request({"name": "w"})
-            out = await env.invoke(req, 5)
+            out = await env.invoke(req, 30)
             assert out.function_error is None, out.payload
             assert json.loads(out.payload) == {"hello": "w", "id": req.request_id}
             assert b"hello w\n" in out.logs
