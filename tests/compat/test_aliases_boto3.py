@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support.lambda_calls import FAST_WAIT, unique
+from support.lambda_calls import code_and_message as error
 from support.lambda_calls import function_arn as arn
 from support.server import ROLE
 from support.zips import make_zip
@@ -21,10 +22,6 @@ SOURCE = (
     "    return {'arn': context.invoked_function_arn, 'version': context.function_version,"
     " 'tag': %r}\n"
 )
-
-
-def error(info: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    return info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]
 
 
 def function_with_versions(client: Any, count: int, **config: Any) -> str:

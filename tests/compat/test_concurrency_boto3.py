@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdad.invoke.recursion import function_key
-from support.lambda_calls import FAST_WAIT, code_and_message, new_function
+from support.lambda_calls import FAST_WAIT, code_and_message, new_function, wait_provisioned
 from support.lambda_calls import function_arn as arn
 from support.server import LambdadServer
 from support.waiting import DEFAULT_TIMEOUT_S
@@ -142,17 +142,6 @@ def test_account_settings_count_functions_and_code(lambda_client: Any, function:
     assert usage["TotalCodeSize"] >= size
 
 
-def wait_ready(client: Any, name: str, qualifier: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while True:
-        config: dict[str, Any] = client.get_provisioned_concurrency_config(
-            FunctionName=name, Qualifier=qualifier
-        )
-        if config["Status"] != "IN_PROGRESS" or time.monotonic() > deadline:
-            return config
-        time.sleep(0.05)
-
-
 def test_provisioned_concurrency_on_a_version(lambda_client: Any, function: str) -> None:
     version = lambda_client.publish_version(FunctionName=function)["Version"]
     before = unreserved(lambda_client)
@@ -162,7 +151,7 @@ def test_provisioned_concurrency_on_a_version(lambda_client: Any, function: str)
     assert put["RequestedProvisionedConcurrentExecutions"] == 1
     assert put["Status"] in ("IN_PROGRESS", "READY")
     assert put["ResponseMetadata"]["HTTPStatusCode"] == 202
-    ready = wait_ready(lambda_client, function, version)
+    ready = wait_provisioned(lambda_client, function, version)
     assert ready["Status"] == "READY"
     assert ready["AllocatedProvisionedConcurrentExecutions"] == 1
     assert ready["AvailableProvisionedConcurrentExecutions"] == 1
@@ -296,7 +285,7 @@ def test_provisioned_concurrency_on_an_alias(lambda_client: Any, function: str) 
     lambda_client.put_provisioned_concurrency_config(
         FunctionName=function, Qualifier="live", ProvisionedConcurrentExecutions=1
     )
-    assert wait_ready(lambda_client, function, "live")["Status"] == "READY"
+    assert wait_provisioned(lambda_client, function, "live")["Status"] == "READY"
     with pytest.raises(ClientError) as pointed:
         lambda_client.put_provisioned_concurrency_config(
             FunctionName=function, Qualifier=first, ProvisionedConcurrentExecutions=1

@@ -12,22 +12,15 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from support.lambda_calls import function_arn as arn
+from support.lambda_calls import unique, wait_active, wait_updated
 from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer, dir_size
 from support.zips import bomb_zip, handler_zip, make_zip, symlink_zip
 
 pytestmark = pytest.mark.compat
 
 LAST_MODIFIED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000")
-FAST_WAIT = {"Delay": 0.05, "MaxAttempts": 400}
 ZIP = handler_zip("base")
-
-
-def unique(prefix: str = "fn") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def arn(name: str) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
 
 
 def create(client: Any, name: str, code: bytes = ZIP, **overrides: Any) -> dict[str, Any]:
@@ -41,14 +34,6 @@ def create(client: Any, name: str, code: bytes = ZIP, **overrides: Any) -> dict[
     params.update(overrides)
     response: dict[str, Any] = client.create_function(**params)
     return response
-
-
-def wait_active(client: Any, name: str) -> None:
-    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
-
-
-def wait_updated(client: Any, name: str) -> None:
-    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
 
 
 def code_sha256(data: bytes) -> str:
@@ -65,7 +50,7 @@ def error_code(exc: BaseException) -> str:
 
 
 def test_create_function_answers_like_aws(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     created = create(lambda_client, name, Description="hello")
 
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
@@ -102,7 +87,7 @@ def test_create_function_answers_like_aws(lambda_client: Any) -> None:
 
 
 def test_get_function_code_location_downloads_the_zip(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     code = handler_zip(name)
     create(lambda_client, name, code)
 
@@ -129,7 +114,7 @@ def test_get_function_code_location_downloads_the_zip(lambda_client: Any) -> Non
     ["name", "partial-arn", "full-arn", "name:$LATEST", "full-arn:$LATEST", "qualifier"],
 )
 def test_get_function_by_every_name_form(lambda_client: Any, form: str) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name)
     kwargs: dict[str, str] = {
         "name": {"FunctionName": name},
@@ -149,7 +134,7 @@ def test_get_function_by_every_name_form(lambda_client: Any, form: str) -> None:
 
 
 def test_get_function_of_another_account_or_region_is_not_found(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name)
     for other in (
         f"111111111111:function:{name}",
@@ -160,7 +145,7 @@ def test_get_function_of_another_account_or_region_is_not_found(lambda_client: A
 
 
 def test_get_function_with_mismatched_qualifiers_is_refused(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name)
     with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
         lambda_client.get_function(FunctionName=f"{name}:$LATEST", Qualifier="1")
@@ -215,7 +200,7 @@ def test_list_functions_with_the_boto3_paginator(
 
 
 def test_list_functions_with_all_versions(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name, Publish=True)
     wait_active(lambda_client, name)
 
@@ -247,7 +232,7 @@ def test_list_functions_refuses_bad_parameters(raw_client: Any) -> None:
 
 
 def test_update_function_code(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     created = create(lambda_client, name)
     wait_active(lambda_client, name)
     new_code = handler_zip("v2")
@@ -268,7 +253,7 @@ def test_update_function_code(lambda_client: Any) -> None:
 
 
 def test_update_function_code_with_publish(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name)
     wait_active(lambda_client, name)
     new_code = handler_zip("published")
@@ -283,7 +268,7 @@ def test_update_function_code_with_publish(lambda_client: Any) -> None:
 
 
 def test_update_function_code_dry_run_changes_nothing(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name)
     wait_active(lambda_client, name)
     created = lambda_client.get_function_configuration(FunctionName=name)
@@ -300,7 +285,7 @@ def test_update_function_code_dry_run_changes_nothing(lambda_client: Any) -> Non
 
 
 def test_update_with_a_stale_revision_id_is_refused(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     created = create(lambda_client, name)
     wait_active(lambda_client, name)
     with pytest.raises(lambda_client.exceptions.PreconditionFailedException):
@@ -336,7 +321,7 @@ def test_update_code_of_a_missing_function_is_not_found(lambda_client: Any) -> N
 
 
 def test_update_function_configuration(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     created = create(lambda_client, name)
     wait_active(lambda_client, name)
 
@@ -375,7 +360,7 @@ def test_update_function_configuration(lambda_client: Any) -> None:
 def test_update_configuration_refuses_what_create_refuses(
     lambda_client: Any, raw_client: Any
 ) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name)
     wait_active(lambda_client, name)
     with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
@@ -403,7 +388,7 @@ def test_update_configuration_refuses_what_create_refuses(
 
 
 def test_delete_function(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name, Publish=True)
     response = lambda_client.delete_function(FunctionName=name)
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
@@ -418,7 +403,7 @@ def test_delete_function(lambda_client: Any) -> None:
 
 
 def test_delete_a_version_keeps_the_function(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name, Publish=True)
     wait_active(lambda_client, name)
 
@@ -435,7 +420,7 @@ def test_delete_a_version_keeps_the_function(lambda_client: Any) -> None:
 
 
 def test_publish_version_and_list_versions(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     created = create(lambda_client, name)
     wait_active(lambda_client, name)
 
@@ -468,7 +453,7 @@ def test_publish_version_and_list_versions(lambda_client: Any) -> None:
 
 
 def test_tags(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name, Tags={"team": "core", "env": "dev"})
     resource = arn(name)
 
@@ -622,7 +607,7 @@ def test_zip_bomb_is_refused_without_filling_the_disk(
 
 
 def test_duplicate_name_is_a_conflict(lambda_client: Any) -> None:
-    name = unique()
+    name = unique("fn")
     create(lambda_client, name)
     with pytest.raises(lambda_client.exceptions.ResourceConflictException):
         create(lambda_client, name, handler_zip("other"))
@@ -653,7 +638,7 @@ def test_error_shape_on_the_wire(server: LambdadServer) -> None:
 
     invalid = httpx.post(
         f"{server.url}/2015-03-31/functions",
-        json={"FunctionName": unique(), "Role": ROLE, "Runtime": "python3.12", "Code": {}},
+        json={"FunctionName": unique("fn"), "Role": ROLE, "Runtime": "python3.12", "Code": {}},
     )
     assert invalid.status_code == 400
     assert invalid.headers["x-amzn-ErrorType"] == "InvalidParameterValueException"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from support.lambda_calls import FAST_WAIT, unique
 from support.lambda_calls import function_arn as arn
+from support.lambda_calls import unique, wait_active, wait_updated
 from support.server import ACCOUNT_ID, REGION, ROLE
 from support.zips import make_zip
 
@@ -34,14 +34,6 @@ def create(client: Any, name: str, **params: Any) -> dict[str, Any]:
         FunctionName=name, Code={"ZipFile": code("v1")}, **(defaults | params)
     )
     return response
-
-
-def wait_active(client: Any, name: str) -> None:
-    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
-
-
-def wait_updated(client: Any, name: str) -> None:
-    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
 
 
 def invoke(client: Any, name: str, qualifier: str | None = None) -> dict[str, Any]:

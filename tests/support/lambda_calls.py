@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -35,8 +36,31 @@ def new_function(client: Any, prefix: str, publish: bool = False, **config: Any)
         Publish=publish,
         **config,
     )
-    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
+    wait_active(client, name)
     return name
+
+
+def wait_active(client: Any, name: str) -> None:
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
+
+
+def wait_updated(client: Any, name: str) -> None:
+    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
+
+
+def wait_provisioned(
+    client: Any, name: str, qualifier: str, timeout_s: float = 30.0
+) -> dict[str, Any]:
+    """The provisioned concurrency config once it is no longer IN_PROGRESS (or at the
+    deadline, as it is then: the caller asserts the status it expects)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        config: dict[str, Any] = client.get_provisioned_concurrency_config(
+            FunctionName=name, Qualifier=qualifier
+        )
+        if config["Status"] != "IN_PROGRESS" or time.monotonic() > deadline:
+            return config
+        time.sleep(0.05)
 
 
 def code_and_message(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:

@@ -9,7 +9,6 @@ import base64
 import json
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from compat.invoke.conftest import start_server
 from support.invoke import InvokeServer, create_function, invoke_json
+from support.lambda_calls import unique, wait_provisioned
 
 pytestmark = pytest.mark.compat
 
@@ -35,10 +35,6 @@ def handler(event, context):
     time.sleep(event.get("sleep", 0))
     return {"start": started, "end": time.time(), "init_at": INIT_AT, "init_type": INIT_TYPE}
 """
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -105,17 +101,6 @@ def test_reserved_concurrency_0_throttles_every_invoke(lam: Any) -> None:
         lam.delete_function(FunctionName=name)
 
 
-def wait_ready(client: Any, name: str, qualifier: str, timeout_s: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        config: dict[str, Any] = client.get_provisioned_concurrency_config(
-            FunctionName=name, Qualifier=qualifier
-        )
-        if config["Status"] == "READY" or time.monotonic() > deadline:
-            return config
-        time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InvokeServer]:
     """A server this module may restart, whose functions reach lambdad's API from
@@ -137,7 +122,7 @@ def test_provisioned_environments_are_ready_before_the_first_invoke(
     lam.put_provisioned_concurrency_config(
         FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=1
     )
-    ready = wait_ready(lam, name, version)
+    ready = wait_provisioned(lam, name, version)
     assert ready["Status"] == "READY", ready
     assert ready["AllocatedProvisionedConcurrentExecutions"] == 1
 
@@ -166,7 +151,7 @@ def test_provisioned_environments_are_ready_before_the_first_invoke(
     lam.put_provisioned_concurrency_config(
         FunctionName=name, Qualifier="live", ProvisionedConcurrentExecutions=1
     )
-    assert wait_ready(lam, name, "live")["Status"] == "READY"
+    assert wait_provisioned(lam, name, "live")["Status"] == "READY"
     body, response = invoke_json(lam, name, {}, Qualifier="live", LogType="Tail")
     assert body["init_type"] == "provisioned-concurrency"
     assert "Init Duration" not in report_line(response)
@@ -175,7 +160,7 @@ def test_provisioned_environments_are_ready_before_the_first_invoke(
     provisioned_server.stop()
     provisioned_server.start()
     lam = provisioned_server.client()
-    assert wait_ready(lam, name, "live")["Status"] == "READY"
+    assert wait_provisioned(lam, name, "live")["Status"] == "READY"
     asked_at = time.time()
     body, response = invoke_json(lam, name, {}, Qualifier="live", LogType="Tail")
     assert body["init_type"] == "provisioned-concurrency"
