@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import re
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 from harness import LambdadServer
 from measure import pct, section_text, write_section
+from run import app_zip, lambda_client
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 START, END = "<!-- provisioned:start -->", "<!-- provisioned:end -->"
@@ -42,25 +39,6 @@ SOURCE = (
     "    return {'hello': 'world'}\n"
 )
 INIT_DURATION = re.compile(r"Init Duration: ([\d.]+) ms")
-
-
-def client(url: str) -> Any:
-    config = botocore.config.Config(retries={"max_attempts": 0}, read_timeout=120)
-    return boto3.client(
-        "lambda",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-        config=config,
-    )
-
-
-def code() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", SOURCE)
-    return buffer.getvalue()
 
 
 def new_version(lam: Any, name: str, round_: int) -> str:
@@ -93,14 +71,14 @@ def wait_ready(lam: Any, name: str, qualifier: str) -> None:
 def measure(n: int) -> dict[str, list[tuple[float, bool]]]:
     results: dict[str, list[tuple[float, bool]]] = {"on demand": [], "provisioned": []}
     with LambdadServer() as server:
-        lam = client(server.url)
+        lam = lambda_client(server.url, read_timeout=120)
         name = "bench-provisioned"
         lam.create_function(
             FunctionName=name,
             Runtime="python3.12",
             Role="arn:aws:iam::000000000000:role/bench",
             Handler="app.handler",
-            Code={"ZipFile": code()},
+            Code={"ZipFile": app_zip(SOURCE)},
         )
         lam.get_waiter("function_active_v2").wait(FunctionName=name)
         for round_ in range(n):

@@ -76,8 +76,11 @@ class Plan:
 # ---- deploying through the API ------------------------------------------------------------
 
 
-def lambda_client(url: str) -> Any:
-    config = botocore.config.Config(retries={"max_attempts": 0}, max_pool_connections=64)
+def lambda_client(url: str, read_timeout: float = 60.0) -> Any:
+    """A boto3 client that never retries (a retry would hide a failure from the numbers)."""
+    config = botocore.config.Config(
+        retries={"max_attempts": 0}, max_pool_connections=64, read_timeout=read_timeout
+    )
     return boto3.client(
         "lambda",
         endpoint_url=url,
@@ -88,10 +91,11 @@ def lambda_client(url: str) -> Any:
     )
 
 
-def hello_zip() -> bytes:
+def app_zip(source: str) -> bytes:
+    """A deployment package with `source` as app.py."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("app.py", HELLO)
+        archive.writestr("app.py", source)
     return buffer.getvalue()
 
 
@@ -101,7 +105,7 @@ def deploy(client: Any, name: str, memory_mb: int) -> None:
         Runtime=RUNTIME,
         Handler="app.handler",
         Role="arn:aws:iam::000000000000:role/bench",
-        Code={"ZipFile": hello_zip()},
+        Code={"ZipFile": app_zip(HELLO)},
         MemorySize=memory_mb,
         Timeout=10,
     )
