@@ -28,7 +28,7 @@ from lambdad.catalog import (
 from lambdad.concurrency import run_sync
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
 from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings, Provisioner
-from lambdad.sandbox import select_backend
+from lambdad.sandbox import select_backend, shared_files
 from lambdad.settings import Settings
 from lambdad.store import (
     AsyncEventStore,
@@ -62,7 +62,9 @@ def build_app(settings: Settings) -> ASGIApp:
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.sqlalchemy_url)
     blobs = BlobStore(data_dir / "blobs")
-    code_cache = CodeCache(blobs, data_dir / "code")
+    backend = select_backend(settings.sandbox_backend, state_dir=data_dir / "sandbox")
+    sandbox_files = shared_files(data_dir, backend.name)
+    code_cache = CodeCache(blobs, sandbox_files.code_dir)
     background = Background()
     account = Account(region=settings.region, account_id=settings.account_id)
     layers = LayerCatalog(account, LayerStore(engine), blobs)
@@ -74,19 +76,18 @@ def build_app(settings: Settings) -> ASGIApp:
         spawn=background.spawn,
         layers=layers,
     )
-    backend = select_backend(settings.sandbox_backend, state_dir=data_dir / "sandbox")
     logs = FunctionLogs(LogStore(engine), max_bytes=settings.logs_max_bytes)
     launcher = EnvironmentLauncher(
         LaunchSettings(
             region=settings.region,
             network=settings.network,
             strict_runtimes=settings.strict_runtimes,
-            work_root=data_dir / "environments",
+            work_root=sandbox_files.work_root,
             bytecode_dir=data_dir / "bytecode",
         ),
         code_cache,
         backend,
-        OptTrees(code_cache, data_dir / "opt"),
+        OptTrees(code_cache, sandbox_files.opt_dir),
         open_output=logs.stream,
     )
     pool = EnvironmentPool(
@@ -167,6 +168,7 @@ def build_app(settings: Settings) -> ASGIApp:
                 with anyio.CancelScope(shield=True):
                     await pool.close()
                     await backend.close()
+                    await run_sync(sandbox_files.remove)
                     await logs.flush()
         engine.dispose()
 

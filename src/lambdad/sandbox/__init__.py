@@ -16,6 +16,7 @@ from lambdad.sandbox.base import (
 )
 from lambdad.sandbox.bwrap import build_bwrap_argv
 from lambdad.sandbox.process import ProcessBackend
+from lambdad.sandbox.shared_files import SharedFiles, reachable_by_others, shared_files
 
 __all__ = [
     "MB_PER_VCPU",
@@ -28,7 +29,10 @@ __all__ = [
     "SandboxBackend",
     "SandboxError",
     "SandboxSpec",
+    "SharedFiles",
     "build_bwrap_argv",
     "bwrap_works",
+    "reachable_by_others",
     "select_backend",
+    "shared_files",
 ]
