@@ -80,6 +80,13 @@ class Violations:
             raise ValidationError(self.message())
 
 
+def check_string(value: str, member: str, low: int, high: int, pattern: str | None = None) -> None:
+    """One string member checked on its own: AWS's error for its first failing rule."""
+    violations = Violations()
+    violations.string(value, member, low, high, pattern)
+    violations.raise_if_any()
+
+
 def java_map(values: Mapping[str, float]) -> str:
     """A map as AWS's messages print it: {2=1.5}."""
     return "{" + ", ".join(f"{k}={v}" for k, v in values.items()) + "}"

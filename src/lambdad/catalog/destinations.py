@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 
-from lambdad.catalog.names import Account, FunctionRef, constraint_message
-from lambdad.errors import InvalidParameterValue, ValidationError
+from lambdad.catalog.constraints import check_string
+from lambdad.catalog.names import Account, FunctionRef
+from lambdad.errors import InvalidParameterValue
 
 # botocore's DestinationArn pattern.
 DESTINATION_ARN_PATTERN = (
     r"$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:"
     r"((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)"
 )
-_DESTINATION_ARN = re.compile(DESTINATION_ARN_PATTERN)
 _ARN = re.compile(r"arn:(?P<partition>aws[a-zA-Z0-9-]*):(?P<service>[a-zA-Z0-9\-]+):(?P<rest>.*)")
 _FUNCTION_ARN = re.compile(
     r"arn:aws[a-zA-Z0-9-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
@@ -43,20 +43,7 @@ def check_destination(account: Account, arn: str, member: str, own_name: str) ->
     (`destinationConfig.onFailure.destination`); `own_name` the function
     being configured, which cannot be its own destination.
     """
-    if len(arn) > MAX_DESTINATION_ARN:
-        raise ValidationError(
-            constraint_message(
-                arn, member, f"Member must have length less than or equal to {MAX_DESTINATION_ARN}"
-            )
-        )
-    if not _DESTINATION_ARN.fullmatch(arn):
-        raise ValidationError(
-            constraint_message(
-                arn,
-                member,
-                f"Member must satisfy regular expression pattern: {DESTINATION_ARN_PATTERN}",
-            )
-        )
+    check_string(arn, member, 0, MAX_DESTINATION_ARN, DESTINATION_ARN_PATTERN)
     service = _service(arn)
     if service in MISSING_SERVICES or arn.startswith("kafka://"):
         what = MISSING_SERVICES.get(service or "", "Kafka clusters")

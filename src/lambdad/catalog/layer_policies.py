@@ -10,13 +10,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from lambdad.catalog.constraints import check_string
 from lambdad.catalog.policy_documents import (
     MAX_POLICY_BYTES,
     NO_POLICY,
     allow_statement,
     check_can_add,
     check_can_remove,
-    check_member,
     check_statement_id,
     render_policy,
     revision_mismatch,
@@ -62,12 +62,12 @@ class LayerPermission:
     def statement(self, resource: str) -> dict[str, Any]:
         """The policy statement, as AWS writes it, or AWS's error for a bad parameter."""
         check_statement_id(self.statement_id)
-        check_member(self.action, "action", GET_LAYER_VERSION, 22)
-        check_member(self.principal, "principal", PRINCIPAL_PATTERN, 10000)
+        check_string(self.action, "action", 0, 22, GET_LAYER_VERSION)
+        check_string(self.principal, "principal", 0, 10000, PRINCIPAL_PATTERN)
         condition: dict[str, Any] = {}
         if self.organization_id is not None:
             org = self.organization_id
-            check_member(org, "organizationId", ORGANIZATION_ID_PATTERN, 34)
+            check_string(org, "organizationId", 0, 34, ORGANIZATION_ID_PATTERN)
             if self.principal != "*":
                 raise InvalidParameterValue(
                     "OrganizationId can only be specified when Principal is '*'."

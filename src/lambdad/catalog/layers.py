@@ -21,6 +21,7 @@ from typing import Any
 
 from lambdad.catalog import validation
 from lambdad.catalog.code import MAX_UNZIPPED_BYTES, CodePackage, inspect_zip
+from lambdad.catalog.constraints import check_string
 from lambdad.catalog.layer_policies import (
     NO_POLICY,
     LayerPermission,
@@ -372,21 +373,7 @@ class LayerCatalog:
 
     def _layer_name(self, value: str) -> str:
         """The layer name in a LayerName parameter (a name or a layer ARN)."""
-        if not 1 <= len(value) <= MAX_ARN_LENGTH:
-            bound = (
-                f"less than or equal to {MAX_ARN_LENGTH}" if value else "greater than or equal to 1"
-            )
-            raise ValidationError(
-                constraint_message(value, "layerName", f"Member must have length {bound}")
-            )
-        if not re.fullmatch(LAYER_NAME_OR_ARN_PATTERN, value):
-            raise ValidationError(
-                constraint_message(
-                    value,
-                    "layerName",
-                    f"Member must satisfy regular expression pattern: {LAYER_NAME_OR_ARN_PATTERN}",
-                )
-            )
+        check_string(value, "layerName", 1, MAX_ARN_LENGTH, LAYER_NAME_OR_ARN_PATTERN)
         match = _LAYER_ARN.fullmatch(value)
         if match is None:
             return value

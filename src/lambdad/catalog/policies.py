@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from lambdad.catalog.constraints import check_string
 from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account, FunctionRef, constraint_message
 from lambdad.catalog.policy_documents import (
@@ -24,7 +25,6 @@ from lambdad.catalog.policy_documents import (
     allow_statement,
     check_can_add,
     check_can_remove,
-    check_member,
     render_policy,
     render_statement,
     revision_mismatch,
@@ -199,7 +199,7 @@ def _check(permission: Permission) -> None:
     }
     for member, value in values.items():
         if value is not None:
-            check_member(value, member, PATTERNS[member], MAX_LENGTHS[member])
+            check_string(value, member, 0, MAX_LENGTHS[member], PATTERNS[member])
     auth_type = permission.function_url_auth_type
     if auth_type is not None and auth_type not in AUTH_TYPES:
         raise ValidationError(

@@ -4,7 +4,7 @@ A function's policy (AddPermission) and a layer version's policy
 (AddLayerVersionPermission) are the same thing: a list of "Allow" statements
 with a Sid each, rendered as compact JSON with Version "2012-10-17" and Id
 "default", at most 20 KB. Here are the pieces both build them from: the
-member checks with botocore's messages, the statement and principal as AWS
+statement and principal as AWS
 renders them, and the checks that a statement may be added or removed.
 """
 
@@ -14,13 +14,12 @@ import json
 import re
 from typing import Any
 
-from lambdad.catalog.names import constraint_message
+from lambdad.catalog.constraints import check_string
 from lambdad.errors import (
     InvalidParameterValue,
     PolicyLengthExceeded,
     ResourceConflict,
     ResourceNotFound,
-    ValidationError,
 )
 
 MAX_POLICY_BYTES = 20_480
@@ -40,24 +39,8 @@ def revision_mismatch(get_operation: str) -> str:
     )
 
 
-def check_member(value: str, member: str, pattern: str, most: int) -> None:
-    """botocore's length, then pattern, constraint on one request member."""
-    if len(value) > most:
-        raise ValidationError(
-            constraint_message(
-                value, member, f"Member must have length less than or equal to {most}"
-            )
-        )
-    if not re.fullmatch(pattern, value):
-        raise ValidationError(
-            constraint_message(
-                value, member, f"Member must satisfy regular expression pattern: {pattern}"
-            )
-        )
-
-
 def check_statement_id(statement_id: str) -> None:
-    check_member(statement_id, "statementId", STATEMENT_ID_PATTERN, MAX_STATEMENT_ID)
+    check_string(statement_id, "statementId", 0, MAX_STATEMENT_ID, STATEMENT_ID_PATTERN)
 
 
 def render_principal(principal: str) -> str | dict[str, str]:
