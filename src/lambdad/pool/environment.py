@@ -63,6 +63,17 @@ from lambdad.sandbox.base import MB_PER_VCPU, Sandbox, SandboxBackend, SandboxSp
 
 log = logging.getLogger(__name__)
 
+# How a channel whose other end (init) is gone shows itself, on a read or a write:
+# the environment is dead, which the caller learns as a runtime exit, never as an
+# exception (a function can make init close it, so this is not the server's fault).
+CHANNEL_GONE = (
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    anyio.ClosedResourceError,
+    anyio.BrokenResourceError,
+    OSError,
+)
+
 DEFAULT_INIT_TIMEOUT_S = 10.0
 """Lambda's Init phase limit for on-demand environments."""
 RECENT_OUTPUT_BYTES = 16384
@@ -302,7 +313,10 @@ class ExecutionEnvironment:
         started = time.monotonic()
         try:
             with anyio.fail_after(timeout_s):
-                await write_frame(self._stream, Frame("invoke", header, request.payload))
+                try:
+                    await write_frame(self._stream, Frame("invoke", header, request.payload))
+                except CHANNEL_GONE:
+                    pass  # init is gone: reading tells how it ended
                 while True:
                     frame = await self._next_frame()
                     message = None if frame is None else frame.message
@@ -419,7 +433,7 @@ class ExecutionEnvironment:
             return None
         try:
             frame = await read_frame(self._reader)
-        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.ClosedResourceError, OSError):
+        except CHANNEL_GONE:
             return None
         if isinstance(frame.message, Fault):
             raise ChannelError(f"init reports a fault: {frame.message.reason!r}")

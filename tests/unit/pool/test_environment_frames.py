@@ -46,6 +46,9 @@ class FakeSandbox(SubprocessSandbox):
     async def destroy(self, reason: str) -> None:
         self.destroyed = reason
 
+    async def wait(self) -> ExitStatus:
+        return ExitStatus(returncode=None, signal=9)  # as if init had been killed
+
 
 class Wired:
     """An environment whose channel's other end is the test's (a fake, hostile init)."""
@@ -147,3 +150,12 @@ async def test_a_hostile_frame_during_init_fails_init(wired: Wired) -> None:
     assert wired.env.init_error is not None
     assert wired.env.init_error.error_type == "Runtime.Unknown"
     assert wired.sandbox.destroyed is not None
+
+
+async def test_a_channel_init_closed_fails_the_invocation_not_the_server(wired: Wired) -> None:
+    """Init gone (it closed its end after a fault, or died): the invoke frame cannot be
+    written, and the caller gets a runtime error instead of an exception."""
+    wired.init.close()
+    outcome = await wired.env.invoke(request(), timeout_s=5)
+    assert outcome.function_error == "Unhandled" and not outcome.reusable
+    assert wired.sandbox.destroyed is not None and not wired.env.is_alive()
