@@ -61,6 +61,14 @@ INIT_DURATION = re.compile(r"Init Duration: ([\d.]+) ms")
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
+def kept_sections() -> str:
+    """The sections other benches wrote between `<!-- name:start -->` and `<!-- name:end -->`
+    markers: this run rewrites its own tables, never theirs."""
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    blocks = re.finditer(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", text, flags=re.S)
+    return "".join(f"\n{block.group(0)}\n" for block in blocks)
+
+
 @dataclass(frozen=True)
 class Plan:
     cold_n: int
@@ -471,7 +479,7 @@ def main() -> None:
     floors = measure_floors(plan, interpreter)
     facts["run time"] = f"{time.monotonic() - started:.0f} s"
     report = render(command, facts, ours, floors, plan)
-    RESULTS.write_text(report)
+    RESULTS.write_text(report + kept_sections())
     print(report)
     print(f"wrote {RESULTS.name}")
 
