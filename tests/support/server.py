@@ -174,10 +174,15 @@ def reclaim_sandboxes(data_dir: Path) -> None:
     remove_parent(layout, parent)
 
 
-def boto3_client(endpoint: str, validate: bool = True, region: str = REGION) -> Any:
-    """A Lambda client for `endpoint`; `validate=False` sends what botocore would refuse.
+def boto3_client(
+    endpoint: str, validate: bool = True, region: str = REGION, service: str = "lambda"
+) -> Any:
+    """A boto3 client of `service` (lambda, events, scheduler, logs, …) for `endpoint`;
+    `validate=False` sends what botocore would refuse.
 
-    Its requests are signed for `region`, which the server takes as theirs."""
+    Its requests are signed for `region`, which the server takes as theirs. Every
+    test builds its AWS clients here, so the credentials they sign with live in
+    one place."""
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     config = Config(
         parameter_validation=validate,
@@ -186,7 +191,7 @@ def boto3_client(endpoint: str, validate: bool = True, region: str = REGION) -> 
         read_timeout=60,
     )
     return boto3.client(
-        "lambda",
+        service,
         endpoint_url=endpoint,
         aws_access_key_id="test",
         aws_secret_access_key="test",
