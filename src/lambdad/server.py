@@ -26,6 +26,14 @@ from lambdad.catalog import (
     Policies,
 )
 from lambdad.concurrency import run_sync
+from lambdad.iam import (
+    CREDENTIALS_FILE,
+    CredentialResolvers,
+    KeyPair,
+    ServerKey,
+    Users,
+    write_credentials,
+)
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
 from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings, Provisioner
 from lambdad.sandbox import select_backend, shared_files
@@ -40,6 +48,7 @@ from lambdad.store import (
     LayerStore,
     LogStore,
     PolicyStore,
+    UserStore,
     create_engine,
     migrate,
 )
@@ -55,6 +64,23 @@ def _secret(data_dir: Path) -> bytes:
         path.write_bytes(secrets.token_bytes(32))
         path.chmod(0o600)
     return path.read_bytes()
+
+
+def _bootstrap_admin(users: Users, data_dir: Path) -> None:
+    """On a fresh data dir: make the admin user, show its key once, and keep it in a
+    file only the operator can read (the CLI and scripts/start.sh read it there)."""
+    key = users.ensure_admin()
+    if key is None:
+        return
+    path = data_dir / CREDENTIALS_FILE
+    write_credentials(path, KeyPair(key.access_key_id, key.secret_access_key))
+    # Printed, not logged: the secret is for the operator's eyes once, not for log files.
+    print(
+        f"lambdad: made the admin user; its access key (shown once, kept in {path}):\n"
+        f"  AWS_ACCESS_KEY_ID={key.access_key_id}\n"
+        f"  AWS_SECRET_ACCESS_KEY={key.secret_access_key}",
+        flush=True,
+    )
 
 
 def build_app(settings: Settings) -> ASGIApp:
@@ -124,6 +150,7 @@ def build_app(settings: Settings) -> ASGIApp:
         workers=settings.async_workers,
     )
     policy_store = PolicyStore(engine)
+    users = Users(UserStore(engine), ServerKey.load_or_create(data_dir), settings.account_id)
     context = ApiContext(
         settings=settings,
         account=account,
@@ -137,11 +164,14 @@ def build_app(settings: Settings) -> ASGIApp:
         policies=Policies(account, catalog, policy_store),
         concurrency=concurrency,
         provisioner=provisioner,
+        users=users,
+        credentials=CredentialResolvers([users]),
     )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await run_sync(migrate, engine)
+        await run_sync(_bootstrap_admin, users, data_dir)
         await run_sync(launcher.clean_work_root)
         async with anyio.create_task_group() as group:
             background.attach(group)

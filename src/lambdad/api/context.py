@@ -20,6 +20,7 @@ from lambdad.catalog import (
     FunctionUrls,
     Policies,
 )
+from lambdad.iam import CredentialResolvers, Users
 from lambdad.invoke import AsyncQueue, Invoker
 from lambdad.pool import Provisioner
 from lambdad.settings import Settings
@@ -40,6 +41,9 @@ class ApiContext:
     policies: Policies
     concurrency: ConcurrencyCatalog
     provisioner: Provisioner
+    users: Users
+    credentials: CredentialResolvers
+    """Where SigV4 verification finds an access key's secret (users' keys, role sessions)."""
     _regions: dict[str, ApiContext] = field(default_factory=dict, repr=False)
 
     @property

@@ -11,8 +11,10 @@ from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionR
 from lambdad.store.layers import LayerStore, LayerVersionRow
 from lambdad.store.logs import LogEventRow, LogStore, NewChunk, Removed
 from lambdad.store.policies import PolicyRows, PolicyStore
+from lambdad.store.users import AccessKeyRow, UserRow, UserStore
 
 __all__ = [
+    "AccessKeyRow",
     "AliasRow",
     "AliasStore",
     "AsyncEventRow",
@@ -36,6 +38,8 @@ __all__ = [
     "PolicyStore",
     "Removed",
     "ProvisionedRow",
+    "UserRow",
+    "UserStore",
     "VersionRow",
     "create_engine",
     "map_db_errors",

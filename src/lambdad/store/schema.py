@@ -218,3 +218,30 @@ recursion_configs = Table(
     _owned_by_function(),
     Column("recursive_loop", String(16), nullable=False),
 )
+
+# Users (IAM's): a name, an id, the identity policy documents attached to it.
+iam_users = Table(
+    "iam_users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("user_id", String(32), nullable=False, unique=True),
+    Column("policies", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# A user's access keys: the secret sealed with the server key (iam/server_key.py),
+# never in the clear; deleting the user takes its keys along.
+iam_access_keys = Table(
+    "iam_access_keys",
+    metadata,
+    Column("access_key_id", String(32), primary_key=True),
+    Column(
+        "user_name",
+        String(64),
+        ForeignKey("iam_users.name", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

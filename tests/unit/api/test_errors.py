@@ -25,6 +25,12 @@ NOT_IN_MODEL = {
     "RequestEntityTooLargeException": 413,
     "AccessDeniedException": 403,
     "UnknownOperationException": 404,
+    # Authentication's, common to every AWS API (iam/sigv4.py)
+    "MissingAuthenticationTokenException": 403,
+    "IncompleteSignatureException": 403,
+    "UnrecognizedClientException": 403,
+    "InvalidSignatureException": 403,
+    "ExpiredTokenException": 403,
 }
 
 
