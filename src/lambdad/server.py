@@ -26,6 +26,7 @@ from lambdad.catalog import (
     Policies,
 )
 from lambdad.concurrency import run_sync
+from lambdad.events import EventRules, check_schedule_expression
 from lambdad.iam import (
     CREDENTIALS_FILE,
     CredentialResolvers,
@@ -42,6 +43,7 @@ from lambdad.store import (
     AsyncEventStore,
     BlobStore,
     ConcurrencyStore,
+    EventBusStore,
     EventInvokeConfigStore,
     FunctionStore,
     FunctionUrlStore,
@@ -166,6 +168,9 @@ def build_app(settings: Settings) -> ASGIApp:
         provisioner=provisioner,
         users=users,
         credentials=CredentialResolvers([users]),
+        event_rules=EventRules(
+            account, EventBusStore(engine), check_schedule_expression, settings.region
+        ),
     )
 
     @asynccontextmanager

@@ -20,6 +20,7 @@ from lambdad.catalog import (
     FunctionUrls,
     Policies,
 )
+from lambdad.events import EventRules
 from lambdad.iam import CredentialResolvers, Users
 from lambdad.invoke import AsyncQueue, Invoker
 from lambdad.pool import Provisioner
@@ -44,6 +45,7 @@ class ApiContext:
     users: Users
     credentials: CredentialResolvers
     """Where SigV4 verification finds an access key's secret (users' keys, role sessions)."""
+    event_rules: EventRules
     _regions: dict[str, ApiContext] = field(default_factory=dict, repr=False)
 
     @property

@@ -20,7 +20,7 @@ from starlette.requests import Request
 
 from lambdad.catalog.names import REGION_PATTERN
 
-_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[^/,\s]+)/lambda/aws4_request")
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[^/,\s]+)/[a-z0-9-]+/aws4_request")
 _REGION = re.compile(REGION_PATTERN)
 
 

@@ -1,4 +1,5 @@
-"""The route table: every path, as in botocore's lambda service model."""
+"""The route table: every path, as in botocore's lambda service model, and the JSON
+protocol's one (`POST /`, dispatched on X-Amz-Target)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from lambdad.api import (
     function_urls,
     functions,
     invoke,
+    json_protocol,
     layers,
     log_retention,
     policies,
@@ -97,4 +99,6 @@ routes = [
     Route(LOG_RETENTION, log_retention.put_retention, methods=["PUT"]),
     Route(LOG_RETENTION, log_retention.delete_retention, methods=["DELETE"]),
     Route("/_lambdad/code/{key}", code_links.download_code, methods=["GET"]),
+    # AWS's JSON protocol (X-Amz-Target): the events API.
+    Route("/", json_protocol.dispatch, methods=["POST"]),
 ]

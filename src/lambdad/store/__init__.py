@@ -5,6 +5,7 @@ from lambdad.store.async_events import AsyncEventRow, AsyncEventStore
 from lambdad.store.blobs import BlobStore
 from lambdad.store.concurrency import ConcurrencyStore, ProvisionedRow
 from lambdad.store.database import DatabaseError, create_engine, map_db_errors, migrate
+from lambdad.store.event_bus import BusRow, EventBusStore, RuleRow, TargetRow
 from lambdad.store.event_invoke import EventInvokeConfigRow, EventInvokeConfigStore
 from lambdad.store.function_urls import FunctionUrlRow, FunctionUrlStore
 from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionRow
@@ -19,6 +20,10 @@ __all__ = [
     "AliasStore",
     "AsyncEventRow",
     "AsyncEventStore",
+    "BusRow",
+    "EventBusStore",
+    "RuleRow",
+    "TargetRow",
     "LATEST",
     "BlobStore",
     "ConcurrencyStore",

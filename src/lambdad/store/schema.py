@@ -245,3 +245,42 @@ iam_access_keys = Table(
     Column("secret_sealed", LargeBinary, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# The event bus (EventBridge): buses, rules and targets, per region. The default
+# bus has a row once something used it.
+event_buses = Table(
+    "event_buses",
+    metadata,
+    Column("region", String(32), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_modified", Float, nullable=False),
+)
+
+event_rules = Table(
+    "event_rules",
+    metadata,
+    Column("region", String(32), primary_key=True),
+    Column("event_bus", String(256), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("event_pattern", Text, nullable=True),
+    Column("schedule_expression", String(256), nullable=True),
+    Column("state", String(64), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("role_arn", String(1600), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# One target of a rule: its ARN, and the rest of the Target shape as AWS returns it.
+event_targets = Table(
+    "event_targets",
+    metadata,
+    Column("region", String(32), primary_key=True),
+    Column("event_bus", String(256), primary_key=True),
+    Column("rule", String(64), primary_key=True),
+    Column("target_id", String(64), primary_key=True),
+    Column("arn", String(1600), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("added_at", Float, nullable=False),
+)

@@ -1,0 +1,74 @@
+"""AWS's JSON protocol: `POST /` with `X-Amz-Target: <prefix>.<Operation>`.
+
+EventBridge (`AWSEvents`) speaks it, and so do CloudWatch Logs (`Logs_20140328`)
+and others: a service plugs in by adding its target prefix and operation table
+to `SERVICES`. Each operation takes the request's region-bound `ApiContext`
+and its body, and returns a wire shape (or None for an empty answer `{}`).
+Errors go out as this protocol's: status 400 (500 for the server's own
+failures) and a body `{"__type": "<Code>", "message": "..."}`, which is what
+botocore reads for these services.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from lambdad.api import events
+from lambdad.api.bodies import read_body
+from lambdad.api.context import ApiContext
+from lambdad.api.shapes import encode
+from lambdad.errors import LambdadError
+
+log = logging.getLogger(__name__)
+
+Operation = Callable[[ApiContext, bytes], Awaitable[object | None]]
+
+
+@dataclass(frozen=True)
+class JsonService:
+    operations: Mapping[str, Operation]
+    internal_error: str
+    """The service's name for a failure of its own (a 500)."""
+
+
+SERVICES: Mapping[str, JsonService] = {
+    "AWSEvents": JsonService(events.OPERATIONS, "InternalException"),
+}
+MEDIA_TYPE = "application/x-amz-json-1.1"
+MAX_BODY = 1024 * 1024
+"""Room for PutEvents' 256 KB of entries however their JSON is escaped; each
+service checks its own limits on what it decoded."""
+
+
+async def dispatch(request: Request) -> Response:
+    target = request.headers.get("x-amz-target", "")
+    prefix, _, name = target.rpartition(".")
+    service = SERVICES.get(prefix)
+    operation = None if service is None else service.operations.get(name)
+    if service is None or operation is None:
+        return error("UnknownOperationException", 400, f"Unknown operation {target or '(none)'}")
+    try:
+        body = await read_body(request, MAX_BODY, name)
+        result = await operation(ApiContext.of(request), body)
+    except LambdadError as exc:
+        if exc.status >= 500:
+            return error(service.internal_error, 500, exc.message)
+        # Client errors are 400 in this protocol, whatever the Lambda API's status;
+        # a refused body keeps its own (413, 415).
+        return error(exc.code, exc.status if exc.status in (413, 415) else 400, exc.message)
+    except Exception:
+        log.exception("%s: unexpected error", target)
+        return error(service.internal_error, 500, "An internal error occurred.")
+    return Response(b"{}" if result is None else encode(result), media_type=MEDIA_TYPE)
+
+
+def error(code: str, status: int, message: str) -> Response:
+    body = {"__type": code, "message": message}
+    return Response(
+        encode(body), status_code=status, media_type=MEDIA_TYPE, headers={"x-amzn-ErrorType": code}
+    )

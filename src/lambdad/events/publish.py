@@ -1,0 +1,182 @@
+"""PutEvents: each entry checked on its own, matched against its bus's rules, and delivered.
+
+An entry that is not a valid event is answered in its own result
+(`InvalidArgument`, `MalformedDetail`, a bus that does not exist) and the
+others still go. A valid one becomes EventBridge's envelope:
+
+    {"version": "0", "id": ..., "detail-type": ..., "source": ..., "account": ...,
+     "time": "2024-01-01T12:00:00Z", "region": ..., "resources": [...], "detail": {...}}
+
+Every enabled rule of the bus whose pattern matches it sends it to each of
+its targets: one asynchronous invocation per target, written to the durable
+queue before PutEvents answers, so retries, concurrency and logs are those of
+any `InvocationType=Event` call. Scheduled rules deliver through the same
+`deliver` with their Scheduled Event envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from lambdad.concurrency import run_sync
+from lambdad.errors import ResourceNotFound, ValidationError
+from lambdad.events.model import Rule, Target
+from lambdad.events.patterns import Pattern, compile_pattern
+from lambdad.events.rules import EventRules, target_of
+from lambdad.events.targets import function_of, target_input
+from lambdad.events.transform import Delivery
+
+log = logging.getLogger(__name__)
+
+MAX_ENTRIES = 10
+MAX_REQUEST_SIZE = 256 * 1024
+TIME_FIELD_SIZE = 14  # what the Time member counts for, given or not (AWS's entry size rule)
+
+Enqueue = Callable[[str, str, bytes, str | None], Awaitable[str]]
+"""(function name, qualifier, payload, trace id) -> request id: the async invoke queue."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One PutEventsRequestEntry, as sent."""
+
+    source: str | None = None
+    detail_type: str | None = None
+    detail: str | None = None
+    resources: Sequence[str] | None = None
+    time: float | None = None
+    event_bus_name: str | None = None
+    trace_header: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    event_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class Publisher:
+    def __init__(self, rules: EventRules, enqueue: Enqueue) -> None:
+        self.rules = rules
+        self.enqueue = enqueue
+
+    async def put_events(self, entries: Sequence[Entry]) -> list[EntryResult]:
+        _check_request(entries)
+        return [await self._publish(entry) for entry in entries]
+
+    async def _publish(self, entry: Entry) -> EntryResult:
+        refusal = _refusal(entry)
+        if refusal is not None:
+            return refusal
+        try:
+            bus = await self.rules.get_bus(entry.event_bus_name)
+        except ValidationError as exc:
+            return EntryResult(error_code="InvalidArgument", error_message=exc.message)
+        except ResourceNotFound as exc:
+            return EntryResult(error_code="ResourceNotFoundException", error_message=exc.message)
+        event = self._envelope(entry)
+        for rule, targets in await self._rules_of(bus.name):
+            if _compiled(rule.event_pattern or "").matches(event):
+                await self.deliver(rule, targets, event, entry.trace_header)
+        return EntryResult(event_id=event["id"])
+
+    async def deliver(
+        self, rule: Rule, targets: Sequence[Target], event: dict[str, Any], trace: str | None
+    ) -> None:
+        """Send `event` to each target of `rule` (an async invocation each)."""
+        delivery = Delivery(rule.arn, rule.name, _timestamp(datetime.now(UTC)))
+        for target in targets:
+            function = function_of(target.arn)
+            payload = target_input(target, event, delivery)
+            request_id = await self.enqueue(function.name, function.qualifier, payload, trace)
+            log.info(
+                "rule %s: event %s to %s:%s (async request %s)",
+                rule.arn,
+                event.get("id"),
+                function.name,
+                function.qualifier,
+                request_id,
+            )
+
+    async def _rules_of(self, bus: str) -> list[tuple[Rule, list[Target]]]:
+        pairs = await run_sync(self.rules.store.enabled_rules, self.rules.region, bus)
+        return [
+            (self.rules.rule_of(row), [target_of(t) for t in targets]) for row, targets in pairs
+        ]
+
+    def _envelope(self, entry: Entry) -> dict[str, Any]:
+        when = datetime.now(UTC) if entry.time is None else datetime.fromtimestamp(entry.time, UTC)
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": entry.detail_type,
+            "source": entry.source,
+            "account": self.rules.account.account_id,
+            "time": _timestamp(when),
+            "region": self.rules.region,
+            "resources": list(entry.resources or []),
+            "detail": json.loads(entry.detail or "{}"),
+        }
+
+
+def _check_request(entries: Sequence[Entry]) -> None:
+    if not 1 <= len(entries) <= MAX_ENTRIES:
+        bound = (
+            "Member must have length greater than or equal to 1"
+            if not entries
+            else f"Member must have length less than or equal to {MAX_ENTRIES}"
+        )
+        raise ValidationError(
+            f"1 validation error detected: Value at 'entries' failed to satisfy constraint: {bound}"
+        )
+    if sum(entry_size(e) for e in entries) > MAX_REQUEST_SIZE:
+        raise ValidationError("Total size of the entries in the request is over the limit.")
+
+
+def entry_size(entry: Entry) -> int:
+    """AWS's size of an entry: UTF-8 bytes of its strings, 14 for Time."""
+    size = TIME_FIELD_SIZE
+    for text in (entry.source, entry.detail_type, entry.detail, *(entry.resources or ())):
+        size += len((text or "").encode())
+    return size
+
+
+def _refusal(entry: Entry) -> EntryResult | None:
+    """The entry's own error, as EventBridge answers it in the entry's result."""
+    for member, value in (
+        ("Source", entry.source),
+        ("DetailType", entry.detail_type),
+        ("Detail", entry.detail),
+    ):
+        if not value:
+            return EntryResult(
+                error_code="InvalidArgument",
+                error_message=(
+                    f"Parameter {member} is not valid. Reason: {member} is a required argument."
+                ),
+            )
+    try:
+        detail = json.loads(entry.detail or "")
+    except (ValueError, RecursionError):
+        detail = None
+    if not isinstance(detail, dict):
+        return EntryResult(error_code="MalformedDetail", error_message="Detail is malformed.")
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> Pattern:
+    """Stored patterns were checked when put; compiled once per process."""
+    return compile_pattern(pattern)
+
+
+def _timestamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
