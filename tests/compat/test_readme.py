@@ -9,10 +9,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from support.marks import needs_sandbox
 from support.server import LambdadServer, aws_env
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.compat, *needs_sandbox]
 
@@ -67,3 +69,29 @@ def test_aws_cli_example(fresh_server: LambdadServer) -> None:
     assert run.returncode == 0, run.stderr
     assert '{"echo": {"hi": 1}}' in run.stdout
     assert untracked_files() == before, "the example left files in the checkout"
+
+
+def test_event_bus_example(fresh_server: LambdadServer, tmp_path: Path) -> None:
+    # Its functions come from the boto3 example (the same greeter, made here if not yet).
+    for heading in ("Use it with boto3", "Event bus (EventBridge)"):
+        script = block(heading, "python").replace("127.0.0.1:9000", fresh_server.url[7:])
+        if heading.startswith("Use") and "greeter" in _function_names(fresh_server):
+            continue
+        run = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=aws_env(),
+            cwd=tmp_path, timeout=60,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["0"]
+
+    def reports() -> int | None:
+        answer = httpx.get(f"{fresh_server.url}/_lambdad/functions/greeter/logs", timeout=10)
+        count = sum(e["message"].startswith("REPORT") for e in answer.json()["events"])
+        return count if count >= 3 else None  # the boto3 example's invoke, then two events
+
+    wait_until(reports, "greeter invoked by both targets")
+
+
+def _function_names(server: LambdadServer) -> list[str]:
+    answer = httpx.get(f"{server.url}/2015-03-31/functions", timeout=10)
+    return [f["FunctionName"] for f in answer.json()["Functions"]]

@@ -1,7 +1,7 @@
 """Errors of the `events` JSON API (EventBridge) that the Lambda API does not have.
 
-    EventsError                     a client error of the events API; AWS's JSON protocol
-    │                               sends every one of them as 400 with `__type`
+    EventsError                     InternalException 500: the root of the events API's own;
+    │                               its client errors are 400, as the JSON protocol sends them
     ├── InvalidEventPattern         InvalidEventPatternException (PutRule's pattern)
     ├── ResourceAlreadyExists       ResourceAlreadyExistsException (CreateEventBus)
     └── LimitExceeded               LimitExceededException
@@ -17,11 +17,13 @@ from lambdad.errors import LambdadError
 
 class EventsError(LambdadError):
     service = "events"
-    status = 400
+    code = "InternalException"
+    status = 500
 
 
 class InvalidEventPattern(EventsError):
     code = "InvalidEventPatternException"
+    status = 400
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"Event pattern is not valid. Reason: {reason}")
@@ -30,7 +32,9 @@ class InvalidEventPattern(EventsError):
 
 class ResourceAlreadyExists(EventsError):
     code = "ResourceAlreadyExistsException"
+    status = 400
 
 
 class LimitExceeded(EventsError):
     code = "LimitExceededException"
+    status = 400

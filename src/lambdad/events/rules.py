@@ -268,9 +268,12 @@ class EventRules:
         if len({t.target_id for t in existing} | {t.id for t in accepted}) > MAX_TARGETS_PER_RULE:
             raise LimitExceeded("The requested resource exceeds the maximum number allowed.")
         now = self._clock()
+        # Targets list in the order they were put (a microsecond apart within one call).
         rows = [
-            TargetRow(self.region, rule.event_bus, rule.name, t.id, t.arn, _config(t), now)
-            for t in accepted
+            TargetRow(
+                self.region, rule.event_bus, rule.name, t.id, t.arn, _config(t), now + i / 1e6
+            )
+            for i, t in enumerate(accepted)
         ]
         await run_sync(self.store.put_targets, rows)
         return refused

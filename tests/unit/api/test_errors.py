@@ -48,10 +48,12 @@ def _subclasses(cls: type[LambdadError]) -> list[type[LambdadError]]:
     return found
 
 
-def _model_statuses() -> dict[str, int]:
-    model: dict[str, Any] = botocore.loaders.Loader().load_service_model("lambda", "service-2")
+def _model_statuses(service: str = "lambda") -> dict[str, int]:
+    """Error codes of a service's model with their status; the JSON protocol's (events)
+    model names none: its client errors are 400, its faults 500."""
+    model: dict[str, Any] = botocore.loaders.Loader().load_service_model(service, "service-2")
     return {
-        name: shape["error"]["httpStatusCode"]
+        name: shape.get("error", {}).get("httpStatusCode", 500 if shape.get("fault") else 400)
         for name, shape in model["shapes"].items()
         if shape.get("exception")
     }
@@ -60,6 +62,7 @@ def _model_statuses() -> dict[str, int]:
 _import_all()
 ERRORS: list[type[LambdadError]] = [LambdadError, *_subclasses(LambdadError)]
 MODEL = _model_statuses()
+MODELS = {"lambda": MODEL, "events": _model_statuses("events")}
 
 
 def test_the_walk_finds_the_tree() -> None:
@@ -70,8 +73,9 @@ def test_the_walk_finds_the_tree() -> None:
 
 @pytest.mark.parametrize("cls", ERRORS, ids=lambda c: f"{c.__module__}.{c.__qualname__}")
 def test_code_and_status_match_aws(cls: type[LambdadError]) -> None:
-    if cls.code in MODEL:
-        assert cls.status == MODEL[cls.code], f"{cls.code} is {MODEL[cls.code]} in botocore"
+    model = MODELS[getattr(cls, "service", "lambda")]
+    if cls.code in model:
+        assert cls.status == model[cls.code], f"{cls.code} is {model[cls.code]} in botocore"
     else:
         assert cls.code in NOT_IN_MODEL, f"{cls.code} is neither in botocore's model nor allowed"
         assert cls.status == NOT_IN_MODEL[cls.code]
