@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError
 
 from support.lambda_calls import error_of as error
 from support.lambda_calls import function_arn as arn
-from support.lambda_calls import unique, wait_active
+from support.lambda_calls import new_function, unique
 from support.marks import needs_sandbox
-from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer, boto3_client
+from support.server import ACCOUNT_ID, REGION, LambdadServer, boto3_client
 from support.waiting import wait_until
 from support.zips import make_zip
 
@@ -318,17 +318,7 @@ def test_unknown_operation(server: LambdadServer) -> None:
 
 
 def recorder(lambda_client: Any, publish: bool = False) -> str:
-    name = unique("recorder")
-    lambda_client.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Handler="app.handler",
-        Role=ROLE,
-        Code={"ZipFile": make_zip({"app.py": RECORDER})},
-        Publish=publish,
-    )
-    wait_active(lambda_client, name)
-    return name
+    return new_function(lambda_client, "recorder", publish, make_zip({"app.py": RECORDER}))
 
 
 def recorded(server: LambdadServer, function: str, count: int = 1) -> list[Any]:
@@ -435,3 +425,19 @@ def test_custom_bus_delivers_only_its_own_events(
     second = put_order(events, EventBusName=bus)
     seen = recorded(server, function, count=2)
     assert sorted(e["id"] for e in seen) == sorted([first, second])
+
+
+def test_rules_live_in_their_region(server: LambdadServer, events: Any) -> None:
+    west = boto3_client(server.url, region="eu-west-1", service="events")
+    name = unique("west")
+    put = west.put_rule(Name=name, EventPattern=PATTERN)
+    assert put["RuleArn"] == f"arn:aws:events:eu-west-1:{ACCOUNT_ID}:rule/{name}"
+    assert [r["Name"] for r in west.list_rules(NamePrefix=name)["Rules"]] == [name]
+    assert events.list_rules(NamePrefix=name)["Rules"] == []
+    with pytest.raises(ClientError) as exc:
+        events.describe_rule(Name=name)
+    assert error(exc)[0] == "ResourceNotFoundException"
+    # Its functions would never be invoked: async invocation runs in the default region.
+    answer = west.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": arn("f", region="eu-west-1")}])
+    assert answer["FailedEntryCount"] == 1
+    assert "default region" in answer["FailedEntries"][0]["ErrorMessage"]

@@ -24,15 +24,18 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def new_function(client: Any, prefix: str, publish: bool = False, **config: Any) -> str:
-    """A new Active python function with a unique name; returns the name."""
+def new_function(
+    client: Any, prefix: str, publish: bool = False, code: bytes | None = None, **config: Any
+) -> str:
+    """A new Active python function with a unique name (its `app.handler` from `code`, a
+    zip, or one that echoes its event); returns the name."""
     name = unique(prefix)
     client.create_function(
         FunctionName=name,
         Runtime="python3.12",
         Handler="app.handler",
         Role=ROLE,
-        Code={"ZipFile": handler_zip(name)},
+        Code={"ZipFile": code or handler_zip(name)},
         Publish=publish,
         **config,
     )

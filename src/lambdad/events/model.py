@@ -16,7 +16,7 @@ from typing import Any
 
 from lambdad.catalog import Account
 from lambdad.catalog.constraints import Violations
-from lambdad.errors import ResourceNotFound
+from lambdad.errors import ResourceNotFound, ValidationError
 
 DEFAULT_BUS = "default"
 RULE_NAME_PATTERN = r"[\.\-_A-Za-z0-9]+"
@@ -115,6 +115,20 @@ def check_rule_name(name: str, member: str = "name") -> None:
     violations = Violations()
     violations.string(name, member, 1, 64, RULE_NAME_PATTERN)
     violations.raise_if_any()
+
+
+def check_count(count: int, member: str, low: int, high: int) -> None:
+    """A list member's length constraint (AWS's min/max on Targets, Ids, Entries)."""
+    if low <= count <= high:
+        return
+    rule = (
+        f"Member must have length greater than or equal to {low}"
+        if count < low
+        else f"Member must have length less than or equal to {high}"
+    )
+    raise ValidationError(
+        f"1 validation error detected: Value at '{member}' failed to satisfy constraint: {rule}"
+    )
 
 
 def rule_not_found(rule: str, bus: str) -> ResourceNotFound:

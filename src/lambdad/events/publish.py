@@ -27,7 +27,7 @@ from typing import Any
 
 from lambdad.concurrency import run_sync
 from lambdad.errors import ResourceNotFound, ValidationError
-from lambdad.events.model import Rule, Target
+from lambdad.events.model import Rule, Target, check_count
 from lambdad.events.patterns import Pattern, compile_pattern
 from lambdad.events.rules import EventRules, target_of
 from lambdad.events.targets import function_of, target_input
@@ -128,15 +128,7 @@ class Publisher:
 
 
 def _check_request(entries: Sequence[Entry]) -> None:
-    if not 1 <= len(entries) <= MAX_ENTRIES:
-        bound = (
-            "Member must have length greater than or equal to 1"
-            if not entries
-            else f"Member must have length less than or equal to {MAX_ENTRIES}"
-        )
-        raise ValidationError(
-            f"1 validation error detected: Value at 'entries' failed to satisfy constraint: {bound}"
-        )
+    check_count(len(entries), "entries", 1, MAX_ENTRIES)
     if sum(entry_size(e) for e in entries) > MAX_REQUEST_SIZE:
         raise ValidationError("Total size of the entries in the request is over the limit.")
 

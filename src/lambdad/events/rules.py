@@ -31,6 +31,7 @@ from lambdad.events.model import (
     RuleState,
     Target,
     bus_not_found,
+    check_count,
     check_rule_name,
     rule_not_found,
 )
@@ -256,8 +257,7 @@ class EventRules:
     ) -> list[Refusal]:
         """Add or replace targets; those lambdad cannot deliver to come back refused."""
         check_rule_name(rule_name, "rule")
-        if not 1 <= len(targets) <= 100:
-            raise ValidationError(_length_message("targets", len(targets), 1, 100))
+        check_count(len(targets), "targets", 1, 100)
         for index, target in enumerate(targets):
             check_target(target, index)
         rule = await self.get_rule(rule_name, bus_name)
@@ -293,8 +293,7 @@ class EventRules:
     async def remove_targets(
         self, rule_name: str, bus_name: str | None, ids: Sequence[str]
     ) -> None:
-        if not 1 <= len(ids) <= 100:
-            raise ValidationError(_length_message("ids", len(ids), 1, 100))
+        check_count(len(ids), "ids", 1, 100)
         rule = await self.get_rule(rule_name, bus_name)
         await run_sync(self.store.remove_targets, self.region, rule.event_bus, rule.name, ids)
 
@@ -337,15 +336,6 @@ def _state(value: str | None, violations: Violations) -> RuleState:
         allowed = ", ".join(s.value for s in RuleState)
         violations.add(value, "state", f"Member must satisfy enum value set: [{allowed}]")
         return RuleState.ENABLED
-
-
-def _length_message(member: str, length: int, low: int, high: int) -> str:
-    rule = (
-        f"Member must have length greater than or equal to {low}"
-        if length < low
-        else f"Member must have length less than or equal to {high}"
-    )
-    return f"1 validation error detected: Value at '{member}' failed to satisfy constraint: {rule}"
 
 
 def _paging(token: str | None, limit: int | None) -> tuple[str | None, int]:
