@@ -287,6 +287,9 @@ def test_put_events_refusals(server: LambdadServer, events: Any) -> None:
         Entries=[{"Source": "a", "DetailType": "b", "Detail": "{}", "EventBusName": "nope"}]
     )
     assert answer["Entries"][0]["ErrorCode"] == "ResourceNotFoundException"
+    deep = '{"a":' * 3000 + "1" + "}" * 3000  # deeper than PutEvents' 1,100 levels
+    answer = events.put_events(Entries=[{"Source": "a", "DetailType": "b", "Detail": deep}])
+    assert answer["Entries"][0]["ErrorCode"] == "MalformedDetail"
     raw = boto3_client(server.url, validate=False, service="events")
     with pytest.raises(ClientError) as exc:
         raw.put_events(Entries=[{"Source": "a", "DetailType": "b", "Detail": "{}"}] * 11)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,8 +156,7 @@ def _operator(operator: str, operand: Json) -> Check:
         folded = _string(operator, operand).lower()
         return lambda v: isinstance(v, str) and v.lower() == folded
     if operator == "wildcard":
-        regex = _wildcard(operand)
-        return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+        return _wildcard(operand)
     if operator == "anything-but":
         return _anything_but(operand)
     if operator == "numeric":
@@ -195,11 +193,12 @@ def _string(operator: str, operand: Json) -> str:
     return operand
 
 
-def _wildcard(operand: Json) -> re.Pattern[str]:
-    """A wildcard value as a regular expression: `*` is any run of characters."""
+def _wildcard(operand: Json) -> Check:
+    """A wildcard match: `*` is any run of characters. Matched segment by segment
+    (leftmost, in order), in time linear in the value: no regular expression, whose
+    backtracking a hostile event could make take minutes."""
     value = _string("wildcard", operand)
-    parts: list[str] = []
-    stars = 0
+    segments: list[str] = [""]
     i = 0
     while i < len(value):
         char = value[i]
@@ -207,23 +206,38 @@ def _wildcard(operand: Json) -> re.Pattern[str]:
             escaped = value[i + 1 : i + 2]
             if escaped not in ("*", "\\"):
                 raise InvalidEventPattern(f"Invalid escape character at pos {i + 1}")
-            parts.append(re.escape(escaped))
+            segments[-1] += escaped
             i += 2
             continue
         if char == "*":
             if value[i + 1 : i + 2] == "*":
                 raise InvalidEventPattern(f"Consecutive wildcard characters at pos {i + 1}")
-            stars += 1
-            parts.append(".*")
+            segments.append("")
         else:
-            parts.append(re.escape(char))
+            segments[-1] += char
         i += 1
-    if stars > MAX_WILDCARDS:
+    if len(segments) - 1 > MAX_WILDCARDS:
         raise InvalidEventPattern(
             "Rule is too complex - try using fewer wildcard characters or fewer repeating "
             "character sequences after a wildcard character"
         )
-    return re.compile("".join(parts), re.DOTALL)
+    return lambda v: isinstance(v, str) and _glob(segments, v)
+
+
+def _glob(segments: list[str], text: str) -> bool:
+    """`text` is segments[0] + anything + segments[1] + ... + anything + segments[-1]."""
+    if len(segments) == 1:
+        return text == segments[0]
+    first, *middle, last = segments
+    if len(text) < len(first) + len(last) or not (text.startswith(first) and text.endswith(last)):
+        return False
+    at, end = len(first), len(text) - len(last)
+    for segment in middle:
+        found = text.find(segment, at, end)
+        if found < 0:
+            return False
+        at = found + len(segment)
+    return True
 
 
 def _anything_but(operand: Json) -> Check:
@@ -355,11 +369,17 @@ def _is_scalar(value: Json) -> bool:
 
 
 def _flatten(values: list[Json]) -> Iterator[Json]:
-    for value in values:
-        if isinstance(value, list):
-            yield from _flatten(value)
-        else:
+    """The non-list items of nested lists, in order (a stack, not recursion: an event
+    may nest lists as deep as its JSON parser allows)."""
+    stack = [iter(values)]
+    while stack:
+        for value in stack[-1]:
+            if isinstance(value, list):
+                stack.append(iter(value))
+                break
             yield value
+        else:
+            stack.pop()
 
 
 def _leaves(value: Json) -> Iterator[Json]:

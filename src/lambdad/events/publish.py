@@ -157,6 +157,8 @@ def _refusal(entry: Entry) -> EntryResult | None:
             )
     try:
         detail = json.loads(entry.detail or "")
+        # Deeper than the server can write back out inside an envelope: malformed too.
+        json.dumps({"envelope": {"detail": detail}})
     except (ValueError, RecursionError):
         detail = None
     if not isinstance(detail, dict):

@@ -460,3 +460,25 @@ def test_invalid_patterns_get_eventbridges_reason(text: str, reason: str) -> Non
     assert exc.value.code == "InvalidEventPatternException"
     assert exc.value.message.startswith("Event pattern is not valid. Reason: ")
     assert exc.value.reason.startswith(reason)
+
+
+def test_wildcards_match_as_globs() -> None:
+    """The linear matcher against a regular expression, on every short string."""
+    import itertools
+    import re
+
+    for pattern in ["*", "a*", "*a", "a*b", "*a*", "a*a", "*ab*ba*", "ab*b*ba", "a*b*a*b"]:
+        regex = re.compile(".*".join(re.escape(p) for p in pattern.split("*")), re.DOTALL)
+        rule = compile_pattern(json.dumps({"x": [{"wildcard": pattern}]}))
+        for length in range(6):
+            for chars in itertools.product("ab", repeat=length):
+                text = "".join(chars)
+                assert rule.matches({"x": text}) is bool(regex.fullmatch(text)), (pattern, text)
+
+
+def test_deeply_nested_event_arrays() -> None:
+    rule = compile_pattern('{"x": ["found"]}')
+    deep: Any = "found"
+    for _ in range(5000):
+        deep = [deep]
+    assert rule.matches({"x": deep})
