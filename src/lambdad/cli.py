@@ -100,6 +100,13 @@ def main() -> None:
     help="Network of function environments.  [default: none]",
 )
 @click.option(
+    "--aws-endpoint",
+    "aws_endpoints",
+    multiple=True,
+    help="URL of every AWS service, or SERVICE=URL of one (repeatable), that functions "
+    "reach (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>).",
+)
+@click.option(
     "--sandbox",
     "sandbox_backend",
     type=click.Choice(["auto", "bwrap", "process"]),
@@ -128,10 +135,17 @@ def main() -> None:
 @click.option("--log-level", default=None, help="debug, info, warning.  [default: info]")
 def server(**options: Any) -> None:
     """Run the Lambda API server (settings also from LAMBDAD_* variables)."""
+    from lambdad.endpoints import EndpointSettingError, parse_aws_endpoints
     from lambdad.server import serve
 
     options["public_hosts"] = ",".join(options["public_hosts"]) or None
-    serve(Settings.from_env().with_overrides(**options))
+    options["aws_endpoints"] = ",".join(options["aws_endpoints"]) or None
+    settings = Settings.from_env().with_overrides(**options)
+    try:
+        parse_aws_endpoints(settings.aws_endpoints)
+    except EndpointSettingError as e:
+        raise click.BadParameter(str(e), param_hint="--aws-endpoint") from e
+    serve(settings)
 
 
 def zip_folder(folder: Path) -> bytes:

@@ -26,6 +26,7 @@ from lambdad.catalog import (
     Policies,
 )
 from lambdad.concurrency import run_sync
+from lambdad.endpoints import lambda_url, parse_aws_endpoints
 from lambdad.events import EventRules, check_schedule_expression
 from lambdad.iam import (
     CREDENTIALS_FILE,
@@ -37,7 +38,7 @@ from lambdad.iam import (
 )
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
 from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings, Provisioner
-from lambdad.sandbox import select_backend, shared_files
+from lambdad.sandbox import PortForwarder, select_backend, shared_files
 from lambdad.settings import Settings
 from lambdad.store import (
     AsyncEventStore,
@@ -90,7 +91,10 @@ def build_app(settings: Settings) -> ASGIApp:
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.sqlalchemy_url)
     blobs = BlobStore(data_dir / "blobs")
-    backend = select_backend(settings.sandbox_backend, state_dir=data_dir / "sandbox")
+    forwarder = PortForwarder()
+    backend = select_backend(
+        settings.sandbox_backend, state_dir=data_dir / "sandbox", forwarder=forwarder
+    )
     sandbox_files = shared_files(data_dir, backend.name)
     code_cache = CodeCache(blobs, sandbox_files.code_dir)
     background = Background()
@@ -112,6 +116,8 @@ def build_app(settings: Settings) -> ASGIApp:
             strict_runtimes=settings.strict_runtimes,
             work_root=sandbox_files.work_root,
             bytecode_dir=data_dir / "bytecode",
+            own_api=lambda_url(settings.host, settings.port),
+            endpoints=parse_aws_endpoints(settings.aws_endpoints),
         ),
         code_cache,
         backend,
@@ -180,6 +186,7 @@ def build_app(settings: Settings) -> ASGIApp:
         await run_sync(launcher.clean_work_root)
         async with anyio.create_task_group() as group:
             background.attach(group)
+            await group.start(forwarder.run)
             await run_sync(catalog.functions.claim_unplaced)
             for region in await run_sync(catalog.functions.regions):
                 await catalog.in_region(region).resume_pending()

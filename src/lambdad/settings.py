@@ -34,6 +34,9 @@ class Settings:
     # Execution environments
     sandbox_backend: SandboxBackend = "auto"
     network: NetworkMode = "none"
+    # Other AWS-compatible services functions reach: "URL" (every service) or
+    # "SERVICE=URL" entries, comma-separated (see lambdad.endpoints).
+    aws_endpoints: str = ""
     idle_timeout_s: float = 300.0
     strict_runtimes: bool = False
     # Async invokes: retries wait base, then 2 x base (Lambda: 1 and 2 minutes).

@@ -196,6 +196,7 @@ class ExecutionEnvironment:
                     ephemeral_storage_mb=spec.ephemeral_storage_mb,
                     work_dir=spec.work_dir,
                     network=spec.network,
+                    forwards=spec.forwards,
                     pass_fds=pass_fds,
                     cwd=layout.task,
                     # Init runs on at least a whole core (Lambda boosts it too);

@@ -11,14 +11,15 @@ from __future__ import annotations
 import secrets
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdad.catalog import CodeCache, OptTrees, Version
 from lambdad.concurrency import run_sync
+from lambdad.endpoints import AwsEndpoints, EndpointPlan, plan_endpoints
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import EnvironmentSpec, OutputSink, lambda_environment
-from lambdad.sandbox import SandboxBackend
+from lambdad.sandbox import NetworkMode, SandboxBackend
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class LaunchSettings:
     work_root: Path
     bytecode_dir: Path | None = None
     """Where the bootstraps' bytecode is cached (the data dir's, never the source tree's)."""
+    own_api: str | None = None
+    """lambdad's API as reached from this host (AWS_ENDPOINT_URL_LAMBDA); None: not given."""
+    endpoints: AwsEndpoints = field(default_factory=AwsEndpoints)
+    """The operator's endpoints of other services (see `lambdad.endpoints`)."""
 
 
 def session_credentials() -> dict[str, str]:
@@ -91,6 +96,10 @@ class EnvironmentLauncher:
             user_variables=config.environment,
         )
         environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization_type
+        network: NetworkMode = "host" if self.settings.network == "host" else "none"
+        endpoints = self._endpoints(forwarded=network == "none" and self.backend.name != "process")
+        for key, value in endpoints.env.items():
+            environment.setdefault(key, value)  # the function's own variables win
         spec = EnvironmentSpec(
             env_id=env_id,
             function_name=version.function_name,
@@ -102,13 +111,20 @@ class EnvironmentLauncher:
             memory_mb=config.memory_size,
             ephemeral_storage_mb=config.ephemeral_storage,
             environment=environment,
-            network="host" if self.settings.network == "host" else "none",
+            network=network,
             work_dir=work_dir,
+            forwards=endpoints.forwards,
             strict_runtime=self.settings.strict_runtimes,
             bytecode_dir=self.settings.bytecode_dir,
         )
         output = self.open_output(version.log_group, log_stream) if self.open_output else None
         return await ExecutionEnvironment.start(spec, self.backend, output=output)
+
+    def _endpoints(self, *, forwarded: bool) -> EndpointPlan:
+        """Where the function's SDKs go (its own sandbox network: through forwards)."""
+        if self.settings.own_api is None:
+            return EndpointPlan({}, ())
+        return plan_endpoints(self.settings.endpoints, self.settings.own_api, forwarded=forwarded)
 
     async def start_provisioned(
         self, version: Version, env_id: str, log_stream: str

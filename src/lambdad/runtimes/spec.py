@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from lambdad.sandbox.forwarding import Forward
+
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
@@ -35,6 +37,8 @@ class EnvironmentSpec:
     LAMBDA_RUNTIME_DIR, AWS_EXECUTION_ENV and PATH-like defaults."""
     network: Literal["none", "host"]
     work_dir: Path
+    forwards: tuple[Forward, ...] = ()
+    """Loopback ports inside that lead to fixed host addresses (network "none")."""
     """Host dir private to this environment; deleted when it is destroyed."""
     strict_runtime: bool = False
     """True: a runtime whose exact interpreter is missing fails Init instead of

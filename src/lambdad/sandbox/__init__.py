@@ -15,6 +15,7 @@ from lambdad.sandbox.base import (
     SandboxSpec,
 )
 from lambdad.sandbox.bwrap import build_bwrap_argv
+from lambdad.sandbox.forwarding import Forward, PortForwarder
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.shared_files import SharedFiles, reachable_by_others, shared_files
 
@@ -22,8 +23,10 @@ __all__ = [
     "MB_PER_VCPU",
     "BwrapBackend",
     "ExitStatus",
+    "Forward",
     "Mount",
     "NetworkMode",
+    "PortForwarder",
     "ProcessBackend",
     "Sandbox",
     "SandboxBackend",

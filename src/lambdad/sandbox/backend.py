@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import anyio
+
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxError, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking, wait_future
 from lambdad.sandbox.bwrap import (
@@ -31,6 +33,7 @@ from lambdad.sandbox.bwrap import (
     write_etc,
 )
 from lambdad.sandbox.cgroup import CgroupLayout, compute_limits, detect_layout
+from lambdad.sandbox.forwarding import PortForwarder
 from lambdad.sandbox.host_ids import TRIAL_ID, HostIds
 from lambdad.sandbox.launcher import SpawnThread
 from lambdad.sandbox.reclaim import default_cgroup_parent, remove_parent
@@ -171,8 +174,10 @@ class BwrapBackend:
         options: BwrapOptions | None = None,
         cgroups: CgroupLayout | None | Literal["auto"] = "auto",
         unprivileged: bool | None = None,
+        forwarder: PortForwarder | None = None,
     ) -> None:
-        """`unprivileged`: run bwrap as an unprivileged host uid (None: where the host allows)."""
+        """`unprivileged`: run bwrap as an unprivileged host uid (None: where the host allows).
+        `forwarder` relays the specs' `forwards` (it must be running while sandboxes are)."""
         found = bwrap or shutil.which("bwrap")
         if found is None:
             raise SandboxError("bubblewrap (bwrap) is not installed")
@@ -191,6 +196,10 @@ class BwrapBackend:
         # done for a privileged bwrap too: read-only sources staged as overlays name no
         # host path in the sandbox's /proc/self/mountinfo.
         self._stages = os.geteuid() == 0
+        # Forwards need a network namespace the launcher makes as root.
+        self.forwarder = forwarder if os.geteuid() == 0 else None
+        if forwarder is not None and self.forwarder is None:
+            log.warning("sandbox: not root; functions in network mode none reach no endpoint")
         if self._stages:
             STAGE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="lambdad-sandbox-"))
@@ -215,9 +224,27 @@ class BwrapBackend:
         )
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        return await self._pool.launch(
+        sandbox = await self._pool.launch(
             spec, self._exec, self.name, signal_exit_codes=True, host_cpus=self._host_cpus
         )
+        listeners = sandbox.take_listeners()
+        if listeners and self.forwarder is not None:
+            try:
+                sandbox.forwards = self.forwarder.open(
+                    spec.sandbox_id, zip(listeners, spec.forwards, strict=True)
+                )
+            except BaseException:
+                for sock in listeners:
+                    sock.close()
+                with anyio.CancelScope(shield=True):
+                    await sandbox.destroy("cannot relay its forwards")
+                raise
+        return sandbox
+
+    def _listen_ports(self, spec: SandboxSpec) -> list[int] | None:
+        if spec.network == "host" or not spec.forwards or self.forwarder is None:
+            return None
+        return [f.port for f in spec.forwards]
 
     def _exec(self, spec: SandboxSpec, slot: Slot) -> None:
         disk = self._pool.maker.disk_for(slot, spec.ephemeral_storage_mb)
@@ -239,6 +266,7 @@ class BwrapBackend:
             os.lseek(filter_fd, 0, os.SEEK_SET)
             seccomp_target = max([2, *fds]) + 1  # clear of every fd the spec passes
             fds[seccomp_target] = filter_fd
+        listen_ports = self._listen_ports(spec)
         argv = build_bwrap_argv(
             spec,
             bwrap=self._bwrap,
@@ -248,14 +276,18 @@ class BwrapBackend:
             options=self._options,
             seccomp_fd=seccomp_target if filter_fd is not None else None,
             staged=None if staging is None else dict(staging.binds),
+            own_netns=listen_ports is not None,
         )
         try:
             if self._ids is None:  # bwrap runs as we do
-                slot.launcher.exec(argv, {}, fds, args_fd=True, stage=staging, rlimits=spec.rlimits)
+                slot.listeners = slot.launcher.exec(
+                    argv, {}, fds, args_fd=True, stage=staging, rlimits=spec.rlimits,
+                    listen_ports=listen_ports,
+                )  # fmt: skip
             else:
-                slot.launcher.exec(
+                slot.listeners = slot.launcher.exec(
                     argv, {}, fds, args_fd=True, uid=uid, gid=gid, stage=staging,
-                    rlimits=spec.rlimits,
+                    rlimits=spec.rlimits, listen_ports=listen_ports,
                 )  # fmt: skip
         finally:
             if filter_fd is not None:
@@ -340,6 +372,7 @@ def select_backend(
     spares: int = 2,
     spare_tmp_mb: int = 512,
     cgroup_parent: str | None = None,
+    forwarder: PortForwarder | None = None,
 ) -> SandboxBackend:
     """The backend called `name`; "auto" is bwrap when it works here, else process."""
     from lambdad.sandbox.process import ProcessBackend
@@ -353,5 +386,6 @@ def select_backend(
             spares=spares,
             spare_tmp_mb=spare_tmp_mb,
             cgroup_parent=cgroup_parent,
+            forwarder=forwarder,
         )
     return ProcessBackend(state_dir=state_dir, spares=spares, cgroup_parent=cgroup_parent)

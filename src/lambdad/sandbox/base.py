@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from lambdad.errors import LambdadError
+from lambdad.sandbox.forwarding import Forward
 from lambdad.sandbox.rlimits import LAMBDA_RLIMITS
 
 NetworkMode = Literal["none", "host"]
@@ -67,6 +68,9 @@ class SandboxSpec:
     work_dir: Path
     """A host dir private to this sandbox (sockets, /tmp backing); deleted by destroy."""
     network: NetworkMode = "none"
+    forwards: tuple[Forward, ...] = ()
+    """With network "none": loopback ports inside that lead to fixed host addresses
+    (see `forwarding.py`); nothing else on the host is reachable."""
     pids_max: int = 1024
     cpus: float | None = None
     """CPU quota in cores; None means in proportion to memory (1769 MB = 1 vCPU)."""

@@ -108,11 +108,13 @@ def build_bwrap_argv(
     options: BwrapOptions | None = None,
     seccomp_fd: int | None = None,
     staged: Mapping[Path, Path] | None = None,
+    own_netns: bool = False,
 ) -> list[str]:
     """The full bwrap command that runs `spec.argv` in a new sandbox.
 
     `staged` maps host sources to the paths they are staged at (see
-    `plan_staging`); bwrap then binds from there.
+    `plan_staging`); bwrap then binds from there. `own_netns`: the launcher
+    already moved to a new network namespace (for `spec.forwards`): share it.
     """
     opts = options or BwrapOptions()
     moved = staged or {}
@@ -123,7 +125,7 @@ def build_bwrap_argv(
     # --disable-userns: no nested user namespaces, in which a function could
     # regain capabilities and reach more of the kernel.
     argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
-    if spec.network == "host":
+    if spec.network == "host" or own_netns:
         argv.append("--share-net")
     argv += [
         "--die-with-parent",

@@ -37,7 +37,7 @@ LAUNCHER_SOURCE = r"""
 import ctypes, fcntl, json, os, socket, sys
 
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 libc = ctypes.CDLL(None, use_errno=True)
 
 def check(rc, what):
@@ -81,6 +81,27 @@ def overlay(lower, dst):
     # it shows its own root and "lowerdir=lN:e" instead. Without overlayfs: False.
     data = ("lowerdir=" + lower + ":e").encode()
     return libc.mount(b"overlay", dst.encode(), b"overlay", MS_NOSUID | MS_NODEV, data) == 0
+
+def own_network(ports):
+    # A network namespace of our own that bwrap then shares (--share-net), made
+    # here as root so its listeners are bound before any sandbox code runs: the
+    # server relays what reaches them (forwarding.py) and the sandbox, whose user
+    # namespace does not own this one, cannot reconfigure it.
+    import struct
+    check(libc.unshare(CLONE_NEWNET), "unshare net")
+    ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    got = fcntl.ioctl(ctl, 0x8913, struct.pack("16sH14x", b"lo", 0))  # SIOCGIFFLAGS
+    flags = struct.unpack("16sH", got[:18])[1] | 0x41  # IFF_UP | IFF_RUNNING
+    fcntl.ioctl(ctl, 0x8914, struct.pack("16sH14x", b"lo", flags))  # SIOCSIFFLAGS
+    ctl.close()
+    listeners = []
+    for port in ports:
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", port))
+        ls.listen(64)
+        listeners.append(ls)
+    return listeners
 
 def set_limits(limits):
     import resource
@@ -127,6 +148,11 @@ def main():
             argv = [argv[0], "--args", str(mfd), *argv[cut:]]
         if req.get("stage"):
             stage(req["stage"]["root"], req["stage"]["binds"], req["stage"]["read_only"])
+        if req.get("listen_ports") is not None:
+            listeners = own_network(req["listen_ports"])
+            socket.send_fds(s, [b"L"], [ls.fileno() for ls in listeners])
+            for ls in listeners:
+                ls.close()
         if req["cwd"]:
             os.chdir(req["cwd"])
         if req["rlimits"]:
@@ -206,13 +232,17 @@ class Launcher:
         args_fd: bool = False,
         stage: Staging | None = None,
         rlimits: Mapping[str, tuple[int, int]] | None = None,
+        listen_ports: Sequence[int] | None = None,
         timeout: float = 10.0,
-    ) -> None:
+    ) -> list[socket.socket]:
         """Make the launcher exec `argv`; `fds` maps target fd number -> our fd to put there.
 
         With `stage`, the launcher first binds each source below `stage.root` in a
         private mount namespace (then drops to `uid`/`gid`, if given). `rlimits`
         (name after RLIMIT_ -> soft, hard) are set just before the drop.
+        With `listen_ports` (needs root), it moves to a new network namespace with
+        its loopback up, listens on 127.0.0.1 at each port there, and returns those
+        listening sockets (in order) to us: argv must then share that namespace.
         """
         req = {
             "argv": list(argv),
@@ -230,23 +260,39 @@ class Launcher:
             "gid": gid,
             "args_fd": args_fd,
             "rlimits": dict(rlimits or {}),
+            "listen_ports": None if listen_ports is None else list(listen_ports),
         }
+        listeners: list[socket.socket] = []
         try:
             socket.send_fds(self._sock, [json.dumps(req).encode()], list(fds.values()))
             self._sock.settimeout(timeout)
-            reply = self._sock.recv(4096)
+            if listen_ports is None:
+                reply = self._sock.recv(4096)
+            else:
+                reply, got, _, _ = socket.recv_fds(self._sock, 4096, len(listen_ports) + 1)
+                listeners = [socket.socket(fileno=fd) for fd in got]
+                if reply == b"L" and len(listeners) == len(listen_ports):
+                    reply = self._sock.recv(4096)
         except OSError as e:
+            _close_all(listeners)
             raise SandboxError(f"launcher {self.pid}: {e}") from e
         finally:
             self._sock.close()
         if reply:
+            _close_all(listeners)
             raise SandboxError(f"cannot exec {argv[0]}: {reply[1:].decode(errors='replace')}")
+        return listeners
 
     def kill(self) -> None:
         self._sock.close()
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+
+
+def _close_all(sockets: Sequence[socket.socket]) -> None:
+    for sock in sockets:
+        sock.close()
 
 
 class SpawnThread:

@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import anyio
 from lambdad.sandbox.base import ExitStatus, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
 from lambdad.sandbox.cgroup import Cgroup, CgroupLayout, compute_limits
+from lambdad.sandbox.forwarding import ForwardHandle
 from lambdad.sandbox.launcher import Launcher
 from lambdad.sandbox.tmpdisk import TmpDisk, TmpDiskFactory
 
@@ -40,9 +42,12 @@ class Slot:
     released: list[Callable[[], None]] = field(default_factory=list)
     """Run once every process of the slot is gone (e.g. give back its host uid).
     Never run if the teardown failed: what they release may still be in use."""
+    listeners: list[socket.socket] = field(default_factory=list)
+    """The sandbox's forward listeners (see `forwarding.py`), until relayed."""
 
     def discard(self) -> None:
         """Tear the slot down (blocking); used for spares and failed starts."""
+        self.close_listeners()
         self.launcher.kill()
         if self.cgroup is not None:
             self.cgroup.kill_all()
@@ -50,6 +55,10 @@ class Slot:
         if self.disk is not None:
             self.disk.remove()
         self.release()
+
+    def close_listeners(self) -> None:
+        while self.listeners:
+            self.listeners.pop().close()
 
     def release(self) -> None:
         while self.released:
@@ -123,10 +132,16 @@ class RunningSandbox:
         self._destroyed = False
         self._destroy_done: anyio.Event | None = None
         self._oom_at_destroy = False  # the cgroup is gone after destroy; remember its verdict
+        self.forwards: ForwardHandle | None = None
 
     @property
     def pid(self) -> int:
         return self._proc.pid
+
+    def take_listeners(self) -> list[socket.socket]:
+        """The forward listeners the launcher made (see `forwarding.py`); ours to close."""
+        listeners, self._slot.listeners = self._slot.listeners, []
+        return listeners
 
     async def wait(self) -> ExitStatus:
         if self._exited is not None:
@@ -206,6 +221,8 @@ class RunningSandbox:
         self._destroy_done = anyio.Event()
         # The environment logs its destruction (once); this is the sandbox's detail.
         log.debug("sandbox %s: destroying (%s)", self.spec.sandbox_id, reason)
+        if self.forwards is not None:
+            self.forwards.close()
         try:
             await run_blocking(self._teardown)
         finally:
@@ -229,6 +246,7 @@ class RunningSandbox:
             except ProcessLookupError:
                 pass
         self._slot.launcher.kill()
+        self._slot.close_listeners()
         if cg is not None:
             cg.remove()
         if self._slot.disk is not None:
