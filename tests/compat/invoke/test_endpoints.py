@@ -113,9 +113,7 @@ def test_nothing_else_on_the_host_is_reachable(
     assert got == {str(port): "ConnectionRefusedError" for port in ports}
 
 
-def test_a_function_invokes_another_with_boto3_and_no_endpoint_url(
-    lam: Any, probe: str
-) -> None:
+def test_a_function_invokes_another_with_boto3_and_no_endpoint_url(lam: Any, probe: str) -> None:
     target = create_function(
         lam, unique("target"), {"app.py": "def handler(event, context):\n    return event\n"}
     )

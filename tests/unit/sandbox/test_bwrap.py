@@ -58,6 +58,15 @@ def test_host_network_shares_net() -> None:
     assert "--share-net" in argv(spec(network="host"))
 
 
+def test_a_network_the_launcher_made_is_shared() -> None:
+    # The launcher moved to a new network namespace for the forwards: bwrap keeps it.
+    a = build_bwrap_argv(
+        spec(), bwrap="/b/bwrap", layout=LAYOUT, etc_dir=Path("/e"), tmp_dir=Path("/t"),
+        own_netns=True,
+    )  # fmt: skip
+    assert "--share-net" in a
+
+
 def test_env_is_exactly_the_spec() -> None:
     assert pairs(argv(spec()), "--setenv", 2) == [("A", "1"), ("B", "two words")]
 
