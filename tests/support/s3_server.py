@@ -1,6 +1,6 @@
 """A real S3-compatible server for tests: moto's server mode on a free loopback port.
 
-`S3Server` starts `python -m moto.server` as a subprocess, waits (bounded) until
+`running_s3_server` starts `python -m moto.server` as a subprocess, waits (bounded) until
 it answers, and always stops it (SIGTERM, then SIGKILL).
 """
 
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -69,13 +70,11 @@ class S3Server:
             process.kill()
             process.wait(timeout=STOP_TIMEOUT_S)
 
-    def __enter__(self) -> S3Server:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+@contextmanager
+def running_s3_server(log_path: Path) -> Iterator[S3Server]:
+    server = S3Server(log_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()

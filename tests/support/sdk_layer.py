@@ -10,36 +10,35 @@ from __future__ import annotations
 import io
 import zipfile
 from functools import lru_cache
+from importlib.util import find_spec
 from pathlib import Path
 
-import boto3
-import botocore
-import dateutil
-import jmespath
-import s3transfer
-import six
-import urllib3
-
+PACKAGES = ("boto3", "botocore", "dateutil", "jmespath", "s3transfer", "urllib3")
+MODULES = ("six",)
 SERVICES = ("s3", "lambda", "sts")
 
 
-def _package_dir(module: object) -> Path:
-    return Path(str(getattr(module, "__file__", ""))).parent
+def _origin(name: str) -> Path:
+    spec = find_spec(name)
+    assert spec is not None and spec.origin is not None, f"{name} is not installed"
+    return Path(spec.origin)
 
 
 @lru_cache(maxsize=1)
 def boto3_layer_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for module in (boto3, botocore, dateutil, jmespath, s3transfer, urllib3):
-            root = _package_dir(module)
+        for name in PACKAGES:
+            root = _origin(name).parent
             for path in sorted(root.rglob("*")):
                 relative = path.relative_to(root)
                 if not path.is_file() or "__pycache__" in relative.parts:
                     continue
-                if module is botocore and relative.parts[0] == "data" and len(relative.parts) > 2:
-                    if relative.parts[1] not in SERVICES:
+                parts = relative.parts
+                if name == "botocore" and parts[0] == "data" and len(parts) > 2:
+                    if parts[1] not in SERVICES:
                         continue
-                archive.write(path, f"python/{root.name}/{relative.as_posix()}")
-        archive.write(str(six.__file__), "python/six.py")
+                archive.write(path, f"python/{name}/{relative.as_posix()}")
+        for name in MODULES:
+            archive.write(_origin(name), f"python/{name}.py")
     return buffer.getvalue()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lambdad.sandbox.forwarding import Forward
+from lambdad.sandbox.base import Forward
 
 
 @dataclass(frozen=True)

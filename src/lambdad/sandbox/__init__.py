@@ -7,6 +7,7 @@ from lambdad.sandbox.backend import BwrapBackend, bwrap_works, select_backend
 from lambdad.sandbox.base import (
     MB_PER_VCPU,
     ExitStatus,
+    Forward,
     Mount,
     NetworkMode,
     Sandbox,
@@ -15,7 +16,7 @@ from lambdad.sandbox.base import (
     SandboxSpec,
 )
 from lambdad.sandbox.bwrap import build_bwrap_argv
-from lambdad.sandbox.forwarding import Forward, PortForwarder
+from lambdad.sandbox.forwarding import PortForwarder
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.shared_files import SharedFiles, reachable_by_others, shared_files
 

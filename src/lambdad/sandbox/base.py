@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from lambdad.errors import LambdadError
-from lambdad.sandbox.forwarding import Forward
 from lambdad.sandbox.rlimits import LAMBDA_RLIMITS
 
 NetworkMode = Literal["none", "host"]
@@ -40,6 +39,16 @@ class SandboxError(LambdadError):
 
     code = "ServiceException"
     status = 500
+
+
+@dataclass(frozen=True)
+class Forward:
+    """127.0.0.1:`port` inside the sandbox leads to `host`:`target_port` on the host
+    (relayed by `forwarding.PortForwarder`)."""
+
+    port: int
+    host: str
+    target_port: int
 
 
 @dataclass(frozen=True)

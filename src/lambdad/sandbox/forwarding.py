@@ -21,30 +21,15 @@ import logging
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import anyio
 from anyio.abc import SocketListener, SocketStream, TaskGroup, TaskStatus
 
-from lambdad.errors import LambdadError
+from lambdad.sandbox.base import Forward, SandboxError
 
 log = logging.getLogger(__name__)
 
 CHUNK = 65536
-
-
-class ForwarderNotRunning(LambdadError):
-    code = "ServiceException"
-    status = 500
-
-
-@dataclass(frozen=True)
-class Forward:
-    """127.0.0.1:`port` inside the sandbox leads to `host`:`target_port` on the host."""
-
-    port: int
-    host: str
-    target_port: int
 
 
 class ForwardHandle:
@@ -98,7 +83,7 @@ class PortForwarder:
         handle = ForwardHandle(sandbox_id, [sock for sock, _ in pairs])
         if self._group is None:
             handle.close()
-            raise ForwarderNotRunning("the port forwarder is not running")
+            raise SandboxError("the port forwarder is not running")
         self._group.start_soon(self._serve, handle, pairs)
         return handle
 

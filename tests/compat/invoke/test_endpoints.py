@@ -16,7 +16,7 @@ import pytest
 from compat.invoke.conftest import start_server
 from support.invoke import InvokeServer, create_function, invoke_json
 from support.lambda_calls import unique
-from support.s3_server import S3Server
+from support.s3_server import S3Server, running_s3_server
 from support.sdk_layer import boto3_layer_zip
 from support.server import boto3_client
 
@@ -53,7 +53,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    with S3Server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+    with running_s3_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
         yield server
 
 

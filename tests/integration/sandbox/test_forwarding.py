@@ -15,7 +15,8 @@ import anyio
 import pytest
 
 from lambdad.sandbox import BwrapBackend, Mount, SandboxSpec
-from lambdad.sandbox.forwarding import Forward, PortForwarder
+from lambdad.sandbox.base import Forward
+from lambdad.sandbox.forwarding import PortForwarder
 from support.marks import needs_sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio, *needs_sandbox]
