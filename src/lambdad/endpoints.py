@@ -42,6 +42,11 @@ class AwsEndpoints:
     services: Mapping[str, str] = field(default_factory=dict)
     """Service id as in AWS_ENDPOINT_URL_<ID> (S3, DYNAMODB, ...) -> endpoint URL."""
 
+    @property
+    def s3(self) -> str | None:
+        """Where S3 is (the server reads code named by S3Bucket/S3Key there)."""
+        return self.services.get("AWS_ENDPOINT_URL_S3", self.everything)
+
 
 @dataclass(frozen=True)
 class EndpointPlan:

@@ -24,6 +24,7 @@ from lambdad.catalog import (
     LayerCatalog,
     OptTrees,
     Policies,
+    S3CodeFetcher,
 )
 from lambdad.concurrency import run_sync
 from lambdad.endpoints import lambda_url, parse_aws_endpoints
@@ -91,6 +92,7 @@ def build_app(settings: Settings) -> ASGIApp:
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.sqlalchemy_url)
     blobs = BlobStore(data_dir / "blobs")
+    endpoints = parse_aws_endpoints(settings.aws_endpoints)
     forwarder = PortForwarder()
     backend = select_backend(
         settings.sandbox_backend, state_dir=data_dir / "sandbox", forwarder=forwarder
@@ -117,7 +119,7 @@ def build_app(settings: Settings) -> ASGIApp:
             work_root=sandbox_files.work_root,
             bytecode_dir=data_dir / "bytecode",
             own_api=lambda_url(settings.host, settings.port),
-            endpoints=parse_aws_endpoints(settings.aws_endpoints),
+            endpoints=endpoints,
         ),
         code_cache,
         backend,
@@ -177,6 +179,7 @@ def build_app(settings: Settings) -> ASGIApp:
         event_rules=EventRules(
             account, EventBusStore(engine), check_schedule_expression, settings.region
         ),
+        s3_code=S3CodeFetcher(endpoints.s3),
     )
 
     @asynccontextmanager

@@ -19,6 +19,7 @@ from lambdad.catalog import (
     FunctionRef,
     FunctionUrls,
     Policies,
+    S3CodeFetcher,
 )
 from lambdad.events import EventRules
 from lambdad.iam import CredentialResolvers, Users
@@ -46,6 +47,8 @@ class ApiContext:
     credentials: CredentialResolvers
     """Where SigV4 verification finds an access key's secret (users' keys, role sessions)."""
     event_rules: EventRules
+    s3_code: S3CodeFetcher = field(default_factory=lambda: S3CodeFetcher(None))
+    """Reads code named by S3Bucket/S3Key from the operator's S3 endpoint."""
     _regions: dict[str, ApiContext] = field(default_factory=dict, repr=False)
 
     @property

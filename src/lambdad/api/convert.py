@@ -112,16 +112,11 @@ def decode_zip(zip_file: str | None) -> bytes | None:
 
 
 def reject_unsupported_code_sources(source: Any) -> None:
-    """S3 and container-image code sources need parts this server does not have yet."""
+    """Container-image code sources need parts this server does not have yet."""
     if getattr(source, "image_uri", None):
         raise InvalidParameterValue(
             "ImageUri is not supported by this lambdad server: container image functions are "
-            "not available yet. Upload the code as a ZipFile."
-        )
-    if getattr(source, "s3_bucket", None) or getattr(source, "s3_key", None):
-        raise InvalidParameterValue(
-            "S3Bucket/S3Key code sources are not supported by this lambdad server yet. "
-            "Upload the code as a ZipFile."
+            "not available yet. Upload the code as a ZipFile or from S3."
         )
 
 

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from lambdad.api import convert, shapes
 from lambdad.api.bodies import CODE_UPLOAD_LIMIT, read_body
+from lambdad.api.code_sources import package_bytes
 from lambdad.api.context import ApiContext
 from lambdad.api.params import int_in_range, required_list
 from lambdad.errors import InvalidParameterValue
@@ -27,11 +28,11 @@ async def create_function(request: Request) -> Response:
     ctx = ApiContext.of(request)
     body = shapes.decode_body(await _body(request, "CreateFunction"), shapes.CreateFunctionRequest)
     code = body.code or shapes.functions.FunctionCode()
-    convert.reject_unsupported_code_sources(code)  # PackageType=Image: the catalog refuses it
+    # PackageType=Image: the catalog refuses it
     version = await ctx.catalog.create_function(
         body.function_name,
         convert.config_from_create(body),
-        convert.decode_zip(code.zip_file),
+        await package_bytes(ctx, code, "code."),
         body.tags or {},
         publish=body.publish,
     )
@@ -93,10 +94,9 @@ async def update_function_code(request: Request) -> Response:
     body = shapes.decode_body(
         await _body(request, "UpdateFunctionCode"), shapes.UpdateFunctionCodeRequest
     )
-    convert.reject_unsupported_code_sources(body)
     version = await ctx.catalog.update_code(
         request.path_params["FunctionName"],
-        convert.decode_zip(body.zip_file),
+        await package_bytes(ctx, body, ""),
         publish=body.publish,
         dry_run=body.dry_run,
         revision_id=body.revision_id,

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from lambdad.api import convert
 from lambdad.api.bodies import read_body
+from lambdad.api.code_sources import package_bytes
 from lambdad.api.context import ApiContext
 from lambdad.api.params import int_param, optional_int_param
 from lambdad.api.shapes import encode
@@ -86,10 +87,9 @@ async def publish_layer_version(request: Request) -> Response:
     raw = await read_body(request, MAX_PUBLISH_REQUEST_BYTES, "PublishLayerVersion")
     body = decode_body(raw, shapes.PublishLayerVersionRequest)
     content = body.content or shapes.LayerVersionContentInput()
-    convert.reject_unsupported_code_sources(content)
     version = await layers.publish(
         request.path_params["LayerName"],
-        convert.decode_zip(content.zip_file),
+        await package_bytes(ctx, content, "content."),
         description=body.description,
         compatible_runtimes=body.compatible_runtimes or (),
         compatible_architectures=body.compatible_architectures or (),

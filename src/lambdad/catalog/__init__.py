@@ -32,10 +32,14 @@ from lambdad.catalog.names import Account, FunctionRef
 from lambdad.catalog.opt_trees import OptTrees
 from lambdad.catalog.policies import Permission, Policies, Policy, render_statement
 from lambdad.catalog.runtimes import ACTIVE_RUNTIMES, check_runtime
+from lambdad.catalog.s3_code import S3CodeFetcher, S3Location, s3_location
 from lambdad.catalog.service import Catalog, FunctionPage
 from lambdad.catalog.validation import check_range
 
 __all__ = [
+    "S3CodeFetcher",
+    "S3Location",
+    "s3_location",
     "ACTIVE_RUNTIMES",
     "LATEST",
     "Account",
