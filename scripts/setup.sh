@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what lambdad needs on a Debian/Ubuntu machine: the system packages
-# (bubblewrap for isolation, e2fsprogs for disk-backed /tmp, Node.js for the
-# nodejs runtimes) and a virtualenv in .venv with lambdad in it.
+# (bubblewrap for isolation, e2fsprogs for disk-backed /tmp, slirp4netns for
+# network mode egress, Node.js for the nodejs runtimes) and a virtualenv in
+# .venv with lambdad in it.
 # Usage: scripts/setup.sh [--test]   (--test adds PostgreSQL and the test tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(bubblewrap e2fsprogs util-linux procps iproute2)
+packages=(bubblewrap e2fsprogs util-linux procps iproute2 slirp4netns)
 # The nodejs runtimes run on the host's Node; install Debian's if there is none.
 command -v node >/dev/null || packages+=(nodejs)
 if [[ "${1:-}" == "--test" ]]; then

@@ -95,9 +95,17 @@ def main() -> None:
 @click.option("--account-id", default=None, help="Account id in ARNs.  [default: 000000000000]")
 @click.option(
     "--network",
-    type=click.Choice(["none", "host"]),
+    type=click.Choice(["none", "egress", "host"]),
     default=None,
-    help="Network of function environments.  [default: none]",
+    help="Network of function environments (a function may narrow it with its "
+    "LAMBDAD_NETWORK variable).  [default: none]",
+)
+@click.option(
+    "--egress-allow",
+    "egress_allow",
+    multiple=True,
+    help="An IPv4 CIDR that functions in network mode egress may reach although it is "
+    "private or the host's (repeatable).",
 )
 @click.option(
     "--aws-endpoint",
@@ -136,15 +144,21 @@ def main() -> None:
 def server(**options: Any) -> None:
     """Run the Lambda API server (settings also from LAMBDAD_* variables)."""
     from lambdad.endpoints import EndpointSettingError, parse_aws_endpoints
+    from lambdad.sandbox.egress import parse_allowed
     from lambdad.server import serve
 
     options["public_hosts"] = ",".join(options["public_hosts"]) or None
     options["aws_endpoints"] = ",".join(options["aws_endpoints"]) or None
+    options["egress_allow"] = ",".join(options["egress_allow"]) or None
     settings = Settings.from_env().with_overrides(**options)
     try:
         parse_aws_endpoints(settings.aws_endpoints)
     except EndpointSettingError as e:
         raise click.BadParameter(str(e), param_hint="--aws-endpoint") from e
+    try:
+        parse_allowed(settings.egress_allow)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--egress-allow") from e
     serve(settings)
 
 

@@ -39,7 +39,13 @@ from lambdad.iam import (
 )
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
 from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings, Provisioner
-from lambdad.sandbox import PortForwarder, select_backend, shared_files
+from lambdad.sandbox import (
+    EgressPolicy,
+    PortForwarder,
+    parse_allowed,
+    select_backend,
+    shared_files,
+)
 from lambdad.settings import Settings
 from lambdad.store import (
     AsyncEventStore,
@@ -95,7 +101,10 @@ def build_app(settings: Settings) -> ASGIApp:
     endpoints = parse_aws_endpoints(settings.aws_endpoints)
     forwarder = PortForwarder()
     backend = select_backend(
-        settings.sandbox_backend, state_dir=data_dir / "sandbox", forwarder=forwarder
+        settings.sandbox_backend,
+        state_dir=data_dir / "sandbox",
+        forwarder=forwarder,
+        egress=EgressPolicy(allowed=parse_allowed(settings.egress_allow)),
     )
     sandbox_files = shared_files(data_dir, backend.name)
     code_cache = CodeCache(blobs, sandbox_files.code_dir)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-NetworkMode = Literal["none", "host"]
+NetworkMode = Literal["none", "egress", "host"]
 SandboxBackend = Literal["auto", "bwrap", "process"]
 
 
@@ -37,6 +37,9 @@ class Settings:
     # Other AWS-compatible services functions reach: "URL" (every service) or
     # "SERVICE=URL" entries, comma-separated (see lambdad.endpoints).
     aws_endpoints: str = ""
+    # IPv4 ranges (comma-separated CIDRs) that functions in network mode egress may
+    # reach although they are private or the host's.
+    egress_allow: str = ""
     idle_timeout_s: float = 300.0
     strict_runtimes: bool = False
     # Async invokes: retries wait base, then 2 x base (Lambda: 1 and 2 minutes).

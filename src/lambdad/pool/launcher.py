@@ -49,6 +49,22 @@ def session_credentials() -> dict[str, str]:
     }
 
 
+NETWORK_VARIABLE = "LAMBDAD_NETWORK"
+"""A function's environment variable that narrows the server's network mode for it."""
+NETWORK_MODES: tuple[NetworkMode, ...] = ("none", "egress", "host")
+"""From the narrowest to the widest."""
+
+
+def narrowed(server_mode: str, requested: str | None) -> NetworkMode:
+    """The function's network mode: the one it asks for when it is not wider than the
+    server's; an unknown or wider request gets the server's."""
+    server: NetworkMode = next((m for m in NETWORK_MODES if m == server_mode), "none")
+    for mode in NETWORK_MODES[: NETWORK_MODES.index(server) + 1]:
+        if mode == (requested or "").strip().lower():
+            return mode
+    return server
+
+
 OpenOutput = Callable[[str, str], OutputSink]
 """(log group, log stream) -> where an environment's Init output goes."""
 
@@ -96,8 +112,8 @@ class EnvironmentLauncher:
             user_variables=config.environment,
         )
         environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization_type
-        network: NetworkMode = "host" if self.settings.network == "host" else "none"
-        endpoints = self._endpoints(forwarded=network == "none" and self.backend.name != "process")
+        network = narrowed(self.settings.network, config.environment.get(NETWORK_VARIABLE))
+        endpoints = self._endpoints(forwarded=network != "host" and self.backend.name != "process")
         for key, value in endpoints.env.items():
             environment.setdefault(key, value)  # the function's own variables win
         spec = EnvironmentSpec(

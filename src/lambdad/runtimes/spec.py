@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from lambdad.sandbox.base import Forward
+from lambdad.sandbox.base import Forward, NetworkMode
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class EnvironmentSpec:
     """The env the function sees, built by the caller (see `lambda_environment`).
     The runtime adds only what it owns: AWS_LAMBDA_RUNTIME_API, _HANDLER,
     LAMBDA_RUNTIME_DIR, AWS_EXECUTION_ENV and PATH-like defaults."""
-    network: Literal["none", "host"]
+    network: NetworkMode
     work_dir: Path
     forwards: tuple[Forward, ...] = ()
     """Loopback ports inside that lead to fixed host addresses (network "none")."""

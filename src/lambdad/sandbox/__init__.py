@@ -16,6 +16,7 @@ from lambdad.sandbox.base import (
     SandboxSpec,
 )
 from lambdad.sandbox.bwrap import build_bwrap_argv
+from lambdad.sandbox.egress import EgressPolicy, parse_allowed
 from lambdad.sandbox.forwarding import PortForwarder
 from lambdad.sandbox.process import ProcessBackend
 from lambdad.sandbox.shared_files import SharedFiles, reachable_by_others, shared_files
@@ -23,6 +24,7 @@ from lambdad.sandbox.shared_files import SharedFiles, reachable_by_others, share
 __all__ = [
     "MB_PER_VCPU",
     "BwrapBackend",
+    "EgressPolicy",
     "ExitStatus",
     "Forward",
     "Mount",
@@ -35,6 +37,7 @@ __all__ = [
     "SandboxSpec",
     "SharedFiles",
     "build_bwrap_argv",
+    "parse_allowed",
     "bwrap_works",
     "reachable_by_others",
     "select_backend",

@@ -33,6 +33,7 @@ from lambdad.sandbox.bwrap import (
     write_etc,
 )
 from lambdad.sandbox.cgroup import CgroupLayout, compute_limits, detect_layout
+from lambdad.sandbox.egress import Egress, EgressPolicy, egress_tools, host_addresses, resolv_conf
 from lambdad.sandbox.forwarding import PortForwarder
 from lambdad.sandbox.host_ids import TRIAL_ID, HostIds
 from lambdad.sandbox.launcher import SpawnThread
@@ -175,9 +176,11 @@ class BwrapBackend:
         cgroups: CgroupLayout | None | Literal["auto"] = "auto",
         unprivileged: bool | None = None,
         forwarder: PortForwarder | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         """`unprivileged`: run bwrap as an unprivileged host uid (None: where the host allows).
-        `forwarder` relays the specs' `forwards` (it must be running while sandboxes are)."""
+        `forwarder` relays the specs' `forwards` (it must be running while sandboxes are).
+        `egress`: what sandboxes in network mode egress may reach besides the internet."""
         found = bwrap or shutil.which("bwrap")
         if found is None:
             raise SandboxError("bubblewrap (bwrap) is not installed")
@@ -196,16 +199,20 @@ class BwrapBackend:
         # done for a privileged bwrap too: read-only sources staged as overlays name no
         # host path in the sandbox's /proc/self/mountinfo.
         self._stages = os.geteuid() == 0
-        # Forwards need a network namespace the launcher makes as root.
+        # Forwards and egress need a network namespace the launcher makes as root.
         self.forwarder = forwarder if os.geteuid() == 0 else None
         if forwarder is not None and self.forwarder is None:
             log.warning("sandbox: not root; functions in network mode none reach no endpoint")
+        self._egress_tools = egress_tools() if os.geteuid() == 0 else None
+        self._egress = EgressPolicy(
+            allowed=egress.allowed if egress else (), host_addresses=host_addresses()
+        )
         if self._stages:
             STAGE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="lambdad-sandbox-"))
         self._options = options or BwrapOptions()
         self._layout = probe_host()
-        self._etc: dict[tuple[int, int], Path] = {}
+        self._etc: dict[tuple[int, int, bool], Path] = {}
         self._host_cpus = os.cpu_count() or 1
         self._seccomp = deny_filter()
         layout = usable_cgroup_layout() if cgroups == "auto" else cgroups
@@ -242,13 +249,32 @@ class BwrapBackend:
         return sandbox
 
     def _listen_ports(self, spec: SandboxSpec) -> list[int] | None:
-        if spec.network == "host" or not spec.forwards or self.forwarder is None:
+        """The forwards' ports (None: bwrap makes the namespace, or shares the host's)."""
+        if spec.network == "host":
             return None
-        return [f.port for f in spec.forwards]
+        ports = [f.port for f in spec.forwards] if self.forwarder is not None else []
+        return ports if ports or spec.network == "egress" else None
+
+    def _egress_hold(self, spec: SandboxSpec, slot: Slot) -> Callable[[int], None] | None:
+        """What connects an egress sandbox's namespace to the outside, before it runs."""
+        if spec.network != "egress":
+            return None
+        tools = self._egress_tools
+        if tools is None:
+            raise SandboxError(
+                "network mode egress needs root and slirp4netns, nsenter and ip (iproute2)"
+            )
+        policy = self._egress
+
+        def connect(pid: int) -> None:
+            egress = Egress.connect(pid, policy, tools)
+            slot.released.append(egress.close)
+
+        return connect
 
     def _exec(self, spec: SandboxSpec, slot: Slot) -> None:
         disk = self._pool.maker.disk_for(slot, spec.ephemeral_storage_mb)
-        etc_dir = self._etc_dir(spec.uid, spec.gid)
+        etc_dir = self._etc_dir(spec.uid, spec.gid, spec.network == "egress")
         staging = plan_staging(spec, etc_dir, disk.path, STAGE_ROOT) if self._stages else None
         if self._ids is not None:
             ids = self._ids
@@ -267,6 +293,7 @@ class BwrapBackend:
             seccomp_target = max([2, *fds]) + 1  # clear of every fd the spec passes
             fds[seccomp_target] = filter_fd
         listen_ports = self._listen_ports(spec)
+        hold = self._egress_hold(spec, slot)
         argv = build_bwrap_argv(
             spec,
             bwrap=self._bwrap,
@@ -282,12 +309,12 @@ class BwrapBackend:
             if self._ids is None:  # bwrap runs as we do
                 slot.listeners = slot.launcher.exec(
                     argv, {}, fds, args_fd=True, stage=staging, rlimits=spec.rlimits,
-                    listen_ports=listen_ports,
+                    listen_ports=listen_ports, hold=hold,
                 )  # fmt: skip
             else:
                 slot.listeners = slot.launcher.exec(
                     argv, {}, fds, args_fd=True, uid=uid, gid=gid, stage=staging,
-                    rlimits=spec.rlimits, listen_ports=listen_ports,
+                    rlimits=spec.rlimits, listen_ports=listen_ports, hold=hold,
                 )  # fmt: skip
         finally:
             if filter_fd is not None:
@@ -295,11 +322,16 @@ class BwrapBackend:
         if slot.cgroup is not None:
             slot.cgroup.reset_memory_peak()  # forget the launcher's own footprint
 
-    def _etc_dir(self, uid: int, gid: int) -> Path:
-        key = (uid, gid)
+    def _etc_dir(self, uid: int, gid: int, egress: bool = False) -> Path:
+        key = (uid, gid, egress)
         if key not in self._etc:
+            name = f"etc-{uid}-{gid}" + ("-egress" if egress else "")
             self._etc[key] = write_etc(
-                self.state_dir / f"etc-{uid}-{gid}", uid, gid, self._options.hostname
+                self.state_dir / name,
+                uid,
+                gid,
+                self._options.hostname,
+                resolv_conf=resolv_conf() if egress else None,
             )
         return self._etc[key]
 
@@ -373,6 +405,7 @@ def select_backend(
     spare_tmp_mb: int = 512,
     cgroup_parent: str | None = None,
     forwarder: PortForwarder | None = None,
+    egress: EgressPolicy | None = None,
 ) -> SandboxBackend:
     """The backend called `name`; "auto" is bwrap when it works here, else process."""
     from lambdad.sandbox.process import ProcessBackend
@@ -387,5 +420,6 @@ def select_backend(
             spare_tmp_mb=spare_tmp_mb,
             cgroup_parent=cgroup_parent,
             forwarder=forwarder,
+            egress=egress,
         )
     return ProcessBackend(state_dir=state_dir, spares=spares, cgroup_parent=cgroup_parent)

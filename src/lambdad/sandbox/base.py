@@ -28,7 +28,9 @@ from typing import Literal, Protocol
 from lambdad.errors import LambdadError
 from lambdad.sandbox.rlimits import LAMBDA_RLIMITS
 
-NetworkMode = Literal["none", "host"]
+NetworkMode = Literal["none", "egress", "host"]
+"""none: a network of its own (loopback and forwards); egress: that plus the internet,
+none of the host's; host: the host's."""
 
 MB_PER_VCPU = 1769
 """Lambda's CPU rule: one vCPU at 1,769 MB, in proportion below and above."""

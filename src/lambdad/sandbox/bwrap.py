@@ -79,12 +79,25 @@ def etc_files(uid: int, gid: int, hostname: str) -> dict[str, str]:
     }
 
 
-def write_etc(dest: Path, uid: int, gid: int, hostname: str, host_root: Path = Path("/")) -> Path:
-    """Materialize the sandbox's /etc in `dest` (blocking). Returns `dest`."""
+def write_etc(
+    dest: Path,
+    uid: int,
+    gid: int,
+    hostname: str,
+    host_root: Path = Path("/"),
+    resolv_conf: str | None = None,
+) -> Path:
+    """Materialize the sandbox's /etc in `dest` (blocking). Returns `dest`.
+    `resolv_conf`: its resolv.conf (None: a copy of the host's)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name, text in etc_files(uid, gid, hostname).items():
+    files = etc_files(uid, gid, hostname)
+    if resolv_conf is not None:
+        files["resolv.conf"] = resolv_conf
+    for name, text in files.items():
         (dest / name).write_text(text)
     for name in ETC_COPIES:
+        if name in files:
+            continue
         src = host_root / "etc" / name
         if src.is_file():  # follows symlinks: localtime -> /usr/share/zoneinfo/...
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

@@ -153,6 +153,8 @@ def main():
             socket.send_fds(s, [b"L"], [ls.fileno() for ls in listeners])
             for ls in listeners:
                 ls.close()
+            if req["hold"] and s.recv(1) != b"G":
+                return 0  # the host could not finish the network: it gave up on us
         if req["cwd"]:
             os.chdir(req["cwd"])
         if req["rlimits"]:
@@ -233,6 +235,7 @@ class Launcher:
         stage: Staging | None = None,
         rlimits: Mapping[str, tuple[int, int]] | None = None,
         listen_ports: Sequence[int] | None = None,
+        hold: Callable[[int], None] | None = None,
         timeout: float = 10.0,
     ) -> list[socket.socket]:
         """Make the launcher exec `argv`; `fds` maps target fd number -> our fd to put there.
@@ -243,6 +246,8 @@ class Launcher:
         With `listen_ports` (needs root), it moves to a new network namespace with
         its loopback up, listens on 127.0.0.1 at each port there, and returns those
         listening sockets (in order) to us: argv must then share that namespace.
+        `hold(pid)` is then called before the launcher may exec (e.g. to connect
+        that namespace to something); if it raises, the launcher exits instead.
         """
         req = {
             "argv": list(argv),
@@ -261,6 +266,7 @@ class Launcher:
             "args_fd": args_fd,
             "rlimits": dict(rlimits or {}),
             "listen_ports": None if listen_ports is None else list(listen_ports),
+            "hold": hold is not None,
         }
         listeners: list[socket.socket] = []
         try:
@@ -272,9 +278,14 @@ class Launcher:
                 reply, got, _, _ = socket.recv_fds(self._sock, 4096, len(listen_ports) + 1)
                 listeners = [socket.socket(fileno=fd) for fd in got]
                 if reply == b"L" and len(listeners) == len(listen_ports):
+                    if hold is not None:
+                        hold(self.pid)
+                        self._sock.send(b"G")
                     reply = self._sock.recv(4096)
-        except OSError as e:
+        except BaseException as e:
             _close_all(listeners)
+            if not isinstance(e, OSError):
+                raise
             raise SandboxError(f"launcher {self.pid}: {e}") from e
         finally:
             self._sock.close()

@@ -1,0 +1,96 @@
+"""Network modes through a live server: `--network egress`, narrowed by a function to none.
+
+The internet is `support.internet`'s stand-in namespace; the host's loopback
+is what must stay out of reach.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from compat.invoke.conftest import start_server
+from lambdad.sandbox.egress import egress_tools
+from support.internet import Internet, made_internet
+from support.invoke import InvokeServer, create_function, invoke_json
+from support.lambda_calls import unique
+from support.server import boto3_client
+
+pytestmark = [
+    pytest.mark.compat,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or egress_tools() is None,
+        reason="egress needs root, slirp4netns, nsenter and iproute2",
+    ),
+]
+
+PROBE = """
+import json, os, socket, urllib.request
+
+
+def ask(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=10) as s:
+            return s.recv(100).decode() or "connected"
+    except OSError as e:
+        return type(e).__name__
+
+
+def handler(event, context):
+    api = os.environ["AWS_ENDPOINT_URL_LAMBDA"]
+    with urllib.request.urlopen(api + "/2016-08-19/account-settings", timeout=10) as answer:
+        own_api = answer.status
+    return {
+        "internet": ask(event["internet"], 8080),
+        "host": ask("10.0.2.2", event["host_port"]),
+        "own_api": own_api,
+    }
+"""
+
+
+@pytest.fixture(scope="module")
+def internet() -> Iterator[Internet]:
+    with made_internet() as net:
+        yield net
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InvokeServer]:
+    served = start_server(tmp_path_factory, "egress", ("--network", "egress"))
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(server: InvokeServer) -> Any:
+    return boto3_client(server.url)
+
+
+def probe(lam: Any, internet: Internet, server: InvokeServer, **config: Any) -> dict[str, Any]:
+    name = create_function(lam, unique("net"), {"app.py": PROBE}, Timeout=30, **config)
+    got, response = invoke_json(lam, name, {"internet": internet.address, "host_port": server.port})
+    assert "FunctionError" not in response, got
+    result: dict[str, Any] = got
+    return result
+
+
+def test_egress_reaches_the_internet_not_the_hosts_loopback(
+    lam: Any, internet: Internet, server: InvokeServer
+) -> None:
+    got = probe(lam, internet, server)
+    assert got["internet"] == "from the internet"
+    assert got["host"] != "connected" and got["host"].endswith("Error")
+    assert got["own_api"] == 200  # lambdad's API, through its forward
+
+
+def test_a_function_narrows_egress_to_none(
+    lam: Any, internet: Internet, server: InvokeServer
+) -> None:
+    got = probe(lam, internet, server, Environment={"Variables": {"LAMBDAD_NETWORK": "none"}})
+    assert got["internet"] == "OSError"  # no route out: "Network is unreachable"
+    assert got["own_api"] == 200
