@@ -41,8 +41,11 @@ class ForwardHandle:
         self._listeners = listeners
 
     def close(self) -> None:
-        """Idempotent; call on the event loop."""
+        """Idempotent; call on the event loop. The relays end at their next step and
+        close their sockets themselves (never under a task that waits on one)."""
         self.scope.cancel()
+
+    def close_listeners(self) -> None:
         for sock in self._listeners:
             sock.close()
 
@@ -82,7 +85,7 @@ class PortForwarder:
         pairs = list(pairs)
         handle = ForwardHandle(sandbox_id, [sock for sock, _ in pairs])
         if self._group is None:
-            handle.close()
+            handle.close_listeners()
             raise SandboxError("the port forwarder is not running")
         self._group.start_soon(self._serve, handle, pairs)
         return handle
@@ -91,11 +94,14 @@ class PortForwarder:
         self, handle: ForwardHandle, pairs: list[tuple[socket.socket, Forward]]
     ) -> None:
         slots = anyio.Semaphore(self.max_connections)
-        with handle.scope:
-            async with anyio.create_task_group() as group:
-                for sock, forward in pairs:
-                    listener = await SocketListener.from_socket(sock)
-                    group.start_soon(self._accept, handle, listener, forward, slots, group)
+        try:
+            with handle.scope:
+                async with anyio.create_task_group() as group:
+                    for sock, forward in pairs:
+                        listener = await SocketListener.from_socket(sock)
+                        group.start_soon(self._accept, handle, listener, forward, slots, group)
+        finally:
+            handle.close_listeners()
 
     async def _accept(
         self,

@@ -126,6 +126,9 @@ def main():
         req = json.loads(msg)
         targets = req["fd_targets"]
         floor = max([2, s.fileno(), *targets, *fds]) + 1
+        # Our socket must outlive the shuffle below: a target may have its number.
+        ours, s = s, socket.socket(fileno=fcntl.fcntl(s.fileno(), fcntl.F_DUPFD_CLOEXEC, floor))
+        ours.close()
         moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor) for fd in fds]
         for fd in fds:
             os.close(fd)
