@@ -30,6 +30,19 @@ while True:
 """
 
 
+ASK_SOURCE = """
+import socket
+def ask(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=10) as s:
+            return s.recv(100).decode() or "connected"
+    except OSError as e:
+        return type(e).__name__ + (": " + e.strerror if e.strerror else "")
+"""
+"""Function code: `ask(host, port)` says what a connection got (the first bytes, or the
+error's type and text)."""
+
+
 @dataclass(frozen=True)
 class Internet:
     address: str

@@ -9,6 +9,7 @@ root or bubblewrap the tests are skipped.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -30,6 +31,18 @@ def start_server(
     server.start()
     print(f"\n{name}: lambdad server on {server.url}, sandbox backend {server.backend}")
     return server
+
+
+@contextmanager
+def running_server(
+    tmp_path_factory: pytest.TempPathFactory, name: str, args: tuple[str, ...] = ()
+) -> Iterator[InvokeServer]:
+    """`start_server`'s server, always stopped."""
+    server = start_server(tmp_path_factory, name, args)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from compat.invoke.conftest import start_server
+from compat.invoke.conftest import running_server
 from support.invoke import InvokeServer, create_function, invoke_json
 from support.lambda_calls import unique
 from support.s3_server import S3Server, running_s3_server
@@ -59,11 +59,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, s3: S3Server) -> Iterator[InvokeServer]:
-    served = start_server(tmp_path_factory, "endpoints", ("--aws-endpoint", f"s3={s3.url}"))
-    try:
-        yield served
-    finally:
-        served.stop()
+    with running_server(tmp_path_factory, "endpoints", ("--aws-endpoint", f"s3={s3.url}")) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 
 from lambdad.sandbox import BwrapBackend, EgressPolicy, Mount, SandboxSpec
 from lambdad.sandbox.egress import egress_tools, host_addresses
-from support.internet import Internet, made_internet
+from support.internet import ASK_SOURCE, Internet, made_internet
 from support.marks import needs_sandbox
 
 pytestmark = [
@@ -59,14 +59,10 @@ async def backend(tmp_path: Path) -> AsyncIterator[BwrapBackend]:
     await b.close()
 
 
-PROBE = """
-import json, socket, subprocess, sys
-def ask(host, port):
-    try:
-        with socket.create_connection((host, port), timeout=10) as s:
-            return s.recv(100).decode() or "connected"
-    except OSError as e:
-        return type(e).__name__ + (": " + e.strerror if e.strerror else "")
+PROBE = (
+    ASK_SOURCE
+    + """
+import json, subprocess, sys
 def route(address):
     run = subprocess.run(["ip", "route", "get", address], capture_output=True, text=True)
     return run.stdout + run.stderr
@@ -81,6 +77,7 @@ print(json.dumps({
     "resolv": open("/etc/resolv.conf").read(),
 }))
 """
+)
 
 
 async def test_egress_reaches_the_internet_and_nothing_of_the_hosts(
