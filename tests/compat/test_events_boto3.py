@@ -444,3 +444,33 @@ def test_rules_live_in_their_region(server: LambdadServer, events: Any) -> None:
     answer = west.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": arn("f", region="eu-west-1")}])
     assert answer["FailedEntryCount"] == 1
     assert "default region" in answer["FailedEntries"][0]["ErrorMessage"]
+
+
+def test_test_event_pattern(events: Any) -> None:
+    event = {
+        "id": "1",
+        "account": ACCOUNT_ID,
+        "source": "my.app",
+        "time": "2024-01-01T00:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail-type": "Order Placed",
+        "detail": {"kind": "order-placed"},
+    }
+    matched = events.test_event_pattern(EventPattern=PATTERN, Event=json.dumps(event))
+    assert matched["Result"] is True
+    other = {**event, "detail": {"kind": "refund"}}
+    assert (
+        events.test_event_pattern(EventPattern=PATTERN, Event=json.dumps(other))["Result"] is False
+    )
+    with pytest.raises(ClientError) as exc:
+        events.test_event_pattern(EventPattern='{"source": []}', Event=json.dumps(event))
+    assert error(exc) == (
+        "InvalidEventPatternException",
+        "Event pattern is not valid. Reason: Empty arrays are not allowed",
+        400,
+    )
+    incomplete = {k: v for k, v in event.items() if k != "account"}
+    with pytest.raises(ClientError) as exc:
+        events.test_event_pattern(EventPattern=PATTERN, Event=json.dumps(incomplete))
+    assert error(exc) == ("ValidationException", "Parameter Event is not valid.", 400)

@@ -11,7 +11,16 @@ from lambdad.api.context import ApiContext
 from lambdad.api.shapes import decode_body
 from lambdad.api.shapes import events as wire
 from lambdad.catalog.constraints import Violations
-from lambdad.events import Entry, EventBus, InputTransformer, Publisher, Rule, RuleSettings, Target
+from lambdad.events import (
+    Entry,
+    EventBus,
+    InputTransformer,
+    Publisher,
+    Rule,
+    RuleSettings,
+    Target,
+    matches_event,
+)
 
 
 def _limit(limit: int | None) -> int | None:
@@ -133,6 +142,11 @@ async def delete_rule(ctx: ApiContext, body: bytes) -> None:
     await ctx.event_rules.delete_rule(request.name, request.event_bus_name, request.force)
 
 
+async def test_event_pattern(_ctx: ApiContext, body: bytes) -> wire.TestEventPatternResponse:
+    request = decode_body(body, wire.TestEventPatternRequest)
+    return wire.TestEventPatternResponse(matches_event(request.event_pattern, request.event))
+
+
 # Targets
 
 
@@ -227,6 +241,7 @@ OPERATIONS: Mapping[str, Callable[[ApiContext, bytes], Awaitable[object | None]]
     "EnableRule": enable_rule,
     "DisableRule": disable_rule,
     "DeleteRule": delete_rule,
+    "TestEventPattern": test_event_pattern,
     "PutTargets": put_targets,
     "ListTargetsByRule": list_targets_by_rule,
     "RemoveTargets": remove_targets,

@@ -7,7 +7,7 @@ from lambdad.events.errors import (
     ResourceAlreadyExists,
 )
 from lambdad.events.model import EventBus, InputTransformer, Rule, RuleState, Target
-from lambdad.events.patterns import Pattern, compile_pattern
+from lambdad.events.patterns import Pattern, compile_pattern, matches_event
 from lambdad.events.publish import Entry, EntryResult, Publisher
 from lambdad.events.rules import EventRules, Page, RuleSettings, check_schedule_expression
 
@@ -30,4 +30,5 @@ __all__ = [
     "Target",
     "check_schedule_expression",
     "compile_pattern",
+    "matches_event",
 ]

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdad.errors import ValidationError
 from lambdad.events.errors import InvalidEventPattern
 
 Json = Any
@@ -48,6 +49,7 @@ OPERATORS = frozenset(
 ANYTHING_BUT_OPERATORS = frozenset({"prefix", "suffix", "equals-ignore-case", "wildcard"})
 LOWER_BOUNDS = frozenset({">", ">="})
 UPPER_BOUNDS = frozenset({"<", "<="})
+EVENT_FIELDS = frozenset({"id", "account", "source", "time", "region", "resources", "detail-type"})
 MAX_WILDCARDS = 5  # past this EventBridge calls a rule "too complex"
 _MISSING = object()
 
@@ -93,6 +95,19 @@ def compile_pattern(text: str) -> Pattern:
     if not isinstance(document, dict):
         raise InvalidEventPattern("Filter is not an object")
     return _compile_object(document)
+
+
+def matches_event(pattern: str, event: str) -> bool:
+    """TestEventPattern: whether an event (JSON text, with EventBridge's mandatory
+    fields) matches a pattern."""
+    compiled = compile_pattern(pattern)
+    try:
+        document = json.loads(event)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError("Parameter Event is not valid.") from exc
+    if not isinstance(document, dict) or not EVENT_FIELDS <= document.keys():
+        raise ValidationError("Parameter Event is not valid.")
+    return compiled.matches(document)
 
 
 def _compile_object(obj: dict[str, Json]) -> Pattern:

@@ -41,6 +41,9 @@ from lambdad.store.event_bus import BusRow, EventBusStore, RuleRow, TargetRow
 
 NON_PARTNER_BUS_PATTERN = r"[\.\-_A-Za-z0-9]+"
 DEFAULT_PAGE = 100
+MAX_RULES_PER_BUS = 300  # EventBridge's quotas (default values)
+MAX_BUSES = 100
+LIMIT_MESSAGE = "The requested resource exceeds the maximum number allowed."
 Clock = Callable[[], float]
 ScheduleCheck = Callable[[str], None]
 """Raises ValidationError for a ScheduleExpression EventBridge refuses."""
@@ -114,6 +117,9 @@ class EventRules:
             raise ValidationError("Event source aws.* is reserved for partner event buses.")
         now = self._clock()
         row = BusRow(self.region, name, description, now, now)
+        await self._default_bus()  # counted among the region's buses, as AWS counts it
+        if await run_sync(self.store.count_buses, self.region) >= MAX_BUSES:
+            raise LimitExceeded(LIMIT_MESSAGE)
         if name == DEFAULT_BUS or not await run_sync(self.store.create_bus, row):
             raise ResourceAlreadyExists(f"Event bus {name} already exists.")
         return self._bus(row)
@@ -200,7 +206,10 @@ class EventRules:
             role_arn=settings.role_arn,
             created_at=self._clock(),
         )
-        return self.rule_of(await run_sync(self.store.put_rule, row))
+        kept = await run_sync(self.store.put_rule, row, MAX_RULES_PER_BUS)
+        if kept is None:
+            raise LimitExceeded(LIMIT_MESSAGE)
+        return self.rule_of(kept)
 
     async def get_rule(self, name: str, bus_name: str | None) -> Rule:
         check_rule_name(name)
@@ -266,7 +275,7 @@ class EventRules:
         accepted = [t for t in targets if t.id not in ids]
         existing = await run_sync(self.store.list_targets, self.region, rule.event_bus, rule.name)
         if len({t.target_id for t in existing} | {t.id for t in accepted}) > MAX_TARGETS_PER_RULE:
-            raise LimitExceeded("The requested resource exceeds the maximum number allowed.")
+            raise LimitExceeded(LIMIT_MESSAGE)
         now = self._clock()
         # Targets list in the order they were put (a microsecond apart within one call).
         rows = [

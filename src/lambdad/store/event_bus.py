@@ -66,6 +66,11 @@ class EventBusStore:
             row = conn.execute(query).first()
         return None if row is None else BusRow(**row._mapping)
 
+    def count_buses(self, region: str) -> int:
+        query = sa.select(sa.func.count()).select_from(event_buses)
+        with map_db_errors(), self.engine.connect() as conn:
+            return int(conn.execute(query.where(event_buses.c.region == region)).scalar_one())
+
     def create_bus(self, row: BusRow) -> bool:
         """Insert `row`; False if the region has a bus of that name."""
         with map_db_errors():
@@ -100,12 +105,20 @@ class EventBusStore:
             row = conn.execute(sa.select(event_rules).where(*_rule_key(region, bus, name))).first()
         return None if row is None else RuleRow(**row._mapping)
 
-    def put_rule(self, row: RuleRow) -> RuleRow:
-        """Create the rule, or replace its settings (its creation time stays); the row kept."""
+    def put_rule(self, row: RuleRow, most: int) -> RuleRow | None:
+        """Create the rule, or replace its settings (its creation time stays); the row
+        kept. None: a new rule, and its bus has `most` rules already."""
         with map_db_errors(), self.engine.begin() as conn:
             key = _rule_key(row.region, row.event_bus, row.name)
             existing = conn.execute(sa.select(event_rules.c.created_at).where(*key)).first()
             if existing is None:
+                count = sa.select(sa.func.count()).select_from(event_rules)
+                on_bus = (
+                    event_rules.c.region == row.region,
+                    event_rules.c.event_bus == row.event_bus,
+                )
+                if conn.execute(count.where(*on_bus)).scalar_one() >= most:
+                    return None
                 conn.execute(sa.insert(event_rules).values(**row.__dict__))
                 return row
             kept = replace(row, created_at=existing.created_at)

@@ -38,6 +38,15 @@ class ListRulesRequest(Shape):
     limit: int | None = None
 
 
+class TestEventPatternRequest(Shape):
+    event_pattern: str
+    event: str
+
+
+class TestEventPatternResponse(Shape):
+    result: bool
+
+
 class PutRuleResponse(Shape):
     rule_arn: str
 
