@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from lambdad.catalog import (
 )
 from lambdad.concurrency import run_sync
 from lambdad.endpoints import lambda_url, parse_aws_endpoints
-from lambdad.events import EventRules, check_schedule_expression
+from lambdad.events import EventRules, Ticker, check_schedule_expression
 from lambdad.iam import (
     CREDENTIALS_FILE,
     CredentialResolvers,
@@ -58,6 +59,7 @@ from lambdad.store import (
     LayerStore,
     LogStore,
     PolicyStore,
+    TimerStore,
     UserStore,
     create_engine,
     migrate,
@@ -91,6 +93,14 @@ def _bootstrap_admin(users: Users, data_dir: Path) -> None:
         f"  AWS_SECRET_ACCESS_KEY={key.secret_access_key}",
         flush=True,
     )
+
+
+def schedule_clock(settings: Settings) -> Callable[[], float]:
+    """The ticker's clock: real time, or a test clock running faster from an epoch."""
+    epoch, speed = settings.schedule_clock_epoch, settings.schedule_clock_speed
+    if speed == 1.0:
+        return time.time
+    return lambda: epoch + (time.time() - epoch) * speed
 
 
 def build_app(settings: Settings) -> ASGIApp:
@@ -168,6 +178,7 @@ def build_app(settings: Settings) -> ASGIApp:
         ),
         workers=settings.async_workers,
     )
+    ticker = Ticker(TimerStore(engine), schedule_clock(settings), settings.schedule_clock_speed)
     policy_store = PolicyStore(engine)
     users = Users(UserStore(engine), ServerKey.load_or_create(data_dir), settings.account_id)
     context = ApiContext(
@@ -206,6 +217,7 @@ def build_app(settings: Settings) -> ASGIApp:
             group.start_soon(provisioner.run)
             group.start_soon(pool.run_reaper)
             group.start_soon(async_queue.run)
+            group.start_soon(ticker.run)
             group.start_soon(logs.run)
             group.start_soon(logs.run_sweeper, settings.logs_sweep_interval_s)
             log.info(

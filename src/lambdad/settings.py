@@ -52,6 +52,10 @@ class Settings:
     # and how often log group retention is applied.
     logs_max_bytes: int = 1 << 30
     logs_sweep_interval_s: float = 600.0
+    # Schedules: a test clock for the ticker, running `speed` times faster than real
+    # time from `epoch` (epoch seconds); 1.0 is real time. For tests only.
+    schedule_clock_epoch: float = 0.0
+    schedule_clock_speed: float = 1.0
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -1,4 +1,5 @@
-"""Triggers: the EventBridge-compatible event bus (buses, rules, targets, PutEvents)."""
+"""Triggers: the EventBridge-compatible event bus (buses, rules, targets, PutEvents),
+schedule expressions and the durable ticker that fires them."""
 
 from lambdad.events.errors import (
     EventsError,
@@ -10,25 +11,50 @@ from lambdad.events.model import EventBus, InputTransformer, Rule, RuleState, Ta
 from lambdad.events.patterns import Pattern, compile_pattern, matches_event
 from lambdad.events.publish import Entry, EntryResult, Publisher
 from lambdad.events.rules import EventRules, Page, RuleSettings, check_schedule_expression
+from lambdad.events.schedule_expressions import (
+    At,
+    Cron,
+    Expression,
+    InvalidScheduleExpression,
+    InvalidTimezone,
+    Rate,
+    next_fire,
+    parse,
+    timezone,
+)
+from lambdad.events.ticker import DropFire, Fire, Ticker, TimerSpec
 
 __all__ = [
+    "At",
+    "Cron",
+    "DropFire",
     "Entry",
     "EntryResult",
     "EventBus",
     "EventRules",
     "EventsError",
+    "Expression",
+    "Fire",
     "InputTransformer",
     "InvalidEventPattern",
+    "InvalidScheduleExpression",
+    "InvalidTimezone",
     "LimitExceeded",
     "Page",
     "Pattern",
     "Publisher",
+    "Rate",
     "ResourceAlreadyExists",
     "Rule",
     "RuleSettings",
     "RuleState",
     "Target",
+    "Ticker",
+    "TimerSpec",
     "check_schedule_expression",
     "compile_pattern",
     "matches_event",
+    "next_fire",
+    "parse",
+    "timezone",
 ]

@@ -12,6 +12,7 @@ from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionR
 from lambdad.store.layers import LayerStore, LayerVersionRow
 from lambdad.store.logs import LogEventRow, LogStore, NewChunk, Removed
 from lambdad.store.policies import PolicyRows, PolicyStore
+from lambdad.store.timers import FireRow, TimerRow, TimerStore
 from lambdad.store.users import AccessKeyRow, UserRow, UserStore
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "DatabaseError",
     "EventInvokeConfigRow",
     "EventInvokeConfigStore",
+    "FireRow",
     "FunctionRow",
     "FunctionUrlRow",
     "FunctionUrlStore",
@@ -45,6 +47,8 @@ __all__ = [
     "ProvisionedRow",
     "UserRow",
     "UserStore",
+    "TimerRow",
+    "TimerStore",
     "VersionRow",
     "create_engine",
     "map_db_errors",

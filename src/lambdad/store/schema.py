@@ -284,3 +284,36 @@ event_targets = Table(
     Column("config", JSON, nullable=False),
     Column("added_at", Float, nullable=False),
 )
+
+# A durable timer (events/ticker.py): one per owner (a schedule, a scheduled rule).
+# `revision` changes on every write, so a claim of a tick is a compare-and-swap.
+timers = Table(
+    "timers",
+    metadata,
+    Column("owner_kind", String(32), primary_key=True),
+    Column("owner_id", String(512), primary_key=True),
+    Column("expression", String(256), nullable=False),
+    Column("timezone", String(64), nullable=True),
+    Column("anchor", Float, nullable=False),  # where a rate counts from
+    Column("end_at", Float, nullable=True),
+    Column("window_s", Integer, nullable=False),  # flexible time window
+    Column("grace_s", Float, nullable=False),  # how late a missed tick may still fire
+    Column("retry_attempts", Integer, nullable=False),
+    Column("next_tick_at", Float, nullable=True),  # NULL: no tick left (ended, or disabled)
+    Column("next_fire_at", Float, nullable=True, index=True),  # the tick plus its offset
+    Column("revision", String(36), nullable=False),
+)
+
+# A claimed tick until its owner's callback took it (an outbox): written in the
+# claim's commit, deleted once delivered, so a crash between the two loses nothing.
+timer_fires = Table(
+    "timer_fires",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_kind", String(32), nullable=False),
+    Column("owner_id", String(512), nullable=False),
+    Column("tick_at", Float, nullable=False),
+    Column("last", Integer, nullable=False),  # 1: the timer has no tick after this one
+    Column("attempts", Integer, nullable=False),
+    Column("lease_until", Float, nullable=False, index=True),
+)
