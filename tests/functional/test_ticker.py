@@ -279,3 +279,23 @@ async def test_the_loop_fires_a_timer_put_while_it_sleeps(engine: sa.Engine) -> 
             await fired.wait()
         group.cancel_scope.cancel()
     assert [f.owner_id for f in seen] == ["soon"]
+
+
+async def test_a_rate_started_now_fires_its_first_tick_once(engine: sa.Engine) -> None:
+    """The first tick and the anchor are one instant, even as the clock moves between reads."""
+
+    class MovingClock(FakeClock):
+        def __call__(self) -> float:
+            self.now += 0.0371  # every read a little later, as a real clock
+            return self.now
+
+    clock, recorder = MovingClock(T0 + 0.123456789), Recorder()
+    ticks = ticker(engine, clock, recorder)
+    await ticks.put(KIND, "now", TimerSpec("rate(1 minute)"))
+    for _ in range(5):
+        await ticks.tick()
+    clock.now += 60
+    await ticks.tick()
+    await ticks.tick()
+    assert len(recorder.fires) == 2
+    assert recorder.fires[1].tick_at - recorder.fires[0].tick_at == pytest.approx(60)

@@ -121,8 +121,11 @@ class Ticker:
     ) -> float | None:
         """Create or replace an owner's timer; returns its first tick (None: none left,
         or disabled). Raises `InvalidScheduleExpression` / `InvalidTimezone`."""
-        first = first_tick(spec, self._clock()) if enabled else None
-        start = spec.start_at if spec.start_at is not None else self._clock()
+        now = self._clock()
+        # The start as the datetime arithmetic sees it (whole microseconds), read once:
+        # the first tick and the anchor later ticks count from must be the same instant.
+        start = _at(spec.start_at if spec.start_at is not None else now).timestamp()
+        first = first_tick(replace(spec, start_at=start), now) if enabled else None
         row = TimerRow(
             owner_kind=owner_kind,
             owner_id=owner_id,
@@ -194,7 +197,8 @@ class Ticker:
             return None  # another server (or a put) came first
         if plan.skipped:
             log.warning(
-                "timer %s/%s: %d missed tick(s) skipped (older than its grace of %.0f s)",
+                "timer %s/%s: %d missed tick(s) skipped (only the most recent within its "
+                "grace of %.0f s fires)",
                 timer.owner_kind,
                 timer.owner_id,
                 plan.skipped,
@@ -274,7 +278,13 @@ def plan_claim(timer: TimerRow, now: float) -> Plan:
     zone = timezone(timer.timezone)
 
     def after(t: float) -> float | None:
-        return _within(next_fire(expression, _at(t), zone, _at(timer.anchor)), timer.end_at)
+        """The first tick later than `t` (never `t` again, whatever the rounding)."""
+        found = _within(next_fire(expression, _at(t), zone, _at(timer.anchor)), timer.end_at)
+        if found is not None and found <= t:
+            found = _within(
+                next_fire(expression, _at(t + 0.001), zone, _at(timer.anchor)), timer.end_at
+            )
+        return found
 
     tick = timer.next_tick_at
     fire_at = timer.next_fire_at if timer.next_fire_at is not None else tick
