@@ -84,13 +84,14 @@ class Plan:
 # ---- deploying through the API ------------------------------------------------------------
 
 
-def lambda_client(url: str, read_timeout: float = 60.0) -> Any:
-    """A boto3 client that never retries (a retry would hide a failure from the numbers)."""
+def lambda_client(url: str, read_timeout: float = 60.0, service: str = "lambda") -> Any:
+    """A boto3 client (of Lambda, or `service`) that never retries (a retry would hide a
+    failure from the numbers)."""
     config = botocore.config.Config(
         retries={"max_attempts": 0}, max_pool_connections=64, read_timeout=read_timeout
     )
     return boto3.client(
-        "lambda",
+        service,
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="bench",

@@ -70,20 +70,22 @@ class Publisher:
 
     async def put_events(self, entries: Sequence[Entry]) -> list[EntryResult]:
         _check_request(entries)
-        return [await self._publish(entry) for entry in entries]
+        buses: dict[str | None, list[tuple[Rule, list[Target]]] | EntryResult] = {}
+        return [await self._publish(entry, buses) for entry in entries]
 
-    async def _publish(self, entry: Entry) -> EntryResult:
+    async def _publish(
+        self, entry: Entry, buses: dict[str | None, list[tuple[Rule, list[Target]]] | EntryResult]
+    ) -> EntryResult:
         refusal = _refusal(entry)
         if refusal is not None:
             return refusal
-        try:
-            bus = await self.rules.get_bus(entry.event_bus_name)
-        except ValidationError as exc:
-            return EntryResult(error_code="InvalidArgument", error_message=exc.message)
-        except ResourceNotFound as exc:
-            return EntryResult(error_code="ResourceNotFoundException", error_message=exc.message)
+        if entry.event_bus_name not in buses:  # each bus's rules read once a request
+            buses[entry.event_bus_name] = await self._rules_of(entry.event_bus_name)
+        rules = buses[entry.event_bus_name]
+        if isinstance(rules, EntryResult):
+            return rules
         event = self._envelope(entry)
-        for rule, targets in await self._rules_of(bus.name):
+        for rule, targets in rules:
             if _compiled(rule.event_pattern or "").matches(event):
                 await self.deliver(rule, targets, event, entry.trace_header)
         return EntryResult(event_id=event["id"])
@@ -106,7 +108,16 @@ class Publisher:
                 request_id,
             )
 
-    async def _rules_of(self, bus: str) -> list[tuple[Rule, list[Target]]]:
+    async def _rules_of(
+        self, bus_name: str | None
+    ) -> list[tuple[Rule, list[Target]]] | EntryResult:
+        """The enabled pattern rules of a bus with their targets, or the entry's error."""
+        try:
+            bus = (await self.rules.get_bus(bus_name)).name
+        except ValidationError as exc:
+            return EntryResult(error_code="InvalidArgument", error_message=exc.message)
+        except ResourceNotFound as exc:
+            return EntryResult(error_code="ResourceNotFoundException", error_message=exc.message)
         pairs = await run_sync(self.rules.store.enabled_rules, self.rules.region, bus)
         return [
             (self.rules.rule_of(row), [target_of(t) for t in targets]) for row, targets in pairs
