@@ -205,6 +205,15 @@ def test_targets_and_delete_rule_with_targets(events: Any) -> None:
         events.put_targets(Rule=rule, Targets=[{"Id": f"t{i}", "Arn": arn("f")} for i in range(2)])
     assert error(exc)[0] == "LimitExceededException"  # 4 + 2 over the 5 a rule may have
 
+    other = unique("other")
+    events.put_rule(Name=other, EventPattern=PATTERN)
+    events.put_targets(Rule=other, Targets=[{"Id": "same", "Arn": arn("f")}])
+    by_target = events.list_rule_names_by_target(TargetArn=arn("f"))["RuleNames"]
+    assert sorted({rule, other} & set(by_target)) == sorted([rule, other])
+    assert rule not in events.list_rule_names_by_target(TargetArn=arn("g"))["RuleNames"]
+    events.remove_targets(Rule=other, Ids=["same"])
+    events.delete_rule(Name=other)
+
     with pytest.raises(ClientError) as exc:
         events.delete_rule(Name=rule)
     assert error(exc) == ("ValidationException", "Rule can't be deleted since it has targets.", 400)

@@ -127,6 +127,16 @@ async def list_rules(ctx: ApiContext, body: bytes) -> wire.ListRulesResponse:
     return wire.ListRulesResponse(rules=[_rule(r) for r in page.items], next_token=page.next_token)
 
 
+async def list_rule_names_by_target(
+    ctx: ApiContext, body: bytes
+) -> wire.ListRuleNamesByTargetResponse:
+    request = decode_body(body, wire.ListRuleNamesByTargetRequest)
+    page = await ctx.event_rules.rule_names_by_target(
+        request.target_arn, request.event_bus_name, request.next_token, _limit(request.limit)
+    )
+    return wire.ListRuleNamesByTargetResponse(list(page.items), page.next_token)
+
+
 async def enable_rule(ctx: ApiContext, body: bytes) -> None:
     request = decode_body(body, wire.RuleRequest)
     await ctx.event_rules.set_state(request.name, request.event_bus_name, enabled=True)
@@ -238,6 +248,7 @@ OPERATIONS: Mapping[str, Callable[[ApiContext, bytes], Awaitable[object | None]]
     "PutRule": put_rule,
     "DescribeRule": describe_rule,
     "ListRules": list_rules,
+    "ListRuleNamesByTarget": list_rule_names_by_target,
     "EnableRule": enable_rule,
     "DisableRule": disable_rule,
     "DeleteRule": delete_rule,

@@ -239,6 +239,19 @@ class EventRules:
         )
         return _page([self.rule_of(r) for r in rows], size, lambda rule: rule.name)
 
+    async def rule_names_by_target(
+        self, arn: str, bus_name: str | None, token: str | None, limit: int | None
+    ) -> Page:
+        violations = Violations()
+        violations.string(arn, "targetArn", 1, 1600)
+        violations.raise_if_any()
+        bus = await self._existing_bus(bus_name)
+        after, size = _paging(token, limit)
+        names = await run_sync(
+            self.store.rule_names_by_target, self.region, bus, arn, after, size + 1
+        )
+        return _page(names, size, lambda name: name)
+
     async def delete_rule(self, name: str, bus_name: str | None, force: bool) -> None:
         check_rule_name(name)
         bus = await self._existing_bus(bus_name)

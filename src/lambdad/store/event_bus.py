@@ -183,6 +183,25 @@ class EventBusStore:
         with map_db_errors(), self.engine.begin() as conn:
             conn.execute(query)
 
+    def rule_names_by_target(
+        self, region: str, bus: str, arn: str, after: str | None, limit: int
+    ) -> list[str]:
+        """Names of the bus's rules that have a target of `arn`, by name, after `after`."""
+        name = event_targets.c.rule
+        query = (
+            sa.select(name)
+            .distinct()
+            .where(
+                event_targets.c.region == region,
+                event_targets.c.event_bus == bus,
+                event_targets.c.arn == arn,
+            )
+        )
+        if after is not None:
+            query = query.where(name > after)
+        with map_db_errors(), self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(query.order_by(name).limit(limit))]
+
     def enabled_rules(self, region: str, bus: str) -> list[tuple[RuleRow, list[TargetRow]]]:
         """The enabled rules of a bus that have a pattern, each with its targets."""
         rules_query = sa.select(event_rules).where(

@@ -47,6 +47,18 @@ class TestEventPatternResponse(Shape):
     result: bool
 
 
+class ListRuleNamesByTargetRequest(Shape):
+    target_arn: str
+    event_bus_name: str | None = None
+    next_token: str | None = None
+    limit: int | None = None
+
+
+class ListRuleNamesByTargetResponse(Shape):
+    rule_names: list[str]
+    next_token: str | None = None
+
+
 class PutRuleResponse(Shape):
     rule_arn: str
 
