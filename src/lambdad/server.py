@@ -29,7 +29,7 @@ from lambdad.catalog import (
 )
 from lambdad.concurrency import run_sync
 from lambdad.endpoints import lambda_url, parse_aws_endpoints
-from lambdad.events import EventRules, Ticker, check_schedule_expression
+from lambdad.events import EventRules, ScheduledRules, Ticker
 from lambdad.iam import (
     CREDENTIALS_FILE,
     CredentialResolvers,
@@ -179,6 +179,8 @@ def build_app(settings: Settings) -> ASGIApp:
         workers=settings.async_workers,
     )
     ticker = Ticker(TimerStore(engine), schedule_clock(settings), settings.schedule_clock_speed)
+    event_rules = EventRules(account, EventBusStore(engine), settings.region)
+    ScheduledRules(event_rules, ticker, async_queue.enqueue)  # it follows the rules' changes
     policy_store = PolicyStore(engine)
     users = Users(UserStore(engine), ServerKey.load_or_create(data_dir), settings.account_id)
     context = ApiContext(
@@ -196,9 +198,7 @@ def build_app(settings: Settings) -> ASGIApp:
         provisioner=provisioner,
         users=users,
         credentials=CredentialResolvers([users]),
-        event_rules=EventRules(
-            account, EventBusStore(engine), check_schedule_expression, settings.region
-        ),
+        event_rules=event_rules,
         s3_code=S3CodeFetcher(endpoints.s3),
     )
 

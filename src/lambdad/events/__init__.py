@@ -10,7 +10,7 @@ from lambdad.events.errors import (
 from lambdad.events.model import EventBus, InputTransformer, Rule, RuleState, Target
 from lambdad.events.patterns import Pattern, compile_pattern, matches_event
 from lambdad.events.publish import Entry, EntryResult, Publisher
-from lambdad.events.rules import EventRules, Page, RuleSettings, check_schedule_expression
+from lambdad.events.rules import EventRules, Page, RuleSettings
 from lambdad.events.schedule_expressions import (
     At,
     Cron,
@@ -22,6 +22,7 @@ from lambdad.events.schedule_expressions import (
     parse,
     timezone,
 )
+from lambdad.events.scheduled_rules import ScheduledRules
 from lambdad.events.ticker import DropFire, Fire, Ticker, TimerSpec
 
 __all__ = [
@@ -48,10 +49,10 @@ __all__ = [
     "Rule",
     "RuleSettings",
     "RuleState",
+    "ScheduledRules",
     "Target",
     "Ticker",
     "TimerSpec",
-    "check_schedule_expression",
     "compile_pattern",
     "matches_event",
     "next_fire",

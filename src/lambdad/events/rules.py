@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lambdad.catalog import Account
@@ -36,6 +37,7 @@ from lambdad.events.model import (
     rule_not_found,
 )
 from lambdad.events.patterns import compile_pattern
+from lambdad.events.schedule_expressions import InvalidScheduleExpression, parse
 from lambdad.events.targets import MAX_TARGETS_PER_RULE, Refusal, check_target, deliverable
 from lambdad.store.event_bus import BusRow, EventBusStore, RuleRow, TargetRow
 
@@ -45,15 +47,16 @@ MAX_RULES_PER_BUS = 300  # EventBridge's quotas (default values)
 MAX_BUSES = 100
 LIMIT_MESSAGE = "The requested resource exceeds the maximum number allowed."
 Clock = Callable[[], float]
-ScheduleCheck = Callable[[str], None]
-"""Raises ValidationError for a ScheduleExpression EventBridge refuses."""
-_SCHEDULE_SHAPE = re.compile(r"rate\(\d+ [a-z]+\)|cron\(\S+( \S+){5}\)")
+RuleListener = Callable[[str, str, "Rule | None"], Awaitable[None]]
+"""Told (region, name, the rule or None when deleted) after a default-bus rule changed."""
 
 
 def check_schedule_expression(expression: str) -> None:
-    """The shape of a rate(...) or six-field cron(...) expression."""
-    if not _SCHEDULE_SHAPE.fullmatch(expression):
-        raise ValidationError("Parameter ScheduleExpression is not valid.")
+    """A rule's rate(...) or six-field cron(...) (EventBridge rules have no at(...))."""
+    try:
+        parse(expression)
+    except InvalidScheduleExpression as exc:
+        raise ValidationError("Parameter ScheduleExpression is not valid.") from exc
 
 
 @dataclass(frozen=True)
@@ -80,16 +83,30 @@ class EventRules:
         self,
         account: Account,
         store: EventBusStore,
-        check_schedule: ScheduleCheck,
         async_region: str,
         clock: Clock = time.time,
     ) -> None:
         self.account = account
         self.store = store
-        self.check_schedule = check_schedule
         self.async_region = async_region
         """The region whose functions the durable async queue runs (the server's default)."""
         self._clock = clock
+        self._listeners: list[RuleListener] = []  # shared by every region's copy
+
+    def in_region(self, region: str) -> EventRules:
+        """This service for another region's resources (a copy sharing the rest)."""
+        clone = copy.copy(self)
+        clone.account = replace(self.account, region=region)
+        return clone
+
+    def on_rule_change(self, listener: RuleListener) -> None:
+        """Call `listener` after a rule of a default bus is put, enabled, disabled or
+        deleted (the scheduled rules follow them)."""
+        self._listeners.append(listener)
+
+    async def _changed(self, name: str, rule: Rule | None) -> None:
+        for listener in self._listeners:
+            await listener(self.region, name, rule)
 
     @property
     def region(self) -> str:
@@ -192,7 +209,7 @@ class EventRules:
                 raise ValidationError(
                     "ScheduleExpression is supported only on the default event bus."
                 )
-            self.check_schedule(settings.schedule_expression)
+            check_schedule_expression(settings.schedule_expression)
         if settings.event_pattern:
             compile_pattern(settings.event_pattern)
         row = RuleRow(
@@ -209,7 +226,10 @@ class EventRules:
         kept = await run_sync(self.store.put_rule, row, MAX_RULES_PER_BUS)
         if kept is None:
             raise LimitExceeded(LIMIT_MESSAGE)
-        return self.rule_of(kept)
+        rule = self.rule_of(kept)
+        if bus == DEFAULT_BUS:
+            await self._changed(rule.name, rule)
+        return rule
 
     async def get_rule(self, name: str, bus_name: str | None) -> Rule:
         check_rule_name(name)
@@ -226,6 +246,8 @@ class EventRules:
             self.store.set_rule_state, self.region, rule.event_bus, name, state.value
         ):
             raise rule_not_found(name, rule.event_bus)
+        if rule.event_bus == DEFAULT_BUS:
+            await self._changed(name, replace(rule, state=state))
 
     async def list_rules(
         self, prefix: str | None, bus_name: str | None, token: str | None, limit: int | None
@@ -259,6 +281,8 @@ class EventRules:
             return  # AWS: deleting a rule that is not there succeeds
         if not await run_sync(self.store.delete_rule, self.region, bus, name, force):
             raise ValidationError("Rule can't be deleted since it has targets.")
+        if bus == DEFAULT_BUS:
+            await self._changed(name, None)
 
     def rule_of(self, row: RuleRow) -> Rule:
         return Rule(
