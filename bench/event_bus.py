@@ -26,23 +26,12 @@ from typing import Any
 
 from harness import LambdadServer
 from measure import Latency, section_text, timed, write_section
-from run import HELLO, app_zip, lambda_client
+from run import deploy, lambda_client
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 START, END = "<!-- event-bus:start -->", "<!-- event-bus:end -->"
 NAME = "bench-events"
 ARN = f"arn:aws:lambda:us-east-1:000000000000:function:{NAME}"
-
-
-def deploy(lam: Any) -> None:
-    lam.create_function(
-        FunctionName=NAME,
-        Runtime="python3.12",
-        Role="arn:aws:iam::000000000000:role/bench",
-        Handler="app.handler",
-        Code={"ZipFile": app_zip(HELLO)},
-    )
-    lam.get_waiter("function_active_v2").wait(FunctionName=NAME)
 
 
 def rules(events: Any, bus: str, count: int) -> None:
@@ -65,7 +54,7 @@ def measure(n: int) -> dict[str, Latency]:
     with LambdadServer() as server:
         lam = lambda_client(server.url)
         events = lambda_client(server.url, service="events")
-        deploy(lam)
+        deploy(lam, NAME, 128)
         rules(events, "one", 1)
         rules(events, "hundred", 100)
         one, ten = entries("one", 1), entries("hundred", 10)
