@@ -204,6 +204,11 @@ class BwrapBackend:
         if forwarder is not None and self.forwarder is None:
             log.warning("sandbox: not root; functions in network mode none reach no endpoint")
         self._egress_tools = egress_tools() if os.geteuid() == 0 else None
+        if egress is not None and self._egress_tools is None:
+            log.warning(
+                "sandbox: network mode egress is unavailable here (it needs root, "
+                "slirp4netns, nsenter and ip): environments that use it fail to start"
+            )
         self._egress = EgressPolicy(
             allowed=egress.allowed if egress else (), host_addresses=host_addresses()
         )
