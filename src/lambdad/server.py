@@ -120,7 +120,7 @@ def build_app(settings: Settings) -> ASGIApp:
     code_cache = CodeCache(blobs, sandbox_files.code_dir)
     background = Background()
     account = Account(region=settings.region, account_id=settings.account_id)
-    layers = LayerCatalog(account, LayerStore(engine), blobs)
+    layers = LayerCatalog(account, LayerStore(engine, settings.region), blobs)
     catalog = Catalog(
         account=account,
         functions=FunctionStore(engine, settings.region),
@@ -154,13 +154,21 @@ def build_app(settings: Settings) -> ASGIApp:
     catalog.on_version_change(pool.retire)
     catalog.on_change(lambda _name: layers.sweep())
     concurrency = ConcurrencyCatalog(
-        account, catalog, ConcurrencyStore(engine), settings.concurrent_executions
+        account,
+        catalog,
+        ConcurrencyStore(engine, settings.region),
+        settings.concurrent_executions,
     )
-    event_invoke_configs = EventInvokeConfigs(account, catalog, EventInvokeConfigStore(engine))
+    event_invoke_configs = EventInvokeConfigs(
+        account, catalog, EventInvokeConfigStore(engine, settings.region)
+    )
     limiter = ConcurrencyLimiter(settings.concurrent_executions)
 
     async def refresh_unreserved_pool(_function_name: str = "") -> None:
-        limiter.unreserved_pool = (await concurrency.account_concurrency()).unreserved
+        """Each region's limiter learns its region's unreserved pool."""
+        for region, regional in invoker.regions().items():
+            pool_now = (await concurrency.in_region(region).account_concurrency()).unreserved
+            regional.limiter.unreserved_pool = pool_now
 
     provisioner = Provisioner(pool, concurrency.provisioned_targets)
     for listener in (refresh_unreserved_pool, provisioner.wake):
@@ -181,7 +189,7 @@ def build_app(settings: Settings) -> ASGIApp:
     ticker = Ticker(TimerStore(engine), schedule_clock(settings), settings.schedule_clock_speed)
     event_rules = EventRules(account, EventBusStore(engine), settings.region)
     ScheduledRules(event_rules, ticker, async_queue.enqueue)  # it follows the rules' changes
-    policy_store = PolicyStore(engine)
+    policy_store = PolicyStore(engine, settings.region)
     users = Users(UserStore(engine), ServerKey.load_or_create(data_dir), settings.account_id)
     context = ApiContext(
         settings=settings,
@@ -192,7 +200,9 @@ def build_app(settings: Settings) -> ASGIApp:
         async_queue=async_queue,
         logs=logs,
         event_invoke_configs=event_invoke_configs,
-        function_urls=FunctionUrls(account, catalog, FunctionUrlStore(engine), policy_store),
+        function_urls=FunctionUrls(
+            account, catalog, FunctionUrlStore(engine, settings.region), policy_store
+        ),
         policies=Policies(account, catalog, policy_store),
         concurrency=concurrency,
         provisioner=provisioner,
@@ -204,14 +214,14 @@ def build_app(settings: Settings) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await run_sync(migrate, engine)
+        await run_sync(migrate, engine, settings.region)
         await run_sync(_bootstrap_admin, users, data_dir)
         await run_sync(launcher.clean_work_root)
         async with anyio.create_task_group() as group:
             background.attach(group)
             await group.start(forwarder.run)
-            await run_sync(catalog.functions.claim_unplaced)
             for region in await run_sync(catalog.functions.regions):
+                invoker.in_region(region)  # its limiter learns its pool below
                 await catalog.in_region(region).resume_pending()
             await refresh_unreserved_pool()
             group.start_soon(provisioner.run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 
@@ -44,7 +45,7 @@ def test_create_racing_an_uncommitted_create_is_false(engine: sa.Engine) -> None
     results: list[bool] = []
     with engine.connect() as other:
         other.execute(sa.insert(functions).values(**function.__dict__, region="us-east-1"))
-        other.execute(sa.insert(function_versions).values(**latest.__dict__))
+        other.execute(sa.insert(function_versions).values(**latest.__dict__, region="us-east-1"))
         worker = threading.Thread(
             target=lambda: results.append(store.create_function(*rows("raced", "rev-2")))
         )
@@ -92,7 +93,6 @@ def test_a_store_sees_its_regions_functions(engine: sa.Engine) -> None:
     east, west = FunctionStore(engine, "us-east-1"), FunctionStore(engine, "eu-west-1")
     assert east.create_function(*rows("east-fn"))
     assert west.create_function(*rows("west-fn"))
-    assert not west.create_function(*rows("east-fn"))  # names are unique on a server
     assert east.get_function("west-fn") is None
     assert west.get_version("east-fn", "$LATEST") is None
     assert [r.function_name for r in west.list_functions(None, 10)] == ["west-fn"]
@@ -100,12 +100,24 @@ def test_a_store_sees_its_regions_functions(engine: sa.Engine) -> None:
     assert east.regions() == ["eu-west-1", "us-east-1"]
 
 
-def test_rows_older_than_regions_are_claimed_by_the_default_region(engine: sa.Engine) -> None:
-    function, latest = rows("old")
-    with engine.begin() as conn:  # as a lambdad before regions wrote it
-        conn.execute(sa.insert(functions).values(**function.__dict__))
-        conn.execute(sa.insert(function_versions).values(**latest.__dict__))
-    store = FunctionStore(engine, "ap-south-1")
-    assert store.get_function("old") is None
-    assert store.claim_unplaced() == 1
-    assert store.get_function("old") == function
+def test_one_name_in_two_regions_is_two_functions(engine: sa.Engine) -> None:
+    east, west = FunctionStore(engine, "us-east-1"), FunctionStore(engine, "eu-west-1")
+    east_function, east_latest = rows("same")
+    west_latest = dataclasses.replace(east_latest, revision_id="west", code_size=99)
+    assert east.create_function(east_function, east_latest)
+    assert west.create_function(east_function, west_latest)
+    assert not west.create_function(east_function, west_latest)  # unique in its region
+    assert east.get_version("same", "$LATEST") == east_latest
+    assert west.get_version("same", "$LATEST") == west_latest
+
+    def build(number: int) -> VersionRow:
+        return dataclasses.replace(west_latest, version=str(number))
+
+    assert west.publish_version(west_latest, "west", build) is not None
+    assert [r.version for r in west.list_versions("same")] == ["$LATEST", "1"]
+    assert [r.version for r in east.list_versions("same")] == ["$LATEST"]
+
+    west.delete_function("same")
+    assert west.get_function("same") is None
+    assert east.get_function("same") == east_function
+    assert east.get_version("same", "$LATEST") == east_latest

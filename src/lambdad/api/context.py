@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.requests import Request
 
@@ -21,6 +19,7 @@ from lambdad.catalog import (
     Policies,
     S3CodeFetcher,
 )
+from lambdad.catalog.regional import is_regional
 from lambdad.events import EventRules
 from lambdad.iam import CredentialResolvers, Users
 from lambdad.invoke import AsyncQueue, Invoker
@@ -62,26 +61,20 @@ class ApiContext:
         return ctx.in_region(request_region(request, ctx.settings.region))
 
     def in_region(self, region: str) -> ApiContext:
-        """This context for `region`: its account, catalog and invoker, and every other
-        part that holds an `account` or a `catalog` rebound to them (a shallow copy)."""
+        """This context for `region`: its account, and every part that is regional
+        (has `in_region`: the catalog, the invoker, the catalog services) that region's;
+        the rest (settings, the async queue, the provisioner) is the server's."""
         if region == self.account.region:
             return self
         found = self._regions.get(region)
         if found is None:
-            account = dataclasses.replace(self.account, region=region)
-            catalog = self.catalog.in_region(region)
             parts = {
-                f.name: _rebound(getattr(self, f.name), account, catalog)
+                f.name: getattr(self, f.name).in_region(region)
                 for f in dataclasses.fields(self)
-                if f.name not in ("settings", "account", "catalog", "invoker", "_regions")
+                if f.name != "_regions" and is_regional(getattr(self, f.name))
             }
-            found = dataclasses.replace(
-                self,
-                account=account,
-                catalog=catalog,
-                invoker=self.invoker.in_region(region),
-                **parts,
-            )
+            account = dataclasses.replace(self.account, region=region)
+            found = dataclasses.replace(self, account=account, **parts)
             self._regions[region] = found
         return found
 
@@ -90,14 +83,3 @@ class ApiContext:
         return self.account.resolve(
             request.path_params["FunctionName"], request.query_params.get("Qualifier")
         )
-
-
-def _rebound(part: Any, account: Account, catalog: Catalog) -> Any:
-    """`part` with its `account` / `catalog` (if it has them) those of another region."""
-    names = [n for n in ("account", "catalog") if hasattr(part, n)]
-    if not names:
-        return part
-    clone = copy.copy(part)
-    for name in names:
-        setattr(clone, name, account if name == "account" else catalog)
-    return clone

@@ -51,11 +51,10 @@ async def invoke(request: Request) -> Response:
     if invocation_type == "DryRun":
         return Response(status_code=204, headers=headers)
     if invocation_type == "Event":
-        _check_async_region(ctx)
         # The qualifier as invoked: its event invoke config applies, and an
         # alias is resolved when the event runs.
         request_id = await ctx.async_queue.enqueue(
-            version.function_name, ref.qualifier or LATEST, payload, trace_id
+            ctx.region, version.function_name, ref.qualifier or LATEST, payload, trace_id
         )
         return Response(status_code=202, headers={**headers, "x-amzn-RequestId": request_id})
     result = await ctx.invoker.invoke(
@@ -76,11 +75,12 @@ async def invoke(request: Request) -> Response:
 async def invoke_async(request: Request) -> Response:
     """The legacy InvokeAsync (2014-11-13): always an Event invocation."""
     ctx = ApiContext.of(request)
-    _check_async_region(ctx)
     body = await _payload(request, MAX_ASYNC_PAYLOAD, "InvokeAsync")
     payload = check_payload(body, MAX_ASYNC_PAYLOAD)
     version = (await ctx.invoker.resolve(request.path_params["FunctionName"], None)).version
-    await ctx.async_queue.enqueue(version.function_name, LATEST, payload, new_trace_id())
+    await ctx.async_queue.enqueue(
+        ctx.region, version.function_name, LATEST, payload, new_trace_id()
+    )
     return Response(b'{"Status": 202}', status_code=202, media_type="application/json")
 
 
@@ -110,13 +110,3 @@ async def function_logs(request: Request) -> Response:
         "nextAfter": events[-1].id if events else after,
     }
     return Response(encode(body), media_type="application/json")
-
-
-def _check_async_region(ctx: ApiContext) -> None:
-    """The durable queue runs events in the server's default region only: refused
-    elsewhere rather than accepted and lost."""
-    if ctx.region != ctx.settings.region:
-        raise InvalidParameterValue(
-            "Asynchronous invocation is available in this server's default region "
-            f"({ctx.settings.region}) only; invoke functions of {ctx.region} synchronously."
-        )

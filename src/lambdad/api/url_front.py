@@ -2,7 +2,9 @@
 
 Reached through `RequestGuard`, which sends it every request to a function URL
 host (`<url-id>.lambda-url.<region>.localhost`) and every `/lambda-url/<url-id>/`
-path on the server's own names. A request is checked whole before anything
+path on the server's own names. URLs are regional: the host names the region
+of the function; a path-based URL is found in whichever region holds its id
+(ids are unique on the server). A request is checked whole before anything
 reaches a function: an unknown id is 404, a body over 6 MB is 413 (read no
 further than that), and a CORS preflight is answered here. The invocation is
 the Invoke path's (concurrency, logs, recursion apply); a throttle is 429, a
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ from lambdad.api.url_payload import (
     url_response,
 )
 from lambdad.catalog import LATEST, FunctionUrlConfig
+from lambdad.catalog.names import REGION_PATTERN
 from lambdad.errors import LambdadError, TooManyRequests
 from lambdad.invoke import MAX_SYNC_PAYLOAD
 
@@ -41,20 +45,26 @@ PATH_PREFIX = "/lambda-url/"
 FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
+_REGION = re.compile(REGION_PATTERN)
+
+
 @dataclass(frozen=True)
 class UrlTarget:
     url_id: str
     path: str
+    region: str | None = None
+    """The region the host names; None for a path-based URL."""
 
 
-def url_target(host: str, path: str, region: str) -> UrlTarget | None:
-    """The URL id and the function's path of a request: by host (of this server's
-    region), else by path prefix."""
+def url_target(host: str, path: str) -> UrlTarget | None:
+    """The URL id, the function's path and the region of a request: by host, else by
+    path prefix."""
     if is_function_url_host(host):
         url_id, _, rest = host.partition(".")
-        if rest != f"lambda-url.{region}.localhost":
+        region = rest.removeprefix("lambda-url.").removesuffix(".localhost")
+        if not _REGION.fullmatch(region):
             return None
-        return UrlTarget(url_id, path or "/")
+        return UrlTarget(url_id, path or "/", region)
     if path.startswith(PATH_PREFIX):
         url_id, _, rest = path[len(PATH_PREFIX) :].partition("/")
         return UrlTarget(url_id, "/" + rest)
@@ -75,8 +85,13 @@ class FunctionUrlFront:
     async def _answer(self, scope: Scope, receive: Receive) -> Response:
         headers = _header_pairs(scope)
         joined = dict(headers)
-        target = url_target(_host_name(joined.get("host", "")), scope["path"], self.ctx.region)
-        config = None if target is None else await self.ctx.function_urls.by_url_id(target.url_id)
+        target = url_target(_host_name(joined.get("host", "")), scope["path"])
+        ctx = self.ctx
+        config = None
+        if target is not None:
+            region = target.region or await ctx.function_urls.region_of(target.url_id)
+            ctx = ctx.in_region(region or ctx.region)
+            config = await ctx.function_urls.by_url_id(target.url_id)
         if target is None or config is None:
             return error_response(
                 "ResourceNotFoundException", 404, "The function URL does not exist."
@@ -89,7 +104,7 @@ class FunctionUrlFront:
         method = scope["method"]
         if config.cors is not None and is_preflight(method, joined):
             return _raw_response(200, preflight_headers(config.cors, joined), b"")
-        if not await self.ctx.function_urls.allows_request(config):
+        if not await ctx.function_urls.allows_request(config):
             return _message(403, "Forbidden")
         request = UrlRequest(
             url_id=config.url_id,
@@ -102,10 +117,10 @@ class FunctionUrlFront:
             source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
             protocol=f"HTTP/{scope.get('http_version', '1.1')}",
             request_id=scope.get("state", {}).get("request_id") or str(uuid.uuid4()),
-            account_id="anonymous" if config.auth_type == "NONE" else self.ctx.account.account_id,
+            account_id="anonymous" if config.auth_type == "NONE" else ctx.account.account_id,
             time_s=time.time(),
         )
-        answer = await self._invoke(config, request)
+        answer = await self._invoke(ctx, config, request)
         if isinstance(answer, Response):
             return answer
         out = answer.headers
@@ -114,13 +129,13 @@ class FunctionUrlFront:
         return _raw_response(answer.status, out, answer.body)
 
     async def _invoke(
-        self, config: FunctionUrlConfig, request: UrlRequest
+        self, ctx: ApiContext, config: FunctionUrlConfig, request: UrlRequest
     ) -> UrlResponse | Response:
         qualifier = None if config.qualifier == LATEST else config.qualifier
         payload = json.dumps(url_event(request)).encode()
         try:
-            target = await self.ctx.invoker.resolve(config.function_name, qualifier)
-            result = await self.ctx.invoker.invoke(
+            target = await ctx.invoker.resolve(config.function_name, qualifier)
+            result = await ctx.invoker.invoke(
                 target,
                 payload,
                 trace_id=None,

@@ -1,6 +1,6 @@
 """A function's concurrency settings and the account's pool they are carved from.
 
-    account limit (Settings.concurrent_executions, AWS's default 1000)
+    account limit (Settings.concurrent_executions, AWS's default 1000), per region
     ├── reserved concurrency of each function that has one
     ├── provisioned concurrency of functions without a reservation
     └── unreserved pool: what every other function shares; never below 100
@@ -22,6 +22,7 @@ from lambdad.catalog import validation
 from lambdad.catalog.markers import page_after
 from lambdad.catalog.model import LATEST, Version
 from lambdad.catalog.names import Account, FunctionRef
+from lambdad.catalog.regional import Regional
 from lambdad.catalog.service import Catalog
 from lambdad.concurrency import run_sync
 from lambdad.errors import (
@@ -64,7 +65,7 @@ class AccountConcurrency:
     unreserved: int
 
 
-class ConcurrencyCatalog:
+class ConcurrencyCatalog(Regional):
     def __init__(
         self,
         account: Account,
@@ -215,8 +216,16 @@ class ConcurrencyCatalog:
         return page_after(rows, lambda r: r.qualifier, marker, max_items)
 
     async def provisioned_targets(self) -> list[ProvisionedTarget]:
-        """Every config with the version it should run now (configs whose alias or
-        version is gone are dropped: the version was deleted, so is its config)."""
+        """Every config of every region with the version it should run now (configs
+        whose alias or version is gone are dropped: the version was deleted, so is
+        its config)."""
+        targets: list[ProvisionedTarget] = []
+        for region in await run_sync(self.catalog.functions.regions):
+            targets += await self.in_region(region).provisioned_targets_here()
+        return targets
+
+    async def provisioned_targets_here(self) -> list[ProvisionedTarget]:
+        """`provisioned_targets` of this region."""
         targets: list[ProvisionedTarget] = []
         for row in await run_sync(self.store.list_provisioned):
             try:

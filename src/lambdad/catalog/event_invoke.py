@@ -18,6 +18,7 @@ from lambdad.catalog.destinations import check_destination
 from lambdad.catalog.markers import page_after, page_size
 from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account
+from lambdad.catalog.regional import Regional
 from lambdad.catalog.service import Catalog
 from lambdad.concurrency import run_sync
 from lambdad.errors import InvalidParameterValue, ResourceNotFound
@@ -78,7 +79,7 @@ class EventInvokeConfigPage:
     next_marker: str | None
 
 
-class EventInvokeConfigs:
+class EventInvokeConfigs(Regional):
     def __init__(
         self,
         account: Account,

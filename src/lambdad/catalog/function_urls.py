@@ -21,6 +21,7 @@ from lambdad.catalog.constraints import Violations
 from lambdad.catalog.markers import page_after, page_size
 from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account
+from lambdad.catalog.regional import Regional
 from lambdad.catalog.service import Catalog
 from lambdad.catalog.url_access import public_url_allowed
 from lambdad.concurrency import run_sync
@@ -79,7 +80,7 @@ class FunctionUrlPage:
     next_marker: str | None
 
 
-class FunctionUrls:
+class FunctionUrls(Regional):
     def __init__(
         self,
         account: Account,
@@ -173,6 +174,12 @@ class FunctionUrls:
             return None
         row = await run_sync(self.store.by_url_id, url_id.lower())
         return None if row is None else _config(row)
+
+    async def region_of(self, url_id: str) -> str | None:
+        """The region of the URL with this id, whichever it is (path-based URLs)."""
+        if len(url_id) != URL_ID_LENGTH or not url_id.isalnum():
+            return None
+        return await run_sync(self.store.region_of, url_id.lower())
 
     async def allows_request(self, config: FunctionUrlConfig) -> bool:
         """Whether the URL may be called: with AuthType NONE, its resource policy decides."""

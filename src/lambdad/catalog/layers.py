@@ -34,6 +34,7 @@ from lambdad.catalog.layer_policies import (
 from lambdad.catalog.markers import decode_marker, encode_marker, page_size
 from lambdad.catalog.model import LayerRef
 from lambdad.catalog.names import Account, constraint_message
+from lambdad.catalog.regional import Regional
 from lambdad.catalog.runtimes import ALL_RUNTIMES as FUNCTION_RUNTIMES
 from lambdad.concurrency import run_sync
 from lambdad.errors import (
@@ -118,22 +119,29 @@ class LayerQuery:
     max_items: int | None = None
 
 
+@dataclass
+class _SweepState:
+    tombstones_in_use: bool = True
+    """Whether a deleted version may still wait for its last function (unknown at start)."""
+
+
 @dataclass(frozen=True)
 class LayerPage:
     versions: list[LayerVersion]
     next_marker: str | None
 
 
-class LayerCatalog:
+class LayerCatalog(Regional):
     def __init__(self, account: Account, layers: LayerStore, blobs: BlobStore) -> None:
         self.account = account
         self.layers = layers
         self.blobs = blobs
-        self._tombstones_in_use = True
-        """Whether a deleted version may still wait for its last function (unknown at start)."""
+        self._sweep = _SweepState()
+        """Shared by the catalogs of every region: the sweep is the server's."""
 
-    def layer_arn(self, name: str) -> str:
-        return f"arn:aws:lambda:{self.account.region}:{self.account.account_id}:layer:{name}"
+    def layer_arn(self, name: str, region: str | None = None) -> str:
+        region = region or self.account.region
+        return f"arn:aws:lambda:{region}:{self.account.account_id}:layer:{name}"
 
     # -- layer versions ------------------------------------------------------
 
@@ -235,24 +243,26 @@ class LayerCatalog:
         row = await run_sync(self.layers.mark_deleted, name, version)
         if row is not None:
             log.info("layer %s: version %d deleted", name, version)
-            self._tombstones_in_use = True
+            self._sweep.tombstones_in_use = True
             await self.sweep()
 
     async def sweep(self) -> None:
-        """Release the blobs of deleted layer versions that no function uses any more.
+        """Release the blobs of deleted layer versions (of every region) that no function
+        uses any more.
 
         Runs after every function change; free unless a deleted version was still
         in use at the last sweep."""
-        if not self._tombstones_in_use:
+        if not self._sweep.tombstones_in_use:
             return
-        self._tombstones_in_use = False  # before reading: a delete meanwhile sets it again
+        self._sweep.tombstones_in_use = False  # before reading: a delete meanwhile sets it
         tombstones = await run_sync(self.layers.tombstones)
         used = await run_sync(self.layers.layers_in_use) if tombstones else set()
-        for row in tombstones:
-            if f"{self.layer_arn(row.layer_name)}:{row.version}" in used:
-                self._tombstones_in_use = True
+        for region, row in tombstones:
+            if f"{self.layer_arn(row.layer_name, region)}:{row.version}" in used:
+                self._sweep.tombstones_in_use = True
                 continue
-            await run_sync(self.layers.release, row.layer_name, row.version)
+            store = self.layers.in_region(region)
+            await run_sync(store.release, row.layer_name, row.version)
             if not await run_sync(self.layers.blob_in_use, row.code_sha256):
                 await run_sync(self.blobs.delete, row.code_sha256)
 
@@ -347,10 +357,13 @@ class LayerCatalog:
         match = _LAYER_ARN.fullmatch(arn)
         if match is None or match.group("version") is None:
             raise missing  # an AWS-managed `awslayer` ARN: none exists here
-        if (match.group("region"), match.group("account")) != (
-            self.account.region,
-            self.account.account_id,
-        ):
+        if match.group("region") != self.account.region:
+            # AWS's answer to a layer of another region (layers are regional).
+            raise InvalidParameterValue(
+                "Layers are not in the same region as the function. "
+                f"Layers are expected to be in region {self.account.region}."
+            )
+        if match.group("account") != self.account.account_id:
             raise missing
         row = await run_sync(self.layers.get, match.group("name"), int(match.group("version")))
         if row is None or row.deleted:

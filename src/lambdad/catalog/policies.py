@@ -29,6 +29,7 @@ from lambdad.catalog.policy_documents import (
     render_statement,
     revision_mismatch,
 )
+from lambdad.catalog.regional import Regional
 from lambdad.catalog.service import Catalog
 from lambdad.concurrency import run_sync
 from lambdad.errors import (
@@ -89,7 +90,7 @@ class Policy:
     revision_id: str
 
 
-class Policies:
+class Policies(Regional):
     def __init__(self, account: Account, catalog: Catalog, store: PolicyStore) -> None:
         self.account = account
         self.catalog = catalog

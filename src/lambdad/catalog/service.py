@@ -72,9 +72,9 @@ ChangeListener = Callable[[str], Awaitable[None]]
 """Told the function name after its code, configuration or aliases changed or it was deleted."""
 
 VersionListener = Callable[[str, str | None], Awaitable[None]]
-"""Told (function name, version) when that version changed or went away; version None
-when the whole function did. Published versions never change, so their warm
-environments outlive changes to $LATEST."""
+"""Told (function ARN, version) when that version changed or went away; version None
+when the whole function did (the unqualified ARN names the function of one region).
+Published versions never change, so their warm environments outlive changes to $LATEST."""
 
 
 class Catalog:
@@ -95,18 +95,19 @@ class Catalog:
         self._spawn = spawn
         self._listeners: list[ChangeListener] = []
         self._version_listeners: list[VersionListener] = []
-        self.aliases = Aliases(self, AliasStore(functions.engine))
+        self.aliases = Aliases(self, AliasStore(functions.engine, functions.region))
         self._regions: dict[str, Catalog] = {account.region: self}
 
     def in_region(self, region: str) -> Catalog:
-        """The catalog of `region` on this server: that region's functions, the same
-        code cache, background and change listeners (names are unique on a server)."""
+        """The catalog of `region` on this server: that region's functions, aliases and
+        layers; the same code cache, background and change listeners."""
         found = self._regions.get(region)
         if found is None:
             found = copy.copy(self)
             found.account = dataclasses.replace(self.account, region=region)
             found.functions = self.functions.in_region(region)
-            found.aliases = Aliases(found, self.aliases.store)
+            found.aliases = Aliases(found, self.aliases.store.in_region(region))
+            found.layers = None if self.layers is None else self.layers.in_region(region)
             self._regions[region] = found
         return found
 
@@ -568,7 +569,7 @@ class Catalog:
         for listener in self._listeners:
             await listener(name)
         for version_listener in self._version_listeners:
-            await version_listener(name, version)
+            await version_listener(self.account.function_arn(name), version)
 
     async def notify_alias_change(self, name: str) -> None:
         """An alias of `name` changed: what its qualifiers resolve to may differ now."""

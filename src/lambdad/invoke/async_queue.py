@@ -6,6 +6,7 @@ An event is one job; each run of it is an attempt (rq's Job vs Execution).
 What follows an attempt (retry, wait, destination) is planned by
 `async_retry` under the function's event invoke config, then carried out
 here. Every event that ends without success is logged, never dropped silently.
+The queue is the server's: each event runs in its function's region.
 """
 
 from __future__ import annotations
@@ -64,12 +65,18 @@ class AsyncQueue:
         self._wake = anyio.Event()
 
     async def enqueue(
-        self, function_name: str, qualifier: str, payload: bytes, trace_id: str | None
+        self,
+        region: str,
+        function_name: str,
+        qualifier: str,
+        payload: bytes,
+        trace_id: str | None,
     ) -> str:
-        """Durably accept an event; returns its request id."""
+        """Durably accept an event for a function of `region`; returns its request id."""
         now = self._clock()
         row = AsyncEventRow(
             id=str(uuid.uuid4()),
+            region=region,
             function_name=function_name,
             qualifier=qualifier,
             payload=payload,
@@ -124,7 +131,8 @@ class AsyncQueue:
             self._workers.release()
 
     async def _plan(self, event: AsyncEventRow) -> Step:
-        config = await self.configs.for_event(event.function_name, event.qualifier)
+        configs = self.configs.in_region(event.region)
+        config = await configs.for_event(event.function_name, event.qualifier)
         expired = plan_before(event, config, self.times, self._clock())
         if expired is not None:
             return expired
@@ -134,8 +142,9 @@ class AsyncQueue:
     async def _run(self, event: AsyncEventRow) -> AttemptResult:
         """One attempt through the synchronous path."""
         try:
-            target = await self.invoker.resolve(event.function_name, event.qualifier)
-            result = await self.invoker.invoke(
+            invoker = self.invoker.in_region(event.region)
+            target = await invoker.resolve(event.function_name, event.qualifier)
+            result = await invoker.invoke(
                 target, event.payload, trace_id=event.trace_id, request_id=event.id
             )
         except TooManyRequests as exc:
@@ -186,7 +195,8 @@ class AsyncQueue:
 
     async def _finish(self, done: Done) -> None:
         event = done.event
-        arn = self.invoker.account.function_arn(event.function_name, event.qualifier)
+        account = self.invoker.in_region(event.region).account
+        arn = account.function_arn(event.function_name, event.qualifier)
         nxt = follow_up(done, arn, self._clock())
         if done.condition is not Condition.SUCCESS:
             where = f"sent to {done.destination}" if nxt else "no OnFailure destination, dropped"

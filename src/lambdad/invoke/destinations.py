@@ -18,7 +18,8 @@ from lambdad.invoke.requests import MAX_ASYNC_PAYLOAD
 from lambdad.store import AsyncEventRow
 
 _FUNCTION_ARN = re.compile(
-    r"arn:aws[a-zA-Z0-9-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[a-zA-Z0-9-_]+)"
+    r"arn:aws[a-zA-Z0-9-]*:lambda:(?P<region>[a-z0-9-]+):\d{12}:function:"
+    r"(?P<name>[a-zA-Z0-9-_]+)"
     r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?"
 )
 
@@ -77,6 +78,7 @@ def follow_up(done: Done, function_arn: str, now: float) -> AsyncEventRow | None
     record = destination_record(done, function_arn, now)
     return AsyncEventRow(
         id=str(uuid.uuid4()),
+        region=match.group("region"),
         function_name=match.group("name"),
         qualifier=match.group("qualifier") or "$LATEST",
         payload=json.dumps(record).encode(),

@@ -64,19 +64,29 @@ class Invoker:
         self._regions: dict[str, Invoker] = {account.region: self}
 
     def in_region(self, region: str) -> Invoker:
-        """The invoker of `region`'s functions: the same pool, limits and logs."""
+        """The invoker of `region`'s functions: the same pool and logs, the region's own
+        version cache and concurrency limits (AWS's account limit is per region)."""
         found = self._regions.get(region)
         if found is None:
             found = copy.copy(self)
             found.account = dataclasses.replace(self.account, region=region)
             found.catalog = self.catalog.in_region(region)
+            found.limiter = ConcurrencyLimiter(self.limiter.account_limit)
             concurrency = self.versions.concurrency
+            if concurrency is not None:
+                concurrency = concurrency.in_region(region)
             found.versions = VersionCache(found.catalog, concurrency=concurrency)
+            # The catalogs of all regions share their listeners: a change of a name in
+            # any region drops that name here too, which costs a re-read at most.
             found.catalog.on_change(found.versions.forget)
             if concurrency is not None:
                 concurrency.on_change(found.versions.forget)
             self._regions[region] = found
         return found
+
+    def regions(self) -> dict[str, Invoker]:
+        """The invokers of every region used so far, by region."""
+        return dict(self._regions)
 
     async def resolve(self, function_name: str, qualifier: str | None) -> Resolved:
         """The version an invoke runs, once it is ready to run."""

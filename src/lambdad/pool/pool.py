@@ -6,7 +6,9 @@ Contract:
   serves one invocation at a time: the caller owns it until `release`.
 - `release(lease, reusable)` returns it as IDLE and frozen, or destroys it
   when it is not reusable (poison on error) or was retired meanwhile.
-- `retire(function_name, version)` is called on every code/configuration change
+- Functions are named by their unqualified ARN everywhere here: two functions
+  of one name in two regions are two functions.
+- `retire(function_arn, version)` is called on every code/configuration change
   (of $LATEST: published versions never change) and on delete: idle
   environments of that version, or of the whole function, are destroyed at
   once, busy ones when released.
@@ -45,13 +47,14 @@ class EnvState(enum.Enum):
 
 @dataclass(frozen=True)
 class PoolKey:
-    function_name: str
+    function_arn: str
+    """Unqualified: the function of one region."""
     version: str
     revision_id: str
 
     @classmethod
     def of(cls, version: Version) -> PoolKey:
-        return cls(version.function_name, version.version, version.revision_id)
+        return cls(version.function_arn, version.version, version.revision_id)
 
 
 @dataclass
@@ -177,12 +180,12 @@ class EnvironmentPool:
         )
         return lease
 
-    def provisioned(self, function_name: str, qualifier: str) -> list[Lease]:
+    def provisioned(self, function_arn: str, qualifier: str) -> list[Lease]:
         """The live provisioned environments of one qualifier."""
         return [
             lease
             for lease in self._leases.values()
-            if lease.key.function_name == function_name
+            if lease.key.function_arn == function_arn
             and lease.provisioned_for == qualifier
             and lease.allocated
             and lease.state in (EnvState.IDLE, EnvState.BUSY)
@@ -190,9 +193,9 @@ class EnvironmentPool:
         ]
 
     def provisioned_keys(self) -> set[tuple[str, str]]:
-        """(function, qualifier) of every live provisioned environment."""
+        """(function ARN, qualifier) of every live provisioned environment."""
         return {
-            (lease.key.function_name, lease.provisioned_for)
+            (lease.key.function_arn, lease.provisioned_for)
             for lease in self._leases.values()
             if lease.provisioned_for is not None and not lease.retired
         }
@@ -225,13 +228,13 @@ class EnvironmentPool:
 
     # -- housekeeping ----------------------------------------------------------
 
-    async def retire(self, function_name: str, version: str | None = None) -> None:
+    async def retire(self, function_arn: str, version: str | None = None) -> None:
         """Retire the function's environments: all of them, or those of one version."""
         async with self._lock:
             leases = [
                 lease
                 for lease in self._leases.values()
-                if lease.key.function_name == function_name
+                if lease.key.function_arn == function_arn
                 and (version is None or lease.key.version == version)
                 and lease.provisioned_for is None
             ]
@@ -278,11 +281,11 @@ class EnvironmentPool:
             for lease in leases:
                 await self._teardown(lease, "server stopping")
 
-    def count(self, function_name: str | None = None) -> int:
+    def count(self, function_arn: str | None = None) -> int:
         return sum(
             1
             for lease in self._leases.values()
-            if function_name is None or lease.key.function_name == function_name
+            if function_arn is None or lease.key.function_arn == function_arn
         )
 
     async def _destroy(self, lease: Lease, reason: str) -> None:

@@ -63,12 +63,13 @@ class Provisioner:
         self._targets = targets
         self.interval_s = interval_s
         self._wake = anyio.Event()
+        # By (function ARN, qualifier): the same name in two regions is two functions.
         self._failures: dict[tuple[str, str], tuple[object, str]] = {}
         self._lock = anyio.Lock()
 
-    def allocation(self, function_name: str, qualifier: str, requested: int) -> Allocation:
-        allocated = min(requested, len(self.pool.provisioned(function_name, qualifier)))
-        failure = self._failures.get((function_name, qualifier))
+    def allocation(self, function_arn: str, qualifier: str, requested: int) -> Allocation:
+        allocated = min(requested, len(self.pool.provisioned(function_arn, qualifier)))
+        failure = self._failures.get((function_arn, qualifier))
         if failure is not None and allocated < requested:
             return Allocation(allocated, allocated, ProvisionedStatus.FAILED, failure[1])
         if allocated >= requested:
@@ -101,12 +102,12 @@ class Provisioner:
                 await self._start_all(starts)
 
     async def _drop_unwanted(self, targets: list[ProvisionedTarget]) -> None:
-        wanted = {(t.config.function_name, t.config.qualifier): t for t in targets}
-        for function_name, qualifier in self.pool.provisioned_keys():
-            target = wanted.get((function_name, qualifier))
+        wanted = {(t.version.function_arn, t.config.qualifier): t for t in targets}
+        for function_arn, qualifier in self.pool.provisioned_keys():
+            target = wanted.get((function_arn, qualifier))
             stale = [
                 lease
-                for lease in self.pool.provisioned(function_name, qualifier)
+                for lease in self.pool.provisioned(function_arn, qualifier)
                 if target is None or lease.key != PoolKey.of(target.version)
             ]
             if stale:
@@ -116,7 +117,7 @@ class Provisioner:
 
     async def _adjust(self, target: ProvisionedTarget) -> list[ProvisionedTarget]:
         """Trims what is over; returns one entry per environment to start."""
-        name, qualifier = target.config.function_name, target.config.qualifier
+        name, qualifier = target.version.function_arn, target.config.qualifier
         have = self.pool.provisioned(name, qualifier)
         extra = len(have) - target.config.requested
         if extra > 0:
@@ -142,7 +143,7 @@ class Provisioner:
                 group.start_soon(start, target)
 
     async def _start_one(self, target: ProvisionedTarget) -> None:
-        name, qualifier = target.config.function_name, target.config.qualifier
+        name, qualifier = target.version.function_arn, target.config.qualifier
         if (name, qualifier) in self._failures:
             return  # a sibling failed in this pass
         try:

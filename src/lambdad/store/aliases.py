@@ -1,7 +1,7 @@
 """Rows of aliases, with compare-and-swap on RevisionId.
 
-An alias belongs to a function (its rows go when the function goes, see
-`FunctionStore.delete_function`). `routing_config` is the alias's
+An alias belongs to a function of the store's region (its rows go when the
+function goes, see `FunctionStore.delete_function`). `routing_config` is the alias's
 AdditionalVersionWeights map ({"2": 0.1}) or None. Every method is blocking:
 callers run it through `run_sync`.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from lambdad.store.database import compare_and_swap, map_db_errors
+from lambdad.store.regional import RegionalStore, fields_of
 from lambdad.store.schema import PER_QUALIFIER, aliases, functions
 
 
@@ -31,14 +32,12 @@ class AliasRow:
         return {self.function_version, *(self.routing_config or {})}
 
 
-class AliasStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+class AliasStore(RegionalStore):
+    def _alias(self, function_name: str, name: str) -> sa.ColumnElement[bool]:
+        return sa.and_(self.of_function(aliases, function_name), aliases.c.name == name)
 
     def get(self, function_name: str, name: str) -> AliasRow | None:
-        query = sa.select(aliases).where(
-            aliases.c.function_name == function_name, aliases.c.name == name
-        )
+        query = sa.select(aliases).where(self._alias(function_name, name))
         with map_db_errors(), self.engine.connect() as conn:
             row = conn.execute(query).first()
         return None if row is None else _row(row._mapping)
@@ -47,7 +46,7 @@ class AliasStore:
         """The function's aliases in name order."""
         query = (
             sa.select(aliases)
-            .where(aliases.c.function_name == function_name)
+            .where(self.of_function(aliases, function_name))
             .order_by(aliases.c.name)
         )
         with map_db_errors(), self.engine.connect() as conn:
@@ -58,57 +57,55 @@ class AliasStore:
         with map_db_errors():
             try:
                 with self.engine.begin() as conn:
-                    if not _function_exists(conn, row.function_name):
+                    if not self._function_exists(conn, row.function_name):
                         return None
                     if self._exists(conn, row.function_name, row.name):
                         return False
-                    conn.execute(sa.insert(aliases).values(**row.__dict__))
+                    conn.execute(sa.insert(aliases).values(**row.__dict__, region=self.region))
             except sa.exc.IntegrityError:
                 return False  # a concurrent create of the same alias won
         return True
 
     def replace(self, row: AliasRow, expected_revision: str) -> bool:
         """Write `row` over its alias if that still has `expected_revision`."""
-        keys = {"function_name": row.function_name, "name": row.name}
+        keys = {"region": self.region, "function_name": row.function_name, "name": row.name}
         values = {k: v for k, v in row.__dict__.items() if k not in keys}
         return compare_and_swap(self.engine, aliases, keys, values, expected_revision)
 
     def delete(self, function_name: str, name: str) -> bool:
         """Delete an alias with its policy and event invoke config."""
-        query = sa.delete(aliases).where(
-            aliases.c.function_name == function_name, aliases.c.name == name
-        )
+        query = sa.delete(aliases).where(self._alias(function_name, name))
         with map_db_errors(), self.engine.begin() as conn:
             for table in PER_QUALIFIER:
                 conn.execute(
                     sa.delete(table).where(
-                        table.c.function_name == function_name, table.c.qualifier == name
+                        self.of_function(table, function_name), table.c.qualifier == name
                     )
                 )
             return conn.execute(query).rowcount == 1
 
-    @staticmethod
-    def _exists(conn: Connection, function_name: str, name: str) -> bool:
-        query = sa.select(aliases.c.name).where(
-            aliases.c.function_name == function_name, aliases.c.name == name
-        )
+    def _exists(self, conn: Connection, function_name: str, name: str) -> bool:
+        query = sa.select(aliases.c.name).where(self._alias(function_name, name))
+        return conn.execute(query).first() is not None
+
+    def _function_exists(self, conn: Connection, name: str) -> bool:
+        query = sa.select(functions.c.name).where(self.here(functions), functions.c.name == name)
         return conn.execute(query).first() is not None
 
 
-def aliases_of_version(conn: Connection, function_name: str, version: str) -> list[str]:
+def aliases_of_version(
+    conn: Connection, region: str, function_name: str, version: str
+) -> list[str]:
     """Names of the aliases that route to `version` (inside the caller's transaction)."""
-    query = sa.select(aliases).where(aliases.c.function_name == function_name)
+    query = sa.select(aliases).where(
+        aliases.c.region == region, aliases.c.function_name == function_name
+    )
     rows = [_row(r._mapping) for r in conn.execute(query)]
     return sorted(r.name for r in rows if version in r.versions())
 
 
-def _function_exists(conn: Connection, name: str) -> bool:
-    query = sa.select(functions.c.name).where(functions.c.name == name)
-    return conn.execute(query).first() is not None
-
-
 def _row(mapping: sa.RowMapping) -> AliasRow:
-    data = dict(mapping)
+    data = fields_of(mapping)
     weights = data.get("routing_config")
     data["routing_config"] = None if not weights else {str(k): float(v) for k, v in weights.items()}
     return AliasRow(**data)

@@ -5,6 +5,7 @@ deleted only when it is done (succeeded, or out of retries or age), so a
 crash of the server loses no accepted event: the next server runs what it
 finds. Handing an event to its destination is one transaction: the
 destination's event is written in the same commit that deletes this one.
+The queue is the server's: its events carry the region of their function.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from lambdad.store.schema import async_events
 @dataclass(frozen=True)
 class AsyncEventRow:
     id: str
+    region: str
+    """The region of the function (the one the event was accepted in)."""
     function_name: str
     qualifier: str
     payload: bytes

@@ -2,7 +2,8 @@
 concurrency configs per qualifier, and its recursion config.
 
 The reservation lives on the function's own row (`functions.reserved_concurrency`);
-the others have tables of their own that a function's delete cascades to.
+the others have tables of their own that go with a function's delete. A store
+reads and writes its region's functions only.
 Every method is blocking: callers run it through `run_sync`.
 """
 
@@ -11,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from lambdad.store.database import map_db_errors
 from lambdad.store.qualifier_rows import QualifierRows
+from lambdad.store.regional import RegionalStore
 from lambdad.store.schema import functions, provisioned_concurrency, recursion_configs
 
 
@@ -26,24 +27,24 @@ class ProvisionedRow:
     last_modified: float
 
 
-class ConcurrencyStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._provisioned = QualifierRows(engine, provisioned_concurrency, ProvisionedRow)
+class ConcurrencyStore(RegionalStore):
+    @property
+    def _provisioned(self) -> QualifierRows[ProvisionedRow]:
+        return QualifierRows(self.engine, provisioned_concurrency, ProvisionedRow, self.region)
 
     # -- reserved concurrency (a column of the function) ------------------------
 
     def set_reserved(self, name: str, reserved: int | None) -> bool:
         """False when the function does not exist."""
-        query = sa.update(functions).where(functions.c.name == name)
+        query = sa.update(functions).where(self.here(functions), functions.c.name == name)
         query = query.values(reserved_concurrency=reserved)
         with map_db_errors(), self.engine.begin() as conn:
             return conn.execute(query).rowcount == 1
 
     def reservations(self) -> dict[str, int]:
-        """Every function's reservation, by function name."""
+        """Every function's reservation in the region, by function name."""
         query = sa.select(functions.c.name, functions.c.reserved_concurrency).where(
-            functions.c.reserved_concurrency.is_not(None)
+            self.here(functions), functions.c.reserved_concurrency.is_not(None)
         )
         with map_db_errors(), self.engine.connect() as conn:
             return {str(r[0]): int(r[1]) for r in conn.execute(query)}
@@ -60,14 +61,15 @@ class ConcurrencyStore:
         return self._provisioned.delete(name, qualifier)
 
     def list_provisioned(self, name: str | None = None) -> list[ProvisionedRow]:
-        """One function's configs, or every function's (None), in a stable order."""
+        """One function's configs, or every function's of the region (None), in a stable
+        order."""
         return self._provisioned.list(name)
 
     # -- recursion ----------------------------------------------------------------
 
     def get_recursion(self, name: str) -> str | None:
         query = sa.select(recursion_configs.c.recursive_loop).where(
-            recursion_configs.c.function_name == name
+            self.of_function(recursion_configs, name)
         )
         with map_db_errors(), self.engine.connect() as conn:
             value = conn.execute(query).scalar_one_or_none()
@@ -76,5 +78,9 @@ class ConcurrencyStore:
     def put_recursion(self, name: str, recursive_loop: str) -> None:
         table = recursion_configs
         with map_db_errors(), self.engine.begin() as conn:
-            conn.execute(sa.delete(table).where(table.c.function_name == name))
-            conn.execute(sa.insert(table).values(function_name=name, recursive_loop=recursive_loop))
+            conn.execute(sa.delete(table).where(self.of_function(table, name)))
+            conn.execute(
+                sa.insert(table).values(
+                    region=self.region, function_name=name, recursive_loop=recursive_loop
+                )
+            )

@@ -79,9 +79,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (idempotent)."""
+def migrate(engine: Engine, default_region: str = "us-east-1") -> None:
+    """Bring the schema to the newest Alembic revision (idempotent).
+
+    `default_region` (the server's `--region`) receives rows older than regions."""
     cfg = Config()
+    cfg.attributes["default_region"] = default_region
     cfg.set_main_option("script_location", str(resources.files("lambdad.store") / "migrations"))
     with map_db_errors(), engine.begin() as conn:
         cfg.attributes["connection"] = conn

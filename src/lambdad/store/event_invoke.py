@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Engine
-
 from lambdad.store.qualifier_rows import QualifierRows
+from lambdad.store.regional import RegionalStore
 from lambdad.store.schema import event_invoke_configs
 
 
@@ -25,10 +24,10 @@ class EventInvokeConfigRow:
     last_modified: float
 
 
-class EventInvokeConfigStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._rows = QualifierRows(engine, event_invoke_configs, EventInvokeConfigRow)
+class EventInvokeConfigStore(RegionalStore):
+    @property
+    def _rows(self) -> QualifierRows[EventInvokeConfigRow]:
+        return QualifierRows(self.engine, event_invoke_configs, EventInvokeConfigRow, self.region)
 
     def get(self, function_name: str, qualifier: str) -> EventInvokeConfigRow | None:
         return self._rows.get(function_name, qualifier)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from lambdad.store.database import map_db_errors
 from lambdad.store.qualifier_rows import QualifierRows
+from lambdad.store.regional import RegionalStore
 from lambdad.store.schema import function_url_configs as table
 
 
@@ -30,16 +30,24 @@ class FunctionUrlRow:
     last_modified: float
 
 
-class FunctionUrlStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._rows = QualifierRows(engine, table, FunctionUrlRow)
+class FunctionUrlStore(RegionalStore):
+    @property
+    def _rows(self) -> QualifierRows[FunctionUrlRow]:
+        return QualifierRows(self.engine, table, FunctionUrlRow, self.region)
 
     def get(self, function_name: str, qualifier: str) -> FunctionUrlRow | None:
         return self._rows.get(function_name, qualifier)
 
     def by_url_id(self, url_id: str) -> FunctionUrlRow | None:
+        """The URL of this region with that id (ids are unique on the server)."""
         return self._rows.first(table.c.url_id == url_id)
+
+    def region_of(self, url_id: str) -> str | None:
+        """The region whose URL has this id, of all regions (a path-based URL names none)."""
+        query = sa.select(table.c.region).where(table.c.url_id == url_id)
+        with map_db_errors(), self.engine.connect() as conn:
+            region = conn.execute(query).scalar_one_or_none()
+        return None if region is None else str(region)
 
     def list(self, function_name: str) -> list[FunctionUrlRow]:
         return self._rows.list(function_name)
@@ -48,8 +56,7 @@ class FunctionUrlStore:
         """Insert `row`; False if its function + qualifier already has a URL."""
         with map_db_errors():
             try:
-                with self.engine.begin() as conn:
-                    conn.execute(sa.insert(table).values(**row.__dict__))
+                self._rows.insert(row)
             except sa.exc.IntegrityError:
                 return False  # the qualifier's URL exists (or, astronomically, its id)
         return True
@@ -59,7 +66,7 @@ class FunctionUrlStore:
         keys = ("function_name", "qualifier", "url_id", "creation_time")
         values = {k: v for k, v in row.__dict__.items() if k not in keys}
         key = self._rows.key(row.function_name, row.qualifier)
-        query = sa.update(table).where(*key).values(**values)
+        query = sa.update(table).where(*key).values(**values)  # key: of this region
         with map_db_errors(), self.engine.begin() as conn:
             return conn.execute(query).rowcount == 1
 

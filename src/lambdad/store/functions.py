@@ -1,9 +1,9 @@
 """Rows of functions and their versions, with compare-and-swap on RevisionId.
 
 The store speaks rows (`FunctionRow`, `VersionRow`); `catalog/` gives them
-meaning. A store sees the functions of one region (`in_region` for another's);
-names are unique on the server. Every method is blocking: callers run it
-through `run_sync`.
+meaning. A store sees the functions of one region (`in_region` for another's):
+the same name may live in every region. Every method is blocking: callers
+run it through `run_sync`.
 """
 
 from __future__ import annotations
@@ -12,15 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from lambdad.store.aliases import aliases_of_version
 from lambdad.store.database import compare_and_swap, map_db_errors
 from lambdad.store.layers import blob_referenced
-from lambdad.store.schema import PER_QUALIFIER, aliases, function_versions, functions
+from lambdad.store.regional import RegionalStore, fields_of
+from lambdad.store.schema import (
+    PER_FUNCTION,
+    PER_QUALIFIER,
+    aliases,
+    function_versions,
+    functions,
+)
 
 LATEST = "$LATEST"
-DEFAULT_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -43,59 +48,38 @@ class VersionRow:
     last_modified: float
 
 
-class FunctionStore:
-    def __init__(self, engine: Engine, region: str = DEFAULT_REGION) -> None:
-        self.engine = engine
-        self.region = region
-
-    def in_region(self, region: str) -> FunctionStore:
-        return FunctionStore(self.engine, region)
-
-    def claim_unplaced(self) -> int:
-        """Functions of a lambdad older than regions become this (the default) region's."""
-        query = sa.update(functions).where(functions.c.region.is_(None)).values(region=self.region)
-        with map_db_errors(), self.engine.begin() as conn:
-            return int(conn.execute(query).rowcount)
-
+class FunctionStore(RegionalStore):
     def regions(self) -> list[str]:
         """Every region that has functions on this server (and this store's)."""
-        query = sa.select(functions.c.region).where(functions.c.region.is_not(None)).distinct()
+        query = sa.select(functions.c.region).distinct()
         with map_db_errors(), self.engine.connect() as conn:
             return sorted({str(r[0]) for r in conn.execute(query)} | {self.region})
 
-    def _here(self) -> Any:
-        """The functions of this store's region."""
-        return functions.c.region == self.region
+    def _function(self, name: str) -> sa.ColumnElement[bool]:
+        return sa.and_(functions.c.region == self.region, functions.c.name == name)
 
-    def _names_here(self) -> Any:
-        """Names of this region's functions (to scope version queries)."""
-        return sa.select(functions.c.name).where(self._here())
+    def _version(self, name: str, version: str) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            self.of_function(function_versions, name), function_versions.c.version == version
+        )
 
     # -- reads -----------------------------------------------------------
 
     def get_function(self, name: str) -> FunctionRow | None:
         with map_db_errors(), self.engine.connect() as conn:
-            query = sa.select(functions).where(functions.c.name == name, self._here())
-            row = conn.execute(query).first()
+            row = conn.execute(sa.select(functions).where(self._function(name))).first()
         return None if row is None else _function_row(row)
 
     def get_version(self, name: str, version: str) -> VersionRow | None:
-        query = sa.select(function_versions).where(
-            function_versions.c.function_name == name,
-            function_versions.c.version == version,
-            function_versions.c.function_name.in_(self._names_here()),
-        )
+        query = sa.select(function_versions).where(self._version(name, version))
         with map_db_errors(), self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return None if row is None else VersionRow(**row._mapping)
+        return None if row is None else _version_row(row)
 
     def list_versions(self, name: str) -> list[VersionRow]:
-        query = sa.select(function_versions).where(
-            function_versions.c.function_name == name,
-            function_versions.c.function_name.in_(self._names_here()),
-        )
+        query = sa.select(function_versions).where(self.of_function(function_versions, name))
         with map_db_errors(), self.engine.connect() as conn:
-            rows = [VersionRow(**r._mapping) for r in conn.execute(query)]
+            rows = [_version_row(r) for r in conn.execute(query)]
         return sorted(rows, key=_version_order)
 
     def list_functions(
@@ -106,7 +90,10 @@ class FunctionStore:
         Only `$LATEST` rows unless `all_versions`; `limit` counts functions.
         """
         names_query = (
-            sa.select(functions.c.name).where(self._here()).order_by(functions.c.name).limit(limit)
+            sa.select(functions.c.name)
+            .where(self.here(functions))
+            .order_by(functions.c.name)
+            .limit(limit)
         )
         if after is not None:
             names_query = names_query.where(functions.c.name > after)
@@ -114,21 +101,23 @@ class FunctionStore:
             names = [r[0] for r in conn.execute(names_query)]
             if not names:
                 return []
-            query = sa.select(function_versions).where(function_versions.c.function_name.in_(names))
+            query = sa.select(function_versions).where(
+                self.here(function_versions), function_versions.c.function_name.in_(names)
+            )
             if not all_versions:
                 query = query.where(function_versions.c.version == LATEST)
-            rows = [VersionRow(**r._mapping) for r in conn.execute(query)]
+            rows = [_version_row(r) for r in conn.execute(query)]
         return sorted(rows, key=lambda r: (r.function_name, *_version_order(r)))
 
     def count_functions(self) -> int:
         with map_db_errors(), self.engine.connect() as conn:
-            query = sa.select(sa.func.count()).select_from(functions).where(self._here())
+            query = sa.select(sa.func.count()).select_from(functions).where(self.here(functions))
             return int(conn.execute(query).scalar_one())
 
     def code_size_total(self) -> int:
         """Bytes of code stored, counting each distinct zip once per function version."""
         query = sa.select(sa.func.coalesce(sa.func.sum(function_versions.c.code_size), 0)).where(
-            function_versions.c.function_name.in_(self._names_here())
+            self.here(function_versions)
         )
         with map_db_errors(), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
@@ -146,14 +135,16 @@ class FunctionStore:
             try:
                 with self.engine.begin() as conn:
                     exists = conn.execute(
-                        sa.select(functions.c.name).where(functions.c.name == function.name)
+                        sa.select(functions.c.name).where(self._function(function.name))
                     ).first()
                     if exists is not None:
                         return False
                     conn.execute(
                         sa.insert(functions).values(**function.__dict__, region=self.region)
                     )
-                    conn.execute(sa.insert(function_versions).values(**latest.__dict__))
+                    conn.execute(
+                        sa.insert(function_versions).values(**latest.__dict__, region=self.region)
+                    )
             except sa.exc.IntegrityError:
                 # A concurrent create of the same name won between check and insert.
                 return False
@@ -161,7 +152,7 @@ class FunctionStore:
 
     def replace_version(self, row: VersionRow, expected_revision: str) -> bool:
         """Write `row` over its version if that still has `expected_revision`."""
-        keys = {"function_name": row.function_name, "version": row.version}
+        keys = {"region": self.region, "function_name": row.function_name, "version": row.version}
         values = {k: v for k, v in row.__dict__.items() if k not in keys}
         return compare_and_swap(self.engine, function_versions, keys, values, expected_revision)
 
@@ -175,47 +166,33 @@ class FunctionStore:
         with map_db_errors(), self.engine.begin() as conn:
             # Lock the function row first so concurrent publishes take turns
             # (SQLite's BEGIN IMMEDIATE already serializes writers).
-            conn.execute(
-                sa.select(functions.c.next_version)
-                .where(functions.c.name == latest.function_name)
-                .with_for_update()
-            )
+            function = self._function(latest.function_name)
+            conn.execute(sa.select(functions.c.next_version).where(function).with_for_update())
             current = conn.execute(
                 sa.select(function_versions.c.revision_id).where(
-                    function_versions.c.function_name == latest.function_name,
-                    function_versions.c.version == LATEST,
+                    self._version(latest.function_name, LATEST)
                 )
             ).scalar_one_or_none()
             if current != expected_revision:
                 return None
-            number = conn.execute(
-                sa.select(functions.c.next_version).where(functions.c.name == latest.function_name)
-            ).scalar_one()
-            conn.execute(
-                sa.update(functions)
-                .where(functions.c.name == latest.function_name)
-                .values(next_version=number + 1)
-            )
+            number = conn.execute(sa.select(functions.c.next_version).where(function)).scalar_one()
+            conn.execute(sa.update(functions).where(function).values(next_version=number + 1))
             row: VersionRow = build(number)
-            conn.execute(sa.insert(function_versions).values(**row.__dict__))
+            conn.execute(sa.insert(function_versions).values(**row.__dict__, region=self.region))
         return row
 
     def set_tags(self, name: str, tags: dict[str, str]) -> None:
         with map_db_errors(), self.engine.begin() as conn:
-            conn.execute(sa.update(functions).where(functions.c.name == name).values(tags=tags))
+            conn.execute(sa.update(functions).where(self._function(name)).values(tags=tags))
 
     def delete_function(self, name: str) -> list[VersionRow]:
         """Delete a function with everything hanging off it; returns its versions."""
         with map_db_errors(), self.engine.begin() as conn:
-            rows = [
-                VersionRow(**r._mapping)
-                for r in conn.execute(
-                    sa.select(function_versions).where(function_versions.c.function_name == name)
-                )
-            ]
-            for table in (function_versions, aliases, *PER_QUALIFIER):
-                conn.execute(sa.delete(table).where(table.c.function_name == name))
-            conn.execute(sa.delete(functions).where(functions.c.name == name))
+            query = sa.select(function_versions).where(self.of_function(function_versions, name))
+            rows = [_version_row(r) for r in conn.execute(query)]
+            for table in (function_versions, aliases, *PER_QUALIFIER, *PER_FUNCTION):
+                conn.execute(sa.delete(table).where(self.of_function(table, name)))
+            conn.execute(sa.delete(functions).where(self._function(name)))
         return rows
 
     def delete_version(self, name: str, version: str) -> VersionRow | list[str] | None:
@@ -225,28 +202,29 @@ class FunctionStore:
         names of the aliases that route to it (then nothing is deleted).
         """
         with map_db_errors(), self.engine.begin() as conn:
-            referenced = aliases_of_version(conn, name, version)
+            referenced = aliases_of_version(conn, self.region, name, version)
             if referenced:
                 return referenced
-            where = (
-                function_versions.c.function_name == name,
-                function_versions.c.version == version,
-            )
-            row = conn.execute(sa.select(function_versions).where(*where)).first()
+            where = self._version(name, version)
+            row = conn.execute(sa.select(function_versions).where(where)).first()
             if row is None:
                 return None
-            conn.execute(sa.delete(function_versions).where(*where))
+            conn.execute(sa.delete(function_versions).where(where))
             for table in PER_QUALIFIER:
                 conn.execute(
                     sa.delete(table).where(
-                        table.c.function_name == name, table.c.qualifier == version
+                        self.of_function(table, name), table.c.qualifier == version
                     )
                 )
-        return VersionRow(**row._mapping)
+        return _version_row(row)
 
 
 def _function_row(row: sa.Row[Any]) -> FunctionRow:
-    return FunctionRow(**{k: v for k, v in row._mapping.items() if k != "region"})
+    return FunctionRow(**fields_of(row._mapping))
+
+
+def _version_row(row: sa.Row[Any]) -> VersionRow:
+    return VersionRow(**fields_of(row._mapping))
 
 
 def _version_order(row: VersionRow) -> tuple[int, ...]:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from lambdad.store.database import map_db_errors
+from lambdad.store.regional import RegionalStore, fields_of
 from lambdad.store.schema import function_versions, layer_versions
 
 PUBLISH_ATTEMPTS = 5
@@ -39,30 +40,31 @@ class LayerVersionRow:
         return bool(self.config.get("deleted"))
 
 
-class LayerStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+class LayerStore(RegionalStore):
+    def _layer(self, layer_name: str) -> sa.ColumnElement[bool]:
+        return sa.and_(self.here(layer_versions), layer_versions.c.layer_name == layer_name)
+
+    def _version(self, layer_name: str, version: int) -> sa.ColumnElement[bool]:
+        return sa.and_(self._layer(layer_name), layer_versions.c.version == version)
 
     # -- reads -----------------------------------------------------------
 
     def get(self, layer_name: str, version: int) -> LayerVersionRow | None:
         """The row, tombstone or not."""
-        query = sa.select(layer_versions).where(
-            layer_versions.c.layer_name == layer_name, layer_versions.c.version == version
-        )
+        query = sa.select(layer_versions).where(self._version(layer_name, version))
         with map_db_errors(), self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return None if row is None else LayerVersionRow(**row._mapping)
+        return None if row is None else _row(row._mapping)
 
     def versions(self, layer_name: str) -> list[LayerVersionRow]:
         """A layer's live versions, newest first."""
         query = (
             sa.select(layer_versions)
-            .where(layer_versions.c.layer_name == layer_name)
+            .where(self._layer(layer_name))
             .order_by(layer_versions.c.version.desc())
         )
         with map_db_errors(), self.engine.connect() as conn:
-            rows = [LayerVersionRow(**r._mapping) for r in conn.execute(query)]
+            rows = [_row(r._mapping) for r in conn.execute(query)]
         return [r for r in rows if not r.deleted]
 
     def layers_after(self, after: str | None) -> Iterator[list[LayerVersionRow]]:
@@ -71,6 +73,7 @@ class LayerStore:
         while True:
             names_query = (
                 sa.select(layer_versions.c.layer_name)
+                .where(self.here(layer_versions))
                 .distinct()
                 .order_by(layer_versions.c.layer_name)
                 .limit(100)
@@ -87,14 +90,18 @@ class LayerStore:
                     yield live
             after = names[-1]
 
-    def tombstones(self) -> list[LayerVersionRow]:
+    def tombstones(self) -> list[tuple[str, LayerVersionRow]]:
+        """Every region's deleted versions whose content is not yet released, with
+        their regions (the sweep is the server's)."""
         with map_db_errors(), self.engine.connect() as conn:
-            rows = [LayerVersionRow(**r._mapping) for r in conn.execute(sa.select(layer_versions))]
-        return [r for r in rows if r.deleted and not r.config.get("released")]
+            rows = [
+                (str(r.region), _row(r._mapping)) for r in conn.execute(sa.select(layer_versions))
+            ]
+        return [(region, r) for region, r in rows if r.deleted and not r.config.get("released")]
 
     def layers_in_use(self) -> set[str]:
-        """The layer version ARNs that some function version was configured with
-        (the catalog's resolved `layer_refs`, so always in their canonical form)."""
+        """The layer version ARNs that some function version of any region was configured
+        with (the catalog's resolved `layer_refs`, so always in their canonical form)."""
         used: set[str] = set()
         with map_db_errors(), self.engine.connect() as conn:
             for (config,) in conn.execute(sa.select(function_versions.c.config)):
@@ -103,7 +110,9 @@ class LayerStore:
 
     def code_size_total(self) -> int:
         """Bytes of the live layer versions' zips (GetAccountSettings' TotalCodeSize)."""
-        query = sa.select(layer_versions.c.code_size, layer_versions.c.config)
+        query = sa.select(layer_versions.c.code_size, layer_versions.c.config).where(
+            self.here(layer_versions)
+        )
         with map_db_errors(), self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return sum(int(size) for size, config in rows if not (config or {}).get("deleted"))
@@ -121,11 +130,13 @@ class LayerStore:
                 with map_db_errors(), self.engine.begin() as conn:
                     highest = conn.execute(
                         sa.select(sa.func.max(layer_versions.c.version)).where(
-                            layer_versions.c.layer_name == layer_name
+                            self._layer(layer_name)
                         )
                     ).scalar_one_or_none()
                     row = build(int(highest or 0) + 1)
-                    conn.execute(sa.insert(layer_versions).values(**row.__dict__))
+                    conn.execute(
+                        sa.insert(layer_versions).values(**row.__dict__, region=self.region)
+                    )
                 return row
             except Exception as exc:
                 # PostgreSQL: a concurrent publish took the number; SQLite
@@ -146,15 +157,13 @@ class LayerStore:
         raise to refuse (a RevisionId mismatch, a duplicate statement id).
         """
         query = (
-            sa.select(layer_versions)
-            .where(layer_versions.c.layer_name == layer_name, layer_versions.c.version == version)
-            .with_for_update()
+            sa.select(layer_versions).where(self._version(layer_name, version)).with_for_update()
         )
         with map_db_errors(), self.engine.begin() as conn:
             found = conn.execute(query).first()
             if found is None:
                 return None
-            row = LayerVersionRow(**found._mapping)
+            row = _row(found._mapping)
             if row.deleted:
                 return None
             config = change(row)
@@ -162,10 +171,7 @@ class LayerStore:
                 return row
             conn.execute(
                 sa.update(layer_versions)
-                .where(
-                    layer_versions.c.layer_name == layer_name,
-                    layer_versions.c.version == version,
-                )
+                .where(self._version(layer_name, version))
                 .values(config=config)
             )
         return LayerVersionRow(**{**row.__dict__, "config": config})
@@ -180,19 +186,13 @@ class LayerStore:
         """Mark a tombstone's content as released (its blob may be gone); the number stays."""
         with map_db_errors(), self.engine.begin() as conn:
             found = conn.execute(
-                sa.select(layer_versions.c.config).where(
-                    layer_versions.c.layer_name == layer_name,
-                    layer_versions.c.version == version,
-                )
+                sa.select(layer_versions.c.config).where(self._version(layer_name, version))
             ).first()
             if found is None:
                 return
             conn.execute(
                 sa.update(layer_versions)
-                .where(
-                    layer_versions.c.layer_name == layer_name,
-                    layer_versions.c.version == version,
-                )
+                .where(self._version(layer_name, version))
                 .values(config={**(found[0] or {}), "released": True})
             )
 
@@ -214,6 +214,10 @@ def blob_referenced(conn: Connection, code_sha256: str) -> bool:
         sa.select(layer_versions.c.config).where(layer_versions.c.code_sha256 == code_sha256)
     )
     return any(not (config or {}).get("released") for (config,) in layers)
+
+
+def _row(mapping: sa.RowMapping) -> LayerVersionRow:
+    return LayerVersionRow(**fields_of(mapping))
 
 
 def _is_integrity_error(exc: BaseException) -> bool:

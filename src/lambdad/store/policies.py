@@ -1,6 +1,6 @@
 """Rows of resource policies: one per statement, and one RevisionId per policy.
 
-A policy is the statements of one function + qualifier. Changes are
+A policy is the statements of one function + qualifier of the store's region. Changes are
 compare-and-swap on the policy's RevisionId, so two writers that read the
 same revision cannot both win. Every method is blocking (`run_sync`).
 """
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from lambdad.store.database import map_db_errors
+from lambdad.store.regional import RegionalStore
 from lambdad.store.schema import policies, policy_revisions
 
 
@@ -25,10 +25,7 @@ class PolicyRows:
     statements: list[dict[str, Any]]
 
 
-class PolicyStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
+class PolicyStore(RegionalStore):
     def get(self, function_name: str, qualifier: str) -> PolicyRows:
         with map_db_errors(), self.engine.connect() as conn:
             return self._read(conn, function_name, qualifier)
@@ -48,6 +45,7 @@ class PolicyStore:
                 return False
             conn.execute(
                 sa.insert(policies).values(
+                    region=self.region,
                     function_name=function_name,
                     qualifier=qualifier,
                     statement_id=statement_id,
@@ -71,29 +69,36 @@ class PolicyStore:
                 return False
             conn.execute(
                 sa.delete(policies).where(
-                    policies.c.function_name == function_name,
-                    policies.c.qualifier == qualifier,
+                    self._of(policies, function_name, qualifier),
                     policies.c.statement_id == statement_id,
                 )
             )
             if not self._read(conn, function_name, qualifier).statements:
-                conn.execute(sa.delete(policy_revisions).where(_of(function_name, qualifier)))
+                conn.execute(
+                    sa.delete(policy_revisions).where(
+                        self._of(policy_revisions, function_name, qualifier)
+                    )
+                )
             return True
 
-    @staticmethod
-    def _read(conn: sa.Connection, function_name: str, qualifier: str) -> PolicyRows:
+    def _of(self, table: sa.Table, function_name: str, qualifier: str) -> sa.ColumnElement[bool]:
+        return sa.and_(self.of_function(table, function_name), table.c.qualifier == qualifier)
+
+    def _read(self, conn: sa.Connection, function_name: str, qualifier: str) -> PolicyRows:
         revision = conn.execute(
-            sa.select(policy_revisions.c.revision_id).where(_of(function_name, qualifier))
+            sa.select(policy_revisions.c.revision_id).where(
+                self._of(policy_revisions, function_name, qualifier)
+            )
         ).scalar_one_or_none()
         rows = conn.execute(
             sa.select(policies.c.statement)
-            .where(policies.c.function_name == function_name, policies.c.qualifier == qualifier)
+            .where(self._of(policies, function_name, qualifier))
             .order_by(policies.c.added_at, policies.c.statement_id)
         )
         return PolicyRows(revision_id=revision, statements=[dict(r.statement) for r in rows])
 
-    @staticmethod
     def _swap(
+        self,
         conn: sa.Connection,
         function_name: str,
         qualifier: str,
@@ -105,7 +110,10 @@ class PolicyStore:
                 with conn.begin_nested():
                     conn.execute(
                         sa.insert(policy_revisions).values(
-                            function_name=function_name, qualifier=qualifier, revision_id=new
+                            region=self.region,
+                            function_name=function_name,
+                            qualifier=qualifier,
+                            revision_id=new,
                         )
                     )
             except sa.exc.IntegrityError:
@@ -113,14 +121,10 @@ class PolicyStore:
             return True
         result = conn.execute(
             sa.update(policy_revisions)
-            .where(_of(function_name, qualifier), policy_revisions.c.revision_id == expected)
+            .where(
+                self._of(policy_revisions, function_name, qualifier),
+                policy_revisions.c.revision_id == expected,
+            )
             .values(revision_id=new)
         )
         return result.rowcount == 1
-
-
-def _of(function_name: str, qualifier: str) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        policy_revisions.c.function_name == function_name,
-        policy_revisions.c.qualifier == qualifier,
-    )

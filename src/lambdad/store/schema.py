@@ -5,6 +5,11 @@ it: functions and their versions, aliases, layers, event source mappings,
 resource policies, the durable async-invoke queue and the log store.
 Configuration that AWS returns as one document is kept as JSON; what we query
 or compare-and-swap on has a column of its own.
+
+Functions, layers and log groups are regional, as on AWS: the region (the
+SigV4 credential scope of the request that made them) is the first part of
+every key of theirs and of everything that hangs off them, so the same name
+lives in two regions side by side.
 """
 
 from __future__ import annotations
@@ -26,23 +31,28 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def _region(primary_key: bool = True) -> Column[str]:
+    """The region a row belongs to (its function's, layer's or log group's)."""
+    return Column("region", String(32), primary_key=primary_key, nullable=False)
+
+
 functions = Table(
     "functions",
     metadata,
+    _region(),
     Column("name", String(64), primary_key=True),
     Column("created_at", Float, nullable=False),
     Column("tags", JSON, nullable=False),
     Column("next_version", Integer, nullable=False),
     Column("reserved_concurrency", Integer, nullable=True),
-    # The region the function was created in (its requests' SigV4 scope); NULL on
-    # rows older than regions until the server claims them for its default region.
-    Column("region", String(32), nullable=True),
 )
 
 # One row per published version plus one for "$LATEST".
 function_versions = Table(
     "function_versions",
     metadata,
+    _region(),
     Column("function_name", String(64), primary_key=True),
     Column("version", String(16), primary_key=True),
     Column("revision_id", String(36), nullable=False),
@@ -55,6 +65,7 @@ function_versions = Table(
 aliases = Table(
     "aliases",
     metadata,
+    _region(),
     Column("function_name", String(64), primary_key=True),
     Column("name", String(128), primary_key=True),
     Column("function_version", String(16), nullable=False),
@@ -66,6 +77,7 @@ aliases = Table(
 layer_versions = Table(
     "layer_versions",
     metadata,
+    _region(),
     Column("layer_name", String(140), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("code_sha256", String(64), nullable=False),
@@ -78,6 +90,7 @@ event_source_mappings = Table(
     "event_source_mappings",
     metadata,
     Column("uuid", String(36), primary_key=True),
+    _region(primary_key=False),
     Column("function_name", String(64), nullable=False, index=True),
     Column("event_source_arn", String(1024), nullable=True),
     Column("state", String(32), nullable=False),
@@ -88,6 +101,7 @@ event_source_mappings = Table(
 policies = Table(
     "policies",
     metadata,
+    _region(),
     Column("function_name", String(64), primary_key=True),
     Column("qualifier", String(128), primary_key=True),
     Column("statement_id", String(100), primary_key=True),
@@ -102,6 +116,7 @@ async_events = Table(
     "async_events",
     metadata,
     Column("id", String(36), primary_key=True),
+    _region(primary_key=False),
     Column("function_name", String(64), nullable=False, index=True),
     Column("qualifier", String(128), nullable=False),
     Column("payload", LargeBinary, nullable=False),
@@ -119,6 +134,7 @@ async_events = Table(
 event_invoke_configs = Table(
     "event_invoke_configs",
     metadata,
+    _region(),
     Column("function_name", String(64), primary_key=True),
     Column("qualifier", String(128), primary_key=True),
     Column("maximum_retry_attempts", Integer, nullable=True),
@@ -132,6 +148,7 @@ event_invoke_configs = Table(
 policy_revisions = Table(
     "policy_revisions",
     metadata,
+    _region(),
     Column("function_name", String(64), primary_key=True),
     Column("qualifier", String(128), primary_key=True),
     Column("revision_id", String(36), nullable=False),
@@ -141,6 +158,7 @@ policy_revisions = Table(
 function_url_configs = Table(
     "function_url_configs",
     metadata,
+    _region(),
     Column("function_name", String(64), primary_key=True),
     Column("qualifier", String(128), primary_key=True),
     Column("url_id", String(32), nullable=False, unique=True),
@@ -158,6 +176,7 @@ PER_QUALIFIER = (policies, policy_revisions, event_invoke_configs, function_url_
 log_groups = Table(
     "log_groups",
     metadata,
+    _region(),
     Column("name", String(512), primary_key=True),
     # CloudWatch's retention in days; NULL: never expire.
     Column("retention_days", Integer, nullable=True),
@@ -172,6 +191,7 @@ log_chunks = Table(
     Column(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
+    _region(primary_key=False),
     Column("log_group", String(512), nullable=False),
     Column("log_stream", String(512), nullable=False),
     Column("first_ms", BigInteger, nullable=False),
@@ -180,33 +200,25 @@ log_chunks = Table(
     Column("size", BigInteger, nullable=False),
     Column("timestamps", LargeBinary, nullable=False),
     Column("messages", LargeBinary, nullable=False),
-    Index("ix_log_chunks_group", "log_group", "id"),
+    Index("ix_log_chunks_group", "region", "log_group", "id"),
 )
 
 log_streams = Table(
     "log_streams",
     metadata,
+    _region(),
     Column("log_group", String(512), primary_key=True),
     Column("log_stream", String(512), primary_key=True),
     Column("created_ms", BigInteger, nullable=False),
 )
 
 
-def _owned_by_function() -> Column[str]:
-    """The key column of a row that hangs off a function: its delete takes the row along."""
-    return Column(
-        "function_name",
-        String(64),
-        ForeignKey("functions.name", ondelete="CASCADE"),
-        primary_key=True,
-    )
-
-
 # A function's concurrency settings beyond its reservation (a column of its own row).
 provisioned_concurrency = Table(
     "provisioned_concurrency",
     metadata,
-    _owned_by_function(),
+    _region(),
+    Column("function_name", String(64), primary_key=True),
     Column("qualifier", String(128), primary_key=True),
     Column("requested", Integer, nullable=False),
     Column("last_modified", Float, nullable=False),
@@ -215,9 +227,13 @@ provisioned_concurrency = Table(
 recursion_configs = Table(
     "recursion_configs",
     metadata,
-    _owned_by_function(),
+    _region(),
+    Column("function_name", String(64), primary_key=True),
     Column("recursive_loop", String(16), nullable=False),
 )
+
+# Rows of a function's own (not of one qualifier) that go with the function.
+PER_FUNCTION = (provisioned_concurrency, recursion_configs)
 
 # Users (IAM's): a name, an id, the identity policy documents attached to it.
 iam_users = Table(

@@ -131,12 +131,13 @@ def test_unusable_results_are_the_functions_fault(payload: bytes) -> None:
 @pytest.mark.parametrize(
     ("host", "path", "target"),
     [
-        (f"{ID}.lambda-url.us-east-1.localhost", "/x/y", UrlTarget(ID, "/x/y")),
+        (f"{ID}.lambda-url.us-east-1.localhost", "/x/y", UrlTarget(ID, "/x/y", "us-east-1")),
+        (f"{ID}.lambda-url.eu-west-1.localhost", "/", UrlTarget(ID, "/", "eu-west-1")),
+        (f"{ID}.lambda-url.nowhere.localhost", "/", None),  # not a region
         ("127.0.0.1", f"/lambda-url/{ID}/x/y", UrlTarget(ID, "/x/y")),
         ("127.0.0.1", f"/lambda-url/{ID}", UrlTarget(ID, "/")),
         ("127.0.0.1", "/2015-03-31/functions", None),
-        (f"{ID}.lambda-url.eu-west-1.localhost", "/", None),  # another region's URL
     ],
 )
 def test_url_target(host: str, path: str, target: UrlTarget | None) -> None:
-    assert url_target(host, path, "us-east-1") == target
+    assert url_target(host, path) == target

@@ -28,6 +28,7 @@ OK = AttemptResult(Outcome.SUCCESS, {"statusCode": 200, "payload": {"ok": True}}
 def event(**changes: object) -> AsyncEventRow:
     row = AsyncEventRow(
         id="e1",
+        region="us-east-1",
         function_name="fn",
         qualifier="$LATEST",
         payload=b"{}",

@@ -16,6 +16,7 @@ FAILURES = "arn:aws:lambda:us-east-1:000000000000:function:failures"
 def finished(condition: Condition, destination: str | None, response: object) -> Done:
     event = AsyncEventRow(
         id="req-1",
+        region="us-east-1",
         function_name="fn",
         qualifier="$LATEST",
         payload=b'{"order": 7}',
