@@ -129,7 +129,7 @@ def build_app(settings: Settings) -> ASGIApp:
         spawn=background.spawn,
         layers=layers,
     )
-    logs = FunctionLogs(LogStore(engine), max_bytes=settings.logs_max_bytes)
+    logs = FunctionLogs(LogStore(engine, settings.region), max_bytes=settings.logs_max_bytes)
     launcher = EnvironmentLauncher(
         LaunchSettings(
             region=settings.region,
@@ -143,7 +143,7 @@ def build_app(settings: Settings) -> ASGIApp:
         code_cache,
         backend,
         OptTrees(code_cache, sandbox_files.opt_dir),
-        open_output=logs.stream,
+        open_output=logs.open_output,
     )
     pool = EnvironmentPool(
         launcher.start,

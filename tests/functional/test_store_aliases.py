@@ -21,7 +21,7 @@ def function_with_version(store: FunctionStore, name: str = "fn") -> None:
     assert store.create_function(FunctionRow(name, 1.0, {}, 2, None), latest)
     published = VersionRow(name, "1", "r1", "ab" * 32, 10, {"runtime": "python3.12"}, 3.0)
     with store.engine.begin() as conn:
-        conn.execute(sa.insert(function_versions).values(**published.__dict__))
+        conn.execute(sa.insert(function_versions).values(**published.__dict__, region=store.region))
 
 
 def alias(name: str = "live", version: str = "1", **changes: object) -> AliasRow:

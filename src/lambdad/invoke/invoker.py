@@ -72,6 +72,7 @@ class Invoker:
             found.account = dataclasses.replace(self.account, region=region)
             found.catalog = self.catalog.in_region(region)
             found.limiter = ConcurrencyLimiter(self.limiter.account_limit)
+            found.logs = self.logs.in_region(region)
             concurrency = self.versions.concurrency
             if concurrency is not None:
                 concurrency = concurrency.in_region(region)

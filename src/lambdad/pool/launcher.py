@@ -65,8 +65,8 @@ def narrowed(server_mode: str, requested: str | None) -> NetworkMode:
     return server
 
 
-OpenOutput = Callable[[str, str], OutputSink]
-"""(log group, log stream) -> where an environment's Init output goes."""
+OpenOutput = Callable[[str, str, str], OutputSink]
+"""(region, log group, log stream) -> where an environment's Init output goes."""
 
 
 class EnvironmentLauncher:
@@ -99,11 +99,12 @@ class EnvironmentLauncher:
         layer_keys = [ref.code_key for ref in config.layer_refs]
         opt_dir = await run_sync(self.opt_trees.ensure, layer_keys)
         work_dir = self.settings.work_root / env_id
+        region = _region_of(version.function_arn) or self.settings.region
         environment = lambda_environment(
             function_name=version.function_name,
             function_version=version.version,
             memory_mb=config.memory_size,
-            region=_region_of(version.function_arn) or self.settings.region,
+            region=region,
             log_group_name=version.log_group,
             log_stream_name=log_stream,
             runtime=config.runtime,
@@ -133,7 +134,9 @@ class EnvironmentLauncher:
             strict_runtime=self.settings.strict_runtimes,
             bytecode_dir=self.settings.bytecode_dir,
         )
-        output = self.open_output(version.log_group, log_stream) if self.open_output else None
+        output = (
+            self.open_output(region, version.log_group, log_stream) if self.open_output else None
+        )
         return await ExecutionEnvironment.start(spec, self.backend, output=output)
 
     def _endpoints(self, *, forwarded: bool) -> EndpointPlan:

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from lambdad.store.database import map_db_errors
+from lambdad.store.regional import DEFAULT_REGION, RegionalStore
 from lambdad.store.schema import log_chunks, log_groups, log_streams
 
 EVENTS_PER_CHUNK = 1 << 16
@@ -50,6 +51,8 @@ class NewChunk:
     log_stream: str
     runs: Sequence[tuple[int, int]]
     messages: bytes
+    region: str = DEFAULT_REGION
+    """The log group's region."""
 
     @property
     def count(self) -> int:
@@ -100,32 +103,41 @@ _REMOVED_COLUMNS = (
 )
 
 
-class LogStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._known: set[tuple[str, str]] = set()
-        """(group, stream) pairs known to have their rows (bounded, see `_ensure`)."""
+class LogStore(RegionalStore):
+    """Log groups of one region (`in_region` for another's); sizes, eviction and
+    retention sweeps are the server's, across regions."""
+
+    def __init__(self, engine: Engine, region: str = DEFAULT_REGION) -> None:
+        super().__init__(engine, region)
+        self._known: set[tuple[str, str, str]] = set()
+        """(region, group, stream) known to have their rows (bounded, see `_ensure`);
+        shared by every region's store."""
+
+    def _group(self, table: sa.Table, column: str, group: str) -> sa.ColumnElement[bool]:
+        return sa.and_(self.here(table), table.c[column] == group)
 
     # ---- groups and streams ----------------------------------------------------------------
 
     def create_stream(self, group: str, stream: str, created_ms: int) -> None:
         with map_db_errors(), self.engine.begin() as conn:
-            self._ensure(conn, group, stream, created_ms)
-        self._remember([(group, stream)])
+            self._ensure(conn, self.region, group, stream, created_ms)
+        self._remember([(self.region, group, stream)])
 
-    def _ensure(self, conn: Connection, group: str, stream: str, created_ms: int) -> None:
+    def _ensure(
+        self, conn: Connection, region: str, group: str, stream: str, created_ms: int
+    ) -> None:
         """The group's and the stream's rows, made if missing (`_remember` after commit)."""
-        if (group, stream) in self._known:
+        if (region, group, stream) in self._known:
             return
         for table, key in (
-            (log_groups, {"name": group}),
-            (log_streams, {"log_group": group, "log_stream": stream}),
+            (log_groups, {"region": region, "name": group}),
+            (log_streams, {"region": region, "log_group": group, "log_stream": stream}),
         ):
             where = [table.c[column] == value for column, value in key.items()]
             if conn.execute(sa.select(sa.literal(1)).where(*where)).first() is None:
                 conn.execute(sa.insert(table).values(**key, created_ms=created_ms))
 
-    def _remember(self, pairs: Iterable[tuple[str, str]]) -> None:
+    def _remember(self, pairs: Iterable[tuple[str, str, str]]) -> None:
         if len(self._known) > 4096:
             self._known.clear()
         self._known.update(pairs)
@@ -133,7 +145,7 @@ class LogStore:
     def streams(self, group: str) -> list[str]:
         query = (
             sa.select(log_streams.c.log_stream)
-            .where(log_streams.c.log_group == group)
+            .where(self._group(log_streams, "log_group", group))
             .order_by(log_streams.c.created_ms)
         )
         with map_db_errors(), self.engine.connect() as conn:
@@ -145,32 +157,36 @@ class LogStore:
         """Keep the group's events `days` days (None: never expire), creating the group
         if need be. Callers check `days` against CloudWatch's allowed values."""
         with map_db_errors(), self.engine.begin() as conn:
-            found = conn.execute(
-                sa.update(log_groups).where(log_groups.c.name == group).values(retention_days=days)
-            )
+            where = self._group(log_groups, "name", group)
+            found = conn.execute(sa.update(log_groups).where(where).values(retention_days=days))
             if found.rowcount == 0:
                 conn.execute(
-                    sa.insert(log_groups).values(name=group, retention_days=days, created_ms=now_ms)
+                    sa.insert(log_groups).values(
+                        region=self.region, name=group, retention_days=days, created_ms=now_ms
+                    )
                 )
 
     def retention_days(self, group: str) -> int | None:
-        query = sa.select(log_groups.c.retention_days).where(log_groups.c.name == group)
+        query = sa.select(log_groups.c.retention_days).where(self._group(log_groups, "name", group))
         with map_db_errors(), self.engine.connect() as conn:
             value = conn.execute(query).scalar_one_or_none()
         return None if value is None else int(value)
 
     def delete_expired(self, now_ms: int) -> Removed:
-        """Delete the chunks of every group with a retention whose newest event is older."""
+        """Delete the chunks of every group (of every region) with a retention whose
+        newest event is older."""
         removed = Removed()
         with map_db_errors(), self.engine.begin() as conn:
             groups = conn.execute(
-                sa.select(log_groups.c.name, log_groups.c.retention_days).where(
-                    log_groups.c.retention_days.is_not(None)
-                )
+                sa.select(
+                    log_groups.c.region, log_groups.c.name, log_groups.c.retention_days
+                ).where(log_groups.c.retention_days.is_not(None))
             ).all()
-            for group, days in groups:
-                expired = (log_chunks.c.log_group == group) & (
-                    log_chunks.c.last_ms < now_ms - int(days) * DAY_MS
+            for region, group, days in groups:
+                expired = (
+                    (log_chunks.c.region == region)
+                    & (log_chunks.c.log_group == group)
+                    & (log_chunks.c.last_ms < now_ms - int(days) * DAY_MS)
                 )
                 events, size, first_ms, last_ms = conn.execute(
                     sa.select(
@@ -194,6 +210,7 @@ class LogStore:
             times = pack_runs(chunk.runs)
             rows.append(
                 {
+                    "region": chunk.region,
                     "log_group": chunk.log_group,
                     "log_stream": chunk.log_stream,
                     "first_ms": chunk.runs[0][0],
@@ -208,9 +225,10 @@ class LogStore:
             return 0
         with map_db_errors(), self.engine.begin() as conn:
             for chunk in chunks:
-                self._ensure(conn, chunk.log_group, chunk.log_stream, chunk.runs[0][0])
+                first_ms = chunk.runs[0][0]
+                self._ensure(conn, chunk.region, chunk.log_group, chunk.log_stream, first_ms)
             conn.execute(sa.insert(log_chunks), rows)
-        self._remember((chunk.log_group, chunk.log_stream) for chunk in chunks)
+        self._remember((chunk.region, chunk.log_group, chunk.log_stream) for chunk in chunks)
         return sum(chunk.size for chunk in chunks)
 
     def events(
@@ -231,7 +249,7 @@ class LogStore:
                 log_chunks.c.timestamps,
                 log_chunks.c.messages,
             )
-            .where(log_chunks.c.log_group == group, log_chunks.c.id >= after_chunk)
+            .where(self._group(log_chunks, "log_group", group), log_chunks.c.id >= after_chunk)
             .order_by(log_chunks.c.id)
         )
         if stream is not None:
@@ -269,7 +287,7 @@ class LogStore:
         """The id after which the group's last `count` events begin (0: from the first)."""
         query = (
             sa.select(log_chunks.c.id, log_chunks.c.event_count)
-            .where(log_chunks.c.log_group == group)
+            .where(self._group(log_chunks, "log_group", group))
             .order_by(log_chunks.c.id.desc())
         )
         with map_db_errors(), self.engine.connect() as conn:
@@ -284,6 +302,7 @@ class LogStore:
     # ---- size ------------------------------------------------------------------------------
 
     def total_bytes(self) -> int:
+        """Of every region's groups (the cap is the server's)."""
         query = sa.select(sa.func.coalesce(sa.func.sum(log_chunks.c.size), 0))
         with map_db_errors(), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())

@@ -19,12 +19,13 @@ sweeper (`run_sweeper`).
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -101,9 +102,20 @@ class Report:
 
 @dataclass(frozen=True)
 class _Queued:
+    region: str
     group: str
     stream: str
     block: EventBlock
+
+
+@dataclass
+class _Shared:
+    """What every region's `FunctionLogs` shares: one queue, one writer, one size."""
+
+    queue: BoundedQueue[_Queued]
+    writing: anyio.Lock = field(default_factory=anyio.Lock)
+    size: int | None = None
+    """Bytes in the store, once counted."""
 
 
 class StreamLog:
@@ -135,7 +147,7 @@ class StreamLog:
         block = make_block(self.logs.now_ms(), messages)
         if block is not None:
             self._tail.add(block)
-            await self.logs.enqueue(_Queued(self.group, self.stream, block))
+            await self.logs.enqueue(_Queued(self.logs.region, self.group, self.stream, block))
 
 
 class FunctionLogs:
@@ -143,6 +155,9 @@ class FunctionLogs:
 
     Writes are queued and stored in batches by `run()`, off the invocation's
     path; a read flushes first, so readers see everything written before it.
+    Log groups are regional: this object reads and writes its store's region's
+    (`in_region` for another's); the queue, the writer and the size cap are
+    the server's.
     """
 
     def __init__(
@@ -159,9 +174,27 @@ class FunctionLogs:
         self.budget = event_budget(max_bytes)
         self.linger_s = linger_s
         self.clock = clock
-        self._queue: BoundedQueue[_Queued] = BoundedQueue(queue_bytes)
-        self._writing = anyio.Lock()
-        self._size: int | None = None
+        self._shared = _Shared(BoundedQueue(queue_bytes))
+        self._queue = self._shared.queue
+        self._writing = self._shared.writing
+        self._regions: dict[str, FunctionLogs] = {store.region: self}
+
+    @property
+    def region(self) -> str:
+        return self.store.region
+
+    def in_region(self, region: str) -> FunctionLogs:
+        """The log groups of `region`, written through the same queue and writer."""
+        found = self._regions.get(region)
+        if found is None:
+            found = copy.copy(self)
+            found.store = self.store.in_region(region)
+            self._regions[region] = found
+        return found
+
+    def open_output(self, region: str, group: str, stream: str) -> StreamLog:
+        """Where an environment of a function of `region` writes its output."""
+        return self.in_region(region).stream(group, stream)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -198,18 +231,18 @@ class FunctionLogs:
         if chunks:
             # Room first, so the store never holds more than the cap.
             await self._make_room(sum(chunk.size for chunk in chunks))
-            self._size = (self._size or 0) + await run_sync(self.store.append, chunks)
+            self._shared.size = (self._shared.size or 0) + await run_sync(self.store.append, chunks)
 
     async def _make_room(self, incoming: int) -> None:
         """Evict the oldest events if `incoming` more bytes would pass the budget
         (the caller holds the writing lock)."""
-        if self._size is None:
-            self._size = await run_sync(self.store.total_bytes)
-        if self._size + incoming > self.budget:
+        if self._shared.size is None:
+            self._shared.size = await run_sync(self.store.total_bytes)
+        if self._shared.size + incoming > self.budget:
             removed = await run_sync(
-                self.store.evict_oldest, self._size + incoming - int(self.budget * EVICT_TO)
+                self.store.evict_oldest, self._shared.size + incoming - int(self.budget * EVICT_TO)
             )
-            self._size -= removed.bytes
+            self._shared.size -= removed.bytes
             log.warning(
                 "logs: the log store passed its size cap (%s): evicted the oldest %d events "
                 "(%s, from %s to %s) of %s",
@@ -237,8 +270,8 @@ class FunctionLogs:
         ones of a store that is over its cap (a server restarted with a smaller one)."""
         async with self._writing:
             removed = await run_sync(self.store.delete_expired, self.now_ms())
-            if self._size is not None:
-                self._size -= removed.bytes
+            if self._shared.size is not None:
+                self._shared.size -= removed.bytes
             await self._make_room(0)
         if removed.events:
             log.info(
@@ -279,10 +312,10 @@ class FunctionLogs:
 def _chunks(items: list[_Queued]) -> list[NewChunk]:
     """Queued blocks as chunks: a stream's blocks together, in order, each chunk
     up to CHUNK_BYTES / CHUNK_EVENTS."""
-    open_chunks: dict[tuple[str, str], _ChunkBuilder] = {}
+    open_chunks: dict[tuple[str, str, str], _ChunkBuilder] = {}
     chunks: list[NewChunk] = []
     for item in items:
-        key = (item.group, item.stream)
+        key = (item.region, item.group, item.stream)
         builder = open_chunks.get(key)
         if builder is None or not builder.fits(item.block):
             if builder is not None:
@@ -294,7 +327,8 @@ def _chunks(items: list[_Queued]) -> list[NewChunk]:
 
 
 class _ChunkBuilder:
-    def __init__(self, group: str, stream: str) -> None:
+    def __init__(self, region: str, group: str, stream: str) -> None:
+        self.region = region
         self.group = group
         self.stream = stream
         self.runs: list[tuple[int, int]] = []
@@ -318,7 +352,8 @@ class _ChunkBuilder:
         self.events += block.count
 
     def build(self) -> NewChunk:
-        return NewChunk(self.group, self.stream, self.runs, b"\n".join(self.messages))
+        messages = b"\n".join(self.messages)
+        return NewChunk(self.group, self.stream, self.runs, messages, region=self.region)
 
 
 def _size_text(size: int) -> str:

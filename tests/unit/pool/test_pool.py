@@ -100,12 +100,12 @@ async def test_retire_destroys_idle_now_and_busy_on_release() -> None:
     busy = await pool.acquire(version())
     await pool.release(idle, reusable=True)
 
-    await pool.retire("fn")
+    await pool.retire(version().function_arn)
     assert started[0].destroyed == "function changed"
     assert started[1].destroyed is None
     await pool.release(busy, reusable=True)
     assert started[1].destroyed == "retired"
-    assert pool.count("fn") == 0
+    assert pool.count(version().function_arn) == 0
 
 
 async def test_reaper_destroys_only_what_idled_long_enough() -> None:

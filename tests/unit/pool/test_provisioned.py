@@ -20,6 +20,8 @@ from support.catalog import make_version
 
 pytestmark = pytest.mark.anyio
 
+FN = "arn:aws:lambda:us-east-1:000000000000:function:fn"  # pools name functions by ARN
+
 
 class FakeEnvironment:
     def __init__(self, kind: str, fail: bool) -> None:
@@ -66,7 +68,7 @@ class World:
         self.targets = [ProvisionedTarget(row, self.version)] if count else []
 
     def status(self, requested: int) -> ProvisionedStatus:
-        return self.provisioner.allocation("fn", "live", requested).status
+        return self.provisioner.allocation(FN, "live", requested).status
 
 
 async def test_configs_get_their_environments_and_invokes_use_them_first() -> None:
@@ -93,10 +95,10 @@ async def test_lowered_or_deleted_configs_drop_their_environments() -> None:
     await world.provisioner.reconcile()
     world.want(1)
     await world.provisioner.reconcile()
-    assert len(world.pool.provisioned("fn", "live")) == 1
+    assert len(world.pool.provisioned(FN, "live")) == 1
     world.want(0)
     await world.provisioner.reconcile()
-    assert world.pool.provisioned("fn", "live") == []
+    assert world.pool.provisioned(FN, "live") == []
     assert sum(1 for e in world.started if e.destroyed) == 3
 
 
@@ -107,7 +109,7 @@ async def test_an_alias_moved_to_another_version_gets_new_environments() -> None
     world.version = dataclasses.replace(world.version, version="2", revision_id="r2")
     world.want(1)
     await world.provisioner.reconcile()
-    [lease] = world.pool.provisioned("fn", "live")
+    [lease] = world.pool.provisioned(FN, "live")
     assert lease.key.version == "2"
     assert world.started[0].destroyed is not None
 
@@ -117,7 +119,7 @@ async def test_a_failing_init_is_failed_until_the_config_changes() -> None:
     world.fail = True
     world.want(1)
     await world.provisioner.reconcile()
-    allocation = world.provisioner.allocation("fn", "live", 1)
+    allocation = world.provisioner.allocation(FN, "live", 1)
     assert allocation.status is ProvisionedStatus.FAILED
     assert allocation.status_reason == "FUNCTION_ERROR_INIT_FAILURE"
     await world.provisioner.reconcile()
