@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
 from support.lambda_calls import FAST_WAIT, unique
 from support.lambda_calls import function_arn as arn
+from support.server import ACCOUNT_ID as ACCOUNT
 from support.server import REGION, ROLE, LambdadServer, boto3_client
+from support.waiting import wait_until
 from support.zips import make_zip
 
 pytestmark = pytest.mark.compat
@@ -102,3 +107,180 @@ def test_a_function_arn_of_another_region_is_not_reachable(lambda_client: Any, w
     with pytest.raises(ClientError) as info:
         west.invoke(FunctionName=arn(name))
     assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+TWIN_SOURCE = (
+    "import json, os\n"
+    "def handler(event, context):\n"
+    "    print(json.dumps({'ran': %r, 'event': event}))\n"
+    "    return {'region': os.environ['AWS_REGION'], 'tag': %r,"
+    " 'memory': context.memory_limit_in_mb}\n"
+)
+
+
+def twin(client: Any, name: str, tag: str, memory: int) -> None:
+    client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        MemorySize=memory,
+        Code={"ZipFile": make_zip({"app.py": TWIN_SOURCE % (tag, tag)})},
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
+
+
+def invoked(client: Any, name: str, **kwargs: Any) -> Any:
+    return json.loads(client.invoke(FunctionName=name, **kwargs)["Payload"].read())
+
+
+def log_messages(client: Any, server: LambdadServer, name: str) -> list[str]:
+    """lambdad's logs endpoint, signed for the client's region (log groups are regional)."""
+    request = AWSRequest(method="GET", url=f"{server.url}/_lambdad/functions/{name}/logs")
+    credentials = client._request_signer._credentials
+    SigV4Auth(credentials, "lambda", client.meta.region_name).add_auth(request)
+    prepared = request.prepare()
+    answer = httpx.get(prepared.url, headers=dict(prepared.headers.items()), timeout=30)
+    answer.raise_for_status()
+    return [str(e["message"]) for e in answer.json()["events"]]
+
+
+def test_one_name_in_two_regions_is_two_functions(
+    lambda_client: Any, west: Any, server: LambdadServer
+) -> None:
+    name = unique("twin")
+    twin(lambda_client, name, "east", 128)
+    twin(west, name, "west", 256)
+    assert invoked(lambda_client, name) == {"region": REGION, "tag": "east", "memory": "128"}
+    assert invoked(west, name) == {"region": OTHER, "tag": "west", "memory": "256"}
+    east_config = lambda_client.get_function_configuration(FunctionName=name)
+    west_config = west.get_function_configuration(FunctionName=name)
+    assert (east_config["FunctionArn"], east_config["MemorySize"]) == (arn(name), 128)
+    assert (west_config["FunctionArn"], west_config["MemorySize"]) == (arn(name, region=OTHER), 256)
+
+    # Async events run in their own region's function (and log to its log group).
+    for client, tag in ((lambda_client, "east"), (west, "west")):
+        accepted = client.invoke(
+            FunctionName=name, InvocationType="Event", Payload=json.dumps({"async": tag})
+        )
+        assert accepted["StatusCode"] == 202
+
+    def ran(client: Any, tag: str) -> bool:
+        return any(f'"async": "{tag}"' in m for m in log_messages(client, server, name))
+
+    wait_until(
+        lambda: True if ran(lambda_client, "east") and ran(west, "west") else None,
+        "each region's event ran in its own function",
+    )
+    assert not ran(lambda_client, "west") and not ran(west, "east")
+    assert all("'ran': 'east'" not in m for m in log_messages(west, server, name))
+
+    # Versions, aliases, policies and concurrency: each region's own.
+    assert west.publish_version(FunctionName=name)["Version"] == "1"
+    assert west.publish_version(FunctionName=name)["Version"] == "1"  # nothing changed
+    versions = lambda_client.list_versions_by_function(FunctionName=name)["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST"]
+    west.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.get_alias(FunctionName=name, Name="live")
+    lambda_client.create_alias(FunctionName=name, Name="live", FunctionVersion="$LATEST")
+    assert invoked(west, name, Qualifier="live")["tag"] == "west"
+    assert invoked(lambda_client, name, Qualifier="live")["tag"] == "east"
+    west.add_permission(
+        FunctionName=name,
+        StatementId="s3",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+    )
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.get_policy(FunctionName=name)
+    west.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=5)
+    assert "ReservedConcurrentExecutions" not in lambda_client.get_function_concurrency(
+        FunctionName=name
+    )
+    assert west.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 5
+
+    # Function URLs: each region's host reaches its own function.
+    urls = {}
+    for client in (lambda_client, west):
+        urls[client] = client.create_function_url_config(FunctionName=name, AuthType="NONE")
+        for statement, extra in (
+            ("url", {"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE"}),
+            ("invoke", {"Action": "lambda:InvokeFunction", "InvokedViaFunctionUrl": True}),
+        ):
+            client.add_permission(FunctionName=name, StatementId=statement, Principal="*", **extra)
+    assert f".lambda-url.{OTHER}.localhost:" in urls[west]["FunctionUrl"]
+    assert f".lambda-url.{REGION}.localhost:" in urls[lambda_client]["FunctionUrl"]
+    for client, tag in ((lambda_client, "east"), (west, "west")):
+        host = urlsplit(urls[client]["FunctionUrl"]).netloc
+        answer = httpx.get(f"{server.url}/", headers={"host": host}, timeout=30)
+        assert answer.status_code == 200 and answer.json()["tag"] == tag
+        url_id = host.split(".", 1)[0]
+        by_path = httpx.get(f"{server.url}/lambda-url/{url_id}/", timeout=30)
+        assert by_path.json()["tag"] == tag
+        wrong = host.replace(f".{client.meta.region_name}.", ".ap-south-1.")
+        assert httpx.get(f"{server.url}/", headers={"host": wrong}, timeout=30).status_code == 404
+
+    # Deleting one leaves the other.
+    west.delete_function(FunctionName=name)
+    with pytest.raises(west.exceptions.ResourceNotFoundException):
+        west.get_function(FunctionName=name)
+    assert invoked(lambda_client, name, Qualifier="live")["tag"] == "east"
+    assert lambda_client.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "$LATEST"
+    assert lambda_client.get_policy(FunctionName=name)["Policy"]
+    lambda_client.get_function_url_config(FunctionName=name)
+    twin(west, name, "west-again", 128)  # the name is free again in its region
+    assert invoked(west, name)["tag"] == "west-again"
+    assert "ReservedConcurrentExecutions" not in west.get_function_concurrency(FunctionName=name)
+
+
+def test_layers_are_regional(lambda_client: Any, west: Any) -> None:
+    layer = unique("lib")
+    east_layer = lambda_client.publish_layer_version(
+        LayerName=layer, Content={"ZipFile": make_zip({"python/lib.py": "WHERE = 'east'\n"})}
+    )
+    west_layer = west.publish_layer_version(
+        LayerName=layer, Content={"ZipFile": make_zip({"python/lib.py": "WHERE = 'west'\n"})}
+    )
+    assert east_layer["Version"] == west_layer["Version"] == 1
+    assert east_layer["LayerVersionArn"] == (f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{layer}:1")
+    assert west_layer["LayerVersionArn"] == f"arn:aws:lambda:{OTHER}:{ACCOUNT}:layer:{layer}:1"
+    west.delete_layer_version(LayerName=layer, VersionNumber=1)
+    assert lambda_client.get_layer_version(LayerName=layer, VersionNumber=1)["Version"] == 1
+    assert [layer] == [
+        entry["LayerName"]
+        for entry in lambda_client.list_layers()["Layers"]
+        if entry["LayerName"] == layer
+    ]
+    assert all(entry["LayerName"] != layer for entry in west.list_layers()["Layers"])
+
+    # A function may use its own region's layers only.
+    with pytest.raises(ClientError) as info:
+        west.create_function(
+            FunctionName=unique("layered"),
+            Runtime="python3.12",
+            Handler="app.handler",
+            Role=ROLE,
+            Code={"ZipFile": make_zip({"app.py": SOURCE % "x"})},
+            Layers=[east_layer["LayerVersionArn"]],
+        )
+    assert info.value.response["Error"] == {
+        "Code": "InvalidParameterValueException",
+        "Message": "Layers are not in the same region as the function. "
+        f"Layers are expected to be in region {OTHER}.",
+    }
+    name = unique("layered")
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={
+            "ZipFile": make_zip(
+                {"app.py": "import lib\ndef handler(e, c):\n    return lib.WHERE\n"}
+            )
+        },
+        Layers=[east_layer["LayerVersionArn"]],
+    )
+    lambda_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
+    assert invoked(lambda_client, name) == "east"
