@@ -164,3 +164,22 @@ async def test_a_flood_of_one_byte_lines_fills_chunks_to_their_id_space(engine: 
     events = await logs.read(G, 0, 200_000)
     assert len(events) == 120_000 and len({e.id for e in events}) == 120_000
     assert [e.id for e in events] == sorted(e.id for e in events)
+
+
+async def test_log_groups_are_regional(engine: sa.Engine) -> None:
+    """One group name in two regions is two groups: events, streams and retention."""
+    clock = Clock()
+    east = FunctionLogs(LogStore(engine, "us-east-1"), clock=clock)
+    west = east.in_region("eu-west-1")
+    assert west.in_region("us-east-1") is east
+    await east.stream(G, "s").write(b"east\n")
+    await east.open_output("eu-west-1", G, "w").write(b"west\n")
+    assert await messages(east) == ["east"]
+    assert await messages(west) == ["west"]
+    assert LogStore(engine, "eu-west-1").streams(G) == ["w"]
+    await west.put_retention_policy(G, 1)
+    assert (await east.retention_days(G), await west.retention_days(G)) == (None, 1)
+    clock.now += 2 * 86_400
+    removed = await east.sweep()  # the sweep is the server's: it reaches every region
+    assert removed.events == 1
+    assert await messages(west) == [] and await messages(east) == ["east"]

@@ -97,7 +97,8 @@ async def get_function_recursion_config(request: Request) -> Response:
 def _config(
     ctx: ApiContext, row: ProvisionedRow, with_arn: bool = False
 ) -> shapes.ProvisionedConcurrencyConfig:
-    allocation = ctx.provisioner.allocation(row.function_name, row.qualifier, row.requested)
+    function_arn = ctx.account.function_arn(row.function_name)  # the pool's name for it
+    allocation = ctx.provisioner.allocation(function_arn, row.qualifier, row.requested)
     return shapes.ProvisionedConcurrencyConfig(
         requested_provisioned_concurrent_executions=row.requested,
         available_provisioned_concurrent_executions=allocation.available,
