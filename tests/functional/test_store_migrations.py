@@ -216,6 +216,13 @@ def test_0007_gives_every_row_its_functions_region(engine_url: str) -> None:
         with engine.connect() as conn:
             assert current_revision(conn) == head_revision()
 
+        inspector = sa.inspect(engine)
+        for table in ("functions", "aliases", "function_url_configs", "log_streams"):
+            primary_key = inspector.get_pk_constraint(table)
+            assert primary_key["constrained_columns"][0] == "region"
+            # PostgreSQL's names are those of a table made under its own name.
+            assert primary_key["name"] in (None, f"{table}_pkey")
+
         south = "ap-south-1"
         for region, name in ((south, "old"), ("eu-west-1", "west")):
             functions = FunctionStore(engine, region)

@@ -218,6 +218,7 @@ def upgrade() -> None:
         op.drop_table(table)
     for table in _REBUILT:
         op.rename_table(f"{table}_0007", table)
+        _rename_constraints(f"{table}_0007", table)
     op.drop_index("ix_log_chunks_group", table_name="log_chunks")
     op.create_index("ix_log_chunks_group", "log_chunks", ["region", "log_group", "id"])
 
@@ -251,3 +252,14 @@ def downgrade() -> None:
         op.drop_table(table)
     for table in _REBUILT:
         op.rename_table(f"{table}_0006", table)
+        _rename_constraints(f"{table}_0006", table)
+
+
+def _rename_constraints(old: str, table: str) -> None:
+    """PostgreSQL names constraints after the table they were made on: give the
+    rebuilt table's the names a table made as `table` has (SQLite keeps none)."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {old}_pkey TO {table}_pkey")
+    if table == "function_url_configs":
+        op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {old}_url_id_key TO {table}_url_id_key")
