@@ -194,6 +194,10 @@ def test_one_name_in_two_regions_is_two_functions(
     )
     with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
         lambda_client.get_policy(FunctionName=name)
+    west.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(west.exceptions.TooManyRequestsException):
+        west.invoke(FunctionName=name)
+    assert invoked(lambda_client, name)["tag"] == "east"  # the same name, another region
     west.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=5)
     assert "ReservedConcurrentExecutions" not in lambda_client.get_function_concurrency(
         FunctionName=name

@@ -128,6 +128,7 @@ class LayerStore(RegionalStore):
         for attempt in range(PUBLISH_ATTEMPTS):
             try:
                 with map_db_errors(), self.engine.begin() as conn:
+                    self._take_turns(conn, layer_name)
                     highest = conn.execute(
                         sa.select(sa.func.max(layer_versions.c.version)).where(
                             self._layer(layer_name)
@@ -139,11 +140,19 @@ class LayerStore(RegionalStore):
                     )
                 return row
             except Exception as exc:
-                # PostgreSQL: a concurrent publish took the number; SQLite
-                # serializes writers at BEGIN IMMEDIATE and never gets here.
+                # A concurrent publish took the number (only if `_take_turns` could not
+                # serialize them: SQLite's BEGIN IMMEDIATE and PostgreSQL's lock do).
                 if not _is_integrity_error(exc) or attempt == PUBLISH_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def _take_turns(self, conn: Connection, layer_name: str) -> None:
+        """PostgreSQL: publishes of one layer wait for each other (a transaction-scoped
+        advisory lock on its name), so eight at once do not race for one number eight
+        times over. SQLite already serializes writers at BEGIN IMMEDIATE."""
+        if conn.dialect.name == "postgresql":
+            key = sa.func.hashtext(f"layer:{self.region}:{layer_name}")
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
     def update_config(
         self,

@@ -108,6 +108,21 @@ async def test_retire_destroys_idle_now_and_busy_on_release() -> None:
     assert pool.count(version().function_arn) == 0
 
 
+async def test_one_name_in_two_regions_is_two_functions_to_the_pool() -> None:
+    pool, started = make_pool(Clock())
+    east = version()
+    west = make_version(function_arn=east.function_arn.replace("us-east-1", "eu-west-1"))
+    east_lease, west_lease = await pool.acquire(east), await pool.acquire(west)
+    await pool.release(east_lease, reusable=True)
+    await pool.release(west_lease, reusable=True)
+    assert (pool.count(east.function_arn), pool.count(west.function_arn)) == (1, 1)
+
+    await pool.retire(west.function_arn)  # west's code changed: east keeps its environment
+    assert [env.destroyed for env in started] == [None, "function changed"]
+    again = await pool.acquire(east)
+    assert again is east_lease and len(started) == 2
+
+
 async def test_reaper_destroys_only_what_idled_long_enough() -> None:
     clock = Clock()
     pool, started = make_pool(clock, idle_timeout_s=10)
