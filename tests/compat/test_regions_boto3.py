@@ -37,16 +37,22 @@ def west(server: LambdadServer) -> Any:
     return boto3_client(server.url, region=OTHER)
 
 
-def create(client: Any, name: str, tag: str) -> dict[str, Any]:
+def deploy(client: Any, name: str, app: str, **config: Any) -> dict[str, Any]:
+    """An Active python function whose app.py is `app`."""
     created: dict[str, Any] = client.create_function(
         FunctionName=name,
         Runtime="python3.12",
         Handler="app.handler",
         Role=ROLE,
-        Code={"ZipFile": make_zip({"app.py": SOURCE % tag})},
+        Code={"ZipFile": make_zip({"app.py": app})},
+        **config,
     )
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
     return created
+
+
+def create(client: Any, name: str, tag: str) -> dict[str, Any]:
+    return deploy(client, name, SOURCE % tag)
 
 
 def names_in(client: Any) -> list[str]:
@@ -119,15 +125,7 @@ TWIN_SOURCE = (
 
 
 def twin(client: Any, name: str, tag: str, memory: int) -> None:
-    client.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Handler="app.handler",
-        Role=ROLE,
-        MemorySize=memory,
-        Code={"ZipFile": make_zip({"app.py": TWIN_SOURCE % (tag, tag)})},
-    )
-    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
+    deploy(client, name, TWIN_SOURCE % (tag, tag), MemorySize=memory)
 
 
 def invoked(client: Any, name: str, **kwargs: Any) -> Any:
@@ -238,6 +236,11 @@ def test_one_name_in_two_regions_is_two_functions(
     assert "ReservedConcurrentExecutions" not in west.get_function_concurrency(FunctionName=name)
 
 
+def layers_in(client: Any) -> list[str]:
+    pages = client.get_paginator("list_layers").paginate()
+    return [entry["LayerName"] for page in pages for entry in page["Layers"]]
+
+
 def test_layers_are_regional(lambda_client: Any, west: Any) -> None:
     layer = unique("lib")
     east_layer = lambda_client.publish_layer_version(
@@ -247,44 +250,21 @@ def test_layers_are_regional(lambda_client: Any, west: Any) -> None:
         LayerName=layer, Content={"ZipFile": make_zip({"python/lib.py": "WHERE = 'west'\n"})}
     )
     assert east_layer["Version"] == west_layer["Version"] == 1
-    assert east_layer["LayerVersionArn"] == (f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{layer}:1")
+    assert east_layer["LayerVersionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{layer}:1"
     assert west_layer["LayerVersionArn"] == f"arn:aws:lambda:{OTHER}:{ACCOUNT}:layer:{layer}:1"
     west.delete_layer_version(LayerName=layer, VersionNumber=1)
     assert lambda_client.get_layer_version(LayerName=layer, VersionNumber=1)["Version"] == 1
-    assert [layer] == [
-        entry["LayerName"]
-        for entry in lambda_client.list_layers()["Layers"]
-        if entry["LayerName"] == layer
-    ]
-    assert all(entry["LayerName"] != layer for entry in west.list_layers()["Layers"])
+    assert layer in layers_in(lambda_client) and layer not in layers_in(west)
 
     # A function may use its own region's layers only.
     with pytest.raises(ClientError) as info:
-        west.create_function(
-            FunctionName=unique("layered"),
-            Runtime="python3.12",
-            Handler="app.handler",
-            Role=ROLE,
-            Code={"ZipFile": make_zip({"app.py": SOURCE % "x"})},
-            Layers=[east_layer["LayerVersionArn"]],
-        )
+        deploy(west, unique("layered"), SOURCE % "x", Layers=[east_layer["LayerVersionArn"]])
     assert info.value.response["Error"] == {
         "Code": "InvalidParameterValueException",
         "Message": "Layers are not in the same region as the function. "
         f"Layers are expected to be in region {OTHER}.",
     }
     name = unique("layered")
-    lambda_client.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Handler="app.handler",
-        Role=ROLE,
-        Code={
-            "ZipFile": make_zip(
-                {"app.py": "import lib\ndef handler(e, c):\n    return lib.WHERE\n"}
-            )
-        },
-        Layers=[east_layer["LayerVersionArn"]],
-    )
-    lambda_client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
+    app = "import lib\ndef handler(e, c):\n    return lib.WHERE\n"
+    deploy(lambda_client, name, app, Layers=[east_layer["LayerVersionArn"]])
     assert invoked(lambda_client, name) == "east"
