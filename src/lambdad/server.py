@@ -187,7 +187,7 @@ def build_app(settings: Settings) -> ASGIApp:
         workers=settings.async_workers,
     )
     ticker = Ticker(TimerStore(engine), schedule_clock(settings), settings.schedule_clock_speed)
-    event_rules = EventRules(account, EventBusStore(engine), settings.region)
+    event_rules = EventRules(account, EventBusStore(engine))
     ScheduledRules(event_rules, ticker, async_queue.enqueue)  # it follows the rules' changes
     policy_store = PolicyStore(engine, settings.region)
     users = Users(UserStore(engine), ServerKey.load_or_create(data_dir), settings.account_id)

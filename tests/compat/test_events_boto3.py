@@ -19,7 +19,7 @@ from support.lambda_calls import error_of as error
 from support.lambda_calls import function_arn as arn
 from support.lambda_calls import new_function, unique
 from support.marks import needs_sandbox
-from support.server import ACCOUNT_ID, REGION, LambdadServer, boto3_client
+from support.server import ACCOUNT_ID, REGION, LambdadServer, boto3_client, signed_get
 from support.waiting import wait_until
 from support.zips import make_zip
 
@@ -439,6 +439,8 @@ def test_custom_bus_delivers_only_its_own_events(
     assert sorted(e["id"] for e in seen) == sorted([first, second])
 
 
+@needs_sandbox[0]
+@needs_sandbox[1]
 def test_rules_live_in_their_region(server: LambdadServer, events: Any) -> None:
     west = boto3_client(server.url, region="eu-west-1", service="events")
     name = unique("west")
@@ -449,10 +451,23 @@ def test_rules_live_in_their_region(server: LambdadServer, events: Any) -> None:
     with pytest.raises(ClientError) as exc:
         events.describe_rule(Name=name)
     assert error(exc)[0] == "ResourceNotFoundException"
-    # Its functions would never be invoked: async invocation runs in the default region.
-    answer = west.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": arn("f", region="eu-west-1")}])
-    assert answer["FailedEntryCount"] == 1
-    assert "default region" in answer["FailedEntries"][0]["ErrorMessage"]
+    # Its targets are its region's functions, invoked there through the async queue.
+    west_lambda = boto3_client(server.url, region="eu-west-1")
+    function = recorder(west_lambda)
+    target = arn(function, region="eu-west-1")
+    answer = west.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": target}])
+    assert answer["FailedEntryCount"] == 0
+    east_target = {"Id": "east", "Arn": arn(function)}
+    refused = west.put_targets(Rule=name, Targets=[east_target])["FailedEntries"]
+    assert "not a function of this rule's region" in refused[0]["ErrorMessage"]
+    event_id = put_order(west)
+
+    def delivered() -> list[str] | None:
+        answer = signed_get(west_lambda, f"{server.url}/_lambdad/functions/{function}/logs")
+        lines = [e["message"] for e in answer.json()["events"]]
+        return [m for m in lines if event_id in m and '"region": "eu-west-1"' in m] or None
+
+    wait_until(delivered, "the west rule's event logged by the west function")
 
 
 def test_test_event_pattern(events: Any) -> None:

@@ -9,14 +9,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
 from support.lambda_calls import FAST_WAIT, unique
 from support.lambda_calls import function_arn as arn
 from support.server import ACCOUNT_ID as ACCOUNT
-from support.server import REGION, ROLE, LambdadServer, boto3_client
+from support.server import REGION, ROLE, LambdadServer, boto3_client, signed_get
 from support.waiting import wait_until
 from support.zips import make_zip
 
@@ -134,11 +132,7 @@ def invoked(client: Any, name: str, **kwargs: Any) -> Any:
 
 def log_messages(client: Any, server: LambdadServer, name: str) -> list[str]:
     """lambdad's logs endpoint, signed for the client's region (log groups are regional)."""
-    request = AWSRequest(method="GET", url=f"{server.url}/_lambdad/functions/{name}/logs")
-    credentials = client._request_signer._credentials
-    SigV4Auth(credentials, "lambda", client.meta.region_name).add_auth(request)
-    prepared = request.prepare()
-    answer = httpx.get(prepared.url, headers=dict(prepared.headers.items()), timeout=30)
+    answer = signed_get(client, f"{server.url}/_lambdad/functions/{name}/logs")
     answer.raise_for_status()
     return [str(e["message"]) for e in answer.json()["events"]]
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import boto3
 import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 
 from lambdad.sandbox.backend import usable_cgroup_layout
@@ -198,6 +200,16 @@ def boto3_client(
         region_name=region,
         config=config,
     )
+
+
+def signed_get(client: Any, url: str) -> httpx.Response:
+    """GET one of lambdad's own endpoints (`/_lambdad/...`) signed as `client` signs its
+    requests: with its credentials, for its region (whose functions and logs it reads)."""
+    request = AWSRequest(method="GET", url=url)
+    credentials = client._request_signer._credentials
+    SigV4Auth(credentials, "lambda", client.meta.region_name).add_auth(request)
+    prepared = request.prepare()
+    return httpx.get(prepared.url, headers=dict(prepared.headers.items()), timeout=30)
 
 
 def dir_size(path: Path) -> int:

@@ -39,8 +39,9 @@ MAX_ENTRIES = 10
 MAX_REQUEST_SIZE = 256 * 1024
 TIME_FIELD_SIZE = 14  # what the Time member counts for, given or not (AWS's entry size rule)
 
-Enqueue = Callable[[str, str, bytes, str | None], Awaitable[str]]
-"""(function name, qualifier, payload, trace id) -> request id: the async invoke queue."""
+Enqueue = Callable[[str, str, str, bytes, str | None], Awaitable[str]]
+"""(region, function name, qualifier, payload, trace id) -> request id: the async invoke
+queue."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,9 @@ class Publisher:
         for target in targets:
             function = function_of(target.arn)
             payload = target_input(target, event, delivery)
-            request_id = await self.enqueue(function.name, function.qualifier, payload, trace)
+            request_id = await self.enqueue(
+                self.rules.region, function.name, function.qualifier, payload, trace
+            )
             log.info(
                 "rule %s: event %s to %s:%s (async request %s)",
                 rule.arn,

@@ -83,13 +83,10 @@ class EventRules:
         self,
         account: Account,
         store: EventBusStore,
-        async_region: str,
         clock: Clock = time.time,
     ) -> None:
         self.account = account
         self.store = store
-        self.async_region = async_region
-        """The region whose functions the durable async queue runs (the server's default)."""
         self._clock = clock
         self._listeners: list[RuleListener] = []  # shared by every region's copy
 
@@ -307,7 +304,7 @@ class EventRules:
         for index, target in enumerate(targets):
             check_target(target, index)
         rule = await self.get_rule(rule_name, bus_name)
-        refused = [r for t in targets if (r := deliverable(t, self.account, self.async_region))]
+        refused = [r for t in targets if (r := deliverable(t, self.account))]
         ids = {r.target_id for r in refused}
         accepted = [t for t in targets if t.id not in ids]
         existing = await run_sync(self.store.list_targets, self.region, rule.event_bus, rule.name)

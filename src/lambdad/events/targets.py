@@ -91,7 +91,7 @@ def _check_path(path: str, what: str) -> None:
         raise ValidationError(f"{what} is not a valid JSON path: {path}") from exc
 
 
-def deliverable(target: Target, account: Account, async_region: str) -> Refusal | None:
+def deliverable(target: Target, account: Account) -> Refusal | None:
     """Why lambdad cannot deliver to `target` from `account`'s region, or None."""
     function = _LAMBDA_ARN.fullmatch(target.arn)
     if function is None:
@@ -110,13 +110,6 @@ def deliverable(target: Target, account: Account, async_region: str) -> Refusal 
             "ValidationException",
             f"Target {target.arn} is not a function of this rule's region and account "
             f"({account.region}, {account.account_id}).",
-        )
-    if account.region != async_region:
-        return Refusal(
-            target.id,
-            "ValidationException",
-            "Asynchronous invocation is available in this server's default region "
-            f"({async_region}) only; targets in {account.region} would never be invoked.",
         )
     return None
 
