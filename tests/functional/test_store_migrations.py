@@ -95,9 +95,9 @@ def _insert(conn: sa.Connection, table: str, **values: object) -> None:
     )
 
 
-def test_0009_gives_every_row_its_functions_region(engine_url: str) -> None:
+def test_0010_gives_every_row_its_functions_region(engine_url: str) -> None:
     """Data of a 0006 server: functions with and without a region, rows that hang off
-    them, layers and logs. After 0009 each row is in its function's region (NULL:
+    them, layers and logs. After 0010 each row is in its function's region (NULL:
     the default one), and the same name can be created in another region."""
     from lambdad.store import (
         AliasStore,

@@ -16,8 +16,8 @@ same statements on SQLite and PostgreSQL. The concurrency tables lose their
 foreign key to `functions`: `FunctionStore.delete_function` deletes them with
 the function, as it does every other table here.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -204,21 +204,21 @@ def upgrade() -> None:
         )
         conn.execute(sa.text(f"UPDATE {table} SET region = {_region_of(table, default)}"))
     for table, columns in _REBUILT.items():
-        new = op.create_table(f"{table}_0009", *columns())
+        new = op.create_table(f"{table}_0010", *columns())
         assert new is not None
         names = [c.name for c in new.columns if c.name != "region"]
         listed = ", ".join(names)
         conn.execute(
             sa.text(
-                f"INSERT INTO {table}_0009 (region, {listed}) "
+                f"INSERT INTO {table}_0010 (region, {listed}) "
                 f"SELECT {_region_of(table, default)}, {listed} FROM {table}"
             )
         )
     for table in reversed(_REBUILT):
         op.drop_table(table)
     for table in _REBUILT:
-        op.rename_table(f"{table}_0009", table)
-        _rename_constraints(f"{table}_0009", table)
+        op.rename_table(f"{table}_0010", table)
+        _rename_constraints(f"{table}_0010", table)
     op.drop_index("ix_log_chunks_group", table_name="log_chunks")
     op.create_index("ix_log_chunks_group", "log_chunks", ["region", "log_group", "id"])
 
@@ -236,14 +236,14 @@ def downgrade() -> None:
         shape = [c for c in columns() if c.name != "region"]
         if table == "functions":
             shape.append(sa.Column("region", sa.String(32), nullable=True))
-        old = op.create_table(f"{table}_pre0009", *shape)
+        old = op.create_table(f"{table}_pre0010", *shape)
         assert old is not None
         names = [c.name for c in old.columns]
         keys = [c.name for c in old.columns if c.primary_key]
         same_key = " AND ".join(f"o.{k} = {table}.{k}" for k in keys)
         conn.execute(
             sa.text(
-                f"INSERT INTO {table}_pre0009 ({', '.join(names)}) "
+                f"INSERT INTO {table}_pre0010 ({', '.join(names)}) "
                 f"SELECT {', '.join(names)} FROM {table} WHERE region = "
                 f"(SELECT MIN(o.region) FROM {table} o WHERE {same_key})"
             )
@@ -251,8 +251,8 @@ def downgrade() -> None:
     for table in reversed(_REBUILT):
         op.drop_table(table)
     for table in _REBUILT:
-        op.rename_table(f"{table}_pre0009", table)
-        _rename_constraints(f"{table}_pre0009", table)
+        op.rename_table(f"{table}_pre0010", table)
+        _rename_constraints(f"{table}_pre0010", table)
 
 
 def _rename_constraints(old: str, table: str) -> None:
