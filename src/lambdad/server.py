@@ -174,7 +174,15 @@ def build_app(settings: Settings) -> ASGIApp:
     for listener in (refresh_unreserved_pool, provisioner.wake):
         catalog.on_change(listener)
         concurrency.on_change(listener)
-    invoker = Invoker(account, catalog, pool, limiter, logs, concurrency)
+    invoker = Invoker(
+        account,
+        catalog,
+        pool,
+        limiter,
+        logs,
+        concurrency,
+        max_streamed_response=settings.max_streamed_response,
+    )
     async_queue = AsyncQueue(
         AsyncEventStore(engine),
         invoker,

@@ -56,6 +56,9 @@ class Settings:
     # time from `epoch` (epoch seconds); 1.0 is real time. For tests only.
     schedule_clock_epoch: float = 0.0
     schedule_clock_speed: float = 1.0
+    # A streamed response's limit (InvokeWithResponseStream, RESPONSE_STREAM URLs):
+    # AWS's default, 200 MB.
+    max_streamed_response: int = 200 * 1024 * 1024
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -35,10 +35,14 @@ def error_response(
     )
 
 
-async def handle_lambdad_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LambdadError)
+def lambdad_error_response(exc: LambdadError) -> Response:
     extra = {"Reason": exc.reason} if isinstance(exc, TooManyRequests) else None
     return error_response(exc.code, exc.status, exc.message, extra)
+
+
+async def handle_lambdad_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LambdadError)
+    return lambdad_error_response(exc)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -13,6 +13,7 @@ from lambdad.api import (
     function_urls,
     functions,
     invoke,
+    invoke_stream,
     json_protocol,
     layers,
     log_retention,
@@ -65,6 +66,11 @@ routes = [
     Route(f"{FUNCTION}/invocations", invoke.invoke, methods=["POST"]),
     Route(
         "/2014-11-13/functions/{FunctionName}/invoke-async", invoke.invoke_async, methods=["POST"]
+    ),
+    Route(
+        "/2021-11-15/functions/{FunctionName}/response-streaming-invocations",
+        invoke_stream.invoke_with_response_stream,
+        methods=["POST"],
     ),
     Route("/2018-10-31/layers", layers.list_layers, methods=["GET"]),
     Route("/2018-10-31/layers/", layers.list_layers, methods=["GET"]),

@@ -12,6 +12,15 @@ from lambdad.invoke.requests import (
     check_payload,
     new_trace_id,
 )
+from lambdad.invoke.streamed import (
+    Failed,
+    Finished,
+    ResponseStream,
+    Run,
+    Started,
+    StreamEvent,
+    streamed_invocation,
+)
 from lambdad.invoke.version_cache import Resolved, VersionCache
 
 __all__ = [
@@ -19,12 +28,19 @@ __all__ = [
     "MAX_SYNC_PAYLOAD",
     "AsyncQueue",
     "ConcurrencyLimiter",
+    "Failed",
+    "Finished",
     "InvokeResult",
     "Resolved",
+    "ResponseStream",
     "RetryTimes",
+    "Run",
+    "Started",
+    "StreamEvent",
     "VersionCache",
     "Invoker",
     "check_client_context",
     "check_payload",
     "new_trace_id",
+    "streamed_invocation",
 ]

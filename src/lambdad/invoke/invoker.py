@@ -31,13 +31,15 @@ from lambdad.invoke.concurrency import ConcurrencyLimiter
 from lambdad.invoke.requests import InvokeResult, new_trace_id
 from lambdad.invoke.version_cache import Resolved, VersionCache
 from lambdad.pool import EnvironmentPool, Lease
-from lambdad.runtimes import InvokeOutcome, InvokeRequest
+from lambdad.runtimes import MAX_STREAMED_RESPONSE, InvokeOutcome, InvokeRequest, ResponseStream
 from lambdad.telemetry import FunctionLogs, Report, StreamLog
 
 log = logging.getLogger(__name__)
 
 # How long an invoke waits for a version being created or updated (its code being unpacked).
 UPDATE_WAIT_S = 30.0
+# A response kept whole (Invoke): Lambda's 6 MB, counted as AWS counts it.
+MAX_SYNC_RESPONSE = 6291556
 # The longest error message a platform log line repeats.
 MAX_DETAIL = 4096
 
@@ -51,8 +53,10 @@ class Invoker:
         limiter: ConcurrencyLimiter,
         logs: FunctionLogs,
         concurrency: ConcurrencyCatalog | None = None,
+        max_streamed_response: int = MAX_STREAMED_RESPONSE,
     ) -> None:
         self.account = account
+        self.max_streamed_response = max_streamed_response
         self.catalog = catalog
         self.pool = pool
         self.limiter = limiter
@@ -125,7 +129,11 @@ class Invoker:
         want_log_tail: bool = False,
         trace_id: str | None = None,
         request_id: str | None = None,
+        response: ResponseStream | None = None,
     ) -> InvokeResult:
+        """Run one invocation. With `response`, a response the function streams goes
+        there as it comes (the result then has `streamed=True` and no payload unless
+        the stream ended with an error); without, it is kept whole (6 MB at most)."""
         request_id = request_id or str(uuid.uuid4())
         version = target.version
         trace_id = self._check_recursion(target, trace_id or new_trace_id(), request_id)
@@ -139,7 +147,7 @@ class Invoker:
                 await stream.platform(f"START RequestId: {request_id} Version: {version.version}")
                 reusable = False  # until the invocation ran to an outcome that says so
                 outcome = await self._run(
-                    lease, target, payload, request_id, client_context, trace_id, stream
+                    lease, target, payload, request_id, client_context, trace_id, stream, response
                 )
                 reusable = outcome.reusable and lease.environment.init_error is None
                 await self._log(lease, version, request_id, outcome, stream)
@@ -154,6 +162,7 @@ class Invoker:
             executed_version=version.version,
             log_tail=stream.tail() if want_log_tail else None,
             request_id=request_id,
+            streamed=outcome.streamed,
         )
 
     def _check_recursion(self, target: Resolved, trace_id: str, request_id: str) -> str:
@@ -182,6 +191,7 @@ class Invoker:
         client_context: str | None,
         trace_id: str,
         stream: StreamLog,
+        response: ResponseStream | None,
     ) -> InvokeOutcome:
         environment = lease.environment
         if environment.init_error is not None:
@@ -198,8 +208,11 @@ class Invoker:
             trace_id=trace_id,
             client_context=client_context,
             cognito_identity=None,
+            stream_limit=MAX_SYNC_RESPONSE if response is None else self.max_streamed_response,
         )
-        return await environment.invoke(request, timeout_s=float(timeout), output=stream)
+        return await environment.invoke(
+            request, timeout_s=float(timeout), output=stream, response=response
+        )
 
     async def _log(
         self,

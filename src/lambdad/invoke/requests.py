@@ -25,6 +25,8 @@ class InvokeResult:
     executed_version: str
     log_tail: bytes | None
     request_id: str
+    streamed: bool = False
+    """The response went to the invocation's `ResponseStream` as it came."""
 
 
 def check_payload(payload: bytes, limit: int) -> bytes:

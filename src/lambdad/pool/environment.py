@@ -11,6 +11,10 @@ Contract:
   `reusable=False` (timeout, runtime exit, OOM, init failure) means the
   environment is already dead; the caller still calls `destroy()`.
 - The timeout is enforced here, outside the sandbox; the runtime is not asked.
+  It covers a streamed response too, however slowly its reader takes it.
+- A response the runtime streams goes to `invoke()`'s `response` stream as it
+  comes (each piece awaited: back-pressure); without one it is kept whole as
+  the outcome's payload. Its end comes back as an outcome with `streamed=True`.
 - `destroy()` is idempotent and never raises.
 """
 
@@ -24,6 +28,7 @@ import os
 import shutil
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -41,6 +46,9 @@ from lambdad.runtimes.channel import (
     Ready,
     Received,
     Result,
+    StreamChunk,
+    StreamEnd,
+    StreamStart,
     read_frame,
     write_frame,
 )
@@ -59,6 +67,7 @@ from lambdad.runtimes.outcomes import (
 )
 from lambdad.runtimes.output import DiscardOutput, OutputSink
 from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
+from lambdad.runtimes.streaming import BufferedResponse, ResponseStream
 from lambdad.sandbox.base import MB_PER_VCPU, Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger(__name__)
@@ -76,6 +85,8 @@ CHANNEL_GONE = (
 
 DEFAULT_INIT_TIMEOUT_S = 10.0
 """Lambda's Init phase limit for on-demand environments."""
+TRUNCATED_EXIT_WAIT_S = 1.0
+"""How long a stream cut short waits for the runtime's exit to tell why."""
 RECENT_OUTPUT_BYTES = 16384
 """How much of a phase's output `init_logs` / `InvokeOutcome.logs` keep (the
 last bytes): all of it goes to the output sink, none piles up here."""
@@ -272,9 +283,14 @@ class ExecutionEnvironment:
     # ---- invoke ----------------------------------------------------------------------------
 
     async def invoke(
-        self, request: InvokeRequest, timeout_s: float, output: OutputSink | None = None
+        self,
+        request: InvokeRequest,
+        timeout_s: float,
+        output: OutputSink | None = None,
+        response: ResponseStream | None = None,
     ) -> InvokeOutcome:
-        """Run one invocation; its output goes to `output` (awaited: backpressure)."""
+        """Run one invocation; its output goes to `output` and a streamed response
+        to `response` (both awaited: backpressure)."""
         async with self._lock:
             if output is not None:
                 self._output = output
@@ -291,7 +307,7 @@ class ExecutionEnvironment:
             self._sandbox.reset_memory_peak()
             finished = False
             try:
-                outcome = await self._run(request, timeout_s)
+                outcome = await self._run(request, timeout_s, response)
                 await self._output.end()
                 finished = True
                 return outcome
@@ -301,7 +317,9 @@ class ExecutionEnvironment:
                     with anyio.CancelScope(shield=True):
                         await self._kill("invocation cancelled")
 
-    async def _run(self, request: InvokeRequest, timeout_s: float) -> InvokeOutcome:
+    async def _run(
+        self, request: InvokeRequest, timeout_s: float, response: ResponseStream | None
+    ) -> InvokeOutcome:
         assert self._stream is not None
         header = {
             "request_id": request.request_id,
@@ -310,6 +328,7 @@ class ExecutionEnvironment:
             "trace_id": request.trace_id,
             "client_context": _decode_client_context(request.client_context),
             "cognito_identity": request.cognito_identity,
+            "stream_limit": request.stream_limit,
         }
         started = time.monotonic()
         try:
@@ -327,6 +346,11 @@ class ExecutionEnvironment:
                         await self._record_output(frame.body)
                     elif isinstance(message, Result) and message.request_id == request.request_id:
                         break
+                    elif (
+                        isinstance(message, StreamStart)
+                        and message.request_id == request.request_id
+                    ):
+                        return await self._relay(request, message, response, started)
                     else:
                         raise _unexpected(frame, "during an invocation")
         except TimeoutError:
@@ -358,6 +382,76 @@ class ExecutionEnvironment:
         return _outcome(
             frame.body, error_type, self._take_logs(), duration, self._memory_peak(), reusable=True
         )
+
+    async def _relay(
+        self,
+        request: InvokeRequest,
+        start: StreamStart,
+        response: ResponseStream | None,
+        started: float,
+    ) -> InvokeOutcome:
+        """A streamed response, from its start to its end (the caller's timeout and
+        ChannelError handling apply): each piece to `response`, or kept whole."""
+        kept = BufferedResponse() if response is None else None
+        target: ResponseStream = response if response is not None else kept  # type: ignore[assignment]
+        await target.start(start.content_type)
+        total = 0
+        while True:
+            frame = await self._next_frame()
+            message = None if frame is None else frame.message
+            if frame is None or isinstance(message, Exited):
+                return await self._exited(request, frame, started)
+            if isinstance(message, Log):
+                await self._record_output(frame.body)
+            elif isinstance(message, StreamChunk):
+                total += len(frame.body)
+                if total > request.stream_limit:  # init enforces it: this one is hostile
+                    raise ChannelError(f"a streamed response past {request.stream_limit} bytes")
+                await target.write(frame.body)
+            elif isinstance(message, StreamEnd) and message.request_id == request.request_id:
+                break
+            else:
+                raise _unexpected(frame, "during a streamed response")
+        if message.truncated:
+            return await self._truncated(request, started)
+        duration = (time.monotonic() - started) * 1000
+        memory = self._memory_peak()
+        if message.error_type is None:
+            payload = kept.body if kept is not None else b""
+            return InvokeOutcome(
+                payload=payload,
+                function_error=None,
+                error_type=None,
+                logs=self._take_logs(),
+                duration_ms=duration,
+                max_memory_used_mb=memory,
+                reusable=True,
+                streamed=response is not None,
+            )
+        outcome = _outcome(
+            frame.body, message.error_type, self._take_logs(), duration, memory, reusable=True
+        )
+        return replace(outcome, streamed=response is not None)
+
+    async def _truncated(self, request: InvokeRequest, started: float) -> InvokeOutcome:
+        """The runtime stopped mid-stream: a runtime that ended says how (briefly
+        waited for); one that only dropped the connection is in an unknown state."""
+        with anyio.move_on_after(TRUNCATED_EXIT_WAIT_S):
+            while True:
+                frame = await self._next_frame()
+                if frame is None or isinstance(frame.message, Exited):
+                    return await self._exited(request, frame, started)
+                if isinstance(frame.message, Log):
+                    await self._record_output(frame.body)
+                else:
+                    raise _unexpected(frame, "after a truncated stream")
+        duration = (time.monotonic() - started) * 1000
+        memory = self._memory_peak()
+        await self._kill("streamed response cut short")
+        message = "The runtime ended the response stream before it was complete"
+        error_type = "Runtime.TruncatedResponse"
+        payload = error_json(error_type, message)
+        return _outcome(payload, error_type, self._take_logs(), duration, memory, reusable=False)
 
     async def _exited(
         self, request: InvokeRequest, frame: Received | None, started: float
@@ -501,8 +595,6 @@ def _unexpected(frame: Received, when: str) -> ChannelError:
 
 
 def _replace_duration(outcome: InvokeOutcome, duration_ms: float) -> InvokeOutcome:
-    from dataclasses import replace
-
     return replace(outcome, duration_ms=duration_ms)
 
 

@@ -11,13 +11,17 @@ from lambdad.runtimes.interpreters import InterpreterCatalog, RuntimeChoice
 from lambdad.runtimes.launch import BOOTSTRAP_DIR, SandboxLayout
 from lambdad.runtimes.output import DiscardOutput, OutputSink
 from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
+from lambdad.runtimes.streaming import MAX_STREAMED_RESPONSE, BufferedResponse, ResponseStream
 from lambdad.runtimes.variables import RESERVED_VARIABLES, lambda_environment
 
 __all__ = [
     "BOOTSTRAP_DIR",
+    "MAX_STREAMED_RESPONSE",
+    "BufferedResponse",
     "DiscardOutput",
     "OutputSink",
     "RESERVED_VARIABLES",
+    "ResponseStream",
     "EnvironmentSpec",
     "InterpreterCatalog",
     "InvokeOutcome",

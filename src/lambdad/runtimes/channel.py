@@ -8,8 +8,10 @@ carries frames:
 Raw bodies keep binary payloads exact and avoid base64 for 6 MB events.
 Frame types, host → init: "invoke". Init → host: "ready" (the runtime asked
 for its first event: Init is over), "init_error", "result", "log", "exited"
-(the runtime process ended; header has returncode/signal) and "fault" (the
-runtime broke the private Runtime API; init kills it next).
+(the runtime process ended; header has returncode/signal), "fault" (the
+runtime broke the private Runtime API; init kills it next), and for a streamed
+response "stream_start", "stream_chunk" (at most MAX_STREAM_CHUNK bytes each)
+and "stream_end".
 
 Everything init sends comes from inside the sandbox, so it is untrusted: every
 frame is decoded into one of the shapes below (a closed set: no unknown type,
@@ -39,6 +41,11 @@ MAX_RESPONSE = 6291556
 """Lambda's response limit as init enforces it (6 MB plus framing slack, as AWS counts)."""
 MAX_LOG_CHUNK = 1 << 20
 """Init relays output in reads of 64 KB; anything far past that is not init's."""
+MAX_STREAM_CHUNK = 65536
+"""Init relays a streamed response in pieces of at most 64 KB."""
+MAX_STREAM_ERROR = 1 << 20
+"""A stream's error JSON comes from one trailer line (64 KB) or from init itself."""
+MAX_CONTENT_TYPE = 256
 MAX_ERROR_TYPE = 1024
 MAX_REASON = 1024
 MAX_REQUEST_ID = 128
@@ -83,11 +90,32 @@ class Exited(FromInit, frozen=True, tag="exited"):
     signal: Annotated[int, msgspec.Meta(ge=1, le=64)] | None = None
 
 
+class StreamStart(FromInit, frozen=True, tag="stream_start"):
+    request_id: RequestId
+    content_type: Annotated[str, msgspec.Meta(max_length=MAX_CONTENT_TYPE)]
+
+
+class StreamChunk(FromInit, frozen=True, tag="stream_chunk"):
+    body_limit: ClassVar[int] = MAX_STREAM_CHUNK
+
+
+class StreamEnd(FromInit, frozen=True, tag="stream_end"):
+    """The end of a streamed response: clean, with the function's error (its type
+    and error JSON as the body), or `truncated` (the runtime stopped mid-body)."""
+
+    body_limit: ClassVar[int] = MAX_STREAM_ERROR
+    request_id: RequestId
+    error_type: ErrorType | None = None
+    truncated: bool = False
+
+
 class Fault(FromInit, frozen=True, tag="fault"):
     reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)]
 
 
-_FROM_INIT = msgspec.json.Decoder(Ready | InitError | Result | Log | Exited | Fault)
+_FROM_INIT = msgspec.json.Decoder(
+    Ready | InitError | Result | Log | Exited | Fault | StreamStart | StreamChunk | StreamEnd
+)
 MAX_BODY = max(MAX_RESPONSE, MAX_LOG_CHUNK)
 
 

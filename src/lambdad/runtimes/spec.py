@@ -59,6 +59,10 @@ class InvokeRequest:
     client_context: str | None
     """As received in X-Amz-Client-Context (base64 of JSON)."""
     cognito_identity: str | None
+    stream_limit: int = 6291556
+    """The most a streamed response may carry (init ends it past that with
+    Function.ResponseSizeTooLarge): 6 MB when it is kept whole for Invoke,
+    `MAX_STREAMED_RESPONSE` when it streams to the caller."""
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,6 @@ class InvokeOutcome:
     max_memory_used_mb: int
     reusable: bool
     """False: the caller must destroy the environment (crash, timeout, OOM, init failure)."""
+    streamed: bool = False
+    """True: the response went to the invocation's `ResponseStream` (`payload` is
+    then empty, or the error JSON when the stream ended with an error)."""

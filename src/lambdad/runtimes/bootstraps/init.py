@@ -18,9 +18,26 @@ frames: u32 header length | u32 body length | JSON header | raw body.
                   exited      {returncode, signal}: the runtime process ended; init exits next
                   fault       {reason}: the runtime broke the private Runtime API (a
                               malformed frame); init kills it next
+                  stream_start  {request_id, content_type}: the runtime began a streamed
+                              response (POST .../response in streaming mode)
+                  stream_chunk  the next bytes of it (at most STREAM_FRAME each)
+                  stream_end    {request_id, error_type, truncated} + error JSON: the
+                              stream ended (cleanly, with error trailers, past the
+                              invoke's "stream_limit", or cut short by the runtime)
 
 Logs are drained before every ready/result frame, so the host sees an
 invocation's output before its result.
+
+Response streaming (AWS's Runtime API streaming mode): a POST to
+/invocation/ID/response with `Lambda-Runtime-Function-Response-Mode: streaming`
+is relayed as it is read, chunk by chunk, never held whole. Init writes each
+piece to the channel before it reads the next, so a host that reads slowly
+slows the runtime down (back-pressure) and nothing piles up here. Past the
+invoke's "stream_limit" bytes, init ends the stream with
+Function.ResponseSizeTooLarge, answers the runtime 413 and drops the
+connection. A mid-stream error comes as the trailers
+Lambda-Runtime-Function-Error-Type / Lambda-Runtime-Function-Error-Body
+(base64 of the error JSON).
 
 With --private-channel (the built-in python runtime), the runtime also gets
 the Runtime API as frames on a socketpair, its fd number in the environment
@@ -76,6 +93,14 @@ MAX_ERROR_TYPE = 1024
 """Error types longer than this are cut (the host refuses longer ones)."""
 MAX_REQUEST_ID = 128
 MAX_REASON = 1024
+MAX_CONTENT_TYPE = 256
+STREAM_FRAME = 65536
+"""The largest stream_chunk body init sends (a runtime's larger chunks are split)."""
+DEFAULT_STREAM_LIMIT = MAX_RESPONSE
+"""A streamed response's limit when the invoke frame names none."""
+STREAMING = "streaming"
+ERROR_TYPE_TRAILER = "lambda-runtime-function-error-type"
+ERROR_BODY_TRAILER = "lambda-runtime-function-error-body"
 RUNTIME_FD_ENV = "_LAMBDAD_RUNTIME_FD"
 """Names the runtime's end of the private channel (see the module docstring)."""
 API = "/2018-06-01/runtime"
@@ -337,6 +362,7 @@ class Invocations:
         self.phase = "init"  # init → running, or init → failed
         self.pending: list[tuple[dict, bytes | bytearray, bytes | bytearray | None]] = []
         self.current: str | None = None
+        self.stream_limit = DEFAULT_STREAM_LIMIT
         self.finished: list[str] = []  # the last 64 completed request ids
 
     def drain(self) -> None:
@@ -363,6 +389,8 @@ class Invocations:
                 if self.pending:
                     header, body, raw = self.pending.pop(0)
                     self.current = header["request_id"]
+                    limit = header.get("stream_limit")
+                    self.stream_limit = limit if isinstance(limit, int) else DEFAULT_STREAM_LIMIT
                     return header, body, raw
                 waiter = _thread.allocate_lock()
                 waiter.acquire()
@@ -399,6 +427,25 @@ class Invocations:
         self.drain()
         header = {"request_id": request_id, "status": status, "error_type": error_type}
         self.channel.send("result", header, body)
+
+    def stream_start(self, request_id: str, content_type: str) -> None:
+        self.drain()
+        self.channel.send("stream_start", {"request_id": request_id, "content_type": content_type})
+
+    def stream_chunk(self, data: bytes | bytearray) -> None:
+        for start in range(0, len(data), STREAM_FRAME):
+            self.channel.send("stream_chunk", None, data[start : start + STREAM_FRAME])
+
+    def stream_end(
+        self,
+        request_id: str,
+        error_type: str | None = None,
+        body: bytes | bytearray = b"",
+        truncated: bool = False,
+    ) -> None:
+        self.drain()
+        header = {"request_id": request_id, "error_type": error_type, "truncated": truncated}
+        self.channel.send("stream_end", header, body)
 
     def fault(self, reason: str) -> None:
         """The runtime broke the protocol: the host destroys this environment."""
@@ -565,6 +612,112 @@ class Connection:
             parts.append(chunk)
             self.reader.readline()
 
+    # -- streamed responses --
+
+    def stream_response(self, request: Request, request_id: str) -> None:
+        """POST /invocation/ID/response in streaming mode: relayed as it is read."""
+        refused = self.invocations.finish(request_id)
+        if refused:
+            self.close = True  # the body is not read: this connection can't go on
+            self.reply(*refused)
+            return
+        invocations = self.invocations
+        limit = invocations.stream_limit
+        content_type = request.header("content-type", "application/octet-stream")
+        invocations.stream_start(request_id, content_type[:MAX_CONTENT_TYPE])
+        if request.header("expect").lower() == "100-continue" and request.version >= (1, 1):
+            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        total = 0
+        try:
+            for piece in self._body_pieces(request):
+                total += len(piece)
+                if total > limit:
+                    message = (
+                        f"Response payload size ({total} bytes) exceeded maximum allowed "
+                        f"payload size ({limit} bytes)."
+                    )
+                    err = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
+                    invocations.stream_end(
+                        request_id, "Function.ResponseSizeTooLarge", dumps(err, compact=False)
+                    )
+                    self.close = True
+                    self.reply(413, too_large())
+                    return
+                invocations.stream_chunk(piece)
+        except (OSError, BadRequest):
+            # The runtime went away (or broke HTTP) mid-stream: the host decides.
+            invocations.stream_end(request_id, None, b"", truncated=True)
+            raise
+        error_type, error_body = self._stream_error()
+        invocations.stream_end(request_id, error_type, error_body)
+        self.reply(202, {"status": "OK"})
+
+    def _body_pieces(self, request: Request):  # type: ignore[no-untyped-def]
+        """The body as it comes, in pieces of at most STREAM_FRAME bytes; the
+        trailers of a chunked body end up in self.trailers."""
+        self.trailers: dict[str, str] = {}
+        if request.header("transfer-encoding").lower() != "chunked":
+            value = request.header("content-length") or "0"
+            if not value.isdigit() or not value.isascii():
+                raise BadRequest(400, "Bad Content-Length")
+            left = int(value)
+            while left:
+                piece = self.reader.read(min(left, STREAM_FRAME))
+                if not piece:
+                    raise OSError("connection closed mid-body")
+                left -= len(piece)
+                yield piece
+            return
+        while True:
+            line = self.reader.readline()
+            if not line:
+                raise OSError("connection closed mid-body")
+            digits = line.split(b";")[0].strip() or b"0"
+            if len(digits) > 16 or digits.strip(b"0123456789abcdefABCDEF"):
+                raise BadRequest(400, "Bad chunk size")
+            left = int(digits, 16)
+            if left == 0:
+                self._read_trailers()
+                return
+            while left:
+                piece = self.reader.read(min(left, STREAM_FRAME))
+                if not piece:
+                    raise OSError("connection closed mid-body")
+                left -= len(piece)
+                yield piece
+            self.reader.readline()
+
+    def _read_trailers(self) -> None:
+        for _ in range(MAX_HEADERS):
+            raw = self.reader.readline()
+            if raw is None:
+                raise BadRequest(431, "Line too long")
+            if raw in (b"\r\n", b"\n", b""):
+                return
+            name, sep, value = raw.decode("iso-8859-1").partition(":")
+            if sep:
+                self.trailers[name.strip().lower()] = value.strip()
+        raise BadRequest(431, "Too many trailers")
+
+    def _stream_error(self) -> tuple[str | None, bytes]:
+        """The error the runtime reported in the trailers: (type, error JSON)."""
+        error_type = self.trailers.get(ERROR_TYPE_TRAILER)
+        encoded = self.trailers.get(ERROR_BODY_TRAILER)
+        if not error_type and not encoded:
+            return None, b""
+        body = b""
+        if encoded:
+            try:
+                import binascii
+
+                body = binascii.a2b_base64(encoded.encode("ascii"))
+            except (ValueError, UnicodeEncodeError):  # binascii.Error is a ValueError
+                body = b""
+        error_type = error_type or _error_type(body) or "Unhandled"
+        if not body:
+            body = dumps({"errorMessage": "", "errorType": error_type}, compact=False)
+        return _cut(error_type), body
+
     # -- reply --
 
     def reply(
@@ -616,6 +769,12 @@ class Connection:
 
     def do_post(self, request: Request) -> None:
         path = request.path.split("?")[0]
+        mode = request.header("lambda-runtime-function-response-mode").lower()
+        if mode == STREAMING and path.startswith(INVOCATION) and path.endswith("/response"):
+            request_id = path[len(INVOCATION) : -len("/response")]
+            if request_id and "/" not in request_id:
+                self.stream_response(request, request_id)
+                return
         body = self.read_body(request)
         if body is None:
             self.close = True
