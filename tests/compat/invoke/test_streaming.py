@@ -1,0 +1,170 @@
+"""InvokeWithResponseStream through boto3, with a provided.al2023 runtime in Python
+that streams through the Runtime API's streaming mode (`streaming_bootstrap.py`).
+
+The server runs functions with `--network host`, so a function can wait for the
+test's signal on a loopback port: the first chunk must reach the test before the
+function goes on (no sleeps). Streamed responses are capped at 1 MiB here so the
+limit is cheap to pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from compat.invoke.conftest import start_server
+from compat.invoke.streaming_bootstrap import BOOTSTRAP
+from support.invoke import InvokeServer, create_function
+from support.waiting import DEFAULT_TIMEOUT_S
+
+pytestmark = pytest.mark.compat
+
+LIMIT = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def stream_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InvokeServer]:
+    server = start_server(
+        tmp_path_factory,
+        "streaming",
+        args=("--network", "host"),
+        env={"LAMBDAD_MAX_STREAMED_RESPONSE": str(LIMIT)},
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(stream_server: InvokeServer) -> Any:
+    return stream_server.client()
+
+
+@pytest.fixture(scope="module")
+def streamer(client: Any) -> str:
+    return create_function(
+        client,
+        "py-streamer",
+        {"bootstrap": BOOTSTRAP},
+        runtime="provided.al2023",
+        handler="stream.handler",
+        executable=("bootstrap",),
+        Timeout=30,
+    )
+
+
+def stream(client: Any, name: str, event: dict[str, Any], **kwargs: Any) -> Any:
+    return client.invoke_with_response_stream(
+        FunctionName=name, Payload=json.dumps(event).encode(), **kwargs
+    )
+
+
+def collect(response: Any) -> tuple[bytes, dict[str, Any]]:
+    """(the streamed bytes, the InvokeComplete event)."""
+    data = b""
+    for event in response["EventStream"]:
+        if "PayloadChunk" in event:
+            data += event["PayloadChunk"]["Payload"]
+        if "InvokeComplete" in event:
+            return data, event["InvokeComplete"]
+    raise AssertionError("the stream ended without InvokeComplete")
+
+
+def test_chunks_arrive_before_the_function_returns(client: Any, streamer: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(DEFAULT_TIMEOUT_S)
+        port = listener.getsockname()[1]
+        response = stream(client, streamer, {"action": "signal", "port": port})
+        assert response["StatusCode"] == 200
+        assert response["ExecutedVersion"] == "$LATEST"
+        assert response["ResponseStreamContentType"] == "text/plain"
+        events = iter(response["EventStream"])
+        first = next(events)
+        # The function is now blocked until it hears from us: this chunk came first.
+        assert first["PayloadChunk"]["Payload"] == b"first|"
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"go")
+            rest = b""
+            complete = None
+            for event in events:
+                if "PayloadChunk" in event:
+                    rest += event["PayloadChunk"]["Payload"]
+                if "InvokeComplete" in event:
+                    complete = event["InvokeComplete"]
+    assert rest == b"second"
+    assert complete is not None
+    assert "ErrorCode" not in complete
+
+
+def test_mid_stream_error_comes_in_invoke_complete(client: Any, streamer: str) -> None:
+    data, complete = collect(stream(client, streamer, {"action": "fail"}))
+    assert data == b"partial"
+    assert complete["ErrorCode"] == "RuntimeError"
+    assert complete["ErrorDetails"] == "boom mid-stream"
+    # The environment stays usable: the runtime reported the error as the API says.
+    data, complete = collect(stream(client, streamer, {"parts": ["again"]}))
+    assert (data, complete.get("ErrorCode")) == (b"again", None)
+
+
+def test_log_tail(client: Any, streamer: str) -> None:
+    response = stream(client, streamer, {"parts": ["a", "b", "c"]}, LogType="Tail")
+    data, complete = collect(response)
+    assert data == b"abc"
+    log = base64.b64decode(complete["LogResult"]).decode()
+    assert "streaming 3 parts" in log
+    assert "REPORT RequestId:" in log
+
+
+def test_content_type_of_the_stream(client: Any, streamer: str) -> None:
+    response = stream(client, streamer, {"parts": ["{}"], "content_type": "application/json"})
+    assert response["ResponseStreamContentType"] == "application/json"
+    assert collect(response)[0] == b"{}"
+
+
+def test_buffered_response_through_the_stream_operation(client: Any, streamer: str) -> None:
+    response = stream(client, streamer, {"action": "buffered"})
+    data, complete = collect(response)
+    assert json.loads(data) == {"buffered": True}
+    assert "ErrorCode" not in complete
+
+
+def test_streamed_response_through_invoke_is_kept_whole(client: Any, streamer: str) -> None:
+    response = client.invoke(
+        FunctionName=streamer, Payload=json.dumps({"parts": ["one ", "two"]}).encode()
+    )
+    assert "FunctionError" not in response
+    assert response["Payload"].read() == b"one two"
+
+
+def test_over_the_limit_ends_the_stream(client: Any, streamer: str) -> None:
+    data, complete = collect(stream(client, streamer, {"action": "big", "size": 2 * LIMIT}))
+    assert len(data) <= LIMIT
+    assert complete["ErrorCode"] == "Function.ResponseSizeTooLarge"
+    assert f"maximum allowed payload size ({LIMIT} bytes)" in complete["ErrorDetails"]
+    data, complete = collect(stream(client, streamer, {"parts": ["after"]}))
+    assert (data, complete.get("ErrorCode")) == (b"after", None)
+
+
+def test_malformed_chunk_poisons_only_that_environment(client: Any, streamer: str) -> None:
+    data, complete = collect(stream(client, streamer, {"action": "malformed"}))
+    assert data == b"before the bad chunk|"
+    assert complete["ErrorCode"] == "Runtime.TruncatedResponse"
+    # A fresh environment answers the next invocation; the server is unharmed.
+    data, complete = collect(stream(client, streamer, {"parts": ["fine"]}))
+    assert (data, complete.get("ErrorCode")) == (b"fine", None)
+
+
+def test_dry_run_and_unknown_function(client: Any, streamer: str) -> None:
+    response = client.invoke_with_response_stream(FunctionName=streamer, InvocationType="DryRun")
+    assert response["StatusCode"] == 204
+    with pytest.raises(ClientError) as info:
+        client.invoke_with_response_stream(FunctionName="no-such-function")
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
