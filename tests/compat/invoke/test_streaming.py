@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -168,3 +169,68 @@ def test_dry_run_and_unknown_function(client: Any, streamer: str) -> None:
     with pytest.raises(ClientError) as info:
         client.invoke_with_response_stream(FunctionName="no-such-function")
     assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+NODE_FILES = {
+    "index.mjs": """
+import net from "node:net";
+
+const waitForGo = (port) =>
+  new Promise((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1");
+    let got = "";
+    sock.on("data", (d) => {
+      got += d;
+      if (got.endsWith("go")) { sock.end(); resolve(); }
+    });
+    sock.on("error", reject);
+  });
+
+export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  if (event.action === "throw") {
+    responseStream.write("partial");
+    throw new TypeError("node broke mid-stream");
+  }
+  responseStream.setContentType("text/event-stream");
+  responseStream.write("first|");
+  if (event.port) await waitForGo(event.port);
+  responseStream.write(`second from ${context.functionName}`);
+  responseStream.end();
+});
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def node_streamer(client: Any) -> str:
+    if shutil.which("node") is None:
+        pytest.skip("nodejs is not installed")
+    return create_function(
+        client, "node-streamer", NODE_FILES, runtime="nodejs20.x", handler="index.handler"
+    )
+
+
+def test_node_streamify_response(client: Any, node_streamer: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(DEFAULT_TIMEOUT_S)
+        response = stream(client, node_streamer, {"port": listener.getsockname()[1]})
+        assert response["ResponseStreamContentType"] == "text/event-stream"
+        events = iter(response["EventStream"])
+        assert next(events)["PayloadChunk"]["Payload"] == b"first|"
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"go")
+            data, complete = collect({"EventStream": events})
+    assert data == b"second from node-streamer"
+    assert "ErrorCode" not in complete
+
+
+def test_node_throw_mid_stream(client: Any, node_streamer: str) -> None:
+    data, complete = collect(stream(client, node_streamer, {"action": "throw"}))
+    assert data == b"partial"
+    assert complete["ErrorCode"] == "TypeError"
+    assert complete["ErrorDetails"] == "node broke mid-stream"
+    # Plain Invoke of the same function: the error as Invoke reports one.
+    response = client.invoke(FunctionName=node_streamer, Payload=b'{"action": "throw"}')
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read())["errorType"] == "TypeError"

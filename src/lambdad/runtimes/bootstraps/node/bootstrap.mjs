@@ -4,6 +4,9 @@
 // nodejs runtime: "dir/file.fn" handlers from .js/.cjs/.mjs, async and callback
 // handlers, the context object, AWS's error JSON {errorType, errorMessage, trace}
 // and the Runtime.* init errors, console output as "<time>\t<request id>\tINFO\t<msg>".
+// Response streaming as AWS's runtime has it: the globals awslambda.streamifyResponse
+// and awslambda.HttpResponseStream; a streaming handler's response goes to the
+// Runtime API in its streaming mode (chunked, errors as trailers).
 
 import http from "node:http";
 import fs from "node:fs";
@@ -42,6 +45,104 @@ function request(method, urlPath, body, headers = {}) {
     req.on("error", reject);
     req.end(data);
   });
+}
+
+// ---- response streaming ----------------------------------------------------------------------
+
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HIGH_WATER_MARK = Symbol.for("aws.lambda.runtime.handler.streaming.highWaterMark");
+const HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response";
+const ERROR_TYPE_TRAILER = "Lambda-Runtime-Function-Error-Type";
+const ERROR_BODY_TRAILER = "Lambda-Runtime-Function-Error-Body";
+
+// The metadata prelude of a function URL's streamed response: JSON, then 8 NUL bytes.
+class HttpResponseStream {
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION);
+    // JSON.stringify never yields a NUL byte, so the delimiter can't occur in it.
+    underlyingStream.write(JSON.stringify(prelude));
+    underlyingStream.write(new Uint8Array(8));
+    return underlyingStream;
+  }
+}
+
+globalThis.awslambda = {
+  ...(globalThis.awslambda || {}),
+  streamifyResponse: (handler, options) => {
+    handler[STREAMING] = "response";
+    if (options && typeof options.highWaterMark === "number") handler[HIGH_WATER_MARK] = options.highWaterMark;
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+// The response stream a streaming handler writes to: a chunked POST of
+// /invocation/{id}/response in the streaming mode (a Writable with back-pressure).
+function createResponseStream(requestId, highWaterMark) {
+  let resolveDone;
+  let rejectDone;
+  const done = new Promise((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  const req = http.request({
+    host: HOST,
+    port: PORT,
+    method: "POST",
+    path: `${API}/invocation/${requestId}/response`,
+    agent,
+    highWaterMark,
+    headers: {
+      "Content-Type": "application/octet-stream",
+      "Lambda-Runtime-Function-Response-Mode": "streaming",
+      "Transfer-Encoding": "chunked",
+      Trailer: `${ERROR_TYPE_TRAILER}, ${ERROR_BODY_TRAILER}`,
+    },
+  });
+  req.on("response", (res) => {
+    res.resume();
+    res.on("end", () => resolveDone(res.statusCode));
+    res.on("error", rejectDone);
+  });
+  req.on("error", rejectDone);
+  let written = false;
+  const write = req.write.bind(req);
+  req.write = (chunk, ...rest) => {
+    written = true;
+    return write(chunk, ...rest);
+  };
+  req.setContentType = (contentType) => {
+    if (written || req.headersSent) throw new Error("Tried to set the content type after the response stream started");
+    req.setHeader("Content-Type", contentType);
+  };
+  // Ends the stream with the function's error in the trailers, as the Runtime API wants it.
+  const fail = (body) => {
+    if (req.writableEnded) return;
+    req.addTrailers({
+      [ERROR_TYPE_TRAILER]: body.errorType,
+      [ERROR_BODY_TRAILER]: Buffer.from(JSON.stringify(body)).toString("base64"),
+    });
+    req.end();
+  };
+  return { stream: req, done, fail };
+}
+
+async function runStreamingHandler(handler, event, headers, requestId) {
+  const { stream, done, fail } = createResponseStream(requestId, handler[HIGH_WATER_MARK]);
+  const context = makeContext(headers, { resolve: () => {}, reject: () => {} });
+  try {
+    await handler(event, stream, context);
+    if (!stream.writableEnded) stream.end();
+  } catch (err) {
+    const body = errorJson(err);
+    console.error(`Invoke Error \t${JSON.stringify(body)}`);
+    fail(body);
+  }
+  try {
+    await done;
+  } catch {
+    // Lambda cut the stream (past its size limit, say): the invocation is over.
+  }
 }
 
 class FaultError extends Error {
@@ -228,6 +329,10 @@ async function main() {
       event = undefined;
       const body = { errorType: "Runtime.UnmarshalError", errorMessage: `Unable to parse event: ${err.message}`, trace: [] };
       await postError(requestId, body);
+      continue;
+    }
+    if (handler[STREAMING] === "response") {
+      await runStreamingHandler(handler, event, next.headers, requestId);
       continue;
     }
     try {
