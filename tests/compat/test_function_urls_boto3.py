@@ -174,12 +174,13 @@ def test_bad_settings_are_refused_and_nothing_is_created(
     assert lambda_client.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"] == []
 
 
-def test_response_stream_is_refused_until_streaming_exists(lambda_client: Any) -> None:
+def test_invoke_mode_response_stream(lambda_client: Any) -> None:
     name = new_function(lambda_client, "url")
-    with pytest.raises(ClientError) as exc:
-        lambda_client.create_function_url_config(
-            FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM"
-        )
-    code, message, status = error(exc)
-    assert (code, status) == ("InvalidParameterValueException", 400)
-    assert "RESPONSE_STREAM" in message
+    created = lambda_client.create_function_url_config(
+        FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM"
+    )
+    assert created["InvokeMode"] == "RESPONSE_STREAM"
+    got = lambda_client.get_function_url_config(FunctionName=name)
+    assert got["InvokeMode"] == "RESPONSE_STREAM"
+    updated = lambda_client.update_function_url_config(FunctionName=name, InvokeMode="BUFFERED")
+    assert updated["InvokeMode"] == "BUFFERED"

@@ -111,6 +111,27 @@ def create_function(
     return name
 
 
+def allow_public(lam: Any, name: str, qualifier: str | None = None) -> None:
+    """The two statements AWS requires before a NONE URL answers anyone."""
+    where = {"Qualifier": qualifier} if qualifier else {}
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="url",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+        **where,
+    )
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="invoke",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        InvokedViaFunctionUrl=True,
+        **where,
+    )
+
+
 def invoke_json(client: Any, name: str, event: Any = None, **kwargs: Any) -> tuple[Any, Any]:
     """(decoded payload, the whole boto3 response)."""
     response = client.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), **kwargs)

@@ -8,7 +8,8 @@ of the function; a path-based URL is found in whichever region holds its id
 reaches a function: an unknown id is 404, a body over 6 MB is 413 (read no
 further than that), and a CORS preflight is answered here. The invocation is
 the Invoke path's (concurrency, logs, recursion apply); a throttle is 429, a
-function error or an unusable result 502, as AWS answers them.
+function error or an unusable result 502, as AWS answers them. A URL with
+InvokeMode RESPONSE_STREAM answers as the function writes (`api/url_stream.py`).
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from lambdad.api.url_payload import (
     url_event,
     url_response,
 )
+from lambdad.api.url_stream import StreamedUrlResponse
 from lambdad.catalog import LATEST, FunctionUrlConfig
 from lambdad.catalog.names import REGION_PATTERN
 from lambdad.errors import LambdadError, TooManyRequests
-from lambdad.invoke import MAX_SYNC_PAYLOAD
+from lambdad.invoke import MAX_SYNC_PAYLOAD, InvokeResult, ResponseStream
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,8 @@ class FunctionUrlFront:
             account_id="anonymous" if config.auth_type == "NONE" else ctx.account.account_id,
             time_s=time.time(),
         )
+        if config.invoke_mode == "RESPONSE_STREAM":
+            return self._streamed(ctx, config, request, joined)
         answer = await self._invoke(ctx, config, request)
         if isinstance(answer, Response):
             return answer
@@ -127,6 +131,37 @@ class FunctionUrlFront:
         if config.cors is not None:
             out = response_headers(config.cors, joined, out)
         return _raw_response(answer.status, out, answer.body)
+
+    def _streamed(
+        self,
+        ctx: ApiContext,
+        config: FunctionUrlConfig,
+        request: UrlRequest,
+        joined: dict[str, str],
+    ) -> Response:
+        qualifier = None if config.qualifier == LATEST else config.qualifier
+        payload = json.dumps(url_event(request)).encode()
+        invoker = ctx.invoker
+
+        async def run(stream: ResponseStream) -> InvokeResult:
+            target = await invoker.resolve(config.function_name, qualifier)
+            return await invoker.invoke(
+                target, payload, request_id=request.request_id, response=stream
+            )
+
+        def refused(error: LambdadError | None) -> Response:
+            if isinstance(error, TooManyRequests):
+                return error_response("TooManyRequestsException", 429, "Rate Exceeded.")
+            if error is not None:
+                log.warning("function URL %s: %s: %s", config.url_id, error.code, error)
+            return _message(502, "Internal Server Error")
+
+        def decorate(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+            if config.cors is not None:
+                headers = response_headers(config.cors, joined, headers)
+            return [(name, value) for name, value in headers if name not in FRAMING_HEADERS]
+
+        return StreamedUrlResponse(config.url_id, run, refused, decorate)
 
     async def _invoke(
         self, ctx: ApiContext, config: FunctionUrlConfig, request: UrlRequest

@@ -1,8 +1,8 @@
 """Function URL requests as events (payload format 2.0) and results as responses.
 
 Pure translation, no I/O: `UrlRequest` is what the front read off the wire,
-`url_event` is what the function receives, and `url_response` maps what it
-returned as AWS does:
+`url_event` is what the function receives, `url_response` maps what it
+returned as AWS does, and `url_prelude` reads a streamed response's prelude:
 
 - a JSON object with `statusCode`: status, `headers`, `cookies` (one
   Set-Cookie each), `body` (base64-decoded when `isBase64Encoded`);
@@ -118,19 +118,42 @@ def url_response(payload: bytes) -> UrlResponse:
         raise BadFunctionResponse(f"the result is not JSON: {exc}") from exc
     if not isinstance(result, dict) or "statusCode" not in result:
         return UrlResponse(200, [("content-type", "application/json")], payload)
-    status = result["statusCode"]
+    status = _status(result["statusCode"])
+    headers = _response_headers(result.get("headers")) + _cookies(result.get("cookies"))
+    if not any(name == "content-type" for name, _ in headers):
+        headers.append(("content-type", "application/json"))
+    return UrlResponse(status, headers, _response_body(result))
+
+
+def url_prelude(raw: bytes) -> tuple[int, list[tuple[str, str]]]:
+    """A streamed response's prelude, `{"statusCode", "headers", "cookies"}`: the
+    status (200 when absent) and headers (without a type: a byte stream)."""
+    try:
+        prelude = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadFunctionResponse(f"the prelude is not JSON: {exc}") from exc
+    if not isinstance(prelude, dict):
+        raise BadFunctionResponse("the prelude is not a JSON object")
+    status = _status(prelude.get("statusCode", 200))
+    headers = _response_headers(prelude.get("headers")) + _cookies(prelude.get("cookies"))
+    if not any(name == "content-type" for name, _ in headers):
+        headers.append(("content-type", "application/octet-stream"))
+    return status, headers
+
+
+def _status(status: object) -> int:
     if isinstance(status, str) and status.isdigit():
         status = int(status)
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise BadFunctionResponse(f"statusCode {status!r} is not an HTTP status")
-    headers = _response_headers(result.get("headers"))
-    cookies = result.get("cookies") or []
+    return status
+
+
+def _cookies(value: object) -> list[tuple[str, str]]:
+    cookies = value or []
     if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
         raise BadFunctionResponse("cookies must be a list of strings")
-    headers += [("set-cookie", _header_value(c)) for c in cookies]
-    if not any(name == "content-type" for name, _ in headers):
-        headers.append(("content-type", "application/json"))
-    return UrlResponse(status, headers, _response_body(result))
+    return [("set-cookie", _header_value(c)) for c in cookies]
 
 
 def _response_headers(value: object) -> list[tuple[str, str]]:

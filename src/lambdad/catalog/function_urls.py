@@ -25,7 +25,7 @@ from lambdad.catalog.regional import Regional
 from lambdad.catalog.service import Catalog
 from lambdad.catalog.url_access import public_url_allowed
 from lambdad.concurrency import run_sync
-from lambdad.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
+from lambdad.errors import ResourceConflict, ResourceNotFound
 from lambdad.store.function_urls import FunctionUrlRow, FunctionUrlStore
 from lambdad.store.policies import PolicyStore
 
@@ -236,11 +236,6 @@ def _check_changes(changes: FunctionUrlChanges, violations: Violations) -> None:
     if changes.cors is not None:
         _check_cors(changes.cors, violations)
     violations.raise_if_any()
-    if changes.invoke_mode == "RESPONSE_STREAM":
-        raise InvalidParameterValue(
-            "InvokeMode RESPONSE_STREAM is not supported by this lambdad server yet; "
-            "use BUFFERED (the whole response is sent once the function returns)"
-        )
 
 
 def _check_cors(cors: Cors, violations: Violations) -> None:

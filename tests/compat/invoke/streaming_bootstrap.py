@@ -5,7 +5,7 @@ is POSTed in the streaming mode (chunked, `Lambda-Runtime-Function-Response-Mode
 streaming`) but "buffered", which posts an ordinary response.
 """
 
-BOOTSTRAP = r'''#!/usr/bin/env python3
+BOOTSTRAP = r"""#!/usr/bin/env python3
 import base64
 import http.client
 import json
@@ -31,7 +31,9 @@ def start_stream(request_id, content_type):
     conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
     conn.putheader("Transfer-Encoding", "chunked")
     conn.putheader("Content-Type", content_type)
-    conn.putheader("Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body")
+    conn.putheader(
+        "Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
+    )
     conn.endheaders()
     return conn
 
@@ -99,4 +101,4 @@ while True:
         except (OSError, http.client.HTTPException):
             pass
         conn.close()
-'''
+"""

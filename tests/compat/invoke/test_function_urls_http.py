@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from support.invoke import InvokeServer, create_function
+from support.invoke import InvokeServer, allow_public, create_function
 
 pytestmark = pytest.mark.compat
 
@@ -64,27 +64,6 @@ def url_function(lam: Any) -> tuple[str, str]:
     )
     allow_public(lam, name)
     return name, str(config["FunctionUrl"])
-
-
-def allow_public(lam: Any, name: str, qualifier: str | None = None) -> None:
-    """The two statements AWS requires before a NONE URL answers anyone."""
-    where = {"Qualifier": qualifier} if qualifier else {}
-    lam.add_permission(
-        FunctionName=name,
-        StatementId="url",
-        Action="lambda:InvokeFunctionUrl",
-        Principal="*",
-        FunctionUrlAuthType="NONE",
-        **where,
-    )
-    lam.add_permission(
-        FunctionName=name,
-        StatementId="invoke",
-        Action="lambda:InvokeFunction",
-        Principal="*",
-        InvokedViaFunctionUrl=True,
-        **where,
-    )
 
 
 def host_based(server: InvokeServer, url: str) -> httpx.Client:

@@ -16,12 +16,13 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
 from compat.invoke.conftest import start_server
 from compat.invoke.streaming_bootstrap import BOOTSTRAP
-from support.invoke import InvokeServer, create_function
+from support.invoke import InvokeServer, allow_public, create_function
 from support.waiting import DEFAULT_TIMEOUT_S
 
 pytestmark = pytest.mark.compat
@@ -187,13 +188,23 @@ const waitForGo = (port) =>
   });
 
 export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
-  if (event.action === "throw") {
+  if (event.rawPath === "/fail-early") throw new Error("before any byte");
+  if (event.action === "throw" || event.rawPath === "/throw") {
     responseStream.write("partial");
     throw new TypeError("node broke mid-stream");
   }
   responseStream.setContentType("text/event-stream");
+  if (event.rawPath === "/prelude" || event.rawPath === "/prelude-throw") {
+    responseStream = awslambda.HttpResponseStream.from(responseStream, {
+      statusCode: 201,
+      headers: { "content-type": "text/plain", "x-streamed": "yes" },
+      cookies: ["a=1; Path=/", "b=2"],
+    });
+  }
+  const port = event.port || Number((event.queryStringParameters || {}).port || 0);
   responseStream.write("first|");
-  if (event.port) await waitForGo(event.port);
+  if (port) await waitForGo(port);
+  if (event.rawPath === "/prelude-throw") throw new Error("cut short");
   responseStream.write(`second from ${context.functionName}`);
   responseStream.end();
 });
@@ -234,3 +245,52 @@ def test_node_throw_mid_stream(client: Any, node_streamer: str) -> None:
     response = client.invoke(FunctionName=node_streamer, Payload=b'{"action": "throw"}')
     assert response["FunctionError"] == "Unhandled"
     assert json.loads(response["Payload"].read())["errorType"] == "TypeError"
+
+
+@pytest.fixture(scope="module")
+def stream_url(client: Any, node_streamer: str) -> str:
+    """The URL id of the node streamer's RESPONSE_STREAM URL."""
+    config = client.create_function_url_config(
+        FunctionName=node_streamer, AuthType="NONE", InvokeMode="RESPONSE_STREAM"
+    )
+    assert config["InvokeMode"] == "RESPONSE_STREAM"
+    allow_public(client, node_streamer)
+    return str(config["FunctionUrl"]).split("//", 1)[1].split(".", 1)[0]
+
+
+def test_url_streams_with_the_http_prelude(stream_server: InvokeServer, stream_url: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(DEFAULT_TIMEOUT_S)
+        port = listener.getsockname()[1]
+        url = f"{stream_server.url}/lambda-url/{stream_url}/prelude?port={port}"
+        with httpx.stream("GET", url, timeout=DEFAULT_TIMEOUT_S) as response:
+            assert response.status_code == 201
+            assert response.headers["content-type"] == "text/plain"
+            assert response.headers["x-streamed"] == "yes"
+            assert response.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2"]
+            pieces = response.iter_raw()
+            # The function waits for us now: what arrived was sent before it returned.
+            assert next(pieces) == b"first|"
+            conn, _ = listener.accept()
+            with conn:
+                conn.sendall(b"go")
+                rest = b"".join(pieces)
+    assert rest == b"second from node-streamer"
+
+
+def test_url_streams_a_raw_stream_as_200(stream_server: InvokeServer, stream_url: str) -> None:
+    answer = httpx.get(f"{stream_server.url}/lambda-url/{stream_url}/raw", timeout=30)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/event-stream"
+    assert answer.content == b"first|second from node-streamer"
+
+
+def test_url_stream_errors(stream_server: InvokeServer, stream_url: str) -> None:
+    base = f"{stream_server.url}/lambda-url/{stream_url}"
+    # Before any byte: a 502, as a buffered URL answers a function error.
+    answer = httpx.get(f"{base}/fail-early", timeout=30)
+    assert (answer.status_code, answer.json()) == (502, {"Message": "Internal Server Error"})
+    # After the body began: the response is cut short, never completed.
+    for path in ("prelude-throw", "throw"):
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(f"{base}/{path}", timeout=30)
