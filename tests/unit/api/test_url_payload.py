@@ -8,7 +8,13 @@ import json
 import pytest
 
 from lambdad.api.url_front import UrlTarget, url_target
-from lambdad.api.url_payload import BadFunctionResponse, UrlRequest, url_event, url_response
+from lambdad.api.url_payload import (
+    BadFunctionResponse,
+    UrlRequest,
+    url_event,
+    url_prelude,
+    url_response,
+)
 
 ID = "a" * 32
 
@@ -141,3 +147,26 @@ def test_unusable_results_are_the_functions_fault(payload: bytes) -> None:
 )
 def test_url_target(host: str, path: str, target: UrlTarget | None) -> None:
     assert url_target(host, path) == target
+
+
+def test_streamed_prelude() -> None:
+    raw = json.dumps(
+        {"statusCode": 201, "headers": {"X-A": "1"}, "cookies": ["a=1", "b=2"]}
+    ).encode()
+    assert url_prelude(raw) == (
+        201,
+        [
+            ("x-a", "1"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("content-type", "application/octet-stream"),
+        ],
+    )
+    assert url_prelude(b"") == (200, [("content-type", "application/octet-stream")])
+    assert url_prelude(b'{"headers": {"content-type": "text/html"}}') == (
+        200,
+        [("content-type", "text/html")],
+    )
+    for bad in (b"[1]", b"{nope", b'{"statusCode": 99}', b'{"headers": {"a": "x\\ny"}}'):
+        with pytest.raises(BadFunctionResponse):
+            url_prelude(bad)

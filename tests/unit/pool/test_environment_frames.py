@@ -15,12 +15,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
+import anyio
+import anyio.to_thread
 import pytest
 from anyio.abc import SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from lambdad.pool import environment
 from lambdad.pool.environment import ExecutionEnvironment
-from lambdad.runtimes.channel import MAX_LOG_CHUNK, MAX_RESPONSE
+from lambdad.runtimes import InvokeOutcome
+from lambdad.runtimes.channel import MAX_LOG_CHUNK, MAX_RESPONSE, MAX_STREAM_CHUNK
 from lambdad.sandbox.base import ExitStatus, SandboxSpec
 from support.envkit import SubprocessSandbox, make_spec, request
 
@@ -95,6 +99,15 @@ HOSTILE: dict[str, Any] = {
     "a fault": lambda rid: ({"type": "fault", "reason": "runtime broke the protocol"}, b""),
     "not json": lambda rid: (b"{nope", b""),
     "a bare list": lambda rid: (b"[1, 2]", b""),
+    "a stream chunk outside a stream": lambda rid: ({"type": "stream_chunk"}, b"x"),
+    "a stream end without its start": lambda rid: (
+        {"type": "stream_end", "request_id": rid},
+        b"",
+    ),
+    "another request's stream": lambda rid: (
+        {"type": "stream_start", "request_id": "someone-else", "content_type": "a/b"},
+        b"",
+    ),
 }
 
 
@@ -159,3 +172,149 @@ async def test_a_channel_init_closed_fails_the_invocation_not_the_server(wired: 
     outcome = await wired.env.invoke(request(), timeout_s=5)
     assert outcome.function_error == "Unhandled" and not outcome.reusable
     assert wired.sandbox.destroyed is not None and not wired.env.is_alive()
+
+
+# ---- streamed responses -------------------------------------------------------------------
+
+
+class Recorder:
+    """A ResponseStream that keeps what it is given; `gate` (when set) holds each write."""
+
+    def __init__(self, gate: anyio.Event | None = None) -> None:
+        self.content_type: str | None = None
+        self.chunks: list[bytes] = []
+        self.gate = gate
+
+    async def start(self, content_type: str) -> None:
+        self.content_type = content_type
+
+    async def write(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+        if self.gate is not None:
+            await self.gate.wait()
+
+
+def stream_start(rid: str) -> dict[str, Any]:
+    return {"type": "stream_start", "request_id": rid, "content_type": "text/plain"}
+
+
+def stream_end(rid: str, **fields: Any) -> dict[str, Any]:
+    return {"type": "stream_end", "request_id": rid, **fields}
+
+
+async def test_a_stream_goes_to_the_response_stream(wired: Wired) -> None:
+    invocation = request()
+    wired.send(stream_start(invocation.request_id))
+    wired.send({"type": "stream_chunk"}, b"one ")
+    wired.send({"type": "log"}, b"a line\n")
+    wired.send({"type": "stream_chunk"}, b"two")
+    wired.send(stream_end(invocation.request_id))
+    recorder = Recorder()
+    outcome = await wired.env.invoke(invocation, timeout_s=5, response=recorder)
+    assert recorder.content_type == "text/plain" and recorder.chunks == [b"one ", b"two"]
+    assert outcome.streamed and outcome.reusable and outcome.function_error is None
+    assert outcome.payload == b"" and outcome.logs == b"a line\n"
+
+
+async def test_a_stream_without_a_response_stream_is_kept_whole(wired: Wired) -> None:
+    invocation = request()
+    wired.send(stream_start(invocation.request_id))
+    wired.send({"type": "stream_chunk"}, b"all ")
+    wired.send({"type": "stream_chunk"}, b"of it")
+    wired.send(stream_end(invocation.request_id))
+    outcome = await wired.env.invoke(invocation, timeout_s=5)
+    assert not outcome.streamed and outcome.payload == b"all of it"
+
+
+async def test_a_stream_that_ends_with_the_functions_error(wired: Wired) -> None:
+    invocation = request()
+    wired.send(stream_start(invocation.request_id))
+    error = b'{"errorType": "ValueError", "errorMessage": "x"}'
+    wired.send(stream_end(invocation.request_id, error_type="ValueError"), error)
+    outcome = await wired.env.invoke(invocation, timeout_s=5, response=Recorder())
+    assert outcome.streamed and outcome.reusable
+    assert (outcome.function_error, outcome.error_type, outcome.payload) == (
+        "Unhandled",
+        "ValueError",
+        error,
+    )
+
+
+async def test_a_stream_past_the_limit_init_was_given_poisons(wired: Wired) -> None:
+    invocation = request(stream_limit=10)
+    wired.send(stream_start(invocation.request_id))
+    wired.send({"type": "stream_chunk"}, b"x" * 11)
+    outcome = await wired.env.invoke(invocation, timeout_s=5, response=Recorder())
+    assert outcome.error_type == "Runtime.Unknown" and not outcome.reusable
+    assert wired.sandbox.destroyed is not None
+
+
+async def test_a_stream_chunk_past_its_frame_limit_is_refused_unread(wired: Wired) -> None:
+    invocation = request()
+    wired.send(stream_start(invocation.request_id))
+    wired.send({"type": "stream_chunk"}, body_len=MAX_STREAM_CHUNK + 1)
+    outcome = await wired.env.invoke(invocation, timeout_s=5, response=Recorder())
+    assert outcome.error_type == "Runtime.Unknown" and not outcome.reusable
+
+
+async def test_a_truncated_stream_destroys_the_environment(
+    wired: Wired, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(environment, "TRUNCATED_EXIT_WAIT_S", 0.05)
+    invocation = request()
+    wired.send(stream_start(invocation.request_id))
+    wired.send(stream_end(invocation.request_id, truncated=True))
+    outcome = await wired.env.invoke(invocation, timeout_s=5, response=Recorder())
+    assert outcome.error_type == "Runtime.TruncatedResponse" and not outcome.reusable
+    assert wired.sandbox.destroyed is not None
+
+
+async def test_a_truncated_stream_of_a_runtime_that_exited(wired: Wired) -> None:
+    invocation = request()
+    wired.send(stream_start(invocation.request_id))
+    wired.send(stream_end(invocation.request_id, truncated=True))
+    wired.send({"type": "exited", "returncode": 3})
+    outcome = await wired.env.invoke(invocation, timeout_s=5, response=Recorder())
+    assert outcome.error_type == "Runtime.ExitError" and not outcome.reusable
+
+
+async def test_a_slow_reader_holds_the_stream_back(wired: Wired) -> None:
+    """While the response stream takes nothing, the host reads nothing more: init's
+    writes block once the socket's buffers are full (nothing piles up on the host)."""
+    invocation = request()
+    gate = anyio.Event()
+    recorder = Recorder(gate)
+    frame = b'{"type":"stream_chunk"}'
+    piece = len(frame).to_bytes(4, "big") + MAX_STREAM_CHUNK.to_bytes(4, "big") + frame
+    piece += b"x" * MAX_STREAM_CHUNK
+    wired.send(stream_start(invocation.request_id))
+    wired.init.setblocking(False)
+    sent = 0
+    cap = 64 << 20  # far more than any socket buffer
+    outcomes: list[InvokeOutcome] = []
+    async with anyio.create_task_group() as tasks:
+
+        async def run() -> None:
+            outcomes.append(await wired.env.invoke(invocation, timeout_s=30, response=recorder))
+
+        tasks.start_soon(run)
+        pending = b""
+        while sent < cap:
+            await anyio.wait_all_tasks_blocked()
+            try:
+                n = wired.init.send(pending or piece)
+            except BlockingIOError:
+                break
+            pending = (pending or piece)[n:]
+            sent += n
+        assert sent < cap, "the host kept reading while its reader took nothing"
+        assert len(recorder.chunks) == 1  # held at the first write
+        wired.init.setblocking(True)
+        gate.set()
+        rest = pending + b"".join([piece] * 2)
+        await anyio.to_thread.run_sync(wired.init.sendall, rest)
+        wired.send(stream_end(invocation.request_id))
+    (outcome,) = outcomes
+    assert outcome.streamed and outcome.reusable
+    total = sum(len(c) for c in recorder.chunks)
+    assert total == (sent + len(rest)) // len(piece) * MAX_STREAM_CHUNK

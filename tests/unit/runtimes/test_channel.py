@@ -19,6 +19,8 @@ from lambdad.runtimes.channel import (
     Log,
     Received,
     Result,
+    StreamEnd,
+    StreamStart,
     decode_message,
     decode_prefix,
     encode_frame,
@@ -54,6 +56,10 @@ def test_decode_accepts_what_init_sends() -> None:
         request_id="r1", status="error", error_type="ValueError"
     )
     assert decode_message(b'{"returncode":null,"signal":9,"type":"exited"}') == Exited(signal=9)
+    start = b'{"request_id":"r1","content_type":"text/plain","type":"stream_start"}'
+    assert decode_message(start) == StreamStart(request_id="r1", content_type="text/plain")
+    end = b'{"request_id":"r1","error_type":null,"truncated":true,"type":"stream_end"}'
+    assert decode_message(end) == StreamEnd(request_id="r1", truncated=True)
 
 
 BAD_HEADERS = {
@@ -73,6 +79,12 @@ BAD_HEADERS = {
     "status unknown": b'{"type":"result","request_id":"r","status":"maybe"}',
     "returncode negative": b'{"type":"exited","returncode":-1}',
     "signal out of range": b'{"type":"exited","signal":1000}',
+    "stream_start without a request": b'{"type":"stream_start","content_type":"a"}',
+    "content_type too long": (
+        b'{"type":"stream_start","request_id":"r","content_type":"' + b"t" * 300 + b'"}'
+    ),
+    "stream_chunk with a field": b'{"type":"stream_chunk","request_id":"r"}',
+    "truncated not a bool": b'{"type":"stream_end","request_id":"r","truncated":"yes"}',
     "deep nesting": b'{"type":"fault","reason":' + b"[" * 10000 + b"]" * 10000 + b"}",
     "deep nesting before the type": b'{"x":' + b"[" * 8000 + b"]" * 8000 + b',"type":"ready"}',
 }
@@ -110,6 +122,8 @@ async def test_read_frame_bounds_each_body_by_its_type() -> None:
         await _read(
             _frame(b'{"type":"result","request_id":"r","status":"success"}', MAX_RESPONSE + 1)
         )
+    with pytest.raises(ChannelError):  # init relays a stream in 64 KB pieces
+        await _read(_frame(b'{"type":"stream_chunk"}', 65537))
     ok = await _read(_frame(b'{"type":"log"}', 3) + b"abc")
     assert ok == Received(Log(), b"abc")
 
