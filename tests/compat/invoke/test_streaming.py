@@ -10,10 +10,14 @@ limit is cheap to pass.
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
+import re
 import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +32,7 @@ from support.waiting import DEFAULT_TIMEOUT_S
 pytestmark = pytest.mark.compat
 
 LIMIT = 1 << 20
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +299,20 @@ def test_url_stream_errors(stream_server: InvokeServer, stream_url: str) -> None
     for path in ("prelude-throw", "throw"):
         with pytest.raises(httpx.RemoteProtocolError):
             httpx.get(f"{base}/{path}", timeout=30)
+
+
+def test_the_readme_example(client: Any, node_streamer: str) -> None:
+    section = README.read_text().split("## Response streaming\n", 1)[1]
+    code = {lang: re.search(rf"```{lang}\n(.*?)```", section, re.S) for lang in ("js", "python")}
+    assert code["js"] and code["python"]
+    create_function(
+        client,
+        "streamer",
+        {"index.mjs": code["js"].group(1)},
+        runtime="nodejs20.x",
+        handler="index.handler",
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(code["python"].group(1), {"client": client})
+    assert out.getvalue() == "streamed\nas\nit\nis\nwritten\ndone\n"
