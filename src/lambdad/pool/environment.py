@@ -338,13 +338,11 @@ class ExecutionEnvironment:
                 except CHANNEL_GONE:
                     pass  # init is gone: reading tells how it ended
                 while True:
-                    frame = await self._next_frame()
-                    message = None if frame is None else frame.message
-                    if frame is None or isinstance(message, Exited):
-                        return await self._exited(request, frame, started)
-                    if isinstance(message, Log):
-                        await self._record_output(frame.body)
-                    elif isinstance(message, Result) and message.request_id == request.request_id:
+                    frame = await self._next_reply(request, started)
+                    if isinstance(frame, InvokeOutcome):
+                        return frame
+                    message = frame.message
+                    if isinstance(message, Result) and message.request_id == request.request_id:
                         break
                     elif (
                         isinstance(message, StreamStart)
@@ -392,18 +390,16 @@ class ExecutionEnvironment:
     ) -> InvokeOutcome:
         """A streamed response, from its start to its end (the caller's timeout and
         ChannelError handling apply): each piece to `response`, or kept whole."""
-        kept = BufferedResponse() if response is None else None
-        target: ResponseStream = response if response is not None else kept  # type: ignore[assignment]
+        kept = BufferedResponse()
+        target: ResponseStream = kept if response is None else response
         await target.start(start.content_type)
         total = 0
         while True:
-            frame = await self._next_frame()
-            message = None if frame is None else frame.message
-            if frame is None or isinstance(message, Exited):
-                return await self._exited(request, frame, started)
-            if isinstance(message, Log):
-                await self._record_output(frame.body)
-            elif isinstance(message, StreamChunk):
+            frame = await self._next_reply(request, started)
+            if isinstance(frame, InvokeOutcome):
+                return frame
+            message = frame.message
+            if isinstance(message, StreamChunk):
                 total += len(frame.body)
                 if total > request.stream_limit:  # init enforces it: this one is hostile
                     raise ChannelError(f"a streamed response past {request.stream_limit} bytes")
@@ -415,36 +411,23 @@ class ExecutionEnvironment:
         if message.truncated:
             return await self._truncated(request, started)
         duration = (time.monotonic() - started) * 1000
-        memory = self._memory_peak()
-        if message.error_type is None:
-            payload = kept.body if kept is not None else b""
-            return InvokeOutcome(
-                payload=payload,
-                function_error=None,
-                error_type=None,
-                logs=self._take_logs(),
-                duration_ms=duration,
-                max_memory_used_mb=memory,
-                reusable=True,
-                streamed=response is not None,
-            )
-        outcome = _outcome(
-            frame.body, message.error_type, self._take_logs(), duration, memory, reusable=True
-        )
+        logs, memory = self._take_logs(), self._memory_peak()
+        error_type = message.error_type
+        if error_type is not None:
+            outcome = _outcome(frame.body, error_type, logs, duration, memory, reusable=True)
+        else:
+            payload = kept.body if response is None else b""
+            outcome = InvokeOutcome(payload, None, None, logs, duration, memory, reusable=True)
         return replace(outcome, streamed=response is not None)
 
     async def _truncated(self, request: InvokeRequest, started: float) -> InvokeOutcome:
         """The runtime stopped mid-stream: a runtime that ended says how (briefly
         waited for); one that only dropped the connection is in an unknown state."""
         with anyio.move_on_after(TRUNCATED_EXIT_WAIT_S):
-            while True:
-                frame = await self._next_frame()
-                if frame is None or isinstance(frame.message, Exited):
-                    return await self._exited(request, frame, started)
-                if isinstance(frame.message, Log):
-                    await self._record_output(frame.body)
-                else:
-                    raise _unexpected(frame, "after a truncated stream")
+            frame = await self._next_reply(request, started)
+            if isinstance(frame, InvokeOutcome):
+                return frame
+            raise _unexpected(frame, "after a truncated stream")
         duration = (time.monotonic() - started) * 1000
         memory = self._memory_peak()
         await self._kill("streamed response cut short")
@@ -452,6 +435,17 @@ class ExecutionEnvironment:
         error_type = "Runtime.TruncatedResponse"
         payload = error_json(error_type, message)
         return _outcome(payload, error_type, self._take_logs(), duration, memory, reusable=False)
+
+    async def _next_reply(self, request: InvokeRequest, started: float) -> Received | InvokeOutcome:
+        """The invocation's next frame that is not output (output is recorded on the
+        way), or its outcome when the runtime ended."""
+        while True:
+            frame = await self._next_frame()
+            if frame is None or isinstance(frame.message, Exited):
+                return await self._exited(request, frame, started)
+            if not isinstance(frame.message, Log):
+                return frame
+            await self._record_output(frame.body)
 
     async def _exited(
         self, request: InvokeRequest, frame: Received | None, started: float

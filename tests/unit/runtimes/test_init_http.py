@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
 import weakref
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -244,3 +246,98 @@ def test_malformed_lengths_are_refused(server: tuple[FakeHost, int], header: str
         sock, f"POST {API}/init/error HTTP/1.1\r\n{header}\r\n\r\n".encode() + body
     )
     assert status == 400
+
+
+# ---- the streaming response mode: pieces relayed as they come, trailers, limits ----------
+
+STREAMING = (
+    "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
+    "Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n"
+)
+
+
+def start(host: FakeHost, port: int, request_id: str, **extra: Any) -> socket.socket:
+    """Take the invocation (GET /next) and open its streamed response."""
+    host.invoke(request_id, **extra)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=DEFAULT_TIMEOUT_S)
+    sock.sendall(f"GET {API}/invocation/next HTTP/1.1\r\n\r\n".encode())
+    exchange(sock, b"")
+    sock.sendall(
+        f"POST {API}/invocation/{request_id}/response HTTP/1.1\r\n{STREAMING}\r\n".encode()
+    )
+    return sock
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def test_pieces_are_relayed_as_they_come(server: tuple[FakeHost, int]) -> None:
+    host, port = server
+    sock = start(host, port, "s1")
+    header, _ = host.wait_for("stream_start")[0]
+    assert header == {"type": "stream_start", "request_id": "s1", "content_type": "text/plain"}
+    sock.sendall(chunk(b"hello "))
+    # Relayed before the runtime sent anything more.
+    assert host.wait_for("stream_chunk")[0][1] == b"hello "
+    big = bytes(range(256)) * 600  # 150 KB in one chunk: relayed in 64 KB pieces
+    sock.sendall(chunk(big) + b"0\r\n\r\n")
+    status, _, body = exchange(sock, b"")
+    assert status == 202 and json.loads(body) == {"status": "OK"}
+    header, error = host.wait_for("stream_end")[0]
+    assert header == {
+        "type": "stream_end",
+        "request_id": "s1",
+        "error_type": None,
+        "truncated": False,
+    }
+    pieces = [body for _, body in host.wait_for("stream_chunk")]
+    assert all(len(p) <= 65536 for p in pieces)
+    assert b"".join(pieces) == b"hello " + big
+    # The invocation is over: another post for it is AWS's 403.
+    sock.sendall(f"POST {API}/invocation/s1/response HTTP/1.1\r\n{STREAMING}\r\n".encode())
+    assert exchange(sock, b"")[0] == 403
+
+
+def test_error_trailers(server: tuple[FakeHost, int]) -> None:
+    host, port = server
+    sock = start(host, port, "s2")
+    error = {"errorType": "ValueError", "errorMessage": "half way"}
+    encoded = base64.b64encode(json.dumps(error).encode()).decode()
+    sock.sendall(
+        chunk(b"partial")
+        + b"0\r\nLambda-Runtime-Function-Error-Type: ValueError\r\n"
+        + f"Lambda-Runtime-Function-Error-Body: {encoded}\r\n\r\n".encode()
+    )
+    assert exchange(sock, b"")[0] == 202
+    header, body = host.wait_for("stream_end")[0]
+    assert header["error_type"] == "ValueError" and not header["truncated"]
+    assert json.loads(body) == error
+
+
+def test_past_the_stream_limit(server: tuple[FakeHost, int]) -> None:
+    host, port = server
+    sock = start(host, port, "s3", stream_limit=100_000)
+    try:
+        for _ in range(4):
+            sock.sendall(chunk(b"x" * 40_000))
+    except OSError:
+        pass  # init may close the connection before all of it is sent
+    header, body = host.wait_for("stream_end")[0]
+    assert header["error_type"] == "Function.ResponseSizeTooLarge"
+    assert "(100000 bytes)" in json.loads(body)["errorMessage"]
+    relayed = sum(len(b) for _, b in host.wait_for("stream_chunk"))
+    assert relayed <= 100_000
+
+
+@pytest.mark.parametrize(
+    "rest", [b"zz\r\n", b"10\r\nshort"], ids=["malformed-chunk-size", "runtime-went-away"]
+)
+def test_a_broken_stream_is_truncated(server: tuple[FakeHost, int], rest: bytes) -> None:
+    host, port = server
+    sock = start(host, port, "s4")
+    sock.sendall(chunk(b"ok") + rest)
+    sock.shutdown(socket.SHUT_WR)
+    header, _ = host.wait_for("stream_end")[0]
+    assert header["truncated"] is True and header["error_type"] is None
+    sock.close()

@@ -573,14 +573,16 @@ class Connection:
 
     def read_body(self, request: Request) -> bytes | bytearray | None:
         """The request body; None when it is larger than MAX_BODY_READ."""
-        if request.header("expect").lower() == "100-continue" and request.version >= (1, 1):
-            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._continue(request)
         if request.header("transfer-encoding").lower() == "chunked":
-            return self._read_chunked()
-        value = request.header("content-length") or "0"
-        if not value.isdigit() or not value.isascii():  # int() would take "-1", "+1", "1_0"
-            raise BadRequest(400, "Bad Content-Length")
-        length = int(value)
+            parts, total = [], 0
+            for piece in self._chunked_pieces():
+                total += len(piece)
+                if total > MAX_BODY_READ:
+                    return None
+                parts.append(piece)
+            return b"".join(parts)
+        length = self._content_length(request)
         if length > MAX_BODY_READ:
             return None
         body = self.reader.read(length) if length else b""
@@ -588,8 +590,20 @@ class Connection:
             raise OSError("connection closed mid-body")
         return body
 
-    def _read_chunked(self) -> bytes | None:
-        parts, total = [], 0
+    def _continue(self, request: Request) -> None:
+        if request.header("expect").lower() == "100-continue" and request.version >= (1, 1):
+            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _content_length(self, request: Request) -> int:
+        value = request.header("content-length") or "0"
+        if not value.isdigit() or not value.isascii():  # int() would take "-1", "+1", "1_0"
+            raise BadRequest(400, "Bad Content-Length")
+        return int(value)
+
+    def _chunked_pieces(self):  # type: ignore[no-untyped-def]
+        """A chunked body as it comes, in pieces of at most STREAM_FRAME bytes (never a
+        whole chunk held); its trailers end up in self.trailers."""
+        self.trailers: dict[str, str] = {}
         while True:
             line = self.reader.readline()
             if not line:
@@ -597,20 +611,20 @@ class Connection:
             digits = line.split(b";")[0].strip() or b"0"
             if len(digits) > 16 or digits.strip(b"0123456789abcdefABCDEF"):
                 raise BadRequest(400, "Bad chunk size")
-            size = int(digits, 16)
-            if size == 0:
-                for _ in range(MAX_HEADERS):  # trailers, ignored
-                    if self.reader.readline() in (b"\r\n", b"\n", b"", None):
-                        break
-                return b"".join(parts)
-            total += size
-            if total > MAX_BODY_READ:
-                return None
-            chunk = self.reader.read(size)
-            if len(chunk) < size:
-                raise OSError("connection closed mid-body")
-            parts.append(chunk)
+            left = int(digits, 16)
+            if left == 0:
+                self._read_trailers()
+                return
+            yield from self._pieces(left)
             self.reader.readline()
+
+    def _pieces(self, left: int):  # type: ignore[no-untyped-def]
+        while left:
+            piece = self.reader.read(min(left, STREAM_FRAME))
+            if not piece:
+                raise OSError("connection closed mid-body")
+            left -= len(piece)
+            yield piece
 
     # -- streamed responses --
 
@@ -625,21 +639,19 @@ class Connection:
         limit = invocations.stream_limit
         content_type = request.header("content-type", "application/octet-stream")
         invocations.stream_start(request_id, content_type[:MAX_CONTENT_TYPE])
-        if request.header("expect").lower() == "100-continue" and request.version >= (1, 1):
-            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._continue(request)
+        self.trailers = {}
         total = 0
         try:
-            for piece in self._body_pieces(request):
+            if request.header("transfer-encoding").lower() == "chunked":
+                pieces = self._chunked_pieces()
+            else:
+                pieces = self._pieces(self._content_length(request))
+            for piece in pieces:
                 total += len(piece)
                 if total > limit:
-                    message = (
-                        f"Response payload size ({total} bytes) exceeded maximum allowed "
-                        f"payload size ({limit} bytes)."
-                    )
-                    err = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
-                    invocations.stream_end(
-                        request_id, "Function.ResponseSizeTooLarge", dumps(err, compact=False)
-                    )
+                    error_type, body = size_error(total, limit)
+                    invocations.stream_end(request_id, error_type, body)
                     self.close = True
                     self.reply(413, too_large())
                     return
@@ -651,41 +663,6 @@ class Connection:
         error_type, error_body = self._stream_error()
         invocations.stream_end(request_id, error_type, error_body)
         self.reply(202, {"status": "OK"})
-
-    def _body_pieces(self, request: Request):  # type: ignore[no-untyped-def]
-        """The body as it comes, in pieces of at most STREAM_FRAME bytes; the
-        trailers of a chunked body end up in self.trailers."""
-        self.trailers: dict[str, str] = {}
-        if request.header("transfer-encoding").lower() != "chunked":
-            value = request.header("content-length") or "0"
-            if not value.isdigit() or not value.isascii():
-                raise BadRequest(400, "Bad Content-Length")
-            left = int(value)
-            while left:
-                piece = self.reader.read(min(left, STREAM_FRAME))
-                if not piece:
-                    raise OSError("connection closed mid-body")
-                left -= len(piece)
-                yield piece
-            return
-        while True:
-            line = self.reader.readline()
-            if not line:
-                raise OSError("connection closed mid-body")
-            digits = line.split(b";")[0].strip() or b"0"
-            if len(digits) > 16 or digits.strip(b"0123456789abcdefABCDEF"):
-                raise BadRequest(400, "Bad chunk size")
-            left = int(digits, 16)
-            if left == 0:
-                self._read_trailers()
-                return
-            while left:
-                piece = self.reader.read(min(left, STREAM_FRAME))
-                if not piece:
-                    raise OSError("connection closed mid-body")
-                left -= len(piece)
-                yield piece
-            self.reader.readline()
 
     def _read_trailers(self) -> None:
         for _ in range(MAX_HEADERS):
@@ -824,14 +801,7 @@ def post_invocation(
     size = len(body) if size is None else size
     if size > MAX_RESPONSE:  # error payloads too: the host takes nothing larger
         reply(413, too_large())
-        message = (
-            f"Response payload size ({size} bytes) exceeded maximum allowed "
-            f"payload size ({MAX_RESPONSE} bytes)."
-        )
-        err = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
-        invocations.result(
-            request_id, "error", "Function.ResponseSizeTooLarge", dumps(err, compact=False)
-        )
+        invocations.result(request_id, "error", *size_error(size, MAX_RESPONSE))
         return
     if kind == "response":
         invocations.result(request_id, "success", None, body)
@@ -839,6 +809,16 @@ def post_invocation(
         error_type = _error_type(body) or error_type
         invocations.result(request_id, "error", _cut(error_type) if error_type else None, body)
     reply(202, {"status": "OK"})
+
+
+def size_error(size: int, limit: int) -> tuple[str, bytes]:
+    """(errorType, error JSON) of a response past its limit, as Lambda words it."""
+    message = (
+        f"Response payload size ({size} bytes) exceeded maximum allowed "
+        f"payload size ({limit} bytes)."
+    )
+    error_type = "Function.ResponseSizeTooLarge"
+    return error_type, dumps({"errorMessage": message, "errorType": error_type}, compact=False)
 
 
 def _error_type(body: bytes | bytearray) -> str | None:
