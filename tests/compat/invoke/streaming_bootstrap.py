@@ -10,6 +10,7 @@ import base64
 import http.client
 import json
 import os
+import select
 import socket
 import sys
 
@@ -82,6 +83,9 @@ def handle(request_id, event):
             conn.send(b"0\r\n\r\n")
         except OSError:  # Lambda cut the stream at its limit
             return None
+    elif action == "hang":  # a chunk, then never another: the timeout ends it
+        chunk(conn, b"started|")
+        select.select([], [], [])  # blocks for good
     elif action == "malformed":
         chunk(conn, b"before the bad chunk|")
         conn.send(b"zz-not-hex\r\nrest\r\n")

@@ -169,6 +169,22 @@ def test_malformed_chunk_poisons_only_that_environment(client: Any, streamer: st
     assert (data, complete.get("ErrorCode")) == (b"fine", None)
 
 
+def test_the_timeout_ends_a_stream(client: Any) -> None:
+    name = create_function(
+        client,
+        "py-streamer-hangs",
+        {"bootstrap": BOOTSTRAP},
+        runtime="provided.al2023",
+        handler="stream.handler",
+        executable=("bootstrap",),
+        Timeout=1,
+    )
+    data, complete = collect(stream(client, name, {"action": "hang"}))
+    assert data == b"started|"
+    assert complete["ErrorCode"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in complete["ErrorDetails"]
+
+
 def test_dry_run_and_unknown_function(client: Any, streamer: str) -> None:
     response = client.invoke_with_response_stream(FunctionName=streamer, InvocationType="DryRun")
     assert response["StatusCode"] == 204
