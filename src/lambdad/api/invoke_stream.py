@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
+from lambdad.api.disconnects import cancelled_on_disconnect
 from lambdad.api.errors import lambdad_error_response
 from lambdad.api.eventstream import invoke_complete, payload_chunks
 from lambdad.api.params import enum_value
@@ -82,7 +83,7 @@ class EventStreamResponse(Response):
         self.executed_version = executed_version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with streamed_invocation(self.run) as events:
+        async with cancelled_on_disconnect(receive), streamed_invocation(self.run) as events:
             event = await events.receive()
             if isinstance(event, Failed):  # nothing ran: AWS's error, as Invoke answers it
                 await lambdad_error_response(event.error)(scope, receive, send)

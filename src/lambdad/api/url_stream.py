@@ -25,6 +25,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from lambdad.api.disconnects import cancelled_on_disconnect
 from lambdad.api.url_payload import BadFunctionResponse, url_prelude
 from lambdad.errors import LambdadError
 from lambdad.invoke import Failed, Finished, Run, Started, StreamEvent, streamed_invocation
@@ -57,7 +58,7 @@ class StreamedUrlResponse(Response):
         self.decorate = decorate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with streamed_invocation(self.run) as events:
+        async with cancelled_on_disconnect(receive), streamed_invocation(self.run) as events:
             head = await self._head(events)
             if isinstance(head, Response):
                 await head(scope, receive, send)

@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 from compat.invoke.conftest import start_server
 from compat.invoke.streaming_bootstrap import BOOTSTRAP
 from support.invoke import InvokeServer, allow_public, create_function
-from support.waiting import DEFAULT_TIMEOUT_S
+from support.waiting import DEFAULT_TIMEOUT_S, wait_until
 
 pytestmark = pytest.mark.compat
 
@@ -183,6 +183,22 @@ def test_the_timeout_ends_a_stream(client: Any) -> None:
     assert data == b"started|"
     assert complete["ErrorCode"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in complete["ErrorDetails"]
+
+
+def test_a_client_that_leaves_ends_the_invocation(
+    stream_server: InvokeServer, client: Any, streamer: str
+) -> None:
+    cancelled = "destroyed (invocation cancelled)"
+    before = stream_server.full_log().count(cancelled)
+    path = f"/2021-11-15/functions/{streamer}/response-streaming-invocations"
+    with httpx.Client(base_url=stream_server.url, timeout=DEFAULT_TIMEOUT_S) as http:
+        with http.stream("POST", path, content=b'{"action": "hang"}') as response:
+            assert response.status_code == 200
+            next(response.iter_raw())  # the first chunk: the function now hangs
+    # Gone long before the function's 30 s timeout: its environment is destroyed.
+    wait_until(lambda: stream_server.full_log().count(cancelled) > before, "the invocation's end")
+    data, complete = collect(stream(client, streamer, {"parts": ["next"]}))
+    assert (data, complete.get("ErrorCode")) == (b"next", None)
 
 
 def test_dry_run_and_unknown_function(client: Any, streamer: str) -> None:
