@@ -40,7 +40,11 @@ class FakeEnvironment:
         self.destroyed: str | None = None
 
     async def invoke(
-        self, request: InvokeRequest, timeout_s: float, output: object = None
+        self,
+        request: InvokeRequest,
+        timeout_s: float,
+        output: object = None,
+        response: object = None,
     ) -> InvokeOutcome:
         if isinstance(self.outcome, Exception):
             raise self.outcome
