@@ -92,7 +92,8 @@ class Exited(FromInit, frozen=True, tag="exited"):
 
 class StreamStart(FromInit, frozen=True, tag="stream_start"):
     request_id: RequestId
-    content_type: Annotated[str, msgspec.Meta(max_length=MAX_CONTENT_TYPE)]
+    # Printable ASCII only: it becomes an HTTP header of the caller's response.
+    content_type: Annotated[str, msgspec.Meta(max_length=MAX_CONTENT_TYPE, pattern="^[ -~]*$")]
 
 
 class StreamChunk(FromInit, frozen=True, tag="stream_chunk"):

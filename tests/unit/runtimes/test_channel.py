@@ -83,6 +83,9 @@ BAD_HEADERS = {
     "content_type too long": (
         b'{"type":"stream_start","request_id":"r","content_type":"' + b"t" * 300 + b'"}'
     ),
+    "content_type with a line break": (
+        b'{"type":"stream_start","request_id":"r","content_type":"a\\r\\nX-Evil: 1"}'
+    ),
     "stream_chunk with a field": b'{"type":"stream_chunk","request_id":"r"}',
     "truncated not a bool": b'{"type":"stream_end","request_id":"r","truncated":"yes"}',
     "deep nesting": b'{"type":"fault","reason":' + b"[" * 10000 + b"]" * 10000 + b"}",

@@ -638,7 +638,9 @@ class Connection:
         invocations = self.invocations
         limit = invocations.stream_limit
         content_type = request.header("content-type", "application/octet-stream")
-        invocations.stream_start(request_id, content_type[:MAX_CONTENT_TYPE])
+        # It becomes a header of the caller's response: printable ASCII only.
+        content_type = "".join(c for c in content_type[:MAX_CONTENT_TYPE] if " " <= c <= "~")
+        invocations.stream_start(request_id, content_type)
         self._continue(request)
         self.trailers = {}
         total = 0
