@@ -35,10 +35,13 @@ def start_server(
 
 @contextmanager
 def running_server(
-    tmp_path_factory: pytest.TempPathFactory, name: str, args: tuple[str, ...] = ()
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[InvokeServer]:
     """`start_server`'s server, always stopped."""
-    server = start_server(tmp_path_factory, name, args)
+    server = start_server(tmp_path_factory, name, args, env)
     try:
         yield server
     finally:

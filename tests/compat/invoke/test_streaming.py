@@ -24,7 +24,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from compat.invoke.conftest import start_server
+from compat.invoke.conftest import running_server
 from compat.invoke.streaming_bootstrap import BOOTSTRAP
 from support.invoke import InvokeServer, allow_public, create_function
 from support.waiting import DEFAULT_TIMEOUT_S, wait_until
@@ -37,16 +37,9 @@ README = Path(__file__).resolve().parents[3] / "README.md"
 
 @pytest.fixture(scope="module")
 def stream_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InvokeServer]:
-    server = start_server(
-        tmp_path_factory,
-        "streaming",
-        args=("--network", "host"),
-        env={"LAMBDAD_MAX_STREAMED_RESPONSE": str(LIMIT)},
-    )
-    try:
+    limit = {"LAMBDAD_MAX_STREAMED_RESPONSE": str(LIMIT)}
+    with running_server(tmp_path_factory, "streaming", ("--network", "host"), limit) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
