@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 packages=(bubblewrap e2fsprogs util-linux procps iproute2 slirp4netns)
 # The nodejs runtimes run on the host's Node; install Debian's if there is none.
 command -v node >/dev/null || packages+=(nodejs)
+# npm prepares the nodejs runtimes' bundled AWS SDK (lambdad runtimes prepare).
+command -v npm >/dev/null || packages+=(npm)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(postgresql curl)
 fi
@@ -43,12 +45,20 @@ stamp=".venv/.installed-$extras"
 wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ -x .venv/bin/lambdad && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
   echo "==> lambdad[$extras] in .venv is up to date"
-  exit 0
+else
+  echo "==> installing lambdad[$extras] into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
+  echo "$wanted" > "$stamp"
+  # The test extras hold the server's own (postgres).
+  [[ "$extras" == "test" ]] && echo "$wanted" > .venv/.installed-postgres
 fi
-echo "==> installing lambdad[$extras] into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
-echo "$wanted" > "$stamp"
-# The test extras hold the server's own (postgres).
-[[ "$extras" == "test" ]] && echo "$wanted" > .venv/.installed-postgres
+if [[ "$extras" == "test" ]]; then
+  # The runtimes the tests run, with their bundled SDKs, downloaded once per checkout
+  # into the cache every test server shares (tests/support/runtime_cache.py).
+  echo "==> preparing the tests' runtimes (bundled AWS SDKs) in .cache/runtimes"
+  .venv/bin/lambdad runtimes prepare --cache "${LAMBDAD_TEST_RUNTIME_CACHE:-.cache/runtimes}" \
+    python3.11 python3.12 python3.13 nodejs20.x </dev/null \
+    || echo "WARNING: could not prepare the runtimes now; the first tests that need them will" >&2
+fi
 true

@@ -19,6 +19,7 @@ import click
 import httpx
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+from lambdad.cli_runtimes import runtimes
 from lambdad.settings import Settings
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9000"
@@ -404,6 +405,9 @@ def _set_retention(client: Client, path: str, retention: str) -> None:
         fail(f"--retention takes a number of days or 'never', not {retention!r}")
     answer = client.call("PUT", path, json={"retentionInDays": int(retention)}).json()
     click.echo(f"{answer['logGroupName']}: events kept {answer['retentionInDays']} days")
+
+
+main.add_command(runtimes)
 
 
 if __name__ == "__main__":  # pragma: no cover

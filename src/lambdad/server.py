@@ -40,6 +40,7 @@ from lambdad.iam import (
 )
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
 from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings, Provisioner
+from lambdad.runtimes import RuntimeStore
 from lambdad.sandbox import (
     EgressPolicy,
     PortForwarder,
@@ -130,6 +131,10 @@ def build_app(settings: Settings) -> ASGIApp:
         layers=layers,
     )
     logs = FunctionLogs(LogStore(engine, settings.region), max_bytes=settings.logs_max_bytes)
+    # Under the data dir by default: where the process backend's sandboxes reach it.
+    runtime_cache = (
+        Path(settings.runtime_cache) if settings.runtime_cache else sandbox_files.root / "runtimes"
+    )
     launcher = EnvironmentLauncher(
         LaunchSettings(
             region=settings.region,
@@ -144,6 +149,7 @@ def build_app(settings: Settings) -> ASGIApp:
         backend,
         OptTrees(code_cache, sandbox_files.opt_dir),
         open_output=logs.open_output,
+        runtimes=RuntimeStore(runtime_cache),
     )
     pool = EnvironmentPool(
         launcher.start,

@@ -42,6 +42,9 @@ class Settings:
     egress_allow: str = ""
     idle_timeout_s: float = 300.0
     strict_runtimes: bool = False
+    # Where the managed runtimes' SDKs are prepared ("": under data_dir); a dir shared
+    # by several servers (or CI runs) downloads each runtime once.
+    runtime_cache: str = ""
     # Async invokes: retries wait base, then 2 x base (Lambda: 1 and 2 minutes).
     async_retry_base_s: float = 60.0
     async_max_event_age_s: float = 6 * 3600.0
@@ -74,6 +77,10 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def runtime_cache_dir(self) -> Path:
+        return Path(self.runtime_cache) if self.runtime_cache else self.data_dir / "runtimes"
 
     @property
     def endpoint(self) -> str:

@@ -29,6 +29,7 @@ from botocore.config import Config
 
 from lambdad.sandbox.backend import usable_cgroup_layout
 from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim, remove_parent
+from support.runtime_cache import runtime_cache_dir
 
 # Generous: a loaded two-core machine (or a restart that recovers after a kill -9)
 # can take many seconds; both waits end as soon as the server answers or exits.
@@ -98,6 +99,7 @@ class LambdadServer:
         env = aws_env()
         for key in [k for k in env if k.startswith("LAMBDAD_")]:
             del env[key]  # the flags above are the whole configuration
+        env["LAMBDAD_RUNTIME_CACHE"] = str(runtime_cache_dir())  # SDKs downloaded once
         env.update(self.extra_env)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

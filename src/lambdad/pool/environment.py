@@ -58,6 +58,7 @@ from lambdad.runtimes.launch import (
     LaunchPlan,
     SandboxLayout,
     plan_launch,
+    runtime_bundle,
 )
 from lambdad.runtimes.outcomes import (
     error_json,
@@ -66,6 +67,7 @@ from lambdad.runtimes.outcomes import (
     timeout_error,
 )
 from lambdad.runtimes.output import DiscardOutput, OutputSink
+from lambdad.runtimes.prepare import RuntimePreparationError, RuntimeStore
 from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
 from lambdad.runtimes.streaming import BufferedResponse, ResponseStream
 from lambdad.sandbox.base import MB_PER_VCPU, Sandbox, SandboxBackend, SandboxSpec
@@ -127,10 +129,12 @@ class ExecutionEnvironment:
         catalog: InterpreterCatalog | None = None,
         init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
         output: OutputSink | None = None,
+        runtimes: RuntimeStore | None = None,
     ) -> ExecutionEnvironment:
         """Cold start. `layout` says where things are seen inside the sandbox (a
         backend that cannot remap paths gets host paths); `catalog` what is installed;
-        `output` takes Init's output (and later output when `invoke` gets none)."""
+        `output` takes Init's output (and later output when `invoke` gets none);
+        `runtimes` the prepared runtime dirs (None: the runtime bundles no SDK)."""
         env = cls(spec, backend.name)
         if output is not None:
             env._output = output
@@ -138,7 +142,7 @@ class ExecutionEnvironment:
             catalog = await anyio.to_thread.run_sync(default_catalog)
         started = time.monotonic()
         try:
-            await env._start(backend, layout, catalog, init_timeout_s)
+            await env._start(backend, layout, catalog, init_timeout_s, runtimes)
             await env._output.end()
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -156,6 +160,7 @@ class ExecutionEnvironment:
         layout: SandboxLayout | None,
         catalog: InterpreterCatalog,
         init_timeout_s: float,
+        runtimes: RuntimeStore | None,
     ) -> None:
         spec = self.spec
         opt_dir, bin_dir = await anyio.to_thread.run_sync(_prepare_dirs, spec)
@@ -166,6 +171,19 @@ class ExecutionEnvironment:
             layout = (
                 SandboxLayout() if remaps else SandboxLayout.host(spec.code_dir, opt_dir, bin_dir)
             )
+        runtime_dir, sdk = None, ""
+        found = runtime_bundle(spec, catalog, layout) if runtimes is not None else None
+        if runtimes is not None and found is not None:
+            bundle, interp = found
+            compiler = interp.executable if interp.family == "python" else None
+            try:  # once per runtime and cache dir; later cold starts find it made
+                await anyio.to_thread.run_sync(
+                    lambda: runtimes.ensure(bundle, interpreter=compiler)
+                )
+            except RuntimePreparationError as exc:
+                self._fail_init("Runtime.InvalidRuntime", str(exc))
+                return
+            runtime_dir, sdk = runtimes.mount_source(bundle), bundle.describe()
         host_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         listener: socket.socket | None = None
         try:
@@ -189,6 +207,8 @@ class ExecutionEnvironment:
                 api_address=api,
                 listen=listen,
                 channel_fd=init_end.fileno(),
+                runtime_dir=runtime_dir,
+                sdk=sdk,
             )
             notices = "".join(f"{n}\n" for n in plan.notices).encode()
             await self._record_output(notices)
@@ -626,7 +646,10 @@ def _make_links(bin_dir: Path, plan: LaunchPlan) -> None:
         link = bin_dir / name
         if link.is_symlink() or link.exists():
             link.unlink()
+        link.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, link)
+    for name, text in plan.files.items():
+        (bin_dir / name).write_text(text)
 
 
 def _remove_runtime_dirs(work_dir: Path) -> None:

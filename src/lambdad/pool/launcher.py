@@ -18,7 +18,7 @@ from lambdad.catalog import CodeCache, OptTrees, Version
 from lambdad.concurrency import run_sync
 from lambdad.endpoints import AwsEndpoints, EndpointPlan, plan_endpoints
 from lambdad.pool.environment import ExecutionEnvironment
-from lambdad.runtimes import EnvironmentSpec, OutputSink, lambda_environment
+from lambdad.runtimes import EnvironmentSpec, OutputSink, RuntimeStore, lambda_environment
 from lambdad.sandbox import NetworkMode, SandboxBackend
 
 
@@ -77,8 +77,11 @@ class EnvironmentLauncher:
         backend: SandboxBackend,
         opt_trees: OptTrees,
         open_output: OpenOutput | None = None,
+        runtimes: RuntimeStore | None = None,
     ):
+        """`runtimes`: where the managed runtimes' SDKs are prepared (None: none bundled)."""
         self.settings = settings
+        self.runtimes = runtimes
         self.code_cache = code_cache
         self.backend = backend
         self.opt_trees = opt_trees
@@ -137,7 +140,9 @@ class EnvironmentLauncher:
         output = (
             self.open_output(region, version.log_group, log_stream) if self.open_output else None
         )
-        return await ExecutionEnvironment.start(spec, self.backend, output=output)
+        return await ExecutionEnvironment.start(
+            spec, self.backend, output=output, runtimes=self.runtimes
+        )
 
     def _endpoints(self, *, forwarded: bool) -> EndpointPlan:
         """Where the function's SDKs go (its own sandbox network: through forwards)."""

@@ -10,6 +10,7 @@ runtimes).
 from lambdad.runtimes.interpreters import InterpreterCatalog, RuntimeChoice
 from lambdad.runtimes.launch import BOOTSTRAP_DIR, SandboxLayout
 from lambdad.runtimes.output import DiscardOutput, OutputSink
+from lambdad.runtimes.prepare import RuntimePreparationError, RuntimeStore
 from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
 from lambdad.runtimes.streaming import MAX_STREAMED_RESPONSE, BufferedResponse, ResponseStream
 from lambdad.runtimes.variables import RESERVED_VARIABLES, lambda_environment
@@ -27,6 +28,8 @@ __all__ = [
     "InvokeOutcome",
     "InvokeRequest",
     "RuntimeChoice",
+    "RuntimePreparationError",
+    "RuntimeStore",
     "SandboxLayout",
     "lambda_environment",
 ]

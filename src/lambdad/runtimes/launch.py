@@ -12,8 +12,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdad.runtimes.interpreters import InterpreterCatalog, RuntimeChoice, server_python
+from lambdad.runtimes.bundles import Bundle, bundle_for
+from lambdad.runtimes.interpreters import (
+    Interpreter,
+    InterpreterCatalog,
+    RuntimeChoice,
+    server_python,
+)
 from lambdad.runtimes.precompile import precompiled
+from lambdad.runtimes.prepare import NODE_MODULES, site_packages
 from lambdad.runtimes.spec import EnvironmentSpec
 from lambdad.runtimes.variables import execution_env, runtime_defaults
 from lambdad.sandbox.base import Mount
@@ -54,6 +61,8 @@ class LaunchPlan:
     mounts: tuple[Mount, ...]
     links: dict[str, str] = field(default_factory=dict)
     """Names to create in the host dir mounted at `layout.lang_bin` → link targets."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Names to write in that dir → their text (the interpreter's pyvenv.cfg)."""
     notices: tuple[str, ...] = ()
     error: tuple[str, str] | None = None
     """(errorType, message): Init fails before anything starts."""
@@ -81,6 +90,13 @@ def find_bootstrap(spec: EnvironmentSpec, opt_dir: Path) -> str | None:
     return None
 
 
+def sandbox_catalog(catalog: InterpreterCatalog, layout: SandboxLayout) -> InterpreterCatalog:
+    """The interpreters a sandbox with this layout can run (see `for_other_users`)."""
+    if layout.host_paths and os.geteuid() == 0:
+        return catalog.for_other_users()
+    return catalog
+
+
 def plan_launch(
     spec: EnvironmentSpec,
     catalog: InterpreterCatalog,
@@ -91,16 +107,20 @@ def plan_launch(
     api_address: str,
     listen: str,
     channel_fd: int,
+    runtime_dir: Path | None = None,
+    sdk: str = "",
 ) -> LaunchPlan:
     """`opt_dir`/`lang_bin_dir` are host dirs mounted at /opt and /var/lang/bin;
     `api_address` is AWS_LAMBDA_RUNTIME_API as the runtime sees it, `listen` how
     init gets its socket ("127.0.0.1:9001", or "fd:N" for one bound by the host),
-    `channel_fd` init's end of the host channel."""
+    `channel_fd` init's end of the host channel, `runtime_dir` the runtime's
+    prepared SDK (see `prepare`), mounted read-only where AWS has it, and `sdk`
+    what it holds (for the INIT_START line)."""
     init_python = server_python()
     error: tuple[str, str] | None = None
     if layout.host_paths and os.geteuid() == 0:
         # The process backend runs the sandbox as its uid on the host's files.
-        catalog = catalog.for_other_users()
+        catalog = sandbox_catalog(catalog, layout)
         if catalog.init_python is None:
             error = (
                 "Runtime.InvalidRuntime",
@@ -116,15 +136,35 @@ def plan_launch(
 
     bootstrap: list[str] = []
     private: tuple[str, ...] = ()  # only our python bootstrap speaks init's private channel
+    files: dict[str, str] = {}
     if choice.family == "python" and choice.interpreter:
         private = ("--private-channel",)
+        python = choice.interpreter
+        # Started through its link in /var/lang/bin beside a pyvenv.cfg: Python then
+        # takes /var/lang as its prefix, so its site-packages is the runtime's
+        # (/var/lang/lib/pythonX.Y/site-packages), never the host install's.
+        files["pyvenv.cfg"] = (
+            f"home = {python.executable.parent}\ninclude-system-site-packages = false\n"
+        )
+        start = f"{layout.lang_bin}/python{python.version[0]}.{python.version[1]}"
+        if layout.host_paths:
+            # The sandbox's uid may not reach our per-environment dirs there: the real
+            # binary (this backend isolates nothing: the host's site-packages show too).
+            start = str(python.executable)
         bootstrap = [
-            str(choice.interpreter.executable),
+            start,
             "-u",
-            _script(layout, "python/bootstrap.py", choice.interpreter.version, spec.bytecode_dir),
+            _script(layout, "python/bootstrap.py", python.version, spec.bytecode_dir),
         ]
+        if layout.opt != "/opt":
+            bootstrap += ["--opt", layout.opt]
     elif choice.family == "node" and choice.interpreter:
         bootstrap = [str(choice.interpreter.executable), f"{layout.runtime}/node/bootstrap.mjs"]
+    wrapper = spec.environment.get("AWS_LAMBDA_EXEC_WRAPPER")
+    if wrapper and bootstrap and choice.family in ("python", "node"):
+        # As AWS's runtimes do: the wrapper is exec'd with the runtime's start command
+        # as its arguments (managed runtimes only; a custom bootstrap is its own wrapper).
+        bootstrap = [_seen_path(wrapper, layout), *bootstrap]
     elif choice.family == "provided":
         where = find_bootstrap(spec, opt_dir)
         if where is None:
@@ -139,6 +179,10 @@ def plan_launch(
     env = dict(runtime_defaults(choice.family, choice.requested))
     if layout.opt != "/opt":  # a backend that cannot remap paths: the layers' host dir
         env = {k: v.replace("/opt/", f"{layout.opt}/") for k, v in env.items()}
+    if layout.runtime != "/var/runtime":  # and the bootstraps'
+        env = {k: v.replace("/var/runtime", layout.runtime) for k, v in env.items()}
+    if layout.host_paths and runtime_dir is not None and choice.family == "node":
+        env["NODE_PATH"] += f"{os.pathsep}{runtime_dir}"  # nothing is mounted
     env.update(spec.environment)
     env.update(
         {
@@ -176,6 +220,15 @@ def plan_launch(
         if interp and interp.needs_mount and interp.prefix not in prefixes:
             prefixes.append(interp.prefix)
     mounts.extend(Mount(p, str(p)) for p in prefixes)
+    if runtime_dir is not None and runtime_interp is not None:
+        if runtime_interp.family == "python":
+            version = f"{runtime_interp.version[0]}.{runtime_interp.version[1]}"
+            if layout.host_paths:  # nothing is mounted
+                env["PYTHONPATH"] += f"{os.pathsep}{runtime_dir}"
+            else:
+                mounts.append(Mount(runtime_dir, site_packages(version)))
+        elif not layout.host_paths:
+            mounts.append(Mount(runtime_dir, NODE_MODULES))
 
     init_argv = (
         str(init_python.executable),
@@ -194,5 +247,39 @@ def plan_launch(
         arg.startswith(f"{layout.bytecode}/") for arg in init_argv
     ):
         mounts.append(Mount(spec.bytecode_dir, layout.bytecode))
-    notices = (choice.notice,) if choice.notice else ()
-    return LaunchPlan(choice, init_argv, env, tuple(mounts), links, notices, error)
+    notices = (_init_start(spec.runtime, choice, sdk), *([choice.notice] if choice.notice else []))
+    return LaunchPlan(choice, init_argv, env, tuple(mounts), links, files, notices, error)
+
+
+def _init_start(runtime: str, choice: RuntimeChoice, sdk: str) -> str:
+    """The function log's first line at a cold start, in AWS's shape, naming what runs it:
+    INIT_START Runtime Version: python:3.12\tInterpreter: /usr/bin/python3.12\tSDK: ..."""
+    name = runtime.removesuffix(".x").replace("nodejs", "nodejs:").replace("python", "python:")
+    if runtime.startswith("provided"):
+        name = runtime.replace("provided.", "provided:")
+    line = f"INIT_START Runtime Version: {name}"
+    if choice.interpreter is not None:
+        line += f"\tInterpreter: {choice.interpreter.executable}"
+    return line + (f"\tSDK: {sdk}" if sdk else "")
+
+
+def runtime_bundle(
+    spec: EnvironmentSpec, catalog: InterpreterCatalog, layout: SandboxLayout
+) -> tuple[Bundle, Interpreter] | None:
+    """What the runtime bundles, for the interpreter that will run it; None: nothing
+    (a custom runtime, or no interpreter: Init fails on that later)."""
+    choice = sandbox_catalog(catalog, layout).choose(spec.runtime, strict=spec.strict_runtime)
+    interp = choice.interpreter
+    if interp is None:
+        return None
+    language = f"{interp.version[0]}.{interp.version[1]}" if interp.family == "python" else ""
+    bundle = bundle_for(spec.runtime, language)
+    return None if bundle is None else (bundle, interp)
+
+
+def _seen_path(path: str, layout: SandboxLayout) -> str:
+    """A path the function configured (/var/task/..., /opt/...) as this layout sees it."""
+    for prefix, seen in (("/var/task", layout.task), ("/opt", layout.opt)):
+        if path == prefix or path.startswith(prefix + "/"):
+            return seen + path[len(prefix) :]
+    return path

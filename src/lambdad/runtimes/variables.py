@@ -107,7 +107,8 @@ def runtime_defaults(family: str, version: str) -> dict[str, str]:
         "LANG": "en_US.UTF-8",
     }
     if family == "python":
-        defaults["PYTHONPATH"] = f"/opt/python/lib/python{version}/site-packages:/opt/python"
+        # AWS's value; the bootstrap puts /var/task and the layers' dirs first.
+        defaults["PYTHONPATH"] = "/var/runtime"
     elif family == "node":
         defaults["NODE_PATH"] = (
             f"/opt/nodejs/node{version}/node_modules:/opt/nodejs/node_modules"

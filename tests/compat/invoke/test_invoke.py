@@ -265,7 +265,7 @@ def test_environment_variables(lam: Any, probe: str) -> None:
         assert env.get(key), key
     assert re.fullmatch(r"[\w.-]+:\d+", env["AWS_LAMBDA_RUNTIME_API"])
     assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-")
-    assert "/opt/python" in env["PYTHONPATH"].split(":")
+    assert env["PYTHONPATH"] == "/var/runtime"
     # The test runner's own environment does not leak in.
     assert env.get("AWS_SECRET_ACCESS_KEY") != "test"
     assert "PYTEST_CURRENT_TEST" not in env

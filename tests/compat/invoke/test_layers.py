@@ -23,6 +23,7 @@ needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="nodejs is 
 
 REPORT_SOURCE = """
 import os
+import sys
 
 import {module}
 
@@ -35,6 +36,7 @@ def handler(event, context):
         "inode": found.st_ino,
         "links": found.st_nlink,
         "environ": dict(os.environ),
+        "path": sys.path,
         "bin": os.popen("greet-from-layer").read().strip(),
     }}
 """
@@ -75,7 +77,8 @@ def test_a_layer_provides_a_python_package(lam: Any) -> None:
     assert got["file"] == f"/opt/{site}/vendored/__init__.py"
     assert got["bin"] == "hello from /opt/bin"
     environ = got["environ"]
-    assert environ["PYTHONPATH"].split(":")[:2] == [f"/opt/{site}", "/opt/python"]
+    assert environ["PYTHONPATH"] == "/var/runtime"  # AWS's; the layers' dirs come in sys.path
+    assert got["path"][:3] == ["/var/task", f"/opt/{site}", "/opt/python"]
     assert "/opt/bin" in environ["PATH"].split(":")
     assert environ["LD_LIBRARY_PATH"].split(":")[-1] == "/opt/lib"
 

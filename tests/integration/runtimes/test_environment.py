@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from lambdad.runtimes import BOOTSTRAP_DIR
 from support.envkit import request
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -87,8 +88,8 @@ async def test_python_context_and_client_context(start_env: Any) -> None:
     assert env_vars["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
     assert env_vars["TZ"] == ":UTC" and env_vars["AWS_REGION"] == "us-east-1"
     assert env_vars["AWS_ACCESS_KEY_ID"] == "AKID"
-    # /opt/python, or the host dir seen as /opt on a backend that cannot remap paths.
-    assert env_vars["PYTHONPATH"].split(":")[-1].endswith("/opt/python")
+    # AWS's /var/runtime, or the host dir seen as it on a backend that cannot remap paths.
+    assert env_vars["PYTHONPATH"] in ("/var/runtime", str(BOOTSTRAP_DIR))
     assert env_vars["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
 
 

@@ -19,7 +19,12 @@ CATALOG = InterpreterCatalog((PY311, PY313), (NODE20,))
 
 
 def spec(
-    tmp_path: Path, runtime: str, *, strict: bool = False, bytecode_dir: Path | None = None
+    tmp_path: Path,
+    runtime: str,
+    *,
+    strict: bool = False,
+    bytecode_dir: Path | None = None,
+    environment: dict[str, str] | None = None,
 ) -> EnvironmentSpec:
     return EnvironmentSpec(
         env_id="e1",
@@ -31,7 +36,7 @@ def spec(
         layer_dirs=(),
         memory_mb=128,
         ephemeral_storage_mb=512,
-        environment={"MY": "1"},
+        environment={"MY": "1", **(environment or {})},
         network="none",
         work_dir=tmp_path / "w",
         strict_runtime=strict,
@@ -49,7 +54,14 @@ def test_choose_exact_nearest_strict() -> None:
     assert CATALOG.choose("java21").error
 
 
-def plan(tmp_path: Path, runtime: str, catalog: InterpreterCatalog = CATALOG, **kw: object):  # type: ignore[no-untyped-def]
+def plan(  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    runtime: str,
+    catalog: InterpreterCatalog = CATALOG,
+    runtime_dir: Path | None = None,
+    sdk: str = "",
+    **kw: object,
+):
     return plan_launch(
         spec(tmp_path, runtime, **kw),  # type: ignore[arg-type]
         catalog,
@@ -59,21 +71,65 @@ def plan(tmp_path: Path, runtime: str, catalog: InterpreterCatalog = CATALOG, **
         api_address="127.0.0.1:9001",
         listen="127.0.0.1:9001",
         channel_fd=7,
+        runtime_dir=runtime_dir,
+        sdk=sdk,
     )
 
 
 def test_plan_python(tmp_path: Path) -> None:
     p = plan(tmp_path, "python3.13")
     assert p.error is None
-    assert p.init_argv[-3:] == ("/x/3.13/bin/python3.13", "-u", "/var/runtime/python/bootstrap.py")
+    # Through its /var/lang/bin link, beside a pyvenv.cfg that keeps the host's
+    # site-packages out and makes /var/lang the prefix.
+    assert p.init_argv[-3:] == (
+        "/var/lang/bin/python3.13",
+        "-u",
+        "/var/runtime/python/bootstrap.py",
+    )
+    assert p.links["python3.13"] == p.links["python3"] == "/x/3.13/bin/python3.13"
+    assert p.files["pyvenv.cfg"] == "home = /x/3.13/bin\ninclude-system-site-packages = false\n"
     assert "--channel-fd" in p.init_argv and "7" in p.init_argv
     assert p.env["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001"
     assert p.env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"
     assert p.env["MY"] == "1" and p.env["PATH"].startswith("/var/lang/bin:")
-    assert "/opt/python" in p.env["PYTHONPATH"].split(":")
+    assert p.env["PYTHONPATH"] == "/var/runtime"  # AWS's value
+    assert p.env["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
+    assert p.env["LAMBDA_TASK_ROOT"] == "/var/task"
     targets = {m.target for m in p.mounts}
     assert {"/var/task", "/opt", "/var/runtime", "/var/lang/bin", "/x/3.13"} <= targets
-    assert p.links["python3"] == "/x/3.13/bin/python3.13"
+    assert (
+        p.notices[0]
+        == "INIT_START Runtime Version: python:3.13\tInterpreter: /x/3.13/bin/python3.13"
+    )
+
+
+def test_plan_mounts_the_prepared_sdk_where_aws_has_it(tmp_path: Path) -> None:
+    sdk = tmp_path / "sdk"
+    p = plan(tmp_path, "python3.13", runtime_dir=sdk, sdk="boto3 1.35.36, botocore 1.35.36")
+    assert Mount(sdk, "/var/lang/lib/python3.13/site-packages") in p.mounts
+    assert p.notices[0].endswith("\tSDK: boto3 1.35.36, botocore 1.35.36")
+    # A fallback interpreter gets the site-packages of its own version.
+    p = plan(tmp_path, "python3.12", runtime_dir=sdk)
+    assert Mount(sdk, "/var/lang/lib/python3.13/site-packages") in p.mounts
+    assert "python3.12 is not installed" in p.notices[1]
+    p = plan(tmp_path, "nodejs20.x", runtime_dir=sdk)
+    assert Mount(sdk, "/var/runtime/node_modules") in p.mounts
+    assert "/var/runtime/node_modules" in p.env["NODE_PATH"].split(":")
+    assert p.notices[0] == "INIT_START Runtime Version: nodejs:20\tInterpreter: /usr/bin/node"
+
+
+def test_plan_exec_wrapper_wraps_the_runtime_start(tmp_path: Path) -> None:
+    env = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/wrap.sh"}
+    p = plan(tmp_path, "python3.13", environment=env)
+    split = p.init_argv.index("--")
+    assert p.init_argv[split + 1 :] == (
+        "/opt/wrap.sh", "/var/lang/bin/python3.13", "-u", "/var/runtime/python/bootstrap.py",
+    )  # fmt: skip
+    p = plan(tmp_path, "nodejs20.x", environment=env)
+    assert p.init_argv[-3:] == ("/opt/wrap.sh", "/usr/bin/node", "/var/runtime/node/bootstrap.mjs")
+    (tmp_path / "bootstrap").write_text("#!/bin/sh\n")
+    p = plan(tmp_path, "provided.al2023", environment=env)  # AWS: managed runtimes only
+    assert p.init_argv[-1] == "/var/task/bootstrap" and "/opt/wrap.sh" not in p.init_argv
 
 
 def test_plan_provided(tmp_path: Path) -> None:

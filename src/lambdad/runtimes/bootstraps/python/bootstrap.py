@@ -617,21 +617,26 @@ def _flush() -> None:
             pass
 
 
-def _add_layer_site_dirs() -> None:
-    """Layers' site-packages dirs (on PYTHONPATH) are site dirs on Lambda: their .pth
-    files count, as pip-installed packages in a layer may rely on them."""
+def set_sys_path(argv: list[str]) -> None:
+    """AWS's search path: the function's code, the layers' dirs, the runtime's
+    site-packages (its SDK), then PYTHONPATH's (/var/runtime) and the standard
+    library. `argv` may name the dir seen as /opt ("--opt DIR")."""
     import site
 
-    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-        if entry.rstrip("/").endswith("site-packages"):
-            site.addsitedir(entry)
+    opt = argv[argv.index("--opt") + 1] if "--opt" in argv else "/opt"
+    task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+    major, minor = sys.version_info[:2]
+    layer_site = f"{opt}/python/lib/python{major}.{minor}/site-packages"
+    first = [task_root, layer_site, opt + "/python"]
+    first += [p for p in site.getsitepackages() if p in sys.path]
+    # sys.path[0] is this file's dir: it goes; the function's code takes its place.
+    sys.path[:] = first + [p for p in sys.path[1:] if p not in first]
+    # A layer's site-packages is a site dir on Lambda: its .pth files count.
+    site.addsitedir(layer_site)
 
 
 def main() -> None:
-    task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
-    # sys.path[0] is this file's dir; the function's code takes its place (AWS order).
-    sys.path[0] = task_root
-    _add_layer_site_dirs()
+    set_sys_path(sys.argv[1:])
     LoggingHook().install()
     client = runtime_client()
     try:
