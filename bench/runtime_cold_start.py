@@ -1,7 +1,10 @@
 """Cold start and warm latency of a python hello function, against bare baselines.
 
     .venv/bin/python bench/runtime_cold_start.py [--backend bwrap|process] [-n 20] [-w 500]
-        [--memory 256]
+        [--memory 256] [--runtime-cache DIR [--import-boto3]]
+
+`--runtime-cache` mounts the runtime's bundled SDK from that prepared cache (as a
+server does); `--import-boto3` makes the function import boto3 at Init.
 
 `--memory` is the function's memory size in MB; the sandbox's CPU share follows it
 (128 MB gets ~7% of a core), so small sizes show the per-invoke CPU cost of init and runtime.
@@ -30,6 +33,7 @@ import anyio
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import EnvironmentSpec, InvokeRequest, lambda_environment
 from lambdad.runtimes.interpreters import server_python
+from lambdad.runtimes.prepare import RuntimeStore
 from lambdad.sandbox import select_backend
 
 HELLO = "def handler(event, context):\n    return {'hello': 'world'}\n"
@@ -78,11 +82,11 @@ def bare_http(n: int) -> list[float]:
     return out
 
 
-def make_spec(root: Path, i: int, memory_mb: int) -> EnvironmentSpec:
+def make_spec(root: Path, i: int, memory_mb: int, source: str = HELLO) -> EnvironmentSpec:
     code = root / "code"
     if not code.exists():
         code.mkdir()
-        (code / "app.py").write_text(HELLO)
+        (code / "app.py").write_text(source)
         code.chmod(0o755)
         (code / "app.py").chmod(0o644)
     env = lambda_environment(
@@ -98,7 +102,14 @@ def make_spec(root: Path, i: int, memory_mb: int) -> EnvironmentSpec:
     )  # fmt: skip
 
 
-async def run(backend_name: str, n: int, warm: int, memory_mb: int) -> dict[str, list[float]]:
+async def run(
+    backend_name: str,
+    n: int,
+    warm: int,
+    memory_mb: int,
+    runtimes: RuntimeStore | None = None,
+    source: str = HELLO,
+) -> dict[str, list[float]]:
     backend = select_backend(backend_name)  # type: ignore[arg-type]
     root = Path(tempfile.mkdtemp(prefix="lambdad-bench-"))
     root.chmod(0o755)
@@ -107,7 +118,8 @@ async def run(backend_name: str, n: int, warm: int, memory_mb: int) -> dict[str,
     try:
         for i in range(n + 1):
             t = time.perf_counter()
-            env = await ExecutionEnvironment.start(make_spec(root, i, memory_mb), backend)
+            spec = make_spec(root, i, memory_mb, source)
+            env = await ExecutionEnvironment.start(spec, backend, runtimes=runtimes)
             elapsed = (time.perf_counter() - t) * 1000
             assert env.init_error is None, env.init_error
             if i > 0:  # the first one also warms the backend's spares
@@ -142,12 +154,18 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=20)
     ap.add_argument("-w", type=int, default=500)
     ap.add_argument("--memory", type=int, default=256, help="function memory size, MB")
+    ap.add_argument("--runtime-cache", type=Path, default=None, help="prepared runtimes dir")
+    ap.add_argument("--import-boto3", action="store_true", help="the function imports boto3")
     args = ap.parse_args()
-    res = anyio.run(run, args.backend, args.n, args.w, args.memory)
+    runtimes = RuntimeStore(args.runtime_cache) if args.runtime_cache else None
+    source = ("import boto3\n" if args.import_boto3 else "") + HELLO
+    res = anyio.run(run, args.backend, args.n, args.w, args.memory, runtimes, source)
     execs = bare_exec(args.n)
     https = bare_http(args.w)
     report = {
         "backend": args.backend,
+        "sdk_mounted": runtimes is not None,
+        "imports_boto3": args.import_boto3,
         "memory_mb": args.memory,
         "cold_start_ms": {"p50": statistics.median(res["cold"]), "p90": pct(res["cold"], 0.9)},
         "bare_fork_exec_ms": {"p50": statistics.median(execs), "p90": pct(execs, 0.9)},
