@@ -137,15 +137,21 @@ def plan_launch(
     bootstrap: list[str] = []
     private: tuple[str, ...] = ()  # only our python bootstrap speaks init's private channel
     files: dict[str, str] = {}
+    mounts_first: list[Mount] = []
     if choice.family == "python" and choice.interpreter:
         private = ("--private-channel",)
         python = choice.interpreter
         # Started through its link in /var/lang/bin beside a pyvenv.cfg: Python then
         # takes /var/lang as its prefix, so its site-packages is the runtime's
         # (/var/lang/lib/pythonX.Y/site-packages), never the host install's.
-        files["pyvenv.cfg"] = (
-            f"home = {python.executable.parent}\ninclude-system-site-packages = false\n"
-        )
+        version = f"{python.version[0]}.{python.version[1]}"
+        stdlib = _relocatable_stdlib(python, layout, runtime_dir)
+        if stdlib is not None:
+            # Its standard library seen where AWS's is: tracebacks name
+            # /var/lang/lib/pythonX.Y/..., never the host's install.
+            mounts_first.append(Mount(stdlib, f"/var/lang/lib/python{version}"))
+        home = layout.lang_bin if stdlib is not None else str(python.executable.parent)
+        files["pyvenv.cfg"] = f"home = {home}\ninclude-system-site-packages = false\n"
         start = f"{layout.lang_bin}/python{python.version[0]}.{python.version[1]}"
         if layout.host_paths:
             # The sandbox's uid may not reach our per-environment dirs there: the real
@@ -214,6 +220,7 @@ def plan_launch(
         Mount(opt_dir, layout.opt),
         Mount(BOOTSTRAP_DIR, layout.runtime),
         Mount(lang_bin_dir, layout.lang_bin),
+        *mounts_first,
     ]
     prefixes: list[Path] = []
     for interp in (init_python, runtime_interp, *catalog.nodes[:1]):
@@ -275,6 +282,20 @@ def runtime_bundle(
     language = f"{interp.version[0]}.{interp.version[1]}" if interp.family == "python" else ""
     bundle = bundle_for(spec.runtime, language)
     return None if bundle is None else (bundle, interp)
+
+
+def _relocatable_stdlib(
+    python: Interpreter, layout: SandboxLayout, runtime_dir: Path | None
+) -> Path | None:
+    """The interpreter's stdlib dir when it can be mounted at /var/lang/lib/pythonX.Y:
+    an install of its own (pyenv, /usr/local) whose stdlib holds the site-packages dir
+    the runtime's SDK is mounted over (Debian's has none: it stays at /usr/lib)."""
+    if layout.host_paths or runtime_dir is None:
+        return None
+    stdlib = python.prefix / "lib" / f"python{python.version[0]}.{python.version[1]}"
+    if (stdlib / "os.py").is_file() and (stdlib / "site-packages").is_dir():
+        return stdlib
+    return None
 
 
 def _seen_path(path: str, layout: SandboxLayout) -> str:

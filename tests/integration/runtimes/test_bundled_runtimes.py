@@ -21,6 +21,7 @@ import pytest
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import BOOTSTRAP_DIR
 from lambdad.runtimes.bundles import NODE_SDK, PYTHON_SDK
+from lambdad.runtimes.interpreters import default_catalog
 from support.envkit import SubprocessBackend, make_spec, request
 from support.runtime_cache import runtime_cache_dir, runtime_store
 
@@ -175,9 +176,14 @@ async def test_traceback_shows_only_sandbox_paths(
     trace = "".join(error["stackTrace"])
     assert 'File "/var/task/app.py", line 6, in handler' in trace
     assert 'File "/var/task/app.py", line 4, in helper' in trace
-    # Neither the code's, the bootstraps' nor the SDK's host dirs show. (The standard
-    # library's frames show the interpreter's own install, mounted at its path.)
+    # Neither the code's, the bootstraps', the SDK's nor (for an install of its own, as
+    # pyenv's) the interpreter's host dirs show: its stdlib is seen where AWS's is.
     host_dirs = [tmp_path, BOOTSTRAP_DIR, runtime_cache_dir(), Path.cwd()]
+    interp = default_catalog().choose(RUNTIME).interpreter
+    assert interp is not None
+    if (interp.prefix / "lib" / "python3.11" / "site-packages").is_dir():
+        host_dirs.append(interp.prefix)
+        assert 'File "/var/lang/lib/python3.11/json/__init__.py"' in trace
     text = trace + out.logs.decode()
     assert not [p for p in host_dirs if str(p) in text], text
 
