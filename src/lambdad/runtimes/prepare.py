@@ -68,7 +68,7 @@ class RuntimeStore:
     ) -> None:
         """`python` runs pip (default: the server's own); `npm` is found on PATH by
         default; `env` is the installers' environment (default: the server's)."""
-        self.root = root
+        self.root = root.absolute()  # mounted by path: a relative one means nothing there
         self.python = python or sys.executable
         self.npm = npm
         self.env = dict(os.environ if env is None else env)

@@ -90,6 +90,16 @@ def test_offline_preparation_fails_with_a_clear_error(tmp_path: Path) -> None:
     assert [p.name for p in store.root.iterdir() if not p.name.startswith(".")] == []
 
 
+def test_a_relative_cache_dir_is_made_absolute(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = RuntimeStore(Path("cache"))
+    bundle = bundle_for("python3.12")
+    assert bundle is not None
+    assert store.mount_source(bundle) == tmp_path / "cache" / bundle.key
+
+
 def test_missing_npm_is_named(tmp_path: Path) -> None:
     store = RuntimeStore(tmp_path, env={"PATH": str(tmp_path / "empty")})
     bundle = bundle_for("nodejs20.x")
