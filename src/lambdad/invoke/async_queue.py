@@ -71,11 +71,14 @@ class AsyncQueue:
         qualifier: str,
         payload: bytes,
         trace_id: str | None,
+        request_id: str | None = None,
     ) -> str:
-        """Durably accept an event for a function of `region`; returns its request id."""
+        """Durably accept an event for a function of `region`; returns its request id. A
+        caller that may hand the same event over twice names it (`request_id`): the
+        second time is a no-op."""
         now = self._clock()
         row = AsyncEventRow(
-            id=str(uuid.uuid4()),
+            id=request_id or str(uuid.uuid4()),
             region=region,
             function_name=function_name,
             qualifier=qualifier,
@@ -85,8 +88,8 @@ class AsyncQueue:
             next_attempt_at=now,
             trace_id=trace_id,
         )
-        await run_sync(self.events.enqueue, row)
-        self._wake.set()
+        if await run_sync(self.events.enqueue, row):
+            self._wake.set()
         return row.id
 
     async def run(self) -> None:

@@ -43,9 +43,23 @@ class AsyncEventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def enqueue(self, row: AsyncEventRow) -> None:
-        with map_db_errors(), self.engine.begin() as conn:
-            conn.execute(sa.insert(async_events).values(**row.__dict__))
+    def enqueue(self, row: AsyncEventRow) -> bool:
+        """Queue the event; False when an event of its id is queued already (the same
+        event handed over again, e.g. a schedule's tick delivered again after a crash)."""
+        with map_db_errors():
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(sa.insert(async_events).values(**row.__dict__))
+            except sa.exc.IntegrityError:
+                if not self._exists(row.id):
+                    raise
+                return False
+        return True
+
+    def _exists(self, event_id: str) -> bool:
+        query = sa.select(async_events.c.id).where(async_events.c.id == event_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def due(self, now: float, limit: int, exclude: set[str]) -> list[AsyncEventRow]:
         query = (
