@@ -410,5 +410,111 @@ def _set_retention(client: Client, path: str, retention: str) -> None:
 main.add_command(runtimes)
 
 
+@main.group()
+def schedule() -> None:
+    """Run functions on a schedule (EventBridge Scheduler's schedules)."""
+
+
+@schedule.command("add")
+@click.argument("name")
+@click.argument("expression")
+@click.option("--function", "function_name", required=True, help="The function to invoke.")
+@click.option("--qualifier", default=None, help="A version or alias of the function.")
+@click.option("--input", "input_json", default=None, help="The event, as JSON.  [default: {}]")
+@click.option("--timezone", default=None, help="IANA time zone of the expression.  [default: UTC]")
+@click.option("--group", default=None, help="Schedule group.  [default: default]")
+@click.option("--disabled", is_flag=True, help="Create the schedule disabled.")
+@endpoint_option
+def schedule_add(
+    name: str,
+    expression: str,
+    function_name: str,
+    qualifier: str | None,
+    input_json: str | None,
+    timezone: str | None,
+    group: str | None,
+    disabled: bool,
+    endpoint: str,
+) -> None:
+    """Add schedule NAME: invoke a function on EXPRESSION.
+
+    EXPRESSION is rate(5 minutes), cron(0 9 ? * MON-FRI *) or at(2030-01-01T09:00:00)."""
+    if input_json is not None:
+        try:
+            json.loads(input_json)
+        except ValueError as exc:
+            fail(f"--input is not JSON: {exc}")
+    client = Client(endpoint)
+    arn = client.call("GET", f"{API}/{function_name}/configuration").json()["FunctionArn"]
+    if qualifier:
+        arn = f"{arn}:{qualifier}"
+    account = arn.split(":")[4]
+    target: dict[str, Any] = {
+        "Arn": arn,
+        "RoleArn": f"arn:aws:iam::{account}:role/lambdad-scheduler",
+    }
+    if input_json is not None:
+        target["Input"] = input_json
+    body: dict[str, Any] = {
+        "ScheduleExpression": expression,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": target,
+        "State": "DISABLED" if disabled else "ENABLED",
+    }
+    if timezone:
+        body["ScheduleExpressionTimezone"] = timezone
+    if group:
+        body["GroupName"] = group
+    answer = client.call("POST", f"/schedules/{name}", json=body).json()
+    click.echo(f"created {answer['ScheduleArn']} -> {arn}")
+
+
+@schedule.command("list")
+@click.option("--group", default=None, help="Only this schedule group's schedules.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw schedules.")
+@endpoint_option
+def schedule_list(group: str | None, as_json: bool, endpoint: str) -> None:
+    """List schedules."""
+    client = Client(endpoint)
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        params = {"MaxResults": "100", **({"ScheduleGroup": group} if group else {})}
+        if token:
+            params["NextToken"] = token
+        page = client.call("GET", "/schedules", params=params).json()
+        for summary in page["Schedules"]:
+            params = {"groupName": summary["GroupName"]}
+            found.append(client.call("GET", f"/schedules/{summary['Name']}", params=params).json())
+        token = page.get("NextToken")
+        if not token:
+            break
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    if not found:
+        click.echo("no schedules")
+        return
+    click.echo(
+        f"{'NAME':<24} {'GROUP':<12} {'STATE':<8} {'EXPRESSION':<32} {'TIMEZONE':<16} TARGET"
+    )
+    for s in found:
+        click.echo(
+            f"{s['Name']:<24} {s['GroupName']:<12} {s['State']:<8} {s['ScheduleExpression']:<32} "
+            f"{s['ScheduleExpressionTimezone']:<16} {s['Target']['Arn']}"
+        )
+
+
+@schedule.command("remove")
+@click.argument("name")
+@click.option("--group", default=None, help="Schedule group.  [default: default]")
+@endpoint_option
+def schedule_remove(name: str, group: str | None, endpoint: str) -> None:
+    """Delete schedule NAME."""
+    params = {"groupName": group} if group else {}
+    Client(endpoint).call("DELETE", f"/schedules/{name}", params=params)
+    click.echo(f"deleted schedule {name}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(sys.argv[1:], prog_name=os.path.basename(sys.argv[0]))

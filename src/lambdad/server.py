@@ -29,7 +29,7 @@ from lambdad.catalog import (
 )
 from lambdad.concurrency import run_sync
 from lambdad.endpoints import lambda_url, parse_aws_endpoints
-from lambdad.events import EventRules, ScheduledRules, Ticker
+from lambdad.events import EventRules, ScheduledRules, Scheduler, Ticker
 from lambdad.iam import (
     CREDENTIALS_FILE,
     CredentialResolvers,
@@ -60,6 +60,7 @@ from lambdad.store import (
     LayerStore,
     LogStore,
     PolicyStore,
+    ScheduleStore,
     TimerStore,
     UserStore,
     create_engine,
@@ -203,6 +204,9 @@ def build_app(settings: Settings) -> ASGIApp:
     ticker = Ticker(TimerStore(engine), schedule_clock(settings), settings.schedule_clock_speed)
     event_rules = EventRules(account, EventBusStore(engine))
     ScheduledRules(event_rules, ticker, async_queue.enqueue)  # it follows the rules' changes
+    scheduler = Scheduler(
+        account, ScheduleStore(engine), ticker, invoker, async_queue, async_region=settings.region
+    )
     policy_store = PolicyStore(engine, settings.region)
     users = Users(UserStore(engine), ServerKey.load_or_create(data_dir), settings.account_id)
     context = ApiContext(
@@ -223,6 +227,7 @@ def build_app(settings: Settings) -> ASGIApp:
         users=users,
         credentials=CredentialResolvers([users]),
         event_rules=event_rules,
+        scheduler=scheduler,
         s3_code=S3CodeFetcher(endpoints.s3),
     )
 
@@ -238,6 +243,7 @@ def build_app(settings: Settings) -> ASGIApp:
                 invoker.in_region(region)  # its limiter learns its pool below
                 await catalog.in_region(region).resume_pending()
             await refresh_unreserved_pool()
+            await scheduler.resume()
             group.start_soon(provisioner.run)
             group.start_soon(pool.run_reaper)
             group.start_soon(async_queue.run)

@@ -6,7 +6,9 @@ the region the client was configured for:
     Authorization: AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-west-1/lambda/aws4_request, ...
 
 (or, presigned, `X-Amz-Credential=AKID/20240101/eu-west-1/lambda/aws4_request` in
-the query). ARNs, log groups and environments follow that region, so one
+the query; the service in the scope is `scheduler` for EventBridge Scheduler's
+requests, and any service's scope names the region the same way). ARNs, log
+groups and environments follow that region, so one
 server holds functions of several regions side by side. An unsigned request,
 or one whose scope names no region of AWS's form, is in the server's default
 region (`--region`).

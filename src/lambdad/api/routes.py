@@ -1,5 +1,5 @@
-"""The route table: every path, as in botocore's lambda service model, and the JSON
-protocol's one (`POST /`, dispatched on X-Amz-Target)."""
+"""The route table: every path, as in botocore's lambda and scheduler service models,
+and the JSON protocol's one (`POST /`, dispatched on X-Amz-Target)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from lambdad.api import (
     layers,
     log_retention,
     policies,
+    scheduler,
 )
 
 FUNCTION = "/2015-03-31/functions/{FunctionName}"
@@ -29,6 +30,10 @@ RESERVED = "/2017-10-31/functions/{FunctionName}/concurrency"
 PROVISIONED = "/2019-09-30/functions/{FunctionName}/provisioned-concurrency"
 RECURSION = "/2024-08-31/functions/{FunctionName}/recursion-config"
 FUNCTION_URL = "/2021-10-31/functions/{FunctionName}/url"
+# EventBridge Scheduler (botocore's `scheduler` model): no version prefix, no clash.
+SCHEDULE = "/schedules/{Name}"
+SCHEDULE_GROUP = "/schedule-groups/{Name}"
+SCHEDULER_TAGS = "/tags/{ResourceArn:path}"
 
 routes = [
     Route("/2015-03-31/functions", functions.create_function, methods=["POST"]),
@@ -107,4 +112,16 @@ routes = [
     Route("/_lambdad/code/{key}", code_links.download_code, methods=["GET"]),
     # AWS's JSON protocol (X-Amz-Target): the events API.
     Route("/", json_protocol.dispatch, methods=["POST"]),
+    Route(SCHEDULE, scheduler.create_schedule, methods=["POST"]),
+    Route(SCHEDULE, scheduler.get_schedule, methods=["GET"]),
+    Route(SCHEDULE, scheduler.update_schedule, methods=["PUT"]),
+    Route(SCHEDULE, scheduler.delete_schedule, methods=["DELETE"]),
+    Route("/schedules", scheduler.list_schedules, methods=["GET"]),
+    Route(SCHEDULE_GROUP, scheduler.create_schedule_group, methods=["POST"]),
+    Route(SCHEDULE_GROUP, scheduler.get_schedule_group, methods=["GET"]),
+    Route(SCHEDULE_GROUP, scheduler.delete_schedule_group, methods=["DELETE"]),
+    Route("/schedule-groups", scheduler.list_schedule_groups, methods=["GET"]),
+    Route(SCHEDULER_TAGS, scheduler.tag_resource, methods=["POST"]),
+    Route(SCHEDULER_TAGS, scheduler.untag_resource, methods=["DELETE"]),
+    Route(SCHEDULER_TAGS, scheduler.list_tags_for_resource, methods=["GET"]),
 ]

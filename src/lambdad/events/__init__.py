@@ -1,5 +1,6 @@
 """Triggers: the EventBridge-compatible event bus (buses, rules, targets, PutEvents),
-schedule expressions and the durable ticker that fires them."""
+schedule expressions, the durable ticker that fires them, and EventBridge
+Scheduler's schedules."""
 
 from lambdad.events.errors import (
     EventsError,
@@ -22,7 +23,18 @@ from lambdad.events.schedule_expressions import (
     parse,
     timezone,
 )
+from lambdad.events.schedule_model import (
+    RetryPolicy,
+    Schedule,
+    ScheduleConfig,
+    ScheduleConflict,
+    ScheduleGroup,
+    ScheduleGroupNotFound,
+    ScheduleNotFound,
+    ScheduleTarget,
+)
 from lambdad.events.scheduled_rules import ScheduledRules
+from lambdad.events.scheduler import Scheduler
 from lambdad.events.ticker import DropFire, Fire, Ticker, TimerSpec
 
 __all__ = [
@@ -46,10 +58,19 @@ __all__ = [
     "Publisher",
     "Rate",
     "ResourceAlreadyExists",
+    "RetryPolicy",
     "Rule",
     "RuleSettings",
     "RuleState",
+    "Schedule",
+    "ScheduleConfig",
+    "ScheduleConflict",
+    "ScheduleGroup",
+    "ScheduleGroupNotFound",
+    "ScheduleNotFound",
+    "ScheduleTarget",
     "ScheduledRules",
+    "Scheduler",
     "Target",
     "Ticker",
     "TimerSpec",

@@ -12,6 +12,7 @@ from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionR
 from lambdad.store.layers import LayerStore, LayerVersionRow
 from lambdad.store.logs import LogEventRow, LogStore, NewChunk, Removed
 from lambdad.store.policies import PolicyRows, PolicyStore
+from lambdad.store.schedules import ScheduleGroupRow, ScheduleRow, ScheduleStore
 from lambdad.store.timers import FireRow, TimerRow, TimerStore
 from lambdad.store.users import AccessKeyRow, UserRow, UserStore
 
@@ -44,6 +45,9 @@ __all__ = [
     "PolicyRows",
     "PolicyStore",
     "Removed",
+    "ScheduleGroupRow",
+    "ScheduleRow",
+    "ScheduleStore",
     "ProvisionedRow",
     "UserRow",
     "UserStore",

@@ -333,3 +333,26 @@ timer_fires = Table(
     Column("attempts", Integer, nullable=False),
     Column("lease_until", Float, nullable=False, index=True),
 )
+
+# EventBridge Scheduler: schedule groups and schedules, per region.
+schedule_groups = Table(
+    "schedule_groups",
+    metadata,
+    Column("region", String(32), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("creation_date", Float, nullable=False),
+    Column("last_modification_date", Float, nullable=False),
+    Column("tags", JSON, nullable=False),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("region", String(32), primary_key=True),
+    Column("group_name", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("config", JSON, nullable=False),  # the rest of the schedule, as AWS returns it
+    Column("creation_date", Float, nullable=False),
+    Column("last_modification_date", Float, nullable=False),
+)

@@ -25,6 +25,8 @@ NOT_IN_MODEL = {
     "RequestEntityTooLargeException": 413,
     "AccessDeniedException": 403,
     "UnknownOperationException": 404,
+    # EventBridge Scheduler's (botocore's scheduler model)
+    "ConflictException": 409,
     # Authentication's, common to every AWS API (iam/sigv4.py)
     "MissingAuthenticationTokenException": 403,
     "IncompleteSignatureException": 403,
