@@ -3,6 +3,8 @@ parse, call `events.Scheduler`, render."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,6 +16,7 @@ from lambdad.catalog.constraints import Violations
 from lambdad.errors import ValidationError
 from lambdad.events import RetryPolicy, Schedule, ScheduleConfig, ScheduleGroup, ScheduleTarget
 
+Write = Callable[[str, str | None, ScheduleConfig], Awaitable[Schedule]]
 OTHER_TARGETS = (
     "ecs_parameters",
     "event_bridge_parameters",
@@ -131,18 +134,17 @@ def _tags(tags: list[wire.TagShape] | None) -> dict[str, str]:
 
 
 async def create_schedule(request: Request) -> Response:
-    ctx = ApiContext.of(request)
-    body = shapes.decode_body(await request.body(), wire.ScheduleRequest)
-    name = request.path_params["Name"]
-    schedule = await ctx.scheduler.create(name, body.group_name, _config(body))
-    return _json(wire.ScheduleArnOutput(schedule_arn=schedule.arn))
+    return await _write(request, ApiContext.of(request).scheduler.create)
 
 
 async def update_schedule(request: Request) -> Response:
-    ctx = ApiContext.of(request)
+    return await _write(request, ApiContext.of(request).scheduler.update)
+
+
+async def _write(request: Request, operation: Write) -> Response:
+    """CreateSchedule and UpdateSchedule: the same request, applied by `operation`."""
     body = shapes.decode_body(await request.body(), wire.ScheduleRequest)
-    name = request.path_params["Name"]
-    schedule = await ctx.scheduler.update(name, body.group_name, _config(body))
+    schedule = await operation(request.path_params["Name"], body.group_name, _config(body))
     return _json(wire.ScheduleArnOutput(schedule_arn=schedule.arn))
 
 
