@@ -130,6 +130,7 @@ PATH_PARAMS = {
     "Name": "no-such-alias",
     "StatementId": "no-such-statement",
     "key": "no-such-key",
+    "ResourceArn": "arn:aws:scheduler:us-east-1:000000000000:schedule-group/no-such-group",
 }
 BODY_ROUTES = sorted(
     (method, re.sub(r"{(\w+)(?::\w+)?}", lambda m: PATH_PARAMS[m.group(1)], route.path))
