@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(bubblewrap e2fsprogs util-linux procps iproute2 slirp4netns)
+# Schedules read their expressions in IANA time zones (zoneinfo reads tzdata's files).
+packages+=(tzdata)
 # The nodejs runtimes run on the host's Node; install Debian's if there is none.
 command -v node >/dev/null || packages+=(nodejs)
 # npm prepares the nodejs runtimes' bundled AWS SDK (lambdad runtimes prepare).
