@@ -204,9 +204,7 @@ def build_app(settings: Settings) -> ASGIApp:
     ticker = Ticker(TimerStore(engine), schedule_clock(settings), settings.schedule_clock_speed)
     event_rules = EventRules(account, EventBusStore(engine))
     ScheduledRules(event_rules, ticker, async_queue.enqueue)  # it follows the rules' changes
-    scheduler = Scheduler(
-        account, ScheduleStore(engine), ticker, invoker, async_queue, async_region=settings.region
-    )
+    scheduler = Scheduler(account, ScheduleStore(engine), ticker, invoker, async_queue)
     policy_store = PolicyStore(engine, settings.region)
     users = Users(UserStore(engine), ServerKey.load_or_create(data_dir), settings.account_id)
     context = ApiContext(

@@ -103,7 +103,6 @@ def scheduler(engine: sa.Engine, ticker: Ticker, queue: FakeQueue, clock: FakeCl
         ticker,
         cast(Any, FakeInvoker({"worker"})),
         cast(Any, queue),
-        async_region=REGION,
         clock=clock,
     )
 

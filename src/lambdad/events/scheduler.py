@@ -63,16 +63,13 @@ class Scheduler(Regional):
         ticker: Ticker,
         invoker: Invoker,
         async_queue: AsyncQueue,
-        async_region: str,
         clock: Clock = time.time,
     ) -> None:
-        """`async_region` is the one region whose functions the async queue runs."""
         self.account = account
         self.store = store
         self.ticker = ticker
         self.invoker = invoker
         self.async_queue = async_queue
-        self.async_region = async_region
         self._clock = clock
         ticker.on_fire(OWNER_KIND, self._fire)
 
@@ -238,11 +235,6 @@ class Scheduler(Regional):
                 await self._arm(self._schedule(row))
 
     def _checked(self, config: ScheduleConfig) -> ScheduleConfig:
-        if self.region != self.async_region:
-            raise ValidationError(
-                "Schedules invoke their functions asynchronously, which this server does in "
-                f"its default region ({self.async_region}) only, not in {self.region}."
-            )
         return check_config(config, self.region, self.account.account_id, self.ticker.now())
 
     async def _arm(self, schedule: Schedule) -> None:
