@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from harness import LambdadServer
+from harness import LambdadServer, auth_for
 from measure import closed_loop, keepalive_client
 from run import deploy, invoke_path, lambda_client
 
@@ -61,6 +61,7 @@ def ended(url: str, name: str, after: int) -> tuple[int, int]:
         f"{url}/_lambdad/functions/{name}/logs",
         params={"after": after, "limit": 10000},
         timeout=30,
+        auth=auth_for(url),
     ).json()
     count = sum(e["message"].startswith("END RequestId") for e in body["events"])
     return count, int(body["nextAfter"])

@@ -21,6 +21,7 @@ import argparse
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import harness
 import httpx
 from harness import LambdadServer
 from measure import Latency, section_text, timed, write_section
@@ -69,7 +70,9 @@ def measure(n: int) -> dict[str, Latency]:
         }
         results: dict[str, Latency] = {}
         for label, (headers, method, path) in ways.items():
-            with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
+            # The Invoke API is signed (authentication is on); the URL has AuthType NONE.
+            auth = harness.auth_for(server.url) if path.endswith("/invocations") else None
+            with httpx.Client(base_url=server.url, headers=headers, timeout=60, auth=auth) as http:
 
                 def one(http: httpx.Client = http, method: str = method, path: str = path) -> None:
                     response = http.request(

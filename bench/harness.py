@@ -24,6 +24,9 @@ from typing import Self
 
 import httpx
 
+from lambdad.client_signing import SigV4HttpxAuth
+from lambdad.iam import CREDENTIALS_FILE, KeyPair, read_credentials
+
 API = "/2015-03-31/functions"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -46,6 +49,21 @@ async def app(scope, receive, send):
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
             access_log=False, lifespan="off")
 """
+
+
+# The admin key of each running lambdad server, by URL: the bench's clients sign
+# their requests as every AWS client does (authentication is on).
+_KEYS: dict[str, KeyPair] = {}
+
+
+def key_for(url: str) -> KeyPair | None:
+    return _KEYS.get(url.rstrip("/"))
+
+
+def auth_for(url: str) -> httpx.Auth | None:
+    """An httpx `auth=` signing requests to a lambdad server; None for the floor server."""
+    key = key_for(url)
+    return None if key is None else SigV4HttpxAuth(key, "us-east-1")
 
 
 def free_port() -> int:
@@ -149,8 +167,9 @@ class LambdadServer(_Subprocess):
 
     ready_path = API
 
-    def __init__(self) -> None:
+    def __init__(self, args: tuple[str, ...] = ()) -> None:
         super().__init__("lambdad")
+        self.args = args
 
     def argv(self) -> list[str]:
         data_dir = str(self.tmp / "data")
@@ -164,10 +183,18 @@ class LambdadServer(_Subprocess):
             port,
             "--data-dir",
             data_dir,
+            *self.args,
         ]
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "AWS_EC2_METADATA_DISABLED": "true"}
+
+    def _wait_ready(self) -> None:
+        super()._wait_ready()
+        key = read_credentials(self.tmp / "data" / CREDENTIALS_FILE)
+        if key is None:
+            raise ServerFailed(f"lambdad wrote no admin key:\n{self.log_tail()}")
+        _KEYS[self.url] = key
 
     def sandbox_backend(self) -> str:
         m = re.search(r"sandbox backend (\w+)", self.log_text())

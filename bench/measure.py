@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from harness import auth_for
 
 REQUEST_TIMEOUT_S = 30.0
 BODY = b"{}"
@@ -57,7 +58,7 @@ def fork_exec(argv: list[str], n: int) -> list[float]:
 
 
 def keepalive_client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
+    return httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S, auth=auth_for(base_url))
 
 
 def request_ok(client: httpx.Client, method: str, path: str) -> bool:

@@ -39,7 +39,7 @@ from typing import Any
 import boto3
 import botocore.config
 import httpx
-from harness import API, FloorServer, LambdadServer
+from harness import API, FloorServer, LambdadServer, key_for
 from measure import (
     LoadResult,
     closed_loop,
@@ -90,12 +90,13 @@ def lambda_client(url: str, read_timeout: float = 60.0, service: str = "lambda")
     config = botocore.config.Config(
         retries={"max_attempts": 0}, max_pool_connections=64, read_timeout=read_timeout
     )
+    key = key_for(url)
     return boto3.client(
         service,
         endpoint_url=url,
         region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
+        aws_access_key_id=key.access_key_id if key else "bench",
+        aws_secret_access_key=key.secret_access_key if key else "bench",
         config=config,
     )
 

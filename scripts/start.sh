@@ -9,6 +9,9 @@ scripts/setup.sh
 port="${LAMBDAD_PORT:-9000}"
 endpoint="http://127.0.0.1:${port}"
 export AWS_EC2_METADATA_DISABLED=true
+# Its own commands sign with the admin key the server writes into .lambdad/,
+# not with whatever AWS keys this shell may hold.
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SHARED_CREDENTIALS_FILE
 
 .venv/bin/lambdad server --port "$port" &
 server=$!
@@ -32,12 +35,17 @@ In another terminal, from this folder:
   .venv/bin/lambdad logs hello
   .venv/bin/lambdad ls
 
-or with the AWS CLI (any credentials will do; .venv/bin/pip install awscli
-installs it), the event read from stdin and the result written to stdout:
+The server made an admin user on its first start; its key is in
+.lambdad/credentials (an AWS credentials file), which the lambdad command
+reads. With the AWS CLI (.venv/bin/pip install awscli installs it), the event
+read from stdin and the result written to stdout:
 
-  printf '{"name": "aws"}' | AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\
+  printf '{"name": "aws"}' | AWS_SHARED_CREDENTIALS_FILE=.lambdad/credentials \\
     AWS_EC2_METADATA_DISABLED=true .venv/bin/aws lambda invoke --region us-east-1 \\
     --endpoint-url ${endpoint} --function-name hello --payload fileb:///dev/stdin /dev/stdout
+
+More users and keys: .venv/bin/lambdad users --help (README: "Users, keys and
+authentication").
 
 Ctrl-C stops the server.
 MSG

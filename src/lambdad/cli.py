@@ -1,7 +1,16 @@
 """The `lambdad` command: run the server, and manage functions over its HTTP API.
 
-Every command but `server` is a client of the REST API, like boto3 or the AWS
-CLI would be; it needs nothing but the server's URL.
+The function commands (`deploy`, `invoke`, `logs`, `ls`, `rm`) are clients of
+the REST API, like boto3 or the AWS CLI: they need the server's URL and sign
+their requests with SigV4 (the key: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
+else the admin key the server wrote into its data dir, see `client_signing.py`).
+
+`users` and `keys` manage who may call the API. They work on the server's data
+dir and database directly, not over HTTP: sealing a new secret takes the server
+key, which lives in the data dir and never leaves the host, so whoever can run
+them holds the server's files already (the trust root an operator has), and
+they work whether the server runs or not. The running server sees a change at
+once (it reads keys per request).
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ import httpx
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from lambdad.cli_runtimes import runtimes
+from lambdad.client_signing import SigV4HttpxAuth, find_credentials, region_of
+from lambdad.identity_commands import keys, users
 from lambdad.settings import Settings
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9000"
@@ -32,7 +43,13 @@ class Client:
     """A thin sync client of the Lambda REST API with AWS's errors made readable."""
 
     def __init__(self, endpoint: str) -> None:
-        self.http = httpx.Client(base_url=endpoint, timeout=httpx.Timeout(960.0, connect=5.0))
+        settings = Settings.from_env()
+        key = find_credentials(os.environ, settings.data_dir)
+        auth = None if key is None else SigV4HttpxAuth(key, region_of(os.environ, settings.region))
+        self.signed = key is not None
+        self.http = httpx.Client(
+            base_url=endpoint, timeout=httpx.Timeout(960.0, connect=5.0), auth=auth
+        )
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -48,7 +65,13 @@ class Client:
                 message = response.json().get("message") or response.text
             except ValueError:
                 message = response.text
-            fail(f"{error}: {message}")
+            hint = ""
+            if error == "MissingAuthenticationTokenException" and not self.signed:
+                hint = (
+                    "\nNo credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run "
+                    "from the folder that holds the server's .lambdad (or set LAMBDAD_DATA_DIR)."
+                )
+            fail(f"{error}: {message}{hint}")
         return response
 
 
@@ -140,6 +163,13 @@ def main() -> None:
     is_flag=True,
     default=None,
     help="Refuse runtime ids whose exact interpreter is not installed.",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="Check every request's SigV4 signature; off serves anyone (loopback only, for "
+    "local development).  [default: on]",
 )
 @click.option("--log-level", default=None, help="debug, info, warning.  [default: info]")
 def server(**options: Any) -> None:
@@ -514,6 +544,10 @@ def schedule_remove(name: str, group: str | None, endpoint: str) -> None:
     params = {"groupName": group} if group else {}
     Client(endpoint).call("DELETE", f"/schedules/{name}", params=params)
     click.echo(f"deleted schedule {name}")
+
+
+main.add_command(users)
+main.add_command(keys)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import time
@@ -109,6 +110,7 @@ def build_app(settings: Settings) -> ASGIApp:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.sqlalchemy_url)
+    server_key = ServerKey.load_or_create(data_dir)
     blobs = BlobStore(data_dir / "blobs")
     endpoints = parse_aws_endpoints(settings.aws_endpoints)
     forwarder = PortForwarder()
@@ -125,7 +127,7 @@ def build_app(settings: Settings) -> ASGIApp:
     layers = LayerCatalog(account, LayerStore(engine, settings.region), blobs)
     catalog = Catalog(
         account=account,
-        functions=FunctionStore(engine, settings.region),
+        functions=FunctionStore(engine, settings.region, sealer=server_key),
         blobs=blobs,
         code_cache=code_cache,
         spawn=background.spawn,
@@ -206,7 +208,7 @@ def build_app(settings: Settings) -> ASGIApp:
     ScheduledRules(event_rules, ticker, async_queue.enqueue)  # it follows the rules' changes
     scheduler = Scheduler(account, ScheduleStore(engine), ticker, invoker, async_queue)
     policy_store = PolicyStore(engine, settings.region)
-    users = Users(UserStore(engine), ServerKey.load_or_create(data_dir), settings.account_id)
+    users = Users(UserStore(engine), server_key, settings.account_id)
     context = ApiContext(
         settings=settings,
         account=account,
@@ -233,6 +235,7 @@ def build_app(settings: Settings) -> ASGIApp:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await run_sync(migrate, engine, settings.region)
         await run_sync(_bootstrap_admin, users, data_dir)
+        await run_sync(catalog.functions.seal_environments)
         await run_sync(launcher.clean_work_root)
         async with anyio.create_task_group() as group:
             background.attach(group)
@@ -276,9 +279,29 @@ def _plain_uvicorn_name(record: logging.LogRecord) -> bool:
     return True
 
 
+def is_loopback(host: str) -> bool:
+    if host.strip().lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_unsafe_auth_off(settings: Settings) -> None:
+    """`--auth off` serves anyone as anyone: only on an address no one else reaches."""
+    if not settings.auth_enabled and not is_loopback(settings.host):
+        raise SystemExit(
+            f"error: --auth off (LAMBDAD_AUTH=off) is for local development and listens on "
+            f"loopback only, not on {settings.host!r}: every request would be served "
+            "unauthenticated. Listen on 127.0.0.1 (--host), or leave authentication on."
+        )
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    refuse_unsafe_auth_off(settings)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -287,6 +310,11 @@ def serve(settings: Settings) -> None:
         handler.addFilter(_plain_uvicorn_name)
     # Alembic announces every plugin at info; keep the server's log about requests.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not settings.auth_enabled:
+        log.warning(
+            "authentication is OFF (--auth off): every request is served unsigned, as anyone; "
+            "for local development only"
+        )
     uvicorn.run(
         build_app(settings),
         host=settings.host,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 NetworkMode = Literal["none", "egress", "host"]
+AuthMode = Literal["on", "off"]
 SandboxBackend = Literal["auto", "bwrap", "process"]
 
 
@@ -29,6 +30,8 @@ class Settings:
     region: str = "us-east-1"
     account_id: str = "000000000000"
     log_level: str = "info"
+    # "off": requests are served unsigned, as anyone (local development, loopback only).
+    auth: AuthMode = "on"
     # Concurrency available to the account (GetAccountSettings' AccountLimit).
     concurrent_executions: int = 1000
     # Execution environments
@@ -81,6 +84,10 @@ class Settings:
     @property
     def runtime_cache_dir(self) -> Path:
         return Path(self.runtime_cache) if self.runtime_cache else self.data_dir / "runtimes"
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth != "off"
 
     @property
     def endpoint(self) -> str:

@@ -24,7 +24,7 @@ def lambdad(*args: str, endpoint: str | None = None) -> subprocess.CompletedProc
     command = lambdad_command(*args)
     if endpoint is not None:
         command += ["--endpoint", endpoint]
-    env = aws_env()
+    env = aws_env(endpoint=endpoint)
     env.pop("LAMBDAD_ENDPOINT", None)
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 

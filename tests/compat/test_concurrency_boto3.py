@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from lambdad.invoke.recursion import function_key
 from support.lambda_calls import FAST_WAIT, code_and_message, new_function, wait_provisioned
 from support.lambda_calls import function_arn as arn
-from support.server import LambdadServer
+from support.server import LambdadServer, http_auth
 from support.waiting import DEFAULT_TIMEOUT_S
 
 pytestmark = pytest.mark.compat
@@ -245,6 +245,7 @@ def test_an_invoke_that_loops_back_a_17th_time_is_stopped(
             content=b"{}",
             headers={"X-Amzn-Trace-Id": f"{ROOT};Lineage={lineage}"},
             timeout=30,
+            auth=http_auth(server.url),
         )
 
     assert invoke(15).status_code == 200  # the 16th invocation by this chain runs

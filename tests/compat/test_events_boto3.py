@@ -19,7 +19,14 @@ from support.lambda_calls import error_of as error
 from support.lambda_calls import function_arn as arn
 from support.lambda_calls import new_function, unique
 from support.marks import needs_sandbox
-from support.server import ACCOUNT_ID, REGION, LambdadServer, boto3_client, signed_get
+from support.server import (
+    ACCOUNT_ID,
+    REGION,
+    LambdadServer,
+    boto3_client,
+    http_auth,
+    signed_get,
+)
 from support.waiting import wait_until
 from support.zips import make_zip
 
@@ -321,6 +328,7 @@ def test_unknown_operation(server: LambdadServer) -> None:
             "Content-Type": "application/x-amz-json-1.1",
         },
         content=b"{}",
+        auth=http_auth(server.url, service="events"),
     )
     assert answer.status_code == 400
     assert answer.json()["__type"] == "UnknownOperationException"
@@ -337,7 +345,11 @@ def recorded(server: LambdadServer, function: str, count: int = 1) -> list[Any]:
     """Wait (bounded) until `function` has logged `count` events; return them."""
 
     def events_seen() -> list[Any] | None:
-        answer = httpx.get(f"{server.url}/_lambdad/functions/{function}/logs", timeout=10)
+        answer = httpx.get(
+            f"{server.url}/_lambdad/functions/{function}/logs",
+            timeout=10,
+            auth=http_auth(server.url),
+        )
         answer.raise_for_status()
         lines = [e["message"] for e in answer.json()["events"]]
         found = [json.loads(m.split("EVENT ", 1)[1]) for m in lines if "EVENT " in m]

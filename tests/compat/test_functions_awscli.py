@@ -20,7 +20,7 @@ pytestmark = pytest.mark.compat
 class AwsCli:
     def __init__(self, endpoint: str, home: Path) -> None:
         self.endpoint = endpoint
-        self.env = aws_env()
+        self.env = aws_env(endpoint=endpoint)
         self.env["AWS_CONFIG_FILE"] = str(home / "no-such-config")
         self.env["AWS_SHARED_CREDENTIALS_FILE"] = str(home / "no-such-credentials")
         self.env.pop("AWS_PROFILE", None)

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from support.lambda_calls import function_arn as arn
 from support.lambda_calls import unique, wait_active, wait_updated
-from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer, dir_size
+from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer, dir_size, http_auth
 from support.zips import bomb_zip, handler_zip, make_zip, symlink_zip
 
 pytestmark = pytest.mark.compat
@@ -628,7 +628,8 @@ def test_unknown_function_is_not_found(lambda_client: Any) -> None:
 
 def test_error_shape_on_the_wire(server: LambdadServer) -> None:
     name = unique("missing")
-    response = httpx.get(f"{server.url}/2015-03-31/functions/{name}")
+    signed = http_auth(server.url)
+    response = httpx.get(f"{server.url}/2015-03-31/functions/{name}", auth=signed)
     assert response.status_code == 404
     assert response.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
     assert response.headers["content-type"] == "application/json"
@@ -639,12 +640,13 @@ def test_error_shape_on_the_wire(server: LambdadServer) -> None:
     invalid = httpx.post(
         f"{server.url}/2015-03-31/functions",
         json={"FunctionName": unique("fn"), "Role": ROLE, "Runtime": "python3.12", "Code": {}},
+        auth=signed,
     )
     assert invalid.status_code == 400
     assert invalid.headers["x-amzn-ErrorType"] == "InvalidParameterValueException"
     assert set(invalid.json()) == {"Type", "message"}
 
-    unknown = httpx.get(f"{server.url}/2015-03-31/no-such-operation")
+    unknown = httpx.get(f"{server.url}/2015-03-31/no-such-operation", auth=signed)
     assert unknown.status_code == 404
     assert unknown.headers["x-amzn-ErrorType"] == "UnknownOperationException"
 
@@ -652,6 +654,7 @@ def test_error_shape_on_the_wire(server: LambdadServer) -> None:
         f"{server.url}/2015-03-31/functions",
         content=b"{not json",
         headers={"Content-Type": "application/json"},
+        auth=signed,
     )
     assert garbage.status_code == 400
     assert garbage.headers["x-amzn-ErrorType"] in (

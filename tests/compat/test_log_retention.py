@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from support.server import ROLE, LambdadServer, lambdad_command
+from support.server import ROLE, LambdadServer, aws_env, http_auth, lambdad_command
 from support.zips import handler_zip
 
 
@@ -24,24 +24,25 @@ def test_retention_defaults_to_never_and_takes_cloudwatch_values(
         Code={"ZipFile": handler_zip()},
     )
     url = f"{server.url}/_lambdad/functions/{name}/logs/retention"
+    client = httpx.Client(auth=http_auth(server.url))
     group = f"/aws/lambda/{name}"
-    assert httpx.get(url).json() == {"logGroupName": group, "retentionInDays": None}
+    assert client.get(url).json() == {"logGroupName": group, "retentionInDays": None}
 
-    answer = httpx.put(url, json={"retentionInDays": 14})
+    answer = client.put(url, json={"retentionInDays": 14})
     assert answer.status_code == 200
     assert answer.json() == {"logGroupName": group, "retentionInDays": 14}
-    assert httpx.get(url).json()["retentionInDays"] == 14
+    assert client.get(url).json()["retentionInDays"] == 14
 
-    refused = httpx.put(url, json={"retentionInDays": 2})
+    refused = client.put(url, json={"retentionInDays": 2})
     assert refused.status_code == 400
     assert refused.headers["x-amzn-ErrorType"].startswith("InvalidParameterValueException")
     assert "Member must satisfy enum value set: [1, 3, 5, 7, 14," in refused.json()["message"]
-    assert httpx.put(url, json={"retentionInDays": "a week"}).status_code == 400
-    assert httpx.get(url).json()["retentionInDays"] == 14  # the bad ones changed nothing
+    assert client.put(url, json={"retentionInDays": "a week"}).status_code == 400
+    assert client.get(url).json()["retentionInDays"] == 14  # the bad ones changed nothing
 
-    assert httpx.delete(url).status_code == 204
-    assert httpx.get(url).json()["retentionInDays"] is None
-    missing = httpx.get(f"{server.url}/_lambdad/functions/nope-{name}/logs/retention")
+    assert client.delete(url).status_code == 204
+    assert client.get(url).json()["retentionInDays"] is None
+    missing = client.get(f"{server.url}/_lambdad/functions/nope-{name}/logs/retention")
     assert missing.status_code == 404
 
 
@@ -57,7 +58,8 @@ def test_the_cli_sets_and_removes_retention(server: LambdadServer, lambda_client
 
     def lambdad(*args: str) -> subprocess.CompletedProcess[str]:
         command = lambdad_command("logs", name, "--endpoint", server.url, *args)
-        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+        env = aws_env(endpoint=server.url)
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
     kept = lambdad("--retention", "30")
     assert kept.returncode == 0, kept.stderr
@@ -68,4 +70,5 @@ def test_the_cli_sets_and_removes_retention(server: LambdadServer, lambda_client
     never = lambdad("--retention", "never")
     assert never.stdout.strip() == f"/aws/lambda/{name}: events never expire"
     url = f"{server.url}/_lambdad/functions/{name}/logs/retention"
-    assert httpx.get(url).json()["retentionInDays"] is None
+    client = httpx.Client(auth=http_auth(server.url))
+    assert client.get(url).json()["retentionInDays"] is None

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from support.marks import needs_sandbox
-from support.server import LambdadServer, aws_env
+from support.server import LambdadServer, aws_env, http_auth
 from support.waiting import wait_until
 
 pytestmark = [pytest.mark.compat, *needs_sandbox]
@@ -38,7 +38,8 @@ def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadSe
 def test_boto3_example(fresh_server: LambdadServer, tmp_path: Path) -> None:
     script = block("Use it with boto3", "python").replace("127.0.0.1:9000", fresh_server.url[7:])
     run = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=aws_env(),
+        [sys.executable, "-c", script], capture_output=True, text=True,
+        env=aws_env(endpoint=fresh_server.url),
         cwd=tmp_path, timeout=60,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
@@ -57,6 +58,10 @@ def test_aws_cli_example(fresh_server: LambdadServer) -> None:
     # As pasted into a fresh shell in the checkout: no aws on PATH, no credentials.
     assert Path(sys.executable).parent == CHECKOUT / ".venv" / "bin", "run from the checkout"
     script = block("Use it with the AWS CLI", "sh").replace("127.0.0.1:9000", fresh_server.url[7:])
+    # The server's admin key, where `$PWD/.lambdad` would hold it for a server run from here.
+    credentials = fresh_server.data_dir / "credentials"
+    assert '"$PWD/.lambdad/credentials"' in script
+    script = script.replace('"$PWD/.lambdad/credentials"', f'"{credentials}"')
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMBDAD_"))}
     env["PATH"] = os.pathsep.join(
         p for p in env.get("PATH", "").split(os.pathsep) if not Path(p, "aws").exists()
@@ -78,14 +83,18 @@ def test_event_bus_example(fresh_server: LambdadServer, tmp_path: Path) -> None:
         if heading.startswith("Use") and "greeter" in _function_names(fresh_server):
             continue
         run = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, env=aws_env(),
-            cwd=tmp_path, timeout=60,
+            [sys.executable, "-c", script], capture_output=True, text=True,
+            env=aws_env(endpoint=fresh_server.url), cwd=tmp_path, timeout=60,
         )  # fmt: skip
         assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["0"]
 
     def reports() -> int | None:
-        answer = httpx.get(f"{fresh_server.url}/_lambdad/functions/greeter/logs", timeout=10)
+        answer = httpx.get(
+            f"{fresh_server.url}/_lambdad/functions/greeter/logs",
+            timeout=10,
+            auth=http_auth(fresh_server.url),
+        )
         count = sum(e["message"].startswith("REPORT") for e in answer.json()["events"])
         return count if count >= 3 else None  # the boto3 example's invoke, then two events
 
@@ -93,5 +102,5 @@ def test_event_bus_example(fresh_server: LambdadServer, tmp_path: Path) -> None:
 
 
 def _function_names(server: LambdadServer) -> list[str]:
-    answer = httpx.get(f"{server.url}/2015-03-31/functions", timeout=10)
+    answer = httpx.get(f"{server.url}/2015-03-31/functions", timeout=10, auth=http_auth(server.url))
     return [f["FunctionName"] for f in answer.json()["Functions"]]

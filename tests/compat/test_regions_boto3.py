@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from support.lambda_calls import FAST_WAIT, unique
 from support.lambda_calls import function_arn as arn
 from support.server import ACCOUNT_ID as ACCOUNT
-from support.server import REGION, ROLE, LambdadServer, boto3_client, signed_get
+from support.server import REGION, ROLE, LambdadServer, boto3_client, http_auth, signed_get
 from support.waiting import wait_until
 from support.zips import make_zip
 
@@ -92,9 +92,9 @@ def test_functions_of_two_regions_on_one_server(
     body = json.loads(west.invoke(FunctionName=west_name, Qualifier="live")["Payload"].read())
     assert body["arn"] == arn(west_name, "live", region=OTHER)
 
-    # An unsigned request is in the server's default region.
-    unsigned = httpx.get(f"{server.url}/2015-03-31/functions/{east_name}")
-    assert unsigned.json()["Configuration"]["FunctionArn"] == arn(east_name)
+    # A request signed for the default region is in it.
+    east = httpx.get(f"{server.url}/2015-03-31/functions/{east_name}", auth=http_auth(server.url))
+    assert east.json()["Configuration"]["FunctionArn"] == arn(east_name)
     west.delete_function(FunctionName=west_name)
     assert west_name not in names_in(west)
 

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from support.lambda_calls import error_of, new_function, unique
 from support.lambda_calls import function_arn as arn
 from support.marks import needs_sandbox
-from support.server import ACCOUNT_ID, REGION, LambdadServer, boto3_client
+from support.server import ACCOUNT_ID, REGION, LambdadServer, boto3_client, http_auth
 from support.waiting import wait_until
 from support.zips import make_zip
 
@@ -54,7 +54,11 @@ class FastServer:
         return boto3_client(url), boto3_client(url, service="events")
 
     def recorded(self, function: str) -> list[dict[str, Any]]:
-        answer = httpx.get(f"{self.server.url}/_lambdad/functions/{function}/logs", timeout=10)
+        answer = httpx.get(
+            f"{self.server.url}/_lambdad/functions/{function}/logs",
+            timeout=10,
+            auth=http_auth(self.server.url),
+        )
         answer.raise_for_status()
         lines = [e["message"] for e in answer.json()["events"]]
         return [json.loads(m.split("EVENT ", 1)[1]) for m in lines if "EVENT " in m]

@@ -26,6 +26,7 @@ import pytest
 from support.invoke import InvokeServer, create_function, invoke_json
 from support.marks import sandbox_missing_reason
 from support.procfs import rss_bytes
+from support.server import http_auth
 from support.waiting import wait_until
 
 FLOOD_MB = int(os.environ.get("LAMBDAD_TEST_FLOOD_MB", "200"))
@@ -83,6 +84,7 @@ def _wait_for_newest(server: InvokeServer, function: str, last: str) -> list[str
             f"{server.url}/_lambdad/functions/{function}/logs",
             params={"tail": "1", "limit": "5"},
             timeout=30,
+            auth=http_auth(server.url),
         )
         answer.raise_for_status()
         messages = [event["message"] for event in answer.json()["events"]]

@@ -23,7 +23,7 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from support.server import LambdadServer
+from support.server import LambdadServer, credentials_for, http_auth
 from support.waiting import DEFAULT_TIMEOUT_S
 from support.zips import make_zip
 
@@ -52,11 +52,12 @@ class InvokeServer(LambdadServer):
 
     def client(self) -> Any:
         config = Config(read_timeout=120, retries={"max_attempts": 0}, max_pool_connections=32)
+        key = credentials_for(self.url)
         return boto3.client(
             "lambda",
             endpoint_url=self.url,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
             region_name=REGION,
             config=config,
         )
@@ -64,7 +65,10 @@ class InvokeServer(LambdadServer):
     def log_events(self, function: str, after: int = 0) -> tuple[list[dict[str, Any]], int]:
         """lambdad's logs endpoint: (events after `after`, the id to continue from)."""
         answer = httpx.get(
-            f"{self.url}/_lambdad/functions/{function}/logs", params={"after": after}, timeout=10
+            f"{self.url}/_lambdad/functions/{function}/logs",
+            params={"after": after},
+            timeout=10,
+            auth=http_auth(self.url),
         )
         answer.raise_for_status()
         body = answer.json()

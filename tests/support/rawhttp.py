@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from support.server import signature_headers
+
 TIMEOUT_S = 30.0
 
 
@@ -40,16 +42,20 @@ def request(
     body: Iterable[bytes] = (),
     *,
     chunked: bool = False,
+    signed: bool = True,
 ) -> RawResponse:
     """Send `method path` with `headers` and the `body` chunks; return the answer.
 
     With `chunked`, each chunk goes out in chunked transfer encoding; otherwise
     the body bytes are written as they are (say Content-Length yourself).
-    A Host header for the URL is added unless `headers` has one.
+    A Host header for the URL is added unless `headers` has one. `signed`: with
+    the server's key (SigV4, UNSIGNED-PAYLOAD), as an authenticated client.
     """
     parts = urlsplit(url)
     all_headers = {"Host": parts.netloc}
     all_headers.update(headers or {})
+    if signed:
+        all_headers.update(signature_headers(url, method, path, all_headers))
     if chunked:
         all_headers["Transfer-Encoding"] = "chunked"
     head = f"{method} {path} HTTP/1.1\r\n"

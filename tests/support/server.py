@@ -4,8 +4,11 @@
 until it answers, and always stops it: SIGTERM, then SIGKILL after a timeout.
 A server that did not stop by itself (killed, crashed) has what it left on the
 host reclaimed: sandbox processes, cgroups, mounts, loop devices.
-boto3 clients get explicit credentials, and `AWS_EC2_METADATA_DISABLED` is set
-so botocore never probes the instance metadata address.
+Authentication is on: a started server's admin key (the file it writes into
+its data dir) is registered for its URL, and `boto3_client`, `aws_env` and
+`http_auth` sign with it (with the most recently started server's key when no
+endpoint is named). `AWS_EC2_METADATA_DISABLED` is set so botocore never
+probes the instance metadata address.
 """
 
 from __future__ import annotations
@@ -20,13 +23,17 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
+from lambdad.client_signing import SigV4HttpxAuth
+from lambdad.iam import CREDENTIALS_FILE, KeyPair, read_credentials
 from lambdad.sandbox.backend import usable_cgroup_layout
 from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim, remove_parent
 from support.runtime_cache import runtime_cache_dir
@@ -40,15 +47,70 @@ ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
 
 
-def aws_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """An environment for subprocesses: fake credentials, no metadata probing."""
+# The admin key of each running server, by port, in the order they started.
+_KEYS: dict[int, KeyPair] = {}
+# Before any server started (a client of nothing yet): a key no server knows.
+_NO_SERVER = KeyPair("AKIANOSERVERSTARTED0", "no-server-started")
+
+
+def register_credentials(url: str, key: KeyPair) -> None:
+    port = urlsplit(url).port
+    assert port is not None
+    _KEYS.pop(port, None)
+    _KEYS[port] = key
+
+
+def forget_credentials(url: str) -> None:
+    _KEYS.pop(urlsplit(url).port or 0, None)
+
+
+def credentials_for(endpoint: str | None = None) -> KeyPair:
+    """The key to sign requests to `endpoint` with (any host on a started server's port:
+    function URL hosts too); without an endpoint, the latest started server's that runs."""
+    if endpoint is not None:
+        found = _KEYS.get(urlsplit(endpoint).port or 0)
+        if found is not None:
+            return found
+    return next(reversed(_KEYS.values()), _NO_SERVER)
+
+
+def http_auth(endpoint: str | None = None, service: str = "lambda", region: str = REGION) -> Any:
+    """An httpx `auth=` that signs requests to `endpoint` like an SDK does."""
+    return SigV4HttpxAuth(credentials_for(endpoint), region, service)
+
+
+def signature_headers(
+    url: str, method: str, path: str, headers: dict[str, str], service: str = "lambda"
+) -> dict[str, str]:
+    """The SigV4 headers for a request a test sends by hand (`path` may hold a query),
+    signed with UNSIGNED-PAYLOAD so the body may be anything, sent any way."""
+    parts = urlsplit(url)
+    all_headers = {"Host": parts.netloc, **headers, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}
+    signed = AWSRequest(method=method, url=f"{parts.scheme}://{parts.netloc}{path}")
+    for name, value in all_headers.items():
+        if name.lower() in ("host", "content-type") or name.lower().startswith("x-amz-"):
+            signed.headers[name] = value
+    key = credentials_for(url)
+    credentials = Credentials(key.access_key_id, key.secret_access_key, key.session_token)
+    SigV4Auth(credentials, service, REGION).add_auth(signed)
+    return {
+        name: signed.headers[name]
+        for name in ("Authorization", "X-Amz-Date", "X-Amz-Content-SHA256")
+    }
+
+
+def aws_env(base: dict[str, str] | None = None, endpoint: str | None = None) -> dict[str, str]:
+    """An environment for subprocesses (the AWS CLI, `lambdad`, boto3 scripts): the
+    credentials of `endpoint`'s server (else the latest started), no metadata probing."""
     env = dict(os.environ if base is None else base)
+    key = credentials_for(endpoint)
     env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
+        AWS_ACCESS_KEY_ID=key.access_key_id,
+        AWS_SECRET_ACCESS_KEY=key.secret_access_key,
         AWS_DEFAULT_REGION=REGION,
         AWS_EC2_METADATA_DISABLED="true",
     )
+    env.pop("AWS_SESSION_TOKEN", None)
     return env
 
 
@@ -85,6 +147,8 @@ class LambdadServer:
         self.log_path = data_dir.parent / f"{data_dir.name}.server.log"
         self.backend = "unknown"
         """The sandbox backend, from the server's startup line."""
+        self.admin_key: KeyPair | None = None
+        """The admin user's key, from the file the server writes into its data dir."""
 
     @property
     def url(self) -> str:
@@ -100,6 +164,9 @@ class LambdadServer:
         for key in [k for k in env if k.startswith("LAMBDAD_")]:
             del env[key]  # the flags above are the whole configuration
         env["LAMBDAD_RUNTIME_CACHE"] = str(runtime_cache_dir())  # SDKs downloaded once
+        # The server's own calls out (code from an S3 endpoint) sign with these; the
+        # S3 servers of the tests take any key.
+        env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
         env.update(self.extra_env)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -120,11 +187,17 @@ class LambdadServer:
                 raise RuntimeError(
                     f"lambdad server exited with {self.process.returncode}:\n{self.log()}"
                 )
+            if self.admin_key is None:
+                self.admin_key = read_credentials(self.data_dir / CREDENTIALS_FILE)
+            auth = None if self.admin_key is None else SigV4HttpxAuth(self.admin_key, REGION)
             try:
-                response = httpx.get(f"{self.url}/2016-08-19/account-settings", timeout=1.0)
+                url = f"{self.url}/2016-08-19/account-settings"
+                response = httpx.get(url, timeout=1.0, auth=auth)
                 if response.status_code == 200:
                     found = re.search(r"sandbox backend (\w+)", self.log())
                     self.backend = found.group(1) if found else "unknown"
+                    if self.admin_key is not None:
+                        register_credentials(self.url, self.admin_key)
                     return
             except httpx.TransportError:
                 pass
@@ -132,6 +205,7 @@ class LambdadServer:
         raise RuntimeError(f"lambdad server did not answer in {STARTUP_TIMEOUT_S}s:\n{self.log()}")
 
     def stop(self) -> None:
+        forget_credentials(self.url)
         process, self.process = self.process, None
         if process is None:
             return
@@ -194,11 +268,13 @@ def boto3_client(
         connect_timeout=5,
         read_timeout=60,
     )
+    key = credentials_for(endpoint)
     return boto3.client(
         service,
         endpoint_url=endpoint,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
+        aws_session_token=key.session_token,
         region_name=region,
         config=config,
     )

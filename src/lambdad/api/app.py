@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lambdad.api.auth import Authentication, Authenticator
 from lambdad.api.bodies import BodyGuard
 from lambdad.api.context import ApiContext
 from lambdad.api.errors import error_response, handle_lambdad_error, handle_unexpected
@@ -24,11 +25,16 @@ from lambdad.errors import LambdadError
 log = logging.getLogger("lambdad.api")
 
 
-class RequestLog:
-    """One readable line per request at info level, and AWS's request id header."""
+AUTH_OFF_MARK = " [auth off: unauthenticated]"
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class RequestLog:
+    """One readable line per request at info level, and AWS's request id header.
+    With authentication off, every line says so (`warn_auth_off`)."""
+
+    def __init__(self, app: ASGIApp, warn_auth_off: bool = False) -> None:
         self.app = app
+        self.suffix = AUTH_OFF_MARK if warn_auth_off else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +63,15 @@ class RequestLog:
             query = scope.get("query_string", b"").decode()
             path = scope["path"] + (f"?{query}" if query else "")
             client = scope.get("client") or ("-", 0)
-            log.info("%s %s %s %d %.1fms", client[0], scope["method"], path, status, elapsed)
+            log.info(
+                "%s %s %s %d %.1fms%s",
+                client[0],
+                scope["method"],
+                path,
+                status,
+                elapsed,
+                self.suffix,
+            )
 
 
 async def not_found(_request: Any, _exc: Exception) -> Any:
@@ -88,4 +102,8 @@ def create_app(
     app.state.lambdad = context
     settings = context.settings
     hosts = HostNames(settings.host, settings.public_host_names)
-    return RequestLog(RequestGuard(BodyGuard(app), hosts, function_urls))
+    authenticated = Authentication(
+        BodyGuard(app), Authenticator(context.credentials), enabled=settings.auth_enabled
+    )
+    guarded = RequestGuard(authenticated, hosts, function_urls)
+    return RequestLog(guarded, warn_auth_off=not settings.auth_enabled)

@@ -10,6 +10,12 @@ further than that), and a CORS preflight is answered here. The invocation is
 the Invoke path's (concurrency, logs, recursion apply); a throttle is 429, a
 function error or an unusable result 502, as AWS answers them. A URL with
 InvokeMode RESPONSE_STREAM answers as the function writes (`api/url_stream.py`).
+
+A URL with AuthType AWS_IAM takes only requests signed with SigV4 for the
+service `lambda`, as AWS's do (with authentication on): an unsigned one is 403
+`{"Message": "Forbidden"}`, a bad signature AWS's SigV4 error. The caller's
+`Principal` goes into the request's state like the API's; AuthType NONE
+callers are anonymous.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from lambdad.api.auth import Authenticator
 from lambdad.api.context import ApiContext
 from lambdad.api.errors import error_response
 from lambdad.api.guard import _host_name, is_function_url_host
@@ -39,6 +46,8 @@ from lambdad.api.url_stream import StreamedUrlResponse
 from lambdad.catalog import LATEST, FunctionUrlConfig
 from lambdad.catalog.names import REGION_PATTERN
 from lambdad.errors import LambdadError, TooManyRequests
+from lambdad.iam import Principal
+from lambdad.iam.sigv4 import MissingAuthenticationToken
 from lambdad.invoke import MAX_SYNC_PAYLOAD, InvokeResult, ResponseStream
 
 log = logging.getLogger(__name__)
@@ -79,6 +88,7 @@ class FunctionUrlFront:
     def __init__(self, context: ApiContext, max_body: int = MAX_SYNC_PAYLOAD) -> None:
         self.ctx = context
         self.max_body = max_body
+        self.authenticator = Authenticator(context.credentials, frozenset({"lambda"}))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._answer(scope, receive)
@@ -106,6 +116,9 @@ class FunctionUrlFront:
         method = scope["method"]
         if config.cors is not None and is_preflight(method, joined):
             return _raw_response(200, preflight_headers(config.cors, joined), b"")
+        refusal = await self._authenticate(scope, config, body)
+        if refusal is not None:
+            return refusal
         if not await ctx.function_urls.allows_request(config):
             return _message(403, "Forbidden")
         request = UrlRequest(
@@ -162,6 +175,22 @@ class FunctionUrlFront:
             return [(name, value) for name, value in headers if name not in FRAMING_HEADERS]
 
         return StreamedUrlResponse(config.url_id, run, refused, decorate)
+
+    async def _authenticate(
+        self, scope: Scope, config: FunctionUrlConfig, body: bytes
+    ) -> Response | None:
+        """Put the caller's principal in the request state; a refusal, or None."""
+        principal = Principal.anonymous()
+        if config.auth_type == "AWS_IAM" and self.ctx.settings.auth_enabled:
+            try:
+                claim, credential = await self.authenticator.claim(scope)
+                principal = await self.authenticator.check(scope, claim, credential, body)
+            except MissingAuthenticationToken:
+                return _message(403, "Forbidden")
+            except LambdadError as exc:
+                return error_response(exc.code, exc.status, exc.message)
+        scope.setdefault("state", {})["principal"] = principal
+        return None
 
     async def _invoke(
         self, ctx: ApiContext, config: FunctionUrlConfig, request: UrlRequest

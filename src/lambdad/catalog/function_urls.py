@@ -120,7 +120,6 @@ class FunctionUrls(Regional):
                 f"{self.function_arn(config)}]. Error message:  FunctionUrlConfig exists "
                 "for this Lambda function"
             )
-        _warn_unauthenticated(config)
         log.info("function %s: URL %s created", self.function_arn(config), config.url_id)
         return config
 
@@ -141,8 +140,6 @@ class FunctionUrls(Regional):
         )
         if not await run_sync(self.store.replace, _row(config)):
             raise _missing()  # deleted meanwhile
-        if changes.auth_type is not None:
-            _warn_unauthenticated(config)
         return config
 
     async def get(self, function_name: str, qualifier: str | None) -> FunctionUrlConfig:
@@ -184,7 +181,7 @@ class FunctionUrls(Regional):
     async def allows_request(self, config: FunctionUrlConfig) -> bool:
         """Whether the URL may be called: with AuthType NONE, its resource policy decides."""
         if config.auth_type != "NONE":
-            return True  # AWS_IAM: signatures are not checked yet (warned at configuration)
+            return True  # AWS_IAM: the front has checked the caller's signature
         policy = await run_sync(self.policies.get, config.function_name, config.qualifier)
         return public_url_allowed(policy.statements)
 
@@ -261,16 +258,6 @@ def _check_cors(cors: Cors, violations: Violations) -> None:
     for method in cors.allow_methods or ():
         if method.upper() not in HTTP_METHODS:
             violations.add(method, "cors.allowMethods.member", "Member must be an HTTP method")
-
-
-def _warn_unauthenticated(config: FunctionUrlConfig) -> None:
-    if config.auth_type == "AWS_IAM":
-        log.warning(
-            "function %s: URL %s has AuthType AWS_IAM, but this server does not check "
-            "signatures yet: the URL answers every request as if AuthType were NONE",
-            config.function_name,
-            config.url_id,
-        )
 
 
 def _missing() -> ResourceNotFound:

@@ -50,6 +50,9 @@ WINDOW = timedelta(minutes=15)
 MAX_EXPIRES_S = 7 * 24 * 3600
 EMPTY_SHA256 = sha256(b"").hexdigest()
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+PAYLOAD_HASH_MISMATCH = (
+    "The provided 'x-amz-content-sha256' header does not match what was computed."
+)
 _AUTH_PARAM = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]*)")
 
 
@@ -102,7 +105,9 @@ class ReceivedRequest:
     raw_path: str
     raw_query: str
     headers: Sequence[tuple[str, str]]
-    body_sha256: str
+    body_sha256: str | None
+    """None: the body is not read yet; the signature is then checked over the
+    signed `x-amz-content-sha256`, and the caller holds the body to it."""
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -148,15 +153,25 @@ def verify(
 ) -> None:
     """Raise the error AWS would send unless `claim` is a valid signature of `request`
     by `credential`, at time `now`, for one of `services`."""
+    check_claim(claim, credential, now, services)
+    check_signature(claim, request, credential)
+
+
+def check_claim(
+    claim: Claim, credential: ResolvedCredential, now: datetime, services: frozenset[str]
+) -> None:
+    """What can be checked before the body is read: service, session token, time."""
     if claim.service not in services:
         expected = "', '".join(sorted(services))
         raise InvalidSignature(f"Credential should be scoped to correct service: '{expected}'. ")
     _check_token(claim, credential, now)
-    signed_at = _parse_amz_date(claim.amz_date)
-    _check_time(claim, signed_at, now)
-    candidates = _payload_hashes(claim, request)
+    _check_time(claim, _parse_amz_date(claim.amz_date), now)
+
+
+def check_signature(claim: Claim, request: ReceivedRequest, credential: ResolvedCredential) -> None:
+    """The payload hash and the signature itself (constant-time comparison)."""
     signer = _ReceivedRequestSigner(credential, claim)
-    for payload_hash in candidates:
+    for payload_hash in _payload_hashes(claim, request):
         expected = signer.expected_signature(request, payload_hash)
         if hmac.compare_digest(expected.encode(), claim.signature.encode()):
             return
@@ -302,17 +317,25 @@ def _check_time(claim: Claim, signed_at: datetime, now: datetime) -> None:
         )
 
 
+def declared_payload_hash(claim: Claim, request: ReceivedRequest) -> str | None:
+    """The signed `x-amz-content-sha256` (a hex SHA-256 or UNSIGNED-PAYLOAD), if any."""
+    declared = request.header("x-amz-content-sha256")
+    if declared is None or "x-amz-content-sha256" not in claim.signed_headers:
+        return None
+    if declared != UNSIGNED_PAYLOAD and not _HEX64.match(declared):
+        raise InvalidSignature(PAYLOAD_HASH_MISMATCH)
+    return declared
+
+
 def _payload_hashes(claim: Claim, request: ReceivedRequest) -> list[str]:
     """The payload hashes the canonical request may hold, the likeliest first."""
-    declared = request.header("x-amz-content-sha256")
-    if declared is not None and "x-amz-content-sha256" in claim.signed_headers:
-        if declared == UNSIGNED_PAYLOAD:
-            return [UNSIGNED_PAYLOAD]
-        if not _HEX64.match(declared) or declared != request.body_sha256:
-            raise InvalidSignature(
-                "The provided 'x-amz-content-sha256' header does not match what was computed."
-            )
+    declared = declared_payload_hash(claim, request)
+    if declared is not None:
+        if declared != UNSIGNED_PAYLOAD and request.body_sha256 not in (None, declared):
+            raise InvalidSignature(PAYLOAD_HASH_MISMATCH)
         return [declared]
+    if request.body_sha256 is None:
+        raise ValueError("the body's hash is needed when the client declared none")
     if claim.presigned_expires_s is not None:
         return [request.body_sha256, UNSIGNED_PAYLOAD]
     return [request.body_sha256]

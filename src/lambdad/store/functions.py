@@ -4,19 +4,28 @@ The store speaks rows (`FunctionRow`, `VersionRow`); `catalog/` gives them
 meaning. A store sees the functions of one region (`in_region` for another's):
 the same name may live in every region. Every method is blocking: callers
 run it through `run_sync`.
+
+Environment variables are secrets at rest: with a `Sealer` (the server key,
+`iam/server_key.py`) a version's variables are stored sealed, bound to the
+function's region and name, in its config's `environment_sealed`; rows never
+hold them in the clear, and rows read back hold them opened. Rows written
+before sealing are sealed by `seal_environments` when the server starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import base64
+import json
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from lambdad.store.aliases import aliases_of_version
 from lambdad.store.database import compare_and_swap, map_db_errors
 from lambdad.store.layers import blob_referenced
-from lambdad.store.regional import RegionalStore, fields_of
+from lambdad.store.regional import DEFAULT_REGION, RegionalStore, fields_of
 from lambdad.store.schema import (
     PER_FUNCTION,
     PER_QUALIFIER,
@@ -26,6 +35,13 @@ from lambdad.store.schema import (
 )
 
 LATEST = "$LATEST"
+SEALED_ENVIRONMENT = "environment_sealed"
+
+
+class Sealer(Protocol):
+    def seal(self, plaintext: bytes, context: bytes) -> bytes: ...
+
+    def open(self, sealed: bytes, context: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,63 @@ class VersionRow:
 
 
 class FunctionStore(RegionalStore):
+    def __init__(
+        self, engine: Engine, region: str = DEFAULT_REGION, sealer: Sealer | None = None
+    ) -> None:
+        super().__init__(engine, region)
+        self.sealer = sealer
+
+    # -- environment variables at rest -------------------------------------
+
+    def _opened(self, row: Any) -> VersionRow:
+        """A version read from the database, its environment opened."""
+        version = VersionRow(**fields_of(row._mapping))
+        sealed = version.config.get(SEALED_ENVIRONMENT)
+        if sealed is None:
+            return version
+        if self.sealer is None:
+            raise ValueError("a sealed environment needs the server key to open")
+        context = _context(self.region, version.function_name)
+        opened = self.sealer.open(base64.b64decode(sealed), context)
+        config = {k: v for k, v in version.config.items() if k != SEALED_ENVIRONMENT}
+        config["environment"] = json.loads(opened)
+        return replace(version, config=config)
+
+    def _sealed(self, version: VersionRow) -> dict[str, Any]:
+        """The column values of a version to write (with its region), its environment sealed."""
+        values = {**version.__dict__, "region": self.region}
+        environment = version.config.get("environment")
+        if self.sealer is None or not environment:
+            return values
+        context = _context(self.region, version.function_name)
+        sealed = self.sealer.seal(json.dumps(environment).encode(), context)
+        values["config"] = {
+            **version.config,
+            "environment": {},
+            SEALED_ENVIRONMENT: base64.b64encode(sealed).decode(),
+        }
+        return values
+
+    def seal_environments(self) -> int:
+        """Seal the variables of versions written before sealing, in every region; how
+        many there were."""
+        if self.sealer is None:
+            return 0
+        sealed = 0
+        with map_db_errors(), self.engine.begin() as conn:
+            for row in conn.execute(sa.select(function_versions)).all():
+                region = row._mapping["region"]
+                version = VersionRow(**fields_of(row._mapping))
+                if version.config.get("environment") and SEALED_ENVIRONMENT not in version.config:
+                    store = self.in_region(region)
+                    conn.execute(
+                        sa.update(function_versions)
+                        .where(store._version(version.function_name, version.version))
+                        .values(config=store._sealed(version)["config"])
+                    )
+                    sealed += 1
+        return sealed
+
     def regions(self) -> list[str]:
         """Every region that has functions on this server (and this store's)."""
         query = sa.select(functions.c.region).distinct()
@@ -74,12 +147,12 @@ class FunctionStore(RegionalStore):
         query = sa.select(function_versions).where(self._version(name, version))
         with map_db_errors(), self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return None if row is None else _version_row(row)
+        return None if row is None else self._opened(row)
 
     def list_versions(self, name: str) -> list[VersionRow]:
         query = sa.select(function_versions).where(self.of_function(function_versions, name))
         with map_db_errors(), self.engine.connect() as conn:
-            rows = [_version_row(r) for r in conn.execute(query)]
+            rows = [self._opened(r) for r in conn.execute(query)]
         return sorted(rows, key=_version_order)
 
     def list_functions(
@@ -106,7 +179,7 @@ class FunctionStore(RegionalStore):
             )
             if not all_versions:
                 query = query.where(function_versions.c.version == LATEST)
-            rows = [_version_row(r) for r in conn.execute(query)]
+            rows = [self._opened(r) for r in conn.execute(query)]
         return sorted(rows, key=lambda r: (r.function_name, *_version_order(r)))
 
     def count_functions(self) -> int:
@@ -142,9 +215,7 @@ class FunctionStore(RegionalStore):
                     conn.execute(
                         sa.insert(functions).values(**function.__dict__, region=self.region)
                     )
-                    conn.execute(
-                        sa.insert(function_versions).values(**latest.__dict__, region=self.region)
-                    )
+                    conn.execute(sa.insert(function_versions).values(**self._sealed(latest)))
             except sa.exc.IntegrityError:
                 # A concurrent create of the same name won between check and insert.
                 return False
@@ -153,7 +224,7 @@ class FunctionStore(RegionalStore):
     def replace_version(self, row: VersionRow, expected_revision: str) -> bool:
         """Write `row` over its version if that still has `expected_revision`."""
         keys = {"region": self.region, "function_name": row.function_name, "version": row.version}
-        values = {k: v for k, v in row.__dict__.items() if k not in keys}
+        values = {k: v for k, v in self._sealed(row).items() if k not in keys}
         return compare_and_swap(self.engine, function_versions, keys, values, expected_revision)
 
     def publish_version(
@@ -178,7 +249,7 @@ class FunctionStore(RegionalStore):
             number = conn.execute(sa.select(functions.c.next_version).where(function)).scalar_one()
             conn.execute(sa.update(functions).where(function).values(next_version=number + 1))
             row: VersionRow = build(number)
-            conn.execute(sa.insert(function_versions).values(**row.__dict__, region=self.region))
+            conn.execute(sa.insert(function_versions).values(**self._sealed(row)))
         return row
 
     def set_tags(self, name: str, tags: dict[str, str]) -> None:
@@ -189,7 +260,7 @@ class FunctionStore(RegionalStore):
         """Delete a function with everything hanging off it; returns its versions."""
         with map_db_errors(), self.engine.begin() as conn:
             query = sa.select(function_versions).where(self.of_function(function_versions, name))
-            rows = [_version_row(r) for r in conn.execute(query)]
+            rows = [self._opened(r) for r in conn.execute(query)]
             for table in (function_versions, aliases, *PER_QUALIFIER, *PER_FUNCTION):
                 conn.execute(sa.delete(table).where(self.of_function(table, name)))
             conn.execute(sa.delete(functions).where(self._function(name)))
@@ -216,15 +287,15 @@ class FunctionStore(RegionalStore):
                         self.of_function(table, name), table.c.qualifier == version
                     )
                 )
-        return _version_row(row)
+        return self._opened(row)
 
 
 def _function_row(row: sa.Row[Any]) -> FunctionRow:
     return FunctionRow(**fields_of(row._mapping))
 
 
-def _version_row(row: sa.Row[Any]) -> VersionRow:
-    return VersionRow(**fields_of(row._mapping))
+def _context(region: str, function_name: str) -> bytes:
+    return f"environment:{region}:{function_name}".encode()
 
 
 def _version_order(row: VersionRow) -> tuple[int, ...]:

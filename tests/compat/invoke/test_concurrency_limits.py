@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from compat.invoke.conftest import start_server
 from support.invoke import InvokeServer, create_function, invoke_json
 from support.lambda_calls import unique, wait_provisioned
+from support.server import credentials_for
 
 pytestmark = pytest.mark.compat
 
@@ -170,9 +171,37 @@ def test_provisioned_environments_are_ready_before_the_first_invoke(
 
 
 LOOP_SOURCE = """
+import datetime
+import hashlib
+import hmac
 import json
 import os
+import urllib.parse
 import urllib.request
+
+
+def sigv4(url, body):
+    # Signs as an AWS SDK does (stdlib only), with the key the test gave the function.
+    parts = urllib.parse.urlsplit(url)
+    amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    scope = f"{amz_date[:8]}/us-east-1/lambda/aws4_request"
+    canonical = "\\n".join([
+        "POST", parts.path, "", f"host:{parts.netloc}\\nx-amz-date:{amz_date}\\n",
+        "host;x-amz-date", hashlib.sha256(body).hexdigest(),
+    ])
+    to_sign = "\\n".join([
+        "AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()
+    ])
+    key = ("AWS4" + os.environ["CALLER_SECRET"]).encode()
+    for part in (amz_date[:8], "us-east-1", "lambda", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    credential = f"{os.environ['CALLER_KEY_ID']}/{scope}"
+    return {
+        "X-Amz-Date": amz_date,
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={credential}, "
+        f"SignedHeaders=host;x-amz-date, Signature={signature}",
+    }
 
 
 def handler(event, context):
@@ -180,19 +209,34 @@ def handler(event, context):
     print(f"depth {depth}")
     if depth >= event.get("stop_at", 10**6):
         return depth
+    url = f"{os.environ['ENDPOINT']}/2015-03-31/functions/{context.function_name}/invocations"
+    body = json.dumps({**event, "depth": depth}).encode()
     request = urllib.request.Request(
-        f"{os.environ['ENDPOINT']}/2015-03-31/functions/{context.function_name}/invocations",
-        data=json.dumps({**event, "depth": depth}).encode(),
+        url,
+        data=body,
         headers={
             "Content-Type": "application/json",
             "X-Amz-Invocation-Type": "Event",
             "X-Amzn-Trace-Id": os.environ["_X_AMZN_TRACE_ID"],
+            **sigv4(url, body),
         },
         method="POST",
     )
     urllib.request.urlopen(request, timeout=10).read()
     return depth
 """
+
+
+def caller_environment(server: InvokeServer) -> dict[str, dict[str, str]]:
+    """What the looping function needs to call the API: its URL and a key to sign with."""
+    key = credentials_for(server.url)
+    return {
+        "Variables": {
+            "ENDPOINT": server.url,
+            "CALLER_KEY_ID": key.access_key_id,
+            "CALLER_SECRET": key.secret_access_key,
+        }
+    }
 
 
 def depths(messages: list[str]) -> list[int]:
@@ -208,7 +252,7 @@ def test_a_function_invoking_itself_forever_is_stopped_at_16(
         lam,
         unique("loop"),
         {"app.py": LOOP_SOURCE},
-        Environment={"Variables": {"ENDPOINT": server.url}},
+        Environment=caller_environment(server),
     )
     lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({}).encode())
     stopped = f"function {name}: Lambda has detected that the function is being invoked in a"
@@ -227,7 +271,7 @@ def test_a_function_that_allows_recursion_goes_past_16(own_server: InvokeServer)
         lam,
         unique("allow"),
         {"app.py": LOOP_SOURCE},
-        Environment={"Variables": {"ENDPOINT": server.url}},
+        Environment=caller_environment(server),
     )
     lam.put_function_recursion_config(FunctionName=name, RecursiveLoop="Allow")
     lam.invoke(

@@ -18,7 +18,7 @@ from support.invoke import InvokeServer, create_function, invoke_json
 from support.lambda_calls import unique
 from support.s3_server import S3Server, running_s3_server
 from support.sdk_layer import boto3_layer_zip
-from support.server import boto3_client
+from support.server import boto3_client, credentials_for
 
 pytestmark = pytest.mark.compat
 
@@ -43,7 +43,13 @@ def handler(event, context):
     if event.get("action") == "ports":
         return {str(port): ask(port) for port in event["ports"]}
     if event.get("action") == "invoke":
-        answer = boto3.client("lambda").invoke(
+        # Signed with the key the test gave it (a function's own credentials are its role's).
+        lam = boto3.client(
+            "lambda",
+            aws_access_key_id=os.environ["CALLER_KEY_ID"],
+            aws_secret_access_key=os.environ["CALLER_SECRET"],
+        )
+        answer = lam.invoke(
             FunctionName=event["target"], Payload=json.dumps({"from": context.function_name})
         )
         return {"status": answer["StatusCode"], "payload": json.loads(answer["Payload"].read())}
@@ -69,7 +75,7 @@ def lam(server: InvokeServer) -> Any:
 
 
 @pytest.fixture(scope="module")
-def probe(lam: Any) -> str:
+def probe(lam: Any, server: InvokeServer) -> str:
     layer = lam.publish_layer_version(
         LayerName=unique("boto3"), Content={"ZipFile": boto3_layer_zip()}
     )["LayerVersionArn"]
@@ -80,6 +86,12 @@ def probe(lam: Any) -> str:
         Layers=[layer],
         MemorySize=512,
         Timeout=60,
+        Environment={
+            "Variables": {
+                "CALLER_KEY_ID": credentials_for(server.url).access_key_id,
+                "CALLER_SECRET": credentials_for(server.url).secret_access_key,
+            }
+        },
     )
 
 

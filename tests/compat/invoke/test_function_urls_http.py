@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from support.invoke import InvokeServer, allow_public, create_function
+from support.server import http_auth
 
 pytestmark = pytest.mark.compat
 
@@ -315,8 +316,12 @@ def test_a_none_url_answers_only_when_the_policy_allows_the_public(
     assert httpx.get(live_path).status_code == 403
     allow_public(lam, name, "live")
     assert httpx.get(live_path).json() == {"hello": "world"}
-    # AWS_IAM is not checked yet: it answers (the server logged a warning).
+    # AWS_IAM takes SigV4-signed requests (service lambda) only.
     lam.update_function_url_config(FunctionName=name, Qualifier="live", AuthType="AWS_IAM")
     lam.remove_permission(FunctionName=name, Qualifier="live", StatementId="url")
-    assert httpx.get(live_path).status_code == 200
-    assert "does not check signatures yet" in invoke_server.log()
+    unsigned = httpx.get(live_path)
+    assert (unsigned.status_code, unsigned.json()) == (403, {"Message": "Forbidden"})
+    assert httpx.get(live_path, auth=http_auth(invoke_server.url)).json() == {"hello": "world"}
+    wrong_service = httpx.get(live_path, auth=http_auth(invoke_server.url, service="events"))
+    assert wrong_service.status_code == 403
+    assert wrong_service.headers["x-amzn-ErrorType"] == "InvalidSignatureException"

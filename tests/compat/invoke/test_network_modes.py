@@ -30,13 +30,16 @@ pytestmark = [
 PROBE = (
     ASK_SOURCE
     + """
-import os, urllib.request
+import os, urllib.error, urllib.request
 
 
 def handler(event, context):
     api = os.environ["AWS_ENDPOINT_URL_LAMBDA"]
-    with urllib.request.urlopen(api + "/2016-08-19/account-settings", timeout=10) as answer:
-        own_api = answer.status
+    try:  # unsigned: lambdad's answer is its refusal (the path to it is what is probed)
+        with urllib.request.urlopen(api + "/2016-08-19/account-settings", timeout=10) as answer:
+            own_api = [answer.status, None]
+    except urllib.error.HTTPError as refused:
+        own_api = [refused.code, refused.headers.get("x-amzn-ErrorType")]
     return {
         "internet": ask(event["internet"], 8080),
         "host": ask("10.0.2.2", event["host_port"]),
@@ -44,6 +47,9 @@ def handler(event, context):
     }
 """
 )
+
+
+LAMBDAD_ANSWER = [403, "MissingAuthenticationTokenException"]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +83,8 @@ def test_egress_reaches_the_internet_not_the_hosts_loopback(
     got = probe(lam, internet, server)
     assert got["internet"] == "from the internet"
     assert got["host"].split(":")[0].endswith("Error"), got["host"]
-    assert got["own_api"] == 200  # lambdad's API, through its forward
+    # lambdad's API, through its forward (it refuses an unsigned call as AWS does)
+    assert got["own_api"] == LAMBDAD_ANSWER
 
 
 def test_a_function_narrows_egress_to_none(
@@ -85,4 +92,4 @@ def test_a_function_narrows_egress_to_none(
 ) -> None:
     got = probe(lam, internet, server, Environment={"Variables": {"LAMBDAD_NETWORK": "none"}})
     assert got["internet"] == "OSError: Network is unreachable"  # no way out
-    assert got["own_api"] == 200
+    assert got["own_api"] == LAMBDAD_ANSWER
