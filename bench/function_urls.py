@@ -36,7 +36,7 @@ def deploy(lam: object, server: LambdadServer) -> str:
     lam.create_function(  # type: ignore[attr-defined]
         FunctionName=NAME,
         Runtime="python3.12",
-        Role="arn:aws:iam::000000000000:role/bench",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
         Handler="app.handler",
         Code={"ZipFile": code()},
     )

@@ -76,7 +76,7 @@ def measure(n: int) -> dict[str, list[tuple[float, bool]]]:
         lam.create_function(
             FunctionName=name,
             Runtime="python3.12",
-            Role="arn:aws:iam::000000000000:role/bench",
+            Role="arn:aws:iam::000000000000:role/lambda-role",
             Handler="app.handler",
             Code={"ZipFile": app_zip(SOURCE)},
         )

@@ -114,7 +114,7 @@ def deploy(client: Any, name: str, memory_mb: int) -> None:
         FunctionName=name,
         Runtime=RUNTIME,
         Handler="app.handler",
-        Role="arn:aws:iam::000000000000:role/bench",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
         Code={"ZipFile": app_zip(HELLO)},
         MemorySize=memory_mb,
         Timeout=10,

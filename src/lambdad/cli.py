@@ -30,7 +30,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from lambdad.cli_runtimes import runtimes
 from lambdad.client_signing import SigV4HttpxAuth, find_credentials, region_of
-from lambdad.identity_commands import keys, users
+from lambdad.identity_commands import keys, roles, users
 from lambdad.settings import Settings
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9000"
@@ -548,6 +548,7 @@ def schedule_remove(name: str, group: str | None, endpoint: str) -> None:
 
 main.add_command(users)
 main.add_command(keys)
+main.add_command(roles)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,5 @@
-"""`lambdad users …` and `lambdad keys …`: the operator manages who may call the API.
+"""`lambdad users …`, `lambdad keys …` and `lambdad roles …`: the operator manages who
+may call the API, and the execution roles functions act under.
 
 They open the server's data dir and database themselves (see `cli.py` for why
 not over HTTP): `--data-dir` and `--database-url` (or LAMBDAD_DATA_DIR,
@@ -7,6 +8,7 @@ LAMBDAD_DATABASE_URL) name the same ones as `lambdad server`'s.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.engine import Engine
 
 from lambdad.errors import LambdadError
 from lambdad.iam import (
@@ -21,13 +24,14 @@ from lambdad.iam import (
     CREDENTIALS_FILE,
     KeyPair,
     NewKey,
+    Roles,
     ServerKey,
     Users,
     read_policy_file,
     write_credentials,
 )
 from lambdad.settings import Settings
-from lambdad.store import UserStore, create_engine, migrate
+from lambdad.store import RoleStore, UserStore, create_engine, migrate
 
 _data_dir = click.option(
     "--data-dir",
@@ -41,7 +45,10 @@ _database_url = click.option(
 
 
 @contextmanager
-def _users(data_dir: Path | None, database_url: str | None) -> Iterator[tuple[Users, Path]]:
+def _database(
+    data_dir: Path | None, database_url: str | None
+) -> Iterator[tuple[Engine, Settings, Path]]:
+    """The server's database (migrated), its settings and data dir; errors as the CLI's."""
     settings = Settings.from_env().with_overrides(data_dir=data_dir, database_url=database_url)
     folder = settings.data_dir.resolve()
     if not folder.is_dir():
@@ -51,12 +58,18 @@ def _users(data_dir: Path | None, database_url: str | None) -> Iterator[tuple[Us
     engine = create_engine(settings.sqlalchemy_url)
     try:
         migrate(engine)
-        server_key = ServerKey.load_or_create(folder)
-        yield Users(UserStore(engine), server_key, settings.account_id), folder
+        yield engine, settings, folder
     except LambdadError as exc:
         raise click.ClickException(exc.message) from None
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _users(data_dir: Path | None, database_url: str | None) -> Iterator[tuple[Users, Path]]:
+    with _database(data_dir, database_url) as (engine, settings, folder):
+        server_key = ServerKey.load_or_create(folder)
+        yield Users(UserStore(engine), server_key, settings.account_id), folder
 
 
 def _show_once(key: NewKey) -> None:
@@ -142,3 +155,63 @@ def rotate_key(name: str, data_dir: Path | None, database_url: str | None) -> No
         path = folder / CREDENTIALS_FILE
         write_credentials(path, KeyPair(key.access_key_id, key.secret_access_key))
         click.echo(f"(written to {path})")
+
+
+@contextmanager
+def _roles(data_dir: Path | None, database_url: str | None) -> Iterator[Roles]:
+    with _database(data_dir, database_url) as (engine, settings, _folder):
+        found = Roles(RoleStore(engine), settings.account_id)
+        found.ensure_default()
+        yield found
+
+
+@click.group()
+def roles() -> None:
+    """Execution roles: a function's Role names one; its environments act under its policy."""
+
+
+@roles.command("add")
+@click.argument("name")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The role's IAM policy document (JSON).",
+)
+@_data_dir
+@_database_url
+def add_role(name: str, policy_file: Path, data_dir: Path | None, database_url: str | None) -> None:
+    """Add role NAME with the policy in FILE (or replace the policy of NAME)."""
+    with _roles(data_dir, database_url) as found:
+        created = found.put(name, policy_file.read_text())
+        click.echo(f"{'added' if created else 'updated'} {found.arn(name)}")
+
+
+@roles.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Print each role with its policy, as JSON.")
+@_data_dir
+@_database_url
+def list_roles(as_json: bool, data_dir: Path | None, database_url: str | None) -> None:
+    """List the roles."""
+    with _roles(data_dir, database_url) as found:
+        listed = found.list()
+    if as_json:
+        rows = [{"RoleName": r.name, "Arn": r.arn, "Policy": r.policy} for r in listed]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for role in listed:
+        created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(role.created_at))
+        click.echo(f"{role.name:<32} {created}  {role.arn}")
+
+
+@roles.command("rm")
+@click.argument("name")
+@_data_dir
+@_database_url
+def remove_role(name: str, data_dir: Path | None, database_url: str | None) -> None:
+    """Remove role NAME (functions naming it can no longer call the API)."""
+    with _roles(data_dir, database_url) as found:
+        if not found.remove(name):
+            raise click.ClickException(f"NoSuchEntity: The role with name {name} cannot be found.")
+    click.echo(f"removed {name}")

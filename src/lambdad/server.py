@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -33,6 +34,7 @@ from lambdad.endpoints import lambda_url, parse_aws_endpoints
 from lambdad.events import EventRules, ScheduledRules, Scheduler, Ticker
 from lambdad.iam import (
     CREDENTIALS_FILE,
+    Access,
     CredentialResolvers,
     KeyPair,
     ServerKey,
@@ -61,6 +63,7 @@ from lambdad.store import (
     LayerStore,
     LogStore,
     PolicyStore,
+    RoleStore,
     ScheduleStore,
     TimerStore,
     UserStore,
@@ -124,6 +127,21 @@ def build_app(settings: Settings) -> ASGIApp:
     code_cache = CodeCache(blobs, sandbox_files.code_dir)
     background = Background()
     account = Account(region=settings.region, account_id=settings.account_id)
+    policy_store = PolicyStore(engine, settings.region)
+
+    async def resource_policy(arn: str) -> dict[str, Any] | None:
+        return await context.policies.document_for(arn)
+
+    users = Users(UserStore(engine), server_key, settings.account_id)
+    access = Access.build(
+        settings.account_id,
+        RoleStore(engine),
+        server_key,
+        resource_policy,
+        users,
+        enabled=settings.auth_enabled,
+        credentials_ttl_s=settings.role_credentials_ttl_s,
+    )
     layers = LayerCatalog(account, LayerStore(engine, settings.region), blobs)
     catalog = Catalog(
         account=account,
@@ -132,6 +150,7 @@ def build_app(settings: Settings) -> ASGIApp:
         code_cache=code_cache,
         spawn=background.spawn,
         layers=layers,
+        check_role=access.check_role,
     )
     logs = FunctionLogs(LogStore(engine, settings.region), max_bytes=settings.logs_max_bytes)
     # Under the data dir by default: where the process backend's sandboxes reach it.
@@ -153,12 +172,14 @@ def build_app(settings: Settings) -> ASGIApp:
         OptTrees(code_cache, sandbox_files.opt_dir),
         open_output=logs.open_output,
         runtimes=RuntimeStore(runtime_cache),
+        credentials=access.credentials_for,
     )
     pool = EnvironmentPool(
         launcher.start,
         new_stream_name,
         settings.idle_timeout_s,
         start_provisioned=launcher.start_provisioned,
+        max_age_s=access.max_environment_age_s,
     )
     catalog.on_version_change(pool.retire)
     catalog.on_change(lambda _name: layers.sweep())
@@ -207,8 +228,6 @@ def build_app(settings: Settings) -> ASGIApp:
     event_rules = EventRules(account, EventBusStore(engine))
     ScheduledRules(event_rules, ticker, async_queue.enqueue)  # it follows the rules' changes
     scheduler = Scheduler(account, ScheduleStore(engine), ticker, invoker, async_queue)
-    policy_store = PolicyStore(engine, settings.region)
-    users = Users(UserStore(engine), server_key, settings.account_id)
     context = ApiContext(
         settings=settings,
         account=account,
@@ -225,10 +244,11 @@ def build_app(settings: Settings) -> ASGIApp:
         concurrency=concurrency,
         provisioner=provisioner,
         users=users,
-        credentials=CredentialResolvers([users]),
         event_rules=event_rules,
         scheduler=scheduler,
         s3_code=S3CodeFetcher(endpoints.s3),
+        credentials=CredentialResolvers([users, access.sessions]),
+        authorizer=access.authorizer,
     )
 
     @asynccontextmanager
@@ -236,6 +256,7 @@ def build_app(settings: Settings) -> ASGIApp:
         await run_sync(migrate, engine, settings.region)
         await run_sync(_bootstrap_admin, users, data_dir)
         await run_sync(catalog.functions.seal_environments)
+        await run_sync(access.roles.ensure_default)
         await run_sync(launcher.clean_work_root)
         async with anyio.create_task_group() as group:
             background.attach(group)

@@ -65,6 +65,9 @@ class Settings:
     # A streamed response's limit (InvokeWithResponseStream, RESPONSE_STREAM URLs):
     # AWS's default, 200 MB.
     max_streamed_response: int = 200 * 1024 * 1024
+    # How long an environment's role credentials are valid (AWS: 1 hour); the
+    # environment is retired before they expire.
+    role_credentials_ttl_s: float = 3600.0
 
     @property
     def sqlalchemy_url(self) -> str:

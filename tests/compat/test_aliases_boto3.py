@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from support.identities import add_role
 from support.lambda_calls import FAST_WAIT, unique
 from support.lambda_calls import code_and_message as error
 from support.lambda_calls import function_arn as arn
-from support.server import ROLE
+from support.server import ROLE, LambdadServer
 from support.zips import make_zip
 
 pytestmark = pytest.mark.compat
@@ -198,9 +199,10 @@ def test_routing_rules(
     assert error(info) == ("InvalidParameterValueException", message)
 
 
-def test_weighted_versions_need_the_same_role(lambda_client: Any) -> None:
+def test_weighted_versions_need_the_same_role(lambda_client: Any, server: LambdadServer) -> None:
     name = function_with_versions(lambda_client, 1)
-    other_role = ROLE + "-other"
+    logs_only = {"Effect": "Allow", "Action": "logs:*", "Resource": "*"}
+    other_role = add_role(server, "aliases-other", {"Statement": [logs_only]})
     lambda_client.update_function_configuration(FunctionName=name, Role=other_role)
     lambda_client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
     assert lambda_client.publish_version(FunctionName=name)["Version"] == "2"

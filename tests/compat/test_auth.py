@@ -3,6 +3,7 @@ and each way a request is refused with AWS's error."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -74,8 +75,13 @@ def refused(call: Any, code: str) -> str:
 
 @pytest.fixture
 def user(server: LambdadServer) -> Iterator[tuple[str, KeyPair]]:
+    """A user allowed to list functions (what these tests call; authorization is
+    tested in test_authorization_boto3.py)."""
     name = unique("user")
-    added = lambdad(server, "users", "add", name)
+    policy = server.data_dir.parent / f"{name}.policy.json"
+    listing = {"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"}
+    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [listing]}))
+    added = lambdad(server, "users", "add", name, "--policy", str(policy))
     assert added.returncode == 0, added.stderr
     assert f"arn:aws:iam::000000000000:user/{name}" in added.stdout
     yield name, printed_key(added.stdout)

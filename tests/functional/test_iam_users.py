@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from lambdad.iam import (
     ADMIN,
     ADMIN_POLICY,
-    BadPolicyDocument,
+    MalformedPolicy,
     NoSuchUser,
     PrincipalKind,
     SealBroken,
@@ -59,7 +59,7 @@ def test_names_are_unique_and_checked(users: Users) -> None:
         users.add("bob", [])
     with pytest.raises(Exception, match="Invalid user name"):
         users.add("no spaces", [])
-    with pytest.raises(BadPolicyDocument):
+    with pytest.raises(MalformedPolicy):
         users.add("carol", [{"Statement": [{"Effect": "Maybe"}]}])
 
 

@@ -100,13 +100,14 @@ def create_function(
     runtime: str = "python3.12",
     handler: str = "app.handler",
     executable: tuple[str, ...] = (),
+    role: str = ROLE,
     **config: Any,
 ) -> str:
     """Create `name` and wait until it is Active; returns the name."""
     client.create_function(
         FunctionName=name,
         Runtime=runtime,
-        Role=ROLE,
+        Role=role,
         Handler=handler,
         Code={"ZipFile": make_zip(files, executable)},
         **config,

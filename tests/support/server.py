@@ -253,10 +253,15 @@ def reclaim_sandboxes(data_dir: Path) -> None:
 
 
 def boto3_client(
-    endpoint: str, validate: bool = True, region: str = REGION, service: str = "lambda"
+    endpoint: str,
+    validate: bool = True,
+    region: str = REGION,
+    service: str = "lambda",
+    credentials: KeyPair | None = None,
 ) -> Any:
     """A boto3 client of `service` (lambda, events, scheduler, logs, …) for `endpoint`;
-    `validate=False` sends what botocore would refuse.
+    `validate=False` sends what botocore would refuse. It signs with the server's
+    admin key, or `credentials` (a user's key, a role session's key and token).
 
     Its requests are signed for `region`, which the server takes as theirs. Every
     test builds its AWS clients here, so the credentials they sign with live in
@@ -268,7 +273,7 @@ def boto3_client(
         connect_timeout=5,
         read_timeout=60,
     )
-    key = credentials_for(endpoint)
+    key = credentials or credentials_for(endpoint)
     return boto3.client(
         service,
         endpoint_url=endpoint,

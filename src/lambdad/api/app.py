@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lambdad.api.auth import Authentication, Authenticator
+from lambdad.api.authorization import authorized
 from lambdad.api.bodies import BodyGuard
 from lambdad.api.context import ApiContext
 from lambdad.api.errors import error_response, handle_lambdad_error, handle_unexpected
@@ -90,7 +91,7 @@ def create_app(
 ) -> ASGIApp:
     """The API; requests to function URL hosts go to `function_urls` instead."""
     app = Starlette(
-        routes=[*default_routes, *extra_routes],
+        routes=authorized([*default_routes, *extra_routes]),
         exception_handlers={
             LambdadError: handle_lambdad_error,
             404: not_found,

@@ -22,6 +22,7 @@ from lambdad.catalog import (
 from lambdad.catalog.regional import is_regional
 from lambdad.events import EventRules, Scheduler
 from lambdad.iam import CredentialResolvers, Users
+from lambdad.iam.authorizer import Authorizer
 from lambdad.invoke import AsyncQueue, Invoker
 from lambdad.pool import Provisioner
 from lambdad.settings import Settings
@@ -47,6 +48,7 @@ class ApiContext:
     """Where SigV4 verification finds an access key's secret (users' keys, role sessions)."""
     event_rules: EventRules
     scheduler: Scheduler
+    authorizer: Authorizer
     s3_code: S3CodeFetcher = field(default_factory=lambda: S3CodeFetcher(None))
     """Reads code named by S3Bucket/S3Key from the operator's S3 endpoint."""
     _regions: dict[str, ApiContext] = field(default_factory=dict, repr=False)

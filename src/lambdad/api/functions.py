@@ -6,11 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdad.api import convert, shapes
+from lambdad.api.access import authorize, principal_of
 from lambdad.api.bodies import CODE_UPLOAD_LIMIT, read_body
 from lambdad.api.code_sources import package_bytes
 from lambdad.api.context import ApiContext
 from lambdad.api.params import int_in_range, required_list
-from lambdad.errors import InvalidParameterValue
+from lambdad.errors import InvalidParameterValue, LambdadError
 
 JSON = "application/json"
 MAX_ITEMS = 10_000  # botocore's MaxListItems
@@ -24,9 +25,33 @@ async def _body(request: Request, operation: str) -> bytes:
     return await read_body(request, CODE_UPLOAD_LIMIT, operation)
 
 
+def _function_arn(ctx: ApiContext, function_name: str) -> str:
+    """The ARN CreateFunction would create (the catalog refuses a bad name later)."""
+    try:
+        name = ctx.account.parse_function_name(function_name).name
+    except LambdadError:
+        name = function_name
+    return ctx.account.function_arn(name)
+
+
+async def _authorize_role_and_layers(
+    request: Request, role: str | None, layers: list[str] | None
+) -> None:
+    """What a configuration uses needs permissions of its own, as in AWS: giving a
+    function a role is passing it (iam:PassRole), a layer is read (lambda:GetLayerVersion)."""
+    if role:
+        await authorize(request, "iam:PassRole", [role])
+    if layers:
+        await authorize(request, "lambda:GetLayerVersion", layers)
+
+
 async def create_function(request: Request) -> Response:
     ctx = ApiContext.of(request)
     body = shapes.decode_body(await _body(request, "CreateFunction"), shapes.CreateFunctionRequest)
+    if not ctx.authorizer.exempts(principal_of(request)):
+        arn = _function_arn(ctx, body.function_name)
+        await authorize(request, "lambda:CreateFunction", [arn])
+    await _authorize_role_and_layers(request, body.role, body.layers)
     code = body.code or shapes.functions.FunctionCode()
     # PackageType=Image: the catalog refuses it
     version = await ctx.catalog.create_function(
@@ -109,6 +134,7 @@ async def update_function_configuration(request: Request) -> Response:
     ctx = ApiContext.of(request)
     name = request.path_params["FunctionName"]
     body = shapes.decode_body(await request.body(), shapes.UpdateFunctionConfigurationRequest)
+    await _authorize_role_and_layers(request, body.role, body.layers)
     changes = convert.config_changes(body, name)
     version = await ctx.catalog.update_configuration(name, changes, body.revision_id)
     return _json(convert.function_configuration(version, ctx.region))

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdad.api import events
+from lambdad.api.access import authorize
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
 from lambdad.api.shapes import encode
@@ -34,6 +35,8 @@ class JsonService:
     operations: Mapping[str, Operation]
     internal_error: str
     """The service's name for a failure of its own (a 500)."""
+    iam_service: str = "events"
+    """The prefix of its IAM actions (`events:PutRule`), which callers need."""
 
 
 SERVICES: Mapping[str, JsonService] = {
@@ -53,6 +56,9 @@ async def dispatch(request: Request) -> Response:
     if service is None or operation is None:
         return error("UnknownOperationException", 400, f"Unknown operation {target or '(none)'}")
     try:
+        # The ARNs an operation touches are in its body: until they are worked
+        # out per operation, a caller needs the action on every resource ("*").
+        await authorize(request, f"{service.iam_service}:{name}", ["*"])
         body = await read_body(request, MAX_BODY, name)
         result = await operation(ApiContext.of(request), body)
     except LambdadError as exc:

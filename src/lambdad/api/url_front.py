@@ -45,7 +45,7 @@ from lambdad.api.url_payload import (
 from lambdad.api.url_stream import StreamedUrlResponse
 from lambdad.catalog import LATEST, FunctionUrlConfig
 from lambdad.catalog.names import REGION_PATTERN
-from lambdad.errors import LambdadError, TooManyRequests
+from lambdad.errors import AccessDenied, LambdadError, TooManyRequests
 from lambdad.iam import Principal
 from lambdad.iam.sigv4 import MissingAuthenticationToken
 from lambdad.invoke import MAX_SYNC_PAYLOAD, InvokeResult, ResponseStream
@@ -121,6 +121,8 @@ class FunctionUrlFront:
             return refusal
         if not await ctx.function_urls.allows_request(config):
             return _message(403, "Forbidden")
+        if config.auth_type == "AWS_IAM" and not await self._caller_allowed(ctx, scope, config):
+            return _message(403, "Forbidden")
         request = UrlRequest(
             url_id=config.url_id,
             domain_name=joined.get("host", ""),
@@ -191,6 +193,25 @@ class FunctionUrlFront:
                 return error_response(exc.code, exc.status, exc.message)
         scope.setdefault("state", {})["principal"] = principal
         return None
+
+    async def _caller_allowed(
+        self, ctx: ApiContext, scope: Scope, config: FunctionUrlConfig
+    ) -> bool:
+        """AuthType AWS_IAM: the signed caller needs both `lambda:InvokeFunctionUrl` and
+        (via the URL) `lambda:InvokeFunction`, from its policies or the function's."""
+        principal = scope.get("state", {}).get("principal")
+        arn = ctx.function_urls.function_arn(config)
+        checks = (
+            ("lambda:InvokeFunctionUrl", {"lambda:FunctionUrlAuthType": "AWS_IAM"}),
+            ("lambda:InvokeFunction", {"lambda:InvokedViaFunctionUrl": "true"}),
+        )
+        try:
+            for action, keys in checks:
+                await ctx.authorizer.authorize(principal, action, [arn], keys)
+        except AccessDenied as exc:
+            log.info("function URL %s: %s", config.url_id, exc.message)
+            return False
+        return True
 
     async def _invoke(
         self, ctx: ApiContext, config: FunctionUrlConfig, request: UrlRequest

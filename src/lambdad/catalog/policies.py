@@ -5,19 +5,20 @@ rendered as AWS renders it (GetPolicy's document: Version "2012-10-17", Id
 "default"). The policy has a RevisionId of its own that every change renews;
 a request that names an older one fails its precondition.
 
-lambdad stores and returns policies; it does not enforce them until requests
-are authenticated (the README says so).
+Authorization (`iam.Authorizer`) evaluates the policy of the ARN a request
+names together with the caller's identity policies (`document_for`).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from lambdad.catalog.constraints import check_string
 from lambdad.catalog.model import LATEST
-from lambdad.catalog.names import Account, FunctionRef, constraint_message
+from lambdad.catalog.names import REGION_PATTERN, Account, FunctionRef, constraint_message
 from lambdad.catalog.policy_documents import (
     MAX_STATEMENT_ID,
     NO_POLICY,
@@ -168,6 +169,21 @@ class Policies(Regional):
         if current.revision_id is None or not current.statements:
             raise ResourceNotFound("The resource you requested does not exist.")
         return Policy(document=render_policy(current.statements), revision_id=current.revision_id)
+
+    async def document_for(self, arn: str) -> dict[str, Any] | None:
+        """The resource policy attached to a function, version or alias ARN of this
+        account, in the ARN's region (what authorization evaluates), or None."""
+        parts = arn.split(":")
+        if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
+            return None
+        if parts[4] != self.account.account_id or not re.fullmatch(REGION_PATTERN, parts[3]):
+            return None
+        qualifier = parts[7] if len(parts) == 8 else LATEST
+        store = self.in_region(parts[3]).store
+        current = await run_sync(store.get, parts[6], qualifier)
+        if not current.statements:
+            return None
+        return {"Version": "2012-10-17", "Id": "default", "Statement": current.statements}
 
     def _statement(self, ref: FunctionRef, permission: Permission) -> dict[str, Any]:
         """The statement as AWS renders it, keys in AWS's order."""

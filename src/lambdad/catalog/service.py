@@ -77,6 +77,11 @@ when the whole function did (the unqualified ARN names the function of one regio
 Published versions never change, so their warm environments outlive changes to $LATEST."""
 
 
+RoleCheck = Callable[[str], Awaitable[None]]
+"""Raises AWS's error when a function's Role names no role of this server
+(`iam.Roles.check_assumable`); None when roles are off (`--auth off`)."""
+
+
 class Catalog:
     def __init__(
         self,
@@ -86,9 +91,11 @@ class Catalog:
         code_cache: CodeCache,
         spawn: Spawn,
         layers: LayerCatalog | None = None,
+        check_role: RoleCheck | None = None,
     ) -> None:
         self.account = account
         self.layers = layers
+        self.check_role = check_role
         self.functions = functions
         self.blobs = blobs
         self.code_cache = code_cache
@@ -211,6 +218,8 @@ class Catalog:
             )
         config = _with_default_logging(config, ref.name)
         self._check_config(config)
+        if self.check_role is not None:
+            await self.check_role(config.role)
         validation.check_tags(tags)
         package = await self._accept_code(zip_file)
         config = await self._with_layers(config, package.unzipped_size)
@@ -281,6 +290,8 @@ class Catalog:
         before = FunctionConfig.from_json(current.config)
         config = dataclasses.replace(before, **changes)
         self._check_config(config)
+        if self.check_role is not None and "role" in changes and changes["role"] != before.role:
+            await self.check_role(config.role)
         if "layers" in changes:
             config = await self._with_layers(config, None, current.code_sha256)
         updated = self._changed(current, config, None)

@@ -1,15 +1,20 @@
-"""Identity: users and access keys, SigV4 verification, the server key.
+"""Identity and access: users and access keys, SigV4 verification, the server key;
+policies and their evaluation, execution roles and their credentials.
 
 See `principal.py` for the contract between authentication (who signed a
-request) and authorization (what that principal may do).
+request) and authorization (what that principal may do: `authorizer.py`).
 """
 
+from lambdad.iam.access import Access
+from lambdad.iam.authorizer import Authorizer, denial_message
 from lambdad.iam.credentials_file import (
     CREDENTIALS_FILE,
     KeyPair,
     read_credentials,
     write_credentials,
 )
+from lambdad.iam.documents import MalformedPolicy, parse_identity_policy
+from lambdad.iam.policy_eval import Caller, Decision, Request, Verdict, evaluate
 from lambdad.iam.principal import (
     CredentialResolver,
     CredentialResolvers,
@@ -18,11 +23,12 @@ from lambdad.iam.principal import (
     ResolvedCredential,
     user_arn,
 )
+from lambdad.iam.role_sessions import RoleSessions, SessionCredentials
+from lambdad.iam.roles import Role, Roles
 from lambdad.iam.server_key import SealBroken, ServerKey
 from lambdad.iam.users import (
     ADMIN,
     ADMIN_POLICY,
-    BadPolicyDocument,
     NewKey,
     NoSuchUser,
     User,
@@ -34,21 +40,34 @@ from lambdad.iam.users import (
 __all__ = [
     "ADMIN",
     "ADMIN_POLICY",
-    "BadPolicyDocument",
+    "Access",
+    "Authorizer",
     "CREDENTIALS_FILE",
+    "Caller",
     "CredentialResolver",
     "CredentialResolvers",
+    "Decision",
     "KeyPair",
+    "MalformedPolicy",
     "NewKey",
     "NoSuchUser",
     "Principal",
     "PrincipalKind",
+    "Request",
     "ResolvedCredential",
+    "Role",
+    "RoleSessions",
+    "Roles",
     "SealBroken",
     "ServerKey",
+    "SessionCredentials",
     "User",
     "UserExists",
     "Users",
+    "Verdict",
+    "denial_message",
+    "evaluate",
+    "parse_identity_policy",
     "read_credentials",
     "read_policy_file",
     "user_arn",

@@ -15,6 +15,8 @@ Several servers sharing one PostgreSQL database must share this file too.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -38,6 +40,7 @@ class ServerKey:
         if len(key) != 32:
             raise ValueError("the server key is 32 bytes")
         self._aead = AESGCM(key)
+        self._key = key
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> ServerKey:
@@ -60,6 +63,11 @@ class ServerKey:
             finally:
                 staged.unlink()
         return cls(_read_key(path))
+
+    def derive(self, purpose: str) -> bytes:
+        """A key of its own for `purpose` (HMAC of the server key): e.g. what role
+        session secrets are derived from, so they are never stored."""
+        return hmac.new(self._key, f"lambdad:{purpose}".encode(), hashlib.sha256).digest()
 
     def seal(self, plaintext: bytes, context: bytes) -> bytes:
         nonce = secrets.token_bytes(_NONCE_BYTES)

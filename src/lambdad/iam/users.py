@@ -12,7 +12,6 @@ everything (`ensure_admin`).
 from __future__ import annotations
 
 import base64
-import json
 import re
 import secrets
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdad.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
+from lambdad.iam.documents import MalformedPolicy, check_identity_policy, parse_identity_policy
 from lambdad.iam.principal import Principal, ResolvedCredential, user_arn
 from lambdad.iam.server_key import ServerKey
 from lambdad.store import AccessKeyRow, UserRow, UserStore
@@ -33,8 +33,6 @@ ADMIN_POLICY: dict[str, Any] = {
 # IAM's user names: 1-64 of letters, digits and +=,.@_-
 USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 _KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-# IAM's limit on one managed policy document (characters, whitespace not counted).
-POLICY_MAX_CHARS = 6144
 
 
 class UserExists(ResourceConflict):
@@ -45,10 +43,6 @@ class UserExists(ResourceConflict):
 class NoSuchUser(ResourceNotFound):
     def __init__(self, name: str) -> None:
         super().__init__(f"The user with name {name} cannot be found.")
-
-
-class BadPolicyDocument(InvalidParameterValue):
-    """A policy document that is not an IAM policy's JSON shape."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +76,7 @@ class Users:
                 f"Invalid user name {name!r}: 1-64 letters, digits and +=,.@_- only."
             )
         for document in policies:
-            check_policy_document(document)
+            check_identity_policy(document)
         key, row = self._new_key(name)
         user = UserRow(name, _random_id("AIDA", 17), list(policies), time.time())
         if not self.store.create(user, row):
@@ -142,30 +136,13 @@ class Users:
         return User(row.name, row.user_id, arn, row.policies, row.created_at, keys)
 
 
-def check_policy_document(document: Any) -> None:
-    """IAM's outer shape: an object with a Statement (one or a list of objects)."""
-    if not isinstance(document, dict):
-        raise BadPolicyDocument("A policy document is a JSON object.")
-    statements = document.get("Statement")
-    if isinstance(statements, dict):
-        statements = [statements]
-    if not isinstance(statements, list) or not statements:
-        raise BadPolicyDocument("A policy document needs a Statement.")
-    for statement in statements:
-        if not isinstance(statement, dict) or statement.get("Effect") not in ("Allow", "Deny"):
-            raise BadPolicyDocument("Every statement needs an Effect of Allow or Deny.")
-    if len(re.sub(r"\s", "", json.dumps(document))) > POLICY_MAX_CHARS:
-        raise BadPolicyDocument(f"A policy document is at most {POLICY_MAX_CHARS} characters.")
-
-
 def read_policy_file(path: Path) -> dict[str, Any]:
+    """An identity policy document from a file, checked as IAM checks one attached."""
     try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise BadPolicyDocument(f"{path}: not a readable JSON policy document ({exc}).") from None
-    check_policy_document(document)
-    result: dict[str, Any] = document
-    return result
+        text = path.read_text()
+    except OSError as exc:
+        raise MalformedPolicy(f"{path}: not a readable policy document ({exc}).") from None
+    return parse_identity_policy(text)
 
 
 def _context(access_key_id: str) -> bytes:

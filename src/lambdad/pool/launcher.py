@@ -37,7 +37,7 @@ class LaunchSettings:
 
 
 def session_credentials() -> dict[str, str]:
-    """Credentials in the environment, as Lambda gives every function its role's.
+    """Credentials in the environment when roles are off (`--auth off`).
 
     They sign requests to nothing here, but SDKs inside functions expect them
     and must never fall back to probing an instance metadata service.
@@ -68,6 +68,10 @@ def narrowed(server_mode: str, requested: str | None) -> NetworkMode:
 OpenOutput = Callable[[str, str, str], OutputSink]
 """(region, log group, log stream) -> where an environment's Init output goes."""
 
+Credentials = Callable[[Version], dict[str, str] | None]
+"""A version -> the credentials its new environment gets (its role's session:
+`iam.Access.credentials_for`); None: `session_credentials` (roles off)."""
+
 
 class EnvironmentLauncher:
     def __init__(
@@ -78,10 +82,12 @@ class EnvironmentLauncher:
         opt_trees: OptTrees,
         open_output: OpenOutput | None = None,
         runtimes: RuntimeStore | None = None,
+        credentials: Credentials | None = None,
     ):
         """`runtimes`: where the managed runtimes' SDKs are prepared (None: none bundled)."""
         self.settings = settings
         self.runtimes = runtimes
+        self.credentials: Credentials = credentials or (lambda _version: None)
         self.code_cache = code_cache
         self.backend = backend
         self.opt_trees = opt_trees
@@ -112,7 +118,7 @@ class EnvironmentLauncher:
             log_stream_name=log_stream,
             runtime=config.runtime,
             handler=config.handler,
-            credentials=session_credentials(),
+            credentials=self.credentials(version) or session_credentials(),
             user_variables=config.environment,
         )
         environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization_type

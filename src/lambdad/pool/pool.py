@@ -12,7 +12,10 @@ Contract:
   (of $LATEST: published versions never change) and on delete: idle
   environments of that version, or of the whole function, are destroyed at
   once, busy ones when released.
-- `reap(now)` destroys environments idle for longer than `idle_timeout_s`.
+- `reap(now)` destroys environments idle for longer than `idle_timeout_s`, and
+  idle ones older than `max_age_s` (their role credentials would expire during
+  an invocation: `iam/role_sessions.py`); `acquire` never hands those out, so
+  the next invocation cold-starts with fresh credentials.
 - Provisioned environments (`provision`) belong to a qualifier's provisioned
   concurrency: only `acquire(version, provisioned_for=qualifier)` hands them
   out, they are never reaped for idling, and `retire` leaves them to their
@@ -74,6 +77,7 @@ class Lease:
     """The qualifier whose provisioned concurrency this environment is, if any."""
     allocated: bool = False
     """Provisioned and parked idle once: from then on it counts as allocated."""
+    started_at: float = 0.0
 
     def transition(self, new: EnvState) -> None:
         allowed = {
@@ -99,8 +103,10 @@ class EnvironmentPool:
         idle_timeout_s: float,
         clock: Clock = time.monotonic,
         start_provisioned: StartEnvironment | None = None,
+        max_age_s: float | None = None,
     ) -> None:
         self._start = start_environment
+        self.max_age_s = max_age_s
         self._start_provisioned = start_provisioned or start_environment
         self._new_stream_name = new_stream_name
         self.idle_timeout_s = idle_timeout_s
@@ -115,6 +121,7 @@ class EnvironmentPool:
         """An idle environment, a provisioned one first when `provisioned_for` names
         the qualifier; else a cold start (spill-over above provisioned runs on demand)."""
         key = PoolKey.of(version)
+        now = self._clock()
         async with self._lock:
             idle: list[Lease] = []
             for wanted in dict.fromkeys((provisioned_for, None)):
@@ -125,6 +132,7 @@ class EnvironmentPool:
                     and lease.state is EnvState.IDLE
                     and not lease.retired
                     and lease.provisioned_for == wanted
+                    and not self._too_old(lease, now)
                 ]
             if idle:
                 # Most recently used first: it is the most likely to be warm in caches.
@@ -160,6 +168,7 @@ class EnvironmentPool:
             cold=provisioned_for is None,
             provisioned_for=provisioned_for,
             last_used=self._clock(),
+            started_at=self._clock(),
         )
         lease.transition(EnvState.BUSY)
         try:
@@ -251,14 +260,19 @@ class EnvironmentPool:
                 lease
                 for lease in self._leases.values()
                 if lease.state is EnvState.IDLE
-                and lease.provisioned_for is None
-                and now - lease.last_used >= self.idle_timeout_s
+                and (
+                    (lease.provisioned_for is None and now - lease.last_used >= self.idle_timeout_s)
+                    or self._too_old(lease, now)
+                )
             ]
             for lease in expired:
                 lease.transition(EnvState.DEAD)
         for lease in expired:
             await self._teardown(lease, "idle")
         return len(expired)
+
+    def _too_old(self, lease: Lease, now: float) -> bool:
+        return self.max_age_s is not None and now - lease.started_at >= self.max_age_s
 
     async def run_reaper(self, interval_s: float = 1.0) -> None:
         """The reaper loop: every `interval_s`, destroy what idled too long."""

@@ -12,6 +12,7 @@ from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionR
 from lambdad.store.layers import LayerStore, LayerVersionRow
 from lambdad.store.logs import LogEventRow, LogStore, NewChunk, Removed
 from lambdad.store.policies import PolicyRows, PolicyStore
+from lambdad.store.roles import RoleRow, RoleStore
 from lambdad.store.schedules import ScheduleGroupRow, ScheduleRow, ScheduleStore
 from lambdad.store.timers import FireRow, TimerRow, TimerStore
 from lambdad.store.users import AccessKeyRow, UserRow, UserStore
@@ -48,6 +49,8 @@ __all__ = [
     "ScheduleGroupRow",
     "ScheduleRow",
     "ScheduleStore",
+    "RoleRow",
+    "RoleStore",
     "ProvisionedRow",
     "UserRow",
     "UserStore",

@@ -356,3 +356,13 @@ schedules = Table(
     Column("creation_date", Float, nullable=False),
     Column("last_modification_date", Float, nullable=False),
 )
+
+# Execution roles (`lambdad roles add`): a function's Role names one, and its
+# environments get credentials whose requests this policy decides.
+roles = Table(
+    "roles",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("policy", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from compat.invoke.conftest import running_server
+from support.identities import add_role
 from support.invoke import InvokeServer, create_function, invoke_json
-from support.lambda_calls import unique
+from support.lambda_calls import function_arn, unique
 from support.s3_server import S3Server, running_s3_server
 from support.sdk_layer import boto3_layer_zip
-from support.server import boto3_client, credentials_for
+from support.server import ACCOUNT_ID, boto3_client
 
 pytestmark = pytest.mark.compat
 
@@ -26,6 +27,7 @@ PROBE = """
 import json, os, socket
 
 import boto3
+from botocore.exceptions import ClientError
 
 
 def ask(port):
@@ -43,15 +45,12 @@ def handler(event, context):
     if event.get("action") == "ports":
         return {str(port): ask(port) for port in event["ports"]}
     if event.get("action") == "invoke":
-        # Signed with the key the test gave it (a function's own credentials are its role's).
-        lam = boto3.client(
-            "lambda",
-            aws_access_key_id=os.environ["CALLER_KEY_ID"],
-            aws_secret_access_key=os.environ["CALLER_SECRET"],
-        )
-        answer = lam.invoke(
-            FunctionName=event["target"], Payload=json.dumps({"from": context.function_name})
-        )
+        try:
+            answer = boto3.client("lambda").invoke(
+                FunctionName=event["target"], Payload=json.dumps({"from": context.function_name})
+            )
+        except ClientError as e:
+            return {"error": e.response["Error"]["Code"], "message": e.response["Error"]["Message"]}
         return {"status": answer["StatusCode"], "payload": json.loads(answer["Payload"].read())}
     return {"echo": event}
 """
@@ -76,6 +75,13 @@ def lam(server: InvokeServer) -> Any:
 
 @pytest.fixture(scope="module")
 def probe(lam: Any, server: InvokeServer) -> str:
+    """The probe's role may invoke the functions named `allowed-*` (and nothing else)."""
+    allowed = {
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": function_arn("allowed-*"),
+    }
+    role = add_role(server, "probe", {"Version": "2012-10-17", "Statement": [allowed]})
     layer = lam.publish_layer_version(
         LayerName=unique("boto3"), Content={"ZipFile": boto3_layer_zip()}
     )["LayerVersionArn"]
@@ -83,15 +89,10 @@ def probe(lam: Any, server: InvokeServer) -> str:
         lam,
         unique("probe"),
         {"app.py": PROBE},
+        role=role,
         Layers=[layer],
         MemorySize=512,
         Timeout=60,
-        Environment={
-            "Variables": {
-                "CALLER_KEY_ID": credentials_for(server.url).access_key_id,
-                "CALLER_SECRET": credentials_for(server.url).secret_access_key,
-            }
-        },
     )
 
 
@@ -122,10 +123,22 @@ def test_nothing_else_on_the_host_is_reachable(
     assert got == {str(port): "ConnectionRefusedError" for port in ports}
 
 
+ECHO = {"app.py": "def handler(event, context):\n    return event\n"}
+
+
 def test_a_function_invokes_another_with_boto3_and_no_endpoint_url(lam: Any, probe: str) -> None:
-    target = create_function(
-        lam, unique("target"), {"app.py": "def handler(event, context):\n    return event\n"}
-    )
-    got, response = invoke_json(lam, probe, {"action": "invoke", "target": target})
+    """With the credentials its environment was given: its role's, held to its policy."""
+    allowed = create_function(lam, unique("allowed"), ECHO)
+    got, response = invoke_json(lam, probe, {"action": "invoke", "target": allowed})
     assert "FunctionError" not in response, got
     assert got == {"status": 200, "payload": {"from": probe}}
+
+    other = create_function(lam, unique("other"), ECHO)
+    got, response = invoke_json(lam, probe, {"action": "invoke", "target": other})
+    assert "FunctionError" not in response, got
+    assert got == {
+        "error": "AccessDeniedException",
+        "message": f"User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/probe/{probe} is not "
+        f"authorized to perform: lambda:InvokeFunction on resource: {function_arn(other)} "
+        "because no identity-based policy allows the lambda:InvokeFunction action",
+    }

@@ -33,6 +33,7 @@ NOT_IN_MODEL = {
     "UnrecognizedClientException": 403,
     "InvalidSignatureException": 403,
     "ExpiredTokenException": 403,
+    "MalformedPolicyDocument": 400,  # IAM's, for a role's policy (the CLI shows it)
 }
 
 

@@ -182,3 +182,26 @@ async def _cancel_when_waiting(pool: EnvironmentPool, scope: anyio.CancelScope) 
         while not pool._lock.statistics().tasks_waiting:
             await anyio.sleep(0)
     scope.cancel()
+
+
+async def test_an_environment_past_its_max_age_is_not_reused_and_is_reaped() -> None:
+    """Role credentials expire: an environment old enough is retired, busy or idle,
+    and the next invocation cold-starts with fresh ones."""
+    clock = Clock()
+    started: list[FakeEnvironment] = []
+
+    async def start(v: Version, env_id: str, stream: str) -> ExecutionEnvironment:
+        started.append(FakeEnvironment(env_id))
+        return cast(ExecutionEnvironment, started[-1])
+
+    pool = EnvironmentPool(start, lambda v: f"s-{v}", 600.0, clock=clock, max_age_s=100.0)
+    first = await pool.acquire(version())
+    await pool.release(first, reusable=True)
+    clock.now += 50
+    assert await pool.acquire(version()) is first  # young enough: reused
+    await pool.release(first, reusable=True)
+    clock.now += 50  # 100 s old, used a moment ago: not idle long, but too old
+    second = await pool.acquire(version())
+    assert second is not first and len(started) == 2
+    assert await pool.reap() == 1
+    assert started[0].destroyed is not None and started[1].destroyed is None
