@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import LambdadServer
+from harness import LambdadServer, auth_for
 from measure import Latency, section_text, write_section
 from run import lambda_client
 
@@ -99,7 +99,7 @@ def measure(n: int) -> dict[str, tuple[Latency, Latency]]:
             "function URL, RESPONSE_STREAM": ("GET", f"/lambda-url/{url_id}/"),
         }
         results = {}
-        with httpx.Client(base_url=server.url, timeout=60) as http:
+        with httpx.Client(base_url=server.url, auth=auth_for(server.url), timeout=60) as http:
             for label, (method, path) in ways.items():
                 for _ in range(3):  # warm: environment, connection
                     first_and_total(http, method, path)

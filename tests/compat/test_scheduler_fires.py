@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support.marks import needs_sandbox
-from support.server import ROLE, LambdadServer, boto3_client
+from support.server import ROLE, LambdadServer, boto3_client, http_auth
 from support.waiting import wait_until
 from support.zips import make_zip
 
@@ -81,7 +81,10 @@ def deploy(server: LambdadServer, name: str) -> str:
 def ticks(server: LambdadServer, function: str) -> list[dict[str, Any]]:
     """The events the function logged, in order."""
     answer = httpx.get(
-        f"{server.url}/_lambdad/functions/{function}/logs", params={"limit": 10000}, timeout=10
+        f"{server.url}/_lambdad/functions/{function}/logs",
+        params={"limit": 10000},
+        auth=http_auth(server.url),
+        timeout=10,
     )
     answer.raise_for_status()
     return [

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from compat.invoke.conftest import running_server
 from compat.invoke.streaming_bootstrap import BOOTSTRAP
 from support.invoke import InvokeServer, allow_public, create_function
+from support.server import http_auth
 from support.waiting import DEFAULT_TIMEOUT_S, wait_until
 
 pytestmark = pytest.mark.compat
@@ -184,7 +185,8 @@ def test_a_client_that_leaves_ends_the_invocation(
     cancelled = "destroyed (invocation cancelled)"
     before = stream_server.full_log().count(cancelled)
     path = f"/2021-11-15/functions/{streamer}/response-streaming-invocations"
-    with httpx.Client(base_url=stream_server.url, timeout=DEFAULT_TIMEOUT_S) as http:
+    auth = http_auth(stream_server.url)
+    with httpx.Client(base_url=stream_server.url, auth=auth, timeout=DEFAULT_TIMEOUT_S) as http:
         with http.stream("POST", path, content=b'{"action": "hang"}') as response:
             assert response.status_code == 200
             next(response.iter_raw())  # the first chunk: the function now hangs
