@@ -84,6 +84,40 @@ def test_a_user_allowed_one_invoke_can_do_that_and_nothing_else(
     lambda_client.get_function(FunctionName=mine)  # nothing was deleted
 
 
+def test_streamed_invokes_and_schedules_are_authorized_too(
+    lambda_client: Any, server: LambdadServer
+) -> None:
+    mine, other = new_function(lambda_client, "az-mine"), new_function(lambda_client, "az-other")
+    name = unique("sched")
+    schedules = f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/default/mine-*"
+    key = add_user(
+        server,
+        name,
+        policy(
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn(mine)},
+            {"Effect": "Allow", "Action": "scheduler:GetSchedule", "Resource": schedules},
+        ),
+    )
+    user = boto3_client(server.url, credentials=key)
+    # InvokeWithResponseStream is lambda:InvokeFunction, as on AWS.
+    response = user.invoke_with_response_stream(FunctionName=mine, Payload=b"{}")
+    assert [e for e in response["EventStream"] if "InvokeComplete" in e]
+    with pytest.raises(ClientError) as exc:
+        user.invoke_with_response_stream(FunctionName=other, Payload=b"{}")
+    assert "lambda:InvokeFunction" in denied(exc)
+
+    scheduler = boto3_client(server.url, service="scheduler", credentials=key)
+    with pytest.raises(ClientError) as exc:
+        scheduler.get_schedule(Name="mine-1")  # allowed, and missing
+    assert error_of(exc)[0] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as exc:
+        scheduler.get_schedule(Name="theirs")
+    assert "schedule/default/theirs because" in denied(exc)
+    with pytest.raises(ClientError) as exc:
+        scheduler.list_schedules()
+    assert "scheduler:ListSchedules on resource: *" in denied(exc)
+
+
 def test_an_explicit_deny_beats_an_allow(lambda_client: Any, server: LambdadServer) -> None:
     fn = new_function(lambda_client, "az-deny")
     name = unique("carol")
