@@ -15,7 +15,7 @@ pytestmark = pytest.mark.compat
 
 
 def lambdad(*args: str, endpoint: str) -> subprocess.CompletedProcess[str]:
-    env = aws_env()
+    env = aws_env(endpoint=endpoint)  # signed with that server's key
     env.pop("LAMBDAD_ENDPOINT", None)
     command = [*lambdad_command(*args), "--endpoint", endpoint]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
