@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from lambdad.concurrency import run_sync
 from lambdad.errors import ResourceNotFound, ValidationError
@@ -39,9 +39,20 @@ MAX_ENTRIES = 10
 MAX_REQUEST_SIZE = 256 * 1024
 TIME_FIELD_SIZE = 14  # what the Time member counts for, given or not (AWS's entry size rule)
 
-Enqueue = Callable[[str, str, str, bytes, str | None], Awaitable[str]]
-"""(region, function name, qualifier, payload, trace id) -> request id: the async invoke
-queue."""
+
+class Enqueue(Protocol):
+    """The async invoke queue's enqueue: (region, function name, qualifier, payload,
+    trace id, request id) -> request id; an event named by its request id is queued once."""
+
+    def __call__(
+        self,
+        region: str,
+        function_name: str,
+        qualifier: str,
+        payload: bytes,
+        trace_id: str | None,
+        request_id: str | None = None,
+    ) -> Awaitable[str]: ...
 
 
 @dataclass(frozen=True)
@@ -94,13 +105,22 @@ class Publisher:
     async def deliver(
         self, rule: Rule, targets: Sequence[Target], event: dict[str, Any], trace: str | None
     ) -> None:
-        """Send `event` to each target of `rule` (an async invocation each)."""
+        """Send `event` to each target of `rule` (an async invocation each). The
+        invocation's request id follows from the event's id, the rule and the target:
+        the same event handed over again (a scheduled tick delivered again after a
+        crash) is queued once."""
         delivery = Delivery(rule.arn, rule.name, _timestamp(datetime.now(UTC)))
         for target in targets:
             function = function_of(target.arn)
             payload = target_input(target, event, delivery)
+            named = uuid.uuid5(uuid.NAMESPACE_URL, f"{event['id']}\0{rule.arn}\0{target.id}")
             request_id = await self.enqueue(
-                self.rules.region, function.name, function.qualifier, payload, trace
+                self.rules.region,
+                function.name,
+                function.qualifier,
+                payload,
+                trace,
+                request_id=str(named),
             )
             log.info(
                 "rule %s: event %s to %s:%s (async request %s)",
