@@ -22,7 +22,7 @@ from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import BOOTSTRAP_DIR
 from lambdad.runtimes.bundles import NODE_SDK, PYTHON_SDK
 from lambdad.runtimes.interpreters import default_catalog
-from support.envkit import SubprocessBackend, make_spec, request
+from support.envkit import make_spec, request
 from support.runtime_cache import runtime_cache_dir, runtime_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -30,25 +30,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 RUNTIME = "python3.11"  # the server's own version: an interpreter every host has
 
 
-def only_bwrap(backend: Any) -> None:
-    if isinstance(backend, SubprocessBackend):
-        pytest.skip("the double runs on host paths: sandbox paths need a real sandbox")
-
-
 @pytest.fixture
-async def start_managed(tmp_path: Path, backend: Any) -> AsyncIterator[Callable[..., Any]]:
-    """start_managed(files, opt=None, **spec_kwargs): an environment with its runtime's SDK."""
+async def start_managed(tmp_path: Path, bwrap_backend: Any) -> AsyncIterator[Callable[..., Any]]:
+    """start_managed(files, opt=None, **spec_kwargs): an environment with its runtime's SDK.
+
+    Only bwrap: the subprocess double runs on host paths, and these tests check sandbox paths.
+    """
     envs: list[ExecutionEnvironment] = []
 
     async def start(
         files: Mapping[str, str | bytes], opt: Path | None = None, **kw: Any
     ) -> ExecutionEnvironment:
-        if isinstance(backend, SubprocessBackend):
-            kw.setdefault("network", "host")
         spec = make_spec(tmp_path, files, **kw)
         if opt is not None:
             spec = dataclasses.replace(spec, layer_dirs=(opt,))
-        env = await ExecutionEnvironment.start(spec, backend, runtimes=runtime_store())
+        env = await ExecutionEnvironment.start(spec, bwrap_backend, runtimes=runtime_store())
         envs.append(env)
         return env
 
@@ -66,9 +62,8 @@ def handler(event, context):
 
 
 async def test_boto3_is_the_runtimes_pinned_version_not_the_hosts(
-    start_managed: Any, backend: Any
+    start_managed: Any,
 ) -> None:
-    only_bwrap(backend)
     env = await start_managed({"app.py": SDK}, runtime=RUNTIME)
     assert env.init_error is None, env.init_error
     out = json.loads((await env.invoke(request(), 30)).payload)
@@ -82,9 +77,9 @@ async def test_boto3_is_the_runtimes_pinned_version_not_the_hosts(
 
 
 async def test_sys_path_order_with_a_layer_and_task_shadowing(
-    start_managed: Any, tmp_path: Path, backend: Any
+    start_managed: Any,
+    tmp_path: Path,
 ) -> None:
-    only_bwrap(backend)
     opt = tmp_path / "opt"
     layer_site = opt / "python" / "lib" / "python3.11" / "site-packages"
     layer_site.mkdir(parents=True)
@@ -130,8 +125,7 @@ exec "$@"
 """
 
 
-async def test_environment_and_exec_wrapper(start_managed: Any, backend: Any) -> None:
-    only_bwrap(backend)
+async def test_environment_and_exec_wrapper(start_managed: Any) -> None:
     files = {"app.py": ENV_AND_WRAPPER, "wrap.sh": WRAPPER}
     wrapper = {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrap.sh"}
     env = await start_managed(files, runtime=RUNTIME, user_variables=wrapper)
@@ -164,10 +158,7 @@ def handler(event, context):
 """
 
 
-async def test_traceback_shows_only_sandbox_paths(
-    start_managed: Any, backend: Any, tmp_path: Path
-) -> None:
-    only_bwrap(backend)
+async def test_traceback_shows_only_sandbox_paths(start_managed: Any, tmp_path: Path) -> None:
     env = await start_managed({"app.py": RAISES}, runtime=RUNTIME)
     assert env.init_error is None, env.init_error
     out = await env.invoke(request(), 30)
@@ -200,8 +191,7 @@ exports.handler = async () => ({
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-async def test_node_requires_the_bundled_sdk(start_managed: Any, backend: Any) -> None:
-    only_bwrap(backend)
+async def test_node_requires_the_bundled_sdk(start_managed: Any) -> None:
     env = await start_managed(
         {"index.js": NODE_SDK_CODE}, runtime="nodejs20.x", handler="index.handler"
     )
