@@ -16,6 +16,8 @@ command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(postgresql curl)
+  # Container-image tests: a local OCI registry, and busybox for the images they build.
+  packages+=(docker-registry busybox-static)
 fi
 
 missing=()

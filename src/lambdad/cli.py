@@ -28,6 +28,7 @@ import click
 import httpx
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+from lambdad.cli_images import images
 from lambdad.cli_runtimes import runtimes
 from lambdad.client_signing import SigV4HttpxAuth, find_credentials, region_of
 from lambdad.identity_commands import keys, roles, users
@@ -171,16 +172,25 @@ def main() -> None:
     help="Check every request's SigV4 signature; off serves anyone (loopback only, for "
     "local development).  [default: on]",
 )
+@click.option(
+    "--image-registry",
+    "image_registries",
+    multiple=True,
+    help="The OCI registry container images are pulled from: URL, or HOST=URL for the "
+    "ImageUris naming HOST (repeatable; plain http on loopback only).",
+)
 @click.option("--log-level", default=None, help="debug, info, warning.  [default: info]")
 def server(**options: Any) -> None:
     """Run the Lambda API server (settings also from LAMBDAD_* variables)."""
     from lambdad.endpoints import EndpointSettingError, parse_aws_endpoints
+    from lambdad.images.registry import parse_registries
     from lambdad.sandbox.egress import parse_allowed
     from lambdad.server import serve
 
     options["public_hosts"] = ",".join(options["public_hosts"]) or None
     options["aws_endpoints"] = ",".join(options["aws_endpoints"]) or None
     options["egress_allow"] = ",".join(options["egress_allow"]) or None
+    options["image_registries"] = ",".join(options["image_registries"]) or None
     settings = Settings.from_env().with_overrides(**options)
     try:
         parse_aws_endpoints(settings.aws_endpoints)
@@ -190,6 +200,10 @@ def server(**options: Any) -> None:
         parse_allowed(settings.egress_allow)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--egress-allow") from e
+    try:
+        parse_registries(settings.image_registries)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--image-registry") from e
     serve(settings)
 
 
@@ -438,6 +452,7 @@ def _set_retention(client: Client, path: str, retention: str) -> None:
 
 
 main.add_command(runtimes)
+main.add_command(images)
 
 
 @main.group()

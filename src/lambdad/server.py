@@ -41,6 +41,10 @@ from lambdad.iam import (
     Users,
     write_credentials,
 )
+from lambdad.images.limits import ImageLimits
+from lambdad.images.registry import parse_registries
+from lambdad.images.service import ImageService
+from lambdad.images.store import LocalImages
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
 from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings, Provisioner
 from lambdad.runtimes import RuntimeStore
@@ -126,6 +130,13 @@ def build_app(settings: Settings) -> ASGIApp:
     sandbox_files = shared_files(data_dir, backend.name)
     code_cache = CodeCache(blobs, sandbox_files.code_dir)
     background = Background()
+    images = ImageService(
+        LocalImages(
+            data_dir / "images",
+            ImageLimits(max_bytes=settings.image_max_bytes, max_entries=settings.image_max_files),
+        ),
+        parse_registries(settings.image_registries),
+    )
     account = Account(region=settings.region, account_id=settings.account_id)
     policy_store = PolicyStore(engine, settings.region)
 
@@ -249,6 +260,7 @@ def build_app(settings: Settings) -> ASGIApp:
         s3_code=S3CodeFetcher(endpoints.s3),
         credentials=CredentialResolvers([users, access.sessions]),
         authorizer=access.authorizer,
+        images=images,
     )
 
     @asynccontextmanager
@@ -258,6 +270,7 @@ def build_app(settings: Settings) -> ASGIApp:
         await run_sync(catalog.functions.seal_environments)
         await run_sync(access.roles.ensure_default)
         await run_sync(launcher.clean_work_root)
+        await run_sync(images.local.clean)
         async with anyio.create_task_group() as group:
             background.attach(group)
             await group.start(forwarder.run)

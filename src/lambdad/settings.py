@@ -65,6 +65,12 @@ class Settings:
     # A streamed response's limit (InvokeWithResponseStream, RESPONSE_STREAM URLs):
     # AWS's default, 200 MB.
     max_streamed_response: int = 200 * 1024 * 1024
+    # Container images: the OCI registries images are pulled from, "URL" (the default)
+    # and "HOST=URL" entries, comma-separated (see lambdad.images.registry); and the
+    # bounds of one image unpacked (see lambdad.images.limits for why below AWS's 10 GB).
+    image_registries: str = ""
+    image_max_bytes: int = 2 * 1024**3
+    image_max_files: int = 200_000
     # How long an environment's role credentials are valid (AWS: 1 hour); the
     # environment is retired before they expire.
     role_credentials_ttl_s: float = 3600.0

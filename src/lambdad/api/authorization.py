@@ -36,6 +36,7 @@ from lambdad.api import (
     event_invoke,
     function_urls,
     functions,
+    images,
     invoke,
     invoke_stream,
     json_protocol,
@@ -206,6 +207,10 @@ OPERATIONS.update(
         log_retention.put_retention: Operation("logs:PutRetentionPolicy", _log_group),
         log_retention.delete_retention: Operation("logs:DeleteRetentionPolicy", _log_group),
         code_links.download_code: PUBLIC,
+        # Container images (lambdad's own actions: the admin, or a policy that allows them).
+        images.import_image: Operation("lambdad:ImportImage", _everything),
+        images.list_images: Operation("lambdad:ListImages", _everything),
+        images.delete_image: Operation("lambdad:DeleteImage", _everything),
         # AWS's JSON protocol (EventBridge, ...): the action is in X-Amz-Target,
         # decided in `json_protocol.dispatch`.
         json_protocol.dispatch: Operation("events:*", None),

@@ -30,6 +30,7 @@ three. Either way a refused type is `UnsupportedMediaTypeException` 415.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,14 @@ async def read_body(request: Request, limit: int, operation: str, *, raw: bool =
     `raw`: the body is a payload of any type but a browser form's, not JSON."""
     request.scope[_SCOPE_KEY] = BodyRules(limit, operation, raw)
     return await request.body()
+
+
+async def stream_body(request: Request, limit: int, operation: str) -> AsyncIterator[bytes]:
+    """The body chunk by chunk as it arrives, up to `limit` bytes, for bodies too
+    large to hold (an image archive); any type but a browser form's."""
+    request.scope[_SCOPE_KEY] = BodyRules(limit, operation, raw=True)
+    async for chunk in request.stream():
+        yield chunk
 
 
 def _type_error(scope: Scope, rules: BodyRules, body_started: bool) -> Exception | None:

@@ -23,6 +23,7 @@ from lambdad.catalog.regional import is_regional
 from lambdad.events import EventRules, Scheduler
 from lambdad.iam import CredentialResolvers, Users
 from lambdad.iam.authorizer import Authorizer
+from lambdad.images.service import ImageService
 from lambdad.invoke import AsyncQueue, Invoker
 from lambdad.pool import Provisioner
 from lambdad.settings import Settings
@@ -51,6 +52,8 @@ class ApiContext:
     authorizer: Authorizer
     s3_code: S3CodeFetcher = field(default_factory=lambda: S3CodeFetcher(None))
     """Reads code named by S3Bucket/S3Key from the operator's S3 endpoint."""
+    images: ImageService | None = None
+    """Container images: imported archives and the operator's registries."""
     _regions: dict[str, ApiContext] = field(default_factory=dict, repr=False)
 
     @property

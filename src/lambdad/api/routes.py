@@ -12,6 +12,7 @@ from lambdad.api import (
     event_invoke,
     function_urls,
     functions,
+    images,
     invoke,
     invoke_stream,
     json_protocol,
@@ -110,6 +111,9 @@ routes = [
     Route(LOG_RETENTION, log_retention.put_retention, methods=["PUT"]),
     Route(LOG_RETENTION, log_retention.delete_retention, methods=["DELETE"]),
     Route("/_lambdad/code/{key}", code_links.download_code, methods=["GET"]),
+    Route("/_lambdad/images", images.import_image, methods=["POST"]),
+    Route("/_lambdad/images", images.list_images, methods=["GET"]),
+    Route("/_lambdad/images", images.delete_image, methods=["DELETE"]),
     # AWS's JSON protocol (X-Amz-Target): the events API.
     Route("/", json_protocol.dispatch, methods=["POST"]),
     Route(SCHEDULE, scheduler.create_schedule, methods=["POST"]),

@@ -4,7 +4,7 @@ AWS allows a 10 GB image. The default here is lower (2 GiB, 200,000 entries):
 every image is unpacked on this host's disk next to everything else, a pull
 runs on the server's threads, and an image of Lambda's base kind (a runtime
 plus dependencies) fits well below it; an operator who needs more raises it
-(`--image-max-size`, LAMBDAD_IMAGE_MAX_BYTES), never above AWS's 10 GB.
+(LAMBDAD_IMAGE_MAX_BYTES, LAMBDAD_IMAGE_MAX_FILES), never above AWS's 10 GB.
 """
 
 from __future__ import annotations

@@ -1,0 +1,74 @@
+"""`lambdad images import / ls / rm` against a live server: both archive kinds,
+the archive streamed and signed by its declared hash, bad archives refused with
+AWS's error, and the API refusing callers without the permission."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support.images import build_image, busybox_layer, file, layer_tar
+from support.server import LambdadServer, aws_env, lambdad_command
+
+pytestmark = pytest.mark.compat
+
+
+def lambdad(*args: str, endpoint: str) -> subprocess.CompletedProcess[str]:
+    env = aws_env(endpoint=endpoint)  # signed with that server's key
+    env.pop("LAMBDAD_ENDPOINT", None)
+    command = [*lambdad_command(*args), "--endpoint", endpoint]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_import_list_remove(server: LambdadServer, tmp_path: Path) -> None:
+    name = f"team/app-{uuid.uuid4().hex[:8]}"
+    built = build_image([busybox_layer("#!/bin/sh\necho hi\n")], cmd=["app.handler"])
+    oci = tmp_path / "oci.tar"
+    oci.write_bytes(built.oci_layout())
+    imported = lambdad("images", "import", str(oci), "--name", f"{name}:v1", endpoint=server.url)
+    assert imported.returncode == 0, imported.stderr
+    assert f"imported {name}:v1 (x86_64" in imported.stdout
+    assert f"{name}@{built.digest}" in imported.stdout
+
+    docker = tmp_path / "docker.tar"
+    docker.write_bytes(build_image([layer_tar([file("x", "y")])], architecture="arm64")
+                       .docker_archive())  # fmt: skip
+    imported = lambdad("images", "import", str(docker), "--name", f"{name}:v2", endpoint=server.url)
+    assert imported.returncode == 0, imported.stderr
+    assert "(arm64" in imported.stdout
+
+    listed = lambdad("images", "ls", endpoint=server.url)
+    assert listed.returncode == 0, listed.stderr
+    assert f"{name}:v1" in listed.stdout and f"{name}:v2" in listed.stdout
+
+    for tag in ("v1", "v2"):
+        removed = lambdad("images", "rm", f"{name}:{tag}", endpoint=server.url)
+        assert removed.returncode == 0, removed.stderr
+    assert name not in lambdad("images", "ls", endpoint=server.url).stdout
+    gone = lambdad("images", "rm", f"{name}:v1", endpoint=server.url)
+    assert gone.returncode == 1
+    assert f"InvalidParameterValueException: Source image {name}:v1 does not exist" in gone.stderr
+
+
+def test_bad_archives_refused(server: LambdadServer, tmp_path: Path) -> None:
+    traversal = tmp_path / "traversal.tar"
+    traversal.write_bytes(build_image([layer_tar([file("../../x", "y")])]).oci_layout())
+    refused = lambdad("images", "import", str(traversal), "--name", "bad:1", endpoint=server.url)
+    assert refused.returncode == 1
+    assert "InvalidParameterValueException: Source image bad:1 is not valid" in refused.stderr
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"not a tar at all" * 100)
+    refused = lambdad("images", "import", str(junk), "--name", "bad:2", endpoint=server.url)
+    assert refused.returncode == 1 and "not a readable tar" in refused.stderr
+    bad_name = lambdad("images", "import", str(junk), "--name", "Bad Name", endpoint=server.url)
+    assert bad_name.returncode == 1 and "InvalidParameterValueException" in bad_name.stderr
+
+
+def test_unsigned_callers_are_refused(server: LambdadServer) -> None:
+    response = httpx.post(f"{server.url}/_lambdad/images", params={"name": "x:1"}, content=b"x")
+    assert response.status_code == 403
+    assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
