@@ -18,7 +18,6 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.table import Table
 
 IMAGES = "/_lambdad/images"
 CHUNK = 1024 * 1024
@@ -108,21 +107,42 @@ def import_image(archive: Path, name: str, endpoint: str | None) -> None:
     )
 
 
+@images.command("pull")
+@click.argument("image_uri")
+@_endpoint
+def pull_image(image_uri: str, endpoint: str | None) -> None:
+    """Resolve IMAGE_URI now, as CreateFunction will (pulled from the server's
+    --image-registry when it is not here yet): check it, or have it ready."""
+    started = time.monotonic()
+    image = _client(endpoint).call("POST", f"{IMAGES}/pull", params={"uri": image_uri}).json()
+    click.echo(
+        f"{image['ImageUri']} is {image['ResolvedImageUri']} ({image['Architecture']}, "
+        f"{image['SizeBytes']} bytes unpacked; {time.monotonic() - started:.1f}s)"
+    )
+
+
 @images.command("ls")
 @_endpoint
 def list_images(endpoint: str | None) -> None:
     """List the images here: imported ones by name, pulled ones by repository."""
     found = _client(endpoint).call("GET", IMAGES).json()["Images"]
-    table = Table("NAMES", "REPOSITORY", "DIGEST", "ARCH", "SIZE", box=None)
+    rows = [("NAMES", "REPOSITORY", "DIGEST", "ARCH", "SIZE")]
     for image in found:
-        table.add_row(
-            ", ".join(image.get("Names", [])) or "-",
-            image["Repository"],
-            image["Digest"][:19],
-            image["Architecture"],
-            f"{image['SizeBytes'] / 1e6:.1f} MB",
+        rows.append(
+            (
+                ",".join(image.get("Names", [])) or "-",
+                image["Repository"],
+                image["Digest"][:19],
+                image["Architecture"],
+                f"{image['SizeBytes'] / 1e6:.1f}MB",
+            )
         )
-    Console().print(table)
+    # Plain columns, never cut to the terminal's width: names and repositories are long.
+    widths = [max(len(row[n]) for row in rows) for n in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 @images.command("rm")

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.images import build_image, busybox_layer, file, layer_tar
+from support.images import build_image, busybox_layer, file, layer_tar, push
+from support.registry import running_registry
 from support.server import LambdadServer, aws_env, lambdad_command
 
 pytestmark = pytest.mark.compat
@@ -72,3 +73,25 @@ def test_unsigned_callers_are_refused(server: LambdadServer) -> None:
     response = httpx.post(f"{server.url}/_lambdad/images", params={"name": "x:1"}, content=b"x")
     assert response.status_code == 403
     assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+
+
+def test_pull_from_the_configured_registry(tmp_path: Path) -> None:
+    with running_registry(tmp_path / "registry") as registry:
+        built = build_image([busybox_layer("#!/bin/sh\necho hi\n")])
+        push(registry.url, "team/pulled", "v1", built)
+        data = tmp_path / "data"
+        with LambdadServer(data, args=["--image-registry", registry.url]) as server:
+            uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/pulled:v1"
+            pulled = lambdad("images", "pull", uri, endpoint=server.url)
+            assert pulled.returncode == 0, pulled.stderr
+            resolved = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/team/pulled@{built.digest}"
+            assert f"{uri} is {resolved}" in pulled.stdout
+            assert (data / "images/rootfs" / built.digest[7:] / "bin/busybox").is_file()
+            listed = lambdad("images", "ls", endpoint=server.url)
+            assert "team/pulled" in listed.stdout and built.digest[:19] in listed.stdout
+            missing = lambdad("images", "pull", "team/pulled:v9", endpoint=server.url)
+            assert missing.returncode == 1
+            assert "Source image team/pulled:v9 does not exist" in missing.stderr
+            removed = lambdad("images", "rm", built.digest, endpoint=server.url)
+            assert removed.returncode == 0, removed.stderr
+            assert not (data / "images/rootfs" / built.digest[7:]).exists()

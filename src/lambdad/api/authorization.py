@@ -209,6 +209,7 @@ OPERATIONS.update(
         code_links.download_code: PUBLIC,
         # Container images (lambdad's own actions: the admin, or a policy that allows them).
         images.import_image: Operation("lambdad:ImportImage", _everything),
+        images.pull_image: Operation("lambdad:PullImage", _everything),
         images.list_images: Operation("lambdad:ListImages", _everything),
         images.delete_image: Operation("lambdad:DeleteImage", _everything),
         # AWS's JSON protocol (EventBridge, ...): the action is in X-Amz-Target,

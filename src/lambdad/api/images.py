@@ -2,6 +2,8 @@
 
     POST   /_lambdad/images?name=REPO:TAG   body: an OCI-layout tar or a docker-archive
                                             (any type but a browser form's) -> ImageShape
+    POST   /_lambdad/images/pull?uri=IMAGEURI  resolve (and pull) as CreateFunction will
+                                            -> ImageShape
     GET    /_lambdad/images                 -> {"Images": [ImageShape, ...]}
     DELETE /_lambdad/images?name=REPO:TAG   (or name=sha256:... for a pulled image) -> 204
 
@@ -27,6 +29,7 @@ from lambdad.api.shapes import encode
 from lambdad.api.shapes.images import ImageShape, ListImagesResponse
 from lambdad.concurrency import run_sync
 from lambdad.errors import InvalidParameterValue
+from lambdad.images.model import ResolvedImage
 from lambdad.images.service import ImageService
 
 
@@ -57,16 +60,27 @@ async def import_image(request: Request) -> Response:
         image = await run_sync(images.import_archive, path, name)
     finally:
         path.unlink(missing_ok=True)
+    return _resolved(image, status=201)
+
+
+async def pull_image(request: Request) -> Response:
+    images = _service(ApiContext.of(request))
+    uri = request.query_params.get("uri", "").strip()
+    if not uri:
+        raise InvalidParameterValue("The image URI (?uri=IMAGEURI) is missing.")
+    return _resolved(await run_sync(images.resolve, uri), status=200)
+
+
+def _resolved(image: ResolvedImage, status: int) -> Response:
     body = ImageShape(
         digest=image.digest,
-        repository=image.image_uri.rsplit(":", 1)[0],
+        repository=image.resolved_image_uri.split("@", 1)[0],
         architecture=image.architecture,
         size_bytes=image.size_bytes,
-        names=[image.image_uri],
         image_uri=image.image_uri,
         resolved_image_uri=image.resolved_image_uri,
     )
-    return Response(encode(body), status_code=201, media_type="application/json")
+    return Response(encode(body), status_code=status, media_type="application/json")
 
 
 async def list_images(request: Request) -> Response:

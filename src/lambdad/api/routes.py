@@ -112,6 +112,7 @@ routes = [
     Route(LOG_RETENTION, log_retention.delete_retention, methods=["DELETE"]),
     Route("/_lambdad/code/{key}", code_links.download_code, methods=["GET"]),
     Route("/_lambdad/images", images.import_image, methods=["POST"]),
+    Route("/_lambdad/images/pull", images.pull_image, methods=["POST"]),
     Route("/_lambdad/images", images.list_images, methods=["GET"]),
     Route("/_lambdad/images", images.delete_image, methods=["DELETE"]),
     # AWS's JSON protocol (X-Amz-Target): the events API.
