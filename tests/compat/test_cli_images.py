@@ -13,16 +13,13 @@ import pytest
 
 from support.images import build_image, busybox_layer, file, layer_tar, push
 from support.registry import running_registry
-from support.server import LambdadServer, aws_env, lambdad_command
+from support.server import LambdadServer, run_lambdad
 
 pytestmark = pytest.mark.compat
 
 
 def lambdad(*args: str, endpoint: str) -> subprocess.CompletedProcess[str]:
-    env = aws_env(endpoint=endpoint)  # signed with that server's key
-    env.pop("LAMBDAD_ENDPOINT", None)
-    command = [*lambdad_command(*args), "--endpoint", endpoint]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    return run_lambdad(*args, endpoint=endpoint, timeout=120)
 
 
 def test_import_list_remove(server: LambdadServer, tmp_path: Path) -> None:

@@ -9,16 +9,13 @@ from typing import Any
 import pytest
 
 from support.lambda_calls import new_function
-from support.server import LambdadServer, aws_env, boto3_client, lambdad_command
+from support.server import LambdadServer, boto3_client, lambdad_command, run_lambdad
 
 pytestmark = pytest.mark.compat
 
 
 def lambdad(*args: str, endpoint: str) -> subprocess.CompletedProcess[str]:
-    env = aws_env(endpoint=endpoint)  # signed with that server's key
-    env.pop("LAMBDAD_ENDPOINT", None)
-    command = [*lambdad_command(*args), "--endpoint", endpoint]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    return run_lambdad(*args, endpoint=endpoint)
 
 
 def test_add_list_remove(server: LambdadServer, lambda_client: Any) -> None:

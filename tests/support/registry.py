@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from support.processes import stop_process
 from support.server import free_port
 from support.waiting import wait_until
 
-STOP_TIMEOUT_S = 30.0
 CONFIG = """\
 version: 0.1
 log:
@@ -30,9 +28,7 @@ http:
 
 
 def registry_binary() -> str | None:
-    return shutil.which("docker-registry") or (
-        "/usr/bin/docker-registry" if Path("/usr/bin/docker-registry").exists() else None
-    )
+    return shutil.which("docker-registry")
 
 
 class Registry:
@@ -79,20 +75,15 @@ class Registry:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_S)
+        stop_process(process)
+
+    def __enter__(self) -> Registry:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
-@contextmanager
-def running_registry(workdir: Path) -> Iterator[Registry]:
-    registry = Registry(workdir).start()
-    try:
-        yield registry
-    finally:
-        registry.stop()
+def running_registry(workdir: Path) -> Registry:
+    """Use as `with running_registry(dir) as registry:`; stopped on leaving."""
+    return Registry(workdir)

@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 
+from support.processes import stop_process
 from support.server import aws_env, boto3_client, free_port
 from support.waiting import wait_until
-
-STOP_TIMEOUT_S = 30.0
 
 
 class S3Server:
@@ -61,14 +60,7 @@ class S3Server:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_S)
+        stop_process(process)
 
 
 @contextmanager

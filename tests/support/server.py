@@ -125,6 +125,14 @@ def lambdad_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "lambdad.cli", *args]
 
 
+def run_lambdad(*args: str, endpoint: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """A `lambdad` client command against `endpoint`, signed with that server's key."""
+    env = aws_env(endpoint=endpoint)
+    env.pop("LAMBDAD_ENDPOINT", None)
+    command = [*lambdad_command(*args), "--endpoint", endpoint]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+
+
 class LambdadServer:
     """One `lambdad server` process; use as a context manager or call start/stop."""
 
