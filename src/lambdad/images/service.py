@@ -51,7 +51,8 @@ class ImageService:
             raise ImageNotFound(str(reference))
         source = registry.source(reference)
         try:
-            return self.local.make_ready(reference, source)
+            with self.local.building():
+                return self.local.make_ready(reference, source)
         finally:
             source.close()
 
@@ -65,9 +66,10 @@ class ImageService:
         """Import an OCI-layout tar or a docker-archive under `name` (repo[:tag])."""
         reference = parse_local_name(name)
         progress(0, 1, "reading the archive")
-        source = read_archive(archive, self.local.blobs, self.local.limits, str(reference))
-        image = self.local.make_ready(reference, source, progress)
-        self.local.set_name(reference.local_name, image.digest)
+        with self.local.building():
+            source = read_archive(archive, self.local.blobs, self.local.limits, str(reference))
+            image = self.local.make_ready(reference, source, progress)
+            self.local.set_name(reference.local_name, image.digest)
         return image
 
     def images(self) -> list[ImageSummary]:

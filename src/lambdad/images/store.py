@@ -141,6 +141,40 @@ class _Locks:
             yield
 
 
+class _SweepGuard:
+    """Builds run side by side; a sweep runs alone: it would take the blobs and
+    layers of an image being made (not yet recorded) for garbage."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._building = 0
+        self._sweeping = False
+
+    @contextmanager
+    def building(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._sweeping)
+            self._building += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._building -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def sweeping(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._sweeping and not self._building)
+            self._sweeping = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._sweeping = False
+                self._cond.notify_all()
+
+
 class LocalImages:
     def __init__(self, root: Path, limits: ImageLimits | None = None) -> None:
         self.root = root
@@ -149,6 +183,8 @@ class LocalImages:
         for part in ("layers", "rootfs", "images", "names"):
             (root / part).mkdir(parents=True, exist_ok=True)
         self._locks = _Locks()
+        self._guard = _SweepGuard()
+        self.building = self._guard.building  # held while blobs come in and an image is made
         self.unpacked: list[str] = []  # layer digests unpacked by this object, in order
 
     # -- records and names -------------------------------------------------
@@ -217,6 +253,10 @@ class LocalImages:
 
     def sweep(self) -> None:
         """Remove layers and blobs that no image record refers to."""
+        with self._guard.sweeping():
+            self._sweep()
+
+    def _sweep(self) -> None:
         records = self.records()
         layers = {d for r in records for d in r.layers}
         wanted = layers | {r.digest for r in records}
@@ -230,9 +270,12 @@ class LocalImages:
                 self.blobs.delete(digest)
 
     def clean(self) -> None:
-        """Remove what an interrupted run left half made."""
-        for part in ("blobs", "layers", "rootfs", "images", "names"):
-            for path in (self.root / part).glob(".*"):
+        """Remove what an interrupted run left half made (and uploads it left)."""
+        for folder in (
+            self.root,
+            *(self.root / p for p in ("blobs", "layers", "rootfs", "images", "names")),
+        ):
+            for path in folder.glob(".*"):
                 _remove_path(path)
 
     # -- making an image ready ---------------------------------------------

@@ -25,6 +25,7 @@ every real root filesystem has (`/bin -> usr/bin`), and it does not bound sizes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import os
 import stat
@@ -42,6 +43,8 @@ from lambdad.images.limits import ImageLimits
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _CHUNK = 1024 * 1024
+# What an entry itself can provoke: a name too long, too many links to one file.
+_IMAGE_ERRNOS = {errno.ENAMETOOLONG, errno.EMLINK, errno.ELOOP, errno.EINVAL, errno.EEXIST}
 _LONG_HEADERS = {
     tarfile.XHDTYPE,
     tarfile.XGLTYPE,
@@ -125,6 +128,10 @@ def unpack_layer(blob: Path, dest: Path, limits: ImageLimits, image_uri: str) ->
         raise ImageInvalid(image_uri, f"a layer is refused: {e}") from None
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError) as e:
         raise ImageInvalid(image_uri, f"a layer is corrupt ({e or type(e).__name__})") from None
+    except OSError as e:
+        if e.errno not in _IMAGE_ERRNOS:
+            raise  # the host's trouble (a full disk), not the image's
+        raise ImageInvalid(image_uri, f"a layer cannot be unpacked ({e.strerror})") from None
 
 
 class _Unpacker:

@@ -15,6 +15,7 @@ from lambdad.images.limits import ImageLimits
 from lambdad.images.service import ImageService
 from lambdad.images.store import LocalImages
 from support.images import BuiltImage, build_image, digest_of, file, layer_tar
+from support.waiting import wait_until
 
 BASE = layer_tar([file("etc/os-release", "ID=scratch\n"), file("bin/tool", "#!/bin/sh\n", 0o755)])
 APP = layer_tar([file("var/task/app.sh", "echo hi\n", 0o755), file("etc/.wh.os-release")])
@@ -222,3 +223,17 @@ def test_not_an_archive(tmp_path: Path) -> None:
         service(tmp_path).import_archive(archive(tmp_path, b"PK\x03\x04 zip"), "app")
     with pytest.raises(ImageInvalid, match="neither"):
         service(tmp_path).import_archive(archive(tmp_path, layer_tar([file("x")])), "app")
+
+
+def test_a_sweep_waits_for_images_being_made(tmp_path: Path) -> None:
+    images = service(tmp_path)
+    image = images.import_archive(archive(tmp_path, simple_image().oci_layout()), "app:1")
+    layers = tmp_path / "images/layers"
+    with images.local.building():  # as an import or a pull in progress holds it
+        remover = threading.Thread(target=images.remove, args=("app:1",))
+        remover.start()
+        wait_until(lambda: images.local.record(image.digest) is None, "the record removed")
+        assert list(layers.iterdir())  # the sweep waits: they may be the new image's
+    remover.join(timeout=60)
+    assert not remover.is_alive()
+    assert list(layers.iterdir()) == []
