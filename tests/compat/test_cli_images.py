@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from support.images import build_image, busybox_layer, file, layer_tar, push
-from support.registry import running_registry
+from support.registry import registry_binary, running_registry
 from support.server import LambdadServer, run_lambdad
 
 pytestmark = pytest.mark.compat
@@ -72,6 +72,7 @@ def test_unsigned_callers_are_refused(server: LambdadServer) -> None:
     assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
 
 
+@pytest.mark.skipif(registry_binary() is None, reason="docker-registry is not installed")
 def test_pull_from_the_configured_registry(tmp_path: Path) -> None:
     with running_registry(tmp_path / "registry") as registry:
         built = build_image([busybox_layer("#!/bin/sh\necho hi\n")])
