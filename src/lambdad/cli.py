@@ -183,7 +183,7 @@ def main() -> None:
 def server(**options: Any) -> None:
     """Run the Lambda API server (settings also from LAMBDAD_* variables)."""
     from lambdad.endpoints import EndpointSettingError, parse_aws_endpoints
-    from lambdad.images.registry import parse_registries
+    from lambdad.images import parse_registries
     from lambdad.sandbox.egress import parse_allowed
     from lambdad.server import serve
 

@@ -41,10 +41,7 @@ from lambdad.iam import (
     Users,
     write_credentials,
 )
-from lambdad.images.limits import ImageLimits
-from lambdad.images.registry import parse_registries
-from lambdad.images.service import ImageService
-from lambdad.images.store import LocalImages
+from lambdad.images import ImageLimits, ImageService, LocalImages, parse_registries
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
 from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings, Provisioner
 from lambdad.runtimes import RuntimeStore

@@ -23,7 +23,7 @@ from lambdad.catalog.regional import is_regional
 from lambdad.events import EventRules, Scheduler
 from lambdad.iam import CredentialResolvers, Users
 from lambdad.iam.authorizer import Authorizer
-from lambdad.images.service import ImageService
+from lambdad.images import ImageService
 from lambdad.invoke import AsyncQueue, Invoker
 from lambdad.pool import Provisioner
 from lambdad.settings import Settings

@@ -29,8 +29,7 @@ from lambdad.api.shapes import encode
 from lambdad.api.shapes.images import ImageShape, ListImagesResponse
 from lambdad.concurrency import run_sync
 from lambdad.errors import InvalidParameterValue
-from lambdad.images.model import ResolvedImage
-from lambdad.images.service import ImageService
+from lambdad.images import ImageService, ResolvedImage
 
 
 def _service(ctx: ApiContext) -> ImageService:

@@ -11,8 +11,12 @@ from lambdad.images.errors import (
     RegistryUnavailable,
 )
 from lambdad.images.fake import FakeImageStore
+from lambdad.images.limits import ImageLimits
 from lambdad.images.model import Architecture, ImageRuntimeConfig, ImageStore, ResolvedImage
 from lambdad.images.reference import ImageReference, parse_reference
+from lambdad.images.registry import RegistrySettingError, parse_registries
+from lambdad.images.service import ImageService, ImageSummary
+from lambdad.images.store import LocalImages
 
 __all__ = [
     "Architecture",
@@ -20,13 +24,19 @@ __all__ = [
     "ImageArchitectureMismatch",
     "ImageError",
     "ImageInvalid",
+    "ImageLimits",
     "ImageNotFound",
     "ImageReference",
     "ImageRuntimeConfig",
+    "ImageService",
     "ImageStore",
+    "ImageSummary",
     "ImageTooLarge",
     "ImageUnsupported",
+    "LocalImages",
+    "RegistrySettingError",
     "RegistryUnavailable",
     "ResolvedImage",
     "parse_reference",
+    "parse_registries",
 ]
