@@ -129,6 +129,11 @@ def pick_manifest(index: dict[str, Any], image_uri: str) -> Descriptor:
     images = [d for d in found if d.media_type in MANIFEST_TYPES]
     if len(images) == 1 and images[0].platform == ("", ""):
         return images[0]  # an OCI layout's index of one image names no platform
+    if len(images) > 1 and all(d.platform == ("", "") for d in images):
+        raise ImageInvalid(
+            image_uri,
+            f"the index lists {len(images)} images and no platforms: one image per archive",
+        )
     for arch in (host_architecture(), *ARCHITECTURES):
         for d in images:
             if d.platform == ("linux", arch):

@@ -14,7 +14,7 @@ from lambdad.images import ImageInvalid, ImageNotFound, ImageTooLarge, ImageUnsu
 from lambdad.images.limits import ImageLimits
 from lambdad.images.service import ImageService
 from lambdad.images.store import LocalImages
-from support.images import BuiltImage, build_image, digest_of, file, layer_tar
+from support.images import OCI_MANIFEST, BuiltImage, build_image, digest_of, file, layer_tar
 from support.waiting import wait_until
 
 BASE = layer_tar([file("etc/os-release", "ID=scratch\n"), file("bin/tool", "#!/bin/sh\n", 0o755)])
@@ -237,3 +237,17 @@ def test_a_sweep_waits_for_images_being_made(tmp_path: Path) -> None:
     remover.join(timeout=60)
     assert not remover.is_alive()
     assert list(layers.iterdir()) == []
+
+
+def test_an_archive_of_several_images_is_refused_clearly(tmp_path: Path) -> None:
+    first, second = simple_image(), build_image([BASE])
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": b.digest, "size": len(b.manifest)}
+            for b in (first, second)
+        ],
+    }
+    first.blobs.update(second.blobs)
+    with pytest.raises(ImageInvalid, match="lists 2 images and no platforms"):
+        service(tmp_path).import_archive(archive(tmp_path, first.oci_layout(index)), "app")
