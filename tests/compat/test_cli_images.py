@@ -4,6 +4,7 @@ AWS's error, and the API refusing callers without the permission."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import uuid
 from pathlib import Path
@@ -11,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lambdad.client_signing import DeclaredPayloadSigV4Auth
 from support.images import build_image, busybox_layer, file, layer_tar, push
 from support.registry import registry_binary, running_registry
-from support.server import LambdadServer, run_lambdad
+from support.server import LambdadServer, credentials_for, run_lambdad
 
 pytestmark = pytest.mark.compat
 
@@ -93,3 +95,23 @@ def test_pull_from_the_configured_registry(tmp_path: Path) -> None:
             removed = lambdad("images", "rm", built.digest, endpoint=server.url)
             assert removed.returncode == 0, removed.stderr
             assert not (data / "images/rootfs" / built.digest[7:]).exists()
+
+
+def test_a_body_that_is_not_the_declared_one_is_refused(server: LambdadServer) -> None:
+    archive = build_image([layer_tar([file("x", "y")])]).oci_layout()
+    auth = DeclaredPayloadSigV4Auth(credentials_for(server.url), "us-east-1")
+    name = f"tampered-{uuid.uuid4().hex[:8]}:v1"
+    response = httpx.post(
+        f"{server.url}/_lambdad/images",
+        params={"name": name},
+        content=iter([archive]),
+        headers={
+            "Content-Type": "application/x-tar",
+            "x-amz-content-sha256": hashlib.sha256(b"another archive").hexdigest(),
+        },
+        auth=auth,
+        timeout=60,
+    )
+    assert response.status_code == 403, response.text
+    assert response.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+    assert name not in run_lambdad("images", "ls", endpoint=server.url).stdout
