@@ -22,6 +22,7 @@ from lambdad.errors import LambdadError
 from lambdad.iam import (
     ADMIN,
     CREDENTIALS_FILE,
+    ChangeMarker,
     KeyPair,
     NewKey,
     Roles,
@@ -69,7 +70,8 @@ def _database(
 def _users(data_dir: Path | None, database_url: str | None) -> Iterator[tuple[Users, Path]]:
     with _database(data_dir, database_url) as (engine, settings, folder):
         server_key = ServerKey.load_or_create(folder)
-        yield Users(UserStore(engine), server_key, settings.account_id), folder
+        changes = ChangeMarker(folder)  # a running server forgets what it remembered
+        yield Users(UserStore(engine), server_key, settings.account_id, changes.mark), folder
 
 
 def _show_once(key: NewKey) -> None:

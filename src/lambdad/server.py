@@ -35,6 +35,8 @@ from lambdad.events import EventRules, ScheduledRules, Scheduler, Ticker
 from lambdad.iam import (
     CREDENTIALS_FILE,
     Access,
+    CachedUsers,
+    ChangeMarker,
     CredentialResolvers,
     KeyPair,
     ServerKey,
@@ -140,13 +142,15 @@ def build_app(settings: Settings) -> ASGIApp:
     async def resource_policy(arn: str) -> dict[str, Any] | None:
         return await context.policies.document_for(arn)
 
-    users = Users(UserStore(engine), server_key, settings.account_id)
+    changes = ChangeMarker(data_dir)
+    users = Users(UserStore(engine), server_key, settings.account_id, changes.mark)
+    cached_users = CachedUsers(users, changes)
     access = Access.build(
         settings.account_id,
         RoleStore(engine),
         server_key,
         resource_policy,
-        users,
+        cached_users,
         enabled=settings.auth_enabled,
         credentials_ttl_s=settings.role_credentials_ttl_s,
     )
@@ -255,7 +259,7 @@ def build_app(settings: Settings) -> ASGIApp:
         event_rules=event_rules,
         scheduler=scheduler,
         s3_code=S3CodeFetcher(endpoints.s3),
-        credentials=CredentialResolvers([users, access.sessions]),
+        credentials=CredentialResolvers([cached_users, access.sessions]),
         authorizer=access.authorizer,
         images=images,
     )

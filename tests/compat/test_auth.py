@@ -259,6 +259,7 @@ def test_rotate_and_remove_take_effect_at_once(
     server: LambdadServer, user: tuple[str, KeyPair]
 ) -> None:
     name, old = user
+    client_with(server, old).list_functions()  # the server now remembers this key
     rotated = lambdad(server, "keys", "rotate", name)
     assert rotated.returncode == 0, rotated.stderr
     new = printed_key(rotated.stdout)
@@ -267,6 +268,7 @@ def test_rotate_and_remove_take_effect_at_once(
     listed = lambdad(server, "users", "ls")
     assert name in listed.stdout and new.access_key_id in listed.stdout
     assert new.secret_access_key not in listed.stdout
+    client_with(server, new).list_functions()
     assert lambdad(server, "users", "rm", name).returncode == 0
     refused(client_with(server, new).list_functions, "UnrecognizedClientException")
     again = lambdad(server, "users", "rm", name)

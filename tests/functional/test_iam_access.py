@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from lambdad.catalog import FunctionConfig
 from lambdad.errors import AccessDenied, InvalidParameterValue
-from lambdad.iam import Access, ServerKey, Users
+from lambdad.iam import Access, CachedUsers, ChangeMarker, ServerKey, Users
 from lambdad.store import RoleStore, UserStore
 from support.catalog import make_version
 
@@ -23,7 +23,8 @@ FN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
 
 def build(engine: sa.Engine, tmp_path: Path, enabled: bool = True) -> Access:
     key = ServerKey.load_or_create(tmp_path)
-    users = Users(UserStore(engine), key, ACCOUNT)
+    changes = ChangeMarker(tmp_path)
+    users = CachedUsers(Users(UserStore(engine), key, ACCOUNT, changes.mark), changes)
 
     async def no_resource_policy(_arn: str) -> dict[str, Any] | None:
         return None
@@ -67,7 +68,8 @@ async def test_users_are_held_to_their_policies_and_admin_to_none(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
     access = build(engine, tmp_path)
-    users = Users(UserStore(engine), ServerKey.load_or_create(tmp_path), ACCOUNT)
+    changes = ChangeMarker(tmp_path)
+    users = Users(UserStore(engine), ServerKey.load_or_create(tmp_path), ACCOUNT, changes.mark)
     admin_key = users.ensure_admin()
     assert admin_key is not None
     admin = users.lookup(admin_key.access_key_id)

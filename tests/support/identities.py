@@ -11,7 +11,7 @@ import json
 import subprocess
 from typing import Any
 
-from lambdad.iam import KeyPair, ServerKey, Users
+from lambdad.iam import ChangeMarker, KeyPair, ServerKey, Users
 from lambdad.settings import Settings
 from lambdad.store import UserStore, create_engine
 from support.server import ACCOUNT_ID, LambdadServer, aws_env, lambdad_command
@@ -27,7 +27,9 @@ def add_user(server: LambdadServer, name: str, policy: dict[str, Any]) -> KeyPai
     url = Settings(data_dir=server.data_dir, database_url=server.database_url).sqlalchemy_url
     engine = create_engine(url)
     try:
-        users = Users(UserStore(engine), ServerKey.load_or_create(server.data_dir), ACCOUNT_ID)
+        key_file = ServerKey.load_or_create(server.data_dir)
+        changes = ChangeMarker(server.data_dir)  # as `lambdad users add` marks it
+        users = Users(UserStore(engine), key_file, ACCOUNT_ID, changes.mark)
         key = users.add(name, [policy])
     finally:
         engine.dispose()

@@ -110,7 +110,9 @@ class Authenticator:
     ) -> tuple[Claim, ResolvedCredential]:
         """Everything but the signature itself: the claim, its key, token and time."""
         claim = read_claim(received_request(scope, None))
-        credential = await run_sync(self.credentials.lookup, claim.access_key_id)
+        credential = self.credentials.remembered(claim.access_key_id)
+        if credential is None:  # not in memory: the database, off the event loop
+            credential = await run_sync(self.credentials.lookup, claim.access_key_id)
         if credential is None:
             raise UnrecognizedClient()
         check_claim(claim, credential, self.clock(), services or self.services)

@@ -26,6 +26,7 @@ from lambdad.iam.principal import (
 from lambdad.iam.role_sessions import RoleSessions, SessionCredentials
 from lambdad.iam.roles import Role, Roles
 from lambdad.iam.server_key import SealBroken, ServerKey
+from lambdad.iam.user_cache import CachedUsers, ChangeMarker
 from lambdad.iam.users import (
     ADMIN,
     ADMIN_POLICY,
@@ -43,7 +44,9 @@ __all__ = [
     "Access",
     "Authorizer",
     "CREDENTIALS_FILE",
+    "CachedUsers",
     "Caller",
+    "ChangeMarker",
     "CredentialResolver",
     "CredentialResolvers",
     "Decision",

@@ -22,7 +22,8 @@ from lambdad.iam.principal import Principal, PrincipalKind
 from lambdad.iam.role_sessions import RoleSessions
 from lambdad.iam.roles import Roles
 from lambdad.iam.server_key import ServerKey
-from lambdad.iam.users import ADMIN, NoSuchUser, Users
+from lambdad.iam.user_cache import CachedUsers
+from lambdad.iam.users import ADMIN, NoSuchUser
 from lambdad.store.roles import RoleStore
 
 
@@ -40,7 +41,7 @@ class Access:
         role_store: RoleStore,
         server_key: ServerKey,
         resource_policy: ResourcePolicy,
-        users: Users,
+        users: CachedUsers,
         *,
         enabled: bool,
         credentials_ttl_s: float,
@@ -61,6 +62,9 @@ class Access:
                 policy = None if role_arn is None else await roles.policy_of(role_arn)
                 return [] if policy is None else [policy]
             if principal.kind is PrincipalKind.USER:
+                remembered = users.remembered_policies(principal.name)
+                if remembered is not None:
+                    return remembered
                 return await run_sync(user_policies, principal.name)
             return []
 

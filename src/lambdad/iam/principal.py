@@ -77,7 +77,13 @@ class ResolvedCredential:
 
 class CredentialResolver(Protocol):
     def lookup(self, access_key_id: str) -> ResolvedCredential | None:
-        """The credential of `access_key_id`, or None when this resolver does not know it."""
+        """The credential of `access_key_id`, or None when this resolver does not know it
+        (may block: called from a worker thread)."""
+        ...
+
+    def remembered(self, access_key_id: str) -> ResolvedCredential | None:
+        """The credential if it is at hand in memory, else None (never blocks: called
+        on the event loop before `lookup` is)."""
         ...
 
 
@@ -94,6 +100,13 @@ class CredentialResolvers:
     def lookup(self, access_key_id: str) -> ResolvedCredential | None:
         for resolver in self._resolvers:
             found = resolver.lookup(access_key_id)
+            if found is not None:
+                return found
+        return None
+
+    def remembered(self, access_key_id: str) -> ResolvedCredential | None:
+        for resolver in self._resolvers:
+            found = resolver.remembered(access_key_id)
             if found is not None:
                 return found
         return None

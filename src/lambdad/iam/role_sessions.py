@@ -123,6 +123,10 @@ class RoleSessions:
             self._secret(access_key_id), session.token, session.principal, session.expires_at
         )
 
+    def remembered(self, access_key_id: str) -> ResolvedCredential | None:
+        """`CredentialResolver`: sessions live in memory, so this is `lookup`."""
+        return self.lookup(access_key_id)
+
     def role_of(self, principal: Principal) -> str | None:
         """The role ARN a role-session principal acts for."""
         if principal.access_key_id is None:

@@ -34,6 +34,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from hashlib import sha256
 from urllib.parse import unquote
 
@@ -369,6 +370,16 @@ class _ReceivedRequestSigner(SigV4Auth):  # type: ignore[misc]
         result: str = self.signature(self.string_to_sign(aws_request, canonical), aws_request)
         return result
 
+    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+        # botocore's, with the signing key remembered (it changes once a day per key).
+        key = signing_key(
+            self.credentials.secret_key,
+            request.context["timestamp"][0:8],
+            self._region_name,
+            self._service_name,
+        )
+        return hmac.new(key, string_to_sign.encode(), sha256).hexdigest()
+
     def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
         # Exactly what the client signed: a listed header it did not send is signed
         # as absent (and so fails), an unlisted one it did send is left out.
@@ -378,3 +389,13 @@ class _ReceivedRequestSigner(SigV4Auth):  # type: ignore[misc]
         # Used when no x-amz-content-sha256 header was signed (else botocore takes the
         # header, which _payload_hashes has already held to the body).
         return self._payload_hash
+
+
+@lru_cache(maxsize=1024)
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """SigV4's derived key (four HMACs), remembered per (secret, date, region,
+    service) as the AWS SDKs do: it is the same for every request of a day."""
+    key = hmac.new(f"AWS4{secret}".encode(), date.encode(), sha256).digest()
+    for part in (region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), sha256).digest()
+    return key

@@ -15,6 +15,7 @@ import base64
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,10 +66,19 @@ class NewKey:
 
 
 class Users:
-    def __init__(self, store: UserStore, server_key: ServerKey, account_id: str) -> None:
+    def __init__(
+        self,
+        store: UserStore,
+        server_key: ServerKey,
+        account_id: str,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.server_key = server_key
         self.account_id = account_id
+        # Called after each committed change (a running server's cache follows it:
+        # `user_cache.ChangeMarker`).
+        self.on_change = on_change
 
     def add(self, name: str, policies: list[dict[str, Any]]) -> NewKey:
         if not USER_NAME.match(name):
@@ -81,6 +91,7 @@ class Users:
         user = UserRow(name, _random_id("AIDA", 17), list(policies), time.time())
         if not self.store.create(user, row):
             raise UserExists(name)
+        self._changed()
         return key
 
     def ensure_admin(self) -> NewKey | None:
@@ -108,11 +119,13 @@ class Users:
     def remove(self, name: str) -> None:
         if not self.store.delete(name):
             raise NoSuchUser(name)
+        self._changed()
 
     def rotate(self, name: str) -> NewKey:
         key, row = self._new_key(name)
         if not self.store.replace_keys(name, row):
             raise NoSuchUser(name)
+        self._changed()
         return key
 
     def lookup(self, access_key_id: str) -> ResolvedCredential | None:
@@ -123,6 +136,10 @@ class Users:
         secret = self.server_key.open(row.secret_sealed, _context(access_key_id))
         principal = Principal.user(self.account_id, row.user_name, access_key_id)
         return ResolvedCredential(secret.decode(), None, principal)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def _new_key(self, name: str) -> tuple[NewKey, AccessKeyRow]:
         key_id = _random_id("AKIA", 16)

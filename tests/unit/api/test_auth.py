@@ -50,6 +50,9 @@ class FakeResolver:
             )
         return None
 
+    def remembered(self, access_key_id: str) -> ResolvedCredential | None:
+        return None
+
 
 async def echo(request: Request) -> JSONResponse:
     principal: Principal = request.state.principal

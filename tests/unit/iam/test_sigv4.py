@@ -3,6 +3,7 @@ presigned forms), and each way a request is refused."""
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from lambdad.iam.sigv4 import (
     ReceivedRequest,
     UnrecognizedClient,
     read_claim,
+    signing_key,
     verify,
 )
 
@@ -211,3 +213,12 @@ def test_a_service_the_server_does_not_speak() -> None:
     request, _ = signed()
     with pytest.raises(InvalidSignature, match="scoped to correct service"):
         verify(read_claim(request), request, CREDENTIAL, datetime.now(UTC), frozenset({"events"}))
+
+
+def test_the_remembered_signing_key_is_botocores() -> None:
+    signer = SigV4Auth(Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI"), "lambda", "eu-west-1")
+    request = AWSRequest(method="GET", url="http://lambdad/")
+    request.context["timestamp"] = "20261201T052200Z"
+    expected = signer.signature("the string to sign", request)
+    key = signing_key("wJalrXUtnFEMI", "20261201", "eu-west-1", "lambda")
+    assert hmac.new(key, b"the string to sign", sha256).hexdigest() == expected
