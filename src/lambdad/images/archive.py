@@ -91,6 +91,11 @@ def read_archive(
                 parts = name.split("/")
                 if len(parts) == 3 and parts[:2] == ["blobs", "sha256"]:
                     expected = f"sha256:{parts[2]}"
+                    if blobs.exists(expected):
+                        # Stored and verified already (a shared layer): its bytes
+                        # here are skipped, and the stored ones are what is used.
+                        by_name[name] = expected
+                        continue
                 by_name[name] = blobs.put(
                     _chunks(data, member.size), image_uri, expected=expected, max_size=member.size
                 )

@@ -81,7 +81,10 @@ def test_a_shared_layer_is_unpacked_once(tmp_path: Path) -> None:
     images = service(tmp_path)
     first = images.import_archive(archive(tmp_path, simple_image().oci_layout()), "a:1")
     other = build_image([BASE, layer_tar([file("other", "2")])])
+    base_blob = images.local.blobs.path(digest_of(other.layers[0]))
+    inode = base_blob.stat().st_ino
     second = images.import_archive(archive(tmp_path, other.oci_layout(), "b.tar"), "b:1")
+    assert base_blob.stat().st_ino == inode  # a blob already stored is not written again
     assert len(images.local.unpacked) == 3  # BASE once, APP, and the other top layer
     assert os.stat(first.rootfs / "bin/tool").st_ino == os.stat(second.rootfs / "bin/tool").st_ino
 
