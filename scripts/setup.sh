@@ -18,6 +18,8 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(postgresql curl)
   # Container-image tests: a local OCI registry, and busybox for the images they build.
   packages+=(docker-registry busybox-static)
+  # The console's tests drive Debian's headless Chromium (Playwright by its path).
+  packages+=(chromium chromium-driver)
 fi
 
 missing=()

@@ -30,6 +30,7 @@ from lambdad.catalog import (
     S3CodeFetcher,
 )
 from lambdad.concurrency import run_sync
+from lambdad.console import console_routes
 from lambdad.endpoints import lambda_url, parse_aws_endpoints
 from lambdad.events import EventRules, ScheduledRules, Scheduler, Ticker
 from lambdad.iam import (
@@ -304,7 +305,12 @@ def build_app(settings: Settings) -> ASGIApp:
                     await logs.flush()
         engine.dispose()
 
-    return create_app(context, lifespan=lifespan, function_urls=FunctionUrlFront(context))
+    return create_app(
+        context,
+        lifespan=lifespan,
+        extra_routes=console_routes(),
+        function_urls=FunctionUrlFront(context),
+    )
 
 
 def _plain_uvicorn_name(record: logging.LogRecord) -> bool:

@@ -22,7 +22,8 @@ The signature covers the body's hash, so no handler runs before it is checked:
   at a time. `BodyGuard` then applies each operation's own limit.
 
 Not signed with SigV4, and so not checked here: code download links
-(`/_lambdad/code/…`, presigned by the server itself, see `code_links.py`) and
+(`/_lambdad/code/…`, presigned by the server itself, see `code_links.py`), the
+console's static pages (`/console/…`: they hold no data, and sign what they ask), and
 function URLs (their front checks SigV4 itself when the URL's AuthType is
 AWS_IAM). With authentication off (`--auth off`, loopback only) every request
 is served as the anonymous principal.
@@ -65,7 +66,8 @@ log = logging.getLogger(__name__)
 
 # The SigV4 services this server answers for (a signature names one in its scope).
 SERVICES = frozenset({"lambda", "events", "scheduler", "logs"})
-UNSIGNED_PATHS = ("/_lambdad/code/",)
+UNSIGNED_PATHS = ("/_lambdad/code/", "/console/")
+UNSIGNED_EXACT = frozenset({"/console"})
 # Hashing a large body blocks; past this it is done off the event loop.
 _HASH_INLINE_BYTES = 256 * 1024
 
@@ -163,7 +165,8 @@ class Authentication:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        if not self.enabled or scope["path"].startswith(UNSIGNED_PATHS):
+        path = scope["path"]
+        if not self.enabled or path.startswith(UNSIGNED_PATHS) or path in UNSIGNED_EXACT:
             state["principal"] = Principal.anonymous()
             await self.app(scope, receive, send)
             return

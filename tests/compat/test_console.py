@@ -1,0 +1,207 @@
+"""The web console in a real headless Chromium against a live server: sign in with a
+real key, find a function, edit its code and deploy, invoke it and see its result,
+REPORT line and logs, create an alias; what the console did is checked with boto3.
+Screenshots of each step are saved as test artifacts (support/browser.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from support.browser import WAIT_MS, headless_chromium, screenshot
+from support.marks import needs_sandbox
+from support.server import LambdadServer, boto3_client
+from support.zips import make_zip
+
+pytestmark = [pytest.mark.compat, *needs_sandbox]
+
+PLAIN_HOST = "console.test"
+"""A name that is not loopback: the browser treats its plain http as insecure."""
+SOURCE = "def handler(event, context):\n    print('seen', event.get('who'))\n    return {'v': 1}\n"
+EDITED = (
+    "def handler(event, context):\n"
+    "    print('edited handler saw', event.get('who'))\n"
+    "    return {'v': 2, 'who': event.get('who')}\n"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdadServer]:
+    data_dir = tmp_path_factory.mktemp("console") / "data"
+    with LambdadServer(data_dir, args=["--public-host", PLAIN_HOST]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with headless_chromium(host_rules=f"MAP {PLAIN_HOST} 127.0.0.1") as running:
+        yield running
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+def sign_in(page: Page, server: LambdadServer, base: str | None = None) -> None:
+    key = server.admin_key
+    assert key is not None
+    page.goto(f"{base or server.url}/console/")
+    page.fill("#access-key-id", key.access_key_id)
+    page.fill("#secret-access-key", key.secret_access_key)
+    page.click("#sign-in")
+    expect(page.locator("#sign-out")).to_be_visible()
+
+
+def deployed_source(client: Any, name: str) -> str:
+    location = client.get_function(FunctionName=name)["Code"]["Location"]
+    with zipfile.ZipFile(io.BytesIO(httpx.get(location, timeout=30).content)) as archive:
+        return archive.read("app.py").decode()
+
+
+def test_the_console_flow(server: LambdadServer, page: Page) -> None:
+    client = boto3_client(server.url)
+    client.create_function(
+        FunctionName="console-demo",
+        Runtime="python3.12",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": SOURCE})},
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName="console-demo")
+
+    sign_in(page, server)
+    link = page.locator("a.function-link", has_text="console-demo")
+    expect(link).to_be_visible()
+    screenshot(page, "01-function-list")
+
+    link.click()
+    editor = page.locator("#code-editor")
+    expect(editor).to_have_value(SOURCE)
+    editor.fill(EDITED)
+    page.click("#deploy")
+    expect(page.locator("#deploy-status")).to_contain_text("Deployed")
+    screenshot(page, "02-code-deployed")
+    assert deployed_source(client, "console-demo") == EDITED
+
+    page.click("#tab-link-test")
+    page.fill("#event-payload", json.dumps({"who": "chromium"}))
+    page.click("#invoke")
+    expect(page.locator("#invoke-outcome")).to_contain_text("Succeeded")
+    payload = json.loads(page.locator("#invoke-payload").inner_text())
+    assert payload == {"v": 2, "who": "chromium"}
+    expect(page.locator("#invoke-report")).to_contain_text("Billed Duration")
+    expect(page.locator("#invoke-log")).to_contain_text("edited handler saw chromium")
+    expect(page.locator("#invoke-log")).to_contain_text("REPORT RequestId:")
+    screenshot(page, "03-invoked")
+
+    page.click("#tab-link-logs")
+    expect(page.locator("#log-events")).to_contain_text("edited handler saw chromium")
+    expect(page.locator("#log-events")).to_contain_text("REPORT RequestId:")
+    page.fill("#log-search", "edited -nothing-like-this")
+    expect(page.locator("#log-events .log-event")).to_have_count(1)
+    screenshot(page, "04-logs")
+
+    page.click("#tab-link-versions")
+    page.click("#publish-version")
+    expect(page.locator("#versions-status")).to_contain_text("Published version 1")
+    page.fill("#alias-name", "live")
+    page.select_option("#alias-version", "1")
+    page.click("#create-alias")
+    expect(page.locator("#alias-table")).to_contain_text("live")
+    screenshot(page, "05-alias")
+    alias = client.get_alias(FunctionName="console-demo", Name="live")
+    assert alias["FunctionVersion"] == "1"
+
+
+def test_configuration_is_edited(server: LambdadServer, page: Page) -> None:
+    client = boto3_client(server.url)
+    client.create_function(
+        FunctionName="console-config",
+        Runtime="python3.12",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": SOURCE})},
+        Environment={"Variables": {"KEEP": "1"}},
+    )
+    sign_in(page, server)
+    page.goto(f"{server.url}/console/#/functions/console-config/configuration")
+    page.fill("#cfg-memory", "256")
+    page.click("#add-env")
+    page.locator("#env-rows .env-key").last.fill("ADDED")
+    page.locator("#env-rows .env-value").last.fill("yes")
+    page.click("#save-config")
+    expect(page.locator("#config-status")).to_contain_text("Saved (256 MB")
+    config = client.get_function_configuration(FunctionName="console-config")
+    assert config["MemorySize"] == 256
+    assert config["Environment"]["Variables"] == {"KEEP": "1", "ADDED": "yes"}
+
+
+def test_a_wrong_key_is_refused(server: LambdadServer, page: Page) -> None:
+    key = server.admin_key
+    assert key is not None
+    page.goto(f"{server.url}/console/")
+    page.fill("#access-key-id", key.access_key_id)
+    page.fill("#secret-access-key", "not-the-secret")
+    page.click("#sign-in")
+    expect(page.locator(".signin .notice.error")).to_contain_text("refused")
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_plain_http_signs_without_webcrypto(server: LambdadServer, page: Page) -> None:
+    """On plain http to a non-loopback name there is no crypto.subtle: the console
+    signs with its own SHA-256 and says the connection is not protected."""
+    base = f"http://{PLAIN_HOST}:{server.port}"
+    sign_in(page, server, base)
+    expect(page.locator("#banners")).to_contain_text("not a secure context")
+    assert page.evaluate("Boolean(globalThis.crypto && crypto.subtle)") is False
+    expect(page.locator("#function-table")).to_be_visible()
+    page.click("#sign-out")
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_auth_off_is_said_on_every_page(tmp_path: Path, browser: Browser) -> None:
+    with LambdadServer(tmp_path / "data", args=["--auth", "off"]) as open_server:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(f"{open_server.url}/console/")
+            expect(page.locator("#banners")).to_contain_text("Authentication is off")
+        finally:
+            context.close()
+
+
+def test_the_pages_are_served_unsigned_and_framing_is_refused(server: LambdadServer) -> None:
+    index = httpx.get(f"{server.url}/console/", timeout=30)
+    assert index.status_code == 200
+    assert 'src="js/main.js"' in index.text
+    assert "frame-ancestors 'none'" in index.headers["content-security-policy"]
+    assert index.headers["x-frame-options"] == "DENY"
+    module = httpx.get(f"{server.url}/console/js/sigv4.js", timeout=30)
+    assert module.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    redirect = httpx.get(f"{server.url}/console", timeout=30)
+    assert redirect.status_code == 308 and redirect.headers["location"] == "/console/"
+    settings = httpx.get(f"{server.url}/console/settings.json", timeout=30).json()
+    assert settings == {"region": "us-east-1", "authEnabled": True}
+    # The API beside them still wants a signature.
+    refused = httpx.get(f"{server.url}/2015-03-31/functions/", timeout=30)
+    assert refused.status_code == 403
+    assert httpx.get(f"{server.url}/console/no-such-file.js", timeout=30).status_code == 404
