@@ -60,6 +60,18 @@ def page(browser: Browser) -> Iterator[Page]:
     assert not errors, f"the page threw: {errors}"
 
 
+def create_function(client: Any, name: str, **extra: Any) -> None:
+    client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": SOURCE})},
+        **extra,
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName=name)
+
+
 def sign_in(page: Page, server: LambdadServer, base: str | None = None) -> None:
     key = server.admin_key
     assert key is not None
@@ -78,14 +90,7 @@ def deployed_source(client: Any, name: str) -> str:
 
 def test_the_console_flow(server: LambdadServer, page: Page) -> None:
     client = boto3_client(server.url)
-    client.create_function(
-        FunctionName="console-demo",
-        Runtime="python3.12",
-        Role="arn:aws:iam::000000000000:role/lambda-role",
-        Handler="app.handler",
-        Code={"ZipFile": make_zip({"app.py": SOURCE})},
-    )
-    client.get_waiter("function_active_v2").wait(FunctionName="console-demo")
+    create_function(client, "console-demo")
 
     sign_in(page, server)
     link = page.locator("a.function-link", has_text="console-demo")
@@ -133,14 +138,7 @@ def test_the_console_flow(server: LambdadServer, page: Page) -> None:
 
 def test_configuration_is_edited(server: LambdadServer, page: Page) -> None:
     client = boto3_client(server.url)
-    client.create_function(
-        FunctionName="console-config",
-        Runtime="python3.12",
-        Role="arn:aws:iam::000000000000:role/lambda-role",
-        Handler="app.handler",
-        Code={"ZipFile": make_zip({"app.py": SOURCE})},
-        Environment={"Variables": {"KEEP": "1"}},
-    )
+    create_function(client, "console-config", Environment={"Variables": {"KEEP": "1"}})
     sign_in(page, server)
     page.goto(f"{server.url}/console/#/functions/console-config/configuration")
     page.fill("#cfg-memory", "256")

@@ -94,6 +94,24 @@ function dosTime(now) {
   };
 }
 
+/** A local (at 4) or central (at 6) file header: the fields both have, in the same order. */
+function header(signature, fixedLength, at, { method, time, date, crc, compressed, size, name }) {
+  const bytes = new Uint8Array(fixedLength + name.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, signature, true);
+  view.setUint16(at, 20, true); // version needed: 2.0 (deflate)
+  view.setUint16(at + 2, UTF8_FLAG, true);
+  view.setUint16(at + 4, method, true);
+  view.setUint16(at + 6, time, true);
+  view.setUint16(at + 8, date, true);
+  view.setUint32(at + 10, crc, true);
+  view.setUint32(at + 14, compressed, true);
+  view.setUint32(at + 18, size, true);
+  view.setUint16(at + 22, name.length, true);
+  bytes.set(name, fixedLength);
+  return bytes;
+}
+
 /** A zip archive (Uint8Array) of entries [{ name, data, mode?, time?, date? }], deflated. */
 export async function writeZip(entries) {
   const encoder = new TextEncoder();
@@ -109,35 +127,13 @@ export async function writeZip(entries) {
     const [method, stored] = deflated.length < data.length ? [8, deflated] : [0, data];
     const time = entry.time ?? stamp.time;
     const date = entry.date ?? stamp.date;
-    const local = new Uint8Array(30 + name.length);
-    const lv = new DataView(local.buffer);
-    lv.setUint32(0, LOCAL, true);
-    lv.setUint16(4, 20, true);
-    lv.setUint16(6, UTF8_FLAG, true);
-    lv.setUint16(8, method, true);
-    lv.setUint16(10, time, true);
-    lv.setUint16(12, date, true);
-    lv.setUint32(14, crc, true);
-    lv.setUint32(18, stored.length, true);
-    lv.setUint32(22, data.length, true);
-    lv.setUint16(26, name.length, true);
-    local.set(name, 30);
-    const central = new Uint8Array(46 + name.length);
+    const fields = { method, time, date, crc, compressed: stored.length, size: data.length, name };
+    const local = header(LOCAL, 30, 4, fields);
+    const central = header(CENTRAL, 46, 6, fields);
     const cv = new DataView(central.buffer);
-    cv.setUint32(0, CENTRAL, true);
     cv.setUint16(4, (3 << 8) | 20, true); // made by Unix: the external attributes hold the mode
-    cv.setUint16(6, 20, true);
-    cv.setUint16(8, UTF8_FLAG, true);
-    cv.setUint16(10, method, true);
-    cv.setUint16(12, time, true);
-    cv.setUint16(14, date, true);
-    cv.setUint32(16, crc, true);
-    cv.setUint32(20, stored.length, true);
-    cv.setUint32(24, data.length, true);
-    cv.setUint16(28, name.length, true);
     cv.setUint32(38, ((entry.mode ?? DEFAULT_MODE) << 16) >>> 0, true);
     cv.setUint32(42, offset, true);
-    central.set(name, 46);
     locals.push(local, stored);
     centrals.push(central);
     offset += local.length + stored.length;
