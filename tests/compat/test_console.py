@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,6 +137,28 @@ def test_the_console_flow(server: LambdadServer, page: Page) -> None:
     assert alias["FunctionVersion"] == "1"
 
 
+def test_a_function_is_created_and_deleted(server: LambdadServer, page: Page) -> None:
+    client = boto3_client(server.url)
+    sign_in(page, server)
+    page.click("#open-create")
+    page.fill("#new-function-name", "console-made")
+    page.select_option("#new-function-runtime", "python3.12")
+    page.click("#create-function")
+    expect(page.locator("#code-editor")).to_have_value(re.compile("Hello from lambdad!"))
+    screenshot(page, "06-created")
+    config = client.get_function_configuration(FunctionName="console-made")
+    assert (config["Runtime"], config["Handler"]) == (
+        "python3.12",
+        "lambda_function.lambda_handler",
+    )
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-function")
+    expect(page.locator("#function-table")).to_be_visible()
+    expect(page.locator("a.function-link", has_text="console-made")).to_have_count(0)
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_function(FunctionName="console-made")
+
+
 def test_configuration_is_edited(server: LambdadServer, page: Page) -> None:
     client = boto3_client(server.url)
     create_function(client, "console-config", Environment={"Variables": {"KEEP": "1"}})
@@ -198,7 +221,7 @@ def test_the_pages_are_served_unsigned_and_framing_is_refused(server: LambdadSer
     redirect = httpx.get(f"{server.url}/console", timeout=30)
     assert redirect.status_code == 308 and redirect.headers["location"] == "/console/"
     settings = httpx.get(f"{server.url}/console/settings.json", timeout=30).json()
-    assert settings == {"region": "us-east-1", "authEnabled": True}
+    assert settings == {"region": "us-east-1", "authEnabled": True, "accountId": "000000000000"}
     # The API beside them still wants a signature.
     refused = httpx.get(f"{server.url}/2015-03-31/functions/", timeout=30)
     assert refused.status_code == 403

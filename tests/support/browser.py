@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 ARTIFACTS = Path(
@@ -25,6 +25,7 @@ ARTIFACTS = Path(
 )
 # Bounds every wait of a console test: a busy two-core machine cold-starts slowly.
 WAIT_MS = 60_000
+expect.set_options(timeout=WAIT_MS)  # Playwright's own default is 5 s
 
 
 def chromium_path() -> str:

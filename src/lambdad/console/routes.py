@@ -63,9 +63,16 @@ class _SecureHeaders:
 
 
 async def console_settings(request: Request) -> Response:
-    """What the pages need before sign-in: the default region, whether auth is on."""
+    """What the pages need before sign-in: the default region, whether auth is on, the
+    account id (in every ARN the API shows; AWS does not hold account ids secret)."""
     settings = ApiContext.of(request).settings
-    return JSONResponse({"region": settings.region, "authEnabled": settings.auth_enabled})
+    return JSONResponse(
+        {
+            "region": settings.region,
+            "authEnabled": settings.auth_enabled,
+            "accountId": settings.account_id,
+        }
+    )
 
 
 async def to_console(_request: Request) -> Response:

@@ -75,7 +75,7 @@ async function route_() {
   try {
     if (parts[0] === "account") await renderAccount(app, api, current);
     else if (parts[0] === "functions" && parts[1]) await renderFunction(app, api, parts[1], parts[2] || "code", current);
-    else await renderFunctionList(app, api, current);
+    else await renderFunctionList(app, api, current, serverSettings);
   } catch (error) {
     if (!current()) return;
     fill(app, notice("error", `${error.name}: ${error.message}`));

@@ -1,7 +1,7 @@
 // A function's page: its summary and one tab at a time (#/functions/NAME/TAB).
 
 import { seg } from "../api.js";
-import { facts, fill, formatTime, h } from "../ui.js";
+import { busy, facts, fill, formatTime, h } from "../ui.js";
 import { renderCode } from "./code.js";
 import { renderTest } from "./test.js";
 import { renderLogs } from "./logs.js";
@@ -39,6 +39,15 @@ export async function renderFunction(app, api, name, tab, current) {
   if (!current()) return;
   const config = fn.Configuration;
   const panel = h("section", { class: "tab-panel", id: `tab-${tab}` });
+  const status = h("div", { class: "status", id: "function-status" });
+  const remove = h("button", { class: "danger", id: "delete-function" }, "Delete function");
+  remove.addEventListener("click", () => {
+    if (!confirm(`Delete ${name} with its versions and aliases? This cannot be undone.`)) return;
+    busy(remove, status, async () => {
+      await api.lambda("DELETE", `/2015-03-31/functions/${seg(name)}`);
+      location.hash = "#/functions";
+    });
+  });
   const summary = h("div", { class: "page-head" },
     h("div", {},
       h("a", { href: "#/functions", class: "muted" }, "Functions"), " / ",
@@ -51,10 +60,11 @@ export async function renderFunction(app, api, name, tab, current) {
       ["Last modified", formatTime(config.LastModified)],
       ["ARN", h("span", { class: "mono small" }, config.FunctionArn)],
     ]),
+    remove,
     config.Description ? h("p", { class: "muted" }, config.Description) : null);
   const tabs = h("nav", { class: "tabs", role: "tablist" }, TABS.map(([id, label]) =>
     h("a", { href: `#/functions/${seg(name)}/${id}`, class: id === tab ? "active" : "", role: "tab", id: `tab-link-${id}` }, label)));
-  fill(app, summary, tabs, panel);
+  fill(app, summary, status, tabs, panel);
   const render = (TABS.find(([id]) => id === tab) || TABS[0])[2];
   const reload = () => getFunction(api, name);
   await render(panel, api, fn, { current, reload });

@@ -3,8 +3,9 @@
 
 import { seg } from "../api.js";
 import { formatBytes, formatTime, h, fill, table } from "../ui.js";
+import { createFunctionCard } from "./create.js";
 
-export async function renderFunctionList(app, api, current) {
+export async function renderFunctionList(app, api, current, serverSettings) {
   fill(app, h("p", { class: "muted" }, "Loading functions…"));
   const functions = await api.listAll("/2015-03-31/functions/", "Functions");
   if (!current()) return;
@@ -24,10 +25,15 @@ export async function renderFunctionList(app, api, current) {
     const shown = functions.filter((fn) => fn.FunctionName.toLowerCase().includes(term));
     fill(body, table(columns, shown, "No function matches."));
   });
+  const createSlot = h("div");
+  const openCreate = h("button", { class: "primary", id: "open-create", onclick: () => {
+    fill(createSlot, createSlot.childElementCount ? null : createFunctionCard(api, serverSettings.accountId || "000000000000"));
+  } }, "Create function");
   fill(app,
     h("div", { class: "page-head" },
       h("h1", {}, "Functions"),
       h("span", { class: "muted" }, `${functions.length} in ${api.session.region}`)),
-    h("div", { class: "toolbar" }, filter),
+    h("div", { class: "toolbar" }, filter, openCreate),
+    createSlot,
     body);
 }
