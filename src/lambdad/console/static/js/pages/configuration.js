@@ -20,6 +20,24 @@ export async function renderConfiguration(panel, api, fn) {
   const timeout = h("input", { id: "cfg-timeout", type: "number", min: 1, max: 900, value: config.Timeout });
   const storage = h("input", { id: "cfg-storage", type: "number", min: 512, max: 10240, value: (config.EphemeralStorage || {}).Size || 512 });
   const handler = h("input", { id: "cfg-handler", value: config.Handler || "", spellcheck: "false" });
+  const logging = config.LoggingConfig || {};
+  const tracing = h("select", { id: "cfg-tracing" }, ["PassThrough", "Active"].map((m) => h("option", { value: m }, m)));
+  tracing.value = (config.TracingConfig || {}).Mode || "PassThrough";
+  const logFormat = h("select", { id: "cfg-log-format" }, ["Text", "JSON"].map((m) => h("option", { value: m }, m)));
+  logFormat.value = logging.LogFormat || "Text";
+  const levels = (id, values, value) => {
+    const select = h("select", { id }, h("option", { value: "" }, "default"), values.map((v) => h("option", { value: v }, v)));
+    select.value = value || "";
+    return select;
+  };
+  const appLevel = levels("cfg-app-level", ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], logging.ApplicationLogLevel);
+  const systemLevel = levels("cfg-system-level", ["DEBUG", "INFO", "WARN"], logging.SystemLogLevel);
+  const syncLevels = () => {
+    // Log levels apply to JSON logs only (AWS refuses them with Text).
+    appLevel.disabled = systemLevel.disabled = logFormat.value !== "JSON";
+  };
+  logFormat.addEventListener("change", syncLevels);
+  syncLevels();
   const envRows = h("div", { id: "env-rows" },
     Object.entries((config.Environment || {}).Variables || {}).map(([k, v]) => envRow(k, v)));
   const status = h("div", { class: "status", id: "config-status" });
@@ -38,6 +56,18 @@ export async function renderConfiguration(panel, api, fn) {
       Environment: { Variables: variables },
     };
     if (config.PackageType !== "Image") body.Handler = handler.value.trim();
+    if (tracing.value !== ((config.TracingConfig || {}).Mode || "PassThrough")) {
+      body.TracingConfig = { Mode: tracing.value };
+    }
+    const wantedLogging = { LogFormat: logFormat.value };
+    if (logFormat.value === "JSON") {
+      if (appLevel.value) wantedLogging.ApplicationLogLevel = appLevel.value;
+      if (systemLevel.value) wantedLogging.SystemLogLevel = systemLevel.value;
+    }
+    const loggingChanged = wantedLogging.LogFormat !== (logging.LogFormat || "Text") ||
+      (wantedLogging.ApplicationLogLevel || "") !== (logFormat.value === "JSON" ? logging.ApplicationLogLevel || "" : "") ||
+      (wantedLogging.SystemLogLevel || "") !== (logFormat.value === "JSON" ? logging.SystemLogLevel || "" : "");
+    if (loggingChanged) body.LoggingConfig = { ...wantedLogging, LogGroup: logging.LogGroup };
     await api.lambda("PUT", `/2015-03-31/functions/${seg(config.FunctionName)}/configuration`, { body });
     const updated = await waitUpdated(api, config.FunctionName);
     fill(status, notice("ok", `Saved (${updated.MemorySize} MB, ${updated.Timeout} s).`));
@@ -63,6 +93,12 @@ export async function renderConfiguration(panel, api, fn) {
         field("Memory (MB)", memory, "128–10,240 MB; CPU is given in proportion."),
         field("Timeout (seconds)", timeout),
         field("Ephemeral storage /tmp (MB)", storage),
+        h("h2", {}, "Monitoring and logging"),
+        h("div", { class: "columns tight" },
+          field("Tracing (X-Ray)", tracing),
+          field("Log format", logFormat),
+          field("Application log level", appLevel, "JSON logs only"),
+          field("System log level", systemLevel, "JSON logs only")),
         h("h2", {}, "Environment variables"),
         envRows,
         h("button", { id: "add-env", onclick: () => envRows.append(envRow()) }, "Add variable"),

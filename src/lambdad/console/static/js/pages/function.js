@@ -4,6 +4,7 @@ import { seg } from "../api.js";
 import { busy, facts, fill, formatTime, h } from "../ui.js";
 import { renderCode } from "./code.js";
 import { renderTest } from "./test.js";
+import { renderMonitor } from "./monitor.js";
 import { renderLogs } from "./logs.js";
 import { renderConfiguration } from "./configuration.js";
 import { renderVersions } from "./versions.js";
@@ -13,6 +14,7 @@ import { renderTriggers } from "./triggers.js";
 const TABS = [
   ["code", "Code", renderCode],
   ["test", "Test", renderTest],
+  ["monitor", "Monitor", renderMonitor],
   ["logs", "Logs", renderLogs],
   ["configuration", "Configuration", renderConfiguration],
   ["versions", "Versions and aliases", renderVersions],
@@ -48,10 +50,13 @@ export async function renderFunction(app, api, name, tab, current) {
       location.hash = "#/functions";
     });
   });
-  const summary = h("div", { class: "page-head" },
-    h("div", {},
-      h("a", { href: "#/functions", class: "muted" }, "Functions"), " / ",
-      h("h1", { class: "inline", id: "function-name" }, config.FunctionName), " ", stateBadge(config)),
+  const summary = h("div", {},
+    h("div", { class: "page-head" },
+      h("div", {},
+        h("a", { href: "#/functions", class: "muted" }, "Functions"), " / ",
+        h("h1", { class: "inline", id: "function-name" }, config.FunctionName), " ", stateBadge(config)),
+      remove),
+    config.Description ? h("p", { class: "muted" }, config.Description) : null,
     facts([
       ["Runtime", config.Runtime || config.PackageType],
       ["Handler", config.Handler || "-"],
@@ -59,9 +64,7 @@ export async function renderFunction(app, api, name, tab, current) {
       ["Timeout", `${config.Timeout} s`],
       ["Last modified", formatTime(config.LastModified)],
       ["ARN", h("span", { class: "mono small" }, config.FunctionArn)],
-    ]),
-    remove,
-    config.Description ? h("p", { class: "muted" }, config.Description) : null);
+    ]));
   const tabs = h("nav", { class: "tabs", role: "tablist" }, TABS.map(([id, label]) =>
     h("a", { href: `#/functions/${seg(name)}/${id}`, class: id === tab ? "active" : "", role: "tab", id: `tab-link-${id}` }, label)));
   fill(app, summary, status, tabs, panel);

@@ -58,7 +58,7 @@ export async function renderTest(panel, api, fn) {
   payload.value = '{\n  "key1": "value1"\n}';
   const qualifier = h("input", { id: "invoke-qualifier", placeholder: "$LATEST", spellcheck: "false" });
   const saveStatus = h("div", { class: "status" });
-  const result = h("div", { id: "invoke-result" });
+  const result = h("div", { id: "invoke-result" }, h("p", { class: "muted" }, "Invoke to see the response, the log output and the REPORT line."));
   const invokeButton = h("button", { class: "primary", id: "invoke" }, "Invoke");
 
   const showPicker = () => fill(picker,
