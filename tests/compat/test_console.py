@@ -123,6 +123,12 @@ def test_the_console_flow(server: LambdadServer, page: Page) -> None:
     expect(page.locator("#log-events")).to_contain_text("REPORT RequestId:")
     page.fill("#log-search", "edited -nothing-like-this")
     expect(page.locator("#log-events .log-event")).to_have_count(1)
+    page.click("#live-tail")
+    expect(page.locator("#live-tail")).to_have_text("Stop live tail")
+    client.invoke(FunctionName="console-demo", Payload=json.dumps({"who": "the tail"}))
+    expect(page.locator("#log-events")).to_contain_text("edited handler saw the tail")
+    expect(page.locator("#log-events .log-event")).to_have_count(2)  # the filter still applies
+    page.click("#live-tail")
     screenshot(page, "04-logs")
 
     page.click("#tab-link-versions")
