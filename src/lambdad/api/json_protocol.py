@@ -12,13 +12,13 @@ botocore reads for these services.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lambdad.api import events
+from lambdad.api import events, logs
 from lambdad.api.access import authorize
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
@@ -28,6 +28,12 @@ from lambdad.errors import LambdadError
 log = logging.getLogger(__name__)
 
 Operation = Callable[[ApiContext, bytes], Awaitable[object | None]]
+Resources = Callable[[ApiContext, str, bytes], Sequence[str]]
+"""The ARNs an operation (by name) acts on, from its body."""
+
+
+def _everything(_ctx: ApiContext, _operation: str, _body: bytes) -> Sequence[str]:
+    return ["*"]
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,15 @@ class JsonService:
     """The service's name for a failure of its own (a 500)."""
     iam_service: str = "events"
     """The prefix of its IAM actions (`events:PutRule`), which callers need."""
+    resources: Resources = _everything
+    """Until a service works out its ARNs, a caller needs the action on every resource."""
 
 
 SERVICES: Mapping[str, JsonService] = {
     "AWSEvents": JsonService(events.OPERATIONS, "InternalException"),
+    "Logs_20140328": JsonService(
+        logs.OPERATIONS, "ServiceUnavailableException", "logs", logs.resources
+    ),
 }
 MEDIA_TYPE = "application/x-amz-json-1.1"
 MAX_BODY = 1024 * 1024
@@ -56,11 +67,13 @@ async def dispatch(request: Request) -> Response:
     if service is None or operation is None:
         return error("UnknownOperationException", 400, f"Unknown operation {target or '(none)'}")
     try:
-        # The ARNs an operation touches are in its body: until they are worked
-        # out per operation, a caller needs the action on every resource ("*").
-        await authorize(request, f"{service.iam_service}:{name}", ["*"])
+        # The ARNs an operation touches are in its body.
+        ctx = ApiContext.of(request)
         body = await read_body(request, MAX_BODY, name)
-        result = await operation(ApiContext.of(request), body)
+        await authorize(
+            request, f"{service.iam_service}:{name}", service.resources(ctx, name, body)
+        )
+        result = await operation(ctx, body)
     except LambdadError as exc:
         if exc.status >= 500:
             return error(service.internal_error, 500, exc.message)

@@ -17,6 +17,7 @@ retention (`put_retention_policy`, CloudWatch's days) is applied by
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from lambdad.store.database import map_db_errors
+from lambdad.store.log_index import add_chunks
 from lambdad.store.regional import DEFAULT_REGION, RegionalStore
 from lambdad.store.schema import log_chunks, log_groups, log_streams
 
@@ -40,6 +42,31 @@ class LogEventRow:
     log_stream: str
     timestamp_ms: int
     message: str
+    ingestion_ms: int | None = None
+    """When its chunk was stored (None for chunks stored before lambdad kept it)."""
+
+
+def chunk_events(
+    chunk_id: int,
+    group: str,
+    stream: str,
+    times: bytes,
+    messages: bytes,
+    ingested_ms: int | None = None,
+    start: int = 0,
+) -> Iterator[LogEventRow]:
+    """A chunk's events from its `start`-th on, in order."""
+    pairs = zip(unpack_timestamps(times), bytes(messages).split(b"\n"), strict=True)
+    for index, (timestamp, message) in enumerate(pairs):
+        if index >= start:
+            yield LogEventRow(
+                chunk_id * EVENTS_PER_CHUNK + index,
+                group,
+                stream,
+                timestamp,
+                message.decode("utf-8", "replace"),
+                ingested_ms,
+            )
 
 
 @dataclass(frozen=True)
@@ -142,6 +169,29 @@ class LogStore(RegionalStore):
             self._known.clear()
         self._known.update(pairs)
 
+    def create_group(self, group: str, now_ms: int) -> bool:
+        """Make an empty group; False when it exists."""
+        where = self._group(log_groups, "name", group)
+        with map_db_errors(), self.engine.begin() as conn:
+            if conn.execute(sa.select(sa.literal(1)).where(where)).first() is not None:
+                return False
+            conn.execute(
+                sa.insert(log_groups).values(region=self.region, name=group, created_ms=now_ms)
+            )
+        return True
+
+    def delete_group(self, group: str) -> bool:
+        """Delete a group, its streams and events (and their words in the index); False
+        when there is no such group. A function's next output makes it again."""
+        with map_db_errors(), self.engine.begin() as conn:
+            found = conn.execute(
+                sa.delete(log_groups).where(self._group(log_groups, "name", group))
+            )
+            conn.execute(sa.delete(log_streams).where(self._group(log_streams, "log_group", group)))
+            conn.execute(sa.delete(log_chunks).where(self._group(log_chunks, "log_group", group)))
+        self._known.clear()  # shared by every region's store: their rows must be made again
+        return found.rowcount > 0
+
     def streams(self, group: str) -> list[str]:
         query = (
             sa.select(log_streams.c.log_stream)
@@ -203,8 +253,10 @@ class LogStore(RegionalStore):
 
     # ---- events ----------------------------------------------------------------------------
 
-    def append(self, chunks: Sequence[NewChunk]) -> int:
-        """Store the chunks in one transaction; returns the bytes they take."""
+    def append(self, chunks: Sequence[NewChunk], ingested_ms: int | None = None) -> int:
+        """Store the chunks in one transaction (and in the search index); returns the
+        bytes they take."""
+        ingested_ms = int(time.time() * 1000) if ingested_ms is None else ingested_ms
         rows = []
         for chunk in chunks:
             times = pack_runs(chunk.runs)
@@ -219,6 +271,7 @@ class LogStore(RegionalStore):
                     "size": chunk.size,
                     "timestamps": times,
                     "messages": chunk.messages,
+                    "ingested_ms": ingested_ms,
                 }
             )
         if not rows:
@@ -227,7 +280,14 @@ class LogStore(RegionalStore):
             for chunk in chunks:
                 first_ms = chunk.runs[0][0]
                 self._ensure(conn, chunk.region, chunk.log_group, chunk.log_stream, first_ms)
-            conn.execute(sa.insert(log_chunks), rows)
+            if conn.dialect.name == "sqlite":
+                conn.execute(sa.insert(log_chunks), rows)  # its triggers index them
+            else:
+                insert = sa.insert(log_chunks).returning(
+                    log_chunks.c.id, sort_by_parameter_order=True
+                )
+                ids = conn.execute(insert, rows).scalars().all()
+                add_chunks(conn, [(i, c.messages) for i, c in zip(ids, chunks, strict=True)])
         self._remember((chunk.region, chunk.log_group, chunk.log_stream) for chunk in chunks)
         return sum(chunk.size for chunk in chunks)
 
@@ -260,20 +320,11 @@ class LogStore(RegionalStore):
             result = conn.execute(query.execution_options(yield_per=4))
             for chunk_id, chunk_stream, times, messages in result:
                 start = after_index + 1 if chunk_id == after_chunk else 0
-                pairs = zip(unpack_timestamps(times), bytes(messages).split(b"\n"), strict=True)
-                for index, (timestamp, message) in enumerate(pairs):
-                    if index < start:
-                        continue
-                    events.append(
-                        LogEventRow(
-                            chunk_id * EVENTS_PER_CHUNK + index,
-                            group,
-                            chunk_stream,
-                            timestamp,
-                            message.decode("utf-8", "replace"),
-                        )
-                    )
-                    size += len(message)
+                for event in chunk_events(
+                    chunk_id, group, chunk_stream, times, messages, None, start
+                ):
+                    events.append(event)
+                    size += len(event.message)
                     if len(events) >= limit or size >= max_bytes:
                         result.close()
                         return events

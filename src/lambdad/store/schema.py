@@ -200,7 +200,10 @@ log_chunks = Table(
     Column("size", BigInteger, nullable=False),
     Column("timestamps", LargeBinary, nullable=False),
     Column("messages", LargeBinary, nullable=False),
+    # When the chunk was stored (CloudWatch's ingestionTime); NULL before 0013.
+    Column("ingested_ms", BigInteger, nullable=True),
     Index("ix_log_chunks_group", "region", "log_group", "id"),
+    Index("ix_log_chunks_stream", "region", "log_group", "log_stream", "id"),
 )
 
 log_streams = Table(

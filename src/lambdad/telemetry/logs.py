@@ -254,6 +254,14 @@ class FunctionLogs:
                 _groups_text(removed),
             )
 
+    def writing(self) -> anyio.Lock:
+        """The writer's lock: held, no events are stored (and none evicted)."""
+        return self._writing
+
+    def forget_size(self) -> None:
+        """The store's size changed behind the writer's back (held `writing()`): count again."""
+        self._shared.size = None
+
     # ---- retention -------------------------------------------------------------------------
 
     async def put_retention_policy(self, group: str, days: int | None) -> None:
