@@ -4,32 +4,15 @@ DeleteLogGroup) takes their words out of the index with them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 
-from lambdad.settings import Settings
-from lambdad.store import LogStore, NewChunk, create_engine, migrate
+from lambdad.store import LogStore, NewChunk
 from lambdad.store.log_index import Words
 from lambdad.store.log_queries import EventQuery, LogQueries
 from lambdad.store.logs import DAY_MS
 from lambdad.telemetry.filter_pattern import parse
 
 G, H = "/aws/lambda/g", "/aws/lambda/h"
-
-
-@pytest.fixture
-def engine(own_database_url: str | None, tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = create_engine(
-        Settings(data_dir=tmp_path, database_url=own_database_url).sqlalchemy_url
-    )
-    migrate(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def search(engine: sa.Engine, group: str, pattern: str) -> list[str]:
