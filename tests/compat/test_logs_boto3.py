@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support.server import ROLE, LambdadServer, boto3_client
+from support.identities import add_user
+from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer, boto3_client
 from support.zips import make_zip
 
 PRINTER = """
@@ -257,4 +259,43 @@ def test_filter_log_events_pages_and_narrows_by_stream_and_time(logs: Any, print
     assert (
         _error(logs.filter_log_events, logGroupName=printed, filterPattern="{ $.a = }")
         == "InvalidParameterException"
+    )
+
+
+def test_each_operation_is_authorized_on_its_log_group(logs: Any, server: LambdadServer) -> None:
+    base = f"/authz/{uuid.uuid4().hex[:8]}"
+    mine, other = f"{base}/mine", f"{base}/other"
+    for name in (mine, other):
+        logs.create_log_group(logGroupName=name)
+    group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{mine}:*"
+    allowed = {
+        "Effect": "Allow",
+        "Action": ["logs:FilterLogEvents", "logs:DescribeLogStreams"],
+        "Resource": group_arn,
+    }
+    reader = boto3_client(
+        server.url,
+        service="logs",
+        credentials=add_user(
+            server,
+            f"reader-{uuid.uuid4().hex[:6]}",
+            {"Version": "2012-10-17", "Statement": [allowed]},
+        ),
+    )
+    assert reader.filter_log_events(logGroupName=mine)["events"] == []
+    assert reader.describe_log_streams(logGroupName=mine)["logStreams"] == []
+    calls: list[Callable[[], Any]] = [
+        lambda: reader.filter_log_events(logGroupName=other),
+        lambda: reader.delete_log_group(logGroupName=mine),
+        lambda: reader.describe_log_groups(),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as caught:
+        reader.filter_log_events(logGroupName=other)
+    assert (
+        f"logs:FilterLogEvents on resource: arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{other}:*"
+        in (caught.value.response["Error"]["Message"])
     )

@@ -101,6 +101,20 @@ def test_event_bus_example(fresh_server: LambdadServer, tmp_path: Path) -> None:
     wait_until(reports, "greeter invoked by both targets")
 
 
+def test_logs_example(fresh_server: LambdadServer, tmp_path: Path) -> None:
+    if "greeter" not in _function_names(fresh_server):
+        test_boto3_example(fresh_server, tmp_path)
+    script = block("Logs", "python").replace("127.0.0.1:9000", fresh_server.url[7:])
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True,
+        env=aws_env(endpoint=fresh_server.url), cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[-1] == "True"
+    assert any(" START RequestId: " in line for line in lines)
+
+
 def _function_names(server: LambdadServer) -> list[str]:
     answer = httpx.get(f"{server.url}/2015-03-31/functions", timeout=10, auth=http_auth(server.url))
     return [f["FunctionName"] for f in answer.json()["Functions"]]
