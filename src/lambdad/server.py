@@ -179,6 +179,7 @@ def build_app(settings: Settings) -> ASGIApp:
             bytecode_dir=data_dir / "bytecode",
             own_api=lambda_url(settings.host, settings.port),
             endpoints=endpoints,
+            ready_environments=settings.ready_environments,
         ),
         code_cache,
         backend,
@@ -283,6 +284,8 @@ def build_app(settings: Settings) -> ASGIApp:
             await scheduler.resume()
             group.start_soon(provisioner.run)
             group.start_soon(pool.run_reaper)
+            if launcher.ready is not None:
+                group.start_soon(launcher.ready.run)
             group.start_soon(async_queue.run)
             group.start_soon(ticker.run)
             group.start_soon(logs.run)
@@ -300,6 +303,7 @@ def build_app(settings: Settings) -> ASGIApp:
                 background.attach(None)
                 with anyio.CancelScope(shield=True):
                     await pool.close()
+                    await launcher.close()
                     await backend.close()
                     await run_sync(sandbox_files.remove)
                     await logs.flush()

@@ -44,6 +44,9 @@ class Settings:
     # reach although they are private or the host's.
     egress_allow: str = ""
     idle_timeout_s: float = 300.0
+    # Environments kept started per runtime lately cold-started, waiting for their
+    # function (see lambdad.pool.ready); 0: every cold start builds its own.
+    ready_environments: int = 1
     strict_runtimes: bool = False
     # Where the managed runtimes' SDKs are prepared ("": under data_dir); a dir shared
     # by several servers (or CI runs) downloads each runtime once.

@@ -43,6 +43,7 @@ from lambdad.runtimes.channel import (
     Frame,
     InitError,
     Log,
+    Parked,
     Ready,
     Received,
     Result,
@@ -57,9 +58,11 @@ from lambdad.runtimes.launch import (
     RUNTIME_API_PORT,
     LaunchPlan,
     SandboxLayout,
+    misfit,
     plan_launch,
     runtime_bundle,
 )
+from lambdad.runtimes.launch import park as park_plan
 from lambdad.runtimes.outcomes import (
     error_json,
     protocol_error,
@@ -70,7 +73,14 @@ from lambdad.runtimes.output import DiscardOutput, OutputSink
 from lambdad.runtimes.prepare import RuntimePreparationError, RuntimeStore
 from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
 from lambdad.runtimes.streaming import BufferedResponse, ResponseStream
-from lambdad.sandbox.base import MB_PER_VCPU, Sandbox, SandboxBackend, SandboxSpec
+from lambdad.sandbox.base import (
+    MB_PER_VCPU,
+    LateMounts,
+    Sandbox,
+    SandboxBackend,
+    SandboxError,
+    SandboxSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +127,12 @@ class ExecutionEnvironment:
         self._dead = False
         self._exit: tuple[int | None, int | None] | None = None
         self._preparing_ms = 0.0
+        self._parked: (
+            tuple[LaunchPlan, SandboxLayout, InterpreterCatalog, RuntimeStore | None] | None
+        ) = None
+        """A parked environment's plan and what made it (see `park`)."""
+        self.phases: dict[str, float] = {}
+        """Where its cold start's time went, in ms, by phase (for the server log)."""
 
     # ---- start -----------------------------------------------------------------------------
 
@@ -163,32 +179,10 @@ class ExecutionEnvironment:
         catalog: InterpreterCatalog,
         init_timeout_s: float,
         runtimes: RuntimeStore | None,
+        park: bool = False,
     ) -> None:
+        """`park`: start the sandbox and runtime only; `adopt` gives it its function."""
         spec = self.spec
-        opt_dir, bin_dir = await anyio.to_thread.run_sync(_prepare_dirs, spec)
-        if layout is None:
-            # The process backend remaps argv and cwd but not env values, so the
-            # function must see host paths everywhere.
-            remaps = getattr(backend, "name", "") != "process"
-            layout = (
-                SandboxLayout() if remaps else SandboxLayout.host(spec.code_dir, opt_dir, bin_dir)
-            )
-        runtime_dir, sdk = None, ""
-        found = runtime_bundle(spec, catalog, layout) if runtimes is not None else None
-        if runtimes is not None and found is not None:
-            bundle, interp = found
-            compiler = interp.executable if interp.family == "python" else None
-            preparing = time.monotonic()
-            try:  # once per runtime and cache dir; later cold starts find it made
-                await anyio.to_thread.run_sync(
-                    lambda: runtimes.ensure(bundle, interpreter=compiler)
-                )
-            except RuntimePreparationError as exc:
-                self._fail_init("Runtime.InvalidRuntime", str(exc))
-                return
-            finally:
-                self._preparing_ms = (time.monotonic() - preparing) * 1000
-            runtime_dir, sdk = runtimes.mount_source(bundle), bundle.describe()
         host_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         listener: socket.socket | None = None
         try:
@@ -203,25 +197,23 @@ class ExecutionEnvironment:
                 listen = f"fd:{listener.fileno()}"
             else:
                 api = listen = f"127.0.0.1:{RUNTIME_API_PORT}"
-            plan = plan_launch(
-                spec,
-                catalog,
-                layout,
-                opt_dir=opt_dir,
-                lang_bin_dir=bin_dir,
-                api_address=api,
-                listen=listen,
-                channel_fd=init_end.fileno(),
-                runtime_dir=runtime_dir,
-                sdk=sdk,
-            )
-            notices = "".join(f"{n}\n" for n in plan.notices).encode()
-            await self._record_output(notices)
+            planned = await self._plan(layout, catalog, runtimes, api, listen, init_end.fileno())
+            if planned is None:
+                return
+            plan, layout, bin_dir = planned
+            late: tuple[str, ...] = ()
+            if park:
+                plan, late = park_plan(plan, layout)
+                self._parked = (plan, layout, catalog, runtimes)
+            else:
+                notices = "".join(f"{n}\n" for n in plan.notices).encode()
+                await self._record_output(notices)
             if plan.error:
                 self._fail_init(*plan.error)
                 return
             await anyio.to_thread.run_sync(_make_links, bin_dir, plan)
             pass_fds = (init_end.fileno(),) + ((listener.fileno(),) if listener else ())
+            sandbox_started = time.monotonic()
             self._sandbox = await backend.start(
                 SandboxSpec(
                     sandbox_id=spec.env_id,
@@ -238,6 +230,7 @@ class ExecutionEnvironment:
                     # Init runs on at least a whole core (Lambda boosts it too);
                     # the share in proportion to memory applies from then on.
                     init_cpus=max(1.0, spec.memory_mb / MB_PER_VCPU),
+                    late_mounts=late,
                 )
             )
         finally:
@@ -247,7 +240,169 @@ class ExecutionEnvironment:
                 listener.close()
         self._stream = await SocketStream.from_socket(host_end)
         self._reader = BufferedByteReceiveStream(self._stream)
-        await self._await_init(init_timeout_s)
+        runtime_started = time.monotonic()
+        self.phases["sandbox"] = (runtime_started - sandbox_started) * 1000
+        if not park:
+            await self._await_init(init_timeout_s)
+            self.phases["runtime start and Init"] = (time.monotonic() - runtime_started) * 1000
+
+    async def _plan(
+        self,
+        layout: SandboxLayout | None,
+        catalog: InterpreterCatalog,
+        runtimes: RuntimeStore | None,
+        api: str,
+        listen: str,
+        channel_fd: int,
+    ) -> tuple[LaunchPlan, SandboxLayout, Path] | None:
+        """How this environment's runtime starts (and its layout and /var/lang/bin dir);
+        None: Init failed already (its runtime could not be prepared)."""
+        spec = self.spec
+        opt_dir, bin_dir = await anyio.to_thread.run_sync(_prepare_dirs, spec)
+        if layout is None:
+            # The process backend remaps argv and cwd but not env values, so the
+            # function must see host paths everywhere.
+            remaps = self.backend_name != "process"
+            layout = (
+                SandboxLayout() if remaps else SandboxLayout.host(spec.code_dir, opt_dir, bin_dir)
+            )
+        runtime_dir, sdk = None, ""
+        found = runtime_bundle(spec, catalog, layout) if runtimes is not None else None
+        if runtimes is not None and found is not None:
+            bundle, interp = found
+            compiler = interp.executable if interp.family == "python" else None
+            preparing = time.monotonic()
+            try:  # once per runtime and cache dir; later cold starts find it made
+                await anyio.to_thread.run_sync(
+                    lambda: runtimes.ensure(bundle, interpreter=compiler)
+                )
+            except RuntimePreparationError as exc:
+                self._fail_init("Runtime.InvalidRuntime", str(exc))
+                return None
+            finally:
+                self._preparing_ms = (time.monotonic() - preparing) * 1000
+            runtime_dir, sdk = runtimes.mount_source(bundle), bundle.describe()
+        plan = plan_launch(
+            spec,
+            catalog,
+            layout,
+            opt_dir=opt_dir,
+            lang_bin_dir=bin_dir,
+            api_address=api,
+            listen=listen,
+            channel_fd=channel_fd,
+            runtime_dir=runtime_dir,
+            sdk=sdk,
+        )
+        return plan, layout, bin_dir
+
+    # ---- parked environments (see pool/ready.py) ---------------------------------------------
+
+    @classmethod
+    async def park(
+        cls,
+        spec: EnvironmentSpec,
+        backend: SandboxBackend,
+        *,
+        catalog: InterpreterCatalog | None = None,
+        runtimes: RuntimeStore | None = None,
+    ) -> ExecutionEnvironment:
+        """Start `spec`'s sandbox and runtime but not its function: /var/task and /opt
+        stay empty, and the runtime waits for `adopt` before Init. `spec` names the
+        runtime, memory, network and storage; its code and variables are unused."""
+        env = cls(spec, backend.name)
+        if catalog is None:
+            catalog = await anyio.to_thread.run_sync(default_catalog)
+        try:
+            await env._start(backend, None, catalog, DEFAULT_INIT_TIMEOUT_S, runtimes, park=True)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await env.destroy("park failed")
+            raise
+        why = "" if env._sandbox is not None else "no sandbox"
+        if env.init_error is None and env._sandbox is not None:
+            why = await env._await_parked()
+        if env.init_error is not None or why:
+            await env.destroy("park failed")
+            logs = (env.init_logs or env._take_logs())[-500:]
+            raise SandboxError(f"env {spec.env_id}: cannot park ({why}): {logs!r}")
+        return env
+
+    async def _await_parked(self) -> str:
+        """Wait until the parked runtime waits for its function; "" then, else why not."""
+        try:
+            with anyio.fail_after(DEFAULT_INIT_TIMEOUT_S):
+                while True:
+                    frame = await self._next_frame()
+                    if frame is None or isinstance(frame.message, Exited):
+                        return "its runtime exited"
+                    if isinstance(frame.message, Parked):
+                        return ""
+                    if not isinstance(frame.message, Log):
+                        return f"an unexpected {frame.type!r} frame"
+                    await self._record_output(frame.body)
+        except TimeoutError:
+            return "its runtime did not start in time"
+        except ChannelError as exc:
+            return f"invalid frame: {exc}"
+
+    async def adopt(
+        self,
+        spec: EnvironmentSpec,
+        *,
+        output: OutputSink | None = None,
+        init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
+    ) -> str | None:
+        """Make this parked environment `spec`'s and run its Init; returns None then
+        (with `init_error` set as `start`'s would be), or why it cannot be `spec`'s,
+        having changed nothing (the caller starts one the usual way)."""
+        if self._parked is None or self._sandbox is None or self._stream is None:
+            return "not a parked environment"
+        parked, layout, catalog, runtimes = self._parked
+        if not self.is_alive():
+            return "it has exited"
+        # Its own work dir and sandbox stay; everything else is the function's.
+        mine = replace(spec, env_id=self.spec.env_id, work_dir=self.spec.work_dir)
+        was, self.spec = self.spec, mine
+        api = listen = f"127.0.0.1:{RUNTIME_API_PORT}"
+        planned = await self._plan(layout, catalog, runtimes, api, listen, 0)
+        why = "its runtime cannot be prepared" if planned is None else None
+        if planned is not None:
+            why = misfit(parked, planned[0], layout)
+        if why is not None:
+            self.spec, self.init_error, self._logs = was, None, bytearray()
+            return why
+        assert planned is not None
+        plan = planned[0]
+        self.spec = replace(mine, env_id=spec.env_id)
+        self._parked = None
+        if output is not None:
+            self._output = output
+        started = time.monotonic()
+        try:
+            await self._record_output("".join(f"{n}\n" for n in plan.notices).encode())
+            sandbox = self._sandbox
+            assert isinstance(sandbox, LateMounts)
+            await sandbox.attach(spec.code_dir, layout.task)
+            if spec.layer_dirs:
+                await sandbox.attach(spec.layer_dirs[0], layout.opt)
+            await sandbox.resize(spec.memory_mb, max(1.0, spec.memory_mb / MB_PER_VCPU))
+            self._sandbox.reset_memory_peak()
+            body = json.dumps(plan.env).encode()
+            await write_frame(self._stream, Frame("assign", {"cwd": layout.task}, body))
+            assigned = time.monotonic()
+            self.phases = {"mounts and limits": (assigned - started) * 1000}
+            await self._await_init(init_timeout_s)
+            self.phases["Init"] = (time.monotonic() - assigned) * 1000
+            await self._output.end()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.destroy("adoption failed")
+            raise
+        self.init_duration_ms = (time.monotonic() - started) * 1000
+        if self.init_error is not None:
+            self.init_error = _replace_duration(self.init_error, self.init_duration_ms)
+        return None
 
     async def _await_init(self, init_timeout_s: float) -> None:
         try:

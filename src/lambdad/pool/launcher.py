@@ -8,8 +8,11 @@ made for the sandbox.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import secrets
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +21,11 @@ from lambdad.catalog import CodeCache, OptTrees, Version
 from lambdad.concurrency import run_sync
 from lambdad.endpoints import AwsEndpoints, EndpointPlan, plan_endpoints
 from lambdad.pool.environment import ExecutionEnvironment
+from lambdad.pool.ready import ReadyEnvironments, ReadyKey
 from lambdad.runtimes import EnvironmentSpec, OutputSink, RuntimeStore, lambda_environment
 from lambdad.sandbox import NetworkMode, SandboxBackend
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class LaunchSettings:
     """lambdad's API as reached from this host (AWS_ENDPOINT_URL_LAMBDA); None: not given."""
     endpoints: AwsEndpoints = field(default_factory=AwsEndpoints)
     """The operator's endpoints of other services (see `lambdad.endpoints`)."""
+    ready_environments: int = 1
+    """Parked environments kept per runtime (see `pool.ready`); 0: none."""
 
 
 def session_credentials() -> dict[str, str]:
@@ -65,6 +73,9 @@ def narrowed(server_mode: str, requested: str | None) -> NetworkMode:
     return server
 
 
+PARKED_MEMORY_MB = 128
+"""A parked environment's memory limit until its function's applies (it holds ~10 MB)."""
+
 OpenOutput = Callable[[str, str, str], OutputSink]
 """(region, log group, log stream) -> where an environment's Init output goes."""
 
@@ -93,6 +104,11 @@ class EnvironmentLauncher:
         self.opt_trees = opt_trees
         self.open_output = open_output
         settings.work_root.mkdir(parents=True, exist_ok=True)
+        self.ready: ReadyEnvironments | None = None
+        """Environments started ahead of their function; None: the backend cannot."""
+        if getattr(backend, "late_mounts", False) and settings.ready_environments > 0:
+            self.ready = ReadyEnvironments(self._park, settings.ready_environments)
+        self._parked_ids = itertools.count()
 
     async def start(
         self,
@@ -146,9 +162,82 @@ class EnvironmentLauncher:
         output = (
             self.open_output(region, version.log_group, log_stream) if self.open_output else None
         )
+        started = time.monotonic()
+        ready_key = self._ready_key(spec)
+        env, ready = await self._from_ready(ready_key, spec, output), True
+        if env is None:
+            env, ready = await self._started(spec, output), False
+        if self.ready is not None and ready_key is not None:
+            await self.ready.want(ready_key)  # its replacement, or its first, parks from now on
+        log.info(
+            "env %s: cold start of %s:%s %.1f ms (%s; ready environment: %s)",
+            env_id,
+            version.function_name,
+            version.version,
+            (time.monotonic() - started) * 1000,
+            ", ".join(f"{k} {v:.1f} ms" for k, v in env.phases.items()),
+            "yes" if ready else "no",
+        )
+        return env
+
+    async def _started(
+        self, spec: EnvironmentSpec, output: OutputSink | None
+    ) -> ExecutionEnvironment:
         return await ExecutionEnvironment.start(
             spec, self.backend, output=output, runtimes=self.runtimes
         )
+
+    def _ready_key(self, spec: EnvironmentSpec) -> ReadyKey | None:
+        """What a ready environment for `spec` is kept under; None: none can start it."""
+        if self.ready is None:
+            return None
+        if spec.network != "none" or not spec.runtime.startswith("python"):
+            log.info(
+                "env %s: no ready environment for runtime %s in network mode %s",
+                spec.env_id, spec.runtime, spec.network,
+            )  # fmt: skip
+            return None
+        return ReadyKey(spec.runtime, spec.ephemeral_storage_mb)
+
+    async def _from_ready(
+        self, key: ReadyKey | None, spec: EnvironmentSpec, output: OutputSink | None
+    ) -> ExecutionEnvironment | None:
+        """A ready environment made `spec`'s (its Init run), or None: start one the usual
+        way (the server log says why)."""
+        ready = self.ready
+        if ready is None or key is None:
+            return None
+        parked = await ready.take(key)
+        if parked is None:
+            log.info("env %s: no ready environment for %s yet", spec.env_id, spec.runtime)
+            return None
+        why = await parked.adopt(spec, output=output)
+        if why is not None:
+            log.info("env %s: a ready environment cannot start it (%s)", spec.env_id, why)
+            await ready.put_back(key, parked)
+            return None
+        return parked
+
+    async def _park(self, key: ReadyKey) -> ExecutionEnvironment:
+        """One parked environment for `key` (see `pool.ready`)."""
+        env_id = f"ready{next(self._parked_ids):04d}{secrets.token_hex(3)}"
+        work_dir = self.settings.work_root / env_id
+        region = self.settings.region
+        environment = lambda_environment(
+            function_name="", function_version="", memory_mb=PARKED_MEMORY_MB, region=region,
+            log_group_name="", log_stream_name="", runtime=key.runtime, handler="",
+            credentials={}, user_variables={},
+        )  # fmt: skip
+        spec = EnvironmentSpec(
+            env_id=env_id, function_name="", function_version="", runtime=key.runtime,
+            # No code: /var/task stays an empty mount point until `adopt`.
+            handler="", code_dir=work_dir / "code", layer_dirs=(), memory_mb=PARKED_MEMORY_MB,
+            ephemeral_storage_mb=key.ephemeral_storage_mb, environment=environment,
+            network="none", work_dir=work_dir,
+            forwards=self._endpoints(forwarded=True).forwards,
+            strict_runtime=self.settings.strict_runtimes, bytecode_dir=self.settings.bytecode_dir,
+        )  # fmt: skip
+        return await ExecutionEnvironment.park(spec, self.backend, runtimes=self.runtimes)
 
     def _endpoints(self, *, forwarded: bool) -> EndpointPlan:
         """Where the function's SDKs go (its own sandbox network: through forwards)."""
@@ -160,6 +249,11 @@ class EnvironmentLauncher:
         self, version: Version, env_id: str, log_stream: str
     ) -> ExecutionEnvironment:
         return await self.start(version, env_id, log_stream, "provisioned-concurrency")
+
+    async def close(self) -> None:
+        """Destroy the ready environments (before the backend closes)."""
+        if self.ready is not None:
+            await self.ready.close()
 
     def clean_work_root(self) -> None:
         """Remove work dirs a previous server left behind (its sandboxes are gone),

@@ -114,8 +114,21 @@ class Fault(FromInit, frozen=True, tag="fault"):
     reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)]
 
 
+class Parked(FromInit, frozen=True, tag="parked"):
+    """A parked runtime has started and waits for its function (see `pool.ready`)."""
+
+
 _FROM_INIT = msgspec.json.Decoder(
-    Ready | InitError | Result | Log | Exited | Fault | StreamStart | StreamChunk | StreamEnd
+    Ready
+    | InitError
+    | Result
+    | Log
+    | Exited
+    | Fault
+    | StreamStart
+    | StreamChunk
+    | StreamEnd
+    | Parked
 )
 MAX_BODY = max(MAX_RESPONSE, MAX_LOG_CHUNK)
 

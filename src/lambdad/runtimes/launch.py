@@ -9,7 +9,7 @@ that cannot remap paths can point them at host dirs instead.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lambdad.runtimes.bundles import Bundle, bundle_for
@@ -304,3 +304,51 @@ def _seen_path(path: str, layout: SandboxLayout) -> str:
         if path == prefix or path.startswith(prefix + "/"):
             return seen + path[len(prefix) :]
     return path
+
+
+# ---- Parked runtimes (see pool/ready.py) -----------------------------------------------------
+
+PARK_FLAG = "--park"
+"""The python bootstrap's flag: wait for its function's assignment before Init."""
+STARTUP_VARIABLES = ("PYTHON", "LANG", "LC_", "LD_", "MALLOC", "GLIBC_")
+"""Prefixes of the variables an interpreter (or the dynamic loader) reads as it starts:
+a parked runtime started with other values than its function's cannot be given it."""
+
+
+def park(plan: LaunchPlan, layout: SandboxLayout) -> tuple[LaunchPlan, tuple[str, ...]]:
+    """The plan of a parked runtime (its function unknown yet): /var/task and /opt
+    left as empty mount points (its late mounts), the bootstrap told to wait."""
+    late = (layout.task, layout.opt)
+    mounts = tuple(m for m in plan.mounts if m.target not in late)
+    return replace(plan, init_argv=(*plan.init_argv, PARK_FLAG), mounts=mounts), late
+
+
+def misfit(parked: LaunchPlan, plan: LaunchPlan, layout: SandboxLayout) -> str | None:
+    """Why a runtime parked with `parked` (its `park`ed plan) cannot become the one
+    `plan` starts (None: it can, and nothing the function could tell differs)."""
+    if plan.error is not None or parked.error is not None:
+        return "its Init fails before it starts"
+    if plan.choice.family != "python" or "--private-channel" not in plan.init_argv:
+        return f"runtime family {plan.choice.family!r} has no parked start"
+    if "AWS_LAMBDA_EXEC_WRAPPER" in plan.env:
+        return "an exec wrapper starts the runtime"
+    if _after_channel(parked.init_argv) != (*_after_channel(plan.init_argv), PARK_FLAG):
+        return "another interpreter or bootstrap"
+    if (parked.links, parked.files) != (plan.links, plan.files):
+        return "other interpreter links"
+    late = (layout.task, layout.opt)
+    if parked.mounts != tuple(m for m in plan.mounts if m.target not in late):
+        return "other runtime mounts"
+    if _startup(parked.env) != _startup(plan.env):
+        return "other interpreter start-up variables (PYTHON*, LANG, LC_*, LD_*)"
+    return None
+
+
+def _after_channel(init_argv: tuple[str, ...]) -> tuple[str, ...]:
+    """init's argv without its host channel's fd number (each environment's own)."""
+    cut = init_argv.index("--channel-fd") if "--channel-fd" in init_argv else -1
+    return init_argv if cut < 0 else init_argv[:cut] + init_argv[cut + 2 :]
+
+
+def _startup(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith(STARTUP_VARIABLES)}

@@ -28,6 +28,7 @@ from lambdad.sandbox.blocking import run_blocking, wait_future
 from lambdad.sandbox.bwrap import (
     BwrapOptions,
     build_bwrap_argv,
+    late_points,
     plan_staging,
     probe_host,
     write_etc,
@@ -36,6 +37,7 @@ from lambdad.sandbox.cgroup import CgroupLayout, compute_limits, detect_layout
 from lambdad.sandbox.egress import Egress, EgressPolicy, egress_tools, host_addresses, resolv_conf
 from lambdad.sandbox.forwarding import PortForwarder
 from lambdad.sandbox.host_ids import TRIAL_ID, HostIds
+from lambdad.sandbox.late_mounts import Mounter
 from lambdad.sandbox.launcher import SpawnThread
 from lambdad.sandbox.reclaim import default_cgroup_parent, remove_parent
 from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
@@ -214,6 +216,10 @@ class BwrapBackend:
         )
         if self._stages:
             STAGE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+        # Late mounts are made on staged mount points (late_mounts.py): root only.
+        self.late_mounts = self._stages
+        python = python or os.path.realpath(sys.executable)
+        self._mounter = Mounter(python)
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="lambdad-sandbox-"))
         self._options = options or BwrapOptions()
         self._layout = probe_host()
@@ -225,7 +231,7 @@ class BwrapBackend:
         self._disks = TmpDiskFactory(self.state_dir)
         self._pool = SlotPool(
             SlotMaker(
-                python=python or os.path.realpath(sys.executable),
+                python=python,
                 layout=layout,
                 cgroup_parent=cgroup_parent,
                 disks=self._disks,
@@ -236,9 +242,14 @@ class BwrapBackend:
         )
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
+        if spec.late_mounts and not self.late_mounts:
+            raise SandboxError("late mounts need root (a staging namespace of the launcher's)")
         sandbox = await self._pool.launch(
             spec, self._exec, self.name, signal_exit_codes=True, host_cpus=self._host_cpus
         )
+        if spec.late_mounts:
+            points, mounter, pid = late_points(spec, STAGE_ROOT), self._mounter, sandbox.pid
+            sandbox.attacher = lambda source, target: mounter.attach(pid, points[target], source)
         listeners = sandbox.take_listeners()
         if listeners and self.forwarder is not None:
             try:
@@ -309,6 +320,7 @@ class BwrapBackend:
             seccomp_fd=seccomp_target if filter_fd is not None else None,
             staged=None if staging is None else dict(staging.binds),
             own_netns=listen_ports is not None,
+            late=late_points(spec, STAGE_ROOT),
         )
         try:
             if self._ids is None:  # bwrap runs as we do
@@ -342,6 +354,7 @@ class BwrapBackend:
 
     async def close(self) -> None:
         await self._pool.close()
+        await run_blocking(self._mounter.close)
         if self._ids is not None:
             self._ids.close()
         await run_blocking(lambda: shutil.rmtree(self.state_dir, ignore_errors=True))

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from lambdad.errors import LambdadError
 from lambdad.sandbox.rlimits import LAMBDA_RLIMITS
@@ -98,6 +98,10 @@ class SandboxSpec:
     gid: int = 990
     rlimits: Mapping[str, tuple[int, int]] = field(default_factory=lambda: LAMBDA_RLIMITS)
     """Resource limits, by name after RLIMIT_: (soft, hard). Lambda's by default."""
+    late_mounts: tuple[str, ...] = ()
+    """Targets left empty at start, each filled once later, read-only, by
+    `LateMounts.attach` (a parked environment's /var/task and /opt). Only a backend
+    whose `late_mounts` is true takes them; others raise SandboxError."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,20 @@ class Sandbox(Protocol):
     async def thaw(self) -> None: ...
 
     async def destroy(self, reason: str) -> None: ...
+
+
+@runtime_checkable
+class LateMounts(Protocol):
+    """What a sandbox started with `spec.late_mounts` can do besides `Sandbox`'s."""
+
+    async def attach(self, source: Path, target: str) -> None:
+        """Show the host dir `source` read-only at `target` (one of `spec.late_mounts`),
+        to every process of the sandbox. Raises SandboxError if it cannot."""
+        ...
+
+    async def resize(self, memory_mb: int, init_cpus: float | None) -> None:
+        """Apply the limits of another memory size (and the Init phase's CPU quota)."""
+        ...
 
 
 class SandboxBackend(Protocol):

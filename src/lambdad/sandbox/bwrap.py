@@ -122,12 +122,14 @@ def build_bwrap_argv(
     seccomp_fd: int | None = None,
     staged: Mapping[Path, Path] | None = None,
     own_netns: bool = False,
+    late: Mapping[str, Path] | None = None,
 ) -> list[str]:
     """The full bwrap command that runs `spec.argv` in a new sandbox.
 
     `staged` maps host sources to the paths they are staged at (see
     `plan_staging`); bwrap then binds from there. `own_netns`: the launcher
     already moved to a new network namespace (for `spec.forwards`): share it.
+    `late` maps each of `spec.late_mounts` to its staged (empty, shared) mount point.
     """
     opts = options or BwrapOptions()
     moved = staged or {}
@@ -167,8 +169,10 @@ def build_bwrap_argv(
     argv += ["--proc", "/proc", "--remount-ro", "/proc"]
     argv += ["--dev", "/dev", "--bind", source(tmp_dir), "/tmp"]
     # Parents before children, so /opt/x is mounted over /opt rather than hidden by it.
-    for m in sorted(spec.mounts, key=lambda m: m.target.rstrip("/").count("/")):
-        argv += ["--bind" if m.writable else "--ro-bind", source(m.source), m.target]
+    binds = [(m.target, m.writable, source(m.source)) for m in spec.mounts]
+    binds += [(target, False, str(point)) for target, point in (late or {}).items()]
+    for target, writable, src in sorted(binds, key=lambda b: b[0].rstrip("/").count("/")):
+        argv += ["--bind" if writable else "--ro-bind", src, target]
     argv += ["--chdir", spec.cwd, *opts.extra_args, "--", *spec.argv]
     return argv
 
@@ -187,4 +191,10 @@ def plan_staging(spec: SandboxSpec, etc_dir: Path, tmp_dir: Path, root: Path) ->
         root=root,
         binds=tuple(staged.items()),
         read_only=frozenset(dst for src, dst in staged.items() if src not in writable),
+        late=tuple(late_points(spec, root).values()),
     )
+
+
+def late_points(spec: SandboxSpec, root: Path) -> dict[str, Path]:
+    """Where each of `spec.late_mounts` is staged: root/late0, root/late1, …"""
+    return {target: root / f"late{i}" for i, target in enumerate(spec.late_mounts)}

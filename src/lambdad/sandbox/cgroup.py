@@ -180,11 +180,24 @@ class Cgroup:
                 log.warning("cgroup %s: cannot enable controllers (%s)", d, e)
 
     def apply(self, limits: CgroupLimits) -> None:
-        for ctrl, fname, value in limit_writes(self.layout.version, limits):
+        writes = limit_writes(self.layout.version, limits)
+        memory = self._dir("memory")
+        if self.layout.version == 1 and memory is not None and self._raises_memory(memory, limits):
+            # memsw may never be below the memory limit: when both grow, memsw goes first.
+            writes[0], writes[1] = writes[1], writes[0]
+        for ctrl, fname, value in writes:
             d = self._dir(ctrl)
             if d is None or not (d / fname).exists():
                 continue  # e.g. no swap accounting on this host: nothing to turn off
             _write(d / fname, value)
+
+    @staticmethod
+    def _raises_memory(memory: Path, limits: CgroupLimits) -> bool:
+        try:
+            now = int((memory / "memory.limit_in_bytes").read_text())
+        except (OSError, ValueError):
+            return False
+        return limits.memory_bytes > now and (memory / "memory.memsw.limit_in_bytes").exists()
 
     def apply_cpu(self, limits: CgroupLimits) -> None:
         """Change only the CPU quota (e.g. when Init ends)."""

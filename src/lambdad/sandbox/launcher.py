@@ -36,7 +36,7 @@ T = TypeVar("T")
 LAUNCHER_SOURCE = r"""
 import ctypes, fcntl, json, os, socket, sys
 
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE, MS_SHARED = 2, 4, 4096, 16384, 1 << 18, 1 << 20
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -45,7 +45,7 @@ def check(rc, what):
         e = ctypes.get_errno()
         raise OSError(e, what + ": " + os.strerror(e))
 
-def stage(root, binds, read_only):
+def stage(root, binds, read_only, late):
     # In a mount namespace of our own (gone when the sandbox is), bind each
     # source below a world-traversable root, so that an unprivileged bwrap can
     # reach sources whose parents it could not traverse (e.g. a 0700 data dir).
@@ -70,6 +70,12 @@ def stage(root, binds, read_only):
         else:
             open(dst, "w").close()
             bind(src, dst)
+    for dst in late:
+        # An empty mount point shared with the sandbox (bwrap binds it, as a slave):
+        # what is mounted on it later from here (late_mounts.py) shows there.
+        os.mkdir(dst)
+        bind(dst, dst)
+        check(libc.mount(None, dst.encode(), None, MS_SHARED, None), "share " + dst)
     os.chdir(here)
 
 def bind(src, dst):
@@ -150,7 +156,8 @@ def main():
             os.lseek(mfd, 0, os.SEEK_SET)
             argv = [argv[0], "--args", str(mfd), *argv[cut:]]
         if req.get("stage"):
-            stage(req["stage"]["root"], req["stage"]["binds"], req["stage"]["read_only"])
+            st = req["stage"]
+            stage(st["root"], st["binds"], st["read_only"], st["late"])
         if req.get("listen_ports") is not None:
             listeners = own_network(req["listen_ports"])
             socket.send_fds(s, [b"L"], [ls.fileno() for ls in listeners])
@@ -182,11 +189,13 @@ class Staging:
 
     Directories staged at a path in `read_only` are shown through a read-only
     overlay rather than a bind: the sandbox's mountinfo then names no host path.
+    Each of `late` is made an empty shared mount point (see `late_mounts.py`).
     """
 
     root: Path
     binds: tuple[tuple[Path, Path], ...]
     read_only: frozenset[Path] = frozenset()
+    late: tuple[Path, ...] = ()
 
 
 class Launcher:
@@ -261,6 +270,7 @@ class Launcher:
                 "root": str(stage.root),
                 "binds": [[str(a), str(b)] for a, b in stage.binds],
                 "read_only": [str(p) for p in stage.read_only],
+                "late": [str(p) for p in stage.late],
             },
             "fd_targets": list(fds),
             "cwd": cwd,

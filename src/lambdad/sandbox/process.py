@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from lambdad.sandbox.backend import SlotPool, usable_cgroup_layout
-from lambdad.sandbox.base import Mount, Sandbox, SandboxSpec
+from lambdad.sandbox.base import Mount, Sandbox, SandboxError, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
 from lambdad.sandbox.reclaim import default_cgroup_parent
 from lambdad.sandbox.rlimits import without
@@ -47,6 +47,8 @@ class ProcessBackend:
     """Runs each sandbox as a plain process. See the module docstring for its limits."""
 
     name = "process"
+    late_mounts = False
+    """It remaps no paths: nothing can be mounted into a running sandbox."""
 
     def __init__(
         self,
@@ -77,6 +79,8 @@ class ProcessBackend:
         )
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
+        if spec.late_mounts:
+            raise SandboxError("the process backend takes no late mounts")
         return await self._pool.launch(
             spec, self._exec, self.name, signal_exit_codes=False, host_cpus=self._host_cpus
         )

@@ -16,12 +16,12 @@ import signal
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anyio
 
-from lambdad.sandbox.base import ExitStatus, SandboxSpec
+from lambdad.sandbox.base import ExitStatus, SandboxError, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
 from lambdad.sandbox.cgroup import Cgroup, CgroupLayout, compute_limits
 from lambdad.sandbox.forwarding import ForwardHandle
@@ -133,6 +133,8 @@ class RunningSandbox:
         self._destroy_done: anyio.Event | None = None
         self._oom_at_destroy = False  # the cgroup is gone after destroy; remember its verdict
         self.forwards: ForwardHandle | None = None
+        self.attacher: Callable[[Path, str], None] | None = None
+        """Does `attach`'s mount (blocking); set by a backend that takes late mounts."""
 
     @property
     def pid(self) -> int:
@@ -188,6 +190,21 @@ class RunningSandbox:
         spec = self.spec
         limits = compute_limits(spec.memory_mb, spec.cpus, spec.pids_max, self._host_cpus)
         await run_blocking(lambda: cg.apply_cpu(limits))
+
+    async def attach(self, source: Path, target: str) -> None:
+        attacher = self.attacher
+        if attacher is None or target not in self.spec.late_mounts or self._destroyed:
+            raise SandboxError(f"sandbox {self.spec.sandbox_id}: cannot mount at {target}")
+        await run_blocking(lambda: attacher(source, target))
+
+    async def resize(self, memory_mb: int, init_cpus: float | None) -> None:
+        self.spec = replace(self.spec, memory_mb=memory_mb, init_cpus=init_cpus)
+        cg, spec = self._slot.cgroup, self.spec
+        if cg is None or self._destroyed:
+            return
+        cpus = spec.init_cpus if spec.init_cpus is not None else spec.cpus
+        limits = compute_limits(spec.memory_mb, cpus, spec.pids_max, self._host_cpus)
+        await run_blocking(lambda: cg.apply(limits))
 
     def oom_killed(self) -> bool:
         cg = self._slot.cgroup

@@ -41,7 +41,9 @@ def link(init: ModuleType, boot: ModuleType) -> Iterator[tuple[FakeHost, Any]]:
 
     invokes = threading.Thread(target=read_invokes, daemon=True)
     invokes.start()
-    threading.Thread(target=init.serve_private, args=(ours, invocations, done), daemon=True).start()
+    threading.Thread(
+        target=init.serve_private, args=(init.Channel(ours), invocations, done), daemon=True
+    ).start()
     client = boot.PrivateClient(theirs.detach())
     host = FakeHost(init, host_end)
     yield host, client

@@ -8,7 +8,7 @@ import pytest
 
 from lambdad.runtimes import EnvironmentSpec, InterpreterCatalog, SandboxLayout
 from lambdad.runtimes.interpreters import Interpreter
-from lambdad.runtimes.launch import plan_launch
+from lambdad.runtimes.launch import PARK_FLAG, misfit, park, plan_launch
 from lambdad.runtimes.precompile import precompiled
 from lambdad.sandbox.base import Mount
 
@@ -227,3 +227,34 @@ def test_plan_on_host_paths_as_root_needs_reachable_python(tmp_path: Path) -> No
         channel_fd=7,
     )
     assert p.error and p.error[0] == "Runtime.InvalidRuntime" and "python3" in p.error[1]
+
+
+def test_a_parked_plan_leaves_code_and_layers_for_later(tmp_path: Path) -> None:
+    usual = plan(tmp_path, "python3.11")
+    parked, late = park(usual, SandboxLayout())
+    assert late == ("/var/task", "/opt")
+    assert not any(m.target in late for m in parked.mounts)
+    assert parked.init_argv[-1] == PARK_FLAG
+    assert misfit(parked, usual, SandboxLayout()) is None
+
+
+def test_what_a_parked_runtime_cannot_become(tmp_path: Path) -> None:
+    parked, _ = park(plan(tmp_path, "python3.11"), SandboxLayout())
+    layout = SandboxLayout()
+
+    def why(runtime: str, **env: str) -> str | None:
+        return misfit(
+            parked, plan_launch(
+                spec(tmp_path, runtime, environment=env), CATALOG, layout, opt_dir=tmp_path,
+                lang_bin_dir=tmp_path, api_address="127.0.0.1:9001", listen="127.0.0.1:9001",
+                channel_fd=9,  # another environment's channel: no matter
+            ), layout,
+        )  # fmt: skip
+
+    assert why("python3.11", COLOR="blue", TZ="Europe/Paris") is None
+    assert why("python3.13") == "another interpreter or bootstrap"
+    assert why("nodejs20.x") is not None
+    assert why("python3.11", PYTHONPATH="/var/task/lib") is not None
+    assert why("python3.11", LD_PRELOAD="/var/task/x.so") is not None
+    assert why("python3.11", LANG="C") is not None
+    assert why("python3.11", AWS_LAMBDA_EXEC_WRAPPER="/var/task/wrap") is not None

@@ -6,6 +6,7 @@ from lambdad.sandbox.bwrap import (
     HostLayout,
     build_bwrap_argv,
     etc_files,
+    late_points,
     plan_staging,
 )
 
@@ -131,3 +132,19 @@ def test_staging_overlays_read_only_sources_and_binds_writable_ones() -> None:
     # /tmp is its own disk's root and /run/sock is writable: plain binds.
     assert staged[Path("/st/tmp")] not in staging.read_only
     assert staged[Path("/srv/sock")] not in staging.read_only
+
+
+def test_late_mounts_are_staged_shared_points_bound_read_only() -> None:
+    s = spec(mounts=(Mount(Path("/srv/rt"), "/var/runtime"),), late_mounts=("/var/task", "/opt"))
+    root = Path("/stage")
+    staging = plan_staging(s, Path("/st/etc"), Path("/st/tmp"), root)
+    assert staging.late == (root / "late0", root / "late1")
+    a = build_bwrap_argv(
+        s, bwrap="/b/bwrap", layout=LAYOUT, etc_dir=Path("/st/etc"), tmp_dir=Path("/st/tmp"),
+        staged=dict(staging.binds), late=late_points(s, root),
+    )  # fmt: skip
+    binds = pairs(a, "--ro-bind", 2)
+    assert ("/stage/late0", "/var/task") in binds and ("/stage/late1", "/opt") in binds
+    # /opt (a parent) before /var/... and every late point read-only.
+    assert binds.index(("/stage/late1", "/opt")) < binds.index(("/stage/late0", "/var/task"))
+    assert not any(p[0].startswith("/stage/late") for p in pairs(a, "--bind", 2))

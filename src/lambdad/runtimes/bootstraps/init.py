@@ -11,11 +11,15 @@ frames: u32 header length | u32 body length | JSON header | raw body.
 
     host → init   invoke      {request_id, deadline_ms, invoked_function_arn, trace_id,
                                client_context, cognito_identity} + event bytes
+                  assign      {cwd} + the function's environment as JSON: a parked
+                              runtime (started before its function was known) gets
+                              its function; relayed to it once, as it came
     init → host   ready       the runtime asked for its first event (Init is over)
                   init_error  {error_type} + error JSON (/init/error posted, or no start)
                   result      {request_id, status: "success"|"error", error_type} + response bytes
                   log         raw stdout/stderr bytes of the runtime
                   exited      {returncode, signal}: the runtime process ended; init exits next
+                  parked      a parked runtime is started and waits for "assign"
                   fault       {reason}: the runtime broke the private Runtime API (a
                               malformed frame); init kills it next
                   stream_start  {request_id, content_type}: the runtime began a streamed
@@ -49,7 +53,9 @@ same replies to the host; it only saves the HTTP work on both sides:
                      response    {request_id} + response bytes
                      error       {request_id, error_type} + error JSON
                      init_error  {error_type} + error JSON; init answers "ack"
+                     parked      {}: started with --park, it waits for "assign"
     init → runtime   invoke      the host's invoke frame as it came (header unparsed)
+                     assign      the host's assign frame as it came (a parked runtime's first)
                      ack         the init error is with the host (the runtime exits next)
 
 The runtime's frames are checked before init acts on them (sizes before
@@ -883,7 +889,7 @@ def serve(listener: _socket.socket, invocations: Invocations) -> None:
 
 
 def serve_private(
-    sock: _socket.socket, invocations: Invocations, done: _thread.LockType, runtime: int = 0
+    link: Channel, invocations: Invocations, done: _thread.LockType, runtime: int = 0
 ) -> None:
     """The built-in runtime's Runtime API calls, as frames on `sock`, until it closes.
 
@@ -894,7 +900,7 @@ def serve_private(
     A frame that breaks the protocol ends the link: the host hears "fault" and
     the runtime (pid `runtime`) is killed.
     """
-    link = Channel(sock)
+    sock = link.sock
     try:
         while True:
             frame = recv_private(link.reader)
@@ -905,6 +911,9 @@ def serve_private(
             if kind == "next":
                 event, payload, raw = invocations.next()
                 link.send_raw(raw if raw is not None else dumps(event), payload)
+            elif kind == "parked":  # relayed: the host knows when a parked runtime waits
+                invocations.drain()
+                invocations.channel.send("parked")
             elif kind == "response" or kind == "error":
                 request_id = header["request_id"]
                 error_type = header.get("error_type")
@@ -940,6 +949,7 @@ PRIVATE_FIELDS = {
     "response": ("request_id",),
     "error": ("request_id", "error_type"),
     "init_error": ("error_type",),
+    "parked": (),
 }
 """The runtime's frame types and the fields each may have (besides "type")."""
 
@@ -1005,7 +1015,9 @@ def _ignore(status: int, reply: dict) -> None:
 # ---- Process -----------------------------------------------------------------------------------
 
 
-def read_host(channel: Channel, invocations: Invocations, child: list[int]) -> None:
+def read_host(
+    channel: Channel, invocations: Invocations, child: list[int], link: Channel | None = None
+) -> None:
     while True:
         frame = channel.recv_raw()
         if frame is None:
@@ -1013,6 +1025,17 @@ def read_host(channel: Channel, invocations: Invocations, child: list[int]) -> N
         header, body, raw = frame
         if header.get("type") == "invoke":
             invocations.add(header, body, raw)
+        elif header.get("type") == "assign" and link is not None:
+            # A parked runtime gets its function (once: the host sends one assign,
+            # before any invoke, and the runtime reads it before anything else).
+            link, to = None, link
+            cwd = header.get("cwd")
+            if isinstance(cwd, str):
+                try:
+                    os.chdir(cwd)  # the function's code is mounted there now
+                except OSError:
+                    pass
+            to.send_raw(raw, body)
     # The host is gone: nobody can use this sandbox any more.
     for pid in child:
         try:
@@ -1153,12 +1176,13 @@ def main(argv: list[str]) -> int:
     channel = Channel(_socket.socket(fileno=channel_fd))
     relay = LogRelay(channel, [out_r, err_r])
     invocations = Invocations(channel, relay)
-    _thread.start_new_thread(read_host, (channel, invocations, [pid]))
+    private_link = None if link is None else Channel(link)
+    _thread.start_new_thread(read_host, (channel, invocations, [pid], private_link))
     _thread.start_new_thread(serve, (listener, invocations))
     link_done = _thread.allocate_lock()
-    if link is not None:
+    if private_link is not None:
         link_done.acquire()
-        _thread.start_new_thread(serve_private, (link, invocations, link_done, pid))
+        _thread.start_new_thread(serve_private, (private_link, invocations, link_done, pid))
 
     _, status = os.waitpid(pid, 0)
     returncode = os.waitstatus_to_exitcode(status)

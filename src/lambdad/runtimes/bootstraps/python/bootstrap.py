@@ -305,6 +305,15 @@ class PrivateClient:
         )
         self._recv()  # the ack: init has it before we exit
 
+    def assignment(self) -> tuple[dict, dict]:
+        """(header, environment) of the function this parked runtime is given (see
+        `adopt`): the first frame init relays, before we ask for any event."""
+        self._send({"type": "parked"})
+        header, body = self._recv()
+        if header.get("type") != "assign":
+            raise ConnectionError(f"expected an assignment, got {header.get('type')!r}")
+        return header, json.loads(body)
+
 
 def runtime_client() -> RuntimeClient | PrivateClient:
     """init's private channel when it gave us one (the variable leaves our environment
@@ -635,10 +644,32 @@ def set_sys_path(argv: list[str]) -> None:
     site.addsitedir(layer_site)
 
 
+def adopt(client: PrivateClient, argv: list[str]) -> None:
+    """A parked runtime (started ahead of its function, `--park`) becomes the function's:
+    its environment, cwd and search path as a runtime started for it would have had.
+
+    The host parks only runtimes whose interpreter would have started the same way
+    (same PYTHON*/LANG/LC_*/LD_* variables): what differs is applied here, before
+    any of the function's code runs."""
+    header, env = client.assignment()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(header.get("cwd") or env.get("LAMBDA_TASK_ROOT", "/var/task"))
+    time.tzset()
+    # /var/task and /opt were empty until now: forget what the finders saw there.
+    sys.path_importer_cache.clear()
+    set_sys_path(argv)
+
+
 def main() -> None:
-    set_sys_path(sys.argv[1:])
+    argv = sys.argv[1:]
+    parked = "--park" in argv
+    if not parked:
+        set_sys_path(argv)
     LoggingHook().install()
     client = runtime_client()
+    if parked and isinstance(client, PrivateClient):
+        adopt(client, argv)
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
     except Exception as exc:
