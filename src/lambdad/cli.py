@@ -179,6 +179,13 @@ def main() -> None:
     help="The OCI registry container images are pulled from: URL, or HOST=URL for the "
     "ImageUris naming HOST (repeatable; plain http on loopback only).",
 )
+@click.option(
+    "--metrics-listen",
+    default=None,
+    metavar="HOST:PORT",
+    help="Also serve Prometheus' /metrics here, unauthenticated (for a scraper that "
+    "cannot sign); the API's own /metrics needs a signed request.",
+)
 @click.option("--log-level", default=None, help="debug, info, warning.  [default: info]")
 def server(**options: Any) -> None:
     """Run the Lambda API server (settings also from LAMBDAD_* variables)."""

@@ -46,6 +46,7 @@ from lambdad.iam import (
 )
 from lambdad.images import ImageLimits, ImageService, LocalImages, parse_registries
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
+from lambdad.invoke.gauges import live_gauges
 from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings, Provisioner
 from lambdad.runtimes import RuntimeStore
 from lambdad.sandbox import (
@@ -66,6 +67,7 @@ from lambdad.store import (
     FunctionUrlStore,
     LayerStore,
     LogStore,
+    MetricStore,
     PolicyStore,
     RoleStore,
     ScheduleStore,
@@ -74,7 +76,8 @@ from lambdad.store import (
     create_engine,
     migrate,
 )
-from lambdad.telemetry import FunctionLogs, new_stream_name
+from lambdad.telemetry import FunctionLogs, MetricsRecorder, new_stream_name
+from lambdad.telemetry.prometheus import MetricsListener, new_registry
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +210,7 @@ def build_app(settings: Settings) -> ASGIApp:
         account, catalog, EventInvokeConfigStore(engine, settings.region)
     )
     limiter = ConcurrencyLimiter(settings.concurrent_executions)
+    metrics = MetricsRecorder(MetricStore(engine))
 
     async def refresh_unreserved_pool(_function_name: str = "") -> None:
         """Each region's limiter learns its region's unreserved pool."""
@@ -226,9 +230,17 @@ def build_app(settings: Settings) -> ASGIApp:
         logs,
         concurrency,
         max_streamed_response=settings.max_streamed_response,
+        metrics=metrics,
+    )
+    async_events = AsyncEventStore(engine)
+    metrics_registry = new_registry(metrics, live_gauges(invoker, pool, async_events))
+    metrics_listener = (
+        MetricsListener(settings.metrics_listen, metrics_registry)
+        if settings.metrics_listen
+        else None
     )
     async_queue = AsyncQueue(
-        AsyncEventStore(engine),
+        async_events,
         invoker,
         event_invoke_configs,
         RetryTimes(
@@ -264,6 +276,8 @@ def build_app(settings: Settings) -> ASGIApp:
         credentials=CredentialResolvers([cached_users, access.sessions]),
         authorizer=access.authorizer,
         images=images,
+        metrics=metrics,
+        metrics_registry=metrics_registry,
     )
 
     @asynccontextmanager
@@ -290,6 +304,9 @@ def build_app(settings: Settings) -> ASGIApp:
             group.start_soon(ticker.run)
             group.start_soon(logs.run)
             group.start_soon(logs.run_sweeper, settings.logs_sweep_interval_s)
+            group.start_soon(metrics.run, settings.metrics_flush_interval_s)
+            if metrics_listener is not None:
+                await run_sync(metrics_listener.start)
             log.info(
                 "lambdad ready on %s (data in %s, sandbox backend %s)",
                 settings.endpoint,
@@ -307,6 +324,9 @@ def build_app(settings: Settings) -> ASGIApp:
                     await backend.close()
                     await run_sync(sandbox_files.remove)
                     await logs.flush()
+                    await metrics.flush()
+                    if metrics_listener is not None:
+                        await run_sync(metrics_listener.stop)
         engine.dispose()
 
     return create_app(

@@ -77,6 +77,11 @@ class Settings:
     # How long an environment's role credentials are valid (AWS: 1 hour); the
     # environment is retired before they expire.
     role_credentials_ttl_s: float = 3600.0
+    # Prometheus' /metrics on an address of its own ("HOST:PORT"), unauthenticated,
+    # for a scraper that cannot sign; "" for none (the API's /metrics is signed).
+    metrics_listen: str = ""
+    # How often the per-minute metrics are written to the store (seconds).
+    metrics_flush_interval_s: float = 60.0
 
     @property
     def sqlalchemy_url(self) -> str:

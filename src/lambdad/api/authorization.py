@@ -43,6 +43,8 @@ from lambdad.api import (
     layers,
     log_retention,
     policies,
+    prometheus,
+    rpc_cbor,
     scheduler,
 )
 from lambdad.api.access import authorize, principal_of
@@ -215,6 +217,10 @@ OPERATIONS.update(
         # AWS's JSON protocol (EventBridge, ...): the action is in X-Amz-Target,
         # decided in `json_protocol.dispatch`.
         json_protocol.dispatch: Operation("events:*", None),
+        # Smithy RPC v2 CBOR (CloudWatch): the action is in the path, decided in
+        # `rpc_cbor.dispatch` (CloudWatch's metric actions act on "*").
+        rpc_cbor.dispatch: Operation("cloudwatch:*", None),
+        prometheus.metrics_text: Operation("cloudwatch:GetMetricData", _everything),
         # InvokeWithResponseStream is authorized as lambda:InvokeFunction, as on AWS.
         invoke_stream.invoke_with_response_stream: Operation("lambda:InvokeFunction", _function),
     }

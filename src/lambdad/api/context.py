@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry
 from starlette.requests import Request
 
 from lambdad.api.code_links import CodeLinks
@@ -27,7 +28,8 @@ from lambdad.images import ImageService
 from lambdad.invoke import AsyncQueue, Invoker
 from lambdad.pool import Provisioner
 from lambdad.settings import Settings
-from lambdad.telemetry import FunctionLogs
+from lambdad.telemetry import FunctionLogs, MetricsRecorder
+from lambdad.telemetry.prometheus import new_registry
 
 
 @dataclass
@@ -54,6 +56,12 @@ class ApiContext:
     """Reads code named by S3Bucket/S3Key from the operator's S3 endpoint."""
     images: ImageService | None = None
     """Container images: imported archives and the operator's registries."""
+    metrics: MetricsRecorder = field(default_factory=MetricsRecorder)
+    """The recorder the invoker and the async queue record into (all regions)."""
+    metrics_registry: CollectorRegistry = field(
+        default_factory=lambda: new_registry(MetricsRecorder())
+    )
+    """What `/metrics` exposes (the recorder's collector and the live gauges)."""
     _regions: dict[str, ApiContext] = field(default_factory=dict, repr=False)
 
     @property

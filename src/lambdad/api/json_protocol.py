@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lambdad.api import events, logs
+from lambdad.api import cloudwatch, events, logs
 from lambdad.api.access import authorize
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
@@ -52,6 +52,10 @@ SERVICES: Mapping[str, JsonService] = {
     "Logs_20140328": JsonService(
         logs.OPERATIONS, "ServiceUnavailableException", "logs", logs.resources
     ),
+    # CloudWatch (JSON 1.0; awsQueryCompatible: the SDKs read the query code's header)
+    "GraniteServiceVersion20100801": JsonService(
+        cloudwatch.JSON_OPERATIONS, "InternalServiceFault", iam_service="cloudwatch"
+    ),
 }
 MEDIA_TYPE = "application/x-amz-json-1.1"
 MAX_BODY = 1024 * 1024
@@ -79,15 +83,17 @@ async def dispatch(request: Request) -> Response:
             return error(service.internal_error, 500, exc.message)
         # Client errors are 400 in this protocol, whatever the Lambda API's status;
         # a refused body keeps its own (413, 415).
-        return error(exc.code, exc.status if exc.status in (413, 415) else 400, exc.message)
+        status = exc.status if exc.status in (413, 415) else 400
+        return error(exc.code, status, exc.message, getattr(exc, "query_code", None))
     except Exception:
         log.exception("%s: unexpected error", target)
         return error(service.internal_error, 500, "An internal error occurred.")
     return Response(b"{}" if result is None else encode(result), media_type=MEDIA_TYPE)
 
 
-def error(code: str, status: int, message: str) -> Response:
+def error(code: str, status: int, message: str, query_code: str | None = None) -> Response:
     body = {"__type": code, "message": message}
-    return Response(
-        encode(body), status_code=status, media_type=MEDIA_TYPE, headers={"x-amzn-ErrorType": code}
-    )
+    headers = {"x-amzn-ErrorType": code}
+    if query_code is not None:  # an awsQueryCompatible service's (CloudWatch) code
+        headers["x-amzn-query-error"] = f"{query_code};Sender"
+    return Response(encode(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)

@@ -19,6 +19,8 @@ from lambdad.api import (
     layers,
     log_retention,
     policies,
+    prometheus,
+    rpc_cbor,
     scheduler,
 )
 
@@ -117,6 +119,9 @@ routes = [
     Route("/_lambdad/images", images.delete_image, methods=["DELETE"]),
     # AWS's JSON protocol (X-Amz-Target): the events API.
     Route("/", json_protocol.dispatch, methods=["POST"]),
+    # Smithy RPC v2 CBOR (boto3's default for CloudWatch): the metrics API.
+    Route("/service/{Service}/operation/{Operation}", rpc_cbor.dispatch, methods=["POST"]),
+    Route("/metrics", prometheus.metrics_text, methods=["GET"]),
     Route(SCHEDULE, scheduler.create_schedule, methods=["POST"]),
     Route(SCHEDULE, scheduler.get_schedule, methods=["GET"]),
     Route(SCHEDULE, scheduler.update_schedule, methods=["PUT"]),

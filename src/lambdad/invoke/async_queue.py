@@ -36,6 +36,7 @@ from lambdad.invoke.async_retry import (
 from lambdad.invoke.destinations import follow_up, response_of
 from lambdad.invoke.invoker import Invoker
 from lambdad.store import AsyncEventRow, AsyncEventStore
+from lambdad.telemetry import MetricsRecorder
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,10 @@ class AsyncQueue:
         self._running: set[str] = set()
         self._wake = anyio.Event()
 
+    @property
+    def _metrics(self) -> MetricsRecorder:
+        return self.invoker.metrics
+
     async def enqueue(
         self,
         region: str,
@@ -89,6 +94,7 @@ class AsyncQueue:
             trace_id=trace_id,
         )
         if await run_sync(self.events.enqueue, row):
+            self._metrics.async_received(region, function_name, qualifier)
             self._wake.set()
         return row.id
 
@@ -147,6 +153,8 @@ class AsyncQueue:
         try:
             invoker = self.invoker.in_region(event.region)
             target = await invoker.resolve(event.function_name, event.qualifier)
+            age_ms = max(0.0, self._clock() - event.enqueued_at) * 1000
+            self._metrics.async_age(event.region, event.function_name, event.qualifier, age_ms)
             result = await invoker.invoke(
                 target, event.payload, trace_id=event.trace_id, request_id=event.id
             )
@@ -192,6 +200,7 @@ class AsyncQueue:
                 event.qualifier,
                 step.reason,
             )
+            self._metrics.async_dropped(event.region, event.function_name, event.qualifier)
             await run_sync(self.events.complete, event.id)
         else:
             await self._finish(step)
@@ -201,7 +210,11 @@ class AsyncQueue:
         account = self.invoker.in_region(event.region).account
         arn = account.function_arn(event.function_name, event.qualifier)
         nxt = follow_up(done, arn, self._clock())
+        if done.destination is not None and nxt is None:
+            self._metrics.destination_failure(event.region, event.function_name, event.qualifier)
         if done.condition is not Condition.SUCCESS:
+            # Sent to its OnFailure destination or not, the event is dropped (AWS counts both).
+            self._metrics.async_dropped(event.region, event.function_name, event.qualifier)
             where = f"sent to {done.destination}" if nxt else "no OnFailure destination, dropped"
             log.warning(
                 "async event %s for %s: %s after %d attempt(s); %s",

@@ -63,6 +63,17 @@ class ConcurrencyLimiter:
     def in_flight(self, function_name: str) -> int:
         return self._in_flight[function_name]
 
+    def in_flight_by_function(self) -> dict[str, int]:
+        return dict(self._in_flight)
+
+    @property
+    def unreserved_in_flight(self) -> int:
+        """On-demand invocations of functions without a reservation, in flight."""
+        return self._on_demand_unreserved
+
+    def provisioned_in_flight(self, function_name: str, qualifier: str) -> int:
+        return self._provisioned[(function_name, qualifier)]
+
     @contextmanager
     def slot(
         self,

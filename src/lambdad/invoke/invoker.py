@@ -8,6 +8,7 @@ release the environment (reused, or destroyed when poisoned)
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -25,14 +26,14 @@ from lambdad.catalog import (
     LastUpdateStatus,
     Version,
 )
-from lambdad.errors import RecursiveInvocation, ResourceConflict
+from lambdad.errors import RecursiveInvocation, ResourceConflict, Throttled
 from lambdad.invoke import recursion
-from lambdad.invoke.concurrency import ConcurrencyLimiter
+from lambdad.invoke.concurrency import Admission, ConcurrencyLimiter
 from lambdad.invoke.requests import InvokeResult, new_trace_id
 from lambdad.invoke.version_cache import Resolved, VersionCache
 from lambdad.pool import EnvironmentPool, Lease
 from lambdad.runtimes import MAX_STREAMED_RESPONSE, InvokeOutcome, InvokeRequest, ResponseStream
-from lambdad.telemetry import FunctionLogs, Report, StreamLog
+from lambdad.telemetry import FunctionLogs, MetricsRecorder, Report, StreamLog
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,10 @@ class Invoker:
         logs: FunctionLogs,
         concurrency: ConcurrencyCatalog | None = None,
         max_streamed_response: int = MAX_STREAMED_RESPONSE,
+        metrics: MetricsRecorder | None = None,
     ) -> None:
         self.account = account
+        self.metrics = metrics or MetricsRecorder()
         self.max_streamed_response = max_streamed_response
         self.catalog = catalog
         self.pool = pool
@@ -137,10 +140,19 @@ class Invoker:
         request_id = request_id or str(uuid.uuid4())
         version = target.version
         trace_id = self._check_recursion(target, trace_id or new_trace_id(), request_id)
-        with self.limiter.slot(
-            version.function_name, target.reserved_concurrency, target.provisioned
-        ) as admission:
+        region, name = self.account.region, version.function_name
+        with contextlib.ExitStack() as held:
+            try:
+                admission = held.enter_context(
+                    self.limiter.slot(name, target.reserved_concurrency, target.provisioned)
+                )
+            except Throttled:
+                self.metrics.throttle(region, name, target.qualifier)
+                raise
+            self._record_admission(target, admission)
             lease = await self.pool.acquire(version, provisioned_for=admission.provisioned)
+            if lease.cold:
+                self.metrics.cold_start(region, name, lease.environment.phases)
             stream = self.logs.stream(version.log_group, lease.log_stream)
             reusable = True  # untouched so far
             try:
@@ -150,6 +162,14 @@ class Invoker:
                     lease, target, payload, request_id, client_context, trace_id, stream, response
                 )
                 reusable = outcome.reusable and lease.environment.init_error is None
+                self.metrics.invocation(
+                    region,
+                    name,
+                    target.qualifier,
+                    version.version,
+                    outcome.duration_ms,
+                    outcome.function_error is not None,
+                )
                 await self._log(lease, version, request_id, outcome, stream)
             finally:
                 # Whatever failed above (or a cancelled request), the environment goes
@@ -164,6 +184,17 @@ class Invoker:
             request_id=request_id,
             streamed=outcome.streamed,
         )
+
+    def _record_admission(self, target: Resolved, admission: Admission) -> None:
+        limiter, name = self.limiter, target.version.function_name
+        region = self.account.region
+        self.metrics.concurrency(
+            region, name, limiter.in_flight(name), limiter.total, limiter.unreserved_in_flight
+        )
+        provisioned = target.provisioned
+        if admission.provisioned is not None and provisioned is not None:
+            in_use = limiter.provisioned_in_flight(name, admission.provisioned)
+            self.metrics.provisioned(region, name, admission.provisioned, in_use, provisioned.count)
 
     def _check_recursion(self, target: Resolved, trace_id: str, request_id: str) -> str:
         """The trace header the function runs with, or RecursiveInvocation past the limit."""

@@ -295,6 +295,18 @@ class EnvironmentPool:
             for lease in leases:
                 await self._teardown(lease, "server stopping")
 
+    def census(self) -> dict[tuple[str, str], int]:
+        """Live environments by (function ARN, state): starting, busy, or frozen (idle
+        between invocations, its processes stopped until the next one)."""
+        found: dict[tuple[str, str], int] = {}
+        for lease in list(self._leases.values()):
+            if lease.state is EnvState.DEAD:
+                continue
+            state = "frozen" if lease.state is EnvState.IDLE else lease.state.value
+            key = (lease.key.function_arn, state)
+            found[key] = found.get(key, 0) + 1
+        return found
+
     def count(self, function_arn: str | None = None) -> int:
         return sum(
             1

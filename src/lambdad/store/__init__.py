@@ -11,6 +11,7 @@ from lambdad.store.function_urls import FunctionUrlRow, FunctionUrlStore
 from lambdad.store.functions import LATEST, FunctionRow, FunctionStore, VersionRow
 from lambdad.store.layers import LayerStore, LayerVersionRow
 from lambdad.store.logs import LogEventRow, LogStore, NewChunk, Removed
+from lambdad.store.metrics import MetricRow, MetricStore
 from lambdad.store.policies import PolicyRows, PolicyStore
 from lambdad.store.roles import RoleRow, RoleStore
 from lambdad.store.schedules import ScheduleGroupRow, ScheduleRow, ScheduleStore
@@ -42,6 +43,8 @@ __all__ = [
     "LayerVersionRow",
     "LogEventRow",
     "LogStore",
+    "MetricRow",
+    "MetricStore",
     "NewChunk",
     "PolicyRows",
     "PolicyStore",

@@ -72,6 +72,15 @@ class AsyncEventStore:
             rows = [AsyncEventRow(**r._mapping) for r in conn.execute(query)]
         return [r for r in rows if r.id not in exclude][:limit]
 
+    def depth(self) -> dict[tuple[str, str], int]:
+        """Queued events (due or waiting for a retry) by (region, function name)."""
+        c = async_events.c
+        query = sa.select(c.region, c.function_name, sa.func.count()).group_by(
+            c.region, c.function_name
+        )
+        with map_db_errors(), self.engine.connect() as conn:
+            return {(str(r[0]), str(r[1])): int(r[2]) for r in conn.execute(query)}
+
     def next_due_at(self) -> float | None:
         query = sa.select(sa.func.min(async_events.c.next_attempt_at))
         with map_db_errors(), self.engine.connect() as conn:

@@ -369,3 +369,22 @@ roles = Table(
     Column("policy", JSON, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# Metrics: per-minute aggregates of CloudWatch's AWS/Lambda series, written in
+# batches (several rows of one minute and series merge when read), kept 15 days.
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("region", String(32), nullable=False),
+    Column("metric_name", String(255), nullable=False),
+    Column("dimensions", String(2048), nullable=False),  # "Name=Value" lines, by name
+    Column("minute", Integer, nullable=False),
+    Column("sample_count", Float, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("minimum", Float, nullable=False),
+    Column("maximum", Float, nullable=False),
+    Column("buckets", JSON, nullable=False),  # the log-scale histogram: {index: count}
+    Index("ix_metric_points_series", "region", "metric_name", "dimensions", "minute"),
+    Index("ix_metric_points_minute", "minute"),
+)

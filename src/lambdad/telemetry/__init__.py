@@ -8,6 +8,7 @@ from lambdad.telemetry.logs import (
     StreamLog,
     new_stream_name,
 )
+from lambdad.telemetry.metrics import MetricsRecorder
 from lambdad.telemetry.retention import RETENTION_DAYS, check_retention_days
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "MAX_EVENT_BYTES",
     "RETENTION_DAYS",
     "FunctionLogs",
+    "MetricsRecorder",
     "Report",
     "StreamLog",
     "check_retention_days",

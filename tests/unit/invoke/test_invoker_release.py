@@ -31,6 +31,7 @@ OK = InvokeOutcome(
 
 class FakeEnvironment:
     init_duration_ms = 1.0
+    phases = {"sandbox": 1.0}
     init_logs = b""
     init_error = None
     backend_name = "fake"
