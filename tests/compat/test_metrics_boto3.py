@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.lambda_calls import new_function
 from support.postgres import configured_url, drop_database, fresh_database
 from support.server import LambdadServer, boto3_client, free_port, signed_get
+from support.waiting import wait_until
 from support.zips import make_zip
 
 pytestmark = pytest.mark.compat
@@ -57,7 +58,8 @@ def total(
 @pytest.fixture(scope="module")
 def workload(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[dict[str, Any]]:
     """A server with a known workload done: `fn` ran 4 times unqualified (1 error) and
-    2 times through alias `live` (version 1); `capped` was throttled (3 calls). The
+    2 times through alias `live` (version 1); `capped` was throttled (3 calls);
+    `queued` got 2 async events (1 failed and was dropped). The
     restart test stops it last."""
     tmp_path = tmp_path_factory.mktemp("metrics")
     own_database_url = None
@@ -90,13 +92,23 @@ def workload(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator
             assert refused.value.response["Error"]["Code"] == "TooManyRequestsException"
             # The client may have tried again (a 429 is retryable): each try is a throttle.
             throttled += 1 + refused.value.response["ResponseMetadata"].get("RetryAttempts", 0)
+        queued = new_function(lam, "queued", code=code)
+        lam.put_function_event_invoke_config(FunctionName=queued, MaximumRetryAttempts=0)
+        lam.invoke(FunctionName=queued, InvocationType="Event", Payload=b"{}")
+        lam.invoke(FunctionName=queued, InvocationType="Event", Payload=b'{"fail": true}')
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        wait_until(
+            lambda: total(scrape(metrics_url), "lambda_async_events_dropped_total") == 1,
+            "the failed async event to be dropped",
+        )
         yield {
             "server": server,
+            "queued": queued,
             "fn": fn,
             "version": version,
             "capped": capped,
             "throttled": throttled,
-            "metrics_url": f"http://127.0.0.1:{metrics_port}/metrics",
+            "metrics_url": metrics_url,
             "data_dir": tmp_path / "data",
             "database_url": own_database_url,
         }
@@ -119,6 +131,20 @@ def test_prometheus_counts_exactly_the_workload(workload: dict[str, Any]) -> Non
     assert total(samples, "lambdad_cold_start_phase_seconds_count", function_name=fn) >= 1
     environments = total(samples, "lambdad_environments", function_name=fn)
     assert environments >= 1
+
+
+def test_async_events_are_counted(workload: dict[str, Any]) -> None:
+    queued = workload["queued"]
+    samples = scrape(workload["metrics_url"])
+    assert total(samples, "lambda_async_events_received_total", function_name=queued) == 2
+    assert total(samples, "lambda_async_events_dropped_total", function_name=queued) == 1
+    assert total(samples, "lambda_invocations_total", function_name=queued) == 2
+    assert total(samples, "lambda_errors_total", function_name=queued) == 1
+    assert total(samples, "lambdad_async_queue_depth", function_name=queued) == 0
+    cw = boto3_client(workload["server"].url, service="cloudwatch")
+    assert statistic(cw, "AsyncEventsReceived", {"FunctionName": queued}) == 2
+    assert statistic(cw, "AsyncEventsDropped", {"FunctionName": queued}) == 1
+    assert statistic(cw, "AsyncEventAge", {"FunctionName": queued}, "SampleCount") == 2
 
 
 def test_the_api_metrics_endpoint_needs_a_signature(workload: dict[str, Any]) -> None:
@@ -156,7 +182,7 @@ def test_cloudwatch_gives_the_same_numbers(workload: dict[str, Any]) -> None:
     resource = {"FunctionName": fn, "Resource": f"{fn}:live"}
     assert statistic(cw, "Invocations", resource) == 2
     assert statistic(cw, "Invocations", {**resource, "ExecutedVersion": "1"}) == 2
-    assert statistic(cw, "Invocations", {}) == 6  # the account's
+    assert statistic(cw, "Invocations", {}) == 8  # the account: fn 6, queued 2
 
     duration = cw.get_metric_statistics(
         Namespace="AWS/Lambda",

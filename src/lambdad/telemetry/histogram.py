@@ -38,14 +38,15 @@ class Aggregate:
     maximum: float = -math.inf
     buckets: dict[int, int] = field(default_factory=dict)
 
-    def add(self, value: float) -> None:
+    def add(self, value: float, bucket: int | None = None) -> None:
+        """Count `value` (its `bucket_of`, when the caller has it already)."""
         self.count += 1
         self.total += value
         if value < self.minimum:
             self.minimum = value
         if value > self.maximum:
             self.maximum = value
-        key = bucket_of(value)
+        key = bucket_of(value) if bucket is None else bucket
         self.buckets[key] = self.buckets.get(key, 0) + 1
 
     def merge(self, other: Aggregate) -> None:

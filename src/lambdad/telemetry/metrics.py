@@ -26,7 +26,7 @@ import anyio
 
 from lambdad.concurrency import run_sync
 from lambdad.store import MetricRow, MetricStore
-from lambdad.telemetry.histogram import Aggregate
+from lambdad.telemetry.histogram import Aggregate, bucket_of
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +96,24 @@ class MetricsRecorder:
             self._dims[key] = found
         return found
 
-    def _add(self, region: str, metric: str, series: Iterable[Dims], value: float) -> None:
-        minute = int(self._clock() // 60) * 60
+    def _add(
+        self,
+        region: str,
+        metric: str,
+        series: Iterable[Dims],
+        value: float,
+        minute: int | None = None,
+    ) -> None:
+        if minute is None:
+            minute = int(self._clock() // 60) * 60
         pending = self._pending
+        bucket = bucket_of(value)
         for dims in series:
             key = (minute, region, metric, dims)
             aggregate = pending.get(key)
             if aggregate is None:
                 aggregate = pending[key] = Aggregate()
-            aggregate.add(value)
+            aggregate.add(value, bucket)
 
     def _totals(self, region: str, function: str, qualifier: str | None, version: str) -> Totals:
         resource = "" if qualifier in UNQUALIFIED else f"{function}:{qualifier}"
@@ -125,9 +134,10 @@ class MetricsRecorder:
     ) -> None:
         """One invocation that ran (to success or a function error)."""
         series = self._series(region, function, qualifier, version)
-        self._add(region, "Invocations", series, 1.0)
-        self._add(region, "Errors", series, 1.0 if error else 0.0)
-        self._add(region, "Duration", series, duration_ms)
+        minute = int(self._clock() // 60) * 60
+        self._add(region, "Invocations", series, 1.0, minute)
+        self._add(region, "Errors", series, 1.0 if error else 0.0, minute)
+        self._add(region, "Duration", series, duration_ms, minute)
         totals = self._totals(region, function, qualifier, version)
         totals.invocations += 1
         totals.errors += error
@@ -148,9 +158,11 @@ class MetricsRecorder:
         unreserved_in_flight: int,
     ) -> None:
         """Concurrency as an invocation was admitted (its Maximum is the peak)."""
-        self._add(region, "ConcurrentExecutions", ((),), account_in_flight)
-        self._add(region, "ConcurrentExecutions", ((("FunctionName", function),),), in_flight)
-        self._add(region, "UnreservedConcurrentExecutions", ((),), unreserved_in_flight)
+        minute = int(self._clock() // 60) * 60
+        self._add(region, "ConcurrentExecutions", ((),), account_in_flight, minute)
+        name = ((("FunctionName", function),),)
+        self._add(region, "ConcurrentExecutions", name, in_flight, minute)
+        self._add(region, "UnreservedConcurrentExecutions", ((),), unreserved_in_flight, minute)
 
     def provisioned(
         self, region: str, function: str, qualifier: str, in_use: int, allocated: int

@@ -65,7 +65,13 @@ def _model_statuses(service: str = "lambda") -> dict[str, int]:
 _import_all()
 ERRORS: list[type[LambdadError]] = [LambdadError, *_subclasses(LambdadError)]
 MODEL = _model_statuses()
-MODELS = {"lambda": MODEL, "events": _model_statuses("events"), "logs": _model_statuses("logs")}
+MODELS = {
+    "lambda": MODEL,
+    "events": _model_statuses("events"),
+    "logs": _model_statuses("logs"),
+    "cloudwatch": _model_statuses("cloudwatch"),
+    "xray": _model_statuses("xray"),
+}
 
 
 def test_the_walk_finds_the_tree() -> None:
