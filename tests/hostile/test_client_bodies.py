@@ -131,6 +131,8 @@ PATH_PARAMS = {
     "StatementId": "no-such-statement",
     "key": "no-such-key",
     "ResourceArn": "arn:aws:scheduler:us-east-1:000000000000:schedule-group/no-such-group",
+    "Service": "GraniteServiceVersion20100801",  # CloudWatch's CBOR protocol
+    "Operation": "GetMetricData",
 }
 BODY_ROUTES = sorted(
     (method, re.sub(r"{(\w+)(?::\w+)?}", lambda m: PATH_PARAMS[m.group(1)], route.path))
