@@ -121,7 +121,8 @@ def test_the_console_flow(server: LambdadServer, page: Page) -> None:
     page.click("#tab-link-logs")
     expect(page.locator("#log-events")).to_contain_text("edited handler saw chromium")
     expect(page.locator("#log-events")).to_contain_text("REPORT RequestId:")
-    page.fill("#log-search", "edited -nothing-like-this")
+    page.fill("#log-search", "edited -nothing-like-this")  # CloudWatch's filter pattern syntax
+    page.click("#search-logs")
     expect(page.locator("#log-events .log-event")).to_have_count(1)
     page.click("#live-tail")
     expect(page.locator("#live-tail")).to_have_text("Stop live tail")
