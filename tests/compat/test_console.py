@@ -208,11 +208,18 @@ def test_plain_http_signs_without_webcrypto(server: LambdadServer, page: Page) -
 
 def test_auth_off_is_said_on_every_page(tmp_path: Path, browser: Browser) -> None:
     with LambdadServer(tmp_path / "data", args=["--auth", "off"]) as open_server:
+        settings = httpx.get(f"{open_server.url}/console/settings.json", timeout=30).json()
+        assert settings["authEnabled"] is False, settings
         context = browser.new_context()
         try:
             page = context.new_page()
+            messages: list[str] = []
+            page.on("console", lambda message: messages.append(message.text))
             page.goto(f"{open_server.url}/console/")
-            expect(page.locator("#banners")).to_contain_text("Authentication is off")
+            try:
+                expect(page.locator("#banners")).to_contain_text("Authentication is off")
+            except AssertionError as exc:  # say what the page logged
+                raise AssertionError(f"{exc}\nthe page's console: {messages}") from exc
         finally:
             context.close()
 
