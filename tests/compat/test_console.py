@@ -132,6 +132,14 @@ def test_the_console_flow(server: LambdadServer, page: Page) -> None:
     page.click("#live-tail")
     screenshot(page, "04-logs")
 
+    # Two invocations so far (the console's and the tail's), both successful.
+    page.click("#tab-link-monitor")
+    chart = page.locator("#chart-invocations")
+    expect(chart).to_contain_text("Invocations: 2")
+    expect(chart).to_contain_text("Errors: 0")
+    expect(page.locator("#chart-duration path, #chart-duration circle").first).to_be_visible()
+    screenshot(page, "04b-monitor")
+
     page.click("#tab-link-versions")
     page.click("#publish-version")
     expect(page.locator("#versions-status")).to_contain_text("Published version 1")
@@ -142,6 +150,13 @@ def test_the_console_flow(server: LambdadServer, page: Page) -> None:
     screenshot(page, "05-alias")
     alias = client.get_alias(FunctionName="console-demo", Name="live")
     assert alias["FunctionVersion"] == "1"
+
+    page.click("a.brand")
+    spark = page.locator("#function-table .spark svg title").first
+    expect(spark).to_have_text(re.compile(r"^2 invocations, 0 errors"))
+    page.click("#nav >> text=Account")
+    expect(page.locator("#account-concurrency")).to_contain_text("Throttles (3 h)")
+    screenshot(page, "07-account")
 
 
 def test_a_function_is_created_and_deleted(server: LambdadServer, page: Page) -> None:
