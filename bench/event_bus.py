@@ -55,6 +55,13 @@ def measure(n: int) -> dict[str, Latency]:
         lam = lambda_client(server.url)
         events = lambda_client(server.url, service="events")
         deploy(lam, NAME, 128)
+        # The event bus may invoke the function (its rules' deliveries check this).
+        lam.add_permission(
+            FunctionName=NAME,
+            StatementId="events",
+            Action="lambda:InvokeFunction",
+            Principal="events.amazonaws.com",
+        )
         rules(events, "one", 1)
         rules(events, "hundred", 100)
         one, ten = entries("one", 1), entries("hundred", 10)

@@ -252,8 +252,11 @@ def build_app(settings: Settings) -> ASGIApp:
     )
     ticker = Ticker(TimerStore(engine), schedule_clock(settings), settings.schedule_clock_speed)
     event_rules = EventRules(account, EventBusStore(engine))
-    ScheduledRules(event_rules, ticker, async_queue.enqueue)  # it follows the rules' changes
-    scheduler = Scheduler(account, ScheduleStore(engine), ticker, invoker, async_queue)
+    # It follows the rules' changes; a tick is delivered as the event bus delivers (permissions).
+    ScheduledRules(event_rules, ticker, async_queue.enqueue, access.authorizer)
+    scheduler = Scheduler(
+        account, ScheduleStore(engine), ticker, invoker, async_queue, access.role_may_invoke
+    )
     context = ApiContext(
         settings=settings,
         account=account,
@@ -263,9 +266,7 @@ def build_app(settings: Settings) -> ASGIApp:
         async_queue=async_queue,
         logs=logs,
         event_invoke_configs=event_invoke_configs,
-        function_urls=FunctionUrls(
-            account, catalog, FunctionUrlStore(engine, settings.region), policy_store
-        ),
+        function_urls=FunctionUrls(account, catalog, FunctionUrlStore(engine, settings.region)),
         policies=Policies(account, catalog, policy_store),
         concurrency=concurrency,
         provisioner=provisioner,

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from support.lambda_calls import allow_events, new_function, unique
 from support.lambda_calls import error_of as error
 from support.lambda_calls import function_arn as arn
-from support.lambda_calls import new_function, unique
 from support.marks import needs_sandbox
 from support.server import (
     ACCOUNT_ID,
@@ -386,6 +386,8 @@ def test_matching_event_reaches_every_target(
     events.put_rule(Name=rule, EventPattern=PATTERN)
     ignored = unique("ignored")
     events.put_rule(Name=ignored, EventPattern=json.dumps({"source": ["other.app"]}))
+    for qualifier in (None, "live", "1"):  # each target's own resource policy decides
+        allow_events(lambda_client, function, rule_arn(rule), qualifier)
     transformer = {
         "InputPathsMap": {"kind": "$.detail.kind", "id": "$.detail.id"},
         "InputTemplate": '{"shaped": "order <id> is <kind>", "kind": <kind>, '
@@ -435,6 +437,7 @@ def test_custom_bus_delivers_only_its_own_events(
     events.create_event_bus(Name=bus)
     rule = unique("custom")
     events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["my.app"]}))
+    allow_events(lambda_client, function)  # any rule (the disabled one must not deliver)
     events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "t", "Arn": arn(function)}])
     disabled = unique("disabled")
     events.put_rule(Name=disabled, EventBusName=bus, EventPattern=PATTERN, State="DISABLED")
@@ -466,6 +469,7 @@ def test_rules_live_in_their_region(server: LambdadServer, events: Any) -> None:
     # Its targets are its region's functions, invoked there through the async queue.
     west_lambda = boto3_client(server.url, region="eu-west-1")
     function = recorder(west_lambda)
+    allow_events(west_lambda, function, put["RuleArn"])
     target = arn(function, region="eu-west-1")
     answer = west.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": target}])
     assert answer["FailedEntryCount"] == 0

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from support.lambda_calls import error_of, new_function, unique
+from support.lambda_calls import allow_events, error_of, new_function, unique
 from support.lambda_calls import function_arn as arn
 from support.marks import needs_sandbox
 from support.server import ACCOUNT_ID, REGION, LambdadServer, boto3_client, http_auth
@@ -86,9 +86,10 @@ def clock_time(event: dict[str, Any]) -> float:
     return datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
 
 
-def scheduled_rule(events: Any, function: str, expression: str) -> str:
+def scheduled_rule(lam: Any, events: Any, function: str, expression: str) -> str:
     name = unique("tick")
     rule_arn: str = events.put_rule(Name=name, ScheduleExpression=expression)["RuleArn"]
+    allow_events(lam, function, rule_arn)
     events.put_targets(Rule=name, Targets=[{"Id": "recorder", "Arn": arn(function)}])
     return rule_arn
 
@@ -96,8 +97,8 @@ def scheduled_rule(events: Any, function: str, expression: str) -> str:
 def test_ticks_send_the_scheduled_event_and_a_disabled_rule_stops(fast: FastServer) -> None:
     lam, events = fast.clients()
     function = new_function(lam, "ticks", code=make_zip({"app.py": RECORDER}))
-    minutely = scheduled_rule(events, function, "rate(1 minute)")
-    cron = scheduled_rule(events, function, "cron(* * * * ? *)")
+    minutely = scheduled_rule(lam, events, function, "rate(1 minute)")
+    cron = scheduled_rule(lam, events, function, "cron(* * * * ? *)")
 
     ticks = fast.wait_for(function, 3, minutely)
     first = ticks[0]
@@ -128,7 +129,7 @@ def test_ticks_send_the_scheduled_event_and_a_disabled_rule_stops(fast: FastServ
 def test_a_restart_fires_no_tick_twice(fast: FastServer) -> None:
     lam, events = fast.clients()
     function = new_function(lam, "restart", code=make_zip({"app.py": RECORDER}))
-    rule_arn = scheduled_rule(events, function, "rate(1 minute)")
+    rule_arn = scheduled_rule(lam, events, function, "rate(1 minute)")
     fast.wait_for(function, 2, rule_arn)
     fast.restart()
     before = len(fast.wait_for(function, 1, rule_arn))

@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support.marks import needs_sandbox
-from support.server import ROLE, LambdadServer, boto3_client, http_auth
+from support.server import ROLE, SCHEDULER_ROLE, LambdadServer, boto3_client, http_auth
 from support.waiting import wait_until
 from support.zips import make_zip
 
@@ -120,7 +120,7 @@ def test_a_bounded_rate_schedule_fires_once_per_tick(
             StartDate=datetime.fromtimestamp(start, UTC),
             EndDate=datetime.fromtimestamp(start + 180, UTC),
             FlexibleTimeWindow=OFF,
-            Target={"Arn": arn, "RoleArn": ROLE, "Input": INPUT},
+            Target={"Arn": arn, "RoleArn": SCHEDULER_ROLE, "Input": INPUT},
             ActionAfterCompletion="DELETE",
         )
         # The third tick is the last (the end is exclusive): then the schedule deletes itself.
@@ -147,7 +147,7 @@ def test_a_one_time_schedule_fires_once_in_its_time_zone(
             ScheduleExpression=f"at({local.isoformat(timespec='seconds')})",
             ScheduleExpressionTimezone=zone,
             FlexibleTimeWindow=OFF,
-            Target={"Arn": f"{arn}:$LATEST", "RoleArn": ROLE},
+            Target={"Arn": f"{arn}:$LATEST", "RoleArn": SCHEDULER_ROLE},
             ActionAfterCompletion="DELETE",
         )
         wait_until(lambda: schedule_gone(scheduler, "once"), "the one-time schedule to fire")
@@ -166,7 +166,7 @@ def test_a_restart_fires_no_tick_twice(tmp_path: Path, own_database_url: str | N
             Name="every-minute",
             ScheduleExpression="rate(1 minute)",
             FlexibleTimeWindow=OFF,
-            Target={"Arn": arn, "RoleArn": ROLE, "Input": INPUT},
+            Target={"Arn": arn, "RoleArn": SCHEDULER_ROLE, "Input": INPUT},
         )
         wait_until(lambda: len(ticks(server, "steady")) >= 3, "three ticks before the kill")
     finally:

@@ -1,7 +1,7 @@
 """The Scheduler service on a real database with a fake clock: schedules arm timers,
 ticks queue the target's async invocation (idempotently, with Scheduler's context
-attributes), one-time schedules delete themselves, and a missing function is not
-retried."""
+attributes), one-time schedules delete themselves, and a missing function or an
+execution role that may not invoke the target is not retried."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC).timestamp()
 REGION, ACCOUNT = "us-east-1", "000000000000"
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:worker"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/scheduler"
+LOGS_ONLY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/logs-only"
+
+
+async def role_may_invoke(role_arn: str, function_arn: str) -> bool:
+    """The roles' policies: ROLE may invoke the account's functions, no other role may."""
+    return role_arn == ROLE and function_arn.startswith(FUNCTION)
 
 
 class FakeClock:
@@ -103,6 +109,7 @@ def scheduler(engine: sa.Engine, ticker: Ticker, queue: FakeQueue, clock: FakeCl
         ticker,
         cast(Any, FakeInvoker({"worker"})),
         cast(Any, queue),
+        role_may_invoke,
         clock=clock,
     )
 
@@ -198,6 +205,21 @@ async def test_a_missing_function_is_not_retried(
     assert await ticker.tick() == 0
     assert queue.queued == []
     assert TimerStore(engine).pending_fires(OWNER_KIND, f"{REGION}/default/orphan") == []
+
+
+async def test_a_role_that_may_not_invoke_the_target_is_not_retried(
+    scheduler: Scheduler, ticker: Ticker, queue: FakeQueue, clock: FakeClock, engine: sa.Engine
+) -> None:
+    await scheduler.create(
+        "no-rights", None, config(target=ScheduleTarget(FUNCTION, LOGS_ONLY_ROLE))
+    )
+    await scheduler.create("allowed", None, config(target=ScheduleTarget(FUNCTION, ROLE)))
+    assert await ticker.tick() == 2
+    assert [q.function_name for q in queue.queued] == ["worker"]  # the allowed one's tick
+    clock.now += 60
+    assert await ticker.tick() == 0
+    assert len(queue.queued) == 1
+    assert TimerStore(engine).pending_fires(OWNER_KIND, f"{REGION}/default/no-rights") == []
 
 
 async def test_resume_arms_a_schedule_whose_timer_is_missing(

@@ -43,6 +43,22 @@ def new_function(
     return name
 
 
+def allow_events(
+    client: Any, name: str, rule_arn: str | None = None, qualifier: str | None = None
+) -> None:
+    """Let the event bus invoke function `name` (or its `qualifier`) for the rule
+    `rule_arn` (any rule when None), as `aws lambda add-permission` does on AWS."""
+    source = {} if rule_arn is None else {"SourceArn": rule_arn}
+    client.add_permission(
+        FunctionName=name,
+        StatementId=unique("events"),
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        **source,
+        **({} if qualifier is None else {"Qualifier": qualifier}),
+    )
+
+
 def wait_active(client: Any, name: str) -> None:
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=FAST_WAIT)
 

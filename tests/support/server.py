@@ -43,6 +43,8 @@ from support.runtime_cache import runtime_cache_dir
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+SCHEDULER_ROLE = "arn:aws:iam::000000000000:role/lambdad-scheduler"
+"""Every server's role that may invoke the account's functions (schedules' RoleArn)."""
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
 

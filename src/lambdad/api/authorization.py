@@ -98,9 +98,8 @@ def _log_group(request: Request, ctx: ApiContext) -> Sequence[str]:
 
 
 def _schedule(request: Request, ctx: ApiContext) -> Sequence[str]:
-    group = request.query_params.get("groupName") or "default"
-    name = request.path_params["Name"]
-    return [f"arn:aws:scheduler:{ctx.region}:{ctx.account.account_id}:schedule/{group}/{name}"]
+    group = request.query_params.get("groupName")
+    return [ctx.scheduler.schedule_arn(group, request.path_params["Name"])]
 
 
 def _schedule_group(request: Request, ctx: ApiContext) -> Sequence[str]:
@@ -214,8 +213,8 @@ OPERATIONS.update(
         images.pull_image: Operation("lambdad:PullImage", _everything),
         images.list_images: Operation("lambdad:ListImages", _everything),
         images.delete_image: Operation("lambdad:DeleteImage", _everything),
-        # AWS's JSON protocol (EventBridge, ...): the action is in X-Amz-Target,
-        # decided in `json_protocol.dispatch`.
+        # AWS's JSON protocol (EventBridge, ...): the action is in X-Amz-Target, its
+        # ARNs in the body: decided in `json_protocol.dispatch` (`api/events_access.py`).
         json_protocol.dispatch: Operation("events:*", None),
         # Smithy RPC v2 CBOR (CloudWatch): the action is in the path, decided in
         # `rpc_cbor.dispatch` (CloudWatch's metric actions act on "*").
@@ -226,10 +225,11 @@ OPERATIONS.update(
     }
 )
 # EventBridge Scheduler (scheduler:* actions, on schedule and group ARNs as IAM names them).
-_SCHEDULER: list[tuple[Callable[..., Awaitable[Any]], str, Resources]] = [
-    (scheduler.create_schedule, "CreateSchedule", _schedule),
+# CreateSchedule and UpdateSchedule name their group in the body: they authorize themselves.
+_SCHEDULER: list[tuple[Callable[..., Awaitable[Any]], str, Resources | None]] = [
+    (scheduler.create_schedule, "CreateSchedule", None),
     (scheduler.get_schedule, "GetSchedule", _schedule),
-    (scheduler.update_schedule, "UpdateSchedule", _schedule),
+    (scheduler.update_schedule, "UpdateSchedule", None),
     (scheduler.delete_schedule, "DeleteSchedule", _schedule),
     (scheduler.list_schedules, "ListSchedules", _everything),
     (scheduler.create_schedule_group, "CreateScheduleGroup", _schedule_group),

@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdad.api import cloudwatch, events, logs
-from lambdad.api.access import authorize
+from lambdad.api.access import authorize, principal_of
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
+from lambdad.api.events_access import events_checks
 from lambdad.api.shapes import encode
 from lambdad.errors import LambdadError
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 Operation = Callable[[ApiContext, bytes], Awaitable[object | None]]
 Resources = Callable[[ApiContext, str, bytes], Sequence[str]]
 """The ARNs an operation (by name) acts on, from its body."""
+Checks = Callable[[ApiContext, str, bytes], Sequence[tuple[str, Sequence[str], dict[str, str]]]]
+"""(context, operation, body) -> the (action, ARNs, condition keys) the caller needs."""
 
 
 def _everything(_ctx: ApiContext, _operation: str, _body: bytes) -> Sequence[str]:
@@ -45,10 +48,13 @@ class JsonService:
     """The prefix of its IAM actions (`events:PutRule`), which callers need."""
     resources: Resources = _everything
     """Until a service works out its ARNs, a caller needs the action on every resource."""
+    checks: Checks | None = None
+    """When an operation needs more than its own action on `resources` (iam:PassRole),
+    or other actions: every (action, ARNs, condition keys) it needs, from its body."""
 
 
 SERVICES: Mapping[str, JsonService] = {
-    "AWSEvents": JsonService(events.OPERATIONS, "InternalException"),
+    "AWSEvents": JsonService(events.OPERATIONS, "InternalException", checks=events_checks),
     "Logs_20140328": JsonService(
         logs.OPERATIONS, "ServiceUnavailableException", "logs", logs.resources
     ),
@@ -74,9 +80,15 @@ async def dispatch(request: Request) -> Response:
         # The ARNs an operation touches are in its body.
         ctx = ApiContext.of(request)
         body = await read_body(request, MAX_BODY, name)
-        await authorize(
-            request, f"{service.iam_service}:{name}", service.resources(ctx, name, body)
-        )
+        if not ctx.authorizer.exempts(principal_of(request)):
+            action = f"{service.iam_service}:{name}"
+            found = (
+                service.checks(ctx, name, body)
+                if service.checks
+                else [(action, service.resources(ctx, name, body), {})]
+            )
+            for action, arns, keys in found:
+                await authorize(request, action, arns, keys)
         result = await operation(ctx, body)
     except LambdadError as exc:
         if exc.status >= 500:

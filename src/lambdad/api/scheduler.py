@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdad.api import shapes
+from lambdad.api.access import authorize
 from lambdad.api.context import ApiContext
 from lambdad.api.params import enum_value, optional_int_param
 from lambdad.api.shapes import scheduler as wire
@@ -17,6 +18,7 @@ from lambdad.errors import ValidationError
 from lambdad.events import RetryPolicy, Schedule, ScheduleConfig, ScheduleGroup, ScheduleTarget
 
 Write = Callable[[str, str | None, ScheduleConfig], Awaitable[Schedule]]
+PASSED_TO = {"iam:PassedToService": "scheduler.amazonaws.com"}
 OTHER_TARGETS = (
     "ecs_parameters",
     "event_bridge_parameters",
@@ -134,17 +136,26 @@ def _tags(tags: list[wire.TagShape] | None) -> dict[str, str]:
 
 
 async def create_schedule(request: Request) -> Response:
-    return await _write(request, ApiContext.of(request).scheduler.create)
+    return await _write(request, "CreateSchedule", ApiContext.of(request).scheduler.create)
 
 
 async def update_schedule(request: Request) -> Response:
-    return await _write(request, ApiContext.of(request).scheduler.update)
+    return await _write(request, "UpdateSchedule", ApiContext.of(request).scheduler.update)
 
 
-async def _write(request: Request, operation: Write) -> Response:
-    """CreateSchedule and UpdateSchedule: the same request, applied by `operation`."""
+async def _write(request: Request, name: str, operation: Write) -> Response:
+    """CreateSchedule and UpdateSchedule: the same request, applied by `operation`.
+    Authorized here: the schedule's group is in the body. Giving a schedule its
+    execution role is passing that role (iam:PassRole), as on AWS."""
+    ctx = ApiContext.of(request)
     body = shapes.decode_body(await request.body(), wire.ScheduleRequest)
-    schedule = await operation(request.path_params["Name"], body.group_name, _config(body))
+    schedule_name = request.path_params["Name"]
+    arn = ctx.scheduler.schedule_arn(body.group_name, schedule_name)
+    await authorize(request, f"scheduler:{name}", [arn])
+    role = body.target.role_arn if body.target is not None else None
+    if role:
+        await authorize(request, "iam:PassRole", [role], PASSED_TO)
+    schedule = await operation(schedule_name, body.group_name, _config(body))
     return _json(wire.ScheduleArnOutput(schedule_arn=schedule.arn))
 
 

@@ -119,9 +119,7 @@ class FunctionUrlFront:
         refusal = await self._authenticate(scope, config, body)
         if refusal is not None:
             return refusal
-        if not await ctx.function_urls.allows_request(config):
-            return _message(403, "Forbidden")
-        if config.auth_type == "AWS_IAM" and not await self._caller_allowed(ctx, scope, config):
+        if not await self._caller_allowed(ctx, scope, config):
             return _message(403, "Forbidden")
         request = UrlRequest(
             url_id=config.url_id,
@@ -197,14 +195,24 @@ class FunctionUrlFront:
     async def _caller_allowed(
         self, ctx: ApiContext, scope: Scope, config: FunctionUrlConfig
     ) -> bool:
-        """AuthType AWS_IAM: the signed caller needs both `lambda:InvokeFunctionUrl` and
-        (via the URL) `lambda:InvokeFunction`, from its policies or the function's."""
-        principal = scope.get("state", {}).get("principal")
+        """The caller needs both `lambda:InvokeFunctionUrl` and (via the URL)
+        `lambda:InvokeFunction`. AuthType AWS_IAM: the signed caller, from its
+        policies or the function's. AuthType NONE: anyone, from the function's (or
+        alias's) resource policy alone, as AWS has required since October 2025 (what
+        AddPermission with FunctionUrlAuthType=NONE and InvokedViaFunctionUrl writes);
+        asked even with authorization off, since it is the function's own setting."""
         arn = ctx.function_urls.function_arn(config)
         checks = (
-            ("lambda:InvokeFunctionUrl", {"lambda:FunctionUrlAuthType": "AWS_IAM"}),
+            ("lambda:InvokeFunctionUrl", {"lambda:FunctionUrlAuthType": config.auth_type}),
             ("lambda:InvokeFunction", {"lambda:InvokedViaFunctionUrl": "true"}),
         )
+        if config.auth_type == "NONE":
+            for action, keys in checks:
+                if not await ctx.authorizer.anyone_may(action, arn, keys):
+                    log.info("function URL %s: its policy does not allow %s", config.url_id, action)
+                    return False
+            return True
+        principal = scope.get("state", {}).get("principal")
         try:
             for action, keys in checks:
                 await ctx.authorizer.authorize(principal, action, [arn], keys)

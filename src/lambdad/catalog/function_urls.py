@@ -23,11 +23,9 @@ from lambdad.catalog.model import LATEST
 from lambdad.catalog.names import Account
 from lambdad.catalog.regional import Regional
 from lambdad.catalog.service import Catalog
-from lambdad.catalog.url_access import public_url_allowed
 from lambdad.concurrency import run_sync
 from lambdad.errors import ResourceConflict, ResourceNotFound
 from lambdad.store.function_urls import FunctionUrlRow, FunctionUrlStore
-from lambdad.store.policies import PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +84,11 @@ class FunctionUrls(Regional):
         account: Account,
         catalog: Catalog,
         store: FunctionUrlStore,
-        policies: PolicyStore,
         clock: Clock = time.time,
     ) -> None:
         self.account = account
         self.catalog = catalog
         self.store = store
-        self.policies = policies
         self._clock = clock
 
     async def create(
@@ -177,13 +173,6 @@ class FunctionUrls(Regional):
         if len(url_id) != URL_ID_LENGTH or not url_id.isalnum():
             return None
         return await run_sync(self.store.region_of, url_id.lower())
-
-    async def allows_request(self, config: FunctionUrlConfig) -> bool:
-        """Whether the URL may be called: with AuthType NONE, its resource policy decides."""
-        if config.auth_type != "NONE":
-            return True  # AWS_IAM: the front has checked the caller's signature
-        policy = await run_sync(self.policies.get, config.function_name, config.qualifier)
-        return public_url_allowed(policy.statements)
 
     def function_arn(self, config: FunctionUrlConfig) -> str:
         """The ARN AWS shows: unqualified for the function's own URL, else the alias's."""

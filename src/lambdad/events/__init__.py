@@ -10,7 +10,7 @@ from lambdad.events.errors import (
 )
 from lambdad.events.model import EventBus, InputTransformer, Rule, RuleState, Target
 from lambdad.events.patterns import Pattern, compile_pattern, matches_event
-from lambdad.events.publish import Entry, EntryResult, Publisher
+from lambdad.events.publish import Entry, EntryResult, InvokePermission, Publisher
 from lambdad.events.rules import EventRules, Page, RuleSettings
 from lambdad.events.schedule_expressions import (
     At,
@@ -52,6 +52,7 @@ __all__ = [
     "InvalidEventPattern",
     "InvalidScheduleExpression",
     "InvalidTimezone",
+    "InvokePermission",
     "LimitExceeded",
     "Page",
     "Pattern",

@@ -12,6 +12,15 @@ its targets: one asynchronous invocation per target, written to the durable
 queue before PutEvents answers, so retries, concurrency and logs are those of
 any `InvocationType=Event` call. Scheduled rules deliver through the same
 `deliver` with their Scheduled Event envelope.
+
+As on AWS, the event bus invokes a function as the service principal
+`events.amazonaws.com`, which only the function's resource policy can allow
+(`AddPermission`, with the rule's ARN as `aws:SourceArn` when it names one).
+A target whose function (or version, or alias) has no such permission is not
+invoked: EventBridge counts that delivery among the rule's FailedInvocations
+and does not retry it (a missing permission is not a transient error), and
+without a dead-letter queue (lambdad has none) the event is dropped for that
+target; the server logs it.
 """
 
 from __future__ import annotations
@@ -38,6 +47,23 @@ log = logging.getLogger(__name__)
 MAX_ENTRIES = 10
 MAX_REQUEST_SIZE = 256 * 1024
 TIME_FIELD_SIZE = 14  # what the Time member counts for, given or not (AWS's entry size rule)
+
+
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+
+
+class InvokePermission(Protocol):
+    """Whether a function's resource policy lets a service invoke it for a trigger
+    (`iam.Authorizer.service_may_invoke`)."""
+
+    def service_may_invoke(
+        self,
+        service: str,
+        function_arn: str,
+        source_arn: str | None = None,
+        source_account: str | None = None,
+        action: str = "lambda:InvokeFunction",
+    ) -> Awaitable[bool]: ...
 
 
 class Enqueue(Protocol):
@@ -76,9 +102,10 @@ class EntryResult:
 
 
 class Publisher:
-    def __init__(self, rules: EventRules, enqueue: Enqueue) -> None:
+    def __init__(self, rules: EventRules, enqueue: Enqueue, permission: InvokePermission) -> None:
         self.rules = rules
         self.enqueue = enqueue
+        self.permission = permission
 
     async def put_events(self, entries: Sequence[Entry]) -> list[EntryResult]:
         _check_request(entries)
@@ -108,9 +135,23 @@ class Publisher:
         """Send `event` to each target of `rule` (an async invocation each). The
         invocation's request id follows from the event's id, the rule and the target:
         the same event handed over again (a scheduled tick delivered again after a
-        crash) is queued once."""
+        crash) is queued once. A target the function's resource policy does not
+        open to the event bus for this rule is skipped (see the module doc)."""
         delivery = Delivery(rule.arn, rule.name, _timestamp(datetime.now(UTC)))
+        account = self.rules.account.account_id
         for target in targets:
+            if not await self.permission.service_may_invoke(
+                EVENTS_PRINCIPAL, target.arn, rule.arn, account
+            ):
+                log.warning(
+                    "rule %s: event %s not delivered to %s (FailedInvocations): its resource "
+                    "policy does not allow %s to invoke it for this rule (AddPermission)",
+                    rule.arn,
+                    event.get("id"),
+                    target.arn,
+                    EVENTS_PRINCIPAL,
+                )
+                continue
             function = function_of(target.arn)
             payload = target_input(target, event, delivery)
             named = uuid.uuid5(uuid.NAMESPACE_URL, f"{event['id']}\0{rule.arn}\0{target.id}")

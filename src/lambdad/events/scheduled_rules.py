@@ -11,7 +11,8 @@ each fires once, also across restarts, and ticks missed while the server was
 down follow its documented policy (the most recent one fires once, late, the
 rest are skipped). A rate's first tick is one period after the rule is put, as
 on EventBridge. Each target gets one asynchronous invocation per tick, through
-the same `Publisher.deliver` as PutEvents.
+the same `Publisher.deliver` as PutEvents, which asks each target's resource
+policy first (`events.amazonaws.com`, the rule's ARN as `aws:SourceArn`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 
 from lambdad.concurrency import run_sync
 from lambdad.events.model import DEFAULT_BUS, Rule
-from lambdad.events.publish import Enqueue, Publisher
+from lambdad.events.publish import Enqueue, InvokePermission, Publisher
 from lambdad.events.rules import EventRules, target_of
 from lambdad.events.ticker import DropFire, Fire, Ticker, TimerSpec
 
@@ -31,10 +32,13 @@ OWNER_KIND = "events-rule"
 
 
 class ScheduledRules:
-    def __init__(self, rules: EventRules, ticker: Ticker, enqueue: Enqueue) -> None:
+    def __init__(
+        self, rules: EventRules, ticker: Ticker, enqueue: Enqueue, permission: InvokePermission
+    ) -> None:
         self.rules = rules
         self.ticker = ticker
         self.enqueue = enqueue
+        self.permission = permission
         ticker.on_fire(OWNER_KIND, self.fire)
         rules.on_rule_change(self.follow)
 
@@ -66,6 +70,6 @@ class ScheduledRules:
             "resources": [rule.arn],
             "detail": {},
         }
-        await Publisher(rules, self.enqueue).deliver(
+        await Publisher(rules, self.enqueue, self.permission).deliver(
             rule, [target_of(t) for t in targets], event, None
         )

@@ -10,6 +10,12 @@ retried, as AWS sends such a tick to the dead-letter queue at once). The tick's 
 is the async event's request id, so a tick delivered twice after a crash is
 queued once.
 
+Scheduler invokes a target as the schedule's execution role (`Target.RoleArn`),
+not through the function's resource policy: a tick whose role does not allow
+`lambda:InvokeFunction` on the target (or names no role of this server) fails
+without retries, as AWS treats a permission error, and is dropped (there are
+no dead-letter queues here); the server logs it.
+
 Missed ticks follow the ticker's policy, with the schedule's
 `MaximumEventAgeInSeconds` as the grace: the most recent missed tick fires once,
 late, if younger than that; older ones are skipped.
@@ -22,7 +28,7 @@ import binascii
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from lambdad.catalog import Account
@@ -41,6 +47,7 @@ from lambdad.events.schedule_model import (
     check_config,
     check_lambda_target,
     check_names,
+    schedule_arn,
 )
 from lambdad.events.ticker import DropFire, Fire, Ticker, TimerSpec
 from lambdad.invoke import MAX_ASYNC_PAYLOAD, AsyncQueue, Invoker, check_payload, new_trace_id
@@ -51,6 +58,9 @@ log = logging.getLogger(__name__)
 OWNER_KIND = "schedule"
 MAX_PAGE = 100
 Clock = Callable[[], float]
+RoleMayInvoke = Callable[[str, str], Awaitable[bool]]
+"""(role ARN, function ARN) -> whether that role's policy allows invoking it
+(`iam.Access.role_may_invoke`)."""
 
 
 class Scheduler(Regional):
@@ -63,6 +73,7 @@ class Scheduler(Regional):
         ticker: Ticker,
         invoker: Invoker,
         async_queue: AsyncQueue,
+        role_may_invoke: RoleMayInvoke,
         clock: Clock = time.time,
     ) -> None:
         self.account = account
@@ -70,12 +81,17 @@ class Scheduler(Regional):
         self.ticker = ticker
         self.invoker = invoker
         self.async_queue = async_queue
+        self.role_may_invoke = role_may_invoke
         self._clock = clock
         ticker.on_fire(OWNER_KIND, self._fire)
 
     @property
     def region(self) -> str:
         return self.account.region
+
+    def schedule_arn(self, group_name: str | None, name: str) -> str:
+        """The ARN of schedule `name` in `group_name` (default: `default`)."""
+        return schedule_arn(self.region, self.account.account_id, group_name or DEFAULT_GROUP, name)
 
     # Schedule groups
 
@@ -271,6 +287,11 @@ class Scheduler(Regional):
             raise  # not ready yet: retried under the RetryPolicy
         except LambdadError as exc:
             raise DropFire(f"{schedule.arn}: {exc.code}: {exc.message}") from exc
+        if not await self.role_may_invoke(target.role_arn, target.arn):
+            raise DropFire(
+                f"{schedule.arn}: AccessDeniedException: the execution role {target.role_arn} "
+                f"is not authorized to perform lambda:InvokeFunction on {target.arn}"
+            )
         await self.async_queue.enqueue(
             region, function_name, qualifier or LATEST, payload, new_trace_id(), request_id=fire.id
         )

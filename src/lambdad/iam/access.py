@@ -4,9 +4,9 @@
 use them: the catalog checks a function's Role (`check_role`), the launcher
 gives each environment its role's credentials (`credentials_for`), the pool
 retires environments before those expire (`max_environment_age_s`), the API
-decides every request (`authorizer`), and triggers ask
-`authorizer.service_may_invoke`. With authorization off, roles are not
-checked and environments get inert credentials.
+decides every request (`authorizer`), the event bus asks
+`authorizer.service_may_invoke` and the scheduler `role_may_invoke`. With
+authorization off, roles are not checked and environments get inert credentials.
 """
 
 from __future__ import annotations
@@ -83,6 +83,18 @@ class Access:
     @property
     def max_environment_age_s(self) -> float | None:
         return self.sessions.rotation_age_s if self.enabled else None
+
+    async def role_may_invoke(self, role_arn: str, function_arn: str) -> bool:
+        """Whether the role `role_arn` (a schedule's execution role) allows invoking
+        `function_arn`; False for a role this server does not have."""
+        if not self.enabled:
+            return True
+        policy = await self.roles.policy_of(role_arn)
+        if policy is None:
+            return False
+        return await self.authorizer.role_may(
+            role_arn, policy, "lambda:InvokeFunction", function_arn
+        )
 
     def credentials_for(self, version: Version) -> dict[str, str] | None:
         """The environment variables of a new environment's role session (None: roles off)."""

@@ -110,6 +110,34 @@ class Authorizer:
         request = Request(action, function_arn, Caller(service=service), keys)
         return evaluate(request, (), await self.resource_policy(function_arn)).allowed
 
+    async def anyone_may(
+        self, action: str, resource: str, context: Mapping[str, ContextValue] | None = None
+    ) -> bool:
+        """Whether the resource's policy lets anyone, unauthenticated, perform `action`
+        (a function URL with AuthType NONE). Asked whether or not authorization is
+        on: such a URL is public only when its function's policy says so."""
+        keys = {"aws:currenttime": _iso(self._clock()), **_lowered(context or {})}
+        request = Request(action, resource, Caller(), keys)
+        return evaluate(request, (), await self.resource_policy(resource)).allowed
+
+    async def role_may(
+        self, role_arn: str, role_policy: Policy, action: str, resource: str
+    ) -> bool:
+        """Whether a role acting for a service (a schedule's execution role) may
+        perform `action` on `resource`: its policy and the resource's, as for a
+        role session. True whenever authorization is off."""
+        if not self.enabled:
+            return True
+        caller = Caller(arn=role_arn, account=self.account_id, role_arn=role_arn)
+        keys: dict[str, ContextValue] = {
+            "aws:principalarn": role_arn,
+            "aws:principalaccount": self.account_id,
+            "aws:principaltype": "AssumedRole",
+            "aws:currenttime": _iso(self._clock()),
+        }
+        policy = await self.resource_policy(resource)
+        return evaluate(Request(action, resource, caller, keys), [role_policy], policy).allowed
+
     def _caller(self, principal: Principal) -> Caller:
         role_arn = None
         if principal.kind is PrincipalKind.ROLE_SESSION:

@@ -8,7 +8,9 @@ policies are read when a request is decided, as IAM does.
 
 Every new server has `lambda-role` (the role the CLI's `deploy` and the
 README use), whose policy allows writing logs and nothing on the Lambda API,
-like AWS's AWSLambdaBasicExecutionRole.
+like AWS's AWSLambdaBasicExecutionRole, and `lambdad-scheduler` (the role
+`lambdad schedule add` gives its schedules), whose policy allows invoking the
+account's functions and nothing else, like the role Scheduler's console makes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 ROLE_ARN = re.compile(r"arn:aws[a-zA-Z-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)")
 NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
 DEFAULT_ROLE = "lambda-role"
+SCHEDULER_ROLE = "lambdad-scheduler"
 BASIC_EXECUTION_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
@@ -37,6 +40,20 @@ BASIC_EXECUTION_POLICY: dict[str, Any] = {
         }
     ],
 }
+
+
+def scheduler_policy(account_id: str) -> dict[str, Any]:
+    """`lambdad-scheduler`'s policy: invoke any function of the account."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": f"arn:aws:lambda:*:{account_id}:function:*",
+            }
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -76,9 +93,12 @@ class Roles:
         return self.store.remove(name)
 
     def ensure_default(self) -> None:
-        """Add `lambda-role` unless there is one (on every start: cheap, idempotent)."""
+        """Add `lambda-role` and `lambdad-scheduler` unless there are (on every start:
+        cheap, idempotent; an operator's change to either is kept)."""
         if self.store.get(DEFAULT_ROLE) is None:
             self.store.put(DEFAULT_ROLE, BASIC_EXECUTION_POLICY)
+        if self.store.get(SCHEDULER_ROLE) is None:
+            self.store.put(SCHEDULER_ROLE, scheduler_policy(self.account_id))
 
     def name_of(self, role_arn: str) -> str | None:
         """The role a Role ARN names on this server, if it is one of this account's."""

@@ -1,4 +1,5 @@
-"""Deliveries: one async invocation per target, named so a redelivered event is queued once."""
+"""Deliveries: one async invocation per target, named so a redelivered event is queued
+once, and only to targets whose resource policy lets the event bus invoke them."""
 
 from __future__ import annotations
 
@@ -36,6 +37,30 @@ class Queue:
         return request_id
 
 
+class Permissions:
+    """A fake authorizer: the (function ARN, rule ARN) pairs functions' policies allow."""
+
+    def __init__(self, allowed: set[tuple[str, str]] | None = None) -> None:
+        self.allowed = allowed
+        self.asked: list[tuple[str, str, str | None, str | None]] = []
+
+    async def service_may_invoke(
+        self,
+        service: str,
+        function_arn: str,
+        source_arn: str | None = None,
+        source_account: str | None = None,
+        action: str = "lambda:InvokeFunction",
+    ) -> bool:
+        self.asked.append((service, function_arn, source_arn, source_account))
+        return self.allowed is None or (function_arn, source_arn or "") in self.allowed
+
+
+def publisher(queue: Queue, permissions: Permissions) -> Publisher:
+    rules = EventRules(ACCOUNT, EventBusStore(sa.create_engine("sqlite://")))
+    return Publisher(rules, queue, permissions)
+
+
 def rule(name: str) -> Rule:
     arn = f"arn:aws:events:us-east-1:000000000000:rule/{name}"
     return Rule(name, arn, "default", None, "rate(1 minute)", RuleState.ENABLED, None, None)
@@ -43,14 +68,14 @@ def rule(name: str) -> Rule:
 
 def test_an_event_handed_over_again_is_queued_once_per_rule_and_target() -> None:
     queue = Queue()
-    publisher = Publisher(EventRules(ACCOUNT, EventBusStore(sa.create_engine("sqlite://"))), queue)
+    publish = publisher(queue, Permissions())
     event: dict[str, Any] = {"id": str(uuid.uuid4()), "detail": {}}
     targets = [Target("a", FUNCTION), Target("b", f"{FUNCTION}:live", input='{"x": 1}')]
 
     async def deliver() -> None:
         for _ in range(2):  # a tick delivered again after a crash
-            await publisher.deliver(rule("one"), targets, event, None)
-        await publisher.deliver(rule("two"), targets[:1], event, None)  # same target id
+            await publish.deliver(rule("one"), targets, event, None)
+        await publish.deliver(rule("two"), targets[:1], event, None)  # same target id
 
     anyio.run(deliver)
     assert sorted(queue.events.values()) == sorted(
@@ -60,3 +85,24 @@ def test_an_event_handed_over_again_is_queued_once_per_rule_and_target() -> None
             ("us-east-1", "f", "live", b'{"x": 1}'),
         ]
     )
+
+
+def test_only_targets_whose_policy_allows_the_rule_are_queued() -> None:
+    queue = Queue()
+    one, two = rule("one"), rule("two")
+    permissions = Permissions({(FUNCTION, one.arn), (f"{FUNCTION}:live", two.arn)})
+    publish = publisher(queue, permissions)
+    event: dict[str, Any] = {"id": str(uuid.uuid4()), "detail": {}}
+    targets = [Target("a", FUNCTION), Target("b", f"{FUNCTION}:live")]
+
+    async def deliver() -> None:
+        await publish.deliver(one, targets, event, None)
+        await publish.deliver(two, targets, event, None)
+
+    anyio.run(deliver)
+    assert sorted((q[1], q[2]) for q in queue.events.values()) == [
+        ("f", "$LATEST"),  # rule one to the function; rule two to the alias
+        ("f", "live"),
+    ]
+    assert permissions.asked[0] == ("events.amazonaws.com", FUNCTION, one.arn, "000000000000")
+    assert len(permissions.asked) == 4
