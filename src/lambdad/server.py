@@ -253,7 +253,7 @@ def build_app(settings: Settings) -> ASGIApp:
     ticker = Ticker(TimerStore(engine), schedule_clock(settings), settings.schedule_clock_speed)
     event_rules = EventRules(account, EventBusStore(engine))
     # It follows the rules' changes; a tick is delivered as the event bus delivers (permissions).
-    ScheduledRules(event_rules, ticker, async_queue.enqueue, access.authorizer)
+    ScheduledRules(event_rules, ticker, async_queue.enqueue, access.authorizer.service_may_invoke)
     scheduler = Scheduler(
         account, ScheduleStore(engine), ticker, invoker, async_queue, access.role_may_invoke
     )

@@ -203,7 +203,9 @@ async def put_events(ctx: ApiContext, body: bytes) -> wire.PutEventsResponse:
         )
         for e in request.entries
     ]
-    publisher = Publisher(ctx.event_rules, ctx.async_queue.enqueue, ctx.authorizer)
+    publisher = Publisher(
+        ctx.event_rules, ctx.async_queue.enqueue, ctx.authorizer.service_may_invoke
+    )
     results = await publisher.put_events(entries)
     return wire.PutEventsResponse(
         failed_entry_count=sum(1 for r in results if r.error_code),

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -52,18 +52,10 @@ TIME_FIELD_SIZE = 14  # what the Time member counts for, given or not (AWS's ent
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 
 
-class InvokePermission(Protocol):
-    """Whether a function's resource policy lets a service invoke it for a trigger
-    (`iam.Authorizer.service_may_invoke`)."""
-
-    def service_may_invoke(
-        self,
-        service: str,
-        function_arn: str,
-        source_arn: str | None = None,
-        source_account: str | None = None,
-        action: str = "lambda:InvokeFunction",
-    ) -> Awaitable[bool]: ...
+InvokePermission = Callable[[str, str, str | None, str | None], Awaitable[bool]]
+"""(service, function ARN, source ARN, source account) -> whether the function's
+resource policy lets that service invoke it for that trigger
+(`iam.Authorizer.service_may_invoke`)."""
 
 
 class Enqueue(Protocol):
@@ -102,10 +94,10 @@ class EntryResult:
 
 
 class Publisher:
-    def __init__(self, rules: EventRules, enqueue: Enqueue, permission: InvokePermission) -> None:
+    def __init__(self, rules: EventRules, enqueue: Enqueue, may_invoke: InvokePermission) -> None:
         self.rules = rules
         self.enqueue = enqueue
-        self.permission = permission
+        self.may_invoke = may_invoke
 
     async def put_events(self, entries: Sequence[Entry]) -> list[EntryResult]:
         _check_request(entries)
@@ -140,9 +132,7 @@ class Publisher:
         delivery = Delivery(rule.arn, rule.name, _timestamp(datetime.now(UTC)))
         account = self.rules.account.account_id
         for target in targets:
-            if not await self.permission.service_may_invoke(
-                EVENTS_PRINCIPAL, target.arn, rule.arn, account
-            ):
+            if not await self.may_invoke(EVENTS_PRINCIPAL, target.arn, rule.arn, account):
                 log.warning(
                     "rule %s: event %s not delivered to %s (FailedInvocations): its resource "
                     "policy does not allow %s to invoke it for this rule (AddPermission)",

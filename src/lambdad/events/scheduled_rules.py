@@ -33,12 +33,12 @@ OWNER_KIND = "events-rule"
 
 class ScheduledRules:
     def __init__(
-        self, rules: EventRules, ticker: Ticker, enqueue: Enqueue, permission: InvokePermission
+        self, rules: EventRules, ticker: Ticker, enqueue: Enqueue, may_invoke: InvokePermission
     ) -> None:
         self.rules = rules
         self.ticker = ticker
         self.enqueue = enqueue
-        self.permission = permission
+        self.may_invoke = may_invoke
         ticker.on_fire(OWNER_KIND, self.fire)
         rules.on_rule_change(self.follow)
 
@@ -70,6 +70,6 @@ class ScheduledRules:
             "resources": [rule.arn],
             "detail": {},
         }
-        await Publisher(rules, self.enqueue, self.permission).deliver(
+        await Publisher(rules, self.enqueue, self.may_invoke).deliver(
             rule, [target_of(t) for t in targets], event, None
         )

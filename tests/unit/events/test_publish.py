@@ -44,16 +44,11 @@ class Permissions:
         self.allowed = allowed
         self.asked: list[tuple[str, str, str | None, str | None]] = []
 
-    async def service_may_invoke(
-        self,
-        service: str,
-        function_arn: str,
-        source_arn: str | None = None,
-        source_account: str | None = None,
-        action: str = "lambda:InvokeFunction",
+    async def __call__(
+        self, service: str, function: str, source: str | None, account: str | None
     ) -> bool:
-        self.asked.append((service, function_arn, source_arn, source_account))
-        return self.allowed is None or (function_arn, source_arn or "") in self.allowed
+        self.asked.append((service, function, source, account))
+        return self.allowed is None or (function, source or "") in self.allowed
 
 
 def publisher(queue: Queue, permissions: Permissions) -> Publisher:
