@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,6 +29,7 @@ import click
 import httpx
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
+from lambdad import cli_cost
 from lambdad.cli_images import images
 from lambdad.cli_runtimes import runtimes
 from lambdad.client_signing import SigV4HttpxAuth, find_credentials, region_of
@@ -186,6 +188,13 @@ def main() -> None:
     help="Also serve Prometheus' /metrics here, unauthenticated (for a scraper that "
     "cannot sign); the API's own /metrics needs a signed request.",
 )
+@click.option(
+    "--prices",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A Lambda price table (JSON, the shape of lambdad's cost/prices.json) for "
+    "`lambdad cost`.  [default: AWS's published prices]",
+)
 @click.option("--log-level", default=None, help="debug, info, warning.  [default: info]")
 def server(**options: Any) -> None:
     """Run the Lambda API server (settings also from LAMBDAD_* variables)."""
@@ -211,6 +220,7 @@ def server(**options: Any) -> None:
         parse_registries(settings.image_registries)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--image-registry") from e
+    cli_cost.check_prices(settings.prices)
     serve(settings)
 
 
@@ -460,6 +470,37 @@ def _set_retention(client: Client, path: str, retention: str) -> None:
 
 main.add_command(runtimes)
 main.add_command(images)
+
+
+@main.command()
+@click.option("--since", default="30d", show_default=True, help="Days back (30d) or a date.")
+@click.option("--by", type=click.Choice(["function", "day"]), default="function", show_default=True)
+@click.option(
+    "--free-tier/--no-free-tier",
+    default=None,
+    help="Apply AWS's monthly free tier, or not.  [default: the server's setting (on)]",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@endpoint_option
+def cost(since: str, by: str, free_tier: bool | None, as_json: bool, endpoint: str) -> None:
+    """What this workload would cost on AWS Lambda, beside the GB-seconds it used here.
+
+    Requests and GB-seconds (billed duration x memory) of every invocation, and
+    provisioned concurrency, priced with AWS's published Lambda prices for each
+    function's region and architecture (tiers and the monthly free tier applied)."""
+    start, end = cli_cost.window(since)
+    body = cli_cost.request(start, end, by, free_tier)
+    headers = {
+        "X-Amz-Target": "AWSInsightsIndexService.GetCostAndUsageWithResources",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    answer = Client(endpoint).call("POST", "/", json=body, headers=headers).json()
+    found = cli_cost.rows(answer, by)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    click.echo(f"AWS Lambda prices, {start} to {end - timedelta(days=1)} (UTC days):")
+    click.echo(cli_cost.table(found, by))
 
 
 @main.group()

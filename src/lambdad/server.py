@@ -31,6 +31,7 @@ from lambdad.catalog import (
 )
 from lambdad.concurrency import run_sync
 from lambdad.console import console_routes
+from lambdad.cost import CostExplorer, PriceTable, UsageRecorder
 from lambdad.endpoints import lambda_url, parse_aws_endpoints
 from lambdad.events import EventRules, ScheduledRules, Scheduler, Ticker
 from lambdad.iam import (
@@ -72,6 +73,7 @@ from lambdad.store import (
     RoleStore,
     ScheduleStore,
     TimerStore,
+    UsageStore,
     UserStore,
     create_engine,
     migrate,
@@ -222,6 +224,8 @@ def build_app(settings: Settings) -> ASGIApp:
     for listener in (refresh_unreserved_pool, provisioner.wake):
         catalog.on_change(listener)
         concurrency.on_change(listener)
+    usage = UsageStore(engine)
+    usage_recorder = UsageRecorder(usage, retention_days=settings.usage_retention_days)
     invoker = Invoker(
         account,
         catalog,
@@ -230,6 +234,7 @@ def build_app(settings: Settings) -> ASGIApp:
         logs,
         concurrency,
         max_streamed_response=settings.max_streamed_response,
+        usage=usage_recorder.record,
         metrics=metrics,
     )
     async_events = AsyncEventStore(engine)
@@ -279,6 +284,12 @@ def build_app(settings: Settings) -> ASGIApp:
         images=images,
         metrics=metrics,
         metrics_registry=metrics_registry,
+        cost_explorer=CostExplorer(
+            usage,
+            PriceTable.load(settings.prices or None),
+            settings.account_id,
+            free_tier=settings.cost_free_tier,
+        ),
     )
 
     @asynccontextmanager
@@ -304,6 +315,7 @@ def build_app(settings: Settings) -> ASGIApp:
             group.start_soon(async_queue.run)
             group.start_soon(ticker.run)
             group.start_soon(logs.run)
+            group.start_soon(usage_recorder.run, concurrency.provisioned_targets)
             group.start_soon(logs.run_sweeper, settings.logs_sweep_interval_s)
             group.start_soon(metrics.run, settings.metrics_flush_interval_s)
             if metrics_listener is not None:
@@ -328,6 +340,7 @@ def build_app(settings: Settings) -> ASGIApp:
                     await metrics.flush()
                     if metrics_listener is not None:
                         await run_sync(metrics_listener.stop)
+                    await usage_recorder.flush()
         engine.dispose()
 
     return create_app(

@@ -82,6 +82,11 @@ class Settings:
     metrics_listen: str = ""
     # How often the per-minute metrics are written to the store (seconds).
     metrics_flush_interval_s: float = 60.0
+    # Cost: a price table to use instead of the repo's (src/lambdad/cost/prices.json),
+    # whether AWS's monthly free tier is applied, and how long usage rows are kept.
+    prices: str = ""
+    cost_free_tier: bool = True
+    usage_retention_days: float = 400.0
 
     @property
     def sqlalchemy_url(self) -> str:

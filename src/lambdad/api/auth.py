@@ -65,7 +65,7 @@ from lambdad.invoke import MAX_SYNC_PAYLOAD
 log = logging.getLogger(__name__)
 
 # The SigV4 services this server answers for (a signature names one in its scope).
-SERVICES = frozenset({"lambda", "events", "scheduler", "logs", "monitoring", "xray"})
+SERVICES = frozenset({"lambda", "events", "scheduler", "logs", "monitoring", "xray", "ce"})
 UNSIGNED_PATHS = ("/_lambdad/code/", "/console/")
 UNSIGNED_EXACT = frozenset({"/console"})
 # Hashing a large body blocks; past this it is done off the event loop.

@@ -21,6 +21,7 @@ from lambdad.catalog import (
     S3CodeFetcher,
 )
 from lambdad.catalog.regional import is_regional
+from lambdad.cost import CostExplorer
 from lambdad.events import EventRules, Scheduler
 from lambdad.iam import CredentialResolvers, Users
 from lambdad.iam.authorizer import Authorizer
@@ -62,6 +63,8 @@ class ApiContext:
         default_factory=lambda: new_registry(MetricsRecorder())
     )
     """What `/metrics` exposes (the recorder's collector and the live gauges)."""
+    cost_explorer: CostExplorer | None = None
+    """What the workload would cost on AWS (Cost Explorer's API)."""
     _regions: dict[str, ApiContext] = field(default_factory=dict, repr=False)
 
     @property

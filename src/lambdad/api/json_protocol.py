@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lambdad.api import cloudwatch, events, logs
+from lambdad.api import cloudwatch, cost_explorer, events, logs
 from lambdad.api.access import authorize, principal_of
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
@@ -62,6 +62,7 @@ SERVICES: Mapping[str, JsonService] = {
     "GraniteServiceVersion20100801": JsonService(
         cloudwatch.JSON_OPERATIONS, "InternalServiceFault", iam_service="cloudwatch"
     ),
+    "AWSInsightsIndexService": JsonService(cost_explorer.OPERATIONS, "InternalFailure", "ce"),
 }
 MEDIA_TYPE = "application/x-amz-json-1.1"
 MAX_BODY = 1024 * 1024

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
 import anyio
 import msgspec
@@ -43,6 +44,9 @@ UPDATE_WAIT_S = 30.0
 MAX_SYNC_RESPONSE = 6291556
 # The longest error message a platform log line repeats.
 MAX_DETAIL = 4096
+UsageSink = Callable[[str, Version, int, bool], None]
+"""Told (region, version, billed ms, on provisioned concurrency) of every invocation's
+REPORT (`cost.UsageRecorder.record`: it only buffers)."""
 
 
 class Invoker:
@@ -56,9 +60,11 @@ class Invoker:
         concurrency: ConcurrencyCatalog | None = None,
         max_streamed_response: int = MAX_STREAMED_RESPONSE,
         metrics: MetricsRecorder | None = None,
+        usage: UsageSink | None = None,
     ) -> None:
         self.account = account
         self.metrics = metrics or MetricsRecorder()
+        self.usage = usage
         self.max_streamed_response = max_streamed_response
         self.catalog = catalog
         self.pool = pool
@@ -267,6 +273,9 @@ class Invoker:
         lines += [f"END RequestId: {request_id}", report.line()]
         await stream.platform(*lines)
         log.debug("invoke %s: %s", request_id, report.line())
+        if self.usage is not None:
+            provisioned = lease.provisioned_for is not None
+            self.usage(self.account.region, version, report.billed_duration_ms, provisioned)
 
 
 class _ErrorBody(msgspec.Struct, rename="camel"):

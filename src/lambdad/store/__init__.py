@@ -16,6 +16,7 @@ from lambdad.store.policies import PolicyRows, PolicyStore
 from lambdad.store.roles import RoleRow, RoleStore
 from lambdad.store.schedules import ScheduleGroupRow, ScheduleRow, ScheduleStore
 from lambdad.store.timers import FireRow, TimerRow, TimerStore
+from lambdad.store.usage import InvocationRecord, ProvisionedSample, UsageRow, UsageStore
 from lambdad.store.users import AccessKeyRow, UserRow, UserStore
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "DatabaseError",
     "EventInvokeConfigRow",
     "EventInvokeConfigStore",
+    "InvocationRecord",
     "FireRow",
     "FunctionRow",
     "FunctionUrlRow",
@@ -48,6 +50,7 @@ __all__ = [
     "NewChunk",
     "PolicyRows",
     "PolicyStore",
+    "ProvisionedSample",
     "Removed",
     "ScheduleGroupRow",
     "ScheduleRow",
@@ -56,6 +59,8 @@ __all__ = [
     "RoleStore",
     "ProvisionedRow",
     "UserRow",
+    "UsageRow",
+    "UsageStore",
     "UserStore",
     "TimerRow",
     "TimerStore",

@@ -80,9 +80,9 @@ class Report:
 
     @property
     def billed_duration_ms(self) -> int:
-        # Lambda bills in 1 ms steps, rounding up, and the Init phase of
-        # managed runtimes is not billed on on-demand cold starts.
-        return max(1, math.ceil(self.duration_ms))
+        # Lambda bills in 1 ms steps, rounding up; since August 2025 a cold start's
+        # Init phase is billed too, for every runtime and package type.
+        return max(1, math.ceil(self.duration_ms + (self.init_duration_ms or 0.0)))
 
     @property
     def gb_seconds(self) -> float:

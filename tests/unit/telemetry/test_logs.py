@@ -4,9 +4,9 @@ from lambdad.telemetry import Report, new_stream_name
 def test_report_line_as_lambda_writes_it() -> None:
     cold = Report("id-1", duration_ms=1.234, memory_size_mb=128, max_memory_used_mb=37,
                   init_duration_ms=55.5)  # fmt: skip
-    assert cold.billed_duration_ms == 2
+    assert cold.billed_duration_ms == 57  # the Init phase is billed (since August 2025)
     assert cold.line() == (
-        "REPORT RequestId: id-1\tDuration: 1.23 ms\tBilled Duration: 2 ms\t"
+        "REPORT RequestId: id-1\tDuration: 1.23 ms\tBilled Duration: 57 ms\t"
         "Memory Size: 128 MB\tMax Memory Used: 37 MB\tInit Duration: 55.50 ms\t"
     )
     warm = Report("id-2", duration_ms=0.2, memory_size_mb=1024, max_memory_used_mb=40)

@@ -1,0 +1,139 @@
+"""Recording what the workload uses, durably and off the invocation's path.
+
+`UsageRecorder.record` is called once per invocation with its REPORT figures
+(billed duration, memory size) and does nothing but append to a buffer; `run`
+writes the buffer in batches (every `flush_interval_s`, or sooner once
+`BATCH` are waiting), samples each provisioned concurrency config once a
+`sample_interval_s` (its configured concurrency for the time since the last
+sample: what AWS bills provisioned concurrency for), and deletes usage older
+than `retention_days` once an hour. The buffer holds at most `max_buffered`
+invocations: past that (a database that stopped taking writes) further ones
+are counted and dropped, with a warning, rather than growing without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+import anyio
+
+from lambdad.catalog import ProvisionedTarget, Version
+from lambdad.concurrency import run_sync
+from lambdad.store import InvocationRecord, ProvisionedSample, UsageStore
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+MAX_BUFFERED = 100_000
+DEFAULT_RETENTION_DAYS = 400
+"""Long enough for this month and last year's same month; bounded all the same."""
+SWEEP_INTERVAL_S = 3600.0
+ProvisionedTargets = Callable[[], Awaitable[Sequence[ProvisionedTarget]]]
+
+
+def utc_day(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
+
+
+class UsageRecorder:
+    def __init__(
+        self,
+        store: UsageStore,
+        *,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        flush_interval_s: float = 1.0,
+        sample_interval_s: float = 60.0,
+        max_buffered: int = MAX_BUFFERED,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.retention_days = retention_days
+        self.flush_interval_s = flush_interval_s
+        self.sample_interval_s = sample_interval_s
+        self.max_buffered = max_buffered
+        self.clock = clock
+        self._buffer: list[InvocationRecord] = []
+        self._dropped = 0
+        self._wake: anyio.Event | None = None  # made in the loop (`run`)
+        self._writing = anyio.Lock()
+
+    def record(self, region: str, version: Version, billed_ms: int, provisioned: bool) -> None:
+        """One invocation's usage (its REPORT's billed duration and memory size)."""
+        if len(self._buffer) >= self.max_buffered:
+            self._dropped += 1
+            return
+        now = self.clock()
+        self._buffer.append(
+            InvocationRecord(
+                region=region,
+                function_name=version.function_name,
+                version=version.version,
+                day=utc_day(now),
+                ended_at=now,
+                billed_ms=billed_ms,
+                memory_mb=version.config.memory_size,
+                architecture=(version.config.architectures or ("x86_64",))[0],
+                provisioned=provisioned,
+            )
+        )
+        if len(self._buffer) >= BATCH and self._wake is not None:
+            self._wake.set()
+
+    async def flush(self, samples: Sequence[ProvisionedSample] = ()) -> None:
+        """Write what is buffered (and `samples`) now."""
+        async with self._writing:
+            batch, self._buffer = self._buffer, []
+            if batch or samples:
+                await run_sync(self.store.add, batch, samples)
+        if self._dropped:
+            log.warning("usage: %d invocations not recorded (the buffer was full)", self._dropped)
+            self._dropped = 0
+
+    async def run(self, provisioned_targets: ProvisionedTargets) -> None:
+        """The writer loop: flush, sample provisioned concurrency, sweep old usage."""
+        last_sample = last_sweep = self.clock()
+        while True:
+            self._wake = wake = anyio.Event()
+            with anyio.move_on_after(self.flush_interval_s):
+                await wake.wait()
+            now = self.clock()
+            samples: list[ProvisionedSample] = []
+            try:
+                if now - last_sample >= self.sample_interval_s:
+                    seconds = min(now - last_sample, 2 * self.sample_interval_s)
+                    samples = self.samples(await provisioned_targets(), seconds, now)
+                    last_sample = now
+                await self.flush(samples)
+                if now - last_sweep >= SWEEP_INTERVAL_S:
+                    await self.sweep(now)
+                    last_sweep = now
+            except Exception:
+                log.exception("usage: recording failed (retried at the next interval)")
+
+    async def sweep(self, now: float) -> None:
+        gone = await run_sync(self.store.delete_before, now - self.retention_days * 86400)
+        if gone:
+            log.info("usage: %d rows past the %g-day retention deleted", gone, self.retention_days)
+
+    def samples(
+        self, targets: Sequence[ProvisionedTarget], seconds: float, now: float
+    ) -> list[ProvisionedSample]:
+        """Each provisioned concurrency config's concurrency over the last `seconds`."""
+        return [
+            ProvisionedSample(
+                region=t.version.function_arn.split(":")[3],
+                function_name=t.config.function_name,
+                qualifier=t.config.qualifier,
+                day=utc_day(now),
+                ended_at=now,
+                seconds=seconds,
+                concurrency=t.config.requested,
+                memory_mb=t.version.config.memory_size,
+                architecture=(t.version.config.architectures or ("x86_64",))[0],
+            )
+            for t in targets
+            if t.config.requested > 0
+        ]
