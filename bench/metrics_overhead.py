@@ -10,7 +10,9 @@ with the process's CPU clock, in alternating rounds:
 2. metrics on: lambdad's `MetricsRecorder` (per-minute aggregates for every
    dimension set, Prometheus totals, concurrency samples), for an alias invoke
    (the most dimension sets: four);
-3. the recorder alone: `invocation` + `concurrency` calls without the invoker.
+3. the recorder alone: `invocation` + `concurrency` calls without the invoker;
+4. metrics on and the function's TracingConfig Active: its spans made and its
+   segment kept (no exporter: what the OTLP exporter's thread costs is not here).
 
 The flush to the store is once a minute off the request path, so not timed here.
 Prints a Markdown table; nothing is written to bench/RESULTS.md by this script.
@@ -137,14 +139,17 @@ def invoker(metrics: MetricsRecorder) -> Invoker:
     )
 
 
-async def cpu_per_invoke(metrics: MetricsRecorder, n: int) -> float:
+async def cpu_per_invoke(metrics: MetricsRecorder, n: int, mode: str = "PassThrough") -> float:
     """CPU microseconds per warm alias invoke."""
-    target = Resolved(dataclasses.replace(version()), None, qualifier="live")
+    v = version()
+    v = dataclasses.replace(v, config=dataclasses.replace(v.config, tracing_mode=mode))
+    target = Resolved(v, None, qualifier="live")
     subject = invoker(metrics)
     await subject.invoke(target, b"{}", request_id="warm", trace_id="Root=1-0-0")
     started = time.process_time()
     for i in range(n):
         await subject.invoke(target, b"{}", request_id=str(i), trace_id="Root=1-0-0")
+        subject.tracing._pending.clear()  # the store's batch: not what is measured
     return (time.process_time() - started) / n * 1e6
 
 
@@ -165,10 +170,12 @@ def main() -> None:
     base: list[float] = []
     on: list[float] = []
     alone: list[float] = []
+    traced: list[float] = []
     for _ in range(args.rounds):
         base.append(asyncio.run(cpu_per_invoke(NoMetrics(), args.n)))
         on.append(asyncio.run(cpu_per_invoke(MetricsRecorder(), args.n)))
         alone.append(recorder_alone(args.n))
+        traced.append(asyncio.run(cpu_per_invoke(MetricsRecorder(), args.n, "Active")))
     best_base, best_on = min(base), min(on)
     print(f"n={args.n} invokes x {args.rounds} rounds (best round), CPU time per invoke\n")
     print("| in-process warm alias invoke | CPU µs / invoke |")
@@ -177,6 +184,7 @@ def main() -> None:
     print(f"| metrics on | {best_on:.1f} |")
     print(f"| difference | {best_on - best_base:.1f} |")
     print(f"| the recorder's calls alone | {min(alone):.1f} |")
+    print(f"| metrics on, TracingConfig Active (spans, no exporter) | {min(traced):.1f} |")
 
 
 if __name__ == "__main__":

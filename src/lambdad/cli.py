@@ -195,6 +195,13 @@ def main() -> None:
     help="A Lambda price table (JSON, the shape of lambdad's cost/prices.json) for "
     "`lambdad cost`.  [default: AWS's published prices]",
 )
+@click.option(
+    "--otlp-endpoint",
+    default=None,
+    metavar="URL",
+    help="Export traces of Active-tracing functions over OTLP/HTTP to this base URL "
+    "(/v1/traces is added); OTEL_EXPORTER_OTLP_ENDPOINT works too.",
+)
 @click.option("--log-level", default=None, help="debug, info, warning.  [default: info]")
 def server(**options: Any) -> None:
     """Run the Lambda API server (settings also from LAMBDAD_* variables)."""

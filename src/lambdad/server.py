@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -73,12 +74,13 @@ from lambdad.store import (
     RoleStore,
     ScheduleStore,
     TimerStore,
+    TraceStore,
     UsageStore,
     UserStore,
     create_engine,
     migrate,
 )
-from lambdad.telemetry import FunctionLogs, MetricsRecorder, new_stream_name
+from lambdad.telemetry import FunctionLogs, MetricsRecorder, Tracing, new_stream_name
 from lambdad.telemetry.prometheus import MetricsListener, new_registry
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,19 @@ def schedule_clock(settings: Settings) -> Callable[[], float]:
     if speed == 1.0:
         return time.time
     return lambda: epoch + (time.time() - epoch) * speed
+
+
+def _otlp_exporter(settings: Settings) -> Any:
+    """The OTLP/HTTP span exporter, when an endpoint is configured: --otlp-endpoint, or
+    OpenTelemetry's own variables (which the exporter then reads itself)."""
+    standard = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not settings.otlp_endpoint and not any(os.environ.get(name) for name in standard):
+        return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    if settings.otlp_endpoint:
+        return OTLPSpanExporter(endpoint=settings.otlp_endpoint.rstrip("/") + "/v1/traces")
+    return OTLPSpanExporter()
 
 
 def build_app(settings: Settings) -> ASGIApp:
@@ -213,6 +228,7 @@ def build_app(settings: Settings) -> ASGIApp:
     )
     limiter = ConcurrencyLimiter(settings.concurrent_executions)
     metrics = MetricsRecorder(MetricStore(engine))
+    tracing = Tracing(TraceStore(engine), _otlp_exporter(settings), settings.trace_max_segments)
 
     async def refresh_unreserved_pool(_function_name: str = "") -> None:
         """Each region's limiter learns its region's unreserved pool."""
@@ -236,6 +252,7 @@ def build_app(settings: Settings) -> ASGIApp:
         max_streamed_response=settings.max_streamed_response,
         usage=usage_recorder.record,
         metrics=metrics,
+        tracing=tracing,
     )
     async_events = AsyncEventStore(engine)
     metrics_registry = new_registry(metrics, live_gauges(invoker, pool, async_events))
@@ -290,6 +307,7 @@ def build_app(settings: Settings) -> ASGIApp:
             settings.account_id,
             free_tier=settings.cost_free_tier,
         ),
+        tracing=tracing,
     )
 
     @asynccontextmanager
@@ -318,6 +336,7 @@ def build_app(settings: Settings) -> ASGIApp:
             group.start_soon(usage_recorder.run, concurrency.provisioned_targets)
             group.start_soon(logs.run_sweeper, settings.logs_sweep_interval_s)
             group.start_soon(metrics.run, settings.metrics_flush_interval_s)
+            group.start_soon(tracing.run)
             if metrics_listener is not None:
                 await run_sync(metrics_listener.start)
             log.info(
@@ -338,6 +357,8 @@ def build_app(settings: Settings) -> ASGIApp:
                     await run_sync(sandbox_files.remove)
                     await logs.flush()
                     await metrics.flush()
+                    await tracing.flush()
+                    await run_sync(tracing.shutdown)
                     if metrics_listener is not None:
                         await run_sync(metrics_listener.stop)
                     await usage_recorder.flush()

@@ -87,6 +87,11 @@ class Settings:
     prices: str = ""
     cost_free_tier: bool = True
     usage_retention_days: float = 400.0
+    # Traces (functions with TracingConfig Active): an OTLP/HTTP endpoint to export
+    # them to ("" : OTEL_EXPORTER_OTLP_ENDPOINT if set, else none), and how many
+    # recent invocations' segments the store keeps for the X-Ray API.
+    otlp_endpoint: str = ""
+    trace_max_segments: int = 10000
 
     @property
     def sqlalchemy_url(self) -> str:

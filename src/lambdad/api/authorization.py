@@ -46,6 +46,7 @@ from lambdad.api import (
     prometheus,
     rpc_cbor,
     scheduler,
+    xray,
 )
 from lambdad.api.access import authorize, principal_of
 from lambdad.api.context import ApiContext
@@ -220,6 +221,8 @@ OPERATIONS.update(
         # `rpc_cbor.dispatch` (CloudWatch's metric actions act on "*").
         rpc_cbor.dispatch: Operation("cloudwatch:*", None),
         prometheus.metrics_text: Operation("cloudwatch:GetMetricData", _everything),
+        xray.get_trace_summaries: Operation("xray:GetTraceSummaries", _everything),
+        xray.batch_get_traces: Operation("xray:BatchGetTraces", _everything),
         # InvokeWithResponseStream is authorized as lambda:InvokeFunction, as on AWS.
         invoke_stream.invoke_with_response_stream: Operation("lambda:InvokeFunction", _function),
     }

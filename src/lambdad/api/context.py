@@ -29,7 +29,7 @@ from lambdad.images import ImageService
 from lambdad.invoke import AsyncQueue, Invoker
 from lambdad.pool import Provisioner
 from lambdad.settings import Settings
-from lambdad.telemetry import FunctionLogs, MetricsRecorder
+from lambdad.telemetry import FunctionLogs, MetricsRecorder, Tracing
 from lambdad.telemetry.prometheus import new_registry
 
 
@@ -65,6 +65,8 @@ class ApiContext:
     """What `/metrics` exposes (the recorder's collector and the live gauges)."""
     cost_explorer: CostExplorer | None = None
     """What the workload would cost on AWS (Cost Explorer's API)."""
+    tracing: Tracing = field(default_factory=Tracing)
+    """Traced invocations' spans and the recent traces kept (the X-Ray API reads them)."""
     _regions: dict[str, ApiContext] = field(default_factory=dict, repr=False)
 
     @property

@@ -17,7 +17,7 @@ from lambdad.invoke import (
     MAX_SYNC_PAYLOAD,
     check_client_context,
     check_payload,
-    new_trace_id,
+    new_trace_root,
 )
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
@@ -47,7 +47,7 @@ async def invoke(request: Request) -> Response:
     target = await ctx.invoker.resolve(ref.name, ref.qualifier)
     version = target.version
     headers = {"X-Amz-Executed-Version": version.version}
-    trace_id = request.headers.get("x-amzn-trace-id") or new_trace_id()
+    trace_id = request.headers.get("x-amzn-trace-id") or new_trace_root()
     if invocation_type == "DryRun":
         return Response(status_code=204, headers=headers)
     if invocation_type == "Event":
@@ -79,7 +79,7 @@ async def invoke_async(request: Request) -> Response:
     payload = check_payload(body, MAX_ASYNC_PAYLOAD)
     version = (await ctx.invoker.resolve(request.path_params["FunctionName"], None)).version
     await ctx.async_queue.enqueue(
-        ctx.region, version.function_name, LATEST, payload, new_trace_id()
+        ctx.region, version.function_name, LATEST, payload, new_trace_root()
     )
     return Response(b'{"Status": 202}', status_code=202, media_type="application/json")
 

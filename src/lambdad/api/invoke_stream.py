@@ -34,7 +34,7 @@ from lambdad.invoke import (
     Started,
     check_client_context,
     check_payload,
-    new_trace_id,
+    new_trace_root,
     streamed_invocation,
 )
 
@@ -58,7 +58,7 @@ async def invoke_with_response_stream(request: Request) -> Response:
     executed = target.version.version
     if invocation_type == "DryRun":
         return Response(status_code=204, headers={"X-Amz-Executed-Version": executed})
-    trace_id = headers.get("x-amzn-trace-id") or new_trace_id()
+    trace_id = headers.get("x-amzn-trace-id") or new_trace_root()
     request_id = getattr(request.state, "request_id", None)
 
     async def run(stream: ResponseStream) -> InvokeResult:

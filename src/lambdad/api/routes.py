@@ -22,6 +22,7 @@ from lambdad.api import (
     prometheus,
     rpc_cbor,
     scheduler,
+    xray,
 )
 
 FUNCTION = "/2015-03-31/functions/{FunctionName}"
@@ -122,6 +123,9 @@ routes = [
     # Smithy RPC v2 CBOR (boto3's default for CloudWatch): the metrics API.
     Route("/service/{Service}/operation/{Operation}", rpc_cbor.dispatch, methods=["POST"]),
     Route("/metrics", prometheus.metrics_text, methods=["GET"]),
+    # X-Ray (botocore's `xray` model): the recent traces.
+    Route("/TraceSummaries", xray.get_trace_summaries, methods=["POST"]),
+    Route("/Traces", xray.batch_get_traces, methods=["POST"]),
     Route(SCHEDULE, scheduler.create_schedule, methods=["POST"]),
     Route(SCHEDULE, scheduler.get_schedule, methods=["GET"]),
     Route(SCHEDULE, scheduler.update_schedule, methods=["PUT"]),

@@ -231,7 +231,7 @@ class FunctionUrlFront:
             result = await ctx.invoker.invoke(
                 target,
                 payload,
-                trace_id=None,
+                trace_id=dict(request.headers).get("x-amzn-trace-id"),
                 request_id=request.request_id,
             )
         except TooManyRequests:

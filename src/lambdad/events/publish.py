@@ -41,6 +41,7 @@ from lambdad.events.patterns import Pattern, compile_pattern
 from lambdad.events.rules import EventRules, target_of
 from lambdad.events.targets import function_of, target_input
 from lambdad.events.transform import Delivery
+from lambdad.invoke import new_trace_root
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,8 @@ class Publisher:
                 function.name,
                 function.qualifier,
                 payload,
-                trace,
+                # A trigger starts a trace of its own unless the event came with one.
+                trace or new_trace_root(),
                 request_id=str(named),
             )
             log.info(

@@ -50,7 +50,7 @@ from lambdad.events.schedule_model import (
     schedule_arn,
 )
 from lambdad.events.ticker import DropFire, Fire, Ticker, TimerSpec
-from lambdad.invoke import MAX_ASYNC_PAYLOAD, AsyncQueue, Invoker, check_payload, new_trace_id
+from lambdad.invoke import MAX_ASYNC_PAYLOAD, AsyncQueue, Invoker, check_payload, new_trace_root
 from lambdad.store import LATEST, ScheduleGroupRow, ScheduleRow, ScheduleStore
 
 log = logging.getLogger(__name__)
@@ -293,7 +293,12 @@ class Scheduler(Regional):
                 f"is not authorized to perform lambda:InvokeFunction on {target.arn}"
             )
         await self.async_queue.enqueue(
-            region, function_name, qualifier or LATEST, payload, new_trace_id(), request_id=fire.id
+            region,
+            function_name,
+            qualifier or LATEST,
+            payload,
+            new_trace_root(),
+            request_id=fire.id,
         )
         log.info("schedule %s: tick of %s invoked %s", schedule.arn, _iso(fire.tick_at), target.arn)
         if fire.last and schedule.config.action_after_completion == "DELETE":

@@ -11,6 +11,7 @@ from lambdad.invoke.requests import (
     check_client_context,
     check_payload,
     new_trace_id,
+    new_trace_root,
 )
 from lambdad.invoke.streamed import (
     Failed,
@@ -42,5 +43,6 @@ __all__ = [
     "check_client_context",
     "check_payload",
     "new_trace_id",
+    "new_trace_root",
     "streamed_invocation",
 ]

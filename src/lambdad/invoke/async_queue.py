@@ -156,7 +156,11 @@ class AsyncQueue:
             age_ms = max(0.0, self._clock() - event.enqueued_at) * 1000
             self._metrics.async_age(event.region, event.function_name, event.qualifier, age_ms)
             result = await invoker.invoke(
-                target, event.payload, trace_id=event.trace_id, request_id=event.id
+                target,
+                event.payload,
+                trace_id=event.trace_id,
+                request_id=event.id,
+                queued_at=event.enqueued_at,
             )
         except TooManyRequests as exc:
             # Said once per event: a long throttle would otherwise fill the log.

@@ -30,11 +30,19 @@ from lambdad.catalog import (
 from lambdad.errors import RecursiveInvocation, ResourceConflict, Throttled
 from lambdad.invoke import recursion
 from lambdad.invoke.concurrency import Admission, ConcurrencyLimiter
-from lambdad.invoke.requests import InvokeResult, new_trace_id
+from lambdad.invoke.requests import InvokeResult, new_trace_root
 from lambdad.invoke.version_cache import Resolved, VersionCache
 from lambdad.pool import EnvironmentPool, Lease
 from lambdad.runtimes import MAX_STREAMED_RESPONSE, InvokeOutcome, InvokeRequest, ResponseStream
-from lambdad.telemetry import FunctionLogs, MetricsRecorder, Report, StreamLog
+from lambdad.telemetry import (
+    FunctionLogs,
+    InvocationTrace,
+    MetricsRecorder,
+    Report,
+    StreamLog,
+    Tracing,
+)
+from lambdad.telemetry.xray_ids import complete_header
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +69,12 @@ class Invoker:
         max_streamed_response: int = MAX_STREAMED_RESPONSE,
         metrics: MetricsRecorder | None = None,
         usage: UsageSink | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.account = account
         self.metrics = metrics or MetricsRecorder()
         self.usage = usage
+        self.tracing = tracing or Tracing()
         self.max_streamed_response = max_streamed_response
         self.catalog = catalog
         self.pool = pool
@@ -139,13 +149,64 @@ class Invoker:
         trace_id: str | None = None,
         request_id: str | None = None,
         response: ResponseStream | None = None,
+        queued_at: float | None = None,
     ) -> InvokeResult:
         """Run one invocation. With `response`, a response the function streams goes
         there as it comes (the result then has `streamed=True` and no payload unless
-        the stream ended with an error); without, it is kept whole (6 MB at most)."""
+        the stream ended with an error); without, it is kept whole (6 MB at most).
+        `queued_at`: when an async event was queued (its trace shows the wait)."""
         request_id = request_id or str(uuid.uuid4())
         version = target.version
-        trace_id = self._check_recursion(target, trace_id or new_trace_id(), request_id)
+        started = time.time()
+        trace_id = self._check_recursion(target, trace_id or new_trace_root(), request_id)
+        region, name = self.account.region, version.function_name
+        traced = self.tracing.start(
+            version.config.tracing_mode,
+            trace_id,
+            function_name=name,
+            function_arn=version.function_arn,
+            region=region,
+            request_id=request_id,
+            started=started,
+        )
+        if traced is not None and queued_at is not None:
+            traced.queued(queued_at)
+        try:
+            result = await self._invoke(
+                target,
+                payload,
+                request_id,
+                # Untraced, the function gets the header in AWS's format as it is.
+                trace_id=complete_header(trace_id) if traced is None else "",
+                traced=traced,
+                client_context=client_context,
+                want_log_tail=want_log_tail,
+                response=response,
+            )
+        except BaseException as exc:
+            if traced is not None:
+                self.tracing.finished(traced, traced.end(type(exc).__name__))
+            raise
+        if traced is not None:
+            error = result.function_error is not None
+            self.tracing.finished(traced, traced.end(result.error_type, function_error=error))
+        return result
+
+    async def _invoke(
+        self,
+        target: Resolved,
+        payload: bytes,
+        request_id: str,
+        *,
+        trace_id: str,
+        traced: InvocationTrace | None,
+        client_context: str | None,
+        want_log_tail: bool,
+        response: ResponseStream | None,
+    ) -> InvokeResult:
+        """Admitted, an environment acquired, run, logged, released. The function
+        runs with `trace_id`, or when `traced`, with the header of its Invoke span."""
+        version = target.version
         region, name = self.account.region, version.function_name
         with contextlib.ExitStack() as held:
             try:
@@ -159,6 +220,10 @@ class Invoker:
             lease = await self.pool.acquire(version, provisioned_for=admission.provisioned)
             if lease.cold:
                 self.metrics.cold_start(region, name, lease.environment.phases)
+                if traced is not None:
+                    traced.cold_start(time.time(), lease.environment.phases)
+            if traced is not None:
+                trace_id = traced.invoking()
             stream = self.logs.stream(version.log_group, lease.log_stream)
             reusable = True  # untouched so far
             try:
@@ -189,6 +254,7 @@ class Invoker:
             log_tail=stream.tail() if want_log_tail else None,
             request_id=request_id,
             streamed=outcome.streamed,
+            error_type=outcome.error_type,
         )
 
     def _record_admission(self, target: Resolved, admission: Admission) -> None:

@@ -27,6 +27,8 @@ class InvokeResult:
     request_id: str
     streamed: bool = False
     """The response went to the invocation's `ResponseStream` as it came."""
+    error_type: str | None = None
+    """The error's type when the invocation failed (Runtime.ExitError, a handler's)."""
 
 
 def check_payload(payload: bytes, limit: int) -> bytes:
@@ -61,6 +63,14 @@ def check_client_context(value: str | None) -> str | None:
             "Client context must be a valid Base64-encoded JSON object."
         ) from exc
     return value
+
+
+def new_trace_root(now: float | None = None) -> str:
+    """A new trace for an invocation whose caller sent none: `Root=1-<epoch hex>-<96
+    bits>`, with no sampling decision yet (the invoker makes it, then adds Parent and
+    Sampled before the function sees the header)."""
+    epoch = int(time.time() if now is None else now)
+    return f"Root=1-{epoch:08x}-{os.urandom(12).hex()}"
 
 
 def new_trace_id(now: float | None = None) -> str:

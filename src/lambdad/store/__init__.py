@@ -16,6 +16,7 @@ from lambdad.store.policies import PolicyRows, PolicyStore
 from lambdad.store.roles import RoleRow, RoleStore
 from lambdad.store.schedules import ScheduleGroupRow, ScheduleRow, ScheduleStore
 from lambdad.store.timers import FireRow, TimerRow, TimerStore
+from lambdad.store.traces import SegmentRow, TraceStore
 from lambdad.store.usage import InvocationRecord, ProvisionedSample, UsageRow, UsageStore
 from lambdad.store.users import AccessKeyRow, UserRow, UserStore
 
@@ -64,6 +65,8 @@ __all__ = [
     "UserStore",
     "TimerRow",
     "TimerStore",
+    "SegmentRow",
+    "TraceStore",
     "VersionRow",
     "create_engine",
     "map_db_errors",

@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -387,4 +388,21 @@ metric_points = Table(
     Column("buckets", JSON, nullable=False),  # the log-scale histogram: {index: count}
     Index("ix_metric_points_series", "region", "metric_name", "dimensions", "minute"),
     Index("ix_metric_points_minute", "minute"),
+)
+
+# Traces: the newest X-Ray segment documents of traced invocations (a bounded number).
+trace_segments = Table(
+    "trace_segments",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(16), nullable=False, unique=True),
+    Column("trace_id", String(35), nullable=False, index=True),
+    Column("region", String(32), nullable=False),
+    Column("function_name", String(64), nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float, nullable=False),
+    Column("error", Boolean, nullable=False),
+    Column("fault", Boolean, nullable=False),
+    Column("document", JSON, nullable=False),
+    Index("ix_trace_segments_start", "region", "start_time"),
 )

@@ -10,6 +10,7 @@ from lambdad.telemetry.logs import (
 )
 from lambdad.telemetry.metrics import MetricsRecorder
 from lambdad.telemetry.retention import RETENTION_DAYS, check_retention_days
+from lambdad.telemetry.tracing import InvocationTrace, Tracing
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -17,6 +18,8 @@ __all__ = [
     "RETENTION_DAYS",
     "FunctionLogs",
     "MetricsRecorder",
+    "InvocationTrace",
+    "Tracing",
     "Report",
     "StreamLog",
     "check_retention_days",
