@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import anyio
 from anyio.abc import TaskGroup
 
 log = logging.getLogger(__name__)
@@ -30,3 +31,16 @@ class Background:
                 log.exception("background task %s failed", getattr(func, "__name__", func))
 
         self._group.start_soon(guarded)
+
+
+async def flush_periodically(
+    flush: Callable[[], Awaitable[None]], interval_s: float, what: str
+) -> None:
+    """Call `flush` every `interval_s` until cancelled; a failed flush is logged and its
+    work stays with the flusher for the next round (the caller keeps what it could not write)."""
+    while True:
+        await anyio.sleep(interval_s)
+        try:
+            await flush()
+        except Exception:
+            log.exception("%s: flush failed; kept for the next one", what)

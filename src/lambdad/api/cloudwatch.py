@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from lambdad.api.context import ApiContext
+from lambdad.api.params import epoch_seconds
 from lambdad.telemetry.errors import (
     MetricNextTokenInvalid,
     MetricParameterCombination,
@@ -47,16 +48,10 @@ _QUERY_ID = re.compile(r"[a-z][a-zA-Z0-9_]{0,254}")
 
 
 def _epoch(value: Any, name: str) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise MetricParameterInvalid(f"The parameter {name} must be a timestamp.")
+    seconds = epoch_seconds(value)
+    if seconds is None:
+        raise MetricParameterInvalid(f"The parameter {name} must be a timestamp.")
+    return seconds
 
 
 def _required(params: Mapping[str, Any], name: str, error: type[Exception]) -> Any:

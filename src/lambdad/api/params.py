@@ -9,6 +9,8 @@ worded as AWS words a failed member constraint.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 from lambdad.catalog import check_range
 from lambdad.errors import InvalidParameterValue, ValidationError
@@ -57,3 +59,18 @@ def required_list(values: list[str], member: str) -> list[str]:
             "constraint: Member must not be null"
         )
     return values
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """A timestamp member as AWS's JSON protocols send it (epoch seconds, or an ISO 8601
+    string; CBOR decodes to a datetime) in seconds, or None when it is not one."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None

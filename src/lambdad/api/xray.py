@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
+from lambdad.api.params import epoch_seconds
 from lambdad.api.shapes import encode
 from lambdad.store import SegmentRow
 from lambdad.telemetry.errors import XRayInvalidRequest
@@ -44,14 +45,10 @@ async def _params(request: Request, operation: str) -> dict[str, Any]:
 
 
 def _epoch(value: Any, name: str) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise XRayInvalidRequest(f"{name} must be a timestamp.")
+    seconds = epoch_seconds(value)
+    if seconds is None:
+        raise XRayInvalidRequest(f"{name} must be a timestamp.")
+    return seconds
 
 
 def _matches(filter_expression: str | None) -> Any:

@@ -16,19 +16,15 @@ the unqualified name counts on the function and the account only.
 from __future__ import annotations
 
 import bisect
-import logging
 import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import anyio
-
+from lambdad.background import flush_periodically
 from lambdad.concurrency import run_sync
 from lambdad.store import MetricRow, MetricStore
 from lambdad.telemetry.histogram import Aggregate, bucket_of
-
-log = logging.getLogger(__name__)
 
 Dims = tuple[tuple[str, str], ...]
 """Dimensions as (name, value) pairs sorted by name."""
@@ -208,12 +204,7 @@ class MetricsRecorder:
 
     async def run(self, interval_s: float = FLUSH_INTERVAL_S) -> None:
         """Write the recorded minutes to the store, one batch per interval."""
-        while True:
-            await anyio.sleep(interval_s)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("metrics: flush failed; kept for the next one")
+        await flush_periodically(self.flush, interval_s, "metrics")
 
     async def flush(self) -> None:
         if self.store is None or not self._pending:

@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -35,6 +34,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
 
+from lambdad.background import flush_periodically
 from lambdad.concurrency import run_sync
 from lambdad.store import SegmentRow, TraceStore
 from lambdad.telemetry.xray_ids import (
@@ -268,12 +268,7 @@ class Tracing:
             log.warning("traces: %d segments dropped (the store is behind)", dropped)
 
     async def run(self, interval_s: float = FLUSH_INTERVAL_S) -> None:
-        while True:
-            await anyio.sleep(interval_s)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("traces: flush failed; kept for the next one")
+        await flush_periodically(self.flush, interval_s, "traces")
 
     async def flush(self) -> None:
         if self.store is None or not self._pending:
