@@ -184,6 +184,7 @@ def build_app(settings: Settings) -> ASGIApp:
         spawn=background.spawn,
         layers=layers,
         check_role=access.check_role,
+        images=images,
     )
     logs = FunctionLogs(LogStore(engine, settings.region), max_bytes=settings.logs_max_bytes)
     # Under the data dir by default: where the process backend's sandboxes reach it.
@@ -207,6 +208,7 @@ def build_app(settings: Settings) -> ASGIApp:
         open_output=logs.open_output,
         runtimes=RuntimeStore(runtime_cache),
         credentials=access.credentials_for,
+        images=images,
     )
     pool = EnvironmentPool(
         launcher.start,

@@ -2,7 +2,8 @@
 
 CreateFunction (`Code`), UpdateFunctionCode (the body) and PublishLayerVersion
 (`Content`) name their package the same way; this turns any of them into the
-zip bytes the catalog checks like an upload. Container images are refused.
+zip bytes the catalog checks like an upload. A container image (ImageUri) is no
+package: the catalog resolves it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from lambdad.errors import InvalidParameterValue
 async def package_bytes(ctx: ApiContext, source: Any, member: str) -> bytes | None:
     """The zip `source` names (None: it names none); `member` prefixes constraint
     messages as AWS's do ("code." for CreateFunction, "" for UpdateFunctionCode)."""
-    convert.reject_unsupported_code_sources(source)
     where = s3_location(source.s3_bucket, source.s3_key, source.s3_object_version, member=member)
     if where is None:
         return convert.decode_zip(source.zip_file)

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from lambdad.api import shapes
-from lambdad.catalog import FunctionConfig, LoggingConfig, Version
+from lambdad.catalog import FunctionConfig, ImageConfig, LoggingConfig, Version
 from lambdad.errors import InvalidParameterValue
 
 # Runtime version ARNs look like AWS's; the hash names our build of the runtime.
@@ -29,14 +29,15 @@ def function_configuration(
     """`arn` overrides the FunctionArn (a request's qualifier as given, e.g. an alias ARN);
     by default $LATEST shows the unqualified ARN and a published version its own."""
     config = version.config
+    image = config.package_type == "Image"
     logging = config.logging or LoggingConfig(log_group=version.log_group)
     return shapes.FunctionConfiguration(
         function_name=version.function_name,
         function_arn=arn
         or (version.function_arn if version.version == "$LATEST" else version.qualified_arn),
-        runtime=config.runtime,
+        runtime=None if image else config.runtime,
         role=config.role,
-        handler=config.handler,
+        handler=None if image else config.handler,
         code_size=version.code_size,
         description=config.description,
         timeout=config.timeout,
@@ -54,9 +55,16 @@ def function_configuration(
         architectures=list(config.architectures),
         ephemeral_storage=shapes.EphemeralStorageShape(size=config.ephemeral_storage),
         snap_start=shapes.functions.SnapStartResponse(apply_on="None", optimization_status="Off"),
-        runtime_version_config=shapes.functions.RuntimeVersionConfig(
+        runtime_version_config=None
+        if image
+        else shapes.functions.RuntimeVersionConfig(
             runtime_version_arn=_RUNTIME_VERSION_ARN.format(region=region, runtime=config.runtime)
         ),
+        image_config_response=shapes.functions.ImageConfigResponse(
+            image_config=image_config_shape(config.image_config)
+        )
+        if config.image_config is not None
+        else None,
         logging_config=shapes.LoggingConfigShape(
             log_format=logging.log_format,
             log_group=logging.log_group,
@@ -82,6 +90,25 @@ def function_configuration(
         state_reason_code=version.state_reason_code,
         last_update_status_reason=version.last_update_status_reason,
         last_update_status_reason_code=version.last_update_status_reason_code,
+    )
+
+
+def image_config_shape(config: ImageConfig) -> shapes.functions.ImageConfigShape:
+    return shapes.functions.ImageConfigShape(
+        entry_point=None if config.entry_point is None else list(config.entry_point),
+        command=None if config.command is None else list(config.command),
+        working_directory=config.working_directory,
+    )
+
+
+def image_config(shape: shapes.functions.ImageConfigShape | None) -> ImageConfig | None:
+    """A request's ImageConfig (None: not given)."""
+    if shape is None:
+        return None
+    return ImageConfig(
+        entry_point=None if shape.entry_point is None else tuple(shape.entry_point),
+        command=None if shape.command is None else tuple(shape.command),
+        working_directory=shape.working_directory,
     )
 
 
@@ -111,15 +138,6 @@ def decode_zip(zip_file: str | None) -> bytes | None:
         ) from exc
 
 
-def reject_unsupported_code_sources(source: Any) -> None:
-    """Container-image code sources need parts this server does not have yet."""
-    if getattr(source, "image_uri", None):
-        raise InvalidParameterValue(
-            "ImageUri is not supported by this lambdad server: container image functions are "
-            "not available yet. Upload the code as a ZipFile or from S3."
-        )
-
-
 def config_from_create(request: shapes.CreateFunctionRequest) -> FunctionConfig:
     logging = request.logging_config
     return FunctionConfig(
@@ -143,6 +161,7 @@ def config_from_create(request: shapes.CreateFunctionRequest) -> FunctionConfig:
         else None,
         kms_key_arn=request.k_m_s_key_arn,
         logging=_logging(logging, request.function_name) if logging else None,
+        image_config=image_config(request.image_config),
     )
 
 
@@ -184,4 +203,6 @@ def config_changes(
         changes["dead_letter_target"] = request.dead_letter_config.target_arn or None
     if request.logging_config is not None:
         changes["logging"] = _logging(request.logging_config, function_name)
+    if request.image_config is not None:
+        changes["image_config"] = image_config(request.image_config)
     return changes

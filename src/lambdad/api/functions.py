@@ -11,6 +11,7 @@ from lambdad.api.bodies import CODE_UPLOAD_LIMIT, read_body
 from lambdad.api.code_sources import package_bytes
 from lambdad.api.context import ApiContext
 from lambdad.api.params import int_in_range, required_list
+from lambdad.catalog import Version
 from lambdad.errors import InvalidParameterValue, LambdadError
 
 JSON = "application/json"
@@ -53,13 +54,13 @@ async def create_function(request: Request) -> Response:
         await authorize(request, "lambda:CreateFunction", [arn])
     await _authorize_role_and_layers(request, body.role, body.layers)
     code = body.code or shapes.functions.FunctionCode()
-    # PackageType=Image: the catalog refuses it
     version = await ctx.catalog.create_function(
         body.function_name,
         convert.config_from_create(body),
         await package_bytes(ctx, code, "code."),
         body.tags or {},
         publish=body.publish,
+        image_uri=code.image_uri,
     )
     # Even with Publish (Version "1"), AWS answers CreateFunction with the unqualified ARN.
     configuration = convert.function_configuration(version, ctx.region, version.function_arn)
@@ -75,15 +76,29 @@ async def get_function(request: Request) -> Response:
     return _json(
         shapes.GetFunctionResponse(
             configuration=convert.function_configuration(version, ctx.region, target.arn),
-            code=shapes.FunctionCodeLocation(
-                repository_type="S3",
-                location=ctx.code_links.url(str(request.base_url), version.code_key),
-            ),
+            code=_code_location(ctx, request, version),
             tags=dict(function.tags) or None,
             concurrency=None
             if concurrency is None
             else shapes.functions.Concurrency(reserved_concurrent_executions=concurrency),
         )
+    )
+
+
+def _code_location(
+    ctx: ApiContext, request: Request, version: Version
+) -> shapes.FunctionCodeLocation:
+    """Where the code is: a download link for a zip, the image (as named, and pinned)
+    for a container image function."""
+    if version.image_digest is not None:
+        return shapes.FunctionCodeLocation(
+            repository_type="ECR",
+            image_uri=version.config.image_uri,
+            resolved_image_uri=version.config.resolved_image_uri,
+        )
+    return shapes.FunctionCodeLocation(
+        repository_type="S3",
+        location=ctx.code_links.url(str(request.base_url), version.code_key),
     )
 
 
@@ -126,6 +141,7 @@ async def update_function_code(request: Request) -> Response:
         dry_run=body.dry_run,
         revision_id=body.revision_id,
         architectures=tuple(body.architectures) if body.architectures else None,
+        image_uri=body.image_uri,
     )
     return _json(convert.function_configuration(version, ctx.region))
 

@@ -49,6 +49,32 @@ class LayerRef:
 
 
 @dataclass(frozen=True)
+class ImageConfig:
+    """A container image function's overrides of its image's settings (AWS's ImageConfig):
+    None leaves the image's own ENTRYPOINT, CMD or WORKDIR."""
+
+    entry_point: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None = None
+    working_directory: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entry_point": None if self.entry_point is None else list(self.entry_point),
+            "command": None if self.command is None else list(self.command),
+            "working_directory": self.working_directory,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ImageConfig:
+        entry_point, command = data.get("entry_point"), data.get("command")
+        return cls(
+            entry_point=None if entry_point is None else tuple(entry_point),
+            command=None if command is None else tuple(command),
+            working_directory=data.get("working_directory"),
+        )
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """What the user sets with CreateFunction / UpdateFunctionConfiguration."""
 
@@ -71,9 +97,15 @@ class FunctionConfig:
     logging: LoggingConfig | None = None
     layer_refs: tuple[LayerRef, ...] = ()
     """`layers` resolved by the catalog, in order."""
+    image_uri: str | None = None
+    """PackageType Image: the ImageUri as the user gave it (a tag may move later)."""
+    resolved_image_uri: str | None = None
+    """The image it named when the code was set: repository@sha256:digest (pinned)."""
+    image_config: ImageConfig | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "logging"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("logging", "image_config")}
+        data["image_config"] = None if self.image_config is None else self.image_config.to_json()
         data["environment"] = dict(self.environment)
         data["layers"] = list(self.layers)
         data["architectures"] = list(self.architectures)
@@ -92,6 +124,8 @@ class FunctionConfig:
         logging = values.get("logging")
         values["logging"] = None if logging is None else LoggingConfig(**logging)
         values["layer_refs"] = tuple(LayerRef(**ref) for ref in values.get("layer_refs") or ())
+        image = values.get("image_config")
+        values["image_config"] = None if image is None else ImageConfig.from_json(image)
         return cls(**values)
 
 
@@ -104,9 +138,9 @@ class Version:
     function_arn: str
     config: FunctionConfig
     code_sha256: str
-    """Base64 SHA-256 of the zip (AWS's CodeSha256)."""
+    """Base64 SHA-256 of the zip (AWS's CodeSha256); an image's manifest digest in hex."""
     code_key: str
-    """Hex SHA-256: the zip's key in the blob store."""
+    """Hex SHA-256: the zip's key in the blob store, or the image's manifest digest."""
     code_size: int
     revision_id: str
     last_modified: float
@@ -121,6 +155,11 @@ class Version:
     @property
     def qualified_arn(self) -> str:
         return f"{self.function_arn}:{self.version}"
+
+    @property
+    def image_digest(self) -> str | None:
+        """A container image function's manifest digest ("sha256:<hex>"), else None."""
+        return f"sha256:{self.code_key}" if self.config.package_type == "Image" else None
 
     @property
     def log_group(self) -> str:

@@ -23,6 +23,16 @@ from lambdad.catalog.aliases import Aliases, Target
 from lambdad.catalog.code import CodePackage, inspect_zip
 from lambdad.catalog.code_cache import CodeCache
 from lambdad.catalog.destinations import check_dead_letter_target
+from lambdad.catalog.image_code import (
+    IMAGE,
+    check_create_sources,
+    check_image_config,
+    check_image_package,
+    check_update_sources,
+    digest_hex,
+    resolve_image,
+    with_image,
+)
 from lambdad.catalog.layers import LayerCatalog
 from lambdad.catalog.lifecycle import Lifecycle, read_lifecycle, with_lifecycle
 from lambdad.catalog.markers import decode_marker, encode_marker
@@ -46,6 +56,7 @@ from lambdad.errors import (
     ResourceNotFound,
     ValidationError,
 )
+from lambdad.images import ImageNotFound, ImageStore
 from lambdad.store import AliasStore, BlobStore, FunctionRow, FunctionStore, VersionRow
 
 log = logging.getLogger(__name__)
@@ -92,8 +103,11 @@ class Catalog:
         spawn: Spawn,
         layers: LayerCatalog | None = None,
         check_role: RoleCheck | None = None,
+        images: ImageStore | None = None,
     ) -> None:
+        """`images`: where ImageUri names container images (None: none exist here)."""
         self.account = account
+        self.images = images
         self.layers = layers
         self.check_role = check_role
         self.functions = functions
@@ -207,6 +221,7 @@ class Catalog:
         zip_file: bytes | None,
         tags: Mapping[str, str],
         publish: bool = False,
+        image_uri: str | None = None,
     ) -> Version:
         # AWS answers a bad plain name (no ARN parts) of CreateFunction with
         # InvalidParameterValueException, anything else with ValidationException.
@@ -221,11 +236,18 @@ class Catalog:
         if self.check_role is not None:
             await self.check_role(config.role)
         validation.check_tags(tags)
-        package = await self._accept_code(zip_file)
-        config = await self._with_layers(config, package.unzipped_size)
-        await run_sync(self.blobs.put, package.data)
+        check_create_sources(config.package_type, image_uri, zip_file is not None)
+        if image_uri is not None:
+            image = await resolve_image(self.images, image_uri, config.architectures)
+            config = with_image(config, image_uri, image)
+            code_key, code_size = digest_hex(image), image.size_bytes
+        else:
+            package = await self._accept_code(zip_file)
+            config = await self._with_layers(config, package.unzipped_size)
+            await run_sync(self.blobs.put, package.data)
+            code_key, code_size = package.sha256_hex, package.size
         now = time.time()
-        latest = self._new_latest(ref.name, config, package, now)
+        latest = self._new_latest(ref.name, config, code_key, code_size, now)
         function = FunctionRow(
             name=ref.name,
             created_at=now,
@@ -235,7 +257,12 @@ class Catalog:
         )
         if not await run_sync(self.functions.create_function, function, latest):
             raise ResourceConflict(f"Function already exist: {ref.name}")
-        log.info("function %s: created (%s, %d bytes)", ref.name, config.runtime, package.size)
+        log.info(
+            "function %s: created (%s, %d bytes)",
+            ref.name,
+            config.resolved_image_uri or config.runtime,
+            code_size,
+        )
         # Publish before activating: activation gives $LATEST a new RevisionId.
         published = await self._publish(ref.name, latest.revision_id, False) if publish else None
         self._activate_later(latest)
@@ -251,27 +278,36 @@ class Catalog:
         dry_run: bool = False,
         revision_id: str | None = None,
         architectures: tuple[str, ...] | None = None,
+        image_uri: str | None = None,
     ) -> Version:
+        """UpdateFunctionCode with a zip (`zip_file`) or, for an Image function, `image_uri`."""
         ref = self._unqualified(function_name)
         current = await self._latest_row(ref.name)
         self._check_revision(current, revision_id)
-        package = await self._accept_code(zip_file)
         config = FunctionConfig.from_json(current.config)
-        if self.layers is not None:
-            self.layers.check_total_size(package.unzipped_size, config.layer_refs)
-        if not dry_run:
-            await run_sync(self.blobs.put, package.data)
+        check_update_sources(config.package_type, image_uri, zip_file is not None)
         if architectures is not None:
             validation.check_architectures(architectures)
             config = dataclasses.replace(config, architectures=architectures)
-        updated = self._changed(current, config, package)
+        if image_uri is not None:
+            image = await resolve_image(self.images, image_uri, config.architectures)
+            config = with_image(config, image_uri, image)
+            code: tuple[str, int] = (digest_hex(image), image.size_bytes)
+        else:
+            package = await self._accept_code(zip_file)
+            if self.layers is not None:
+                self.layers.check_total_size(package.unzipped_size, config.layer_refs)
+            if not dry_run:
+                await run_sync(self.blobs.put, package.data)
+            code = (package.sha256_hex, package.size)
+        updated = self._changed(current, config, code)
         if dry_run:
             return self._version(updated)
         await self._replace(updated, current.revision_id, conditional=revision_id is not None)
-        if package.sha256_hex == current.code_sha256:
-            log.info("function %s: code redeployed unchanged (%d bytes)", ref.name, package.size)
+        if code[0] == current.code_sha256:
+            log.info("function %s: code redeployed unchanged (%d bytes)", ref.name, code[1])
         else:
-            log.info("function %s: code updated (%d bytes)", ref.name, package.size)
+            log.info("function %s: code updated (%d bytes)", ref.name, code[1])
         published = None
         if publish:  # before activating, which gives $LATEST a new RevisionId
             published = await self._publish_unless_published(
@@ -420,12 +456,12 @@ class Catalog:
     @staticmethod
     def _check_config(config: FunctionConfig) -> None:
         validation.check_members(config)
-        if config.package_type != "Zip":
-            raise InvalidParameterValue(
-                "PackageType Image is not supported by this lambdad server; deploy a zip."
-            )
-        validation.check_runtime_and_handler_given(config.runtime, config.handler)
-        check_runtime(config.runtime)
+        if config.package_type == IMAGE:
+            check_image_package(config)
+        else:
+            validation.check_runtime_and_handler_given(config.runtime, config.handler)
+            check_runtime(config.runtime)
+        check_image_config(config.package_type, config.image_config)
         validation.check_environment(config.environment)
         check_dead_letter_target(config.dead_letter_target)
 
@@ -452,27 +488,28 @@ class Catalog:
         return await run_sync(inspect_zip, zip_file)
 
     def _new_latest(
-        self, name: str, config: FunctionConfig, package: CodePackage, now: float
+        self, name: str, config: FunctionConfig, code_key: str, code_size: int, now: float
     ) -> VersionRow:
         return VersionRow(
             function_name=name,
             version=LATEST,
             revision_id=str(uuid.uuid4()),
-            code_sha256=package.sha256_hex,
-            code_size=package.size,
+            code_sha256=code_key,
+            code_size=code_size,
             config=with_lifecycle(config.to_json(), Lifecycle.creating()),
             last_modified=now,
         )
 
     def _changed(
-        self, current: VersionRow, config: FunctionConfig, package: CodePackage | None
+        self, current: VersionRow, config: FunctionConfig, code: tuple[str, int] | None
     ) -> VersionRow:
+        """`current` with `config` and, if given, new code: (its key, its size)."""
         lifecycle = read_lifecycle(current.config).updating()
         return dataclasses.replace(
             current,
             revision_id=str(uuid.uuid4()),
-            code_sha256=package.sha256_hex if package else current.code_sha256,
-            code_size=package.size if package else current.code_size,
+            code_sha256=code[0] if code else current.code_sha256,
+            code_size=code[1] if code else current.code_size,
             config=with_lifecycle(config.to_json(), lifecycle),
             last_modified=time.time(),
         )
@@ -509,7 +546,10 @@ class Catalog:
         """
         published = row.version != LATEST
         try:
-            await run_sync(self.code_cache.ensure, row.code_sha256)
+            if row.config.get("package_type") == IMAGE:
+                await self._image_ready(row)
+            else:
+                await run_sync(self.code_cache.ensure, row.code_sha256)
             for ref in FunctionConfig.from_json(row.config).layer_refs:
                 await run_sync(self.code_cache.ensure, ref.code_key)  # ready for /opt
             failure = None
@@ -535,6 +575,14 @@ class Catalog:
             )
             if await run_sync(self.functions.replace_version, done, current.revision_id):
                 return
+
+    async def _image_ready(self, row: VersionRow) -> None:
+        """An Image version's image is unpacked here (it was when its code was set; a
+        store that lost it since fails the version rather than its first invoke)."""
+        digest = f"sha256:{row.code_sha256}"
+        found = None if self.images is None else await run_sync(self.images.lookup, digest)
+        if found is None:
+            raise ImageNotFound(FunctionConfig.from_json(row.config).resolved_image_uri or digest)
 
     async def _publish_unless_published(
         self,
@@ -594,7 +642,9 @@ class Catalog:
             version=row.version,
             function_arn=self.account.function_arn(row.function_name),
             config=FunctionConfig.from_json(row.config),
-            code_sha256=base64.b64encode(bytes.fromhex(row.code_sha256)).decode(),
+            code_sha256=row.code_sha256
+            if row.config.get("package_type") == IMAGE
+            else base64.b64encode(bytes.fromhex(row.code_sha256)).decode(),
             code_key=row.code_sha256,
             code_size=row.code_size,
             revision_id=row.revision_id,

@@ -53,6 +53,7 @@ from lambdad.runtimes.channel import (
     read_frame,
     write_frame,
 )
+from lambdad.runtimes.image_launch import plan_image_launch
 from lambdad.runtimes.interpreters import InterpreterCatalog, default_catalog
 from lambdad.runtimes.launch import (
     RUNTIME_API_PORT,
@@ -71,7 +72,7 @@ from lambdad.runtimes.outcomes import (
 )
 from lambdad.runtimes.output import DiscardOutput, OutputSink
 from lambdad.runtimes.prepare import RuntimePreparationError, RuntimeStore
-from lambdad.runtimes.spec import EnvironmentSpec, InvokeOutcome, InvokeRequest
+from lambdad.runtimes.spec import EnvironmentSpec, ImageLaunch, InvokeOutcome, InvokeRequest
 from lambdad.runtimes.streaming import BufferedResponse, ResponseStream
 from lambdad.sandbox.base import (
     MB_PER_VCPU,
@@ -183,6 +184,9 @@ class ExecutionEnvironment:
     ) -> None:
         """`park`: start the sandbox and runtime only; `adopt` gives it its function."""
         spec = self.spec
+        if spec.image is not None:
+            await self._start_image(backend, spec.image, init_timeout_s)
+            return
         host_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         listener: socket.socket | None = None
         try:
@@ -245,6 +249,54 @@ class ExecutionEnvironment:
         if not park:
             await self._await_init(init_timeout_s)
             self.phases["runtime start and Init"] = (time.monotonic() - runtime_started) * 1000
+
+    async def _start_image(
+        self, backend: SandboxBackend, image: ImageLaunch, init_timeout_s: float
+    ) -> None:
+        """A container image function's cold start (see `runtimes.image_launch`)."""
+        spec = self.spec
+        host_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener: socket.socket | None = None
+        try:
+            api, listen, listener = _runtime_api(spec, backend)
+            plan, child = await anyio.to_thread.run_sync(
+                lambda: plan_image_launch(
+                    spec,
+                    image,
+                    SandboxLayout(),
+                    api_address=api,
+                    listen=listen,
+                    channel_fd=init_end.fileno(),
+                )
+            )
+            if plan.error:
+                self._fail_init(*plan.error)
+                return
+            pass_fds = (init_end.fileno(),) + ((listener.fileno(),) if listener else ())
+            self._sandbox = await backend.start(
+                SandboxSpec(
+                    sandbox_id=spec.env_id,
+                    argv=plan.init_argv,
+                    env=plan.env,
+                    mounts=plan.mounts,
+                    memory_mb=spec.memory_mb,
+                    ephemeral_storage_mb=spec.ephemeral_storage_mb,
+                    work_dir=spec.work_dir,
+                    network=spec.network,
+                    forwards=spec.forwards,
+                    pass_fds=pass_fds,
+                    cwd="/",
+                    init_cpus=max(1.0, spec.memory_mb / MB_PER_VCPU),
+                    child_root=child,
+                )
+            )
+        finally:
+            init_end.close()
+            if listener:
+                listener.close()
+        self._stream = await SocketStream.from_socket(host_end)
+        self._reader = BufferedByteReceiveStream(self._stream)
+        await self._await_init(init_timeout_s)
 
     async def _plan(
         self,
@@ -782,6 +834,20 @@ def _decode_client_context(value: str | None) -> str | None:
         return value
     # One line of ASCII: it travels as an HTTP header (Lambda-Runtime-Client-Context).
     return json.dumps(decoded, separators=(",", ":"), ensure_ascii=True)
+
+
+def _runtime_api(
+    spec: EnvironmentSpec, backend: SandboxBackend
+) -> tuple[str, str, socket.socket | None]:
+    """(AWS_LAMBDA_RUNTIME_API, how init listens, the socket it gets from us, if any)."""
+    if spec.network == "host" or getattr(backend, "name", "") == "process":
+        # Sharing the host's network: a free port bound here, handed in.
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        return f"127.0.0.1:{listener.getsockname()[1]}", f"fd:{listener.fileno()}", listener
+    address = f"127.0.0.1:{RUNTIME_API_PORT}"
+    return address, address, None
 
 
 _RUNTIME_DIRS = "lambdad-runtime"

@@ -20,7 +20,9 @@ from pathlib import Path
 from lambdad.catalog import CodeCache, OptTrees, Version
 from lambdad.concurrency import run_sync
 from lambdad.endpoints import AwsEndpoints, EndpointPlan, plan_endpoints
+from lambdad.images import ImageStore
 from lambdad.pool.environment import ExecutionEnvironment
+from lambdad.pool.image_start import handler_of, image_launch, image_variables, pinned_image
 from lambdad.pool.ready import ReadyEnvironments, ReadyKey
 from lambdad.runtimes import EnvironmentSpec, OutputSink, RuntimeStore, lambda_environment
 from lambdad.sandbox import NetworkMode, SandboxBackend
@@ -94,9 +96,12 @@ class EnvironmentLauncher:
         open_output: OpenOutput | None = None,
         runtimes: RuntimeStore | None = None,
         credentials: Credentials | None = None,
+        images: ImageStore | None = None,
     ):
-        """`runtimes`: where the managed runtimes' SDKs are prepared (None: none bundled)."""
+        """`runtimes`: where the managed runtimes' SDKs are prepared (None: none bundled);
+        `images`: where container image functions' images are."""
         self.settings = settings
+        self.images = images
         self.runtimes = runtimes
         self.credentials: Credentials = credentials or (lambda _version: None)
         self.code_cache = code_cache
@@ -120,9 +125,16 @@ class EnvironmentLauncher:
         """`initialization_type`: "on-demand", or "provisioned-concurrency" for an
         environment initialised ahead of traffic (AWS_LAMBDA_INITIALIZATION_TYPE)."""
         config = version.config
-        code_dir = await run_sync(self.code_cache.ensure, version.code_key)
-        layer_keys = [ref.code_key for ref in config.layer_refs]
-        opt_dir = await run_sync(self.opt_trees.ensure, layer_keys)
+        image = None
+        handler = config.handler
+        if version.image_digest is not None:
+            image = await run_sync(pinned_image, self.images, version)
+            code_dir, opt_dir = image.rootfs, None
+            handler = handler_of(image, config.image_config)
+        else:
+            code_dir = await run_sync(self.code_cache.ensure, version.code_key)
+            layer_keys = [ref.code_key for ref in config.layer_refs]
+            opt_dir = await run_sync(self.opt_trees.ensure, layer_keys)
         work_dir = self.settings.work_root / env_id
         region = _region_of(version.function_arn) or self.settings.region
         environment = lambda_environment(
@@ -133,7 +145,7 @@ class EnvironmentLauncher:
             log_group_name=version.log_group,
             log_stream_name=log_stream,
             runtime=config.runtime,
-            handler=config.handler,
+            handler=handler,
             credentials=self.credentials(version) or session_credentials(),
             user_variables=config.environment,
         )
@@ -142,6 +154,8 @@ class EnvironmentLauncher:
         endpoints = self._endpoints(forwarded=network != "host" and self.backend.name != "process")
         for key, value in endpoints.env.items():
             environment.setdefault(key, value)  # the function's own variables win
+        if image is not None:
+            environment = image_variables(image, environment)
         spec = EnvironmentSpec(
             env_id=env_id,
             function_name=version.function_name,
@@ -158,6 +172,7 @@ class EnvironmentLauncher:
             forwards=endpoints.forwards,
             strict_runtime=self.settings.strict_runtimes,
             bytecode_dir=self.settings.bytecode_dir,
+            image=None if image is None else image_launch(image, config.image_config),
         )
         output = (
             self.open_output(region, version.log_group, log_stream) if self.open_output else None
@@ -191,6 +206,8 @@ class EnvironmentLauncher:
         """What a ready environment for `spec` is kept under; None: none can start it."""
         if self.ready is None:
             return None
+        if spec.image is not None:
+            return None  # a ready environment runs a managed runtime, never an image's
         if spec.network != "none" or not spec.runtime.startswith("python"):
             log.info(
                 "env %s: no ready environment for runtime %s in network mode %s",

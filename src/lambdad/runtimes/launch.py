@@ -237,25 +237,44 @@ def plan_launch(
         elif not layout.host_paths:
             mounts.append(Mount(runtime_dir, NODE_MODULES))
 
-    init_argv = (
+    init_argv = init_command(
+        init_python, layout, spec.bytecode_dir, listen, channel_fd, (*private, "--", *bootstrap)
+    )
+    mounts.extend(bytecode_mounts(init_argv, layout, spec.bytecode_dir))
+    notices = (_init_start(spec.runtime, choice, sdk), *([choice.notice] if choice.notice else []))
+    return LaunchPlan(choice, init_argv, env, tuple(mounts), links, files, notices, error)
+
+
+def init_command(
+    init_python: Interpreter,
+    layout: SandboxLayout,
+    bytecode_dir: Path | None,
+    listen: str,
+    channel_fd: int,
+    rest: tuple[str, ...],
+) -> tuple[str, ...]:
+    """The sandbox's init process: init.py on `init_python`, then `rest` (its further
+    options, "--" and the runtime's command)."""
+    return (
         str(init_python.executable),
         "-I",
         "-S",
-        _script(layout, "init.py", init_python.version, spec.bytecode_dir),
+        _script(layout, "init.py", init_python.version, bytecode_dir),
         "--listen",
         listen,
         "--channel-fd",
         str(channel_fd),
-        *private,
-        "--",
-        *bootstrap,
+        *rest,
     )
-    if spec.bytecode_dir is not None and any(
-        arg.startswith(f"{layout.bytecode}/") for arg in init_argv
-    ):
-        mounts.append(Mount(spec.bytecode_dir, layout.bytecode))
-    notices = (_init_start(spec.runtime, choice, sdk), *([choice.notice] if choice.notice else []))
-    return LaunchPlan(choice, init_argv, env, tuple(mounts), links, files, notices, error)
+
+
+def bytecode_mounts(
+    argv: tuple[str, ...], layout: SandboxLayout, bytecode_dir: Path | None
+) -> list[Mount]:
+    """The precompiled bootstraps' dir, when `argv` runs one of them."""
+    if bytecode_dir is not None and any(arg.startswith(f"{layout.bytecode}/") for arg in argv):
+        return [Mount(bytecode_dir, layout.bytecode)]
+    return []
 
 
 def _init_start(runtime: str, choice: RuntimeChoice, sdk: str) -> str:

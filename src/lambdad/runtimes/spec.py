@@ -16,6 +16,18 @@ from lambdad.sandbox.base import Forward, NetworkMode
 
 
 @dataclass(frozen=True)
+class ImageLaunch:
+    """How a container image function starts (its image already resolved and unpacked)."""
+
+    rootfs: Path
+    """Host dir of the image's root filesystem, shared read-only; the function's `/`."""
+    argv: tuple[str, ...]
+    """ENTRYPOINT then CMD, after the function's ImageConfig overrides."""
+    working_dir: str
+    """WORKDIR, or ImageConfig's WorkingDirectory; "/" when neither sets one."""
+
+
+@dataclass(frozen=True)
 class EnvironmentSpec:
     env_id: str
     function_name: str
@@ -45,6 +57,9 @@ class EnvironmentSpec:
     bytecode_dir: Path | None = None
     """Host dir (the server's, under its data dir) for the bootstraps' precompiled
     bytecode; None: the sandbox runs their sources."""
+    image: ImageLaunch | None = None
+    """A container image function: its root and command (`code_dir`, `runtime` and
+    `handler` then play no part; `environment` already holds the image's ENV)."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Public names only; see `base.py` for the Sandbox contract.
 from lambdad.sandbox.backend import BwrapBackend, bwrap_works, select_backend
 from lambdad.sandbox.base import (
     MB_PER_VCPU,
+    ChildRoot,
     ExitStatus,
     Forward,
     Mount,
@@ -24,6 +25,7 @@ from lambdad.sandbox.shared_files import SharedFiles, reachable_by_others, share
 __all__ = [
     "MB_PER_VCPU",
     "BwrapBackend",
+    "ChildRoot",
     "EgressPolicy",
     "ExitStatus",
     "Forward",

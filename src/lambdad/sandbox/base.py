@@ -63,6 +63,22 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class ChildRoot:
+    """A second root filesystem assembled inside the sandbox, which init starts the
+    function's process in (chroot): a container image's, seen by the function as `/`.
+
+    Its top-level entries come as `SandboxSpec.mounts` whose targets are below `path`
+    (read-only); the backend adds a fresh /proc, a minimal /dev and the sandbox's /tmp
+    there, makes it read-only, and leaves init (only) the capability to chroot into it.
+    """
+
+    path: str
+    """Where it is assembled, as init sees it (the function never sees this path)."""
+    symlinks: tuple[tuple[str, str], ...] = ()
+    """(link target, name): top-level symlinks of the root (e.g. bin -> usr/bin)."""
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     sandbox_id: str
     argv: tuple[str, ...]
@@ -102,6 +118,9 @@ class SandboxSpec:
     """Targets left empty at start, each filled once later, read-only, by
     `LateMounts.attach` (a parked environment's /var/task and /opt). Only a backend
     whose `late_mounts` is true takes them; others raise SandboxError."""
+    child_root: ChildRoot | None = None
+    """A container image's root for the function (see `ChildRoot`); its /tmp is the
+    sandbox's sized /tmp. None: the function shares init's root."""
 
 
 @dataclass(frozen=True)

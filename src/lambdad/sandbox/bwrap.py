@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdad.sandbox.base import SandboxSpec
+from lambdad.sandbox.base import ChildRoot, SandboxSpec
 from lambdad.sandbox.launcher import Staging
 
 SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib64", "lib32", "libx32")
@@ -151,6 +151,11 @@ def build_bwrap_argv(
         "--cap-drop", "ALL",
         "--clearenv",
     ]  # fmt: skip
+    child = spec.child_root
+    if child is not None:
+        # Init alone uses it (to start the function in its image's root); init clears
+        # it from the function's ambient set, so the function runs without it.
+        argv += ["--cap-add", "CAP_SYS_CHROOT"]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     for key, value in spec.env.items():
@@ -167,14 +172,30 @@ def build_bwrap_argv(
     # root), and bwrap leaves /proc/sys writable when its directory is not, so a
     # function could otherwise write host-wide sysctls such as vm.drop_caches.
     argv += ["--proc", "/proc", "--remount-ro", "/proc"]
-    argv += ["--dev", "/dev", "--bind", source(tmp_dir), "/tmp"]
+    argv += ["--dev", "/dev"]
+    if child is not None:
+        # A tmpfs of its own, so mount points exist whatever the image has.
+        argv += ["--tmpfs", child.path]
+    argv += ["--bind", source(tmp_dir), "/tmp" if child is None else f"{child.path}/tmp"]
     # Parents before children, so /opt/x is mounted over /opt rather than hidden by it.
     binds = [(m.target, m.writable, source(m.source)) for m in spec.mounts]
     binds += [(target, False, str(point)) for target, point in (late or {}).items()]
     for target, writable, src in sorted(binds, key=lambda b: b[0].rstrip("/").count("/")):
         argv += ["--bind" if writable else "--ro-bind", src, target]
+    if child is not None:
+        argv += child_root_args(child)
     argv += ["--chdir", spec.cwd, *opts.extra_args, "--", *spec.argv]
     return argv
+
+
+def child_root_args(child: ChildRoot) -> list[str]:
+    """What completes a child root once its entries are mounted: /proc (read-only, as
+    init's), /dev, its top-level symlinks, then the whole root read-only."""
+    root = child.path
+    argv = ["--proc", f"{root}/proc", "--remount-ro", f"{root}/proc", "--dev", f"{root}/dev"]
+    for target, name in child.symlinks:
+        argv += ["--symlink", target, f"{root}/{name}"]
+    return [*argv, "--remount-ro", root]
 
 
 def plan_staging(spec: SandboxSpec, etc_dir: Path, tmp_dir: Path, root: Path) -> Staging:

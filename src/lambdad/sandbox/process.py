@@ -81,6 +81,12 @@ class ProcessBackend:
     async def start(self, spec: SandboxSpec) -> Sandbox:
         if spec.late_mounts:
             raise SandboxError("the process backend takes no late mounts")
+        if spec.child_root is not None:
+            # A plain process cannot be given a root filesystem of its own.
+            raise SandboxError(
+                "container image functions need the bwrap sandbox backend: the process "
+                "backend cannot give a function its image's root filesystem"
+            )
         return await self._pool.launch(
             spec, self._exec, self.name, signal_exit_codes=False, host_cpus=self._host_cpus
         )

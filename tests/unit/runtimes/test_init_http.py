@@ -198,10 +198,13 @@ def test_parse_args(init: ModuleType) -> None:
         "fd:3",
         7,
         False,
+        None,
         ["a", "--", "b"],
     )
     argv = ["--private-channel", "--listen=fd:3", "--channel-fd", "7", "--", "a"]
-    assert init.parse_args(argv) == ("fd:3", 7, True, ["a"])
+    assert init.parse_args(argv) == ("fd:3", 7, True, None, ["a"])
+    argv = ["--listen=fd:3", "--channel-fd=7", "--root", "/i", "--cwd", "/var/task", "--", "a"]
+    assert init.parse_args(argv) == ("fd:3", 7, False, ("/i", "/var/task"), ["a"])
     with pytest.raises(SystemExit):
         init.parse_args(["--listen", "x"])
 

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from lambdad.sandbox.base import Mount, SandboxSpec
+from lambdad.sandbox.base import ChildRoot, Mount, SandboxSpec
 from lambdad.sandbox.bwrap import (
     BwrapOptions,
     HostLayout,
@@ -148,3 +148,22 @@ def test_late_mounts_are_staged_shared_points_bound_read_only() -> None:
     # /opt (a parent) before /var/... and every late point read-only.
     assert binds.index(("/stage/late1", "/opt")) < binds.index(("/stage/late0", "/var/task"))
     assert not any(p[0].startswith("/stage/late") for p in pairs(a, "--bind", 2))
+
+
+def test_child_root_is_assembled_read_only_with_its_own_proc_dev_and_tmp() -> None:
+    child = ChildRoot("/.img", symlinks=(("usr/bin", "bin"),))
+    a = argv(spec(mounts=(Mount(Path("/r/usr"), "/.img/usr"),), child_root=child))
+    assert pairs(a, "--cap-add", 1) == [("CAP_SYS_CHROOT",)]
+    assert a.index("--cap-drop") < a.index("--cap-add")  # only that one is left
+    order = [a.index(x) for x in ("--tmpfs", "/r/usr", "/.img/proc", "/.img/dev")]
+    assert order == sorted(order)  # the root's tmpfs first, its entries, then the rest
+    assert ("/st/tmp", "/.img/tmp") in pairs(a, "--bind", 2)
+    assert ("/st/tmp", "/tmp") not in pairs(a, "--bind", 2)  # init has no /tmp to share
+    assert ("usr/bin", "/.img/bin") in pairs(a, "--symlink", 2)
+    assert pairs(a, "--remount-ro", 1)[-1] == ("/.img",)
+    assert a.index("/.img/bin") < len(a) - a[::-1].index("--remount-ro")
+
+
+def test_without_child_root_nothing_may_chroot() -> None:
+    a = argv(spec())
+    assert "--cap-add" not in a and "--tmpfs" not in a

@@ -38,6 +38,22 @@ class DeadLetterConfigShape(Shape):
     target_arn: str | None = None
 
 
+class ImageConfigShape(Shape):
+    entry_point: list[str] | None = None
+    command: list[str] | None = None
+    working_directory: str | None = None
+
+
+class ImageConfigError(Shape):
+    error_code: str | None = None
+    message: str | None = None
+
+
+class ImageConfigResponse(Shape):
+    image_config: ImageConfigShape | None = None
+    error: ImageConfigError | None = None
+
+
 class FunctionCode(Shape):
     zip_file: str | None = None
     s3_bucket: str | None = None
@@ -67,6 +83,7 @@ class CreateFunctionRequest(Shape):
     tracing_config: TracingConfigShape | None = None
     dead_letter_config: DeadLetterConfigShape | None = None
     k_m_s_key_arn: str | None = msgspec.field(default=None, name="KMSKeyArn")
+    image_config: ImageConfigShape | None = None
 
 
 class UpdateFunctionCodeRequest(Shape):
@@ -96,6 +113,7 @@ class UpdateFunctionConfigurationRequest(Shape):
     tracing_config: TracingConfigShape | None = None
     dead_letter_config: DeadLetterConfigShape | None = None
     k_m_s_key_arn: str | None = msgspec.field(default=None, name="KMSKeyArn")
+    image_config: ImageConfigShape | None = None
 
 
 class PublishVersionRequest(Shape):
@@ -125,9 +143,7 @@ class RuntimeVersionConfig(Shape):
 class FunctionConfiguration(Shape):
     function_name: str
     function_arn: str
-    runtime: str
     role: str
-    handler: str
     code_size: int
     description: str
     timeout: int
@@ -142,6 +158,10 @@ class FunctionConfiguration(Shape):
     ephemeral_storage: EphemeralStorageShape
     snap_start: SnapStartResponse
     logging_config: LoggingConfigShape
+    # Absent for container image functions, as on AWS.
+    runtime: str | None = None
+    handler: str | None = None
+    image_config_response: ImageConfigResponse | None = None
     # Absent from ListFunctions / ListVersionsByFunction entries, as on AWS.
     runtime_version_config: RuntimeVersionConfig | None = None
     state: str | None = None
@@ -163,7 +183,9 @@ class ListVersionsByFunctionResponse(Shape):
 
 class FunctionCodeLocation(Shape):
     repository_type: str
-    location: str
+    location: str | None = None
+    image_uri: str | None = None
+    resolved_image_uri: str | None = None
 
 
 class Concurrency(Shape):

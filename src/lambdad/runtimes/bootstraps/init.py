@@ -1,8 +1,12 @@
 """lambdad's in-sandbox init: the Lambda Runtime API, like AWS's RAPID.
 
 Standalone and stdlib-only: it runs inside the sandbox on the host's Python
-(`python -I -S init.py --listen ADDR --channel-fd N [--private-channel] -- BOOTSTRAP...`)
-and imports nothing from lambdad.
+(`python -I -S init.py --listen ADDR --channel-fd N [--private-channel] [--root DIR --cwd DIR]
+-- BOOTSTRAP...`) and imports nothing from lambdad.
+
+With --root (a container image's function), the runtime is started chrooted into
+DIR (the image's root the sandbox assembled there), in its working dir --cwd,
+and without the capability to chroot that the sandbox left init alone for it.
 
 It serves the Runtime API (2018-06-01) on ADDR ("HOST:PORT" to bind, or "fd:N"
 for a listening socket the host bound for it), starts the runtime's bootstrap
@@ -115,6 +119,7 @@ INIT_ERROR = API + "/init/error"
 INVOCATION = API + "/invocation/"
 SIGKILL, SIGPIPE, SIGXFSZ = 9, 13, 25
 PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 REASONS = {
     100: "Continue",
     200: "OK",
@@ -1045,9 +1050,10 @@ def read_host(
     os._exit(0)
 
 
-def parse_args(argv: list[str]) -> tuple[str, int, bool, list[str]]:
-    """--listen ADDR --channel-fd N [--private-channel] -- BOOTSTRAP... (argparse's forms,
-    without argparse) → (ADDR, N, private channel?, BOOTSTRAP)."""
+def parse_args(argv: list[str]) -> tuple[str, int, bool, tuple[str, str] | None, list[str]]:
+    """--listen ADDR --channel-fd N [--private-channel] [--root DIR --cwd DIR] -- BOOTSTRAP...
+    (argparse's forms, without argparse) → (ADDR, N, private channel?, (DIR, cwd) or None,
+    BOOTSTRAP)."""
     split = argv.index("--") if "--" in argv else len(argv)
     opts: dict[str, str] = {}
     private = False
@@ -1057,7 +1063,7 @@ def parse_args(argv: list[str]) -> tuple[str, int, bool, list[str]]:
             private = True
             continue
         name, eq, value = arg.partition("=")
-        if name not in ("--listen", "--channel-fd"):
+        if name not in ("--listen", "--channel-fd", "--root", "--cwd"):
             _usage(f"unrecognized arguments: {arg}")
         if not eq:
             value = next(args, None)  # type: ignore[assignment]
@@ -1071,13 +1077,14 @@ def parse_args(argv: list[str]) -> tuple[str, int, bool, list[str]]:
         channel_fd = int(opts["--channel-fd"])
     except ValueError:
         _usage(f"argument --channel-fd: invalid int value: {opts['--channel-fd']!r}")
-    return opts["--listen"], channel_fd, private, argv[split + 1 :]
+    root = (opts["--root"], opts.get("--cwd") or "/") if "--root" in opts else None
+    return opts["--listen"], channel_fd, private, root, argv[split + 1 :]
 
 
 def _usage(message: str) -> None:
     sys.stderr.write(
         "usage: init --listen LISTEN --channel-fd CHANNEL_FD [--private-channel] "
-        "-- BOOTSTRAP...\n"
+        "[--root DIR --cwd DIR] -- BOOTSTRAP...\n"
         f"init: error: {message}\n"
     )
     sys.exit(2)
@@ -1111,36 +1118,88 @@ def spawn(argv: list[str], stdout: int, stderr: int, env: dict | None = None) ->
     )
 
 
+def spawn_in_root(
+    argv: list[str], stdout: int, stderr: int, env: dict | None, root: tuple[str, str]
+) -> int:
+    """`spawn`, chrooted into root[0] and in its dir root[1], with no capability left:
+    a container image's runtime. posix_spawn cannot chroot, so this forks (before any
+    thread of ours exists) and reports a failed exec's errno over a close-on-exec pipe."""
+    if not argv:
+        raise OSError(2, "No such file or directory")
+    # Nothing of init's root is reachable once chrooted: load what the child needs first.
+    import _signal
+
+    prctl = _prctl()
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(report_r)
+            os.chroot(root[0])
+            os.chdir(root[1])
+            # The function must not chroot (out of) anything: an exec as a non-root uid
+            # keeps no capability once the ambient set is empty.
+            if prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0:
+                raise OSError(1, "cannot drop the ambient capabilities")
+            os.dup2(stdout, 1)
+            os.dup2(stderr, 2)
+            for sig in (SIGPIPE, SIGXFSZ):
+                _signal.signal(sig, _signal.SIG_DFL)
+            os.execvpe(argv[0], argv, os.environ if env is None else env)
+        except BaseException as exc:
+            try:
+                errno = exc.errno if isinstance(exc, OSError) and exc.errno else 0
+                detail = os.strerror(errno) if errno else f"{type(exc).__name__}: {exc}"
+                os.write(report_w, f"{errno} {detail}".encode()[:500])
+            finally:
+                os._exit(127)
+    os.close(report_w)
+    try:
+        report = os.read(report_r, 512)
+    finally:
+        os.close(report_r)
+    if report:
+        os.waitpid(pid, 0)
+        errno, _, detail = report.decode(errors="replace").partition(" ")
+        raise OSError(int(errno) if errno.isdigit() else 0, detail)
+    return pid
+
+
+def _prctl() -> Callable[..., int]:
+    """libc's prctl through `_ctypes` with the two classes `ctypes` would define
+    (`import ctypes` costs ~3 ms of CPU on every cold start, `_ctypes` a tenth of that)."""
+    import _ctypes
+
+    class c_int(_ctypes._SimpleCData):
+        _type_ = "i"
+
+    class Function(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+        _restype_ = c_int
+
+    class Libc:
+        _handle = _ctypes.dlopen(None, os.RTLD_NOW)
+
+    return Function(("prctl", Libc()))  # type: ignore[no-any-return]
+
+
 def undumpable() -> bool:
     """prctl(PR_SET_DUMPABLE, 0): only CAP_SYS_PTRACE (which nothing in the sandbox
     has) may then trace us, take our fds (pidfd_getfd), read our memory or our
     /proc/PID/fd, mem and environ. The function runs as our uid: without this it
     could take the host channel. The runtime is dumpable again (exec resets it).
 
-    Through `_ctypes` with the two classes `ctypes` would define: `import ctypes`
-    costs ~3 ms of CPU on every cold start, `_ctypes` a tenth of that.
+    Through `_prctl`.
     """
     try:
-        import _ctypes
-
-        class c_int(_ctypes._SimpleCData):
-            _type_ = "i"
-
-        class Function(_ctypes.CFuncPtr):
-            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-            _restype_ = c_int
-
-        class Libc:
-            _handle = _ctypes.dlopen(None, os.RTLD_NOW)
-
-        prctl = Function(("prctl", Libc()))
+        prctl = _prctl()
         return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 and prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
     except (ImportError, AttributeError, OSError):
         return False
 
 
 def main(argv: list[str]) -> int:
-    address, channel_fd, private, bootstrap = parse_args(argv)
+    address, channel_fd, private, root, bootstrap = parse_args(argv)
     if not undumpable():
         # An interpreter without _ctypes: the sandbox's seccomp filter (ptrace,
         # pidfd_getfd, process_vm_*) and its read-only /proc still keep init's
@@ -1156,7 +1215,10 @@ def main(argv: list[str]) -> int:
         os.set_inheritable(theirs.fileno(), True)
         env = {**os.environ, RUNTIME_FD_ENV: str(theirs.fileno())}
     try:
-        pid = spawn(bootstrap, out_w, err_w, env)
+        if root is None:
+            pid = spawn(bootstrap, out_w, err_w, env)
+        else:
+            pid = spawn_in_root(bootstrap, out_w, err_w, env, root)
     except OSError as exc:
         channel = Channel(_socket.socket(fileno=channel_fd))
         reason = exc.strerror or str(exc)
