@@ -128,8 +128,9 @@ def test_scratch_image_runs_with_its_settings(lambda_client: Any, images: Images
     assert config["PackageType"] == "Image"
     assert "Runtime" not in config and "Handler" not in config
     assert "ImageConfigResponse" not in config
-    listed = lambda_client.list_functions()["Functions"]
-    assert next(f for f in listed if f["FunctionName"] == name)["PackageType"] == "Image"
+    pages = lambda_client.get_paginator("list_functions").paginate()
+    listed = [f for page in pages for f in page["Functions"] if f["FunctionName"] == name]
+    assert [f["PackageType"] for f in listed] == ["Image"]
 
 
 def test_aws_shaped_image_gets_the_handler_from_cmd(lambda_client: Any, images: Images) -> None:
@@ -205,9 +206,9 @@ def test_new_code_retires_environments_and_versions_keep_their_digest(
 def test_bad_image_functions_are_refused(
     lambda_client: Any, images: Images, params: dict[str, Any], message: str
 ) -> None:
-    code = params["Code"]
-    if code.get("ImageUri") in ("IMAGE", "ARM"):
-        code["ImageUri"] = images.scratch if code["ImageUri"] == "IMAGE" else images.arm
+    named = {"IMAGE": images.scratch, "ARM": images.arm}
+    code = {k: named.get(v, v) for k, v in params["Code"].items()}  # the params stay as given
+    params = {**params, "Code": code}
     with pytest.raises(ClientError) as info:
         lambda_client.create_function(
             FunctionName=f"bad-{uuid.uuid4().hex[:8]}", PackageType="Image", Role=ROLE, **params
