@@ -216,6 +216,7 @@ def build_app(settings: Settings) -> ASGIApp:
         settings.idle_timeout_s,
         start_provisioned=launcher.start_provisioned,
         max_age_s=access.max_environment_age_s,
+        freeze_after_s=settings.freeze_after_s,
     )
     catalog.on_version_change(pool.retire)
     catalog.on_change(lambda _name: layers.sweep())
@@ -332,6 +333,7 @@ def build_app(settings: Settings) -> ASGIApp:
             group.start_soon(pool.run_reaper)
             if launcher.ready is not None:
                 group.start_soon(launcher.ready.run)
+            group.start_soon(pool.run_freezer)
             group.start_soon(async_queue.run)
             group.start_soon(ticker.run)
             group.start_soon(logs.run)

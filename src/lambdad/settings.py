@@ -47,6 +47,9 @@ class Settings:
     # Environments kept started per runtime lately cold-started, waiting for their
     # function (see lambdad.pool.ready); 0: every cold start builds its own.
     ready_environments: int = 1
+    # An idle environment is frozen (no CPU) once idle this long; back-to-back
+    # invocations never pay a thaw and a freeze (0: frozen at once after each one).
+    freeze_after_s: float = 0.25
     strict_runtimes: bool = False
     # Where the managed runtimes' SDKs are prepared ("": under data_dir); a dir shared
     # by several servers (or CI runs) downloads each runtime once.

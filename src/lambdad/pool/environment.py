@@ -28,6 +28,7 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -707,11 +708,18 @@ class ExecutionEnvironment:
 
     # ---- idle and teardown -----------------------------------------------------------------
 
-    async def freeze(self) -> None:
+    async def freeze(self, still_wanted: Callable[[], bool] = lambda: True) -> None:
+        """Stop every process of the sandbox until the next `invoke()` thaws it;
+        `still_wanted` is asked once no invocation runs (one may have begun)."""
         async with self._lock:
-            if self._sandbox is not None and not self._dead and not self._frozen:
-                await self._sandbox.freeze()
-                self._frozen = True
+            if self._sandbox is None or self._dead or self._frozen or not still_wanted():
+                return
+            await self._sandbox.freeze()
+            self._frozen = True
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
 
     def is_alive(self) -> bool:
         """Whether the environment can take an invocation (no wait, no I/O)."""

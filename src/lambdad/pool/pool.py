@@ -4,8 +4,12 @@ Contract:
 - `acquire(version)` hands out an IDLE environment of exactly that version
   (same code and configuration, i.e. same RevisionId) or cold-starts one. It
   serves one invocation at a time: the caller owns it until `release`.
-- `release(lease, reusable)` returns it as IDLE and frozen, or destroys it
-  when it is not reusable (poison on error) or was retired meanwhile.
+- `release(lease, reusable)` returns it as IDLE, or destroys it when it is
+  not reusable (poison on error) or was retired meanwhile. An IDLE
+  environment is frozen (its processes get no CPU) once it has been idle for
+  `freeze_after_s` (by `run_freezer`; at once in `release` when that is 0):
+  back-to-back invocations find it running and pay no thaw and freeze, and
+  an environment left idle uses no CPU a moment later.
 - Functions are named by their unqualified ARN everywhere here: two functions
   of one name in two regions are two functions.
 - `retire(function_arn, version)` is called on every code/configuration change
@@ -104,13 +108,16 @@ class EnvironmentPool:
         clock: Clock = time.monotonic,
         start_provisioned: StartEnvironment | None = None,
         max_age_s: float | None = None,
+        freeze_after_s: float = 0.0,
     ) -> None:
         self._start = start_environment
         self.max_age_s = max_age_s
         self._start_provisioned = start_provisioned or start_environment
         self._new_stream_name = new_stream_name
         self.idle_timeout_s = idle_timeout_s
+        self.freeze_after_s = freeze_after_s
         self._clock = clock
+        self._went_idle = anyio.Event()  # wakes the freezer
         self._leases: dict[str, Lease] = {}
         self._ids = itertools.count(1)
         self._lock = anyio.Lock()
@@ -224,16 +231,73 @@ class EnvironmentPool:
         if not reusable or lease.retired:
             await self._destroy(lease, "poisoned" if not reusable else "retired")
             return
-        try:
-            await lease.environment.freeze()
-        except Exception:
-            log.exception("env %s: could not be frozen", lease.id)
-            await self._destroy(lease, "freeze failed")
+        if self.freeze_after_s <= 0 and not await self._freeze(lease):
             return
         async with self._lock:
             if lease.state is EnvState.DEAD:  # torn down meanwhile (the server stopping)
                 return
             lease.transition(EnvState.IDLE)
+        if self.freeze_after_s > 0:
+            self._went_idle.set()
+
+    # -- freezing idle environments -----------------------------------------------
+
+    async def run_freezer(self) -> None:
+        """The freezer loop: sleep until the first IDLE environment has idled for
+        `freeze_after_s`, freeze what has, repeat; with none idle, wait for one."""
+        while True:
+            due = self._next_freeze()
+            if due is None:
+                await self._went_idle.wait()
+                self._went_idle = anyio.Event()
+            elif due > self._clock():
+                await anyio.sleep(due - self._clock())
+            else:
+                try:
+                    await self.freeze_idle()
+                except Exception:
+                    log.exception("freezer: pass failed")
+
+    async def freeze_idle(self) -> int:
+        """Freeze the IDLE environments idle for `freeze_after_s`; how many."""
+        now = self._clock()
+        async with self._lock:
+            due = [lease for lease in self._leases.values() if self._freezable(lease, now)]
+        frozen = 0
+        for lease in due:
+            frozen += await self._freeze(lease, since=lease.last_used)
+        return frozen
+
+    def _next_freeze(self) -> float | None:
+        idle = [
+            lease.last_used
+            for lease in self._leases.values()
+            if self._freezable(lease, float("inf"))
+        ]
+        return min(idle) + self.freeze_after_s if idle else None
+
+    def _freezable(self, lease: Lease, now: float) -> bool:
+        return (
+            lease.state is EnvState.IDLE
+            and not lease.environment.frozen
+            and now - lease.last_used >= self.freeze_after_s
+        )
+
+    async def _freeze(self, lease: Lease, since: float | None = None) -> bool:
+        """Freeze one environment; False when it failed (it is destroyed). With
+        `since`, only while it is still idle since then (not taken meanwhile)."""
+
+        def still_idle() -> bool:
+            return since is None or (lease.state is EnvState.IDLE and lease.last_used == since)
+
+        environment = lease.environment
+        try:
+            await (environment.freeze() if since is None else environment.freeze(still_idle))
+        except Exception:
+            log.exception("env %s: could not be frozen", lease.id)
+            await self._destroy(lease, "freeze failed")
+            return False
+        return True
 
     # -- housekeeping ----------------------------------------------------------
 

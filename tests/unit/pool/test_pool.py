@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, cast
 
 import anyio
@@ -10,6 +12,7 @@ import pytest
 from lambdad.catalog import Version
 from lambdad.pool import EnvironmentPool, EnvState, ExecutionEnvironment, Lease
 from support.catalog import make_version
+from support.waiting import wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -22,8 +25,9 @@ class FakeEnvironment:
         self.frozen = False
         self.destroyed: str | None = None
 
-    async def freeze(self) -> None:
-        self.frozen = True
+    async def freeze(self, still_wanted: Callable[[], bool] = lambda: True) -> None:
+        if still_wanted():
+            self.frozen = True
 
     async def destroy(self, reason: str) -> None:
         self.destroyed = reason
@@ -46,7 +50,9 @@ def state_of(lease: Lease) -> EnvState:
     return lease.state
 
 
-def make_pool(clock: Clock, idle_timeout_s: float = 60.0) -> tuple[EnvironmentPool, list[Any]]:
+def make_pool(
+    clock: Callable[[], float], idle_timeout_s: float = 60.0, freeze_after_s: float = 0.0
+) -> tuple[EnvironmentPool, list[Any]]:
     started: list[FakeEnvironment] = []
 
     async def start(v: Version, env_id: str, stream: str) -> ExecutionEnvironment:
@@ -54,7 +60,9 @@ def make_pool(clock: Clock, idle_timeout_s: float = 60.0) -> tuple[EnvironmentPo
         started.append(env)
         return cast(ExecutionEnvironment, env)
 
-    pool = EnvironmentPool(start, lambda v: f"stream-{v}", idle_timeout_s, clock=clock)
+    pool = EnvironmentPool(
+        start, lambda v: f"stream-{v}", idle_timeout_s, clock=clock, freeze_after_s=freeze_after_s
+    )
     return pool, started
 
 
@@ -205,3 +213,45 @@ async def test_an_environment_past_its_max_age_is_not_reused_and_is_reaped() -> 
     assert second is not first and len(started) == 2
     assert await pool.reap() == 1
     assert started[0].destroyed is not None and started[1].destroyed is None
+
+
+async def test_an_idle_environment_is_frozen_once_idle_for_freeze_after() -> None:
+    clock = Clock()
+    pool, started = make_pool(clock, freeze_after_s=0.5)
+    lease = await pool.acquire(version())
+    await pool.release(lease, reusable=True)
+    assert state_of(lease) is EnvState.IDLE and not started[0].frozen
+    clock.now += 0.4
+    assert await pool.freeze_idle() == 0 and not started[0].frozen
+    clock.now += 0.1
+    assert await pool.freeze_idle() == 1 and started[0].frozen
+    assert await pool.acquire(version()) is lease  # a frozen one is still reused
+
+
+async def test_back_to_back_invocations_are_never_frozen() -> None:
+    clock = Clock()
+    pool, started = make_pool(clock, freeze_after_s=0.5)
+    for _ in range(3):
+        lease = await pool.acquire(version())
+        clock.now += 1.0  # a long invocation: what counts is the time idle
+        await pool.release(lease, reusable=True)
+        clock.now += 0.1
+        assert await pool.freeze_idle() == 0
+    assert len(started) == 1 and not started[0].frozen
+    taken = await pool.acquire(version())
+    clock.now += 1.0
+    assert await pool.freeze_idle() == 0 and not started[0].frozen  # busy: never frozen
+    await pool.release(taken, reusable=True)
+
+
+async def test_the_freezer_loop_freezes_what_idles() -> None:
+    pool, started = make_pool(time.monotonic, freeze_after_s=0.01)
+    async with anyio.create_task_group() as group:
+        group.start_soon(pool.run_freezer)
+        for _ in range(2):  # the loop waits for the first idle one, then for the next
+            lease = await pool.acquire(version())
+            assert not started[0].frozen
+            await pool.release(lease, reusable=True)
+            await wait_until_async(lambda: started[0].frozen, "the idle environment frozen")
+            started[0].frozen = False  # as invoke() thaws it
+        group.cancel_scope.cancel()
