@@ -25,7 +25,6 @@ tests run both against each other.
 
 from __future__ import annotations
 
-import json
 import struct
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
@@ -157,7 +156,7 @@ class Received:
 
 
 def encode_frame(frame: Frame) -> bytes:
-    header = json.dumps({**frame.header, "type": frame.type}, separators=(",", ":")).encode()
+    header = msgspec.json.encode({**frame.header, "type": frame.type})
     return PREFIX.pack(len(header), len(frame.body)) + header + frame.body
 
 

@@ -28,7 +28,12 @@ class BoundedQueue(Generic[T]):
         self.put_count = 0
         """Items ever put (a flush waits until this many were taken)."""
         self.taken_count = 0
-        self._changed = anyio.Event()
+        # Two wake-ups, so that neither side is woken for nothing: producers
+        # waiting for room (on a take), and the consumer, only once what it
+        # waits for is there (on a put that reaches `_wanted` bytes).
+        self._room = anyio.Event()
+        self._arrived = anyio.Event()
+        self._wanted = 1
 
     @property
     def bytes(self) -> int:
@@ -41,11 +46,13 @@ class BoundedQueue(Generic[T]):
         """Append `item`, which holds `size` bytes; waits while that would overfill
         the queue. An item bigger than the whole queue goes in alone, when it is empty."""
         while self._items and self._bytes + size > self.max_bytes:
-            await self._wait()
+            self._room = anyio.Event() if self._room.is_set() else self._room
+            await self._room.wait()
         self._items.append((item, size))
         self._bytes += size
         self.put_count += 1
-        self._notify()
+        if self._bytes >= self._wanted:
+            self._arrived.set()
 
     def take(self, max_bytes: int) -> list[T]:
         """Items from the front, up to `max_bytes` together (at least one if any)."""
@@ -58,20 +65,20 @@ class BoundedQueue(Generic[T]):
         if taken:
             self._bytes -= total
             self.taken_count += len(taken)
-            self._notify()
+            self._room.set()
         return taken
 
     async def wait_ready(self, min_bytes: int, linger_s: float) -> None:
         """Wait for an item, then up to `linger_s` more for `min_bytes` (a fuller batch)."""
-        while not self._items:
-            await self._wait()
+        await self._wait_for(1)
         with anyio.move_on_after(linger_s):
-            while self._bytes < min_bytes:
-                await self._wait()
+            await self._wait_for(min_bytes)
 
-    async def _wait(self) -> None:
-        await self._changed.wait()
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+    async def _wait_for(self, wanted: int) -> None:
+        try:
+            while self._bytes < wanted or not self._items:
+                self._wanted = wanted
+                self._arrived = anyio.Event()
+                await self._arrived.wait()
+        finally:
+            self._wanted = 1
