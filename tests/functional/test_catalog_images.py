@@ -23,8 +23,9 @@ from lambdad.catalog import (
 from lambdad.catalog.names import Account
 from lambdad.catalog.service import Catalog
 from lambdad.errors import InvalidParameterValue
-from lambdad.images import FakeImageStore, ImageArchitectureMismatch, ImageNotFound
+from lambdad.images import ImageArchitectureMismatch, ImageNotFound
 from lambdad.store import BlobStore, FunctionStore
+from support.fake_images import FakeImageStore
 from support.waiting import wait_until_async
 
 pytestmark = pytest.mark.anyio

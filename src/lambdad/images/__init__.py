@@ -10,7 +10,6 @@ from lambdad.images.errors import (
     ImageUnsupported,
     RegistryUnavailable,
 )
-from lambdad.images.fake import FakeImageStore
 from lambdad.images.limits import ImageLimits
 from lambdad.images.model import Architecture, ImageRuntimeConfig, ImageStore, ResolvedImage
 from lambdad.images.reference import ImageReference, parse_reference
@@ -20,7 +19,6 @@ from lambdad.images.store import LocalImages
 
 __all__ = [
     "Architecture",
-    "FakeImageStore",
     "ImageArchitectureMismatch",
     "ImageError",
     "ImageInvalid",

@@ -77,6 +77,7 @@ from lambdad.runtimes.spec import EnvironmentSpec, ImageLaunch, InvokeOutcome, I
 from lambdad.runtimes.streaming import BufferedResponse, ResponseStream
 from lambdad.sandbox.base import (
     MB_PER_VCPU,
+    ChildRoot,
     LateMounts,
     Sandbox,
     SandboxBackend,
@@ -191,17 +192,7 @@ class ExecutionEnvironment:
         host_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         listener: socket.socket | None = None
         try:
-            # The process backend has no network namespace: it always shares the host's.
-            if spec.network == "host" or getattr(backend, "name", "") == "process":
-                # Sharing the host's network: bind a free port here and hand the socket
-                # in, so two environments never race for one port.
-                listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                listener.bind(("127.0.0.1", 0))
-                listener.listen(64)
-                api = f"127.0.0.1:{listener.getsockname()[1]}"
-                listen = f"fd:{listener.fileno()}"
-            else:
-                api = listen = f"127.0.0.1:{RUNTIME_API_PORT}"
+            api, listen, listener = _runtime_api(spec, backend)
             planned = await self._plan(layout, catalog, runtimes, api, listen, init_end.fileno())
             if planned is None:
                 return
@@ -217,26 +208,9 @@ class ExecutionEnvironment:
                 self._fail_init(*plan.error)
                 return
             await anyio.to_thread.run_sync(_make_links, bin_dir, plan)
-            pass_fds = (init_end.fileno(),) + ((listener.fileno(),) if listener else ())
             sandbox_started = time.monotonic()
             self._sandbox = await backend.start(
-                SandboxSpec(
-                    sandbox_id=spec.env_id,
-                    argv=plan.init_argv,
-                    env=plan.env,
-                    mounts=plan.mounts,
-                    memory_mb=spec.memory_mb,
-                    ephemeral_storage_mb=spec.ephemeral_storage_mb,
-                    work_dir=spec.work_dir,
-                    network=spec.network,
-                    forwards=spec.forwards,
-                    pass_fds=pass_fds,
-                    cwd=layout.task,
-                    # Init runs on at least a whole core (Lambda boosts it too);
-                    # the share in proportion to memory applies from then on.
-                    init_cpus=max(1.0, spec.memory_mb / MB_PER_VCPU),
-                    late_mounts=late,
-                )
+                _sandbox_spec(spec, plan, init_end, listener, layout.task, late_mounts=late)
             )
         finally:
             # The sandbox holds its own copies now (or never will).
@@ -273,23 +247,8 @@ class ExecutionEnvironment:
             if plan.error:
                 self._fail_init(*plan.error)
                 return
-            pass_fds = (init_end.fileno(),) + ((listener.fileno(),) if listener else ())
             self._sandbox = await backend.start(
-                SandboxSpec(
-                    sandbox_id=spec.env_id,
-                    argv=plan.init_argv,
-                    env=plan.env,
-                    mounts=plan.mounts,
-                    memory_mb=spec.memory_mb,
-                    ephemeral_storage_mb=spec.ephemeral_storage_mb,
-                    work_dir=spec.work_dir,
-                    network=spec.network,
-                    forwards=spec.forwards,
-                    pass_fds=pass_fds,
-                    cwd="/",
-                    init_cpus=max(1.0, spec.memory_mb / MB_PER_VCPU),
-                    child_root=child,
-                )
+                _sandbox_spec(spec, plan, init_end, listener, "/", child_root=child)
             )
         finally:
             init_end.close()
@@ -848,14 +807,49 @@ def _runtime_api(
     spec: EnvironmentSpec, backend: SandboxBackend
 ) -> tuple[str, str, socket.socket | None]:
     """(AWS_LAMBDA_RUNTIME_API, how init listens, the socket it gets from us, if any)."""
+    # The process backend has no network namespace: it always shares the host's.
     if spec.network == "host" or getattr(backend, "name", "") == "process":
-        # Sharing the host's network: a free port bound here, handed in.
+        # Sharing the host's network: bind a free port here and hand the socket
+        # in, so two environments never race for one port.
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
         return f"127.0.0.1:{listener.getsockname()[1]}", f"fd:{listener.fileno()}", listener
     address = f"127.0.0.1:{RUNTIME_API_PORT}"
     return address, address, None
+
+
+def _sandbox_spec(
+    spec: EnvironmentSpec,
+    plan: LaunchPlan,
+    init_end: socket.socket,
+    listener: socket.socket | None,
+    cwd: str,
+    *,
+    late_mounts: tuple[str, ...] = (),
+    child_root: ChildRoot | None = None,
+) -> SandboxSpec:
+    """The sandbox a zip or image environment starts in: init gets its channel end
+    and the Runtime API's listening socket (if `_runtime_api` bound one)."""
+    pass_fds = (init_end.fileno(),) + ((listener.fileno(),) if listener else ())
+    return SandboxSpec(
+        sandbox_id=spec.env_id,
+        argv=plan.init_argv,
+        env=plan.env,
+        mounts=plan.mounts,
+        memory_mb=spec.memory_mb,
+        ephemeral_storage_mb=spec.ephemeral_storage_mb,
+        work_dir=spec.work_dir,
+        network=spec.network,
+        forwards=spec.forwards,
+        pass_fds=pass_fds,
+        cwd=cwd,
+        # Init runs on at least a whole core (Lambda boosts it too);
+        # the share in proportion to memory applies from then on.
+        init_cpus=max(1.0, spec.memory_mb / MB_PER_VCPU),
+        late_mounts=late_mounts,
+        child_root=child_root,
+    )
 
 
 _RUNTIME_DIRS = "lambdad-runtime"

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lambdad.images import FakeImageStore, ImageInvalid, ImageNotFound, parse_reference
+from lambdad.images import ImageInvalid, ImageNotFound, parse_reference
 from lambdad.images.reference import ECR_HOST
+from support.fake_images import FakeImageStore
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from lambdad.catalog import FunctionConfig, ImageConfig
-from lambdad.images import FakeImageStore, ImageNotFound, ImageRuntimeConfig, ResolvedImage
+from lambdad.images import ImageNotFound, ImageRuntimeConfig, ResolvedImage
 from lambdad.pool.image_start import handler_of, image_launch, image_variables, pinned_image
 from lambdad.runtimes.image_launch import IMAGE_PATH, IMAGE_ROOT, image_root
 from support.catalog import make_version
+from support.fake_images import FakeImageStore
 
 SETTINGS = ImageRuntimeConfig(
     entrypoint=("/lambda-entrypoint.sh",),

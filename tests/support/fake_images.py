@@ -6,9 +6,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from lambdad.images.errors import ImageNotFound
-from lambdad.images.model import Architecture, ImageRuntimeConfig, ResolvedImage
-from lambdad.images.reference import parse_reference
+from lambdad.images import (
+    Architecture,
+    ImageNotFound,
+    ImageRuntimeConfig,
+    ResolvedImage,
+    parse_reference,
+)
 
 
 class FakeImageStore:
