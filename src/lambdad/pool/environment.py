@@ -24,8 +24,6 @@ import base64
 import binascii
 import json
 import logging
-import os
-import shutil
 import socket
 import time
 from collections.abc import Callable
@@ -37,6 +35,13 @@ import anyio.to_thread
 from anyio.abc import SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from lambdad.pool.sandbox_start import (
+    make_links,
+    prepare_dirs,
+    remove_runtime_dirs,
+    runtime_api,
+    sandbox_spec,
+)
 from lambdad.runtimes.channel import (
     ChannelError,
     Exited,
@@ -77,12 +82,10 @@ from lambdad.runtimes.spec import EnvironmentSpec, ImageLaunch, InvokeOutcome, I
 from lambdad.runtimes.streaming import BufferedResponse, ResponseStream
 from lambdad.sandbox.base import (
     MB_PER_VCPU,
-    ChildRoot,
     LateMounts,
     Sandbox,
     SandboxBackend,
     SandboxError,
-    SandboxSpec,
 )
 
 log = logging.getLogger(__name__)
@@ -192,7 +195,7 @@ class ExecutionEnvironment:
         host_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         listener: socket.socket | None = None
         try:
-            api, listen, listener = _runtime_api(spec, backend)
+            api, listen, listener = runtime_api(spec, backend)
             planned = await self._plan(layout, catalog, runtimes, api, listen, init_end.fileno())
             if planned is None:
                 return
@@ -207,10 +210,10 @@ class ExecutionEnvironment:
             if plan.error:
                 self._fail_init(*plan.error)
                 return
-            await anyio.to_thread.run_sync(_make_links, bin_dir, plan)
+            await anyio.to_thread.run_sync(make_links, bin_dir, plan)
             sandbox_started = time.monotonic()
             self._sandbox = await backend.start(
-                _sandbox_spec(spec, plan, init_end, listener, layout.task, late_mounts=late)
+                sandbox_spec(spec, plan, init_end, listener, layout.task, late_mounts=late)
             )
         finally:
             # The sandbox holds its own copies now (or never will).
@@ -233,7 +236,7 @@ class ExecutionEnvironment:
         host_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         listener: socket.socket | None = None
         try:
-            api, listen, listener = _runtime_api(spec, backend)
+            api, listen, listener = runtime_api(spec, backend)
             plan, child = await anyio.to_thread.run_sync(
                 lambda: plan_image_launch(
                     spec,
@@ -248,7 +251,7 @@ class ExecutionEnvironment:
                 self._fail_init(*plan.error)
                 return
             self._sandbox = await backend.start(
-                _sandbox_spec(spec, plan, init_end, listener, "/", child_root=child)
+                sandbox_spec(spec, plan, init_end, listener, "/", child_root=child)
             )
         finally:
             init_end.close()
@@ -270,7 +273,7 @@ class ExecutionEnvironment:
         """How this environment's runtime starts (and its layout and /var/lang/bin dir);
         None: Init failed already (its runtime could not be prepared)."""
         spec = self.spec
-        opt_dir, bin_dir = await anyio.to_thread.run_sync(_prepare_dirs, spec)
+        opt_dir, bin_dir = await anyio.to_thread.run_sync(prepare_dirs, spec)
         if layout is None:
             # The process backend remaps argv and cwd but not env values, so the
             # function must see host paths everywhere.
@@ -694,7 +697,7 @@ class ExecutionEnvironment:
             await self._kill(reason)
             if self._sandbox is None:
                 # No sandbox ever owned work_dir; clean what we put there.
-                await anyio.to_thread.run_sync(_remove_runtime_dirs, self.spec.work_dir)
+                await anyio.to_thread.run_sync(remove_runtime_dirs, self.spec.work_dir)
 
     async def _kill(self, reason: str) -> None:
         if not self._dead:
@@ -801,84 +804,3 @@ def _decode_client_context(value: str | None) -> str | None:
         return value
     # One line of ASCII: it travels as an HTTP header (Lambda-Runtime-Client-Context).
     return json.dumps(decoded, separators=(",", ":"), ensure_ascii=True)
-
-
-def _runtime_api(
-    spec: EnvironmentSpec, backend: SandboxBackend
-) -> tuple[str, str, socket.socket | None]:
-    """(AWS_LAMBDA_RUNTIME_API, how init listens, the socket it gets from us, if any)."""
-    # The process backend has no network namespace: it always shares the host's.
-    if spec.network == "host" or getattr(backend, "name", "") == "process":
-        # Sharing the host's network: bind a free port here and hand the socket
-        # in, so two environments never race for one port.
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        return f"127.0.0.1:{listener.getsockname()[1]}", f"fd:{listener.fileno()}", listener
-    address = f"127.0.0.1:{RUNTIME_API_PORT}"
-    return address, address, None
-
-
-def _sandbox_spec(
-    spec: EnvironmentSpec,
-    plan: LaunchPlan,
-    init_end: socket.socket,
-    listener: socket.socket | None,
-    cwd: str,
-    *,
-    late_mounts: tuple[str, ...] = (),
-    child_root: ChildRoot | None = None,
-) -> SandboxSpec:
-    """The sandbox a zip or image environment starts in: init gets its channel end
-    and the Runtime API's listening socket (if `_runtime_api` bound one)."""
-    pass_fds = (init_end.fileno(),) + ((listener.fileno(),) if listener else ())
-    return SandboxSpec(
-        sandbox_id=spec.env_id,
-        argv=plan.init_argv,
-        env=plan.env,
-        mounts=plan.mounts,
-        memory_mb=spec.memory_mb,
-        ephemeral_storage_mb=spec.ephemeral_storage_mb,
-        work_dir=spec.work_dir,
-        network=spec.network,
-        forwards=spec.forwards,
-        pass_fds=pass_fds,
-        cwd=cwd,
-        # Init runs on at least a whole core (Lambda boosts it too);
-        # the share in proportion to memory applies from then on.
-        init_cpus=max(1.0, spec.memory_mb / MB_PER_VCPU),
-        late_mounts=late_mounts,
-        child_root=child_root,
-    )
-
-
-_RUNTIME_DIRS = "lambdad-runtime"
-
-
-def _prepare_dirs(spec: EnvironmentSpec) -> tuple[Path, Path]:
-    """Host dirs seen at /opt and /var/lang/bin (blocking; run in a thread)."""
-    root = spec.work_dir / _RUNTIME_DIRS
-    bin_dir = root / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    if spec.layer_dirs:
-        # The layers come merged into one shared tree (catalog.OptTrees), never copied here.
-        (opt_dir,) = spec.layer_dirs
-        return opt_dir, bin_dir
-    opt_dir = root / "opt"  # no layers: an empty /opt
-    opt_dir.mkdir(exist_ok=True)
-    return opt_dir, bin_dir
-
-
-def _make_links(bin_dir: Path, plan: LaunchPlan) -> None:
-    for name, target in plan.links.items():
-        link = bin_dir / name
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(target, link)
-    for name, text in plan.files.items():
-        (bin_dir / name).write_text(text)
-
-
-def _remove_runtime_dirs(work_dir: Path) -> None:
-    shutil.rmtree(work_dir / _RUNTIME_DIRS, ignore_errors=True)
