@@ -204,8 +204,9 @@ class AsyncQueue:
                 event.qualifier,
                 step.reason,
             )
-            self._metrics.async_dropped(event.region, event.function_name, event.qualifier)
             await run_sync(self.events.complete, event.id)
+            # Counted once the queue no longer holds it: a scrape never sees both.
+            self._metrics.async_dropped(event.region, event.function_name, event.qualifier)
         else:
             await self._finish(step)
 
@@ -214,11 +215,7 @@ class AsyncQueue:
         account = self.invoker.in_region(event.region).account
         arn = account.function_arn(event.function_name, event.qualifier)
         nxt = follow_up(done, arn, self._clock())
-        if done.destination is not None and nxt is None:
-            self._metrics.destination_failure(event.region, event.function_name, event.qualifier)
         if done.condition is not Condition.SUCCESS:
-            # Sent to its OnFailure destination or not, the event is dropped (AWS counts both).
-            self._metrics.async_dropped(event.region, event.function_name, event.qualifier)
             where = f"sent to {done.destination}" if nxt else "no OnFailure destination, dropped"
             log.warning(
                 "async event %s for %s: %s after %d attempt(s); %s",
@@ -229,6 +226,12 @@ class AsyncQueue:
                 where,
             )
         await run_sync(self.events.complete, event.id, nxt)
+        # Counted once the queue no longer holds the event: a scrape never sees both.
+        if done.destination is not None and nxt is None:
+            self._metrics.destination_failure(event.region, event.function_name, event.qualifier)
+        if done.condition is not Condition.SUCCESS:
+            # Sent to its OnFailure destination or not, the event is dropped (AWS counts both).
+            self._metrics.async_dropped(event.region, event.function_name, event.qualifier)
         if nxt is not None:
             self._wake.set()
 
