@@ -10,6 +10,7 @@ import json
 import re
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 from support.browser import WAIT_MS, headless_chromium, screenshot
 from support.marks import needs_sandbox
 from support.server import LambdadServer, boto3_client
+from support.waiting import wait_until
 from support.zips import make_zip
 
 pytestmark = [pytest.mark.compat, *needs_sandbox]
@@ -157,6 +159,107 @@ def test_the_console_flow(server: LambdadServer, page: Page) -> None:
     page.click("#nav >> text=Account")
     expect(page.locator("#account-concurrency")).to_contain_text("Throttles (3 h)")
     screenshot(page, "07-account")
+
+
+def test_traces_and_cost_panels_show_the_real_apis(server: LambdadServer, page: Page) -> None:
+    """The Monitor tab's X-Ray traces (GetTraceSummaries, BatchGetTraces) and the
+    account page's Cost Explorer panel (GetCostAndUsage), against the server's APIs."""
+    client = boto3_client(server.url)
+    xray = boto3_client(server.url, service="xray")
+    ce = boto3_client(server.url, service="ce")
+    create_function(client, "console-traced", TracingConfig={"Mode": "Active"})
+    arn = client.get_function_configuration(FunctionName="console-traced")["FunctionArn"]
+    for who in ("first", "second"):
+        client.invoke(FunctionName="console-traced", Payload=json.dumps({"who": who}))
+
+    now = datetime.now(UTC)
+    summaries = _traces_of(xray, "console-traced", 2)
+    sign_in(page, server)
+    page.goto(f"{server.url}/console/#/functions/console-traced/monitor")
+    links = page.locator("#traces .trace-link")
+    expect(links).to_have_count(2)
+    newest = max(summaries, key=lambda s: s["StartTime"])
+    expect(links.first).to_have_text(newest["Id"])
+    links.first.click()
+    trace = xray.batch_get_traces(TraceIds=[newest["Id"]])["Traces"][0]
+    names = [
+        name
+        for segment in trace["Segments"]
+        for name in _span_names(json.loads(segment["Document"]))
+    ]
+    assert names, trace
+    waterfall = page.locator("#trace-waterfall")
+    expect(waterfall.locator(".span-row")).to_have_count(len(names))
+    assert sorted(waterfall.locator(".span-name").all_inner_texts()) == sorted(names)
+    screenshot(page, "08-traces")
+
+    # Cost Explorer writes usage in batches: wait until it counts these two requests.
+    month = {
+        "Start": now.strftime("%Y-%m-01"),
+        "End": (now + timedelta(days=1)).strftime("%Y-%m-%d"),
+    }
+    wait_until(lambda: _requests_of(ce, month, arn) == 2, "Cost Explorer to count the invocations")
+    report = ce.get_cost_and_usage(
+        TimePeriod=month,
+        Granularity="MONTHLY",
+        Metrics=["UnblendedCost", "UsageQuantity"],
+        GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
+    )
+    groups = report["ResultsByTime"][0]["Groups"]
+    assert any(g["Keys"][0].endswith("Request") for g in groups), groups
+    assert any(g["Keys"][0].endswith("Lambda-GB-Second") for g in groups), groups
+    page.click("#nav >> text=Account")
+    rows = page.locator("#account-cost-types tbody tr")
+    expect(rows).to_have_count(len(groups))
+    shown = {
+        cells[0]: cells[1:] for cells in (row.locator("td").all_inner_texts() for row in rows.all())
+    }
+    for group in groups:
+        quantity, cost = group["Metrics"]["UsageQuantity"], group["Metrics"]["UnblendedCost"]
+        shown_quantity, shown_cost = shown[group["Keys"][0]]
+        number, unit = shown_quantity.rsplit(" ", 1)
+        assert unit == quantity["Unit"]
+        assert float(number.replace(",", "")) == pytest.approx(float(quantity["Amount"]), abs=1e-6)
+        amount, currency = shown_cost.rsplit(" ", 1)
+        assert currency == cost["Unit"]
+        assert float(amount.replace(",", "")) == pytest.approx(float(cost["Amount"]), abs=1e-6)
+    expect(page.locator("#account-cost-functions")).to_contain_text("console-traced")
+    screenshot(page, "09-cost")
+
+
+def _traces_of(xray: Any, name: str, count: int) -> list[dict[str, Any]]:
+    def found() -> list[dict[str, Any]] | None:
+        now = datetime.now(UTC)
+        summaries = xray.get_trace_summaries(
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(minutes=1),
+            FilterExpression=f'service("{name}")',
+        )["TraceSummaries"]
+        return summaries if len(summaries) >= count else None
+
+    return wait_until(found, f"X-Ray to hold {count} traces of {name}")
+
+
+def _span_names(document: dict[str, Any]) -> list[str]:
+    return [document["name"]] + [
+        name for sub in document.get("subsegments", []) for name in _span_names(sub)
+    ]
+
+
+def _requests_of(ce: Any, period: dict[str, str], arn: str) -> float:
+    report = ce.get_cost_and_usage_with_resources(
+        TimePeriod=period,
+        Granularity="MONTHLY",
+        Metrics=["UsageQuantity"],
+        Filter={"Dimensions": {"Key": "RESOURCE_ID", "Values": [arn]}},
+        GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
+    )
+    return sum(
+        float(g["Metrics"]["UsageQuantity"]["Amount"])
+        for period_result in report["ResultsByTime"]
+        for g in period_result["Groups"]
+        if g["Keys"][0].endswith("Request")
+    )
 
 
 def test_a_function_is_created_and_deleted(server: LambdadServer, page: Page) -> None:

@@ -99,19 +99,19 @@ async function costPanel(api, current) {
       ["Period", `${isoDay(monthStart)} – ${isoDay(today)}${month.Estimated ? " (estimated)" : ""}`],
     ]),
     h("h3", {}, "By usage type (month to date)"),
-    table([
+    h("div", { id: "account-cost-types" }, table([
       { title: "Usage type", cell: (g) => g.Keys[0] },
-      { title: "Quantity", cell: (g) => `${Number(g.Metrics.UsageQuantity.Amount).toLocaleString()} ${g.Metrics.UsageQuantity.Unit}` },
+      { title: "Quantity", cell: (g) => `${Number(g.Metrics.UsageQuantity.Amount).toLocaleString(undefined, { maximumFractionDigits: 6 })} ${g.Metrics.UsageQuantity.Unit}` },
       { title: "Cost", cell: (g) => money(g.Metrics.UnblendedCost) },
-    ], typeGroups, "No usage this month."),
+    ], typeGroups, "No usage this month.")),
     h("h3", {}, "By function (last 14 days)"),
-    table([
+    h("div", { id: "account-cost-functions" }, table([
       { title: "Function", cell: ([arn]) => {
         const name = arn.split(":")[6] || arn;
         return h("a", { href: `#/functions/${seg(name)}/monitor` }, name);
       } },
       { title: "Cost", cell: ([, amount]) => money({ Amount: amount, Unit: unit }) },
-    ], functionRows, "No function used anything in the last 14 days."),
+    ], functionRows, "No function used anything in the last 14 days.")),
     h("p", { class: "muted small" }, "What this workload would cost on AWS Lambda at its published prices, free tier applied."));
 }
 
