@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -131,6 +132,7 @@ def main() -> None:
             f"`{command}` (median of {REPEAT}; the store's search, pattern to page of events).",
             "With the index, only chunks holding the pattern's words are read and the exact",
             "matcher decides; the scan reads every chunk with the same matcher.",
+            f"Load average as it finished: {' '.join(f'{v:.1f}' for v in os.getloadavg())}.",
             "",
             "| database | pattern | events found | with index ms | scan ms | speed-up |",
             "| --- | --- | ---: | ---: | ---: | ---: |",

@@ -85,3 +85,18 @@ def test_deleted_events_leave_the_index(engine: sa.Engine) -> None:
                 )
             ).scalar_one()
         assert orphans == 0
+
+
+def test_a_search_finds_its_words_lines_with_their_ids_and_times(engine: sa.Engine) -> None:
+    store = LogStore(engine)
+    lines = [f"line {n} {'needle' if n % 100 == 7 else 'hay'} {n}" for n in range(1000)]
+    runs = [(1000 + n // 250, 250) for n in range(0, 1000, 250)]  # four timestamps
+    store.append([NewChunk(G, "s", runs, "\n".join(lines).encode())])
+    parsed = parse("needle")
+    page = LogQueries(engine).filter_events(
+        EventQuery(G, start_ms=1002), parsed.matches, parsed.narrowing, after_id=0,
+        limit=100, max_bytes=1 << 20, max_scanned_bytes=1 << 30,
+    )  # fmt: skip
+    assert [event.message for event in page.events] == [lines[n] for n in range(507, 1000, 100)]
+    assert [event.timestamp_ms for event in page.events] == [1002, 1002, 1002, 1003, 1003]
+    assert [event.id % (1 << 16) for event in page.events] == list(range(507, 1000, 100))

@@ -167,11 +167,14 @@ def config_from_create(request: shapes.CreateFunctionRequest) -> FunctionConfig:
 
 def _logging(shape: shapes.LoggingConfigShape, function_name: str) -> LoggingConfig:
     name = function_name.rsplit(":", 1)[-1] if "function:" in function_name else function_name
+    log_format = shape.log_format or "Text"
+    # JSON logs have levels, INFO unless given (as AWS shows them); Text's are refused.
+    default = "INFO" if log_format == "JSON" else None
     return LoggingConfig(
         log_group=shape.log_group or f"/aws/lambda/{name}",
-        log_format=shape.log_format or "Text",
-        application_log_level=shape.application_log_level,
-        system_log_level=shape.system_log_level,
+        log_format=log_format,
+        application_log_level=shape.application_log_level or default,
+        system_log_level=shape.system_log_level or default,
     )
 
 

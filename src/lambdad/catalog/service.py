@@ -463,6 +463,7 @@ class Catalog:
             check_runtime(config.runtime)
         check_image_config(config.package_type, config.image_config)
         validation.check_environment(config.environment)
+        validation.check_logging(config.logging)
         check_dead_letter_target(config.dead_letter_target)
 
     async def _with_layers(

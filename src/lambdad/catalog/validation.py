@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from lambdad.catalog.constraints import Violations
-from lambdad.catalog.model import FunctionConfig
+from lambdad.catalog.model import FunctionConfig, LoggingConfig
 from lambdad.errors import InvalidParameterValue
 from lambdad.runtimes import RESERVED_VARIABLES
 
@@ -29,6 +29,10 @@ ROLE_RULE = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
 HANDLER_RULE = r"[^\s]+"
 ARCHITECTURES = ("x86_64", "arm64")
 ENV_KEY_PATTERN = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
+LOG_FORMATS = ("JSON", "Text")
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+LOG_GROUP_RULE = r"[\.\-_/#A-Za-z0-9]+"
 
 
 def check_range(value: int, member: str, low: int, high: int) -> None:
@@ -74,7 +78,38 @@ def check_members(config: FunctionConfig) -> None:
     violations.range(
         config.ephemeral_storage, "ephemeralStorage.size", EPHEMERAL_MIN, EPHEMERAL_MAX
     )
+    _logging(config.logging, violations)
     violations.raise_if_any()
+
+
+def _logging(logging: LoggingConfig | None, violations: Violations) -> None:
+    if logging is None:
+        return
+    for value, member, allowed in (
+        (logging.log_format, "loggingConfig.logFormat", LOG_FORMATS),
+        (
+            logging.application_log_level,
+            "loggingConfig.applicationLogLevel",
+            APPLICATION_LOG_LEVELS,
+        ),
+        (logging.system_log_level, "loggingConfig.systemLogLevel", SYSTEM_LOG_LEVELS),
+    ):
+        if value is not None and value not in allowed:
+            violations.add(
+                value, member, f"Member must satisfy enum value set: [{', '.join(allowed)}]"
+            )
+    violations.string(logging.log_group, "loggingConfig.logGroup", 1, 512, LOG_GROUP_RULE)
+
+
+def check_logging(logging: LoggingConfig | None) -> None:
+    """Lambda's rule beyond the members': log levels are for JSON logs only."""
+    if logging is None or logging.log_format == "JSON":
+        return
+    if logging.application_log_level is not None or logging.system_log_level is not None:
+        raise InvalidParameterValue(
+            'LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from '
+            'your request or change the LogFormat to "JSON" and try again.'
+        )
 
 
 def check_runtime_and_handler_given(runtime: str | None, handler: str | None) -> None:

@@ -37,6 +37,7 @@ from lambdad.runtimes import MAX_STREAMED_RESPONSE, InvokeOutcome, InvokeRequest
 from lambdad.telemetry import (
     FunctionLogs,
     InvocationTrace,
+    LogFormatting,
     MetricsRecorder,
     Report,
     StreamLog,
@@ -224,10 +225,12 @@ class Invoker:
                     traced.cold_start(time.time(), lease.environment.phases)
             if traced is not None:
                 trace_id = traced.invoking()
-            stream = self.logs.stream(version.log_group, lease.log_stream)
+            formatting = LogFormatting.of(version.config.logging)
+            stream = self.logs.stream(version.log_group, lease.log_stream, formatting)
             reusable = True  # untouched so far
             try:
-                await stream.platform(f"START RequestId: {request_id} Version: {version.version}")
+                now_ms = self.logs.now_ms()
+                await stream.platform(*formatting.start(request_id, version.version, now_ms))
                 reusable = False  # until the invocation ran to an outcome that says so
                 outcome = await self._run(
                     lease, target, payload, request_id, client_context, trace_id, stream, response
@@ -333,15 +336,28 @@ class Invoker:
             max_memory_used_mb=outcome.max_memory_used_mb,
             init_duration_ms=lease.environment.init_duration_ms if lease.cold else None,
         )
-        lines: list[str] = []
+        errors: list[str] = []
         if outcome.error_type and outcome.error_type.startswith(("Sandbox.", "Runtime.")):
-            lines += _platform_error_lines(request_id, outcome)
-        lines += [f"END RequestId: {request_id}", report.line()]
+            errors = _platform_error_lines(request_id, outcome)
+        lines = stream.formatting.end(
+            report, _status(outcome), outcome.error_type, errors, self.logs.now_ms()
+        )
         await stream.platform(*lines)
         log.debug("invoke %s: %s", request_id, report.line())
         if self.usage is not None:
             provisioned = lease.provisioned_for is not None
             self.usage(self.account.region, version, report.billed_duration_ms, provisioned)
+
+
+def _status(outcome: InvokeOutcome) -> str:
+    """The Telemetry API's status of an invocation (platform.report's in JSON logs)."""
+    if outcome.error_type is None and outcome.function_error is None:
+        return "success"
+    if outcome.error_type == "Sandbox.Timedout":
+        return "timeout"
+    if outcome.error_type and outcome.error_type.startswith(("Sandbox.", "Runtime.")):
+        return "failure"
+    return "error"
 
 
 class _ErrorBody(msgspec.Struct, rename="camel"):

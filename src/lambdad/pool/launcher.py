@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdad.catalog import CodeCache, OptTrees, Version
+from lambdad.catalog import CodeCache, LoggingConfig, OptTrees, Version
 from lambdad.concurrency import run_sync
 from lambdad.endpoints import AwsEndpoints, EndpointPlan, plan_endpoints
 from lambdad.images import ImageStore
@@ -78,8 +78,9 @@ def narrowed(server_mode: str, requested: str | None) -> NetworkMode:
 PARKED_MEMORY_MB = 128
 """A parked environment's memory limit until its function's applies (it holds ~10 MB)."""
 
-OpenOutput = Callable[[str, str, str], OutputSink]
-"""(region, log group, log stream) -> where an environment's Init output goes."""
+OpenOutput = Callable[[str, str, str, LoggingConfig | None], OutputSink]
+"""(region, log group, log stream, the function's LoggingConfig) -> where an environment's
+Init output goes."""
 
 Credentials = Callable[[Version], dict[str, str] | None]
 """A version -> the credentials its new environment gets (its role's session:
@@ -148,6 +149,8 @@ class EnvironmentLauncher:
             handler=handler,
             credentials=self.credentials(version) or session_credentials(),
             user_variables=config.environment,
+            log_format=config.logging.log_format if config.logging else None,
+            log_level=config.logging.application_log_level if config.logging else None,
         )
         environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization_type
         network = narrowed(self.settings.network, config.environment.get(NETWORK_VARIABLE))
@@ -175,7 +178,9 @@ class EnvironmentLauncher:
             image=None if image is None else image_launch(image, config.image_config),
         )
         output = (
-            self.open_output(region, version.log_group, log_stream) if self.open_output else None
+            self.open_output(region, version.log_group, log_stream, config.logging)
+            if self.open_output
+            else None
         )
         started = time.monotonic()
         ready_key = self._ready_key(spec)

@@ -8,7 +8,9 @@ that cannot remap paths can point them at host dirs instead.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -241,7 +243,7 @@ def plan_launch(
         init_python, layout, spec.bytecode_dir, listen, channel_fd, (*private, "--", *bootstrap)
     )
     mounts.extend(bytecode_mounts(init_argv, layout, spec.bytecode_dir))
-    notices = (_init_start(spec.runtime, choice, sdk), *([choice.notice] if choice.notice else []))
+    notices = (_init_start(spec, choice, sdk), *([choice.notice] if choice.notice else []))
     return LaunchPlan(choice, init_argv, env, tuple(mounts), links, files, notices, error)
 
 
@@ -277,12 +279,29 @@ def bytecode_mounts(
     return []
 
 
-def _init_start(runtime: str, choice: RuntimeChoice, sdk: str) -> str:
+def _init_start(spec: EnvironmentSpec, choice: RuntimeChoice, sdk: str) -> str:
     """The function log's first line at a cold start, in AWS's shape, naming what runs it:
-    INIT_START Runtime Version: python:3.12\tInterpreter: /usr/bin/python3.12\tSDK: ..."""
+    INIT_START Runtime Version: python:3.12\tInterpreter: /usr/bin/python3.12\tSDK: ...
+    or, for a function that logs JSON, AWS's platform.initStart record."""
+    runtime = spec.runtime
     name = runtime.removesuffix(".x").replace("nodejs", "nodejs:").replace("python", "python:")
     if runtime.startswith("provided"):
         name = runtime.replace("provided.", "provided:")
+    if spec.environment.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        now = time.time()
+        region = spec.environment.get("AWS_REGION", "")
+        record = {
+            "initializationType": spec.environment.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+            "phase": "init",
+            "runtimeVersion": name,
+            "runtimeVersionArn": f"arn:aws:lambda:{region}::runtime:lambdad-{runtime}",
+            "functionName": spec.function_name,
+            "functionVersion": spec.function_version,
+        }
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        stamp += f".{int(now * 1000) % 1000:03d}Z"
+        event = {"time": stamp, "type": "platform.initStart", "record": record}
+        return json.dumps(event, separators=(",", ":"))
     line = f"INIT_START Runtime Version: {name}"
     if choice.interpreter is not None:
         line += f"\tInterpreter: {choice.interpreter.executable}"

@@ -56,8 +56,14 @@ def lambda_environment(
     handler: str,
     credentials: Mapping[str, str] | None = None,
     user_variables: Mapping[str, str] | None = None,
+    log_format: str | None = None,
+    log_level: str | None = None,
 ) -> dict[str, str]:
     """Lambda's reserved variables with the user's on top; reserved keys stay Lambda's.
+
+    `log_format` JSON (a LoggingConfig's) sets AWS_LAMBDA_LOG_FORMAT and
+    AWS_LAMBDA_LOG_LEVEL (its ApplicationLogLevel, INFO by default), which the
+    runtimes' loggers read, as on Lambda.
 
     `credentials` holds AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
     Reserved keys in `user_variables` are dropped: the API layer rejects them on
@@ -83,6 +89,9 @@ def lambda_environment(
             "_HANDLER": handler,
         }
     )
+    if log_format == "JSON":
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        env["AWS_LAMBDA_LOG_LEVEL"] = log_level or "INFO"
     exec_env = execution_env(runtime)
     if exec_env:
         env["AWS_EXECUTION_ENV"] = exec_env

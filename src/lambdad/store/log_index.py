@@ -87,6 +87,30 @@ def add_chunks(conn: Connection, chunks: Sequence[tuple[int, bytes]]) -> None:
     )
 
 
+def index_size(conn: Connection) -> int:
+    """The bytes the index takes (SQLite: its segments and sizes; PostgreSQL: the words
+    table with its GIN index and TOAST)."""
+    if conn.dialect.name == "sqlite":
+        query = (
+            "SELECT (SELECT coalesce(sum(length(block)), 0) FROM log_chunks_fts_data)"
+            " + (SELECT coalesce(sum(length(sz)), 0) FROM log_chunks_fts_docsize)"
+        )
+    else:
+        query = "SELECT pg_total_relation_size('log_chunk_words')"
+    return int(conn.execute(sa.text(query)).scalar_one())
+
+
+def needle_of(narrowing: Narrowing) -> bytes | None:
+    """Bytes every matching event holds as they are (the longest word all must have),
+    to find candidate lines in a chunk without looking at the others; None: none."""
+    if isinstance(narrowing, Words):
+        return max(narrowing.words, key=len).encode()
+    if isinstance(narrowing, AnyOf):
+        return None
+    found = [needle for part in narrowing.parts if (needle := needle_of(part)) is not None]
+    return max(found, key=len) if found else None
+
+
 def fts5_query(narrowing: Narrowing) -> str:
     if isinstance(narrowing, Words):
         return " AND ".join(f'"{word}"' for word in narrowing.words)

@@ -5,6 +5,9 @@ that match a filter (narrowed by the full-text index, see store/log_index.py).
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from lambdad.store.database import map_db_errors
-from lambdad.store.log_index import Narrowing, may_match
-from lambdad.store.logs import EVENTS_PER_CHUNK, LogEventRow, chunk_events, unpack_timestamps
+from lambdad.store.log_index import Narrowing, may_match, needle_of
+from lambdad.store.logs import EVENTS_PER_CHUNK, LogEventRow, chunk_events
 from lambdad.store.regional import RegionalStore
 from lambdad.store.schema import log_chunks, log_groups, log_streams
 
@@ -220,6 +223,7 @@ class LogQueries(RegionalStore):
         if narrowing is not None:
             select = select.where(may_match(self.engine.dialect.name, narrowing))
         select = select.order_by(log_chunks.c.id)
+        needle = None if narrowing is None else needle_of(narrowing)
         events: list[LogEventRow] = []
         size = scanned = 0
         with map_db_errors(), self.engine.connect() as conn:
@@ -227,7 +231,8 @@ class LogQueries(RegionalStore):
             for chunk_id, stream, times, messages, ingested in result:
                 scanned += len(messages)
                 start = max(after_id - chunk_id * EVENTS_PER_CHUNK + 1, 0)
-                for index, stamp, line in _matching(query, matches, times, messages, start):
+                found = _matching(query, matches, times, bytes(messages), start, needle)
+                for index, stamp, line in found:
                     event_id = chunk_id * EVENTS_PER_CHUNK + index
                     event = LogEventRow(event_id, query.group, stream, stamp, line, ingested)
                     events.append(event)
@@ -243,15 +248,46 @@ class LogQueries(RegionalStore):
 
 
 def _matching(
-    query: EventQuery, matches: Callable[[str], bool], times: bytes, messages: bytes, start: int
+    query: EventQuery,
+    matches: Callable[[str], bool],
+    times: bytes,
+    messages: bytes,
+    start: int,
+    needle: bytes | None,
 ) -> Iterator[tuple[int, int, str]]:
     """(place, timestamp, message) of a chunk's events from `start` on that are in the
-    time range and match: the hot loop of a search, no object per event until one matches."""
-    lines = bytes(messages).decode("utf-8", "replace").split("\n")
-    stamps = list(unpack_timestamps(times))
-    for index in range(start, len(lines)):
-        if _in_range(query, stamps[index]) and matches(lines[index]):
-            yield index, stamps[index], lines[index]
+    time range and match: the hot loop of a search, so no object per event until one
+    matches, and with a `needle` (bytes every match holds) only its lines are looked at."""
+    stamp_at = _stamps(times)
+    for index, line in _lines(messages, needle):
+        if index >= start:
+            stamp = stamp_at(index)
+            if _in_range(query, stamp) and matches(line):
+                yield index, stamp, line
+
+
+def _lines(messages: bytes, needle: bytes | None) -> Iterator[tuple[int, str]]:
+    """(place, message) of every event, or of those holding `needle` (found at C speed)."""
+    if needle is None:
+        yield from enumerate(messages.decode("utf-8", "replace").split("\n"))
+        return
+    index = counted = 0  # index: the newlines in messages[:counted]
+    at = messages.find(needle)
+    while at >= 0:
+        index += messages.count(b"\n", counted, at)
+        counted = at
+        begin = messages.rfind(b"\n", 0, at) + 1
+        end = messages.find(b"\n", at)
+        end = len(messages) if end < 0 else end
+        yield index, messages[begin:end].decode("utf-8", "replace")
+        at = messages.find(needle, end)
+
+
+def _stamps(times: bytes) -> Callable[[int], int]:
+    """The timestamp of a chunk's event by its place (its runs of equal timestamps)."""
+    values = struct.unpack(f"<{len(times) // 8}q", times)
+    stamps, ends = values[::2], list(itertools.accumulate(values[1::2]))
+    return lambda index: stamps[bisect.bisect_right(ends, index)]
 
 
 def _in_range(query: EventQuery, timestamp_ms: int) -> bool:

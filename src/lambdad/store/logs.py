@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from lambdad.store.database import map_db_errors
-from lambdad.store.log_index import add_chunks
+from lambdad.store.log_index import add_chunks, index_size
 from lambdad.store.regional import DEFAULT_REGION, RegionalStore
 from lambdad.store.schema import log_chunks, log_groups, log_streams
 
@@ -357,6 +357,11 @@ class LogStore(RegionalStore):
         query = sa.select(sa.func.coalesce(sa.func.sum(log_chunks.c.size), 0))
         with map_db_errors(), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
+
+    def index_bytes(self) -> int:
+        """What the full-text index takes (of every region's groups)."""
+        with map_db_errors(), self.engine.connect() as conn:
+            return index_size(conn)
 
     def evict_oldest(self, at_least: int) -> Removed:
         """Delete the oldest chunks, of any group, until at least `at_least` bytes are gone."""

@@ -1,6 +1,7 @@
 """Logs (START/END/REPORT, log groups and streams), metrics and cost."""
 
 from lambdad.telemetry.events import MAX_EVENT_BYTES
+from lambdad.telemetry.log_format import LogFormatting
 from lambdad.telemetry.logs import (
     DEFAULT_MAX_BYTES,
     FunctionLogs,
@@ -17,6 +18,7 @@ __all__ = [
     "MAX_EVENT_BYTES",
     "RETENTION_DAYS",
     "FunctionLogs",
+    "LogFormatting",
     "MetricsRecorder",
     "InvocationTrace",
     "Tracing",

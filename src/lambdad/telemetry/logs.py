@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from lambdad.catalog import LoggingConfig
 from lambdad.concurrency import run_sync
 from lambdad.store import LogEventRow, LogStore, NewChunk, Removed
 from lambdad.telemetry.events import (
@@ -38,6 +39,7 @@ from lambdad.telemetry.events import (
     make_block,
     platform_messages,
 )
+from lambdad.telemetry.log_format import TEXT, LogFormatting
 from lambdad.telemetry.queue import BoundedQueue
 from lambdad.telemetry.retention import check_retention_days
 
@@ -57,6 +59,12 @@ BLOCK_OVERHEAD = 256
 blocks is bounded too."""
 EVICT_TO = 0.9
 MAX_RESERVE = 16 << 20
+INDEX_SHARE = 0.75
+"""What the full-text index takes per byte of events until it is measured (high for
+text with many distinct words, as request ids make it; a flood of one repeated
+line takes almost nothing)."""
+MEASURE_MIN = 1 << 20
+"""Below this many bytes of events the index's share is not measured but assumed."""
 
 
 def event_budget(max_bytes: int) -> int:
@@ -114,18 +122,25 @@ class _Shared:
 
     queue: BoundedQueue[_Queued]
     writing: anyio.Lock = field(default_factory=anyio.Lock)
-    size: int | None = None
-    """Bytes in the store, once counted."""
+    size: float | None = None
+    """Bytes in the store (events and their share of the index), once counted."""
+    weight: float = 1 + INDEX_SHARE
+    """Bytes on disk per byte of events: the index's share included (measured by
+    every sweep)."""
 
 
 class StreamLog:
     """Writes one phase (Init, or one invocation) to a log stream: the environment's
     output (an `OutputSink`) and lambdad's own lines, in order; keeps the tail."""
 
-    def __init__(self, logs: FunctionLogs, group: str, stream: str) -> None:
+    def __init__(
+        self, logs: FunctionLogs, group: str, stream: str, formatting: LogFormatting = TEXT
+    ) -> None:
         self.logs = logs
         self.group = group
         self.stream = stream
+        self.formatting = formatting
+        """The function's LoggingConfig: how platform lines look, which events stay."""
         self._lines = LineSplitter()
         self._tail = LogTail()
 
@@ -144,6 +159,8 @@ class StreamLog:
         return self._tail.value()
 
     async def _put(self, messages: list[bytes]) -> None:
+        if self.formatting.filters:
+            messages = [message for message in messages if self.formatting.keep(message)]
         block = make_block(self.logs.now_ms(), messages)
         if block is not None:
             self._tail.add(block)
@@ -192,15 +209,17 @@ class FunctionLogs:
             self._regions[region] = found
         return found
 
-    def open_output(self, region: str, group: str, stream: str) -> StreamLog:
+    def open_output(
+        self, region: str, group: str, stream: str, logging: LoggingConfig | None = None
+    ) -> StreamLog:
         """Where an environment of a function of `region` writes its output."""
-        return self.in_region(region).stream(group, stream)
+        return self.in_region(region).stream(group, stream, LogFormatting.of(logging))
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    def stream(self, group: str, stream: str) -> StreamLog:
-        return StreamLog(self, group, stream)
+    def stream(self, group: str, stream: str, formatting: LogFormatting = TEXT) -> StreamLog:
+        return StreamLog(self, group, stream, formatting)
 
     async def enqueue(self, item: _Queued) -> None:
         """Queue a block for the writer; waits while the queue is full (backpressure)."""
@@ -231,18 +250,27 @@ class FunctionLogs:
         if chunks:
             # Room first, so the store never holds more than the cap.
             await self._make_room(sum(chunk.size for chunk in chunks))
-            self._shared.size = (self._shared.size or 0) + await run_sync(self.store.append, chunks)
+            stored = await run_sync(self.store.append, chunks)
+            self._shared.size = (self._shared.size or 0) + stored * self._shared.weight
+
+    async def _measure(self) -> float:
+        """The store's bytes (events and index), and the index's share per byte of events."""
+        events = await run_sync(self.store.total_bytes)
+        index = await run_sync(self.store.index_bytes)
+        share = index / events if events >= MEASURE_MIN else INDEX_SHARE
+        self._shared.weight = 1 + max(share, 0.0)
+        return events + max(index, events * (self._shared.weight - 1))
 
     async def _make_room(self, incoming: int) -> None:
-        """Evict the oldest events if `incoming` more bytes would pass the budget
-        (the caller holds the writing lock)."""
+        """Evict the oldest events if `incoming` more bytes of events (and their index)
+        would pass the budget (the caller holds the writing lock)."""
         if self._shared.size is None:
-            self._shared.size = await run_sync(self.store.total_bytes)
-        if self._shared.size + incoming > self.budget:
-            removed = await run_sync(
-                self.store.evict_oldest, self._shared.size + incoming - int(self.budget * EVICT_TO)
-            )
-            self._shared.size -= removed.bytes
+            self._shared.size = await self._measure()
+        weight = self._shared.weight
+        if self._shared.size + incoming * weight > self.budget:
+            over = self._shared.size + incoming * weight - self.budget * EVICT_TO
+            removed = await run_sync(self.store.evict_oldest, math.ceil(over / weight))
+            self._shared.size -= removed.bytes * weight
             log.warning(
                 "logs: the log store passed its size cap (%s): evicted the oldest %d events "
                 "(%s, from %s to %s) of %s",
@@ -278,8 +306,7 @@ class FunctionLogs:
         ones of a store that is over its cap (a server restarted with a smaller one)."""
         async with self._writing:
             removed = await run_sync(self.store.delete_expired, self.now_ms())
-            if self._shared.size is not None:
-                self._shared.size -= removed.bytes
+            self._shared.size = None  # counted again, with the index's share measured
             await self._make_room(0)
         if removed.events:
             log.info(

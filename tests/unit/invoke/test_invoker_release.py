@@ -13,7 +13,8 @@ from lambdad.invoke.invoker import Invoker
 from lambdad.invoke.version_cache import Resolved
 from lambdad.pool import EnvironmentPool, EnvState, ExecutionEnvironment
 from lambdad.runtimes import InvokeOutcome, InvokeRequest
-from lambdad.telemetry import FunctionLogs
+from lambdad.telemetry import FunctionLogs, LogFormatting
+from lambdad.telemetry.log_format import TEXT
 from support.catalog import make_version
 
 pytestmark = pytest.mark.anyio
@@ -64,6 +65,8 @@ class FakeCatalog:
 
 
 class FailingStream:
+    formatting = TEXT
+
     async def platform(self, *lines: str) -> None:
         raise OSError("log store is down")
 
@@ -77,12 +80,15 @@ class QuietStream(FailingStream):
 
 
 class FailingLogs:
-    def stream(self, group: str, stream: str) -> FailingStream:
+    def stream(self, group: str, stream: str, formatting: LogFormatting = TEXT) -> FailingStream:
         return FailingStream()
 
+    def now_ms(self) -> int:
+        return 0
 
-class QuietLogs:
-    def stream(self, group: str, stream: str) -> QuietStream:
+
+class QuietLogs(FailingLogs):
+    def stream(self, group: str, stream: str, formatting: LogFormatting = TEXT) -> QuietStream:
         return QuietStream()
 
 
@@ -142,12 +148,12 @@ class RecordingStream(QuietStream):
         self.lines += lines
 
 
-class RecordingLogs:
+class RecordingLogs(FailingLogs):
     def __init__(self) -> None:
         self.recorded = RecordingStream()
         self.lines = self.recorded.lines
 
-    def stream(self, group: str, stream: str) -> RecordingStream:
+    def stream(self, group: str, stream: str, formatting: LogFormatting = TEXT) -> RecordingStream:
         return self.recorded
 
 

@@ -170,10 +170,47 @@ function errorJson(err) {
 // ---- logging ----------------------------------------------------------------------------------
 
 let currentRequestId = "";
+const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+
+// AWS's JSON record of a console call: the message as given (util.format'ed when
+// there are several arguments), an Error's errorType/errorMessage/stackTrace.
+function jsonLine(level, args) {
+  const record = { timestamp: new Date().toISOString(), level, requestId: currentRequestId || undefined };
+  const describe = (err) => {
+    record.errorType = err?.constructor?.name ?? "UnknownError";
+    record.errorMessage = err.message;
+    record.stackTrace = typeof err.stack === "string" ? err.stack.split("\n") : [];
+  };
+  if (args.length === 1 && args[0] instanceof Error) {
+    describe(args[0]);
+  } else {
+    record.message = args.length === 1 ? args[0] : util.format(...args);
+    const err = args.find((arg) => arg instanceof Error);
+    if (args.length > 1 && err) describe(err);
+  }
+  try {
+    return JSON.stringify(record, (_key, value) => (typeof value === "bigint" ? String(value) : value));
+  } catch {
+    record.message = util.format(...args);
+    return JSON.stringify(record);
+  }
+}
+
+// Lambda's console: text lines "<time>\t<request id>\t<LEVEL>\t<message>", or with
+// LogFormat JSON (AWS_LAMBDA_LOG_FORMAT) JSON records, and below AWS_LAMBDA_LOG_LEVEL nothing.
 function patchConsole() {
-  const write = (level, stream) => (...args) => {
-    const line = `${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${util.format(...args)}`;
-    stream.write(line.replace(/\n/g, "\r") + "\n");
+  const json = process.env.AWS_LAMBDA_LOG_FORMAT === "JSON";
+  const least = LEVELS.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || "").toUpperCase());
+  const write = (level, stream) => {
+    if (json && least > 0 && LEVELS.indexOf(level) < least) return () => {};
+    return (...args) => {
+      if (json) {
+        stream.write(jsonLine(level, args) + "\n");
+        return;
+      }
+      const line = `${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${util.format(...args)}`;
+      stream.write(line.replace(/\n/g, "\r") + "\n");
+    };
   };
   console.log = write("INFO", process.stdout);
   console.info = write("INFO", process.stdout);
@@ -181,6 +218,7 @@ function patchConsole() {
   console.trace = write("TRACE", process.stdout);
   console.warn = write("WARN", process.stderr);
   console.error = write("ERROR", process.stderr);
+  console.fatal = write("FATAL", process.stderr);
 }
 
 // ---- handler loading ------------------------------------------------------------------------

@@ -485,6 +485,12 @@ def error_result(exc: BaseException, request_id: str) -> dict:
 
 
 def log_error(error: dict) -> None:
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        # awslambdaric's JSON record of an unhandled error (its time to the second).
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        sys.stdout.write(json.dumps({"timestamp": stamp, "level": "ERROR", **error}) + "\n")
+        sys.stdout.flush()
+        return
     line = (
         "[ERROR] "
         + error["errorType"]
@@ -505,7 +511,9 @@ _request_id = ""
 
 
 def setup_logging(logging: Any) -> None:
-    """Lambda's root handler: `[LEVEL]\\tTIME\\tREQUEST_ID\\tMESSAGE` on stdout."""
+    """Lambda's root handler on stdout: `[LEVEL]\\tTIME\\tREQUEST_ID\\tMESSAGE`, or AWS's
+    JSON records when the function's LogFormat is JSON; the root logger's level is
+    AWS_LAMBDA_LOG_LEVEL's (TRACE is DEBUG to Python, FATAL its CRITICAL)."""
 
     class _RequestIdFilter(logging.Filter):
         def filter(self, record: Any) -> bool:
@@ -513,18 +521,56 @@ def setup_logging(logging: Any) -> None:
             return True
 
     handler = logging.StreamHandler(sys.stdout)
-    formatter = logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-        "%Y-%m-%dT%H:%M:%S",
-    )
-    formatter.converter = time.gmtime
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        formatter = _json_formatter(logging)()
+    else:
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     root.addHandler(handler)
-    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
-    if level:
-        root.setLevel(level.upper())
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = {"TRACE": "DEBUG"}.get(level, level)
+    if isinstance(logging.getLevelName(level), int):  # a level's name (else: left alone)
+        root.setLevel(level)
+
+
+def _json_formatter(logging: Any) -> Any:
+    """AWS's JSON record of a log record: timestamp, level, message, logger, requestId,
+    the exception's errorType/errorMessage/stackTrace/location, and the record's extras."""
+    import traceback
+
+    standard = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+    standard |= {"message", "asctime", "aws_request_id"}
+
+    class JsonFormatter(logging.Formatter):
+        def format(self, record: Any) -> str:
+            levelno = min(50, max(0, record.levelno)) // 10 * 10
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            fields: dict = {
+                "timestamp": f"{stamp}.{int(record.msecs):03d}Z",
+                "level": logging.getLevelName(levelno),
+                "message": record.getMessage(),
+                "logger": record.name,
+            }
+            if record.exc_info:
+                fields["stackTrace"] = traceback.format_tb(record.exc_info[2])
+                fields["errorType"] = record.exc_info[0].__name__
+                fields["errorMessage"] = str(record.exc_info[1])
+            fields["requestId"] = getattr(record, "aws_request_id", None) or None
+            if record.exc_info:
+                fields["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+            for key, value in vars(record).items():
+                if key not in standard and key not in fields:
+                    fields[key] = value
+            fields = {key: value for key, value in fields.items() if value is not None}
+            return json.dumps(fields, default=str, ensure_ascii=False)
+
+    return JsonFormatter
 
 
 class LoggingHook:
