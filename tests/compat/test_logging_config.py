@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from support.lambda_calls import wait_active
 from support.server import ROLE, LambdadServer, boto3_client
 from support.waiting import wait_until
 from support.zips import make_zip
@@ -115,6 +116,7 @@ def test_the_configuration_is_validated_and_shown_as_aws_does(
         "SystemLogLevel": "INFO",
         "LogGroup": f"/aws/lambda/{name}",
     }
+    wait_active(lambda_client, name)
     updated = lambda_client.update_function_configuration(
         FunctionName=name, LoggingConfig={"LogFormat": "Text"}
     )
