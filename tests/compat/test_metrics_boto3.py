@@ -97,10 +97,16 @@ def workload(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator
         lam.invoke(FunctionName=queued, InvocationType="Event", Payload=b"{}")
         lam.invoke(FunctionName=queued, InvocationType="Event", Payload=b'{"fail": true}')
         metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
-        wait_until(
-            lambda: total(scrape(metrics_url), "lambda_async_events_dropped_total") == 1,
-            "the failed async event to be dropped",
-        )
+
+        def both_done() -> bool:
+            # The two events may finish in either order: wait for the dropped one and the other.
+            samples = scrape(metrics_url)
+            return (
+                total(samples, "lambda_async_events_dropped_total") == 1
+                and total(samples, "lambda_invocations_total", function_name=queued) == 2
+            )
+
+        wait_until(both_done, "the failed async event to be dropped and the other to have run")
         yield {
             "server": server,
             "queued": queued,
