@@ -100,6 +100,10 @@ class PortForwarder:
                     for sock, forward in pairs:
                         listener = await SocketListener.from_socket(sock)
                         group.start_soon(self._accept, handle, listener, forward, slots, group)
+        except Exception:
+            # One sandbox's relays failing (e.g. its sockets closed before they were
+            # served) ends that sandbox's forwards, never the forwarder every sandbox uses.
+            log.exception("sandbox %s: port forwarding failed", handle.sandbox_id)
         finally:
             handle.close_listeners()
 

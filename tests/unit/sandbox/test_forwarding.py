@@ -119,3 +119,18 @@ async def test_a_forwarder_that_is_not_running_refuses() -> None:
     with pytest.raises(SandboxError):
         PortForwarder().open("t", [(sock, Forward(1, "127.0.0.1", 1))])
     assert sock.fileno() == -1  # closed: nothing leaks
+
+
+async def test_one_sandboxs_failed_forward_does_not_stop_the_forwarder(
+    forwarder: PortForwarder, echo_port: int
+) -> None:
+    closed = listening()
+    port = closed.getsockname()[1]
+    closed.close()  # closed before the forwarder serves it: that sandbox's relay fails
+    forwarder.open("gone", [(closed, Forward(port, "127.0.0.1", echo_port))])
+    _, port = relay(forwarder, echo_port)
+    with anyio.fail_after(WAIT_S):
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            await stream.send(b"still here")
+            assert await stream.receive() == b"still here"
+    assert forwarder.running
