@@ -282,6 +282,8 @@ def boto3_client(
         retries={"max_attempts": 1},
         connect_timeout=5,
         read_timeout=60,
+        # StartLiveTail's host prefix (`stream-`) would name no host before 127.0.0.1.
+        inject_host_prefix=False,
     )
     key = credentials or credentials_for(endpoint)
     return boto3.client(

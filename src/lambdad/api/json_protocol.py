@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lambdad.api import cloudwatch, cost_explorer, events, logs
+from lambdad.api import cloudwatch, cost_explorer, events, logs_live_tail
 from lambdad.api.access import authorize, principal_of
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
@@ -56,7 +56,10 @@ class JsonService:
 SERVICES: Mapping[str, JsonService] = {
     "AWSEvents": JsonService(events.OPERATIONS, "InternalException", checks=events_checks),
     "Logs_20140328": JsonService(
-        logs.OPERATIONS, "ServiceUnavailableException", "logs", logs.resources
+        logs_live_tail.OPERATIONS,
+        "ServiceUnavailableException",
+        "logs",
+        logs_live_tail.resources,
     ),
     # CloudWatch (JSON 1.0; awsQueryCompatible: the SDKs read the query code's header)
     "GraniteServiceVersion20100801": JsonService(
@@ -101,6 +104,8 @@ async def dispatch(request: Request) -> Response:
     except Exception:
         log.exception("%s: unexpected error", target)
         return error(service.internal_error, 500, "An internal error occurred.")
+    if isinstance(result, Response):  # a streamed answer (StartLiveTail's)
+        return result
     return Response(b"{}" if result is None else encode(result), media_type=MEDIA_TYPE)
 
 

@@ -39,6 +39,7 @@ from lambdad.telemetry.events import (
     make_block,
     platform_messages,
 )
+from lambdad.telemetry.live_tail import LiveTail
 from lambdad.telemetry.log_format import TEXT, LogFormatting
 from lambdad.telemetry.queue import BoundedQueue
 from lambdad.telemetry.retention import check_retention_days
@@ -127,6 +128,8 @@ class _Shared:
     weight: float = 1 + INDEX_SHARE
     """Bytes on disk per byte of events: the index's share included (measured by
     every sweep)."""
+    live_tail: LiveTail = field(default_factory=LiveTail)
+    """Where stored events are published for Live Tail sessions."""
 
 
 class StreamLog:
@@ -218,6 +221,11 @@ class FunctionLogs:
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
+    @property
+    def live_tail(self) -> LiveTail:
+        """The server's Live Tail sessions (every region's: one writer publishes)."""
+        return self._shared.live_tail
+
     def stream(self, group: str, stream: str, formatting: LogFormatting = TEXT) -> StreamLog:
         return StreamLog(self, group, stream, formatting)
 
@@ -252,6 +260,9 @@ class FunctionLogs:
             await self._make_room(sum(chunk.size for chunk in chunks))
             stored = await run_sync(self.store.append, chunks)
             self._shared.size = (self._shared.size or 0) + stored * self._shared.weight
+            stored_ms = self.now_ms()
+            for item in items:
+                self.live_tail.publish(item.region, item.group, item.stream, item.block, stored_ms)
 
     async def _measure(self) -> float:
         """The store's bytes (events and index), and the index's share per byte of events."""
