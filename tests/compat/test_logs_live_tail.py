@@ -165,9 +165,11 @@ def test_stream_names_and_prefixes_choose_the_streams(
         try:
             marker = uuid.uuid4().hex
             _invoke(lambda_client, function, [marker])
-            results = _results_until(
-                events, lambda found, marker=marker: _has(found, marker), "the line"
-            )
+
+            def seen(found: list[Result], marker: str = marker) -> bool:
+                return _has(found, marker)
+
+            results = _results_until(events, seen, "the line")
         finally:
             stream.close()
         assert {result["logStreamName"] for result in results} == {name}

@@ -1,0 +1,62 @@
+"""StartLiveTail's updates: the filter pattern, AWS's 500-event sampling, and messages
+botocore's event-stream parser reads."""
+
+from __future__ import annotations
+
+import json
+
+from botocore.eventstream import EventStreamBuffer
+
+from lambdad.api.logs_live_tail import (
+    LiveTailResponse,
+    StartLiveTailRequest,
+    _exception,
+    _Session,
+)
+from lambdad.telemetry.events import EventBlock
+from lambdad.telemetry.filter_pattern import parse
+from lambdad.telemetry.live_tail import LiveTail, StreamFilter, TailBlock
+
+
+def _response(pattern: str | None) -> LiveTailResponse:
+    request = StartLiveTailRequest(["/g"], log_event_filter_pattern=pattern)
+    session = _Session("req", "sess", "r", {"/g": "arn:g"}, StreamFilter(), request, parse(pattern))
+    return LiveTailResponse(LiveTail(), session)
+
+
+def _blocks(*messages: bytes) -> list[TailBlock]:
+    return [TailBlock("/g", "s", 2000, EventBlock(1000, len(messages), b"\n".join(messages)))]
+
+
+def test_an_update_holds_the_matching_events() -> None:
+    update = _response("ERROR")._update(_blocks(b"ERROR one", b"INFO two", b"[ERROR] three"), 0)
+    assert update["sessionMetadata"] == {"sampled": False}
+    assert update["sessionResults"] == [
+        {
+            "logStreamName": "s",
+            "logGroupIdentifier": "arn:g",
+            "message": message,
+            "timestamp": 1000,
+            "ingestionTime": 2000,
+        }
+        for message in ("ERROR one", "[ERROR] three")
+    ]
+
+
+def test_more_than_500_events_or_dropped_ones_make_a_sampled_update() -> None:
+    many = _response(None)._update(_blocks(*[f"line {i}".encode() for i in range(700)]), 0)
+    assert many["sessionMetadata"] == {"sampled": True}
+    messages = [result["message"] for result in many["sessionResults"]]  # type: ignore[attr-defined]
+    assert len(messages) == 500
+    assert messages == sorted(messages, key=lambda m: int(m.split()[1]))  # kept in order
+    dropped = _response(None)._update(_blocks(b"one"), 3)
+    assert dropped["sessionMetadata"] == {"sampled": True}
+
+
+def test_botocore_reads_the_exception_event() -> None:
+    buffer = EventStreamBuffer()
+    buffer.add_data(_exception("SessionTimeoutException", {"message": "over"}))
+    (message,) = list(buffer)
+    assert message.headers[":message-type"] == "exception"
+    assert message.headers[":exception-type"] == "SessionTimeoutException"
+    assert json.loads(message.payload) == {"message": "over"}
