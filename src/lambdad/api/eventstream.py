@@ -69,11 +69,17 @@ def invoke_complete(
         body["ErrorDetails"] = error_details
     if log_result is not None:
         body["LogResult"] = log_result
+    return json_message("InvokeComplete", body)
+
+
+def json_message(name: str, body: object, message_type: str = "event") -> bytes:
+    """`body` as JSON in an event (`:event-type` `name`) or, with message_type "exception",
+    a modeled exception (`:exception-type` `name`)."""
     return encode_message(
         [
-            (":event-type", "InvokeComplete"),
+            (f":{message_type}-type", name),
             (":content-type", "application/json"),
-            (":message-type", "event"),
+            (":message-type", message_type),
         ],
         json.dumps(body).encode(),
     )

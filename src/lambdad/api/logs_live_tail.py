@@ -16,11 +16,10 @@ The server itself answers whatever the Host.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -31,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 from lambdad.api import logs
 from lambdad.api.context import ApiContext
 from lambdad.api.disconnects import cancelled_on_disconnect
-from lambdad.api.eventstream import encode_message
+from lambdad.api.eventstream import json_message
 from lambdad.api.shapes import decode_body
 from lambdad.concurrency import run_sync
 from lambdad.telemetry.filter_pattern import FilterPattern, parse
@@ -143,8 +142,8 @@ class LiveTailResponse(Response):
                         (b"x-amzn-requestid", session.request_id.encode()),
                     ]
                     await send({"type": "http.response.start", "status": 200, "headers": headers})
-                    await _send(send, _event("initial-response", {}))
-                    await _send(send, _event("sessionStart", _session_start(session)))
+                    await _send(send, json_message("initial-response", {}))
+                    await _send(send, json_message("sessionStart", _session_start(session)))
                     await self._updates(send, subscription)
         finally:
             log.info("logs: live tail session %s ended", session.session_id)
@@ -155,10 +154,12 @@ class LiveTailResponse(Response):
             await anyio.sleep(UPDATE_EVERY_S)  # AWS's cadence: an update a second
             if anyio.current_time() >= deadline:
                 message = {"message": "Session timed out after 3 hours."}
-                await _send(send, _exception("SessionTimeoutException", message), more=False)
+                await _send(
+                    send, json_message("SessionTimeoutException", message, "exception"), more=False
+                )
                 return
             blocks, dropped = subscription.take()
-            await _send(send, _event("sessionUpdate", self._update(blocks, dropped)))
+            await _send(send, json_message("sessionUpdate", self._update(blocks, dropped)))
 
     def _update(self, blocks: list[TailBlock], dropped: int) -> dict[str, object]:
         session = self.session
@@ -195,28 +196,6 @@ def _session_start(session: _Session) -> dict[str, object]:
     if request.log_event_filter_pattern is not None:
         start["logEventFilterPattern"] = request.log_event_filter_pattern
     return start
-
-
-def _event(event_type: str, payload: Mapping[str, object]) -> bytes:
-    return encode_message(
-        [
-            (":event-type", event_type),
-            (":content-type", "application/json"),
-            (":message-type", "event"),
-        ],
-        json.dumps(payload).encode(),
-    )
-
-
-def _exception(exception_type: str, payload: Mapping[str, object]) -> bytes:
-    return encode_message(
-        [
-            (":exception-type", exception_type),
-            (":content-type", "application/json"),
-            (":message-type", "exception"),
-        ],
-        json.dumps(payload).encode(),
-    )
 
 
 async def _send(send: Send, data: bytes, more: bool = True) -> None:

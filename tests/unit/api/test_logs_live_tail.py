@@ -7,10 +7,10 @@ import json
 
 from botocore.eventstream import EventStreamBuffer
 
+from lambdad.api.eventstream import json_message
 from lambdad.api.logs_live_tail import (
     LiveTailResponse,
     StartLiveTailRequest,
-    _exception,
     _Session,
 )
 from lambdad.telemetry.events import EventBlock
@@ -55,7 +55,7 @@ def test_more_than_500_events_or_dropped_ones_make_a_sampled_update() -> None:
 
 def test_botocore_reads_the_exception_event() -> None:
     buffer = EventStreamBuffer()
-    buffer.add_data(_exception("SessionTimeoutException", {"message": "over"}))
+    buffer.add_data(json_message("SessionTimeoutException", {"message": "over"}, "exception"))
     (message,) = list(buffer)
     assert message.headers[":message-type"] == "exception"
     assert message.headers[":exception-type"] == "SessionTimeoutException"
