@@ -4,9 +4,14 @@ botocore's event-stream parser reads."""
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
+from typing import Any
 
+import anyio
+import pytest
 from botocore.eventstream import EventStreamBuffer
 
+from lambdad.api import logs_live_tail as live_tail_api
 from lambdad.api.eventstream import json_message
 from lambdad.api.logs_live_tail import (
     LiveTailResponse,
@@ -60,3 +65,33 @@ def test_botocore_reads_the_exception_event() -> None:
     assert message.headers[":message-type"] == "exception"
     assert message.headers[":exception-type"] == "SessionTimeoutException"
     assert json.loads(message.payload) == {"message": "over"}
+
+
+@pytest.mark.anyio
+async def test_a_session_times_out_with_aws_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_tail_api, "SESSION_S", 0.0)
+    monkeypatch.setattr(live_tail_api, "UPDATE_EVERY_S", 0.0)
+    response = _response(None)
+    sent: list[MutableMapping[str, Any]] = []
+    disconnected = anyio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await disconnected.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    with anyio.fail_after(30):
+        await response({"type": "http"}, receive, send)
+    assert sent[0]["status"] == 200
+    buffer = EventStreamBuffer()
+    for message in sent[1:]:
+        buffer.add_data(message["body"])
+    kinds = [
+        message.headers.get(":event-type") or message.headers[":exception-type"]
+        for message in buffer
+    ]
+    assert kinds == ["initial-response", "sessionStart", "SessionTimeoutException"]
+    assert sent[-1]["more_body"] is False
+    assert response.live_tail.open_sessions == 0
