@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -81,6 +82,7 @@ from lambdad.store import (
     migrate,
 )
 from lambdad.telemetry import FunctionLogs, MetricsRecorder, Tracing, new_stream_name
+from lambdad.telemetry.live_tail import end_every_session
 from lambdad.telemetry.prometheus import MetricsListener, new_registry
 
 log = logging.getLogger(__name__)
@@ -419,7 +421,7 @@ def serve(settings: Settings) -> None:
             "authentication is OFF (--auth off): every request is served unsigned, as anyone; "
             "for local development only"
         )
-    uvicorn.run(
+    config = uvicorn.Config(
         build_app(settings),
         host=settings.host,
         port=settings.port,
@@ -428,3 +430,10 @@ def serve(settings: Settings) -> None:
         log_config=None,  # uvicorn's own lines in the same format as ours
         lifespan="on",
     )
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            end_every_session()  # Live Tail sessions would keep uvicorn waiting for them
+
+    Server(config).run()

@@ -12,13 +12,21 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EventStreamError
 
 from support.identities import add_user
-from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer, boto3_client
+from support.server import (
+    ACCOUNT_ID,
+    REGION,
+    ROLE,
+    STOP_TIMEOUT_S,
+    LambdadServer,
+    boto3_client,
+)
 from support.waiting import DEFAULT_TIMEOUT_S, wait_until
 from support.zips import make_zip
 
@@ -237,3 +245,20 @@ def test_closing_the_stream_ends_the_session(
         lambda: f"live tail session {session} ended" in server.full_log(),
         "the server to end the session",
     )
+
+
+def test_a_stopping_server_ends_its_sessions(tmp_path: Path) -> None:
+    """uvicorn waits for open responses before it stops: a session must not keep it 3 hours."""
+    with LambdadServer(tmp_path / "data") as server:
+        logs = boto3_client(server.url, service="logs")
+        logs.create_log_group(logGroupName="/tailed")
+        stream, events = _started(logs, logGroupIdentifiers=["/tailed"])
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < STOP_TIMEOUT_S  # not killed at the deadline
+        assert "Finished server process" in server.full_log()
+        with pytest.raises(EventStreamError) as caught:
+            for _event in events:
+                pass
+        assert caught.value.response["Error"]["Code"] == "SessionStreamingException"
+        stream.close()

@@ -152,6 +152,12 @@ class LiveTailResponse(Response):
         deadline = anyio.current_time() + SESSION_S
         while True:
             await anyio.sleep(UPDATE_EVERY_S)  # AWS's cadence: an update a second
+            if self.live_tail.stopping:
+                message = {"message": "The server is shutting down."}
+                await _send(
+                    send, json_message("SessionStreamingException", message, "exception"), False
+                )
+                return
             if anyio.current_time() >= deadline:
                 message = {"message": "Session timed out after 3 hours."}
                 await _send(

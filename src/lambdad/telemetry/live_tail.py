@@ -12,6 +12,7 @@ client cannot slow the writer down; what a session does with its blocks
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -90,6 +91,17 @@ class Subscription:
         return blocks, dropped
 
 
+_EVERY: weakref.WeakSet[LiveTail] = weakref.WeakSet()
+
+
+def end_every_session() -> None:
+    """The server is stopping: every session ends at its next update. uvicorn waits for
+    open responses before it stops, and a session would otherwise keep it 3 hours.
+    (Called from a signal handler: it only sets flags.)"""
+    for tail in list(_EVERY):
+        tail.stopping = True
+
+
 class LiveTail:
     """The server's broadcaster: the log writer publishes, sessions subscribe."""
 
@@ -99,6 +111,9 @@ class LiveTail:
         self._subscriptions: set[Subscription] = set()
         self.started = 0
         self.ended = 0
+        self.stopping = False
+        """Set when the server stops: sessions end rather than keep it waiting."""
+        _EVERY.add(self)
 
     @property
     def open_sessions(self) -> int:
