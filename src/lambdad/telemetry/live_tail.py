@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 BUFFER_EVENTS = 5000
 """What AWS buffers for a session that reads slower than events come."""
+BUFFER_BYTES = 2 << 20
+"""And a bound on their bytes (events may be 256 KB each): 100 sessions hold 200 MiB at most."""
 MAX_SESSIONS = 100
 """Live Tail sessions one server keeps open at once."""
 
@@ -61,14 +63,21 @@ class Subscription:
     """One session's bounded buffer of the blocks published for its groups."""
 
     def __init__(
-        self, region: str, groups: frozenset[str], streams: StreamFilter, capacity: int
+        self,
+        region: str,
+        groups: frozenset[str],
+        streams: StreamFilter,
+        capacity: int,
+        capacity_bytes: int = BUFFER_BYTES,
     ) -> None:
         self.region = region
         self.groups = groups
         self.streams = streams
         self.capacity = capacity
+        self.capacity_bytes = capacity_bytes
         self._blocks: deque[TailBlock] = deque()
         self._events = 0
+        self._bytes = 0
         self._dropped = 0
 
     def wants(self, region: str, group: str, stream: str) -> bool:
@@ -77,17 +86,21 @@ class Subscription:
     def offer(self, item: TailBlock) -> None:
         self._blocks.append(item)
         self._events += item.block.count
+        self._bytes += len(item.block.messages)
         # The oldest go first; the newest block stays even when it alone is too big.
-        while self._events > self.capacity and len(self._blocks) > 1:
+        while (self._events > self.capacity or self._bytes > self.capacity_bytes) and len(
+            self._blocks
+        ) > 1:
             dropped = self._blocks.popleft()
             self._events -= dropped.block.count
+            self._bytes -= len(dropped.block.messages)
             self._dropped += dropped.block.count
 
     def take(self) -> tuple[list[TailBlock], int]:
         """The buffered blocks and how many events were dropped since the last take."""
         blocks, dropped = list(self._blocks), self._dropped
         self._blocks.clear()
-        self._events = self._dropped = 0
+        self._events = self._bytes = self._dropped = 0
         return blocks, dropped
 
 
@@ -105,9 +118,15 @@ def end_every_session() -> None:
 class LiveTail:
     """The server's broadcaster: the log writer publishes, sessions subscribe."""
 
-    def __init__(self, max_sessions: int = MAX_SESSIONS, capacity: int = BUFFER_EVENTS) -> None:
+    def __init__(
+        self,
+        max_sessions: int = MAX_SESSIONS,
+        capacity: int = BUFFER_EVENTS,
+        capacity_bytes: int = BUFFER_BYTES,
+    ) -> None:
         self.max_sessions = max_sessions
         self.capacity = capacity
+        self.capacity_bytes = capacity_bytes
         self._subscriptions: set[Subscription] = set()
         self.started = 0
         self.ended = 0
@@ -130,7 +149,9 @@ class LiveTail:
         self, region: str, groups: Sequence[str], streams: StreamFilter
     ) -> Iterator[Subscription]:
         self.check_room()
-        subscription = Subscription(region, frozenset(groups), streams, self.capacity)
+        subscription = Subscription(
+            region, frozenset(groups), streams, self.capacity, self.capacity_bytes
+        )
         self._subscriptions.add(subscription)
         self.started += 1
         try:

@@ -54,3 +54,13 @@ def test_sessions_are_capped() -> None:
         with pytest.raises(LiveTailLimitExceeded):
             tail.check_room()
     tail.check_room()
+
+
+def test_a_session_buffer_is_bounded_in_bytes_too() -> None:
+    tail = LiveTail(capacity=1000, capacity_bytes=100)
+    with tail.subscribe("r", ["/g"], StreamFilter()) as session:
+        for index in range(4):
+            tail.publish("r", "/g", "s", _block(1, f"{index}" * 40), 2000)
+        blocks, dropped = session.take()
+        assert [b.block.messages[:1] for b in blocks] == [b"2", b"3"]
+        assert dropped == 2
