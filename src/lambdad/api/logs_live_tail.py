@@ -97,6 +97,7 @@ async def start_live_tail(ctx: ApiContext, body: bytes) -> LiveTailResponse:
     identifiers, streams = _checked(request)
     groups = {_group(identifier): identifier for identifier in identifiers}
     pattern = parse(request.log_event_filter_pattern)
+    await ctx.logs.flush()  # a function's group exists once its first events are stored
     queries = LogGroups(ctx.logs).queries
     for group in groups:
         if not await run_sync(queries.group_exists, group):
