@@ -436,4 +436,7 @@ def serve(settings: Settings) -> None:
             super().handle_exit(sig, frame)
             end_every_session()  # Live Tail sessions would keep uvicorn waiting for them
 
-    Server(config).run()
+    server = Server(config)
+    server.run()
+    if not server.started:  # as uvicorn.run says it: the port was taken, say
+        raise SystemExit(3)
