@@ -16,6 +16,7 @@ import pytest
 
 from support.postgres import ENV_VAR, configured_url, drop_database, fresh_database, reset_schema
 from support.server import LambdadServer, boto3_client
+from support.server_errors import error_blocks
 
 # botocore without credentials probes 169.254.169.254; never let it.
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
@@ -89,3 +90,34 @@ def lambda_client(server: LambdadServer) -> Any:
 def raw_client(server: LambdadServer) -> Any:
     """A client without botocore's parameter validation: the server must refuse."""
     return boto3_client(server.url, validate=False)
+
+
+def _servers_of(item: pytest.Item) -> list[LambdadServer]:
+    funcargs: dict[str, Any] = getattr(item, "funcargs", {})
+    return [value for value in funcargs.values() if isinstance(value, LambdadServer)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Remember where each server's log stood when the test began."""
+    item.stash[_LOG_OFFSETS] = {
+        id(server): server.log_path.stat().st_size if server.log_path.exists() else 0
+        for server in _servers_of(item)
+    }
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing test's report carries its servers' errors (see support.server_errors)."""
+    report: pytest.TestReport = yield
+    if report.failed and call.when in ("setup", "call"):
+        offsets = item.stash.get(_LOG_OFFSETS, {})
+        for server in _servers_of(item):
+            errors = error_blocks(server.log_path, offsets.get(id(server), 0))
+            if errors:
+                report.sections.append((f"errors in {server.log_path.name}", errors))
+    return report
+
+
+_LOG_OFFSETS = pytest.StashKey[dict[int, int]]()
