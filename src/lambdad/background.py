@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -44,3 +45,25 @@ async def flush_periodically(
             await flush()
         except Exception:
             log.exception("%s: flush failed; kept for the next one", what)
+
+
+async def keep_running(
+    loop: Callable[..., Awaitable[None]],
+    *args: Any,
+    first_pause_s: float = 1.0,
+    max_pause_s: float = 30.0,
+) -> None:
+    """Run one of the server's endless loops until cancelled. A loop that crashes is
+    logged and started again after a pause that doubles up to `max_pause_s`: left to
+    itself, its exception would cancel the server's task group, and with it every
+    other loop and the environment pool, while the API went on answering."""
+    pause_s = first_pause_s
+    while True:
+        try:
+            await loop(*args)
+            return
+        except Exception:
+            name = getattr(loop, "__qualname__", repr(loop))
+            log.exception("%s crashed; starting it again in %.0f s", name, pause_s)
+        await anyio.sleep(pause_s)
+        pause_s = min(pause_s * 2, max_pause_s)

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from lambdad.api import ApiContext, CodeLinks, FunctionUrlFront, create_app
-from lambdad.background import Background
+from lambdad.background import Background, keep_running
 from lambdad.catalog import (
     Account,
     Catalog,
@@ -331,18 +331,18 @@ def build_app(settings: Settings) -> ASGIApp:
                 await catalog.in_region(region).resume_pending()
             await refresh_unreserved_pool()
             await scheduler.resume()
-            group.start_soon(provisioner.run)
-            group.start_soon(pool.run_reaper)
+            group.start_soon(keep_running, provisioner.run)
+            group.start_soon(keep_running, pool.run_reaper)
             if launcher.ready is not None:
-                group.start_soon(launcher.ready.run)
-            group.start_soon(pool.run_freezer)
-            group.start_soon(async_queue.run)
-            group.start_soon(ticker.run)
-            group.start_soon(logs.run)
-            group.start_soon(usage_recorder.run, concurrency.provisioned_targets)
-            group.start_soon(logs.run_sweeper, settings.logs_sweep_interval_s)
-            group.start_soon(metrics.run, settings.metrics_flush_interval_s)
-            group.start_soon(tracing.run)
+                group.start_soon(keep_running, launcher.ready.run)
+            group.start_soon(keep_running, pool.run_freezer)
+            group.start_soon(keep_running, async_queue.run)
+            group.start_soon(keep_running, ticker.run)
+            group.start_soon(keep_running, logs.run)
+            group.start_soon(keep_running, usage_recorder.run, concurrency.provisioned_targets)
+            group.start_soon(keep_running, logs.run_sweeper, settings.logs_sweep_interval_s)
+            group.start_soon(keep_running, metrics.run, settings.metrics_flush_interval_s)
+            group.start_soon(keep_running, tracing.run)
             if metrics_listener is not None:
                 await run_sync(metrics_listener.start)
             log.info(

@@ -247,11 +247,14 @@ class EnvironmentPool:
         `freeze_after_s`, freeze what has, repeat; with none idle, wait for one."""
         while True:
             due = self._next_freeze()
-            if due is None:
+            # One reading of the clock: read twice, the second may be past `due`, and
+            # anyio.sleep refuses a negative delay (seen on a loaded machine).
+            wait_s = None if due is None else due - self._clock()
+            if wait_s is None:
                 await self._went_idle.wait()
                 self._went_idle = anyio.Event()
-            elif due > self._clock():
-                await anyio.sleep(due - self._clock())
+            elif wait_s > 0:
+                await anyio.sleep(wait_s)
             else:
                 try:
                     await self.freeze_idle()

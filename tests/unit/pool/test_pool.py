@@ -255,3 +255,21 @@ async def test_the_freezer_loop_freezes_what_idles() -> None:
             await wait_until_async(lambda: started[0].frozen, "the idle environment frozen")
             started[0].frozen = False  # as invoke() thaws it
         group.cancel_scope.cancel()
+
+
+class SteppingClock(Clock):
+    """A clock that moves on at every reading, as a loaded machine's does between two."""
+
+    def __call__(self) -> float:
+        self.now += 0.3
+        return self.now
+
+
+async def test_the_freezer_loop_survives_time_passing_between_its_readings() -> None:
+    pool, started = make_pool(SteppingClock(), freeze_after_s=0.5)
+    async with anyio.create_task_group() as group:
+        group.start_soon(pool.run_freezer)
+        lease = await pool.acquire(version())
+        await pool.release(lease, reusable=True)
+        await wait_until_async(lambda: started[0].frozen, "the idle environment frozen")
+        group.cancel_scope.cancel()
