@@ -10,7 +10,14 @@ from typing import Any
 import msgspec
 
 from lambdad.api import shapes
-from lambdad.catalog import FunctionConfig, ImageConfig, LoggingConfig, Version
+from lambdad.catalog import (
+    SNAPSTART_OFF,
+    SNAPSTART_OPTIMIZATION,
+    FunctionConfig,
+    ImageConfig,
+    LoggingConfig,
+    Version,
+)
 from lambdad.errors import InvalidParameterValue
 
 # Runtime version ARNs look like AWS's; the hash names our build of the runtime.
@@ -54,7 +61,9 @@ def function_configuration(
         package_type=config.package_type,
         architectures=list(config.architectures),
         ephemeral_storage=shapes.EphemeralStorageShape(size=config.ephemeral_storage),
-        snap_start=shapes.functions.SnapStartResponse(apply_on="None", optimization_status="Off"),
+        snap_start=shapes.functions.SnapStartResponse(
+            apply_on=config.snap_start, optimization_status=SNAPSTART_OPTIMIZATION
+        ),
         runtime_version_config=None
         if image
         else shapes.functions.RuntimeVersionConfig(
@@ -150,6 +159,7 @@ def config_from_create(request: shapes.CreateFunctionRequest) -> FunctionConfig:
         environment=(request.environment.variables or {}) if request.environment else {},
         environment_set=request.environment is not None,
         ephemeral_storage=request.ephemeral_storage.size if request.ephemeral_storage else 512,
+        snap_start=_apply_on(request.snap_start),
         layers=tuple(request.layers or ()),
         architectures=tuple(request.architectures or ("x86_64",)),
         package_type=request.package_type,
@@ -163,6 +173,11 @@ def config_from_create(request: shapes.CreateFunctionRequest) -> FunctionConfig:
         logging=_logging(logging, request.function_name) if logging else None,
         image_config=image_config(request.image_config),
     )
+
+
+def _apply_on(shape: shapes.functions.SnapStartShape | None) -> str:
+    """SnapStart's ApplyOn as given (an empty SnapStart turns it off, as None does)."""
+    return SNAPSTART_OFF if shape is None or shape.apply_on is None else shape.apply_on
 
 
 def _logging(shape: shapes.LoggingConfigShape, function_name: str) -> LoggingConfig:
@@ -200,6 +215,8 @@ def config_changes(
         changes["layers"] = tuple(request.layers)
     if request.ephemeral_storage is not None:
         changes["ephemeral_storage"] = request.ephemeral_storage.size
+    if request.snap_start is not None:
+        changes["snap_start"] = _apply_on(request.snap_start)
     if request.tracing_config is not None and request.tracing_config.mode:
         changes["tracing_mode"] = request.tracing_config.mode
     if request.dead_letter_config is not None:

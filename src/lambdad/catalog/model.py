@@ -88,6 +88,8 @@ class FunctionConfig:
     environment_set: bool = False
     """Whether Environment was given at all: AWS then returns it, even when empty."""
     ephemeral_storage: int = 512
+    snap_start: str = "None"
+    """SnapStart's ApplyOn: "PublishedVersions" or "None" (see `catalog.snapstart`)."""
     layers: tuple[str, ...] = ()
     architectures: tuple[str, ...] = ("x86_64",)
     package_type: str = "Zip"

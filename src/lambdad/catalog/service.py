@@ -47,6 +47,7 @@ from lambdad.catalog.model import (
 )
 from lambdad.catalog.names import Account, FunctionRef
 from lambdad.catalog.runtimes import check_runtime
+from lambdad.catalog.snapstart import check_snap_start
 from lambdad.catalog.versions import same_snapshot, snapshot_config
 from lambdad.concurrency import run_sync
 from lambdad.errors import (
@@ -465,6 +466,7 @@ class Catalog:
         validation.check_environment(config.environment)
         validation.check_logging(config.logging)
         check_dead_letter_target(config.dead_letter_target)
+        check_snap_start(config)
 
     async def _with_layers(
         self, config: FunctionConfig, unzipped_size: int | None, code_key: str = ""

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from lambdad.catalog.constraints import Violations
 from lambdad.catalog.model import FunctionConfig, LoggingConfig
+from lambdad.catalog.snapstart import check_apply_on
 from lambdad.errors import InvalidParameterValue
 from lambdad.runtimes import RESERVED_VARIABLES
 
@@ -78,6 +79,7 @@ def check_members(config: FunctionConfig) -> None:
     violations.range(
         config.ephemeral_storage, "ephemeralStorage.size", EPHEMERAL_MIN, EPHEMERAL_MAX
     )
+    check_apply_on(config.snap_start, violations)
     _logging(config.logging, violations)
     violations.raise_if_any()
 

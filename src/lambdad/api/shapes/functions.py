@@ -23,6 +23,10 @@ class EphemeralStorageShape(Shape):
     size: int
 
 
+class SnapStartShape(Shape):
+    apply_on: str | None = None
+
+
 class LoggingConfigShape(Shape):
     log_format: str | None = None
     application_log_level: str | None = None
@@ -79,6 +83,7 @@ class CreateFunctionRequest(Shape):
     layers: list[str] | None = None
     architectures: list[str] | None = None
     ephemeral_storage: EphemeralStorageShape | None = None
+    snap_start: SnapStartShape | None = None
     logging_config: LoggingConfigShape | None = None
     tracing_config: TracingConfigShape | None = None
     dead_letter_config: DeadLetterConfigShape | None = None
@@ -109,6 +114,7 @@ class UpdateFunctionConfigurationRequest(Shape):
     revision_id: str | None = None
     layers: list[str] | None = None
     ephemeral_storage: EphemeralStorageShape | None = None
+    snap_start: SnapStartShape | None = None
     logging_config: LoggingConfigShape | None = None
     tracing_config: TracingConfigShape | None = None
     dead_letter_config: DeadLetterConfigShape | None = None
