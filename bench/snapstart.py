@@ -1,0 +1,220 @@
+"""Cold start of a SnapStart version whose handler imports boto3, beside a fork's floor.
+
+    .venv/bin/python bench/snapstart.py [--n 5]
+
+Starts a `lambdad server` with a fresh data dir and deploys a python3.12
+function with `SnapStart: {ApplyOn: PublishedVersions}` whose module imports
+boto3. Each round publishes a new version (so no environment of it exists) and
+invokes it once: the client waits for its cold start. Reported: the client's
+latency of that first invoke, and the REPORT line's Init or Restore Duration.
+
+The floor (root only): what a restore by fork could cost on this host. A
+process with boto3 imported (the "template") is asked, n times, to fork a
+child that moves into new mount, pid, network, IPC and UTS namespaces, mounts
+a fresh tmpfs on /tmp and a fresh /proc there, reseeds `random` and answers
+with a token from `os.urandom`; timed from the request to the answer. It runs
+outside any sandbox and skips what a real restore adds (seccomp, capability
+drop, a cgroup of its own, the runtime's channel): a lower bound, not lambdad.
+
+Writes its section of bench/RESULTS.md between markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import LambdadServer
+from measure import pct, section_text, write_section
+from run import app_zip, lambda_client
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+START, END = "<!-- snapstart:start -->", "<!-- snapstart:end -->"
+SOURCE = "import boto3\n\ndef handler(event, context):\n    return {'hello': 'world'}\n"
+DURATION = re.compile(r"(Init|Restore) Duration: ([\d.]+) ms")
+
+TEMPLATE = r"""
+import ctypes, os, random, socket, sys
+import boto3  # the Init a restore skips
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 16384, 1 << 18, 2, 4
+libc = ctypes.CDLL(None, use_errno=True)
+
+def check(rc, what):
+    if rc != 0:
+        raise OSError(ctypes.get_errno(), what)
+
+def plain(reply):
+    random.seed()
+    reply.send((1).to_bytes(4, "big") + os.urandom(16))
+    os._exit(0)
+
+def child(reply):
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    check(libc.unshare(flags), "unshare")
+    check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "private /")
+    if os.fork():  # the next child is pid 1 of the new pid namespace
+        os._exit(0)
+    check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, b"size=512m"), "tmp")
+    check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV, None), "proc")
+    random.seed()
+    reply.send(os.getpid().to_bytes(4, "big") + os.urandom(16))
+    os._exit(0)
+
+control = socket.socket(fileno=int(sys.argv[1]))
+control.send(b"R")
+while (mode := control.recv(1)) in (b"F", b"P"):
+    pid = os.fork()
+    if pid == 0:
+        (child if mode == b"F" else plain)(control)
+    os.waitpid(pid, 0)
+"""
+
+
+def new_version(lam: Any, name: str, round_: int) -> str:
+    lam.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"ROUND": str(round_)}}
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    version = str(lam.publish_version(FunctionName=name)["Version"])
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=version)
+    return version
+
+
+def first_invoke(lam: Any, name: str, qualifier: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    response = lam.invoke(FunctionName=name, Qualifier=qualifier, LogType="Tail")
+    elapsed = (time.perf_counter() - started) * 1000
+    response["Payload"].read()
+    tail = base64.b64decode(response["LogResult"]).decode()
+    found = DURATION.search(tail)
+    return elapsed, f"{found.group(1)} {float(found.group(2)):.0f} ms" if found else "none"
+
+
+def measure_server(n: int) -> tuple[list[tuple[float, str]], list[dict[str, Any]]]:
+    samples: list[tuple[float, str]] = []
+    with LambdadServer() as server:
+        lam = lambda_client(server.url, read_timeout=120)
+        name = "bench-snapstart"
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role="arn:aws:iam::000000000000:role/lambda-role",
+            Handler="app.handler",
+            Code={"ZipFile": app_zip(SOURCE)},
+            SnapStart={"ApplyOn": "PublishedVersions"},
+        )
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        version = new_version(lam, name, -1)
+        first_invoke(lam, name, version)  # the first also prepares the runtime's SDK
+        for round_ in range(n):
+            samples.append(first_invoke(lam, name, new_version(lam, name, round_)))
+        shown = lam.list_versions_by_function(FunctionName=name)["Versions"][-1]["SnapStart"]
+        print(f"sandbox backend: {server.sandbox_backend()}; SnapStart shown: {shown}")
+    return samples, [shown]
+
+
+def measure_fork_floor(n: int, mode: bytes) -> list[float] | None:
+    """n forks of a boto3-initialised template: into fresh namespaces (mode b"F", root
+    only), or plain ones (b"P"), answering from their copy of the process."""
+    if os.geteuid() != 0:
+        return None
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TEMPLATE, str(theirs.fileno())], pass_fds=(theirs.fileno(),)
+    )
+    theirs.close()
+    try:
+        ours.settimeout(60)
+        if ours.recv(1) != b"R":
+            return None
+        times: list[float] = []
+        tokens: set[bytes] = set()
+        for _ in range(n + 1):
+            started = time.perf_counter()
+            ours.send(mode)
+            answer = ours.recv(64)
+            times.append((time.perf_counter() - started) * 1000)
+            assert answer[:4] == (1).to_bytes(4, "big"), answer  # pid 1 of its own namespace
+            tokens.add(answer[4:])
+        assert len(tokens) == n + 1, "two forks drew the same os.urandom bytes"
+        return times[1:]
+    finally:
+        ours.close()
+        proc.wait(30)
+
+
+def render(
+    command: str,
+    n: int,
+    samples: list[tuple[float, str]],
+    floors: dict[str, list[float] | None],
+) -> str:
+    latencies = [ms for ms, _ in samples]
+    kinds = sorted({kind.split()[0] for _, kind in samples})
+    rows = ["| cold start of a new version, handler imports boto3 | p50 ms | max ms | REPORT |"]
+    rows.append("|---|---:|---:|---|")
+    rows.append(
+        f"| lambdad, SnapStart version (first invoke, client latency) "
+        f"| {pct(latencies, 0.5):.0f} | {max(latencies):.0f} "
+        f"| {', '.join(kinds)} Duration ({'; '.join(kind for _, kind in samples)}) |"
+    )
+    for what, floor in floors.items():
+        if floor is not None:
+            rows.append(f"| floor: {what} | {pct(floor, 0.5):.1f} | {max(floor):.1f} | – |")
+    rows.append("")
+    load, cores = os.getloadavg()[0], os.cpu_count()
+    rows.append(f"Host load average at the end of the run: {load:.1f} on {cores} cores.")
+    rows.append("")
+    rows += [
+        "SnapStart versions are not restored from a snapshot yet: each cold start runs Init "
+        "(the REPORT line has Init Duration; GetFunction shows OptimizationStatus Off). The "
+        "floors are what a restore by fork could start from on this host.",
+        "",
+        "What a restore by fork needs, as probed here: the template's runtime must hold "
+        "CAP_SYS_ADMIN in its sandbox's own user namespace (bwrap `--cap-add CAP_SYS_ADMIN`, "
+        "`--disable-userns` kept) to fork each environment into new mount, pid, network, IPC "
+        "and UTS namespaces; with an unprivileged bwrap (a host uid per sandbox) the child may "
+        "then mount its own /tmp and a fresh read-only /proc showing only itself (with bwrap "
+        "run as root, the fresh /proc is refused: the copied mounts are locked). The cost is "
+        "that the function's Init runs with that capability in its own namespaces, so the "
+        "template must be checked before it is kept (one thread, no other process, its "
+        "mounts unchanged since before Init) and each child must drop every capability, "
+        "replace each writable mount and move into a cgroup of its own before any of the "
+        "function's code runs.",
+    ]
+    heading = f"SnapStart (python3.12, handler imports boto3, n = {n})"
+    return section_text(START, END, heading, command, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5)
+    args = parser.parse_args()
+    samples, _ = measure_server(args.n)
+    forks = max(args.n, 20)
+    floors = {
+        "plain fork of a boto3-initialised process, answer over a socket": measure_fork_floor(
+            forks, b"P"
+        ),
+        "the same fork into new mount/pid/net/ipc/uts namespaces with a fresh /tmp and "
+        "/proc (no sandbox, no cgroup)": measure_fork_floor(forks, b"F"),
+    }
+    section = render(f"python bench/snapstart.py --n {args.n}", args.n, samples, floors)
+    print(section)
+    write_section(RESULTS, START, END, section)
+    print(f"wrote {RESULTS.name}")
+
+
+if __name__ == "__main__":
+    main()
