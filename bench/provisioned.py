@@ -41,6 +41,19 @@ SOURCE = (
 INIT_DURATION = re.compile(r"Init Duration: ([\d.]+) ms")
 
 
+def deploy_python(lam: Any, name: str, source: str, **config: Any) -> None:
+    """A python3.12 function with `source` as app.py, Active."""
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="app.handler",
+        Code={"ZipFile": app_zip(source)},
+        **config,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+
+
 def new_version(lam: Any, name: str, round_: int) -> str:
     lam.update_function_configuration(
         FunctionName=name, Environment={"Variables": {"ROUND": str(round_)}}
@@ -49,12 +62,17 @@ def new_version(lam: Any, name: str, round_: int) -> str:
     return str(lam.publish_version(FunctionName=name)["Version"])
 
 
-def first_invoke(lam: Any, name: str, qualifier: str) -> tuple[float, bool]:
+def invoke_with_tail(lam: Any, name: str, qualifier: str) -> tuple[float, str]:
+    """One invoke: the client's latency in ms and the log tail (with the REPORT line)."""
     started = time.perf_counter()
     response = lam.invoke(FunctionName=name, Qualifier=qualifier, LogType="Tail")
     elapsed = (time.perf_counter() - started) * 1000
     response["Payload"].read()
-    tail = base64.b64decode(response["LogResult"]).decode()
+    return elapsed, base64.b64decode(response["LogResult"]).decode()
+
+
+def first_invoke(lam: Any, name: str, qualifier: str) -> tuple[float, bool]:
+    elapsed, tail = invoke_with_tail(lam, name, qualifier)
     return elapsed, INIT_DURATION.search(tail) is not None
 
 
@@ -73,14 +91,7 @@ def measure(n: int) -> dict[str, list[tuple[float, bool]]]:
     with LambdadServer() as server:
         lam = lambda_client(server.url, read_timeout=120)
         name = "bench-provisioned"
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role="arn:aws:iam::000000000000:role/lambda-role",
-            Handler="app.handler",
-            Code={"ZipFile": app_zip(SOURCE)},
-        )
-        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        deploy_python(lam, name, SOURCE)
         for round_ in range(n):
             version = new_version(lam, name, 2 * round_)
             results["on demand"].append(first_invoke(lam, name, version))

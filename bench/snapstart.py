@@ -22,7 +22,6 @@ Writes its section of bench/RESULTS.md between markers.
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import re
 import socket
@@ -34,7 +33,8 @@ from typing import Any
 
 from harness import LambdadServer
 from measure import pct, section_text, write_section
-from run import app_zip, lambda_client
+from provisioned import deploy_python, invoke_with_tail, new_version
+from run import lambda_client
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 START, END = "<!-- snapstart:start -->", "<!-- snapstart:end -->"
@@ -81,22 +81,10 @@ while (mode := control.recv(1)) in (b"F", b"P"):
 """
 
 
-def new_version(lam: Any, name: str, round_: int) -> str:
-    lam.update_function_configuration(
-        FunctionName=name, Environment={"Variables": {"ROUND": str(round_)}}
-    )
-    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-    version = str(lam.publish_version(FunctionName=name)["Version"])
-    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=version)
-    return version
-
-
 def first_invoke(lam: Any, name: str, qualifier: str) -> tuple[float, str]:
-    started = time.perf_counter()
-    response = lam.invoke(FunctionName=name, Qualifier=qualifier, LogType="Tail")
-    elapsed = (time.perf_counter() - started) * 1000
-    response["Payload"].read()
-    tail = base64.b64decode(response["LogResult"]).decode()
+    """The invoke's latency in ms and its REPORT line's Init or Restore Duration."""
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, Qualifier=qualifier)
+    elapsed, tail = invoke_with_tail(lam, name, qualifier)
     found = DURATION.search(tail)
     return elapsed, f"{found.group(1)} {float(found.group(2)):.0f} ms" if found else "none"
 
@@ -106,15 +94,7 @@ def measure_server(n: int) -> tuple[list[tuple[float, str]], list[dict[str, Any]
     with LambdadServer() as server:
         lam = lambda_client(server.url, read_timeout=120)
         name = "bench-snapstart"
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role="arn:aws:iam::000000000000:role/lambda-role",
-            Handler="app.handler",
-            Code={"ZipFile": app_zip(SOURCE)},
-            SnapStart={"ApplyOn": "PublishedVersions"},
-        )
-        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        deploy_python(lam, name, SOURCE, SnapStart={"ApplyOn": "PublishedVersions"})
         version = new_version(lam, name, -1)
         first_invoke(lam, name, version)  # the first also prepares the runtime's SDK
         for round_ in range(n):
