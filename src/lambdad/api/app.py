@@ -18,6 +18,7 @@ from lambdad.api.auth import Authentication, Authenticator
 from lambdad.api.authorization import authorized
 from lambdad.api.bodies import BodyGuard
 from lambdad.api.context import ApiContext
+from lambdad.api.direct_invoke import DirectInvoke
 from lambdad.api.errors import error_response, handle_lambdad_error, handle_unexpected
 from lambdad.api.guard import HostNames, RequestGuard, no_function_url
 from lambdad.api.routes import routes as default_routes
@@ -104,7 +105,9 @@ def create_app(
     settings = context.settings
     hosts = HostNames(settings.host, settings.public_host_names)
     authenticated = Authentication(
-        BodyGuard(app), Authenticator(context.credentials), enabled=settings.auth_enabled
+        BodyGuard(DirectInvoke(app)),
+        Authenticator(context.credentials),
+        enabled=settings.auth_enabled,
     )
     guarded = RequestGuard(authenticated, hosts, function_urls)
     return RequestLog(guarded, warn_auth_off=not settings.auth_enabled)

@@ -264,17 +264,20 @@ class _Authorized:
         self.operation = operation
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        ctx = ApiContext.of(request)
-        operation = self.operation
-        if ctx.authorizer.exempts(principal_of(request)):
-            pass  # the ARNs are not even worked out: the handler validates the request
-        elif operation is None:
-            # Not in the table: only the admin (or no authorization at all) gets through.
-            await authorize(request, f"lambdad:{self.name}", ["*"])
-        elif operation.resources is not None and operation.action:
-            await authorize(request, operation.action, operation.resources(request, ctx))
+        await check_operation(Request(scope, receive), self.operation, self.name)
         await self.app(scope, receive, send)
+
+
+async def check_operation(request: Request, operation: Operation | None, name: str) -> None:
+    """Decide `request` as the route of endpoint `name`, whose table entry is `operation`."""
+    ctx = ApiContext.of(request)
+    if ctx.authorizer.exempts(principal_of(request)):
+        return  # the ARNs are not even worked out: the handler validates the request
+    if operation is None:
+        # Not in the table: only the admin (or no authorization at all) gets through.
+        await authorize(request, f"lambdad:{name}", ["*"])
+    elif operation.resources is not None and operation.action:
+        await authorize(request, operation.action, operation.resources(request, ctx))
 
 
 def authorized(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
