@@ -261,28 +261,33 @@ class Cgroup:
     # -- memory --------------------------------------------------------------
 
     def memory_peak_bytes(self) -> int:
+        fd = self._peak_file()
+        if fd is not None:
+            return int(os.pread(fd, 64, 0))
         if self.layout.version == 1:
             return int((self.dirs["memory"] / "memory.max_usage_in_bytes").read_text())
-        fd = self._v2_peak_fd()
-        if fd is None:
-            return int((self.dirs[""] / "memory.current").read_text())
-        return int(os.pread(fd, 64, 0))
+        return int((self.dirs[""] / "memory.current").read_text())
 
     def reset_memory_peak(self) -> None:
-        if self.layout.version == 1:
-            _write(self.dirs["memory"] / "memory.max_usage_in_bytes", "0")
+        fd = self._peak_file()
+        if fd is None:
+            if self.layout.version == 1:
+                _write(self.dirs["memory"] / "memory.max_usage_in_bytes", "0")
             return
-        fd = self._v2_peak_fd()
-        if fd is not None:
-            try:
-                # Linux >= 6.12: a write resets the peak as seen through this open file.
-                os.write(fd, b"0\n")
-            except OSError:
-                log.debug("cgroup %s: memory.peak cannot be reset on this kernel", self.name)
+        try:
+            # v1: resets the group's peak; v2 (Linux >= 6.12): the peak as seen
+            # through this open file.
+            os.pwrite(fd, b"0\n", 0)
+        except OSError:
+            log.debug("cgroup %s: memory peak cannot be reset on this kernel", self.name)
 
-    def _v2_peak_fd(self) -> int | None:
+    def _peak_file(self) -> int | None:
+        """The memory peak's file, kept open (it is read and reset on every invoke)."""
         if self._peak_fd is None:
-            path = self.dirs[""] / "memory.peak"
+            if self.layout.version == 1:
+                path = self.dirs["memory"] / "memory.max_usage_in_bytes"
+            else:
+                path = self.dirs[""] / "memory.peak"
             try:
                 self._peak_fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
             except PermissionError:

@@ -178,3 +178,41 @@ def test_a_long_error_type_is_cut(init: ModuleType, link: tuple[FakeHost, Any]) 
     client.post_error("r1", {"errorMessage": "m", "errorType": "E" * 5000})
     [(header, _)] = host.wait_for("result")
     assert header["error_type"] == "E" * init.MAX_ERROR_TYPE
+
+
+def test_an_invoke_for_a_waiting_runtime_is_handed_over_at_once(
+    link: tuple[FakeHost, Any],
+) -> None:
+    """The runtime asks first, the event comes later: the thread that reads the host's
+    frame gives it to the runtime (nothing queued for another thread)."""
+    host, client = link
+    got: list[tuple[dict[str, Any], bytes]] = []
+    asking = threading.Thread(target=lambda: got.append(client.next_invocation()), daemon=True)
+    asking.start()
+    host.wait_for("ready")
+    host.invoke("r1", b'{"late": true}')
+    join_thread(asking, "the runtime's ask")
+    [(invocation, body)] = got
+    assert invocation["request_id"] == "r1" and body == b'{"late": true}'
+    client.post_response("r1", b'{"ok": 1}', "application/json")
+    [(header, payload)] = host.wait_for("result")
+    assert header["request_id"] == "r1" and payload == b'{"ok": 1}'
+
+
+def test_a_held_result_goes_out_with_the_next_ask(link: tuple[FakeHost, Any]) -> None:
+    """`hold=True` (the bootstrap's loop): the result and the next ask in one write; init
+    sends the result before it hands out the next event."""
+    host, client = link
+    host.invoke("r1")
+    client.next_invocation()
+    client.post_response("r1", b"one", "application/json", hold=True)
+    assert client.held  # not sent yet
+    host.invoke("r2")
+    assert client.next_invocation()[0]["request_id"] == "r2"
+    [(header, payload)] = host.wait_for("result")
+    assert header["request_id"] == "r1" and payload == b"one"
+    client.post_error("r2", {"errorMessage": "m", "errorType": "E"}, hold=True)
+    host.invoke("r3")
+    assert client.next_invocation()[0]["request_id"] == "r3"
+    _, (header, _) = host.wait_for("result", 2)
+    assert header == {"request_id": "r2", "status": "error", "error_type": "E", "type": "result"}

@@ -249,6 +249,9 @@ class Reader:
 
     def read(self, n: int) -> bytes | bytearray:
         """Exactly `n` bytes, or fewer at EOF."""
+        # A small frame's parts come in one read (not one recv each).
+        while len(self.buf) < n <= len(self.buf) + 65536 and self._fill():
+            pass
         if len(self.buf) >= n:
             data = bytes(self.buf[:n])
             del self.buf[:n]
@@ -375,6 +378,9 @@ class Invocations:
         self.current: str | None = None
         self.stream_limit = DEFAULT_STREAM_LIMIT
         self.finished: list[str] = []  # the last 64 completed request ids
+        # The private channel's runtime waiting for its next event: the thread that
+        # adds the event hands it over at once (no second thread to wake).
+        self.deliver: Callable[[bytes | bytearray, bytes | bytearray], None] | None = None
 
     def drain(self) -> None:
         if self.relay is not None:
@@ -383,30 +389,63 @@ class Invocations:
     def add(
         self, header: dict, body: bytes | bytearray, raw: bytes | bytearray | None = None
     ) -> None:
-        """Queue an invoke frame; `raw` is its header's JSON as the host sent it."""
+        """Queue an invoke frame; `raw` is its header's JSON as the host sent it.
+        A private-channel runtime waiting for it (`next_or_deliver`) gets it at once."""
         with self.lock:
-            self.pending.append((header, body, raw))
-            waiters, self.waiters = self.waiters, []
+            deliver, self.deliver = self.deliver, None
+            if deliver is not None:
+                self._begin(header)
+            else:
+                self.pending.append((header, body, raw))
+                waiters, self.waiters = self.waiters, []
+        if deliver is not None:
+            try:
+                deliver(raw if raw is not None else dumps(header), body)
+            except OSError:
+                pass  # the runtime is gone: its exit is reported by main()
+            return
         for waiter in waiters:
             waiter.release()
 
     def next(self) -> tuple[dict, bytes | bytearray, bytes | bytearray | None]:
         while True:
             with self.lock:
-                if self.phase == "init":
-                    self.phase = "running"
-                    self.drain()
-                    self.channel.send("ready")
-                if self.pending:
-                    header, body, raw = self.pending.pop(0)
-                    self.current = header["request_id"]
-                    limit = header.get("stream_limit")
-                    self.stream_limit = limit if isinstance(limit, int) else DEFAULT_STREAM_LIMIT
-                    return header, body, raw
+                found = self._next()
+                if found is not None:
+                    return found
                 waiter = _thread.allocate_lock()
                 waiter.acquire()
                 self.waiters.append(waiter)
             waiter.acquire()
+
+    def next_or_deliver(
+        self, deliver: Callable[[bytes | bytearray, bytes | bytearray], None]
+    ) -> tuple[dict, bytes | bytearray, bytes | bytearray | None] | None:
+        """The next invoke frame if one is queued; else None, and `add` hands the next
+        one to `deliver` (raw header, body) from its own thread."""
+        with self.lock:
+            found = self._next()
+            if found is None:
+                self.deliver = deliver
+            return found
+
+    def _next(self) -> tuple[dict, bytes | bytearray, bytes | bytearray | None] | None:
+        """(under the lock) Init ends at the first ask; the first queued frame, begun."""
+        if self.phase == "init":
+            self.phase = "running"
+            self.drain()
+            self.channel.send("ready")
+        if not self.pending:
+            return None
+        header, body, raw = self.pending.pop(0)
+        self._begin(header)
+        return header, body, raw
+
+    def _begin(self, header: dict) -> None:
+        """(under the lock) `header`'s invocation is the current one."""
+        self.current = header["request_id"]
+        limit = header.get("stream_limit")
+        self.stream_limit = limit if isinstance(limit, int) else DEFAULT_STREAM_LIMIT
 
     def finish(self, request_id: str) -> tuple[int, dict] | None:
         """Claim `request_id` for a response/error post; an AWS error reply if it can't be."""
@@ -914,8 +953,10 @@ def serve_private(
             header, body, size = frame
             kind = header["type"]
             if kind == "next":
-                event, payload, raw = invocations.next()
-                link.send_raw(raw if raw is not None else dumps(event), payload)
+                found = invocations.next_or_deliver(link.send_raw)
+                if found is not None:
+                    event, payload, raw = found
+                    link.send_raw(raw if raw is not None else dumps(event), payload)
             elif kind == "parked":  # relayed: the host knows when a parked runtime waits
                 invocations.drain()
                 invocations.channel.send("parked")

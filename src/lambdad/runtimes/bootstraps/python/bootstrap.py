@@ -220,7 +220,10 @@ class RuntimeClient:
             "cognito_identity": headers.get("lambda-runtime-cognito-identity"),
         }, body
 
-    def post_response(self, request_id: str, body: bytes, content_type: str) -> None:
+    def post_response(
+        self, request_id: str, body: bytes, content_type: str, hold: bool = False
+    ) -> None:
+        """`hold` is the private channel's (HTTP waits for its reply anyway)."""
         self._request(
             "POST",
             f"/invocation/{request_id}/response",
@@ -228,7 +231,7 @@ class RuntimeClient:
             {"Content-Type": content_type},
         )
 
-    def post_error(self, request_id: str, error: dict) -> None:
+    def post_error(self, request_id: str, error: dict, hold: bool = False) -> None:
         self._request(
             "POST",
             f"/invocation/{request_id}/error",
@@ -256,17 +259,26 @@ class PrivateClient:
     Posts get no reply (the HTTP client ignores their status too).
     """
 
+    NEXT = b'\x00\x00\x00\x10\x00\x00\x00\x00{"type": "next"}'
+    """The "next" frame, whole (it never changes)."""
+
     def __init__(self, fd: int) -> None:
         os.set_inheritable(fd, False)  # the function's child processes don't get it
         self.sock = _socket.socket(fileno=fd)
         self.buf = bytearray()
+        self.held = b""  # a small result frame, sent with the "next" that follows it
 
-    def _send(self, header: dict, body: bytes = b"") -> None:
+    def _send(self, header: dict, body: bytes = b"", hold: bool = False) -> None:
+        """Send a frame; `hold`: keep a small one to go out with the next "next" (one
+        write, and init reads both at once) - only when that ask follows at once."""
         raw = json.dumps(header).encode()
-        data = len(raw).to_bytes(4, "big") + len(body).to_bytes(4, "big") + raw
+        data = self.held + len(raw).to_bytes(4, "big") + len(body).to_bytes(4, "big") + raw
+        self.held = b""
         if len(body) > 65536:
             self.sock.sendall(data)
             self.sock.sendall(body)
+        elif hold:
+            self.held = data + body
         else:
             self.sock.sendall(data + body)
 
@@ -289,15 +301,19 @@ class PrivateClient:
 
     def next_invocation(self) -> tuple[dict, bytes]:
         """The next event and its invocation's fields (the host's invoke frame header)."""
-        self._send({"type": "next"})
+        data, self.held = self.held + self.NEXT, b""
+        self.sock.sendall(data)
         return self._recv()
 
-    def post_response(self, request_id: str, body: bytes, content_type: str) -> None:
-        self._send({"type": "response", "request_id": request_id}, body)
+    def post_response(
+        self, request_id: str, body: bytes, content_type: str, hold: bool = False
+    ) -> None:
+        """`hold`: the caller asks for the next event right after (see `_send`)."""
+        self._send({"type": "response", "request_id": request_id}, body, hold)
 
-    def post_error(self, request_id: str, error: dict) -> None:
+    def post_error(self, request_id: str, error: dict, hold: bool = False) -> None:
         header = {"type": "error", "request_id": request_id, "error_type": error["errorType"]}
-        self._send(header, json.dumps(error).encode())
+        self._send(header, json.dumps(error).encode(), hold)
 
     def post_init_error(self, error: dict) -> None:
         self._send(
@@ -455,12 +471,16 @@ class _Encoder(json.JSONEncoder):
         return super().default(o)
 
 
+_ENCODER = _Encoder()
+"""json.dumps(result, cls=_Encoder)'s encoder, made once."""
+
+
 def marshal_response(result: Any) -> tuple[bytes, str]:
     """bytes go out as they are; anything else as JSON (awslambdaric's rules)."""
     if isinstance(result, bytes):
         return result, "application/unknown"
     try:
-        return json.dumps(result, cls=_Encoder).encode(), "application/json"
+        return _ENCODER.encode(result).encode(), "application/json"
     except (TypeError, ValueError) as exc:
         raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
 
@@ -658,10 +678,11 @@ def handle_one(client: RuntimeClient | PrivateClient, handler: Any) -> None:
         error = error_result(exc, request_id)
         log_error(error)
         _flush()
-        client.post_error(request_id, error)
+        client.post_error(request_id, error, hold=True)
         return
     _flush()
-    client.post_response(request_id, payload, content_type)
+    # hold: main() asks for the next event at once (the private channel sends both in one).
+    client.post_response(request_id, payload, content_type, hold=True)
 
 
 def _flush() -> None:
