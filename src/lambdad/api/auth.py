@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 SERVICES = frozenset({"lambda", "events", "scheduler", "logs", "monitoring", "xray", "ce"})
 UNSIGNED_PATHS = ("/_lambdad/code/", "/console/")
 UNSIGNED_EXACT = frozenset({"/console"})
+_HEADERS_KEY = "lambdad.sigv4_headers"
 # Hashing a large body blocks; past this it is done off the event loop.
 _HASH_INLINE_BYTES = 256 * 1024
 
@@ -80,10 +81,17 @@ def received_request(scope: Scope, body_sha256: str | None) -> ReceivedRequest:
     """The parts of an ASGI request SigV4 covers, in their wire form."""
     raw_path = scope.get("raw_path")
     path = bytes(raw_path).decode("latin-1") if raw_path else quote(scope["path"])
-    headers = [
-        (bytes(k).decode("latin-1").lower(), bytes(v).decode("latin-1"))
-        for k, v in scope.get("headers", [])
-    ]
+    raw_headers = scope.get("headers", [])
+    # A request is checked in steps (claim, payload hash, signature): its headers
+    # are decoded once, while the scope still has the same header list.
+    cached = scope.get(_HEADERS_KEY)
+    if cached is not None and cached[0] is raw_headers:
+        headers = cached[1]
+    else:
+        headers = [
+            (bytes(k).decode("latin-1").lower(), bytes(v).decode("latin-1")) for k, v in raw_headers
+        ]
+        scope[_HEADERS_KEY] = (raw_headers, headers)
     query = bytes(scope.get("query_string", b"")).decode("latin-1")
     return ReceivedRequest(scope["method"], path, query, headers, body_sha256)
 

@@ -343,7 +343,8 @@ class Invoker:
             report, _status(outcome), outcome.error_type, errors, self.logs.now_ms()
         )
         await stream.platform(*lines)
-        log.debug("invoke %s: %s", request_id, report.line())
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("invoke %s: %s", request_id, report.line())
         if self.usage is not None:
             provisioned = lease.provisioned_for is not None
             self.usage(self.account.region, version, report.billed_duration_ms, provisioned)
