@@ -60,6 +60,7 @@ def sandbox_spec(
         init_cpus=max(1.0, spec.memory_mb / MB_PER_VCPU),
         late_mounts=late_mounts,
         child_root=child_root,
+        init_reaps=True,  # bootstraps/init.py reaps what the function's processes leave
     )
 
 

@@ -121,6 +121,10 @@ class SandboxSpec:
     child_root: ChildRoot | None = None
     """A container image's root for the function (see `ChildRoot`); its /tmp is the
     sandbox's sized /tmp. None: the function shares init's root."""
+    init_reaps: bool = False
+    """The init process reaps the orphans of the sandbox itself: it runs as pid 1 of
+    the sandbox's pid namespace, with no reaper process of the backend's above it
+    (one process less per sandbox). False: any argv, a reaper is provided."""
 
 
 @dataclass(frozen=True)

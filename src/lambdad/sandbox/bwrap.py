@@ -142,6 +142,10 @@ def build_bwrap_argv(
     argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
     if spec.network == "host" or own_netns:
         argv.append("--share-net")
+    if spec.init_reaps:
+        # No pid 1 of bwrap's: init is the namespace's reaper (and, as its pid 1, gets
+        # no signal from inside that it has no handler for, SIGKILL included).
+        argv.append("--as-pid-1")
     argv += [
         "--die-with-parent",
         "--new-session",

@@ -65,6 +65,32 @@ def handler(event, context):
 """
 
 
+ORPHANS = """
+import os, subprocess, time
+def state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+def others():
+    return {p: state(p) for p in os.listdir("/proc") if p.isdigit() and p not in ("1", str(os.getpid()))}
+def handler(event, context):
+    # Orphans: their parent (sh) is gone before they end, so pid 1 inherits them.
+    subprocess.run(["sh", "-c", "sleep 0.05 & sleep 0.05 &"], check=True)
+    deadline = time.monotonic() + 10
+    while others() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return {"ppid": os.getppid(), "left": others()}
+"""
+
+
+async def test_init_is_pid_1_and_reaps_what_the_function_leaves(start_env: Any) -> None:
+    env = await start_env({"app.py": ORPHANS})
+    out = json.loads((await env.invoke(request(), 30)).payload)
+    assert out == {"ppid": 1, "left": {}}  # a zombie left would show as "Z"
+
+
 async def test_python_context_and_client_context(start_env: Any) -> None:
     env = await start_env({"app.py": CONTEXT}, memory_mb=256)
     cc = {"client": {"app_title": "t"}, "custom": {"a": 1}, "env": {"platform": "x"}}

@@ -55,6 +55,12 @@ def test_namespaces_and_privileges() -> None:
     assert pairs(a, "--uid", 1) == [("993",)] and pairs(a, "--gid", 1) == [("990",)]
 
 
+def test_an_init_that_reaps_runs_as_pid_1() -> None:
+    # bwrap's own reaper is one process more per sandbox; an init that reaps needs none.
+    assert "--as-pid-1" not in argv(spec())
+    assert "--as-pid-1" in argv(spec(init_reaps=True))
+
+
 def test_host_network_shares_net() -> None:
     assert "--share-net" in argv(spec(network="host"))
 

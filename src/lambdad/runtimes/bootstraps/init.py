@@ -1239,6 +1239,17 @@ def undumpable() -> bool:
         return False
 
 
+def reap_until(pid: int) -> int:
+    """Wait for the runtime `pid` to end (its wait status), reaping on the way every
+    other child that ends: as pid 1 of the sandbox (the backend provides no reaper),
+    init inherits the processes the function leaves behind, and their zombies would
+    hold pids of the sandbox's pids.max until it ends."""
+    while True:
+        ended, status = os.waitpid(-1, 0)
+        if ended == pid:
+            return status
+
+
 def main(argv: list[str]) -> int:
     address, channel_fd, private, root, bootstrap = parse_args(argv)
     if not undumpable():
@@ -1287,8 +1298,7 @@ def main(argv: list[str]) -> int:
         link_done.acquire()
         _thread.start_new_thread(serve_private, (private_link, invocations, link_done, pid))
 
-    _, status = os.waitpid(pid, 0)
-    returncode = os.waitstatus_to_exitcode(status)
+    returncode = os.waitstatus_to_exitcode(reap_until(pid))
     # What the runtime sent just before it ended is handled first (HTTP's posts
     # are, as the runtime waits for their replies); a forked grandchild may keep
     # the channel open, so don't wait for EOF forever.
