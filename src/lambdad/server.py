@@ -56,6 +56,7 @@ from lambdad.sandbox import (
     EgressPolicy,
     PortForwarder,
     parse_allowed,
+    raise_open_files_limit,
     select_backend,
     shared_files,
 )
@@ -408,6 +409,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     refuse_unsafe_auth_off(settings)
+    raise_open_files_limit()  # thousands of warm environments hold two fds each
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -20,6 +20,7 @@ from lambdad.sandbox.bwrap import build_bwrap_argv
 from lambdad.sandbox.egress import EgressPolicy, parse_allowed
 from lambdad.sandbox.forwarding import PortForwarder
 from lambdad.sandbox.process import ProcessBackend
+from lambdad.sandbox.rlimits import raise_open_files_limit
 from lambdad.sandbox.shared_files import SharedFiles, reachable_by_others, shared_files
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "SharedFiles",
     "build_bwrap_argv",
     "parse_allowed",
+    "raise_open_files_limit",
     "bwrap_works",
     "reachable_by_others",
     "select_backend",

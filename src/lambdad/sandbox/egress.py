@@ -150,7 +150,10 @@ class Egress:
         os.close(exit_r)
         egress = cls(proc, exit_w)
         try:
-            readable, _, _ = select.select([ready_r], [], [], READY_TIMEOUT_S)
+            # poll, not select: a server with thousands of environments has fds past 1,023.
+            ready = select.poll()
+            ready.register(ready_r, select.POLLIN)
+            readable = ready.poll(READY_TIMEOUT_S * 1000)
             if not readable or os.read(ready_r, 1) != b"1":
                 raise SandboxError(f"slirp4netns did not get ready (exit {proc.poll()})")
             routes = "".join(f"{line}\n" for line in route_commands(policy)).encode()

@@ -39,3 +39,27 @@ LAMBDA_RLIMITS: Mapping[str, tuple[int, int]] = MappingProxyType(
 
 def without(limits: Mapping[str, tuple[int, int]], *names: str) -> dict[str, tuple[int, int]]:
     return {name: value for name, value in limits.items() if name not in names}
+
+
+def raise_open_files_limit() -> int:
+    """Raise the server's soft RLIMIT_NOFILE to its hard limit; returns the soft limit now.
+
+    Why: every warm environment holds fds in the server (its channel to init and a
+    pidfd), so the soft limit most shells and service managers start with (1,024)
+    would stop a server at a few hundred environments with EMFILE. Sandboxes never
+    inherit the raised limit: each starts with `LAMBDA_RLIMITS`' 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard
+    if hard == UNLIMITED:  # NOFILE may not be set past fs.nr_open
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                target = int(f.read())
+        except (OSError, ValueError):
+            return soft
+    if soft != UNLIMITED and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+        return target
+    return soft
