@@ -151,6 +151,7 @@ class SlotPool:
         while self._ready:
             await run_blocking(self._ready.popleft().discard)
         maker = self.maker
+        await run_blocking(maker.disks.close)
         await run_blocking(lambda: remove_parent(maker.layout, maker.cgroup_parent))
         await run_blocking(self.supervisor.close)
 
@@ -220,6 +221,9 @@ class BwrapBackend:
         self.late_mounts = self._stages
         python = python or os.path.realpath(sys.executable)
         self._mounter = Mounter(python)
+        # Its own helper, so that trims never hold up an adopt's late mounts.
+        self._trimmer = Mounter(python)
+        self._trims = SpawnThread("lambdad-sandbox-trim")
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="lambdad-sandbox-"))
         self._options = options or BwrapOptions()
         self._layout = probe_host()
@@ -250,6 +254,8 @@ class BwrapBackend:
         if spec.late_mounts:
             points, mounter, pid = late_points(spec, STAGE_ROOT), self._mounter, sandbox.pid
             sandbox.attacher = lambda source, target: mounter.attach(pid, points[target], source)
+        if self._stages and self._disks.mode != "directory":
+            self._trim_later(sandbox.pid)
         listeners = sandbox.take_listeners()
         if listeners and self.forwarder is not None:
             try:
@@ -263,6 +269,21 @@ class BwrapBackend:
                     await sandbox.destroy("cannot relay its forwards")
                 raise
         return sandbox
+
+    def _trim_later(self, pid: int) -> None:
+        """Off the request path: drop every other sandbox's /tmp disk from the copy of
+        the host's mounts that this sandbox's staging namespace was made with (its
+        own is staged: see `TmpDiskFactory._own_mount`). Left there, N environments
+        would hold N² mounts of kernel memory between them."""
+        disks, trimmer = self._disks.disks_dir, self._trimmer
+
+        def trim() -> None:
+            try:
+                trimmer.detach(pid, disks)
+            except SandboxError as e:  # gone already, say: nothing is lost but memory
+                log.debug("sandbox %d: staging namespace not trimmed (%s)", pid, e)
+
+        self._trims.submit(trim)
 
     def _listen_ports(self, spec: SandboxSpec) -> list[int] | None:
         """The forwards' ports (None: bwrap makes the namespace, or shares the host's)."""
@@ -353,8 +374,10 @@ class BwrapBackend:
         return self._etc[key]
 
     async def close(self) -> None:
+        await run_blocking(self._trims.shutdown)
         await self._pool.close()
         await run_blocking(self._mounter.close)
+        await run_blocking(self._trimmer.close)
         if self._ids is not None:
             self._ids.close()
         await run_blocking(lambda: shutil.rmtree(self.state_dir, ignore_errors=True))

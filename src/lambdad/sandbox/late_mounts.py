@@ -14,6 +14,9 @@ The mount itself is the same read-only overlay the launcher makes for
 sandbox's mountinfo), made with MS_RDONLY so the sandbox's view is read-only
 both per mount and per superblock.
 
+The same helper detaches what a staging namespace no longer needs once its
+sandbox runs (`detach`: the other sandboxes' /tmp disks, see `tmpdisk.py`).
+
 Entering another mount namespace (setns) needs a single-threaded process, so
 the server keeps one small helper for it (`Mounter`, a stdlib-only script run
 with `python -I -S`, root), which goes back to its own namespace after each mount.
@@ -33,7 +36,7 @@ MOUNTER_SOURCE = r"""
 import ctypes, json, os, socket, sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC = 1, 2, 4, 4096, 16384
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, MNT_DETACH = 0x00020000, 2
 libc = ctypes.CDLL(None, use_errno=True)
 HOME = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
 
@@ -60,6 +63,22 @@ def attach(pid, root, point, source):
         check(libc.setns(HOME, CLONE_NEWNS), "go back")
         os.chdir("/")
 
+def detach(pid, path):
+    ns = os.open("/proc/%d/ns/mnt" % pid, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if os.fstat(ns).st_ino == os.fstat(HOME).st_ino:
+            # Never our own (the host's): a pid reused since would take every disk.
+            raise OSError(22, "not a staging namespace")
+        check(libc.setns(ns, CLONE_NEWNS), "enter the sandbox's staging namespace")
+    finally:
+        os.close(ns)
+    try:
+        if libc.umount2(path.encode(), MNT_DETACH) != 0 and ctypes.get_errno() != 22:
+            check(-1, "detach " + path)
+    finally:
+        check(libc.setns(HOME, CLONE_NEWNS), "go back")
+        os.chdir("/")
+
 s = socket.socket(fileno=int(sys.argv[1]))
 while True:
     msg = s.recv(65536)
@@ -67,7 +86,10 @@ while True:
         break
     try:
         req = json.loads(msg)
-        attach(req["pid"], req["root"], req["point"], req["source"])
+        if req.get("op") == "detach":
+            detach(req["pid"], req["path"])
+        else:
+            attach(req["pid"], req["root"], req["point"], req["source"])
         s.send(b"K")
     except Exception as e:
         s.send(("E" + type(e).__name__ + ": " + str(e)).encode())
@@ -89,6 +111,15 @@ class Mounter:
         """Mount `source` read-only on the staged `point` in the namespace of `pid`
         (a launcher that staged it, still alive: our unreaped child)."""
         req = {"pid": pid, "root": str(point.parent), "point": point.name, "source": str(source)}
+        self._ask(req, f"cannot mount {source} into sandbox {pid}", timeout)
+
+    def detach(self, pid: int, path: Path, timeout: float = 10.0) -> None:
+        """Detach the mount at `path`, with everything below it, in the namespace of
+        `pid` (a launcher that staged, still alive): what its sandbox no longer needs."""
+        req = {"op": "detach", "pid": pid, "path": str(path)}
+        self._ask(req, f"cannot detach {path} in sandbox {pid}", timeout)
+
+    def _ask(self, req: dict[str, object], failure: str, timeout: float) -> None:
         with self._lock:
             sock = self._ensure()
             try:
@@ -97,13 +128,13 @@ class Mounter:
                 reply = sock.recv(4096)
             except OSError as e:
                 self._stop()
-                raise SandboxError(f"cannot mount {source} into sandbox {pid}: {e}") from e
+                raise SandboxError(f"{failure}: {e}") from e
         if reply != b"K":
             message = reply[1:].decode(errors="replace") if reply else "the helper ended"
             if not reply:
                 with self._lock:
                     self._stop()
-            raise SandboxError(f"cannot mount {source} into sandbox {pid}: {message}")
+            raise SandboxError(f"{failure}: {message}")
 
     def _ensure(self) -> socket.socket:
         if self._sock is not None and self._proc is not None and self._proc.poll() is None:

@@ -54,7 +54,8 @@ def reclaim(state_dir: Path, layout: CgroupLayout | None, cgroup_parent: str) ->
     reclaimed = 0 if layout is None else _reclaim_groups(layout, cgroup_parent)
     disks = state_dir / "disks"
     if disks.exists():
-        for point in mounts_under(disks, Path("/proc/self/mounts").read_text()):
+        # The disks first, then the mount of their dir itself (see TmpDiskFactory).
+        for point in [*mounts_under(disks, Path("/proc/self/mounts").read_text()), disks]:
             try:
                 unmount(point)
             except OSError as e:

@@ -33,6 +33,8 @@ DiskMode = Literal["ext4-loop", "tmpfs", "directory"]
 
 _MS_NOSUID = 2
 _MS_NODEV = 4
+_MS_BIND = 4096
+_MS_PRIVATE = 1 << 18
 _MNT_DETACH = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -75,9 +77,20 @@ def sparse_copy(src: Path, dst: Path) -> None:
 
 
 def _mount(source: str, target: Path, fstype: str, flags: int, data: str) -> None:
-    if _libc.mount(source.encode(), str(target).encode(), fstype.encode(), flags, data.encode()):
+    def arg(text: str) -> bytes | None:
+        return text.encode() if text else None
+
+    if _libc.mount(arg(source), str(target).encode(), arg(fstype), flags, arg(data)):
         e = ctypes.get_errno()
         raise OSError(e, f"mount {fstype} on {target}: {os.strerror(e)}")
+
+
+def _is_mount_point(path: Path) -> bool:
+    """Whether `path` is a mount point (os.path.ismount misses a dir bound on itself)."""
+    target = str(path.resolve())
+    with open("/proc/self/mountinfo") as f:
+        # Field 5 is the mount point, with spaces and the like escaped as octal (\040).
+        return any(line.split()[4].encode().decode("unicode_escape") == target for line in f)
 
 
 def unmount(target: Path) -> None:
@@ -124,6 +137,7 @@ class TmpDiskFactory:
         self.state_dir = state_dir
         self.mode = mode or host_disk_mode()
         self._lock = threading.Lock()
+        self._mounted = False
         if self.mode == "tmpfs":
             log.warning(
                 "tmpdisk: no loop devices or mkfs.ext4 on this host; /tmp is a tmpfs "
@@ -132,8 +146,37 @@ class TmpDiskFactory:
         elif self.mode == "directory":
             log.warning("tmpdisk: not root; /tmp is a plain directory with no size limit")
 
+    @property
+    def disks_dir(self) -> Path:
+        """Where every disk is mounted: a mount point of its own (see `_own_mount`)."""
+        return self.state_dir / "disks"
+
+    def _own_mount(self) -> None:
+        """Make `disks_dir` a (private) mount of its own, once: then one detach of it in
+        a sandbox launcher's mount namespace drops the copies of every other sandbox's
+        disk that namespace was made with (see `late_mounts.Mounter.detach`). Without
+        it each launcher's namespace would keep a copy of all N disk mounts: N² mounts
+        of kernel memory for N environments."""
+        disks = self.disks_dir
+        with self._lock:
+            if self._mounted or self.mode == "directory":
+                return
+            disks.mkdir(parents=True, exist_ok=True)
+            if not _is_mount_point(disks):
+                _mount(str(disks), disks, "", _MS_BIND, "")
+                _mount("", disks, "", _MS_PRIVATE, "")
+            self._mounted = True
+
+    def close(self) -> None:
+        """Unmount `disks_dir` (its disks are removed by then)."""
+        with self._lock:
+            if self._mounted:
+                unmount(self.disks_dir)
+                self._mounted = False
+
     def create(self, size_mb: int) -> TmpDisk:
-        root = self.state_dir / "disks" / uuid.uuid4().hex[:12]
+        self._own_mount()
+        root = self.disks_dir / uuid.uuid4().hex[:12]
         disk = TmpDisk(root=root, size_mb=size_mb, mode=self.mode)
         disk.path.mkdir(parents=True)
         try:

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import BOOTSTRAP_DIR
-from support.envkit import request
+from support.envkit import make_spec, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -74,7 +75,8 @@ def state(pid):
     except OSError:
         return "gone"
 def others():
-    return {p: state(p) for p in os.listdir("/proc") if p.isdigit() and p not in ("1", str(os.getpid()))}
+    ours = ("1", str(os.getpid()))
+    return {p: state(p) for p in os.listdir("/proc") if p.isdigit() and p not in ours}
 def handler(event, context):
     # Orphans: their parent (sh) is gone before they end, so pid 1 inherits them.
     subprocess.run(["sh", "-c", "sleep 0.05 & sleep 0.05 &"], check=True)
@@ -85,10 +87,15 @@ def handler(event, context):
 """
 
 
-async def test_init_is_pid_1_and_reaps_what_the_function_leaves(start_env: Any) -> None:
-    env = await start_env({"app.py": ORPHANS})
-    out = json.loads((await env.invoke(request(), 30)).payload)
-    assert out == {"ppid": 1, "left": {}}  # a zombie left would show as "Z"
+async def test_init_is_pid_1_and_reaps_what_the_function_leaves(
+    tmp_path: Any, bwrap_backend: Any
+) -> None:
+    env = await ExecutionEnvironment.start(make_spec(tmp_path, {"app.py": ORPHANS}), bwrap_backend)
+    try:
+        out = json.loads((await env.invoke(request(), 30)).payload)
+        assert out == {"ppid": 1, "left": {}}  # a zombie left would show as "Z"
+    finally:
+        await env.destroy("test over")
 
 
 async def test_python_context_and_client_context(start_env: Any) -> None:
@@ -387,9 +394,6 @@ async def test_provided_missing_bootstrap(start_env: Any) -> None:
 
 
 async def test_out_of_memory(tmp_path: Any, bwrap_backend: Any) -> None:
-    from lambdad.pool.environment import ExecutionEnvironment
-    from support.envkit import make_spec
-
     code = "def handler(e, c):\n    b = bytearray(1024 ** 3)\n    return len(b)\n"
     spec = make_spec(tmp_path, {"app.py": code}, memory_mb=128)
     env = await ExecutionEnvironment.start(spec, bwrap_backend)

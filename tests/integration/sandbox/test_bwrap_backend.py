@@ -359,6 +359,45 @@ async def test_code_read_only_and_tmp_enospc(backend: BwrapBackend, tmp_path: Pa
     assert_gone(sb)
 
 
+async def test_a_staging_namespace_keeps_no_other_sandboxs_disk(
+    backend: BwrapBackend, tmp_path: Path
+) -> None:
+    # A launcher's namespace starts as a copy of the host's mounts, the /tmp disk of
+    # every other sandbox among them: N environments would hold N² mounts. Once its
+    # sandbox runs, the copies go; the sandbox's own /tmp (staged) stays.
+    script = """
+        import os, time
+        deadline = time.monotonic() + 30
+        while not os.path.exists("/out/go") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with open("/tmp/x", "w") as f:
+            f.write("written")
+        print(open("/tmp/x").read())
+    """
+    logs, sandboxes = [], []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        log = tmp_path / name / "stdout.txt"
+        with open(log, "wb") as f:
+            spec = make_spec(tmp_path / name, script, sandbox_id=name, stdout_fd=f.fileno())
+            sandboxes.append(await backend.start(spec))
+        logs.append(log)
+    disks = str(backend._disks.disks_dir.resolve())
+
+    def trimmed() -> bool:
+        return all(disks not in Path(f"/proc/{sb.pid}/mountinfo").read_text() for sb in sandboxes)
+
+    await wait_until_async(trimmed, "the staging namespaces to be trimmed")
+    for name in ("a", "b"):
+        (tmp_path / name / "out" / "go").touch()
+    for sb, log in zip(sandboxes, logs, strict=True):
+        with anyio.fail_after(30):
+            assert (await sb.wait()).returncode == 0
+        assert log.read_text() == "written\n"
+        await sb.destroy("done")
+        assert_gone(sb)
+
+
 async def test_oom_is_reported(backend: BwrapBackend, tmp_path: Path) -> None:
     status, out, sb = await run(
         backend, tmp_path, "b = bytearray(1 << 30)\nprint('survived')", memory_mb=128
