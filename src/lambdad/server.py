@@ -220,6 +220,7 @@ def build_app(settings: Settings) -> ASGIApp:
         start_provisioned=launcher.start_provisioned,
         max_age_s=access.max_environment_age_s,
         freeze_after_s=settings.freeze_after_s,
+        queue_wait_max_s=settings.queue_wait_max_s,
     )
     catalog.on_version_change(pool.retire)
     catalog.on_change(lambda _name: layers.sweep())

@@ -50,6 +50,10 @@ class Settings:
     # An idle environment is frozen (no CPU) once idle this long; back-to-back
     # invocations never pay a thaw and a freeze (0: frozen at once after each one).
     freeze_after_s: float = 0.25
+    # The longest an invocation waits for a busy environment of its function to free
+    # up rather than cold-start another, when one is expected to sooner than a cold
+    # start would finish (see lambdad.pool.queueing); 0: always scale out, as AWS does.
+    queue_wait_max_s: float = 1.0
     strict_runtimes: bool = False
     # Where the managed runtimes' SDKs are prepared ("": under data_dir); a dir shared
     # by several servers (or CI runs) downloads each runtime once.

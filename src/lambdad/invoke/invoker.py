@@ -159,7 +159,7 @@ class Invoker:
         request_id = request_id or str(uuid.uuid4())
         version = target.version
         started = time.time()
-        trace_id = self._check_recursion(target, trace_id or new_trace_root(), request_id)
+        trace_id, depth = self._check_recursion(target, trace_id or new_trace_root(), request_id)
         region, name = self.account.region, version.function_name
         traced = self.tracing.start(
             version.config.tracing_mode,
@@ -183,6 +183,10 @@ class Invoker:
                 client_context=client_context,
                 want_log_tail=want_log_tail,
                 response=response,
+                # A function's invocation in its own chain of events (it invoked itself,
+                # or one it invoked did) may be what its busy environments wait for:
+                # it never waits in line for them.
+                may_queue=depth <= 1,
             )
         except BaseException as exc:
             if traced is not None:
@@ -204,9 +208,11 @@ class Invoker:
         client_context: str | None,
         want_log_tail: bool,
         response: ResponseStream | None,
+        may_queue: bool = True,
     ) -> InvokeResult:
         """Admitted, an environment acquired, run, logged, released. The function
-        runs with `trace_id`, or when `traced`, with the header of its Invoke span."""
+        runs with `trace_id`, or when `traced`, with the header of its Invoke span;
+        `may_queue`: it may wait for a busy environment (`pool/queueing.py`)."""
         version = target.version
         region, name = self.account.region, version.function_name
         with contextlib.ExitStack() as held:
@@ -218,7 +224,9 @@ class Invoker:
                 self.metrics.throttle(region, name, target.qualifier)
                 raise
             self._record_admission(target, admission)
-            lease = await self.pool.acquire(version, provisioned_for=admission.provisioned)
+            lease = await self.pool.acquire(
+                version, provisioned_for=admission.provisioned, may_queue=may_queue
+            )
             if lease.cold:
                 self.metrics.cold_start(region, name, lease.environment.phases)
                 if traced is not None:
@@ -271,8 +279,11 @@ class Invoker:
             in_use = limiter.provisioned_in_flight(name, admission.provisioned)
             self.metrics.provisioned(region, name, admission.provisioned, in_use, provisioned.count)
 
-    def _check_recursion(self, target: Resolved, trace_id: str, request_id: str) -> str:
-        """The trace header the function runs with, or RecursiveInvocation past the limit."""
+    def _check_recursion(
+        self, target: Resolved, trace_id: str, request_id: str
+    ) -> tuple[str, int]:
+        """The trace header the function runs with and how many times this chain of
+        events has run the function (1: the first), or RecursiveInvocation past the limit."""
         version = target.version
         trace_id, depth = recursion.next_hop(trace_id, version.function_arn)
         if depth > recursion.MAX_DEPTH and target.recursive_loop != "Allow":
@@ -286,7 +297,7 @@ class Invoker:
                 recursion.MAX_DEPTH,
             )
             raise RecursiveInvocation(recursion.STOPPED)
-        return trace_id
+        return trace_id, depth
 
     async def _run(
         self,

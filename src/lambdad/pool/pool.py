@@ -24,6 +24,10 @@ Contract:
   concurrency: only `acquire(version, provisioned_for=qualifier)` hands them
   out, they are never reaped for idling, and `retire` leaves them to their
   provisioner (`pool/provisioned.py`), which replaces or drops them.
+- With no idle environment, `acquire` may wait in line for a busy one instead
+  of cold-starting, when one is expected to free up sooner than a cold start
+  would finish, for a bounded time (`pool/queueing.py` says the policy and why);
+  `release` hands an environment straight to the longest waiter.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import anyio
 
 from lambdad.catalog import Version
 from lambdad.pool.environment import ExecutionEnvironment
+from lambdad.pool.queueing import Estimates, Lines, Waiter, expected_wait, wait_bound
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,8 @@ class Lease:
     allocated: bool = False
     """Provisioned and parked idle once: from then on it counts as allocated."""
     started_at: float = 0.0
+    busy_since: float = 0.0
+    """When its current invocation got it (how long invocations keep it busy)."""
 
     def transition(self, new: EnvState) -> None:
         allowed = {
@@ -109,8 +116,14 @@ class EnvironmentPool:
         start_provisioned: StartEnvironment | None = None,
         max_age_s: float | None = None,
         freeze_after_s: float = 0.0,
+        queue_wait_max_s: float = 0.0,
     ) -> None:
+        """`queue_wait_max_s`: the longest an invocation waits in line for a busy
+        environment rather than cold-start one (0: never; see `pool/queueing.py`)."""
         self._start = start_environment
+        self.queue_wait_max_s = queue_wait_max_s
+        self.estimates = Estimates()
+        self._lines = Lines()
         self.max_age_s = max_age_s
         self._start_provisioned = start_provisioned or start_environment
         self._new_stream_name = new_stream_name
@@ -124,9 +137,13 @@ class EnvironmentPool:
 
     # -- the invocation path -------------------------------------------------
 
-    async def acquire(self, version: Version, provisioned_for: str | None = None) -> Lease:
+    async def acquire(
+        self, version: Version, provisioned_for: str | None = None, may_queue: bool = True
+    ) -> Lease:
         """An idle environment, a provisioned one first when `provisioned_for` names
-        the qualifier; else a cold start (spill-over above provisioned runs on demand)."""
+        the qualifier; else, when `may_queue`, one a busy environment hands over if it
+        is expected to sooner than a cold start (see `pool/queueing.py`); else a cold
+        start (spill-over above provisioned runs on demand)."""
         key = PoolKey.of(version)
         now = self._clock()
         async with self._lock:
@@ -146,8 +163,61 @@ class EnvironmentPool:
                 lease = max(idle, key=lambda item: item.last_used)
                 lease.transition(EnvState.BUSY)
                 lease.cold = False
+                lease.busy_since = now
                 return lease
+            bound = self._queue_bound(version, key, now) if may_queue else None
+            waiter = None if bound is None else self._lines.join(key)
+        if waiter is not None and bound is not None:
+            handed = await self._wait_in_line(waiter, bound)
+            if handed is not None:
+                return handed
         return await self._cold_start(version, key)
+
+    def _queue_bound(self, version: Version, key: PoolKey, now: float) -> float | None:
+        """How long a new invocation of `version` waits in line; None: cold-start now."""
+        if self.queue_wait_max_s <= 0:
+            return None
+        duration = self.estimates.duration(key.function_arn)
+        cold_start = self.estimates.cold_start(key.function_arn)
+        if duration is None or cold_start is None:
+            return None  # nothing seen yet: scale out, as AWS does
+        busy_for = [
+            now - lease.busy_since
+            for lease in self._leases.values()
+            if self._serves(lease, key, now)
+        ]
+        expected = expected_wait(busy_for, self._lines.length(key), duration)
+        return wait_bound(expected, cold_start, self.queue_wait_max_s, version.config.timeout)
+
+    def _serves(self, lease: Lease, key: PoolKey, now: float) -> bool:
+        """Whether `lease` is a busy environment a waiter for `key` may be handed."""
+        return (
+            lease.key == key
+            and lease.state is EnvState.BUSY
+            and lease.provisioned_for is None
+            and not lease.retired
+            and not self._too_old(lease, now)
+        )
+
+    async def _wait_in_line(self, waiter: Waiter, bound: float) -> Lease | None:
+        """The environment handed to `waiter` within `bound` seconds, or None: cold-start
+        (the bound passed, or the environment it waited for was destroyed)."""
+        try:
+            with anyio.move_on_after(bound):
+                await waiter.served.wait()
+        except BaseException:  # its caller is gone: what it was handed goes on
+            with anyio.CancelScope(shield=True):
+                lease = self._lines.leave(waiter)
+                if lease is not None:
+                    await self.release(lease, reusable=True, count=False)
+            raise
+        lease = self._lines.leave(waiter)
+        if lease is not None:
+            lease.cold = False
+            lease.busy_since = self._clock()
+        else:
+            log.debug("pool: a waiter for %s cold-starts", waiter.key.function_arn)
+        return lease
 
     async def _cold_start(self, version: Version, key: PoolKey) -> Lease:
         return await self._start_lease(version, None)
@@ -166,7 +236,9 @@ class EnvironmentPool:
         env_id = f"{next(self._ids):04d}{_suffix()}"
         stream = self._new_stream_name(version.version)
         start = self._start if provisioned_for is None else self._start_provisioned
+        began = self._clock()
         environment = await start(version, env_id, stream)
+        self.estimates.started(version.function_arn, self._clock() - began)
         lease = Lease(
             id=env_id,
             key=PoolKey.of(version),
@@ -176,6 +248,7 @@ class EnvironmentPool:
             provisioned_for=provisioned_for,
             last_used=self._clock(),
             started_at=self._clock(),
+            busy_since=self._clock(),
         )
         lease.transition(EnvState.BUSY)
         try:
@@ -226,19 +299,38 @@ class EnvironmentPool:
             await self._destroy(lease, reason)
 
     async def release(self, lease: Lease, reusable: bool, count: bool = True) -> None:
-        lease.invocations += 1 if count else 0
-        lease.last_used = self._clock()
+        now = self._clock()
+        if count:
+            lease.invocations += 1
+            self.estimates.invoked(lease.key.function_arn, now - lease.busy_since)
+        lease.last_used = now
+        # Whether it may serve the line (a provisioned one never does; one too old to
+        # reuse idles until reaped): if not, the head of the line cold-starts instead.
+        serves = lease.provisioned_for is None and not self._too_old(lease, now)
+        if not reusable or lease.retired or not serves:
+            self._pass_turn(lease)
         if not reusable or lease.retired:
             await self._destroy(lease, "poisoned" if not reusable else "retired")
+            return
+        # Straight to the longest waiter, if any: it runs at once, no freeze and thaw.
+        if serves and self._lines.serve(lease.key, lease):
             return
         if self.freeze_after_s <= 0 and not await self._freeze(lease):
             return
         async with self._lock:
             if lease.state is EnvState.DEAD:  # torn down meanwhile (the server stopping)
                 return
+            # A waiter may have come while it was freezing: it gets it (invoke thaws it).
+            if serves and self._lines.serve(lease.key, lease):
+                return
             lease.transition(EnvState.IDLE)
         if self.freeze_after_s > 0:
             self._went_idle.set()
+
+    def _pass_turn(self, lease: Lease) -> None:
+        """`lease` serves no waiter: the head of its line cold-starts in its place."""
+        if lease.provisioned_for is None:
+            self._lines.serve(lease.key, None)
 
     # -- freezing idle environments -----------------------------------------------
 
@@ -317,6 +409,8 @@ class EnvironmentPool:
             for lease in leases:
                 lease.retired = True
             idle = [lease for lease in leases if lease.state is EnvState.IDLE]
+            if version is None:  # deleted: a new function of its name starts afresh
+                self.estimates.forget(function_arn)
         for lease in idle:
             await self._destroy(lease, "function changed")
 
@@ -353,6 +447,7 @@ class EnvironmentPool:
                 log.exception("reaper: pass failed")
 
     async def close(self) -> None:
+        self._lines.dismiss_all()
         async with self._lock:
             leases = list(self._leases.values())
             for lease in leases:
@@ -373,6 +468,10 @@ class EnvironmentPool:
             key = (lease.key.function_arn, state)
             found[key] = found.get(key, 0) + 1
         return found
+
+    def waiting(self, function_arn: str | None = None) -> int:
+        """Invocations waiting in line for a busy environment (see `pool/queueing.py`)."""
+        return self._lines.waiting(function_arn)
 
     def count(self, function_arn: str | None = None) -> int:
         return sum(
