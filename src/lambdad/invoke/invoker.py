@@ -279,9 +279,7 @@ class Invoker:
             in_use = limiter.provisioned_in_flight(name, admission.provisioned)
             self.metrics.provisioned(region, name, admission.provisioned, in_use, provisioned.count)
 
-    def _check_recursion(
-        self, target: Resolved, trace_id: str, request_id: str
-    ) -> tuple[str, int]:
+    def _check_recursion(self, target: Resolved, trace_id: str, request_id: str) -> tuple[str, int]:
         """The trace header the function runs with and how many times this chain of
         events has run the function (1: the first), or RecursiveInvocation past the limit."""
         version = target.version

@@ -21,22 +21,18 @@ from lambdad.runtimes import InvokeOutcome, InvokeRequest
 from lambdad.telemetry import FunctionLogs
 from support.catalog import make_version
 from support.waiting import wait_until_async
-from unit.invoke.test_invoker_release import OK, FakeCatalog, QuietLogs
+from unit.invoke.test_invoker_release import OK, FakeCatalog, FakeEnvironment, QuietLogs
 
 pytestmark = pytest.mark.anyio
 
 
-class GatedEnvironment:
+class GatedEnvironment(FakeEnvironment):
     """An environment whose invocations end when the gate opens."""
 
-    init_duration_ms = 1.0
-    phases = {"sandbox": 1.0}
-    init_logs = b""
-    init_error = None
-    backend_name = "fake"
     frozen = False
 
     def __init__(self, gate: anyio.Event) -> None:
+        super().__init__(OK)
         self.gate = gate
         self.invoked = 0
 
@@ -50,12 +46,6 @@ class GatedEnvironment:
         self.invoked += 1
         await self.gate.wait()
         return OK
-
-    async def freeze(self, still_wanted: object = None) -> None:
-        pass
-
-    async def destroy(self, reason: str) -> None:
-        pass
 
 
 def make(gate: anyio.Event) -> tuple[Invoker, EnvironmentPool, list[GatedEnvironment]]:

@@ -44,6 +44,7 @@ class Box:
     def __init__(self, queue_wait_max_s: float = 30.0, max_age_s: float | None = None) -> None:
         self.now = 1000.0
         self.started: list[Env] = []
+        self.got: list[Lease] = []
         self.pool = EnvironmentPool(
             self._start,
             lambda v: f"stream-{v}",
@@ -57,6 +58,10 @@ class Box:
         self.now += COLD_START_S
         self.started.append(Env(env_id))
         return cast(ExecutionEnvironment, self.started[-1])
+
+    async def take(self, v: Version | None = None) -> None:
+        """Acquire an environment into `got` (run as a task: it may wait in line)."""
+        self.got.append(await self.pool.acquire(v or version()))
 
     async def invoked(self, lease: Lease, seconds: float, reusable: bool = True) -> None:
         """`lease` ran an invocation of `seconds`, and is released."""
@@ -126,21 +131,16 @@ async def test_a_burst_waits_for_busy_environments_about_to_free_up() -> None:
     box = Box()
     busy = await box.warm(2, seconds=0.01)  # invocations of 10 ms, cold starts of 20 s
     async with anyio.create_task_group() as group:
-        got: list[Lease] = []
-
-        async def one() -> None:
-            got.append(await box.pool.acquire(version()))
-
         for _ in range(4):
-            group.start_soon(one)
+            group.start_soon(box.take)
         await waiting(box.pool, 4)
         for lease in busy:
             await box.invoked(lease, 0.01)
-        await wait_until_async(lambda: len(got) == 2, "two waiters served")
-        for lease in list(got):
+        await wait_until_async(lambda: len(box.got) == 2, "two waiters served")
+        for lease in list(box.got):
             await box.invoked(lease, 0.01)
-    assert len(got) == 4 and len(box.started) == 2  # no cold start
-    assert all(not lease.cold and lease.state is EnvState.BUSY for lease in got)
+    assert len(box.got) == 4 and len(box.started) == 2  # no cold start
+    assert all(not lease.cold and lease.state is EnvState.BUSY for lease in box.got)
 
 
 async def test_a_burst_cold_starts_when_busy_environments_free_up_later_than_a_start() -> None:
@@ -205,16 +205,11 @@ async def test_a_released_environment_goes_straight_to_the_line() -> None:
     box = Box()
     busy = await box.warm(1, seconds=0.01)
     async with anyio.create_task_group() as group:
-        got: list[Lease] = []
-
-        async def first() -> None:
-            got.append(await box.pool.acquire(version()))
-
-        group.start_soon(first)
+        group.start_soon(box.take)
         await waiting(box.pool, 1)
         await box.invoked(busy[0], 0.01)
         assert box.pool.waiting() == 0 and busy[0].state is EnvState.BUSY  # handed, not idle
-    assert got == busy
+    assert box.got == busy
 
 
 async def test_a_waiter_is_never_stranded_past_its_bound() -> None:
@@ -235,40 +230,30 @@ async def test_when_the_awaited_environment_dies_the_head_of_the_line_cold_start
     box = Box()  # a 20 s bound: only the poisoned release can send it to cold-start
     busy = await box.warm(1, seconds=0.01)
     async with anyio.create_task_group() as group:
-        got: list[Lease] = []
-
-        async def one() -> None:
-            got.append(await box.pool.acquire(version()))
-
-        group.start_soon(one)
-        group.start_soon(one)
+        group.start_soon(box.take)
+        group.start_soon(box.take)
         await waiting(box.pool, 2)
         await box.invoked(busy[0], 0.01, reusable=False)
-        await wait_until_async(lambda: got, "the head of the line cold-started", timeout_s=10)
-        assert got[0].cold and box.pool.waiting() == 1
-        await box.invoked(got[0], 0.01)  # the new one serves the rest of the line
-    assert got[1] is got[0] and len(box.started) == 2
+        await wait_until_async(lambda: box.got, "the head of the line cold-started", timeout_s=10)
+        assert box.got[0].cold and box.pool.waiting() == 1
+        await box.invoked(box.got[0], 0.01)  # the new one serves the rest of the line
+    assert box.got[1] is box.got[0] and len(box.started) == 2
 
 
 async def test_a_retired_or_too_old_environment_sends_the_head_to_cold_start() -> None:
     box = Box(max_age_s=100.0)
     busy = await box.warm(2, seconds=0.01)
     async with anyio.create_task_group() as group:
-        got: list[Lease] = []
-
-        async def one() -> None:
-            got.append(await box.pool.acquire(version()))
-
-        group.start_soon(one)
-        group.start_soon(one)
+        group.start_soon(box.take)
+        group.start_soon(box.take)
         await waiting(box.pool, 2)
         await box.pool.retire_leases([busy[0]], "its function changed")
         await box.invoked(busy[0], 0.01)  # retired: destroyed
-        await wait_until_async(lambda: len(got) == 1, "one cold start", timeout_s=10)
+        await wait_until_async(lambda: len(box.got) == 1, "one cold start", timeout_s=10)
         box.now += 100  # busy[1] is too old to reuse when released
         await box.invoked(busy[1], 0.01)
-        await wait_until_async(lambda: len(got) == 2, "another cold start", timeout_s=10)
-    assert all(lease.cold for lease in got) and len(box.started) == 4
+        await wait_until_async(lambda: len(box.got) == 2, "another cold start", timeout_s=10)
+    assert all(lease.cold for lease in box.got) and len(box.started) == 4
     assert busy[0].state is EnvState.DEAD and busy[1].state is EnvState.IDLE
 
 
@@ -310,12 +295,7 @@ async def test_provisioned_environments_never_serve_the_line() -> None:
     taken = await box.pool.acquire(v, provisioned_for="live")
     assert taken is provisioned
     async with anyio.create_task_group() as group:
-        got: list[Lease] = []
-
-        async def one() -> None:
-            got.append(await box.pool.acquire(v))
-
-        group.start_soon(one)
+        group.start_soon(box.take, v)
         await waiting(box.pool, 1)
         await box.invoked(taken, 0.01)
         assert box.pool.waiting() == 1 and provisioned.state is EnvState.IDLE
