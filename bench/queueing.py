@@ -182,6 +182,15 @@ ones do. Both policies ran the same rounds alternately, under the same host load
 """
 
 
+NOTES = (
+    "Cold starts: handlers' first calls in their environment among the burst's "
+    "invokes. Errors: the burst's invokes that failed (on a loaded host, cold starts "
+    "in a crowd pass the 10 s Init limit). Warm envs before: the environments the "
+    "warm-up's concurrent invokes ran in; fewer than asked when the warm-up itself "
+    "waited in line (a 300 ms invocation beat a cold start that took seconds)."
+)
+
+
 def render(
     command: str, rounds: int, burst: int, warm: int, tallies: dict[str, Tally], host: str
 ) -> str:
@@ -200,7 +209,7 @@ def render(
             f"| {max(t.latencies, default=float('nan')):.1f} | {pct(t.burst_walls, 0.5):.1f} "
             f"| {sorted(set(t.warm_envs))} | {t.errors} |"
         )
-    rows += ["", host]
+    rows += ["", NOTES, "", host]
     heading = (
         f"Queueing: a burst of {burst} concurrent invokes with {warm} warm environments "
         f"(5 ms handler, {rounds} rounds per policy, rounds alternating)"
