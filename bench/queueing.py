@@ -33,7 +33,8 @@ from pathlib import Path
 import httpx
 from harness import API, LambdadServer
 from measure import keepalive_client, pct, section_text, write_section
-from run import app_zip, lambda_client
+from provisioned import deploy_python
+from run import lambda_client
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 START, END = "<!-- queueing:start -->", "<!-- queueing:end -->"
@@ -94,15 +95,7 @@ def one_round(server: LambdadServer, clients: list[httpx.Client], warm: int, r: 
     name = f"{NAME}-{r}"
     if r:
         lam.delete_function(FunctionName=f"{NAME}-{r - 1}")  # its environments go
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role="arn:aws:iam::000000000000:role/lambda-role",
-        Handler="app.handler",
-        Code={"ZipFile": app_zip(SOURCE)},
-        Timeout=30,
-    )
-    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    deploy_python(lam, name, SOURCE, Timeout=30)
     warmed = together(clients[:warm], lambda c: invoke(c, name, 0.3))
     envs = {w["env"] for w in warmed if isinstance(w, dict)}
     tally.warm_envs.append(len(envs))
