@@ -9,17 +9,17 @@ the set):
 1. the bare uvicorn app (the HTTP floor, see harness.py);
 2. one `lambdad server` (plus any `--server-arg`s, e.g. a later
    `--invoke-workers K`), with a no-op Python function at 1769 MB;
-3. on every core only: one independent `lambdad server` per core, each pinned to
-   its own core with its own data dir and function, the load split evenly across
-   them. Nothing is shared, so no split of one server into processes (front and
+3. on every core only: one independent plain `lambdad server` per core, each
+   pinned to its own core with its own data dir and function, the load split evenly
+   across them. Nothing is shared, so no split of one server into processes (front and
    workers, or anything else) can beat it on this host: it is the ceiling of
    "use every core", measured, not a product mode.
 
 Each row drives keep-alive invokes in a closed loop after a warm-up at the same
 number of connections, and reads the CPU (utime + stime) of every process in the
 server's tree from /proc before and after. The load generator is wrk when it is
-installed (Debian's `wrk`, set up by `scripts/setup.sh --test`: a few µs of CPU per
-request, so the cores go to the server), else the bench's own Python clients
+installed (Debian's `wrk`, `apt-get install wrk`: a few µs of CPU per request, so
+the cores go to the server), else the bench's own Python clients
 (`--client python`, several hundred µs per request). It is not pinned: it runs on
 whatever core is free, and its CPU per request is shown too.
 
@@ -339,7 +339,7 @@ def main() -> None:
     if len(cores) > 1:
         print("one server per core …", flush=True)
         label = f"ceiling: {len(cores)} independent lambdad servers, one per core"
-        rows += lambdad_rows([str(c) for c in cores], label, extra, plan)
+        rows += lambdad_rows([str(c) for c in cores], label, (), plan)
     facts["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     command = f"python bench/cores.py --seconds {args.seconds:g} --client {args.client}"
     command += " --concurrency " + " ".join(map(str, args.concurrency))

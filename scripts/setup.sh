@@ -20,8 +20,6 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(docker-registry busybox-static)
   # The console's tests drive Debian's headless Chromium (Playwright by its path).
   packages+=(chromium chromium-driver)
-  # bench/cores.py's load generator (a few µs of CPU per request, so the cores go to the server).
-  packages+=(wrk)
 fi
 
 missing=()
