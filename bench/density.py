@@ -39,6 +39,7 @@ from typing import Any
 
 import anyio
 
+from lambdad.pool.adoption import ParkedEnvironment
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.sandbox import select_backend
 from lambdad.sandbox.host_ids import BLOCK_SIZE
@@ -284,7 +285,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 parked = replace(
                     make_spec(root, 1_000_000 + i, 128, HELLO), handler="", bytecode_dir=bytecode
                 )
-                env = await ExecutionEnvironment.park(parked, backend)
+                env = await ParkedEnvironment.park(parked, backend)
                 if await env.adopt(spec) is not None:
                     raise RuntimeError("adopt refused")
             else:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import anyio
 
+from lambdad.pool.adoption import ParkedEnvironment
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import InvokeRequest
 from lambdad.runtimes.prepare import RuntimeStore
@@ -70,7 +71,7 @@ async def run(n: int, memory_mb: int, runtimes: RuntimeStore | None, source: str
             parked_spec = replace(
                 make_spec(root, 1000 + i, 128, source), env_id=f"ready{i}", handler=""
             )
-            parked = await ExecutionEnvironment.park(parked_spec, backend, runtimes=runtimes)
+            parked = await ParkedEnvironment.park(parked_spec, backend, runtimes=runtimes)
             spec = make_spec(root, 2000 + i, memory_mb, source)
             t = time.perf_counter()
             why = await parked.adopt(spec)

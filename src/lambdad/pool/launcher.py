@@ -21,6 +21,7 @@ from lambdad.catalog import CodeCache, LoggingConfig, OptTrees, Version
 from lambdad.concurrency import run_sync
 from lambdad.endpoints import AwsEndpoints, EndpointPlan, plan_endpoints
 from lambdad.images import ImageStore
+from lambdad.pool.adoption import ParkedEnvironment
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.pool.image_start import handler_of, image_launch, image_variables, pinned_image
 from lambdad.pool.ready import ReadyEnvironments, ReadyKey
@@ -240,7 +241,7 @@ class EnvironmentLauncher:
             return None
         return parked
 
-    async def _park(self, key: ReadyKey) -> ExecutionEnvironment:
+    async def _park(self, key: ReadyKey) -> ParkedEnvironment:
         """One parked environment for `key` (see `pool.ready`)."""
         env_id = f"ready{next(self._parked_ids):04d}{secrets.token_hex(3)}"
         work_dir = self.settings.work_root / env_id
@@ -259,7 +260,7 @@ class EnvironmentLauncher:
             forwards=self._endpoints(forwarded=True).forwards,
             strict_runtime=self.settings.strict_runtimes, bytecode_dir=self.settings.bytecode_dir,
         )  # fmt: skip
-        return await ExecutionEnvironment.park(spec, self.backend, runtimes=self.runtimes)
+        return await ParkedEnvironment.park(spec, self.backend, runtimes=self.runtimes)
 
     def _endpoints(self, *, forwarded: bool) -> EndpointPlan:
         """Where the function's SDKs go (its own sandbox network: through forwards)."""

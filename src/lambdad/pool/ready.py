@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from lambdad.pool.environment import ExecutionEnvironment
+from lambdad.pool.adoption import ParkedEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ class ReadyKey:
     ephemeral_storage_mb: int
 
 
-Park = Callable[[ReadyKey], Awaitable[ExecutionEnvironment]]
-"""Starts one parked environment for a key (`ExecutionEnvironment.park`)."""
+Park = Callable[[ReadyKey], Awaitable[ParkedEnvironment]]
+"""Starts one parked environment for a key (`ParkedEnvironment.park`)."""
 
 
 class ReadyEnvironments:
@@ -58,13 +58,13 @@ class ReadyEnvironments:
         self._park = park
         self.per_runtime = per_runtime
         self.max_runtimes = max_runtimes
-        self._ready: dict[ReadyKey, collections.deque[ExecutionEnvironment]] = {}
+        self._ready: dict[ReadyKey, collections.deque[ParkedEnvironment]] = {}
         self._wanted: collections.OrderedDict[ReadyKey, None] = collections.OrderedDict()
         self._wake = anyio.Event()
         self._closed = False
         self._failures = 0
 
-    async def take(self, key: ReadyKey) -> ExecutionEnvironment | None:
+    async def take(self, key: ReadyKey) -> ParkedEnvironment | None:
         """A live parked environment for `key` (it is the caller's now), or None."""
         envs = self._ready.get(key)
         while envs:
@@ -74,7 +74,7 @@ class ReadyEnvironments:
             await self._discard(env, "died while parked")
         return None
 
-    async def put_back(self, key: ReadyKey, env: ExecutionEnvironment) -> None:
+    async def put_back(self, key: ReadyKey, env: ParkedEnvironment) -> None:
         """An environment taken but not adopted (its function did not fit)."""
         if self._closed or not env.is_alive():
             await self._discard(env, "not reusable")
@@ -139,7 +139,7 @@ class ReadyEnvironments:
                     await env.destroy("server stopping")
         self._ready.clear()
 
-    async def _discard(self, env: ExecutionEnvironment, reason: str) -> None:
+    async def _discard(self, env: ParkedEnvironment, reason: str) -> None:
         log.info("ready environments: %s discarded (%s)", env.spec.env_id, reason)
         await env.destroy(reason)
         self._wake.set()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lambdad.pool.environment import ExecutionEnvironment
+from lambdad.pool.adoption import ParkedEnvironment
 from lambdad.runtimes import EnvironmentSpec
 from support.envkit import make_spec, request
 
@@ -31,12 +31,12 @@ async def park(tmp_path: Path, bwrap_backend: Any) -> AsyncIterator[Park]:
     teardown."""
     if not getattr(bwrap_backend, "late_mounts", False):
         pytest.skip("late mounts need root")
-    envs: list[ExecutionEnvironment] = []
+    envs: list[ParkedEnvironment] = []
 
-    async def start(**kw: Any) -> ExecutionEnvironment:
+    async def start(**kw: Any) -> ParkedEnvironment:
         kw.setdefault("memory_mb", 128)
         spec = replace(make_spec(tmp_path, {}, **kw), handler="", function_name="")
-        env = await ExecutionEnvironment.park(spec, bwrap_backend)
+        env = await ParkedEnvironment.park(spec, bwrap_backend)
         envs.append(env)
         return env
 
