@@ -30,6 +30,7 @@ from lambdad.iam import KeyPair
 from lambdad.store import create_engine
 from support.lambda_calls import unique, wait_active
 from support.server import REGION, ROLE, LambdadServer, aws_env, free_port, lambdad_command
+from support.waiting import wait_until
 from support.zips import handler_zip
 
 pytestmark = pytest.mark.compat
@@ -335,7 +336,12 @@ def test_auth_off_is_refused_off_loopback(tmp_path: Path) -> None:
 def test_auth_off_on_loopback_serves_unsigned_requests_and_says_so(tmp_path: Path) -> None:
     with LambdadServer(tmp_path / "data", args=["--auth", "off"]) as server:
         assert httpx.get(server.url + FUNCTIONS).status_code == 200
+
+        def request_lines() -> list[str]:
+            return [ln for ln in server.full_log().splitlines() if f"GET {FUNCTIONS} 200" in ln]
+
+        # The server logs a request once its response is sent: the client may read first.
+        lines = wait_until(request_lines, "the request's log line")
         log = server.full_log()
     assert "authentication is OFF" in log
-    request_lines = [line for line in log.splitlines() if f"GET {FUNCTIONS} 200" in line]
-    assert request_lines and all("[auth off" in line for line in request_lines)
+    assert all("[auth off" in line for line in lines)
