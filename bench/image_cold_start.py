@@ -19,25 +19,21 @@ import os
 import statistics
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
 import anyio
 
 from lambdad.pool.environment import ExecutionEnvironment
-from lambdad.runtimes import EnvironmentSpec, InvokeRequest, lambda_environment
+from lambdad.runtimes import EnvironmentSpec, lambda_environment
 from lambdad.runtimes.image_launch import image_environment
 from lambdad.runtimes.spec import ImageLaunch
 from lambdad.sandbox import select_backend
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from measure import pct
+from runtime_cold_start import cold_then_warm
+
 from support.image_roots import APPLETS, BOOTSTRAP, HANDLER, busybox_rootfs
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 def zip_code(root: Path) -> Path:
@@ -83,31 +79,14 @@ async def run(n: int, warm: int, memory_mb: int, image: bool) -> dict[str, list[
     root.chmod(0o755)
     zip_code(root)
     rootfs = busybox_rootfs(root / "rootfs") if image else None
-    colds: list[float] = []
-    env = None
     try:
-        for i in range(n + 1):
-            t = time.perf_counter()
-            env = await ExecutionEnvironment.start(make_spec(root, i, memory_mb, rootfs), backend)
-            elapsed = (time.perf_counter() - t) * 1000
-            assert env.init_error is None, env.init_error
-            if i > 0:  # the first one also warms the backend's spares
-                colds.append(elapsed)
-            if i < n:
-                await env.destroy("bench")
-        assert env is not None
-        lat: list[float] = []
-        for _ in range(warm):
-            deadline = int(time.time() * 1000) + 10_000
-            req = InvokeRequest(str(uuid.uuid4()), b"{}", deadline, "arn", "Root=1", None, None)
-            t = time.perf_counter()
-            out = await env.invoke(req, 10)
-            lat.append((time.perf_counter() - t) * 1000)
-            assert out.function_error is None, out.payload
-        await env.destroy("bench")
+        return await cold_then_warm(
+            lambda i: ExecutionEnvironment.start(make_spec(root, i, memory_mb, rootfs), backend),
+            n,
+            warm,
+        )
     finally:
         await backend.close()
-    return {"cold": colds, "warm": lat}
 
 
 def main() -> None:

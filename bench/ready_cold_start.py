@@ -32,7 +32,8 @@ from lambdad.runtimes.prepare import RuntimeStore
 from lambdad.sandbox import select_backend
 
 sys.path.insert(0, str(Path(__file__).parent))
-from runtime_cold_start import HELLO, make_spec, pct
+from measure import pct
+from runtime_cold_start import HELLO, make_spec
 from sandbox_start import bare
 
 

@@ -25,10 +25,12 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import anyio
+from measure import pct
 
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import EnvironmentSpec, InvokeRequest, lambda_environment
@@ -37,11 +39,6 @@ from lambdad.runtimes.prepare import RuntimeStore
 from lambdad.sandbox import select_backend
 
 HELLO = "def handler(event, context):\n    return {'hello': 'world'}\n"
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 def bare_exec(n: int) -> list[float]:
@@ -113,38 +110,46 @@ async def run(
     backend = select_backend(backend_name)  # type: ignore[arg-type]
     root = Path(tempfile.mkdtemp(prefix="lambdad-bench-"))
     root.chmod(0o755)
+    try:
+        return await cold_then_warm(
+            lambda i: ExecutionEnvironment.start(
+                make_spec(root, i, memory_mb, source), backend, runtimes=runtimes
+            ),
+            n,
+            warm,
+        )
+    finally:
+        await backend.close()
+
+
+async def cold_then_warm(
+    start: Callable[[int], Awaitable[ExecutionEnvironment]], n: int, warm: int
+) -> dict[str, list[float]]:
+    """Time n cold starts of `start(i)` (one more first, untimed: it warms the backend's
+    spares), then `warm` sequential invokes of the last environment; ms each."""
     colds: list[float] = []
     env = None
+    for i in range(n + 1):
+        t = time.perf_counter()
+        env = await start(i)
+        elapsed = (time.perf_counter() - t) * 1000
+        assert env.init_error is None, env.init_error
+        if i > 0:
+            colds.append(elapsed)
+        if i < n:
+            await env.destroy("bench")
+    assert env is not None
+    lat: list[float] = []
     try:
-        for i in range(n + 1):
-            t = time.perf_counter()
-            spec = make_spec(root, i, memory_mb, source)
-            env = await ExecutionEnvironment.start(spec, backend, runtimes=runtimes)
-            elapsed = (time.perf_counter() - t) * 1000
-            assert env.init_error is None, env.init_error
-            if i > 0:  # the first one also warms the backend's spares
-                colds.append(elapsed)
-            if i < n:
-                await env.destroy("bench")
-        assert env is not None
-        lat: list[float] = []
         for _ in range(warm):
-            req = InvokeRequest(
-                str(uuid.uuid4()),
-                b"{}",
-                int(time.time() * 1000) + 10_000,
-                "arn",
-                "Root=1",
-                None,
-                None,
-            )
+            deadline = int(time.time() * 1000) + 10_000
+            req = InvokeRequest(str(uuid.uuid4()), b"{}", deadline, "arn", "Root=1", None, None)
             t = time.perf_counter()
             out = await env.invoke(req, 10)
             lat.append((time.perf_counter() - t) * 1000)
-            assert out.function_error is None
-        await env.destroy("bench")
+            assert out.function_error is None, out.payload
     finally:
-        await backend.close()
+        await env.destroy("bench")
     return {"cold": colds, "warm": lat}
 
 
