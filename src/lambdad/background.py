@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,6 +11,22 @@ import anyio
 from anyio.abc import TaskGroup
 
 log = logging.getLogger(__name__)
+
+
+def stopping() -> bool:
+    """Whether the calling task is being cancelled (the server is stopping). A failure
+    then is the stop's doing, not a fault: e.g. a sandbox start whose spawn thread was
+    shut down ends in `concurrent.futures.CancelledError`, an ordinary `Exception`."""
+    return anyio.current_effective_deadline() == -math.inf
+
+
+def log_failure(logger: logging.Logger, message: str, *args: object) -> None:
+    """Log the exception being handled at ERROR with its traceback, or, while the
+    server stops (`stopping`), as one INFO line: a clean stop logs no error."""
+    if stopping():
+        logger.info(message + " (server stopping)", *args)
+    else:
+        logger.exception(message, *args)
 
 
 class Background:
@@ -29,7 +46,7 @@ class Background:
             try:
                 await func()
             except Exception:
-                log.exception("background task %s failed", getattr(func, "__name__", func))
+                log_failure(log, "background task %s failed", getattr(func, "__name__", func))
 
         self._group.start_soon(guarded)
 
@@ -44,7 +61,7 @@ async def flush_periodically(
         try:
             await flush()
         except Exception:
-            log.exception("%s: flush failed; kept for the next one", what)
+            log_failure(log, "%s: flush failed; kept for the next one", what)
 
 
 async def keep_running(
@@ -64,6 +81,9 @@ async def keep_running(
             return
         except Exception:
             name = getattr(loop, "__qualname__", repr(loop))
+            if stopping():
+                log_failure(log, "%s ended", name)
+                return
             log.exception("%s crashed; starting it again in %.0f s", name, pause_s)
         await anyio.sleep(pause_s)
         pause_s = min(pause_s * 2, max_pause_s)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import logging
+
 import anyio
 import pytest
 
@@ -32,3 +35,26 @@ async def test_cancelling_stops_the_loop_and_its_pause() -> None:
     with anyio.move_on_after(0.2) as scope:
         await keep_running(failing, first_pause_s=60.0)
     assert scope.cancelled_caught
+
+
+async def test_a_loop_that_fails_because_the_server_stops_logs_no_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    started = anyio.Event()
+
+    async def flusher() -> None:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            # What a loop's blocking call shows when the stop closes what it waits on.
+            raise concurrent.futures.CancelledError() from None
+
+    caplog.set_level(logging.INFO)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(keep_running, flusher)
+            await started.wait()
+            group.cancel_scope.cancel()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("flusher ended (server stopping)" in r.getMessage() for r in caplog.records)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from lambdad.background import log_failure, stopping
 from lambdad.catalog import FunctionState, ProvisionedTarget
 from lambdad.pool.pool import EnvironmentPool, EnvState, PoolKey
 
@@ -86,7 +87,7 @@ class Provisioner:
             try:
                 await self.reconcile()
             except Exception:
-                log.exception("provisioner: pass failed")
+                log_failure(log, "provisioner: pass failed")
             with anyio.move_on_after(self.interval_s):
                 await self._wake.wait()
             self._wake = anyio.Event()
@@ -149,6 +150,8 @@ class Provisioner:
         try:
             lease = await self.pool.provision(target.version, qualifier)
         except Exception as exc:
+            if stopping():
+                raise  # the server stops: not the function's failure
             log.exception("function %s:%s: provisioning failed", name, qualifier)
             self._failures[(name, qualifier)] = (_attempt_key(target), f"{INIT_FAILURE}: {exc}")
             return

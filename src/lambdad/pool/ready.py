@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from lambdad.background import stopping
 from lambdad.pool.adoption import ParkedEnvironment
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,11 @@ class ReadyEnvironments:
             try:
                 await self._refill()
                 self._failures = 0
-            except Exception:
+            except Exception as exc:
+                if self._closed or stopping():
+                    # The backend shut down under a park in progress: not a fault.
+                    log.info("ready environments: parking stopped with the server (%r)", exc)
+                    return
                 log.exception("ready environments: cannot park one")
                 # A host that refuses keeps failing: back off, up to a minute.
                 self._failures += 1

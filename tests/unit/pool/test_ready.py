@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -69,3 +72,39 @@ async def test_put_back_keeps_a_live_one_and_destroys_a_dead_one() -> None:
     assert ready.count(key) == 1 and dead.destroyed and not live.destroyed
     back: Any = await ready.take(key)
     assert back is live
+
+
+async def test_a_park_cut_short_by_the_server_stopping_logs_no_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As on a real stop: the server cancels its loops, then the backend shuts its spawn
+    # thread down, cancelling the launch a park waits for (concurrent.futures'
+    # CancelledError, an ordinary Exception, comes out of the park).
+    spawn, busy = ThreadPoolExecutor(max_workers=1), threading.Event()
+    spawn.submit(busy.wait)  # the one spawn thread is busy: the park's launch waits
+    parking = threading.Event()
+
+    def wait_for(launch: Future[Parked]) -> Parked:
+        parking.set()
+        return launch.result()
+
+    async def park(key: ReadyKey) -> Any:
+        launch = spawn.submit(lambda: Parked(key, 0))
+        return await anyio.to_thread.run_sync(wait_for, launch)
+
+    ready = ReadyEnvironments(park)
+    caplog.set_level(logging.INFO)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(ready.run)
+            await ready.want(ReadyKey("python3.11", 512))
+            await wait_until_async(parking.is_set, "a park waiting for its launch")
+            group.cancel_scope.cancel()
+            await ready.close()
+            closing = threading.Thread(target=spawn.shutdown, kwargs={"cancel_futures": True})
+            closing.start()
+            await wait_until_async(lambda: spawn._shutdown, "the spawn thread shutting down")
+            busy.set()
+    closing.join()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("parking stopped with the server" in r.getMessage() for r in caplog.records)
