@@ -235,6 +235,9 @@ def build_app(settings: Settings) -> ASGIApp:
     )
     limiter = ConcurrencyLimiter(settings.concurrent_executions)
     metrics = MetricsRecorder(MetricStore(engine))
+    pool.on_queue_wait(  # an unqualified ARN: arn:aws:lambda:REGION:ACCOUNT:function:NAME
+        lambda v, s: metrics.queue_wait(v.function_arn.split(":")[3], v.function_name, s * 1000)
+    )
     tracing = Tracing(TraceStore(engine), _otlp_exporter(settings), settings.trace_max_segments)
 
     async def refresh_unreserved_pool(_function_name: str = "") -> None:

@@ -1,5 +1,5 @@
 """CloudWatch's metric reading operations (botocore's `cloudwatch` model), for
-namespace AWS/Lambda: GetMetricData, GetMetricStatistics, ListMetrics.
+namespace AWS/Lambda (and lambdad's own, Lambdad): GetMetricData, GetMetricStatistics, ListMetrics.
 
 Each operation takes the request's decoded body (a dict, as the CBOR or JSON
 protocol decoded it; timestamps as datetimes or epoch numbers) and returns the

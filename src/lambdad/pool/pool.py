@@ -104,6 +104,8 @@ class Lease:
 
 StartEnvironment = Callable[[Version, str, str], Awaitable[ExecutionEnvironment]]
 """(version, env_id, log_stream) -> a started environment (cold start)."""
+QueueWaitListener = Callable[[Version, float], None]
+"""(version, seconds an invocation of it waited in line for a busy environment)"""
 
 
 class EnvironmentPool:
@@ -134,6 +136,11 @@ class EnvironmentPool:
         self._leases: dict[str, Lease] = {}
         self._ids = itertools.count(1)
         self._lock = anyio.Lock()
+        self._queue_wait_listeners: list[QueueWaitListener] = []
+
+    def on_queue_wait(self, listener: QueueWaitListener) -> None:
+        """Call `listener(version, seconds)` after each wait in line (served or not)."""
+        self._queue_wait_listeners.append(listener)
 
     # -- the invocation path -------------------------------------------------
 
@@ -168,7 +175,10 @@ class EnvironmentPool:
             bound = self._queue_bound(version, key, now) if may_queue else None
             waiter = None if bound is None else self._lines.join(key)
         if waiter is not None and bound is not None:
+            began = self._clock()
             handed = await self._wait_in_line(waiter, bound)
+            for listener in self._queue_wait_listeners:
+                listener(version, self._clock() - began)
             if handed is not None:
                 return handed
         return await self._cold_start(version, key)

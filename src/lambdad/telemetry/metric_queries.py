@@ -13,14 +13,18 @@ import re
 from dataclasses import dataclass
 
 from lambdad.telemetry.histogram import Aggregate
-from lambdad.telemetry.metrics import Dims, MetricsRecorder
+from lambdad.telemetry.metrics import QUEUE_WAIT, Dims, MetricsRecorder
 
 NAMESPACE = "AWS/Lambda"
+OWN_NAMESPACE = "Lambdad"
+"""lambdad's own metrics, which AWS/Lambda has not (a custom namespace: no AWS/ prefix)."""
+OWN_METRICS = frozenset({QUEUE_WAIT})
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _PERCENTILE = re.compile(r"p(\d{1,2}(\.\d{1,10})?|100(\.0{1,10})?)")
 UNITS = {
     "Duration": "Milliseconds",
     "AsyncEventAge": "Milliseconds",
+    QUEUE_WAIT: "Milliseconds",
     "ProvisionedConcurrencyUtilization": "None",
 }
 LIST_WINDOW_S = 14 * 86400.0
@@ -30,6 +34,10 @@ LIST_WINDOW_S = 14 * 86400.0
 def is_statistic(name: str) -> bool:
     """A statistic this server computes: the five basic ones and percentiles."""
     return name in STATISTICS or _PERCENTILE.fullmatch(name) is not None
+
+
+def namespace_of(metric: str) -> str:
+    return OWN_NAMESPACE if metric in OWN_METRICS else NAMESPACE
 
 
 def unit_of(metric: str) -> str:
@@ -66,7 +74,7 @@ async def periods(
     period: int,
 ) -> list[tuple[int, Aggregate]]:
     """The metric's aggregate per period in [start, end), oldest first."""
-    if metric.namespace != NAMESPACE:
+    if metric.namespace != namespace_of(metric.name):
         return []
     minutes = await recorder.minutes(region, metric.name, metric.dims, start, end)
     found: dict[int, Aggregate] = {}
@@ -89,13 +97,11 @@ async def list_metrics(
 ) -> list[MetricId]:
     """The metrics with data since `since` that have every wanted dimension (and
     value, where one is given), in a stable order."""
-    if namespace not in (None, NAMESPACE):
-        return []
     found: list[MetricId] = []
     for metric, dims in await recorder.series_names(region, since):
-        if name is not None and metric != name:
+        if (name is not None and metric != name) or namespace not in (None, namespace_of(metric)):
             continue
         have = dict(dims)
         if all(key in have and (value is None or have[key] == value) for key, value in wanted):
-            found.append(MetricId(NAMESPACE, metric, dims))
-    return sorted(found, key=lambda m: (m.name, m.dims))
+            found.append(MetricId(namespace_of(metric), metric, dims))
+    return sorted(found, key=lambda m: (m.namespace, m.name, m.dims))

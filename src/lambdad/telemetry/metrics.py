@@ -36,6 +36,8 @@ FLUSH_INTERVAL_S = 60.0
 RETENTION_S = 15 * 86400.0
 """CloudWatch keeps 1-minute data points for 15 days."""
 UNQUALIFIED = (None, "", "$LATEST")
+QUEUE_WAIT = "QueueWaitDuration"
+"""lambdad's own: how long an invocation waited in line for a busy environment."""
 
 
 DURATION_BOUNDS_MS = (
@@ -71,6 +73,7 @@ class MetricsRecorder:
         self._dims: dict[tuple[str, str | None, str | None], tuple[Dims, ...]] = {}
         self.totals: dict[tuple[str, str, str, str], Totals] = {}
         self.cold_starts: dict[tuple[str, str, str], PhaseTotals] = {}
+        self.queue_waits: dict[tuple[str, str], PhaseTotals] = {}
         self.async_totals: dict[tuple[str, str, str], int] = {}
 
     # -- recording (called on the event loop, never blocks) -----------------------------
@@ -199,6 +202,16 @@ class MetricsRecorder:
                 found = self.cold_starts[key] = PhaseTotals()
             found.count += 1
             found.total_ms += ms
+
+    def queue_wait(self, region: str, function: str, wait_ms: float) -> None:
+        """lambdad's own: an invocation waited `wait_ms` in line for a busy environment
+        (`pool/queueing.py`), whether one was handed to it or it cold-started after."""
+        self._add(region, QUEUE_WAIT, self._series(region, function, None, None), wait_ms)
+        found = self.queue_waits.get((region, function))
+        if found is None:
+            found = self.queue_waits[(region, function)] = PhaseTotals()
+        found.count += 1
+        found.total_ms += wait_ms
 
     # -- persistence -----------------------------------------------------------------------
 

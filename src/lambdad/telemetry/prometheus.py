@@ -121,6 +121,15 @@ class LambdaCollector(Collector):
         for (region, function, phase), t in dict(self.recorder.cold_starts).items():
             family.add_metric([region, function, phase], t.count, t.total_ms / 1000)
         yield family
+        waits = SummaryMetricFamily(
+            "lambdad_queue_wait_seconds",
+            "Waits in line for a busy environment instead of a cold start (LAMBDAD_QUEUE_WAIT_"
+            "MAX_S), served or not; CloudWatch: Lambdad QueueWaitDuration",
+            labels=LABELS[:2],
+        )
+        for (region, function), t in dict(self.recorder.queue_waits).items():
+            waits.add_metric([region, function], t.count, t.total_ms / 1000)
+        yield waits
 
 
 def new_registry(recorder: MetricsRecorder, gauges: GaugeSource | None = None) -> CollectorRegistry:

@@ -300,3 +300,19 @@ async def test_provisioned_environments_never_serve_the_line() -> None:
         await box.invoked(taken, 0.01)
         assert box.pool.waiting() == 1 and provisioned.state is EnvState.IDLE
         group.cancel_scope.cancel()
+
+
+async def test_each_wait_in_line_is_reported_served_or_not() -> None:
+    box = Box(queue_wait_max_s=0.05)  # real seconds: the second waiter is not served
+    waits: list[tuple[str, float]] = []
+    box.pool.on_queue_wait(lambda v, seconds: waits.append((v.function_name, seconds)))
+    busy = await box.warm(1, seconds=0.01)
+    assert waits == []  # no wait yet: the warm-up found idle environments or scaled out
+    async with anyio.create_task_group() as group:
+        group.start_soon(box.take)
+        await waiting(box.pool, 1)
+        box.now += 0.004  # on the pool's clock, the waiter waited 4 ms
+        await box.invoked(busy[0], 0.0)
+    assert len(waits) == 1 and waits[0][0] == "fn" and waits[0][1] == pytest.approx(0.004)
+    lease = await box.pool.acquire(version())  # waits its 50 ms bound, then cold-starts
+    assert lease.cold and len(waits) == 2 and waits[1][0] == "fn"

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from lambdad.store import MetricRow
-from lambdad.telemetry.metrics import MetricsRecorder, parse_dims
+from lambdad.telemetry.metric_queries import MetricId, list_metrics, periods, unit_of
+from lambdad.telemetry.metrics import Dims, MetricsRecorder, parse_dims
+from lambdad.telemetry.prometheus import exposition, new_registry
 
 
 class FakeStore:
@@ -99,3 +102,34 @@ def test_a_failed_flush_keeps_the_minutes() -> None:
     store.fail = False
     anyio.run(recorder.flush)
     assert sum(r.sample_count for r in store.rows if r.metric_name == "Invocations") == 2
+
+
+def test_queue_waits_are_lambdads_own_metric_in_cloudwatch_and_prometheus() -> None:
+    recorder = MetricsRecorder(None, Clock(600.0))
+    recorder.invocation("us-east-1", "fn", None, "1", 10.0, error=False)
+    recorder.queue_wait("us-east-1", "fn", 4.0)
+    recorder.queue_wait("us-east-1", "fn", 8.0)
+
+    def listed(namespace: str | None) -> set[tuple[str, str, Dims]]:
+        found = anyio.run(list_metrics, recorder, "us-east-1", 0.0, namespace, None, [])
+        return {(m.namespace, m.name, m.dims) for m in found}
+
+    own = {("Lambdad", "QueueWaitDuration", ()), ("Lambdad", "QueueWaitDuration", FN)}
+    assert listed("Lambdad") == own
+    assert own <= listed(None) and not own & listed("AWS/Lambda")
+    assert ("AWS/Lambda", "Invocations", FN) in listed("AWS/Lambda")
+    wait = MetricId("Lambdad", "QueueWaitDuration", FN)
+    [(_, aggregate)] = anyio.run(periods, recorder, "us-east-1", wait, 0.0, 10**10, 60)
+    assert (aggregate.count, aggregate.total, aggregate.maximum) == (2, 12.0, 8.0)
+    assert unit_of("QueueWaitDuration") == "Milliseconds"
+    misplaced = MetricId("AWS/Lambda", "QueueWaitDuration", FN)
+    assert anyio.run(periods, recorder, "us-east-1", misplaced, 0.0, 10**10, 60) == []
+
+    text = exposition(new_registry(recorder)).decode()
+    samples = {
+        (s.name, s.labels.get("function_name")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("lambdad_queue_wait_seconds_count", "fn")] == 2
+    assert samples[("lambdad_queue_wait_seconds_sum", "fn")] == pytest.approx(0.012)
