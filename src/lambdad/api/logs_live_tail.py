@@ -102,11 +102,13 @@ async def start_live_tail(ctx: ApiContext, body: bytes) -> LiveTailResponse:
     for group in groups:
         if not await run_sync(queries.group_exists, group):
             raise LogResourceNotFound(f"The specified log group does not exist: {group}")
-    ctx.logs.live_tail.check_room()
     session = _Session(
         str(uuid.uuid4()), str(uuid.uuid4()), ctx.region, groups, streams, request, pattern
     )
-    return LiveTailResponse(ctx.logs.live_tail, session)
+    # The session's place is taken here, where the cap can still be answered with AWS's
+    # LimitExceededException; the response owns it from now on and gives it back.
+    subscription = ctx.logs.live_tail.open(session.region, list(groups), streams)
+    return LiveTailResponse(ctx.logs.live_tail, session, subscription)
 
 
 def resources(ctx: ApiContext, operation: str, body: bytes) -> Sequence[str]:
@@ -125,28 +127,27 @@ def resources(ctx: ApiContext, operation: str, body: bytes) -> Sequence[str]:
 class LiveTailResponse(Response):
     """The ASGI response that streams one session until it times out or its client leaves."""
 
-    def __init__(self, live_tail: LiveTail, session: _Session) -> None:
+    def __init__(self, live_tail: LiveTail, session: _Session, subscription: Subscription) -> None:
         self.live_tail = live_tail
         self.session = session
+        self.subscription = subscription
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.session
         try:
             # The request's body was read: what `receive` says next is the disconnect.
             async with cancelled_on_disconnect(receive):
-                with self.live_tail.subscribe(
-                    session.region, list(session.identifiers), session.streams
-                ) as subscription:
-                    log.info("logs: live tail session %s started", session.session_id)
-                    headers = [
-                        (b"content-type", EVENT_STREAM),
-                        (b"x-amzn-requestid", session.request_id.encode()),
-                    ]
-                    await send({"type": "http.response.start", "status": 200, "headers": headers})
-                    await _send(send, json_message("initial-response", {}))
-                    await _send(send, json_message("sessionStart", _session_start(session)))
-                    await self._updates(send, subscription)
+                log.info("logs: live tail session %s started", session.session_id)
+                headers = [
+                    (b"content-type", EVENT_STREAM),
+                    (b"x-amzn-requestid", session.request_id.encode()),
+                ]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await _send(send, json_message("initial-response", {}))
+                await _send(send, json_message("sessionStart", _session_start(session)))
+                await self._updates(send, self.subscription)
         finally:
+            self.live_tail.close(self.subscription)
             log.info("logs: live tail session %s ended", session.session_id)
 
     async def _updates(self, send: Send, subscription: Subscription) -> None:

@@ -138,27 +138,36 @@ class LiveTail:
     def open_sessions(self) -> int:
         return len(self._subscriptions)
 
-    def check_room(self) -> None:
+    def open(self, region: str, groups: Sequence[str], streams: StreamFilter) -> Subscription:
+        """A new session's subscription, counted against `max_sessions` in the same step
+        as the check (no await between: concurrent starts cannot pass the cap); its
+        owner must `close` it. Raises LiveTailLimitExceeded when the server is full."""
         if len(self._subscriptions) >= self.max_sessions:
             raise LiveTailLimitExceeded(
                 f"This server has {self.max_sessions} Live Tail sessions open, its limit."
             )
-
-    @contextmanager
-    def subscribe(
-        self, region: str, groups: Sequence[str], streams: StreamFilter
-    ) -> Iterator[Subscription]:
-        self.check_room()
         subscription = Subscription(
             region, frozenset(groups), streams, self.capacity, self.capacity_bytes
         )
         self._subscriptions.add(subscription)
         self.started += 1
+        return subscription
+
+    def close(self, subscription: Subscription) -> None:
+        """End a session's subscription (again: nothing)."""
+        if subscription in self._subscriptions:
+            self._subscriptions.discard(subscription)
+            self.ended += 1
+
+    @contextmanager
+    def subscribe(
+        self, region: str, groups: Sequence[str], streams: StreamFilter
+    ) -> Iterator[Subscription]:
+        subscription = self.open(region, groups, streams)
         try:
             yield subscription
         finally:
-            self._subscriptions.discard(subscription)
-            self.ended += 1
+            self.close(subscription)
 
     def publish(self, region: str, group: str, stream: str, block: EventBlock, now_ms: int) -> None:
         """A block the writer stored (called on the writer's path: never waits)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import MutableMapping
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -20,13 +21,20 @@ from lambdad.api.logs_live_tail import (
 )
 from lambdad.telemetry.events import EventBlock
 from lambdad.telemetry.filter_pattern import parse
-from lambdad.telemetry.live_tail import LiveTail, StreamFilter, TailBlock
+from lambdad.telemetry.live_tail import (
+    LiveTail,
+    LiveTailLimitExceeded,
+    StreamFilter,
+    TailBlock,
+)
+from lambdad.telemetry.log_groups import LogGroups
 
 
 def _response(pattern: str | None) -> LiveTailResponse:
     request = StartLiveTailRequest(["/g"], log_event_filter_pattern=pattern)
     session = _Session("req", "sess", "r", {"/g": "arn:g"}, StreamFilter(), request, parse(pattern))
-    return LiveTailResponse(LiveTail(), session)
+    tail = LiveTail()
+    return LiveTailResponse(tail, session, tail.open("r", ["/g"], StreamFilter()))
 
 
 def _blocks(*messages: bytes) -> list[TailBlock]:
@@ -95,3 +103,48 @@ async def test_a_session_times_out_with_aws_exception(monkeypatch: pytest.Monkey
     assert kinds == ["initial-response", "sessionStart", "SessionTimeoutException"]
     assert sent[-1]["more_body"] is False
     assert response.live_tail.open_sessions == 0
+
+
+class _Logs:
+    """What StartLiveTail's handler asks of the logs service: every group exists."""
+
+    def __init__(self, live_tail: LiveTail) -> None:
+        self.live_tail = live_tail
+
+    async def flush(self) -> None:
+        await anyio.sleep(0)  # a real flush awaits: concurrent starts interleave here
+
+    def group_exists(self, group: str) -> bool:
+        return True
+
+
+def _every_group_exists(self: Any, logs: _Logs) -> None:
+    self.queries = logs
+
+
+@pytest.mark.anyio
+async def test_concurrent_starts_never_pass_the_session_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tail = LiveTail(max_sessions=3)
+    monkeypatch.setattr(LogGroups, "__init__", _every_group_exists)
+    ctx: Any = SimpleNamespace(logs=_Logs(tail), region="r")
+    body = json.dumps({"logGroupIdentifiers": ["/g"]}).encode()
+    started: list[LiveTailResponse] = []
+    refused: list[LiveTailLimitExceeded] = []
+
+    async def start() -> None:
+        try:
+            started.append(await live_tail_api.start_live_tail(ctx, body))
+        except LiveTailLimitExceeded as exc:
+            refused.append(exc)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(start)
+    # Each start that was answered has its place: the refused ones got AWS's error.
+    assert (len(started), len(refused), tail.open_sessions) == (3, 5, 3)
+    assert refused[0].code == "LimitExceededException"
+    tail.close(started[0].subscription)
+    assert tail.open_sessions == 2

@@ -52,8 +52,9 @@ def test_sessions_are_capped() -> None:
         with pytest.raises(LiveTailLimitExceeded), tail.subscribe("r", ["/g"], StreamFilter()):
             pass
         with pytest.raises(LiveTailLimitExceeded):
-            tail.check_room()
-    tail.check_room()
+            tail.open("r", ["/g"], StreamFilter())
+    tail.close(tail.open("r", ["/g"], StreamFilter()))
+    assert tail.open_sessions == 0 and tail.started == tail.ended == 2
 
 
 def test_a_session_buffer_is_bounded_in_bytes_too() -> None:
