@@ -19,6 +19,7 @@ import base64
 import io
 import json
 import os
+import re
 import sys
 import zipfile
 from datetime import timedelta
@@ -30,6 +31,7 @@ import httpx
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from lambdad import cli_cost
+from lambdad.catalog.names import REGION_PATTERN
 from lambdad.cli_images import images
 from lambdad.cli_runtimes import runtimes
 from lambdad.client_signing import SigV4HttpxAuth, find_credentials, region_of
@@ -48,7 +50,9 @@ class Client:
     def __init__(self, endpoint: str) -> None:
         settings = Settings.from_env()
         key = find_credentials(os.environ, settings.data_dir)
-        auth = None if key is None else SigV4HttpxAuth(key, region_of(os.environ, settings.region))
+        # The server serves the region a request is signed for (its functions, its ARNs).
+        self.region = chosen_region() or region_of(os.environ, settings.region)
+        auth = None if key is None else SigV4HttpxAuth(key, self.region)
         self.signed = key is not None
         self.http = httpx.Client(
             base_url=endpoint, timeout=httpx.Timeout(960.0, connect=5.0), auth=auth
@@ -94,8 +98,33 @@ endpoint_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lambdad")
-def main() -> None:
+@click.option(
+    "--region",
+    default=None,
+    metavar="REGION",
+    callback=lambda _ctx, _param, value: _checked_region(value),
+    help="The region the client commands work in: they sign requests for it, and the "
+    "server answers with that region's functions and ARNs. Without it, as in the AWS "
+    "CLI: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1. For `server`: its "
+    "default region (as its own --region).",
+)
+def main(region: str | None) -> None:
     """lambdad: a self-hosted AWS Lambda."""
+
+
+def _checked_region(region: str | None) -> str | None:
+    if region is not None and not re.fullmatch(REGION_PATTERN, region):
+        # botocore's words for a region_name it cannot use
+        raise click.BadParameter(
+            f"Provided region_name '{region}' doesn't match a supported format."
+        )
+    return region
+
+
+def chosen_region() -> str | None:
+    """The global --region of the command being run, if one was given."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.find_root().params.get("region")
 
 
 @main.command()
@@ -210,6 +239,7 @@ def server(**options: Any) -> None:
     from lambdad.sandbox.egress import parse_allowed
     from lambdad.server import serve
 
+    options["region"] = options["region"] or chosen_region()
     options["public_hosts"] = ",".join(options["public_hosts"]) or None
     options["aws_endpoints"] = ",".join(options["aws_endpoints"]) or None
     options["egress_allow"] = ",".join(options["egress_allow"]) or None

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from lambdad.cli import main
-from support.server import LambdadServer, aws_env, free_port, lambdad_command
+from support.server import LambdadServer, aws_env, boto3_client, free_port, lambdad_command
 
 pytestmark = pytest.mark.compat
 
@@ -197,3 +197,44 @@ def test_invoke_and_logs(server: LambdadServer, tmp_path: Path) -> None:
 
     bad = lambdad("invoke", name, "--payload", "not json", endpoint=server.url)
     assert bad.returncode == 1 and "InvalidRequestContentException" in bad.stderr
+
+
+def test_the_region_comes_from_the_option_then_aws_region_then_aws_default_region(
+    server: LambdadServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "app"
+    write_app(folder, "one")
+    names = {region: f"regional-{uuid.uuid4().hex[:8]}" for region in ("eu-west-1", "ap-south-1")}
+    env = aws_env(endpoint=server.url)
+    env.pop("LAMBDAD_ENDPOINT", None)
+    env.pop("AWS_REGION", None)
+
+    def run(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+        command = [*lambdad_command(*args), "--endpoint", server.url]
+        return subprocess.run(
+            command, capture_output=True, text=True, env={**env, **variables}, timeout=60
+        )
+
+    deploy = ("deploy", str(folder), "--runtime", "python3.12", "--handler", "app.handler")
+    by_option = run("--region", "eu-west-1", *deploy, "--name", names["eu-west-1"],
+                    AWS_REGION="ap-south-1")  # fmt: skip
+    assert by_option.returncode == 0, by_option.stderr
+    assert f"arn:aws:lambda:eu-west-1:000000000000:function:{names['eu-west-1']}" in (
+        by_option.stdout
+    )
+    by_env = run(*deploy, "--name", names["ap-south-1"], AWS_REGION="ap-south-1")
+    assert by_env.returncode == 0, by_env.stderr
+    assert "arn:aws:lambda:ap-south-1:" in by_env.stdout
+    for region, name in names.items():
+        client = boto3_client(server.url, region=region)
+        assert client.get_function_configuration(FunctionName=name)["FunctionName"] == name
+        listed = run("ls", "--json", AWS_DEFAULT_REGION=region)  # no AWS_REGION: the default
+        assert listed.returncode == 0, listed.stderr
+        assert name in listed.stdout and all(
+            other not in listed.stdout for other in names.values() if other != name
+        )
+        assert name not in run("ls", "--json").stdout  # us-east-1 (aws_env's default)
+        removed = run("--region", region, "rm", name)
+        assert removed.returncode == 0, removed.stderr
+    bad = run("--region", "eu-west", "ls")
+    assert bad.returncode == 2 and "doesn't match a supported format" in bad.stderr
