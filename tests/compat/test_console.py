@@ -300,6 +300,29 @@ def test_configuration_is_edited(server: LambdadServer, page: Page) -> None:
     assert config["Environment"]["Variables"] == {"KEEP": "1", "ADDED": "yes"}
 
 
+def test_the_test_tab_reports_a_json_logging_function(server: LambdadServer, page: Page) -> None:
+    """LogFormat JSON: the tail holds platform.report records, not REPORT lines."""
+    client = boto3_client(server.url)
+    create_function(client, "console-json-logs", LoggingConfig={"LogFormat": "JSON"})
+    sign_in(page, server)
+    page.goto(f"{server.url}/console/#/functions/console-json-logs/test")
+    page.fill("#event-payload", json.dumps({"who": "json"}))
+    page.click("#invoke")
+    expect(page.locator("#invoke-outcome")).to_contain_text("Succeeded")
+    expect(page.locator("#invoke-log")).to_contain_text('"type":"platform.report"')
+    report = page.locator("#invoke-report")
+    for figure in (
+        "Duration",
+        "Billed Duration",
+        "Memory Size",
+        "Max Memory Used",
+        "Init Duration",
+    ):
+        expect(report).to_contain_text(figure)
+    expect(report).to_contain_text(re.compile(r"128 MB"))
+    screenshot(page, "03b-invoked-json-logs")
+
+
 def test_a_wrong_key_is_refused(server: LambdadServer, page: Page) -> None:
     key = server.admin_key
     assert key is not None

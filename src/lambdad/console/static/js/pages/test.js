@@ -1,9 +1,10 @@
 // The Test tab: test events saved for the function, an invocation of one, and
-// what came back: the result, the log tail and the REPORT line's figures.
+// what came back: the result, the log tail and its report's figures (text or JSON logs).
 // Saved events live in this browser (localStorage, per region and function): the
 // shareable kind AWS keeps in an EventBridge schema registry has no API here.
 
 import { seg } from "../api.js";
+import { parseReport } from "../report.js";
 import { busy, facts, fill, fromBase64, h, notice } from "../ui.js";
 
 const decoder = new TextDecoder();
@@ -25,18 +26,6 @@ function saveEvents(key, events) {
   const all = allEvents();
   all[key] = events;
   localStorage.setItem(STORE, JSON.stringify(all));
-}
-
-/** The figures of a REPORT line: Duration, Billed Duration, Memory Size, Max Memory Used, Init Duration. */
-export function parseReport(logText) {
-  const line = logText.split("\n").find((l) => l.startsWith("REPORT "));
-  if (!line) return null;
-  const figures = {};
-  for (const part of line.split("\t").slice(1)) {
-    const match = part.match(/^([A-Za-z ]+):\s*(.+)$/);
-    if (match) figures[match[1].trim()] = match[2].trim();
-  }
-  return { line, figures };
 }
 
 function prettyPayload(bytes) {
