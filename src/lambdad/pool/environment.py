@@ -239,6 +239,7 @@ class ExecutionEnvironment:
                     channel_fd=init_end.fileno(),
                 )
             )
+            await self._record_output("".join(f"{n}\n" for n in plan.notices).encode())
             if plan.error:
                 self._fail_init(*plan.error)
                 return

@@ -27,6 +27,7 @@ from lambdad.runtimes.launch import (
     SandboxLayout,
     bytecode_mounts,
     init_command,
+    init_start,
 )
 from lambdad.runtimes.spec import EnvironmentSpec, ImageLaunch
 from lambdad.sandbox.base import ChildRoot, Mount
@@ -101,5 +102,7 @@ def plan_image_launch(
             "The image has no ENTRYPOINT or CMD and the function's ImageConfig sets none",
         )
     choice = RuntimeChoice("provided", "", None)
-    plan = LaunchPlan(choice, init_argv, env, tuple(mounts), error=error)
+    # AWS's INIT_START, with no runtime version: the image brings its own runtime.
+    notices = (init_start(spec, None, []),)
+    plan = LaunchPlan(choice, init_argv, env, tuple(mounts), notices=notices, error=error)
     return plan, child

@@ -287,25 +287,41 @@ def _init_start(spec: EnvironmentSpec, choice: RuntimeChoice, sdk: str) -> str:
     name = runtime.removesuffix(".x").replace("nodejs", "nodejs:").replace("python", "python:")
     if runtime.startswith("provided"):
         name = runtime.replace("provided.", "provided:")
+    extras = [("SDK", sdk)] if sdk else []
+    if choice.interpreter is not None:
+        extras.insert(0, ("Interpreter", str(choice.interpreter.executable)))
+    return init_start(spec, name, extras)
+
+
+def init_start(
+    spec: EnvironmentSpec, runtime_version: str | None, extras: list[tuple[str, str]]
+) -> str:
+    """AWS's INIT_START line (or platform.initStart record, for JSON logs); without a
+    `runtime_version` (a container image: no runtime Lambda manages) it names none,
+    as the record's runtimeVersion and runtimeVersionArn are optional. `extras` are
+    lambdad's own tab-separated fields after AWS's (text only)."""
     if spec.environment.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
         now = time.time()
         region = spec.environment.get("AWS_REGION", "")
-        record = {
+        record: dict[str, str | None] = {
             "initializationType": spec.environment.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
             "phase": "init",
-            "runtimeVersion": name,
-            "runtimeVersionArn": f"arn:aws:lambda:{region}::runtime:lambdad-{runtime}",
-            "functionName": spec.function_name,
-            "functionVersion": spec.function_version,
         }
+        if runtime_version is not None:
+            record["runtimeVersion"] = runtime_version
+            record["runtimeVersionArn"] = f"arn:aws:lambda:{region}::runtime:lambdad-{spec.runtime}"
+        record["functionName"] = spec.function_name
+        record["functionVersion"] = spec.function_version
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
         stamp += f".{int(now * 1000) % 1000:03d}Z"
         event = {"time": stamp, "type": "platform.initStart", "record": record}
         return json.dumps(event, separators=(",", ":"))
-    line = f"INIT_START Runtime Version: {name}"
-    if choice.interpreter is not None:
-        line += f"\tInterpreter: {choice.interpreter.executable}"
-    return line + (f"\tSDK: {sdk}" if sdk else "")
+    line = (
+        "INIT_START"
+        if runtime_version is None
+        else f"INIT_START Runtime Version: {runtime_version}"
+    )
+    return "\t".join([line, *(f"{name}: {value}" for name, value in extras)])
 
 
 def runtime_bundle(

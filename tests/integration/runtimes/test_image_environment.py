@@ -32,6 +32,7 @@ async def test_scratch_image_runs_its_bootstrap_as_root(tmp_path: Path, bwrap_ba
     env = await ExecutionEnvironment.start(spec, bwrap_backend)
     try:
         assert env.init_error is None, env.init_error.payload
+        assert env.init_logs.startswith(b"INIT_START\n")  # AWS's line: no runtime version
         first = await env.invoke(request({"n": 1}), 30)
         assert first.function_error is None, first.logs
         out = json.loads(first.payload)
