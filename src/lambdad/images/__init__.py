@@ -1,6 +1,7 @@
 """Container images: import, registry pull, content-addressed unpacked layers
 shared read-only. Other parts use `ImageStore.resolve` and `ResolvedImage`."""
 
+from lambdad.images.compose import add_mount_points
 from lambdad.images.errors import (
     ImageArchitectureMismatch,
     ImageError,
@@ -35,6 +36,7 @@ __all__ = [
     "RegistrySettingError",
     "RegistryUnavailable",
     "ResolvedImage",
+    "add_mount_points",
     "parse_reference",
     "parse_registries",
 ]

@@ -27,12 +27,41 @@ WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 
 
+RESOLV_CONF = "etc/resolv.conf"
+"""Where the sandbox binds its own resolver file over the image's (as container
+runtimes do): the image's /etc is read-only there, so the mount point must exist."""
+
+
 def compose(layers: Sequence[Path], dest: Path) -> None:
     """Make `dest` (must not exist) from `layers`, lowest first."""
     dest.mkdir(mode=0o755)
     for layer in layers:
         _apply(layer, dest)
+    add_mount_points(dest)
     os.chmod(dest, 0o755)
+
+
+def add_mount_points(root: Path) -> None:
+    """Make etc/resolv.conf a regular file in a root whose etc is a directory (an empty
+    one where the image has none, or has a symlink there: images are built without
+    the file their build host's runtime bound). A new inode, never a write into a
+    layer's: idempotent, and safe on a root in use (blocking)."""
+    etc = root / "etc"
+    target = root / RESOLV_CONF
+    if not etc.is_dir() or etc.is_symlink():
+        return
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        return
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        return  # nothing a file can be bound over: the sandbox leaves it be
+    staged = etc / f".resolv.conf.{os.getpid()}.tmp"
+    staged.write_bytes(b"")
+    os.chmod(staged, 0o644)
+    os.replace(staged, target)  # over a symlink, atomically
 
 
 def _remove(path: Path) -> None:

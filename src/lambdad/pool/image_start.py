@@ -6,7 +6,7 @@ its variables (Lambda's and the function's over the image's ENV).
 from __future__ import annotations
 
 from lambdad.catalog import ImageConfig, Version
-from lambdad.images import ImageNotFound, ImageStore, ResolvedImage
+from lambdad.images import ImageNotFound, ImageStore, ResolvedImage, add_mount_points
 from lambdad.runtimes.image_launch import image_environment
 from lambdad.runtimes.spec import ImageLaunch
 
@@ -19,8 +19,9 @@ def pinned_image(images: ImageStore | None, version: Version) -> ResolvedImage:
     pinned = version.config.resolved_image_uri or digest
     if images is None:
         raise ImageNotFound(pinned)
-    found = images.lookup(digest)
-    return found if found is not None else images.resolve(pinned)
+    found = images.lookup(digest) or images.resolve(pinned)
+    add_mount_points(found.rootfs)  # a root composed before the store made them
+    return found
 
 
 def image_launch(image: ResolvedImage, overrides: ImageConfig | None) -> ImageLaunch:

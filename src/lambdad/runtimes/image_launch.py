@@ -57,7 +57,18 @@ def image_root(rootfs: Path) -> tuple[ChildRoot, tuple[Mount, ...]]:
                 symlinks.append((os.readlink(entry.path), entry.name))
             elif entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False):
                 mounts.append(Mount(Path(entry.path), target))
-    return ChildRoot(IMAGE_ROOT, tuple(symlinks)), tuple(mounts)
+    return ChildRoot(IMAGE_ROOT, tuple(symlinks), _resolver_bindable(rootfs)), tuple(mounts)
+
+
+def _resolver_bindable(rootfs: Path) -> bool:
+    """Whether the sandbox's resolv.conf can be bound at the image's etc/resolv.conf:
+    there is a regular file to bind over (the image store makes one), or no etc at
+    all (the sandbox makes it in the root's own tmpfs)."""
+    etc = rootfs / "etc"
+    if not os.path.lexists(etc):
+        return True
+    resolv = etc / "resolv.conf"
+    return etc.is_dir() and not etc.is_symlink() and resolv.is_file() and not resolv.is_symlink()
 
 
 def image_environment(

@@ -76,6 +76,9 @@ class ChildRoot:
     """Where it is assembled, as init sees it (the function never sees this path)."""
     symlinks: tuple[tuple[str, str], ...] = ()
     """(link target, name): top-level symlinks of the root (e.g. bin -> usr/bin)."""
+    resolv_conf: bool = False
+    """Bind the sandbox's own /etc/resolv.conf (its network mode's resolver, as a zip
+    function's) over the root's etc/resolv.conf: a mount point exists there."""
 
 
 @dataclass(frozen=True)

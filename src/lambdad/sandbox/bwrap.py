@@ -187,6 +187,9 @@ def build_bwrap_argv(
     for target, writable, src in sorted(binds, key=lambda b: b[0].rstrip("/").count("/")):
         argv += ["--bind" if writable else "--ro-bind", src, target]
     if child is not None:
+        if child.resolv_conf:  # the resolver of the sandbox's network mode, not the image's
+            resolv = f"{source(etc_dir)}/resolv.conf"  # -try: a host may have none to copy
+            argv += ["--ro-bind-try", resolv, f"{child.path}/etc/resolv.conf"]
         argv += child_root_args(child)
     argv += ["--chdir", spec.cwd, *opts.extra_args, "--", *spec.argv]
     return argv

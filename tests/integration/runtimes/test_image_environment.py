@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lambdad.images import add_mount_points
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes.image_launch import image_environment
 from lambdad.runtimes.spec import ImageLaunch
@@ -84,3 +85,30 @@ async def test_process_backend_refuses_images(tmp_path: Path) -> None:
             await ExecutionEnvironment.start(spec, backend)
     finally:
         await backend.close()
+
+
+RESOLV_HANDLER = """printf '{"resolv":"%s"}' "$(cat /etc/resolv.conf | tr '\\n' '|')"
+"""
+
+
+@pytest.mark.parametrize("image_has_one", [True, False])
+async def test_an_image_sees_the_resolver_a_zip_function_sees(
+    tmp_path: Path, bwrap_backend: Any, image_has_one: bool
+) -> None:
+    host = Path("/etc/resolv.conf")
+    if not host.is_file():
+        pytest.skip("the host has no /etc/resolv.conf for a sandbox to copy")
+    rootfs = busybox_rootfs(tmp_path / "rootfs")
+    (rootfs / "var" / "task" / "resolv.sh").write_text(RESOLV_HANDLER)
+    if image_has_one:  # what the image's build host left there
+        (rootfs / "etc" / "resolv.conf").write_text("nameserver 192.0.2.1\n")
+    add_mount_points(rootfs)  # as the image store makes the root
+    spec = image_spec(tmp_path, rootfs, ("/var/runtime/bootstrap", "resolv.handler"))
+    env = await ExecutionEnvironment.start(spec, bwrap_backend)
+    try:
+        assert env.init_error is None, env.init_error.payload
+        out = json.loads((await env.invoke(request({}), 30)).payload)
+        # Network mode none, as the zip environment: a copy of the host's resolver.
+        assert out["resolv"] == host.read_text().replace("\n", "|")
+    finally:
+        await env.destroy("test over")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lambdad.images.compose import compose
+from lambdad.images.compose import add_mount_points, compose
 
 
 def tree(root: Path, files: dict[str, str], links: dict[str, str] | None = None) -> Path:
@@ -38,7 +38,9 @@ def test_whiteouts_and_opaque_dirs(tmp_path: Path) -> None:
     )
     compose([lower, upper], tmp_path / "root")
     root = tmp_path / "root"
-    assert listing(root) == {"etc", "etc/b", "opt", "opt/x", "opt/x/new", "opt/keep"}
+    assert listing(root) == {
+        "etc", "etc/b", "etc/resolv.conf", "opt", "opt/x", "opt/x/new", "opt/keep",
+    }  # fmt: skip
     assert (root / "etc/b").read_text() == "2"
     assert os.stat(root / "etc/b").st_ino == os.stat(upper / "etc/b").st_ino  # a hard link
 
@@ -55,3 +57,28 @@ def test_a_directory_replaces_a_symlink_and_nothing_is_followed(tmp_path: Path) 
     upper2 = tree(tmp_path / "l3", {".wh..": "", ".wh.": ""})
     compose([lower, upper2], tmp_path / "root2")
     assert outside.exists()
+
+
+def test_a_root_with_an_etc_gets_a_resolv_conf_mount_point(tmp_path: Path) -> None:
+    plain = compose_one(tmp_path, "plain", {"etc/passwd": "root\n"})
+    assert (plain / "etc" / "resolv.conf").read_text() == ""
+    assert oct((plain / "etc" / "resolv.conf").stat().st_mode & 0o777) == "0o644"
+    linked = compose_one(tmp_path, "linked", {"etc/": ""}, {"etc/resolv.conf": "../run/r"})
+    resolv = linked / "etc" / "resolv.conf"
+    assert resolv.is_file() and not resolv.is_symlink()
+    own = compose_one(tmp_path, "own", {"etc/resolv.conf": "nameserver 192.0.2.1\n"})
+    inode = (own / "etc" / "resolv.conf").stat().st_ino
+    add_mount_points(own)  # again, on a root in use: nothing changes
+    assert (own / "etc" / "resolv.conf").stat().st_ino == inode
+    assert (own / "etc" / "resolv.conf").read_text() == "nameserver 192.0.2.1\n"
+    bare = compose_one(tmp_path, "bare", {"bin/sh": "x"})
+    assert not (bare / "etc").exists()  # the sandbox makes its own etc then
+    assert listing(own) == {"etc", "etc/resolv.conf"}
+
+
+def compose_one(
+    tmp_path: Path, name: str, files: dict[str, str], links: dict[str, str] | None = None
+) -> Path:
+    layer = tree(tmp_path / f"{name}-layer", files, links)
+    compose([layer], tmp_path / name)
+    return tmp_path / name

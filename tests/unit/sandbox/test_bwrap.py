@@ -173,3 +173,13 @@ def test_child_root_is_assembled_read_only_with_its_own_proc_dev_and_tmp() -> No
 def test_without_child_root_nothing_may_chroot() -> None:
     a = argv(spec())
     assert "--cap-add" not in a and "--tmpfs" not in a
+
+
+def test_an_image_root_gets_the_sandboxs_resolver_over_its_own() -> None:
+    child = ChildRoot("/.img", resolv_conf=True)
+    a = argv(spec(mounts=(Mount(Path("/r/etc"), "/.img/etc"),), child_root=child))
+    bind = ("/st/etc/resolv.conf", "/.img/etc/resolv.conf")
+    assert bind in pairs(a, "--ro-bind-try", 2)
+    assert a.index("/r/etc") < a.index(bind[0]) < a.index("/.img/proc")  # over the image's
+    plain = argv(spec(mounts=(Mount(Path("/r/etc"), "/.img/etc"),), child_root=ChildRoot("/.img")))
+    assert "--ro-bind-try" not in plain  # no mount point to bind over: the image's stays
