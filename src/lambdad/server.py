@@ -188,6 +188,7 @@ def build_app(settings: Settings) -> ASGIApp:
         layers=layers,
         check_role=access.check_role,
         images=images,
+        images_run=backend.name != "process",  # it cannot give one its image's root
     )
     logs = FunctionLogs(LogStore(engine, settings.region), max_bytes=settings.logs_max_bytes)
     # Under the data dir by default: where the process backend's sandboxes reach it.

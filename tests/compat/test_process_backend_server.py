@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from lambdad.runtimes.interpreters import default_catalog
 from lambdad.sandbox import reachable_by_others
-from support.server import ROLE, LambdadServer, boto3_client
+from support.image_roots import busybox_rootfs, layer_of
+from support.images import build_image
+from support.server import ROLE, LambdadServer, boto3_client, run_lambdad
 
 pytestmark = pytest.mark.compat
 
@@ -78,3 +81,28 @@ def test_functions_run_on_a_process_backend_server(tmp_path: Path) -> None:
     assert bool(moved) == out_of_reach
     if moved:  # the server's temporary place for them is gone with it
         assert not Path(moved.group(1)).exists()
+
+
+def test_image_functions_are_refused_at_create(tmp_path: Path) -> None:
+    """No isolation, no root of its own: the process backend cannot run an image, so the
+    server says so when the function is created, not with a 500 at its first invoke."""
+    with LambdadServer(tmp_path / "data", args=["--sandbox", "process"]) as server:
+        image = build_image(
+            [layer_of(busybox_rootfs(tmp_path / "root"))],
+            entrypoint=["/var/runtime/bootstrap"], cmd=["function.handler"], env=["PATH=/bin"],
+        )  # fmt: skip
+        archive = tmp_path / "image.tar"
+        archive.write_bytes(image.oci_layout())
+        imported = run_lambdad("images", "import", str(archive), "--name", "plain:v1",
+                               endpoint=server.url)  # fmt: skip
+        assert imported.returncode == 0, imported.stderr
+        client = boto3_client(server.url)
+        with pytest.raises(ClientError) as refused:
+            client.create_function(
+                FunctionName="imaged", PackageType="Image", Code={"ImageUri": "plain:v1"},
+                Role=ROLE,
+            )  # fmt: skip
+        error = refused.value.response["Error"]
+        assert error["Code"] == "InvalidParameterValueException"
+        assert "need the bwrap sandbox backend" in error["Message"]
+        assert client.list_functions()["Functions"] == []

@@ -85,11 +85,25 @@ def check_image_config(package_type: str, image_config: ImageConfig | None) -> N
         )
 
 
+IMAGES_NEED_BWRAP = (
+    "Container image functions need the bwrap sandbox backend: this server runs the process "
+    "backend (--sandbox process), which cannot give a function its image's root filesystem."
+)
+"""Why a server whose sandboxes cannot run images refuses image functions."""
+
+
 async def resolve_image(
-    images: ImageStore | None, image_uri: str, architectures: tuple[str, ...]
+    images: ImageStore | None,
+    image_uri: str,
+    architectures: tuple[str, ...],
+    refused: str | None = None,
 ) -> ResolvedImage:
     """The image `image_uri` names now, built for the function's architecture (the
-    store's errors are AWS's: ImageNotFound is "Source image ... does not exist")."""
+    store's errors are AWS's: ImageNotFound is "Source image ... does not exist").
+    `refused`: why this server runs no image function (refused at once, so none is
+    created only to fail at its first invoke)."""
+    if refused is not None:
+        raise InvalidParameterValue(refused)
     if images is None:
         raise InvalidParameterValue(
             f"Source image {image_uri} does not exist. Provide a valid source image."

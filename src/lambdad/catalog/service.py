@@ -25,6 +25,7 @@ from lambdad.catalog.code_cache import CodeCache
 from lambdad.catalog.destinations import check_dead_letter_target
 from lambdad.catalog.image_code import (
     IMAGE,
+    IMAGES_NEED_BWRAP,
     check_create_sources,
     check_image_config,
     check_image_package,
@@ -105,10 +106,13 @@ class Catalog:
         layers: LayerCatalog | None = None,
         check_role: RoleCheck | None = None,
         images: ImageStore | None = None,
+        images_run: bool = True,
     ) -> None:
-        """`images`: where ImageUri names container images (None: none exist here)."""
+        """`images`: where ImageUri names container images (None: none exist here);
+        `images_run`: False where the sandboxes cannot run them (the process backend)."""
         self.account = account
         self.images = images
+        self.images_refused = None if images_run else IMAGES_NEED_BWRAP
         self.layers = layers
         self.check_role = check_role
         self.functions = functions
@@ -239,7 +243,9 @@ class Catalog:
         validation.check_tags(tags)
         check_create_sources(config.package_type, image_uri, zip_file is not None)
         if image_uri is not None:
-            image = await resolve_image(self.images, image_uri, config.architectures)
+            image = await resolve_image(
+                self.images, image_uri, config.architectures, self.images_refused
+            )
             config = with_image(config, image_uri, image)
             code_key, code_size = digest_hex(image), image.size_bytes
         else:
@@ -291,7 +297,9 @@ class Catalog:
             validation.check_architectures(architectures)
             config = dataclasses.replace(config, architectures=architectures)
         if image_uri is not None:
-            image = await resolve_image(self.images, image_uri, config.architectures)
+            image = await resolve_image(
+                self.images, image_uri, config.architectures, self.images_refused
+            )
             config = with_image(config, image_uri, image)
             code: tuple[str, int] = (digest_hex(image), image.size_bytes)
         else:
