@@ -147,9 +147,17 @@ def list_images(endpoint: str | None) -> None:
 
 @images.command("rm")
 @click.argument("name")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Remove it although functions run it: they fail then (State Failed, StateReasonCode "
+    "ImageDeleted), as on AWS when a function's image is deleted.",
+)
 @_endpoint
-def remove_image(name: str, endpoint: str | None) -> None:
+def remove_image(name: str, force: bool, endpoint: str | None) -> None:
     """Remove the image name NAME (REPOSITORY[:TAG]), or a pulled image by its
-    sha256: digest. The image's files go when no name is left for it."""
-    _client(endpoint).call("DELETE", IMAGES, params={"name": name})
+    sha256: digest. The image's files go when no name is left for it; an image
+    that functions run is refused, as `docker rmi` refuses one in use, unless --force."""
+    params = {"name": name, **({"force": "true"} if force else {})}
+    _client(endpoint).call("DELETE", IMAGES, params=params)
     click.echo(f"removed {name}")

@@ -230,3 +230,41 @@ def test_image_uri_for_a_zip_function_is_refused(lambda_client: Any, images: Ima
     assert info.value.response["Error"]["Message"] == (
         "Please don't provide ImageUri when the intended function PackageType is Zip."
     )
+
+
+def images_rm(server: LambdadServer, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [*lambdad_command("images", "rm", *args), "--endpoint", server.url]
+    env = aws_env(endpoint=server.url)
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_an_image_in_use_is_kept_unless_forced_and_then_its_functions_fail(
+    lambda_client: Any, server: LambdadServer, tmp_path: Path
+) -> None:
+    image = build(server, tmp_path, f"doomed-{uuid.uuid4().hex[:8]}:v1",
+                  busybox_rootfs(tmp_path / "root"), entrypoint=["/var/runtime/bootstrap"],
+                  env=["PATH=/bin"])  # fmt: skip
+    name = create(lambda_client, image)
+    assert invoke(lambda_client, name)["handler"] == "function.handler"  # a warm one now
+    lambda_client.publish_version(FunctionName=name)
+    lambda_client.get_waiter("function_active").wait(FunctionName=name, Qualifier="1")
+
+    refused = images_rm(server, image)  # as `docker rmi` refuses an image in use
+    assert refused.returncode == 1
+    assert "ResourceConflictException" in refused.stderr
+    assert "in use by 2 function version(s)" in refused.stderr and f":{name}:1" in refused.stderr
+    assert invoke(lambda_client, name)["handler"] == "function.handler"  # nothing changed
+
+    forced = images_rm(server, image, "--force")
+    assert forced.returncode == 0, forced.stderr
+    for qualifier in ("$LATEST", "1"):
+        config = lambda_client.get_function_configuration(FunctionName=name, Qualifier=qualifier)
+        assert config["State"] == "Failed"
+        assert config["StateReasonCode"] == "ImageDeleted"
+        assert "was deleted" in config["StateReason"]
+        with pytest.raises(ClientError) as failed:
+            lambda_client.invoke(FunctionName=name, Qualifier=qualifier, Payload=b"{}")
+        error = failed.value.response["Error"]
+        assert error["Code"] == "ResourceConflictException"
+        assert "in the following state: Failed" in error["Message"]
+    assert images_rm(server, image).returncode == 1  # gone: nothing left to remove

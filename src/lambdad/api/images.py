@@ -6,6 +6,9 @@
                                             -> ImageShape
     GET    /_lambdad/images                 -> {"Images": [ImageShape, ...]}
     DELETE /_lambdad/images?name=REPO:TAG   (or name=sha256:... for a pulled image) -> 204
+           [&force=true]                    an image function versions run is refused
+                                            (409) unless forced: they then fail (State
+                                            Failed, ImageDeleted; catalog/image_users.py)
 
 The archive streams into a temp file under the image store's root (it may be
 far larger than memory), bounded by the store's size limit, then is imported
@@ -27,6 +30,7 @@ from lambdad.api.bodies import stream_body
 from lambdad.api.context import ApiContext
 from lambdad.api.shapes import encode
 from lambdad.api.shapes.images import ImageShape, ListImagesResponse
+from lambdad.catalog.image_users import ImageInUse, image_deleted, image_users
 from lambdad.concurrency import run_sync
 from lambdad.errors import InvalidParameterValue
 from lambdad.images import ImageService, ResolvedImage
@@ -102,6 +106,14 @@ async def list_images(request: Request) -> Response:
 
 
 async def delete_image(request: Request) -> Response:
-    images = _service(ApiContext.of(request))
-    await run_sync(images.remove, _name(request))
+    ctx = ApiContext.of(request)
+    images, name = _service(ctx), _name(request)
+    digest = await run_sync(images.deleted_by, name)
+    users = [] if digest is None else await image_users(ctx.catalog, digest)
+    if users and request.query_params.get("force") != "true":
+        raise ImageInUse(name, users)
+    image = None if digest is None else await run_sync(images.lookup, digest)
+    await run_sync(images.remove, name)
+    if users and image is not None and not images.refetchable(image.resolved_image_uri):
+        await image_deleted(ctx.catalog, image.digest, image.resolved_image_uri)
     return Response(status_code=204)

@@ -11,6 +11,7 @@ What AWS shows at each step (and what boto3's waiters watch):
     PublishVersion       a version: State Pending (reason, code); versions never
                          carry a LastUpdateStatus
     code unusable        State Failed (and LastUpdateStatus Failed) with the reason
+    image deleted        State Failed, StateReasonCode ImageDeleted (`lost`)
 
 The lifecycle is kept in the version row's config document under "lifecycle";
 rows written before it existed carry "state"/"last_update_status"/"state_reason".
@@ -67,6 +68,13 @@ class Lifecycle:
             LastUpdateStatus.FAILED,
             reason,
             FAILED_CODE,
+        )
+
+    def lost(self, reason: str, code: str) -> Lifecycle:
+        """What it needs went away after it was ready (its image deleted): State Failed
+        with `code`; LastUpdateStatus stays, as no update failed."""
+        return replace(
+            self, state=FunctionState.FAILED, state_reason=reason, state_reason_code=code
         )
 
     @property

@@ -641,6 +641,26 @@ class Catalog:
         for version_listener in self._version_listeners:
             await version_listener(self.account.function_arn(name), version)
 
+    async def lose(self, name: str, version: str, reason: str, code: str) -> bool:
+        """Mark a ready version Failed because something it runs went away (`code`: AWS's
+        StateReasonCode, e.g. ImageDeleted); its warm environments are retired. False:
+        the version is gone, or changed under us (a new code is then being readied)."""
+        for _attempt in range(ACTIVATION_ATTEMPTS):
+            current = await run_sync(self.functions.get_version, name, version)
+            if current is None:
+                return False
+            lost = read_lifecycle(current.config).lost(reason, code)
+            done = dataclasses.replace(
+                current,
+                revision_id=str(uuid.uuid4()),  # AWS: every state transition is a new revision
+                config=with_lifecycle(current.config, lost),
+            )
+            if await run_sync(self.functions.replace_version, done, current.revision_id):
+                log.warning("function %s:%s: %s (%s)", name, version, reason, code)
+                await self._notify(name, version)
+                return True
+        return False
+
     async def notify_alias_change(self, name: str) -> None:
         """An alias of `name` changed: what its qualifiers resolve to may differ now."""
         for listener in self._listeners:

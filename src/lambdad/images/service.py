@@ -88,10 +88,28 @@ class ImageService:
             for r in self.local.records()
         ]
 
+    def deleted_by(self, name_or_digest: str) -> str | None:
+        """The digest whose image `remove(name_or_digest)` would delete (None: another
+        name keeps it). Raises ImageNotFound as `remove` does."""
+        if name_or_digest.startswith("sha256:"):
+            if self.local.record(name_or_digest) is None:
+                raise ImageNotFound(name_or_digest)
+            return name_or_digest
+        reference = parse_local_name(name_or_digest)
+        names = self.local.names()
+        digest = names.pop(reference.local_name, None)
+        if digest is None:
+            raise ImageNotFound(str(reference))
+        return None if digest in names.values() else digest
+
+    def refetchable(self, image_uri: str) -> bool:
+        """Whether an image deleted here comes back from a registry (a pulled one: a
+        cold start pulls it again by digest) rather than being gone (an imported one)."""
+        return self.registries.for_host(parse_reference(image_uri).registry) is not None
+
     def remove(self, name_or_digest: str) -> None:
-        """Remove an imported name (`repo:tag`), or a pulled image by digest.
-        Functions that still use the image keep their environments; new ones
-        of it fail to start (as on AWS after the image is deleted)."""
+        """Remove an imported name (`repo:tag`), or a pulled image by digest. What
+        becomes of the functions that run it is the API's (`catalog/image_users.py`)."""
         if name_or_digest.startswith("sha256:"):
             if self.local.record(name_or_digest) is None:
                 raise ImageNotFound(name_or_digest)

@@ -195,6 +195,18 @@ class FunctionStore(RegionalStore):
         with map_db_errors(), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def using_code(self, code_sha256: str) -> list[tuple[str, str, str]]:
+        """(region, function name, version) of every version of every region whose code
+        is `code_sha256` (a container image's digest hex, for an Image function)."""
+        columns = (
+            function_versions.c.region,
+            function_versions.c.function_name,
+            function_versions.c.version,
+        )
+        query = sa.select(*columns).where(function_versions.c.code_sha256 == code_sha256)
+        with map_db_errors(), self.engine.connect() as conn:
+            return sorted((r.region, r.function_name, r.version) for r in conn.execute(query))
+
     def blob_in_use(self, code_sha256: str) -> bool:
         """Whether any function version or layer version still needs this blob."""
         with map_db_errors(), self.engine.connect() as conn:
