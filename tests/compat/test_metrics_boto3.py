@@ -8,7 +8,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -319,3 +321,57 @@ def test_metrics_survive_a_restart(workload: dict[str, Any]) -> None:
         assert statistic(cw, "Invocations", {"FunctionName": workload["fn"]}) == 6
         throttles = statistic(cw, "Throttles", {"FunctionName": workload["capped"]})
         assert throttles == workload["throttled"]
+
+
+SLOW_START = """
+import time
+time.sleep(4)  # a cold start longer than an invocation: waiting in line beats it
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"ok": True}
+"""
+
+
+def test_a_wait_in_line_for_a_busy_environment_is_a_metric(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    server = LambdadServer(
+        tmp_path / "data",
+        args=["--metrics-listen", f"127.0.0.1:{metrics_port}"],
+        env={"LAMBDAD_QUEUE_WAIT_MAX_S": "30"},
+    )
+    with server:
+        lam = boto3_client(server.url)
+        fn = new_function(lam, "waits", code=make_zip({"app.py": SLOW_START}),
+                          Timeout=30)  # fmt: skip
+        lam.invoke(FunctionName=fn, Payload=b"{}")  # the cold start: both estimates known
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            busy = pool.submit(lam.invoke, FunctionName=fn, Payload=b'{"sleep": 3}')
+            wait_until(
+                lambda: total(scrape(metrics_url), "lambdad_environments", function_name=fn,
+                              state="busy") == 1,
+                "its one environment busy",
+            )  # fmt: skip
+            # Freed within 3 s, a 4 s cold start away: this one waits in line for it.
+            assert "FunctionError" not in lam.invoke(FunctionName=fn, Payload=b"{}")
+            assert "FunctionError" not in busy.result()
+        samples = scrape(metrics_url)
+        assert total(samples, "lambdad_queue_wait_seconds_count", function_name=fn) == 1
+        assert 0 < total(samples, "lambdad_queue_wait_seconds_sum", function_name=fn) < 30
+        assert total(samples, "lambdad_environments", function_name=fn) == 1  # no cold start
+
+        cloudwatch = boto3_client(server.url, service="cloudwatch")
+        dims = [{"Name": "FunctionName", "Value": fn}]
+        listed = cloudwatch.list_metrics(Namespace="Lambdad", Dimensions=dims)["Metrics"]
+        assert [(m["Namespace"], m["MetricName"]) for m in listed] == [
+            ("Lambdad", "QueueWaitDuration")
+        ]
+        now = datetime.now(UTC)
+        stats = cloudwatch.get_metric_statistics(
+            Namespace="Lambdad", MetricName="QueueWaitDuration", Dimensions=dims,
+            StartTime=now - timedelta(minutes=10), EndTime=now + timedelta(minutes=1),
+            Period=3600, Statistics=["SampleCount", "Maximum"],
+        )  # fmt: skip
+        [point] = stats["Datapoints"]
+        assert point["SampleCount"] == 1 and point["Unit"] == "Milliseconds"
