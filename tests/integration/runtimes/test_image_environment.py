@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes.image_launch import image_environment
 from lambdad.runtimes.spec import ImageLaunch
 from lambdad.sandbox import ProcessBackend, SandboxError
+from lambdad.sandbox.egress import egress_tools, resolv_conf
 from support.envkit import make_spec, request
 from support.image_roots import aws_shaped, busybox_rootfs
 
@@ -91,24 +93,30 @@ RESOLV_HANDLER = """printf '{"resolv":"%s"}' "$(cat /etc/resolv.conf | tr '\\n' 
 """
 
 
-@pytest.mark.parametrize("image_has_one", [True, False])
+@pytest.mark.parametrize(
+    ("image_has_one", "network"), [(True, "none"), (False, "none"), (True, "egress")]
+)
 async def test_an_image_sees_the_resolver_a_zip_function_sees(
-    tmp_path: Path, bwrap_backend: Any, image_has_one: bool
+    tmp_path: Path, bwrap_backend: Any, image_has_one: bool, network: str
 ) -> None:
     host = Path("/etc/resolv.conf")
-    if not host.is_file():
+    if network == "none" and not host.is_file():
         pytest.skip("the host has no /etc/resolv.conf for a sandbox to copy")
+    if network == "egress" and (os.geteuid() != 0 or egress_tools() is None):
+        pytest.skip("egress needs root, slirp4netns, nsenter and iproute2")
     rootfs = busybox_rootfs(tmp_path / "rootfs")
     (rootfs / "var" / "task" / "resolv.sh").write_text(RESOLV_HANDLER)
     if image_has_one:  # what the image's build host left there
         (rootfs / "etc" / "resolv.conf").write_text("nameserver 192.0.2.1\n")
     add_mount_points(rootfs)  # as the image store makes the root
     spec = image_spec(tmp_path, rootfs, ("/var/runtime/bootstrap", "resolv.handler"))
+    spec = dataclasses.replace(spec, network=network)
     env = await ExecutionEnvironment.start(spec, bwrap_backend)
     try:
         assert env.init_error is None, env.init_error.payload
         out = json.loads((await env.invoke(request({}), 30)).payload)
-        # Network mode none, as the zip environment: a copy of the host's resolver.
-        assert out["resolv"] == host.read_text().replace("\n", "|")
+        # As a zip environment's: a copy of the host's resolver, or slirp's in egress.
+        expected = host.read_text() if network == "none" else resolv_conf()
+        assert out["resolv"] == expected.replace("\n", "|")
     finally:
         await env.destroy("test over")
