@@ -18,7 +18,7 @@ import anyio
 import anyio.to_thread
 
 from lambdad.pool.environment import DEFAULT_INIT_TIMEOUT_S, ExecutionEnvironment
-from lambdad.runtimes.channel import ChannelError, Exited, Frame, Log, Parked, write_frame
+from lambdad.runtimes.channel import ChannelError, Exited, Frame, Log, Parked
 from lambdad.runtimes.interpreters import InterpreterCatalog, default_catalog
 from lambdad.runtimes.launch import RUNTIME_API_PORT, misfit
 from lambdad.runtimes.output import OutputSink
@@ -88,7 +88,7 @@ class ParkedEnvironment(ExecutionEnvironment):
         """Make this parked environment `spec`'s and run its Init; returns None then
         (with `init_error` set as `start`'s would be), or why it cannot be `spec`'s,
         having changed nothing (the caller starts one the usual way)."""
-        if self._parked is None or self._sandbox is None or self._stream is None:
+        if self._parked is None or self._sandbox is None or not self._linked():
             return "not a parked environment"
         parked, layout, catalog, runtimes = self._parked
         if not self.is_alive():
@@ -97,7 +97,8 @@ class ParkedEnvironment(ExecutionEnvironment):
         mine = replace(spec, env_id=self.spec.env_id, work_dir=self.spec.work_dir)
         was, self.spec = self.spec, mine
         api = listen = f"127.0.0.1:{RUNTIME_API_PORT}"
-        planned = await self._plan(layout, catalog, runtimes, api, listen, 0)
+        direct = (0, 0) if self._direct is not None else None  # fd numbers: no matter
+        planned = await self._plan(layout, catalog, runtimes, api, listen, 0, direct)
         why = "its runtime cannot be prepared" if planned is None else None
         if planned is not None:
             why = misfit(parked, planned[0], layout)
@@ -121,7 +122,7 @@ class ParkedEnvironment(ExecutionEnvironment):
             await sandbox.resize(spec.memory_mb, max(1.0, spec.memory_mb / MB_PER_VCPU))
             self._sandbox.reset_memory_peak()
             body = json.dumps(plan.env).encode()
-            await write_frame(self._stream, Frame("assign", {"cwd": layout.task}, body))
+            await self._send(Frame("assign", {"cwd": layout.task}, body))
             assigned = time.monotonic()
             self.phases = {"mounts and limits": (assigned - started) * 1000}
             await self._await_init(init_timeout_s)

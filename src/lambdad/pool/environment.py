@@ -25,6 +25,7 @@ import base64
 import binascii
 import json
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -59,11 +60,13 @@ from lambdad.runtimes.channel import (
     read_frame,
     write_frame,
 )
+from lambdad.runtimes.direct import DirectLink
 from lambdad.runtimes.image_launch import plan_image_launch
 from lambdad.runtimes.interpreters import InterpreterCatalog, default_catalog
 from lambdad.runtimes.launch import (
     LaunchPlan,
     SandboxLayout,
+    is_direct,
     plan_launch,
     runtime_bundle,
 )
@@ -118,6 +121,9 @@ class ExecutionEnvironment:
         self._sandbox: Sandbox | None = None
         self._stream: SocketStream | None = None
         self._reader: BufferedByteReceiveStream | None = None
+        self._direct: DirectLink | None = None
+        """The built-in Python runtime's channel to the host (`runtimes.direct`), which
+        then carries init's channel and the runtime's output too; else None."""
         self._logs = bytearray()
         self._output: OutputSink = DiscardOutput()
         self._lock = anyio.Lock()
@@ -185,13 +191,22 @@ class ExecutionEnvironment:
             await self._start_image(backend, spec.image, init_timeout_s)
             return
         host_end, init_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # The built-in Python runtime's own channel and output pipe (`runtimes.direct`).
+        runtime_host, runtime_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        output_r, output_w = os.pipe()
+        direct: DirectLink | None = None
         listener: socket.socket | None = None
         try:
             api, listen, listener = runtime_api(spec, backend)
-            planned = await self._plan(layout, catalog, runtimes, api, listen, init_end.fileno())
+            direct_fds = (runtime_end.fileno(), output_w)
+            planned = await self._plan(
+                layout, catalog, runtimes, api, listen, init_end.fileno(), direct_fds
+            )
             if planned is None:
                 return
             plan, layout, bin_dir = planned
+            if is_direct(plan):
+                direct = DirectLink(runtime_host, host_end, output_r)
             late: tuple[str, ...] = ()
             if park:
                 plan, late = park_plan(plan, layout)
@@ -204,16 +219,32 @@ class ExecutionEnvironment:
                 return
             await anyio.to_thread.run_sync(make_links, bin_dir, plan)
             sandbox_started = time.monotonic()
+            theirs = direct_fds if direct is not None else ()
             self._sandbox = await backend.start(
-                sandbox_spec(spec, plan, init_end, listener, layout.task, late_mounts=late)
+                sandbox_spec(
+                    spec, plan, init_end, listener, layout.task, late_mounts=late, direct_fds=theirs
+                )
             )
         finally:
             # The sandbox holds its own copies now (or never will).
             init_end.close()
+            runtime_end.close()
+            os.close(output_w)
             if listener:
                 listener.close()
-        self._stream = await SocketStream.from_socket(host_end)
-        self._reader = BufferedByteReceiveStream(self._stream)
+            if direct is None:
+                runtime_host.close()
+                os.close(output_r)
+            if self._sandbox is None:
+                if direct is not None:
+                    direct.close()
+                else:
+                    host_end.close()
+        if direct is not None:
+            self._direct = direct
+        else:
+            self._stream = await SocketStream.from_socket(host_end)
+            self._reader = BufferedByteReceiveStream(self._stream)
         runtime_started = time.monotonic()
         self.phases["sandbox"] = (runtime_started - sandbox_started) * 1000
         if not park:
@@ -262,6 +293,7 @@ class ExecutionEnvironment:
         api: str,
         listen: str,
         channel_fd: int,
+        direct_fds: tuple[int, int] | None = None,
     ) -> tuple[LaunchPlan, SandboxLayout, Path] | None:
         """How this environment's runtime starts (and its layout and /var/lang/bin dir);
         None: Init failed already (its runtime could not be prepared)."""
@@ -301,6 +333,7 @@ class ExecutionEnvironment:
             channel_fd=channel_fd,
             runtime_dir=runtime_dir,
             sdk=sdk,
+            direct_fds=direct_fds,
         )
         return plan, layout, bin_dir
 
@@ -376,7 +409,7 @@ class ExecutionEnvironment:
                 self._output = output
             if self.init_error is not None:
                 return self.init_error
-            if self._dead or self._sandbox is None or self._stream is None:
+            if self._dead or self._sandbox is None or not self._linked():
                 error_type, payload = runtime_exit_error(
                     request.request_id, *(self._exit or (None, None)), oom=False
                 )
@@ -400,7 +433,6 @@ class ExecutionEnvironment:
     async def _run(
         self, request: InvokeRequest, timeout_s: float, response: ResponseStream | None
     ) -> InvokeOutcome:
-        assert self._stream is not None
         header = {
             "request_id": request.request_id,
             "deadline_ms": request.deadline_ms,
@@ -414,7 +446,7 @@ class ExecutionEnvironment:
         try:
             with anyio.fail_after(timeout_s):
                 try:
-                    await write_frame(self._stream, Frame("invoke", header, request.payload))
+                    await self._send(Frame("invoke", header, request.payload))
                 except CHANNEL_GONE:
                     pass  # init is gone: reading tells how it ended
                 while True:
@@ -594,6 +626,8 @@ class ExecutionEnvironment:
                 await stream.aclose()
             except OSError:
                 pass
+        if self._direct is not None:
+            self._direct.close()
         if self._sandbox is not None:
             try:
                 await self._sandbox.destroy(reason)
@@ -605,15 +639,35 @@ class ExecutionEnvironment:
     async def _next_frame(self) -> Received | None:
         """The next valid frame from init, or None when the channel closed; raises
         ChannelError for a malformed frame or a fault init reports."""
-        if self._reader is None:
-            return None
         try:
-            frame = await read_frame(self._reader)
+            if self._direct is not None:
+                if self._dead:
+                    return None
+                frame = await self._direct.next_frame()
+                if frame is None:
+                    return None
+            elif self._reader is None:
+                return None
+            else:
+                frame = await read_frame(self._reader)
         except CHANNEL_GONE:
             return None
         if isinstance(frame.message, Fault):
             raise ChannelError(f"init reports a fault: {frame.message.reason!r}")
         return frame
+
+    def _linked(self) -> bool:
+        """Whether the host still holds its channel(s) to the sandbox."""
+        return self._stream is not None or (self._direct is not None and not self._dead)
+
+    async def _send(self, frame: Frame) -> None:
+        """A frame to init, or to a direct-channel runtime (and init: see `DirectLink`)."""
+        if self._direct is not None:
+            await self._direct.send(frame)
+        elif self._stream is not None:
+            await write_frame(self._stream, frame)
+        else:
+            raise anyio.ClosedResourceError
 
     async def _exit_of(self, frame: Received | None) -> tuple[int | None, int | None]:
         """How the runtime ended: from init's "exited" frame, else from the sandbox itself."""

@@ -39,10 +39,12 @@ def sandbox_spec(
     *,
     late_mounts: tuple[str, ...] = (),
     child_root: ChildRoot | None = None,
+    direct_fds: tuple[int, ...] = (),
 ) -> SandboxSpec:
-    """The sandbox a zip or image environment starts in: init gets its channel end
-    and the Runtime API's listening socket (if `runtime_api` bound one)."""
-    pass_fds = (init_end.fileno(),) + ((listener.fileno(),) if listener else ())
+    """The sandbox a zip or image environment starts in: init gets its channel end,
+    the Runtime API's listening socket (if `runtime_api` bound one) and the fds it
+    passes on to a direct-channel runtime (`runtimes.direct`)."""
+    pass_fds = (init_end.fileno(),) + ((listener.fileno(),) if listener else ()) + direct_fds
     return SandboxSpec(
         sandbox_id=spec.env_id,
         argv=plan.init_argv,

@@ -31,6 +31,9 @@ BOOTSTRAP_DIR = Path(__file__).parent / "bootstraps"
 """Host dir of the in-sandbox files (init and built-in runtime bootstraps), seen at /var/runtime."""
 
 RUNTIME_API_PORT = 9001
+RUNTIME_FD_FLAG = "--runtime-fd"
+OUTPUT_FD_FLAG = "--output-fd"
+"""init's options naming the fds of a direct-channel runtime (`runtimes.direct`)."""
 
 
 @dataclass(frozen=True)
@@ -111,13 +114,16 @@ def plan_launch(
     channel_fd: int,
     runtime_dir: Path | None = None,
     sdk: str = "",
+    direct_fds: tuple[int, int] | None = None,
 ) -> LaunchPlan:
     """`opt_dir`/`lang_bin_dir` are host dirs mounted at /opt and /var/lang/bin;
     `api_address` is AWS_LAMBDA_RUNTIME_API as the runtime sees it, `listen` how
     init gets its socket ("127.0.0.1:9001", or "fd:N" for one bound by the host),
     `channel_fd` init's end of the host channel, `runtime_dir` the runtime's
     prepared SDK (see `prepare`), mounted read-only where AWS has it, and `sdk`
-    what it holds (for the INIT_START line)."""
+    what it holds (for the INIT_START line). `direct_fds`: (the runtime's end of its
+    direct channel, the write end of its output pipe), both the host's (see
+    `runtimes.direct`): the built-in Python runtime then talks to the host, not init."""
     init_python = server_python()
     error: tuple[str, str] | None = None
     if layout.host_paths and os.geteuid() == 0:
@@ -142,6 +148,8 @@ def plan_launch(
     mounts_first: list[Mount] = []
     if choice.family == "python" and choice.interpreter:
         private = ("--private-channel",)
+        if direct_fds is not None:
+            private = (RUNTIME_FD_FLAG, str(direct_fds[0]), OUTPUT_FD_FLAG, str(direct_fds[1]))
         python = choice.interpreter
         # Started through its link in /var/lang/bin beside a pyvenv.cfg: Python then
         # takes /var/lang as its prefix, so its site-packages is the runtime's
@@ -382,7 +390,7 @@ def misfit(parked: LaunchPlan, plan: LaunchPlan, layout: SandboxLayout) -> str |
     `plan` starts (None: it can, and nothing the function could tell differs)."""
     if plan.error is not None or parked.error is not None:
         return "its Init fails before it starts"
-    if plan.choice.family != "python" or "--private-channel" not in plan.init_argv:
+    if plan.choice.family != "python" or not speaks_private(plan):
         return f"runtime family {plan.choice.family!r} has no parked start"
     if "AWS_LAMBDA_EXEC_WRAPPER" in plan.env:
         return "an exec wrapper starts the runtime"
@@ -399,9 +407,22 @@ def misfit(parked: LaunchPlan, plan: LaunchPlan, layout: SandboxLayout) -> str |
 
 
 def _after_channel(init_argv: tuple[str, ...]) -> tuple[str, ...]:
-    """init's argv without its host channel's fd number (each environment's own)."""
-    cut = init_argv.index("--channel-fd") if "--channel-fd" in init_argv else -1
-    return init_argv if cut < 0 else init_argv[:cut] + init_argv[cut + 2 :]
+    """init's argv without its channels' fd numbers (each environment's own)."""
+    for flag in ("--channel-fd", RUNTIME_FD_FLAG, OUTPUT_FD_FLAG):
+        cut = init_argv.index(flag) if flag in init_argv else -1
+        if cut >= 0:
+            init_argv = init_argv[:cut] + init_argv[cut + 2 :]
+    return init_argv
+
+
+def speaks_private(plan: LaunchPlan) -> bool:
+    """Whether the plan's runtime speaks the private Runtime API (to init or the host)."""
+    return "--private-channel" in plan.init_argv or is_direct(plan)
+
+
+def is_direct(plan: LaunchPlan) -> bool:
+    """Whether the plan's runtime talks to the host directly (`runtimes.direct`)."""
+    return RUNTIME_FD_FLAG in plan.init_argv
 
 
 def _startup(env: dict[str, str]) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """lambdad's in-sandbox init: the Lambda Runtime API, like AWS's RAPID.
 
 Standalone and stdlib-only: it runs inside the sandbox on the host's Python
-(`python -I -S init.py --listen ADDR --channel-fd N [--private-channel] [--root DIR --cwd DIR]
--- BOOTSTRAP...`) and imports nothing from lambdad.
+(`python -I -S init.py --listen ADDR --channel-fd N [--private-channel | --runtime-fd R
+--output-fd O] [--root DIR --cwd DIR] -- BOOTSTRAP...`) and imports nothing from lambdad.
 
 With --root (a container image's function), the runtime is started chrooted into
 DIR (the image's root the sandbox assembled there), in its working dir --cwd,
@@ -66,6 +66,19 @@ The runtime's frames are checked before init acts on them (sizes before
 reading, then the header's type, fields and their types): the function runs in
 the runtime's process and can write anything on this socket. A frame that
 breaks the protocol is a "fault": its environment is destroyed.
+
+With --runtime-fd R --output-fd O instead (the built-in python runtime, as the
+host starts it), init is out of the warm path: R is the runtime's end of a
+channel whose other end is the host's, O the write end of a pipe the host
+reads. Init passes R on to the runtime (in RUNTIME_FD_ENV, as above), makes O
+the runtime's stdout and stderr, and keeps neither. The host then speaks the
+private Runtime API above with the runtime itself (ready, invoke, result and
+the runtime's output never cross init; see lambdad's `runtimes/direct.py`),
+and init's channel carries only "exited", "fault" and, for a parked runtime,
+the host's "assign" (init moves to the function's working dir; the host hands
+the runtime its own copy). Init still reaps, serves the Runtime API over HTTP
+(its state is not the host's: GET /next waits for ever, a response or error
+gets 400 InvalidRequestID, /init/error 403) and reports the runtime's exit.
 
 Cold start matters here: this file runs on every cold start, before the
 runtime. So it imports only builtins and two small extension modules (no
@@ -373,7 +386,7 @@ class Invocations:
         self.relay = relay
         self.lock = _thread.allocate_lock()
         self.waiters: list = []  # locks of threads blocked in next()
-        self.phase = "init"  # init → running, or init → failed
+        self.phase = "init"  # init → running, or init → failed; "direct": see main_direct
         self.pending: list[tuple[dict, bytes | bytearray, bytes | bytearray | None]] = []
         self.current: str | None = None
         self.stream_limit = DEFAULT_STREAM_LIMIT
@@ -1062,8 +1075,15 @@ def _ignore(status: int, reply: dict) -> None:
 
 
 def read_host(
-    channel: Channel, invocations: Invocations, child: list[int], link: Channel | None = None
+    channel: Channel,
+    invocations: Invocations,
+    child: list[int],
+    link: Channel | None = None,
+    direct: bool = False,
 ) -> None:
+    """The host's frames; `direct`: the host talks to the runtime itself (it gets
+    its own "assign"; init only moves to the function's dir)."""
+    assigned = False
     while True:
         frame = channel.recv_raw()
         if frame is None:
@@ -1071,17 +1091,18 @@ def read_host(
         header, body, raw = frame
         if header.get("type") == "invoke":
             invocations.add(header, body, raw)
-        elif header.get("type") == "assign" and link is not None:
+        elif header.get("type") == "assign" and not assigned and (link or direct):
             # A parked runtime gets its function (once: the host sends one assign,
             # before any invoke, and the runtime reads it before anything else).
-            link, to = None, link
+            assigned = True
             cwd = header.get("cwd")
             if isinstance(cwd, str):
                 try:
                     os.chdir(cwd)  # the function's code is mounted there now
                 except OSError:
                     pass
-            to.send_raw(raw, body)
+            if link is not None:
+                link.send_raw(raw, body)
     # The host is gone: nobody can use this sandbox any more.
     for pid in child:
         try:
@@ -1094,7 +1115,7 @@ def read_host(
 def parse_args(argv: list[str]) -> tuple[str, int, bool, tuple[str, str] | None, list[str]]:
     """--listen ADDR --channel-fd N [--private-channel] [--root DIR --cwd DIR] -- BOOTSTRAP...
     (argparse's forms, without argparse) → (ADDR, N, private channel?, (DIR, cwd) or None,
-    BOOTSTRAP)."""
+    BOOTSTRAP). --runtime-fd/--output-fd are taken too (see `direct_fds`)."""
     split = argv.index("--") if "--" in argv else len(argv)
     opts: dict[str, str] = {}
     private = False
@@ -1104,7 +1125,7 @@ def parse_args(argv: list[str]) -> tuple[str, int, bool, tuple[str, str] | None,
             private = True
             continue
         name, eq, value = arg.partition("=")
-        if name not in ("--listen", "--channel-fd", "--root", "--cwd"):
+        if name not in ("--listen", "--channel-fd", "--root", "--cwd") + DIRECT_FLAGS:
             _usage(f"unrecognized arguments: {arg}")
         if not eq:
             value = next(args, None)  # type: ignore[assignment]
@@ -1122,10 +1143,32 @@ def parse_args(argv: list[str]) -> tuple[str, int, bool, tuple[str, str] | None,
     return opts["--listen"], channel_fd, private, root, argv[split + 1 :]
 
 
+DIRECT_FLAGS = ("--runtime-fd", "--output-fd")
+
+
+def direct_fds(argv: list[str]) -> tuple[int, int] | None:
+    """(R, O) of --runtime-fd R --output-fd O (both or neither; see the module docstring)."""
+    split = argv.index("--") if "--" in argv else len(argv)
+    found: dict[str, int] = {}
+    args = iter(argv[:split])
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if name in DIRECT_FLAGS:
+            value = value if eq else next(args, "")
+            if not value.isdigit():
+                _usage(f"argument {name}: invalid int value: {value!r}")
+            found[name] = int(value)
+    if not found:
+        return None
+    if len(found) < 2:
+        _usage("--runtime-fd and --output-fd go together")
+    return found["--runtime-fd"], found["--output-fd"]
+
+
 def _usage(message: str) -> None:
     sys.stderr.write(
-        "usage: init --listen LISTEN --channel-fd CHANNEL_FD [--private-channel] "
-        "[--root DIR --cwd DIR] -- BOOTSTRAP...\n"
+        "usage: init --listen LISTEN --channel-fd CHANNEL_FD [--private-channel | "
+        "--runtime-fd R --output-fd O] [--root DIR --cwd DIR] -- BOOTSTRAP...\n"
         f"init: error: {message}\n"
     )
     sys.exit(2)
@@ -1252,6 +1295,7 @@ def reap_until(pid: int) -> int:
 
 def main(argv: list[str]) -> int:
     address, channel_fd, private, root, bootstrap = parse_args(argv)
+    direct = direct_fds(argv)
     if not undumpable():
         # An interpreter without _ctypes: the sandbox's seccomp filter (ptrace,
         # pidfd_getfd, process_vm_*) and its read-only /proc still keep init's
@@ -1259,6 +1303,8 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("init: cannot make itself non-dumpable (no _ctypes?)\n")
     listener = listen(address)
     _private((channel_fd, listener.fileno()))
+    if direct is not None:
+        return main_direct(channel_fd, listener, root, bootstrap, direct)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     link, theirs, env = None, None, None
@@ -1267,18 +1313,9 @@ def main(argv: list[str]) -> int:
         os.set_inheritable(theirs.fileno(), True)
         env = {**os.environ, RUNTIME_FD_ENV: str(theirs.fileno())}
     try:
-        if root is None:
-            pid = spawn(bootstrap, out_w, err_w, env)
-        else:
-            pid = spawn_in_root(bootstrap, out_w, err_w, env, root)
-    except OSError as exc:
-        channel = Channel(_socket.socket(fileno=channel_fd))
-        reason = exc.strerror or str(exc)
-        message = f"Error: fork/exec {bootstrap[0] if bootstrap else ''}: {reason.lower()}"
-        err = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}
-        Invocations(channel).init_failed("Runtime.InvalidEntrypoint", dumps(err, compact=False))
-        channel.send("exited", {"returncode": 127, "signal": None})
-        return 0
+        pid = start_runtime(bootstrap, out_w, err_w, env, root, channel_fd)
+        if pid is None:
+            return 0
     finally:
         os.close(out_w)
         os.close(err_w)
@@ -1308,8 +1345,64 @@ def main(argv: list[str]) -> int:
     # keep the pipes open, so don't wait for EOF forever.
     relay.join(timeout=0.2)
     relay.drain()
+    report_exit(channel, returncode)
+    return 0
+
+
+def start_runtime(
+    bootstrap: list[str],
+    stdout: int,
+    stderr: int,
+    env: dict | None,
+    root: tuple[str, str] | None,
+    channel_fd: int,
+) -> int | None:
+    """The runtime's pid; None if it could not start (reported to the host as an
+    Init error and an exit with 127, as Lambda reports it)."""
+    try:
+        if root is None:
+            return spawn(bootstrap, stdout, stderr, env)
+        return spawn_in_root(bootstrap, stdout, stderr, env, root)
+    except OSError as exc:
+        channel = Channel(_socket.socket(fileno=channel_fd))
+        reason = exc.strerror or str(exc)
+        message = f"Error: fork/exec {bootstrap[0] if bootstrap else ''}: {reason.lower()}"
+        err = {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message}
+        Invocations(channel).init_failed("Runtime.InvalidEntrypoint", dumps(err, compact=False))
+        channel.send("exited", {"returncode": 127, "signal": None})
+        return None
+
+
+def report_exit(channel: Channel, returncode: int) -> None:
     sig = -returncode if returncode < 0 else None
     channel.send("exited", {"returncode": None if sig else returncode, "signal": sig})
+
+
+def main_direct(
+    channel_fd: int,
+    listener: _socket.socket,
+    root: tuple[str, str] | None,
+    bootstrap: list[str],
+    fds: tuple[int, int],
+) -> int:
+    """`main` for a runtime that talks to the host itself (--runtime-fd/--output-fd):
+    init starts it, reaps, serves HTTP and reports its exit, and nothing more."""
+    runtime_fd, output_fd = fds
+    os.set_inheritable(runtime_fd, True)  # after _private(): this one is passed on
+    env = {**os.environ, RUNTIME_FD_ENV: str(runtime_fd)}
+    try:
+        pid = start_runtime(bootstrap, output_fd, output_fd, env, root, channel_fd)
+        if pid is None:
+            return 0
+    finally:
+        os.close(runtime_fd)  # the runtime's and the host's alone: their EOFs stay theirs
+        os.close(output_fd)
+    channel = Channel(_socket.socket(fileno=channel_fd))
+    invocations = Invocations(channel)
+    invocations.phase = "direct"  # the host has the runtime's state, not this HTTP API
+    _thread.start_new_thread(read_host, (channel, invocations, [pid], None, True))
+    _thread.start_new_thread(serve, (listener, invocations))
+    report_exit(channel, os.waitstatus_to_exitcode(reap_until(pid)))
     return 0
 
 
