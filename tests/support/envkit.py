@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.to_thread
@@ -71,6 +71,29 @@ class SubprocessSandbox:
             pass
         await anyio.to_thread.run_sync(self.proc.wait)
         shutil.rmtree(self.spec.work_dir, ignore_errors=True)
+
+
+class FakeSandbox(SubprocessSandbox):
+    """A sandbox with no process: always running until destroyed."""
+
+    def __init__(self) -> None:
+        super().__init__(cast(SandboxSpec, None), cast("subprocess.Popen[bytes]", None))
+        self.destroyed: str | None = None
+
+    def exit_status(self) -> ExitStatus | None:
+        return None
+
+    async def freeze(self) -> None:
+        pass
+
+    async def thaw(self) -> None:
+        pass
+
+    async def destroy(self, reason: str) -> None:
+        self.destroyed = reason
+
+    async def wait(self) -> ExitStatus:
+        return ExitStatus(returncode=None, signal=9)  # as if init had been killed
 
 
 class SubprocessBackend:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -25,33 +24,9 @@ from lambdad.pool import environment
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import InvokeOutcome
 from lambdad.runtimes.channel import MAX_LOG_CHUNK, MAX_RESPONSE, MAX_STREAM_CHUNK
-from lambdad.sandbox.base import ExitStatus, SandboxSpec
-from support.envkit import SubprocessSandbox, make_spec, request
+from support.envkit import FakeSandbox, make_spec, request
 
 pytestmark = pytest.mark.anyio
-
-
-class FakeSandbox(SubprocessSandbox):
-    """A sandbox with no process: always running until destroyed."""
-
-    def __init__(self) -> None:
-        super().__init__(cast(SandboxSpec, None), cast("subprocess.Popen[bytes]", None))
-        self.destroyed: str | None = None
-
-    def exit_status(self) -> ExitStatus | None:
-        return None
-
-    async def freeze(self) -> None:
-        pass
-
-    async def thaw(self) -> None:
-        pass
-
-    async def destroy(self, reason: str) -> None:
-        self.destroyed = reason
-
-    async def wait(self) -> ExitStatus:
-        return ExitStatus(returncode=None, signal=9)  # as if init had been killed
 
 
 class Wired:

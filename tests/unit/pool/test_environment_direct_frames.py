@@ -1,0 +1,286 @@
+"""The host's side of the built-in runtime's direct channel (`runtimes/direct.py`).
+
+Beside `test_environment_frames.py` (init's frames): here the test plays the
+runtime (its end of the channel and the write end of its output pipe) and init
+(its end of init's channel). Whatever the runtime sends is checked as init
+checked it: a malformed, oversized or out-of-order frame poisons that one
+environment (destroyed; the caller gets `Runtime.Unknown`), and the output the
+runtime wrote before its result reaches the log before the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdad.pool.environment import ExecutionEnvironment
+from lambdad.runtimes.channel import MAX_RESPONSE
+from lambdad.runtimes.direct import MAX_RUNTIME_BODY, MAX_RUNTIME_HEADER, DirectLink
+from support.envkit import FakeSandbox, make_spec, request
+
+pytestmark = pytest.mark.anyio
+
+
+def frame(header: dict[str, Any] | bytes, body: bytes = b"", body_len: int = -1) -> bytes:
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    size = len(body) if body_len < 0 else body_len
+    return len(raw).to_bytes(4, "big") + size.to_bytes(4, "big") + raw + body
+
+
+class Wired:
+    """An environment whose runtime, output pipe and init are the test's."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.env = ExecutionEnvironment(make_spec(tmp_path, {"app.py": ""}), "fake")
+        runtime_host, self.runtime = socket.socketpair()
+        init_host, self.init = socket.socketpair()
+        output_r, self.output = os.pipe()
+        self.sandbox = FakeSandbox()
+        self.env._sandbox = self.sandbox
+        self.env._direct = DirectLink(runtime_host, init_host, output_r)
+
+    def from_runtime(self, header: dict[str, Any] | bytes, body: bytes = b"", **kw: Any) -> None:
+        self.runtime.sendall(frame(header, body, **kw))
+
+    def from_init(self, header: dict[str, Any]) -> None:
+        self.init.sendall(frame(header))
+
+    def write(self, data: bytes) -> None:
+        os.write(self.output, data)
+
+    def received(self) -> bytes:
+        """What the host sent the runtime so far."""
+        self.runtime.setblocking(False)
+        try:
+            return self.runtime.recv(1 << 20)
+        except BlockingIOError:
+            return b""
+        finally:
+            self.runtime.setblocking(True)
+
+    def close(self) -> None:
+        self.runtime.close()
+        self.init.close()
+        os.close(self.output)
+
+
+@pytest.fixture
+async def wired(tmp_path: Path) -> AsyncIterator[Wired]:
+    wired = Wired(tmp_path)
+    yield wired
+    await wired.env.destroy("test over")
+    wired.close()
+
+
+async def ready(wired: Wired) -> None:
+    wired.from_runtime({"type": "next"})
+    await wired.env._await_init(5.0)
+    assert wired.env.init_error is None
+
+
+def response(rid: str) -> dict[str, Any]:
+    return {"type": "response", "request_id": rid}
+
+
+HOSTILE: dict[str, Any] = {
+    "another request's response": lambda rid: (response("someone-else"), b"{}"),
+    "an error for another request": lambda rid: (
+        {"type": "error", "request_id": "someone-else", "error_type": "E"},
+        b"{}",
+    ),
+    "an unknown type": lambda rid: ({"type": "explode"}, b""),
+    "no type": lambda rid: ({"request_id": rid}, b""),
+    "an extra field": lambda rid: ({**response(rid), "x": 1}, b"{}"),
+    "request_id a number": lambda rid: ({"type": "response", "request_id": 7}, b"{}"),
+    "request_id empty": lambda rid: (response(""), b"{}"),
+    "request_id too long": lambda rid: (response("r" * 129), b"{}"),
+    "error_type a list": lambda rid: (
+        {"type": "error", "request_id": rid, "error_type": [1]},
+        b"{}",
+    ),
+    "not json": lambda rid: (b"{nope", b""),
+    "a bare list": lambda rid: (b"[1, 2]", b""),
+    "nested too deeply": lambda rid: (b"[" * 100_000, b""),
+}
+
+
+@pytest.mark.parametrize("make", list(HOSTILE.values()), ids=list(HOSTILE))
+async def test_a_hostile_frame_from_the_runtime_poisons_the_environment(
+    wired: Wired, make: Any
+) -> None:
+    await ready(wired)
+    invocation = request()
+    header, body = make(invocation.request_id)
+    wired.write(b"some output\n")
+    wired.from_runtime(header, body)
+
+    outcome = await wired.env.invoke(invocation, timeout_s=5)
+
+    assert outcome.error_type == "Runtime.Unknown"
+    assert outcome.function_error == "Unhandled" and not outcome.reusable
+    assert invocation.request_id in json.loads(outcome.payload)["errorMessage"]
+    assert wired.sandbox.destroyed is not None and not wired.env.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("header", "body_len"),
+    [
+        (b"x" * (MAX_RUNTIME_HEADER + 1), 0),
+        ({"type": "next"}, MAX_RUNTIME_BODY + 1),
+        ({"type": "response", "request_id": "r"}, 1 << 31),
+    ],
+    ids=["header", "body past 64 MB", "2 GB"],
+)
+async def test_sizes_past_the_limits_are_refused_before_anything_is_read(
+    wired: Wired, header: dict[str, Any] | bytes, body_len: int
+) -> None:
+    await ready(wired)
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    # Only the prefix: what it announces never comes, and must not be awaited.
+    wired.runtime.sendall(len(raw).to_bytes(4, "big") + body_len.to_bytes(4, "big"))
+    outcome = await wired.env.invoke(request(), timeout_s=5)
+    assert outcome.error_type == "Runtime.Unknown" and not outcome.reusable
+
+
+async def test_a_second_answer_poisons(wired: Wired) -> None:
+    await ready(wired)
+    first = request()
+    wired.from_runtime(response(first.request_id), b'"one"')
+    outcome = await wired.env.invoke(first, timeout_s=5)
+    assert outcome.payload == b'"one"' and outcome.reusable
+    wired.from_runtime(response(first.request_id), b'"again"')  # one answer per invoke
+    outcome = await wired.env.invoke(request(), timeout_s=5)
+    assert outcome.error_type == "Runtime.Unknown" and not outcome.reusable
+
+
+async def test_an_answer_during_init_fails_init(wired: Wired) -> None:
+    wired.from_runtime(response("r1"), b"{}")
+    await wired.env._await_init(5.0)
+    assert wired.env.init_error is not None
+    assert wired.env.init_error.error_type == "Runtime.Unknown"
+    assert wired.sandbox.destroyed is not None
+
+
+async def test_output_before_the_result_is_in_its_log(wired: Wired) -> None:
+    wired.write(b"init output\n")
+    await ready(wired)
+    assert wired.env.init_logs == b"init output\n"
+    invocation = request()
+    wired.write(b"line one\n")
+    wired.write(b"line two\n")
+    wired.from_runtime(response(invocation.request_id), b'{"ok": 1}')
+    wired.from_runtime({"type": "next"})
+    outcome = await wired.env.invoke(invocation, timeout_s=5)
+    assert outcome.payload == b'{"ok": 1}' and outcome.reusable
+    assert outcome.logs == b"line one\nline two\n"
+    sent = wired.received()
+    assert json.loads(sent[8 : 8 + int.from_bytes(sent[:4], "big")])["type"] == "invoke"
+
+
+async def test_output_past_the_pipe_buffer_does_not_block_the_invocation(
+    wired: Wired,
+) -> None:
+    """A runtime writing more than the pipe holds before its result: the host reads the
+    pipe while it waits, so neither side blocks for good."""
+    await ready(wired)
+    invocation = request()
+    total = 1 << 20
+
+    def runtime() -> None:
+        os.write(wired.output, b"x" * total)  # blocks until the host has read it
+        wired.from_runtime(response(invocation.request_id), b"{}")
+
+    writer = threading.Thread(target=runtime)
+    writer.start()
+    try:
+        outcome = await wired.env.invoke(invocation, timeout_s=30)
+    finally:
+        writer.join(timeout=30)
+    assert outcome.reusable and outcome.payload == b"{}"
+
+
+async def test_the_error_type_comes_from_the_error_json_first(wired: Wired) -> None:
+    await ready(wired)
+    invocation = request()
+    header = {"type": "error", "request_id": invocation.request_id, "error_type": "Header"}
+    wired.from_runtime(header, b'{"errorType": "ValueError", "errorMessage": "x"}')
+    outcome = await wired.env.invoke(invocation, timeout_s=5)
+    assert (outcome.function_error, outcome.error_type) == ("Unhandled", "ValueError")
+    assert outcome.reusable
+
+
+async def test_a_response_past_the_limit_is_read_past_and_refused(wired: Wired) -> None:
+    await ready(wired)
+    invocation = request()
+    size = MAX_RESPONSE + 1
+
+    def runtime() -> None:
+        wired.from_runtime(response(invocation.request_id), b"x" * size)
+
+    writer = threading.Thread(target=runtime)
+    writer.start()
+    try:
+        outcome = await wired.env.invoke(invocation, timeout_s=30)
+    finally:
+        writer.join(timeout=30)
+    assert outcome.error_type == "Function.ResponseSizeTooLarge" and outcome.reusable
+    assert f"({size} bytes)" in json.loads(outcome.payload)["errorMessage"]
+
+
+async def test_an_init_error_is_acknowledged(wired: Wired) -> None:
+    error = b'{"errorType": "Runtime.ImportModuleError", "errorMessage": "no"}'
+    wired.write(b"Traceback\n")
+    wired.from_runtime({"type": "init_error", "error_type": "Runtime.ImportModuleError"}, error)
+    await wired.env._await_init(5.0)
+    assert wired.env.init_error is not None
+    assert wired.env.init_error.error_type == "Runtime.ImportModuleError"
+    assert wired.env.init_error.payload == error
+    assert wired.env.init_logs == b"Traceback\n"
+    assert b'"type":"ack"' in wired.received()  # the runtime waits for it before it exits
+
+
+async def test_what_the_runtime_sent_before_it_exited_goes_first(wired: Wired) -> None:
+    await ready(wired)
+    invocation = request()
+    wired.write(b"last words\n")
+    wired.from_init({"type": "exited", "returncode": 0})
+    wired.from_runtime(response(invocation.request_id), b'"done"')
+    wired.runtime.close()
+    outcome = await wired.env.invoke(invocation, timeout_s=5)
+    assert outcome.payload == b'"done"' and outcome.logs == b"last words\n"
+    outcome = await wired.env.invoke(request(), timeout_s=5)
+    assert outcome.error_type == "Runtime.ExitError" and not outcome.reusable
+
+
+async def test_a_runtime_that_exits_mid_invocation(wired: Wired) -> None:
+    await ready(wired)
+    invocation = request()
+    wired.write(b"bye\n")
+    wired.runtime.close()
+    wired.from_init({"type": "exited", "returncode": 3})
+    outcome = await wired.env.invoke(invocation, timeout_s=5)
+    assert outcome.error_type == "Runtime.ExitError" and not outcome.reusable
+    assert "exit status 3" in json.loads(outcome.payload)["errorMessage"]
+    assert outcome.logs == b"bye\n"
+
+
+async def test_init_gone_fails_the_invocation_not_the_server(wired: Wired) -> None:
+    await ready(wired)
+    wired.init.close()
+    outcome = await wired.env.invoke(request(), timeout_s=5)
+    assert outcome.function_error == "Unhandled" and not outcome.reusable
+    assert wired.sandbox.destroyed is not None
+
+
+async def test_a_fault_init_reports_poisons(wired: Wired) -> None:
+    await ready(wired)
+    wired.from_init({"type": "fault", "reason": "broke"})
+    outcome = await wired.env.invoke(request(), timeout_s=5)
+    assert outcome.error_type == "Runtime.Unknown" and not outcome.reusable
