@@ -20,7 +20,8 @@ looks at it, and anything else raises `ChannelError`. The caller poisons that
 one environment; nothing a sandbox sends can break the server.
 
 `bootstraps/init.py` holds the same codec in its own standalone copy; the unit
-tests run both against each other.
+tests run both against each other. The built-in Python runtime's frames come to
+the host directly (`runtimes/direct.py` turns them into these shapes).
 """
 
 from __future__ import annotations

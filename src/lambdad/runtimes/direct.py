@@ -20,7 +20,9 @@ runtime the host now talks to the runtime itself:
 ready, result, init_error, log, parked, exited, ...), so the environment reads
 one stream of frames either way. The runtime's frames get the checks init gave
 them: sizes before anything is read, the header's type, fields and their types,
-and a response or error only for the current invocation, once. A frame that
+a response or error only for the current invocation, once, and one ask for
+the next event at a time (the runtime's frames now cost the server's CPU, not
+the function's: a flood of them is a fault). A frame that
 breaks this raises `ChannelError` (that environment is destroyed), never more.
 
 Reads are paced by the caller (one chunk of output per `next_frame`), so a runtime
@@ -159,6 +161,7 @@ class DirectLink:
         self._skip = 0  # bytes left of a body past MAX_RESPONSE, read past
         self._phase = "init"  # → running (first "next"), or → failed (init error)
         self._current: str | None = None
+        self._asks = 0  # "next"s not yet answered by an invoke (-1: it came first)
         self._held: Received | None = None  # goes out once the output before it has
         self._drained = 0
         self._exited: Received | None = None
@@ -341,6 +344,9 @@ class DirectLink:
         """What init did with the runtime's frame (`serve_private`); `size` > len(body):
         a body past MAX_RESPONSE, read past."""
         if isinstance(message, Next):
+            self._asks += 1
+            if self._asks > 1:  # its asks cost the server's CPU, not its own: one at a time
+                raise ChannelError("the runtime asked for its next event twice")
             if self._phase != "init":
                 return _CONSUMED  # it asks after each answer: the next invoke is its reply
             self._phase = "running"
@@ -378,6 +384,7 @@ class DirectLink:
         data = encode_frame(frame)
         if frame.type == "invoke":
             self._current = frame.header["request_id"]
+            self._asks -= 1
             await self._sendall(self._runtime, data)
         elif frame.type == "assign":
             await self._sendall(self._init, data)

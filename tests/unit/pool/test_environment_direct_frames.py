@@ -160,6 +160,14 @@ async def test_a_second_answer_poisons(wired: Wired) -> None:
     assert outcome.error_type == "Runtime.Unknown" and not outcome.reusable
 
 
+async def test_asking_twice_poisons(wired: Wired) -> None:
+    await ready(wired)
+    wired.from_runtime({"type": "next"})  # the invoke answers the first ask; not this one
+    wired.from_runtime({"type": "next"})
+    outcome = await wired.env.invoke(request(), timeout_s=5)
+    assert outcome.error_type == "Runtime.Unknown" and not outcome.reusable
+
+
 async def test_an_answer_during_init_fails_init(wired: Wired) -> None:
     wired.from_runtime(response("r1"), b"{}")
     await wired.env._await_init(5.0)

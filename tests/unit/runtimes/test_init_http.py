@@ -344,3 +344,14 @@ def test_a_broken_stream_is_truncated(server: tuple[FakeHost, int], rest: bytes)
     header, _ = host.wait_for("stream_end")[0]
     assert header["truncated"] is True and header["error_type"] is None
     sock.close()
+
+
+def test_direct_fds(init: ModuleType) -> None:
+    argv = ["--listen", "fd:3", "--channel-fd", "7", "--runtime-fd", "8", "--output-fd=9", "--"]
+    assert init.direct_fds([*argv, "python", "--runtime-fd", "1"]) == (8, 9)
+    assert init.parse_args([*argv, "a"]) == ("fd:3", 7, False, None, ["a"])
+    assert init.direct_fds(["--listen", "x", "--channel-fd", "7", "--", "a"]) is None
+    with pytest.raises(SystemExit):
+        init.direct_fds(["--runtime-fd", "8", "--", "a"])  # both or neither
+    with pytest.raises(SystemExit):
+        init.direct_fds(["--runtime-fd", "x", "--output-fd", "9"])

@@ -9,10 +9,10 @@ It runs on every cold start before the function's own code, so it imports
 what every invocation needs and nothing more: `json`, and a small HTTP/1.1
 client on a raw socket (`http.client` pulls in `email`, `ssl`... ~30 ms).
 
-When lambdad's init started it, it talks to init over a private channel
-instead of HTTP (`PrivateClient`: the same calls as frames on a socketpair,
-whose fd init names in `_LAMBDAD_RUNTIME_FD`); anywhere else, over the Runtime
-API at AWS_LAMBDA_RUNTIME_API.
+When lambdad's init started it, it talks over a private channel instead of
+HTTP (`PrivateClient`: the same calls as frames on a socketpair, whose fd init
+names in `_LAMBDAD_RUNTIME_FD`; its other end is the host's, or init's); anywhere
+else, over the Runtime API at AWS_LAMBDA_RUNTIME_API.
 `logging` is set up the moment the function imports it (an import hook), so a
 function that never logs never pays for it; `traceback`, `base64` and
 `decimal` are imported on the paths that need them.
@@ -249,13 +249,14 @@ class RuntimeClient:
 
 
 class PrivateClient:
-    """The Runtime API's calls as frames on init's private channel (a socketpair fd).
+    """The Runtime API's calls as frames on the private channel (a socketpair fd whose
+    other end is the host's or init's: the frames are the same).
 
     Frames: u32 header length | u32 body length | JSON header (has "type") | raw
     body. We send "next", "response" {request_id}, "error" {request_id,
-    error_type}, "init_error" {error_type}; init sends the invoke frame it got
-    from the host ({request_id, deadline_ms, invoked_function_arn, trace_id,
-    client_context, cognito_identity} + event), and "ack" for an init error.
+    error_type}, "init_error" {error_type}; we get the host's invoke frame
+    ({request_id, deadline_ms, invoked_function_arn, trace_id, client_context,
+    cognito_identity} + event), and "ack" for an init error.
     Posts get no reply (the HTTP client ignores their status too).
     """
 
