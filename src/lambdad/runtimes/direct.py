@@ -167,6 +167,7 @@ class DirectLink:
         self._exited: Received | None = None
         self._exit_by = 0.0
         self._closed = False
+        self._waiting: tuple[list[int], asyncio.Future[None]] | None = None
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -174,6 +175,8 @@ class DirectLink:
         """The next frame, as init's channel would have carried it; None once init's
         channel closed. Raises ChannelError for a frame that breaks the protocol."""
         while True:
+            if self._closed:  # destroyed meanwhile: its fd numbers may be another's now
+                return None
             frame = self._step()
             if frame is not None:
                 return frame
@@ -229,6 +232,7 @@ class DirectLink:
         fds = [fd for fd in self._fds if fd in self._open]
         for fd in fds:
             loop.add_reader(fd, wake, fd)
+        self._waiting = (fds, woken)
         try:
             if self._exited is None:
                 await woken
@@ -236,8 +240,17 @@ class DirectLink:
                 with anyio.move_on_after(max(0.0, self._exit_by - time.monotonic())):
                     await woken
         finally:
+            self._unwatch()
+
+    def _unwatch(self) -> None:
+        """Stop `_wait`'s readiness callbacks (once), and wake it."""
+        if self._waiting is not None:
+            (fds, woken), self._waiting = self._waiting, None
+            loop = woken.get_loop()
             for fd in fds:
                 loop.remove_reader(fd)
+            if not woken.done():
+                woken.set_result(None)
 
     def _recv(self, sock: socket.socket, buf: bytearray) -> bool:
         """Append what `sock` has to `buf`; False when it has nothing (or closed)."""
@@ -408,9 +421,12 @@ class DirectLink:
             pass
 
     def close(self) -> None:
+        """Close the link; a `next_frame` waiting (another task's) returns None."""
         if self._closed:
             return
         self._closed = True
+        if self._waiting is not None:  # before the fds close: their numbers get reused
+            self._unwatch()
         self._runtime.close()
         self._init.close()
         os.close(self._output)

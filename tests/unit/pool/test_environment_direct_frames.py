@@ -18,12 +18,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes.channel import MAX_RESPONSE
 from lambdad.runtimes.direct import MAX_RUNTIME_BODY, MAX_RUNTIME_HEADER, DirectLink
 from support.envkit import FakeSandbox, make_spec, request
+from support.waiting import wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -292,3 +294,22 @@ async def test_a_fault_init_reports_poisons(wired: Wired) -> None:
     wired.from_init({"type": "fault", "reason": "broke"})
     outcome = await wired.env.invoke(request(), timeout_s=5)
     assert outcome.error_type == "Runtime.Unknown" and not outcome.reusable
+
+
+async def test_a_destroy_while_an_invocation_waits(wired: Wired) -> None:
+    """Destroyed from elsewhere mid-invocation: the waiting invoke ends (the link stops
+    watching its fds before they close) with a runtime error, not an exception."""
+    await ready(wired)
+    outcomes: list[Any] = []
+    async with anyio.create_task_group() as tasks:
+
+        async def run() -> None:
+            outcomes.append(await wired.env.invoke(request(), timeout_s=30))
+
+        tasks.start_soon(run)
+        link = wired.env._direct
+        assert link is not None
+        await wait_until_async(lambda: link._waiting is not None, "the invocation to wait")
+        await wired.env.destroy("deleted")
+    assert outcomes[0].function_error == "Unhandled" and not outcomes[0].reusable
+    assert outcomes[0].error_type != "Sandbox.Timedout"  # woken by the destroy, not later
