@@ -1,7 +1,7 @@
-"""A function that forges frames on its runtime's private channel to the init.
+"""A function that forges frames on its runtime's private channel (to the host).
 
-The built-in python runtime talks to the in-sandbox init over a socket in the
-function's own process, so a function can find it and write anything on it.
+The built-in python runtime talks to the host over a socket in the function's
+own process, so a function can find it and write anything on it.
 Whatever it writes may break only its own environment: that one is destroyed
 (never reused), its caller gets a `Runtime.` error with `Unhandled`, and the
 server keeps serving.

@@ -20,9 +20,11 @@ runtime the host now talks to the runtime itself:
 ready, result, init_error, log, parked, exited, ...), so the environment reads
 one stream of frames either way. The runtime's frames get the checks init gave
 them: sizes before anything is read, the header's type, fields and their types,
-a response or error only for the current invocation, once, and one ask for
-the next event at a time (the runtime's frames now cost the server's CPU, not
-the function's: a flood of them is a fault). A frame that
+and a response or error only for the current invocation, once. As init did,
+an answer for no current invocation (a second one, a stale one) and an ask
+beyond the one outstanding are ignored, but only a few per invocation: those
+frames now cost the server's CPU, not the function's, so a flood of them is a
+fault. A frame that
 breaks this raises `ChannelError` (that environment is destroyed), never more.
 
 Reads are paced by the caller (one chunk of output per `next_frame`), so a runtime
@@ -77,6 +79,9 @@ EXIT_GRACE_S = 0.2
 """After the runtime's exit, how long what it sent before it may still come (a
 process it forked can keep its end of the channel open)."""
 RECV = 1 << 18
+STRAY_LIMIT = 16
+"""Stray frames (an answer for no current invocation, an ask beyond the one
+outstanding) ignored per invocation, as init ignored them; the next is a fault."""
 
 RequestId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REQUEST_ID)]
 
@@ -162,6 +167,7 @@ class DirectLink:
         self._phase = "init"  # → running (first "next"), or → failed (init error)
         self._current: str | None = None
         self._asks = 0  # "next"s not yet answered by an invoke (-1: it came first)
+        self._strays = 0  # since the last invoke
         self._held: Received | None = None  # goes out once the output before it has
         self._drained = 0
         self._exited: Received | None = None
@@ -358,18 +364,16 @@ class DirectLink:
         a body past MAX_RESPONSE, read past."""
         if isinstance(message, Next):
             self._asks += 1
-            if self._asks > 1:  # its asks cost the server's CPU, not its own: one at a time
-                raise ChannelError("the runtime asked for its next event twice")
+            if self._asks > 1:
+                self._asks = 1
+                return self._stray("asks for its next event again and again")
             if self._phase != "init":
                 return _CONSUMED  # it asks after each answer: the next invoke is its reply
             self._phase = "running"
             return Received(Ready())
         if isinstance(message, Response | Error):
-            if message.request_id != self._current:
-                raise ChannelError(
-                    f"the runtime answered {message.request_id[:64]!r}, not the current "
-                    "invocation (or answered twice)"
-                )
+            if message.request_id != self._current:  # init answered 400 or 403 to nobody
+                return self._stray("answers invocations that are not the current one")
             self._current = None
             if size > MAX_RESPONSE:  # error payloads too: the host takes nothing larger
                 too_large, payload = size_error(size, MAX_RESPONSE)
@@ -389,6 +393,12 @@ class DirectLink:
         assert isinstance(message, RuntimeParked)
         return Received(Parked())
 
+    def _stray(self, what: str) -> Received:
+        self._strays += 1
+        if self._strays > STRAY_LIMIT:
+            raise ChannelError(f"the runtime {what}")
+        return _CONSUMED
+
     # ---- writing ---------------------------------------------------------------------------
 
     async def send(self, frame: Frame) -> None:
@@ -398,6 +408,7 @@ class DirectLink:
         if frame.type == "invoke":
             self._current = frame.header["request_id"]
             self._asks -= 1
+            self._strays = 0
             await self._sendall(self._runtime, data)
         elif frame.type == "assign":
             await self._sendall(self._init, data)
