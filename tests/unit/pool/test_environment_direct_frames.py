@@ -14,7 +14,7 @@ import json
 import os
 import socket
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import anyio
 import pytest
 
 from lambdad.pool.environment import ExecutionEnvironment
+from lambdad.runtimes import InvokeOutcome, InvokeRequest
 from lambdad.runtimes.channel import MAX_RESPONSE
 from lambdad.runtimes.direct import (
     MAX_RUNTIME_BODY,
@@ -30,7 +31,7 @@ from lambdad.runtimes.direct import (
     DirectLink,
 )
 from support.envkit import FakeSandbox, make_spec, request
-from support.waiting import wait_until_async
+from support.waiting import join_thread, wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -90,6 +91,18 @@ async def ready(wired: Wired) -> None:
     wired.from_runtime({"type": "next"})
     await wired.env._await_init(5.0)
     assert wired.env.init_error is None
+
+
+async def invoke_beside(
+    wired: Wired, invocation: InvokeRequest, runtime: Callable[[], None]
+) -> InvokeOutcome:
+    """Invoke while `runtime` (blocking writes, more than the kernel buffers) runs."""
+    writer = threading.Thread(target=runtime)
+    writer.start()
+    try:
+        return await wired.env.invoke(invocation, timeout_s=30)
+    finally:
+        join_thread(writer, "the runtime's writes")
 
 
 def response(rid: str) -> dict[str, Any]:
@@ -216,12 +229,7 @@ async def test_output_past_the_pipe_buffer_does_not_block_the_invocation(
         os.write(wired.output, b"x" * total)  # blocks until the host has read it
         wired.from_runtime(response(invocation.request_id), b"{}")
 
-    writer = threading.Thread(target=runtime)
-    writer.start()
-    try:
-        outcome = await wired.env.invoke(invocation, timeout_s=30)
-    finally:
-        writer.join(timeout=30)
+    outcome = await invoke_beside(wired, invocation, runtime)
     assert outcome.reusable and outcome.payload == b"{}"
 
 
@@ -243,12 +251,7 @@ async def test_a_response_past_the_limit_is_read_past_and_refused(wired: Wired) 
     def runtime() -> None:
         wired.from_runtime(response(invocation.request_id), b"x" * size)
 
-    writer = threading.Thread(target=runtime)
-    writer.start()
-    try:
-        outcome = await wired.env.invoke(invocation, timeout_s=30)
-    finally:
-        writer.join(timeout=30)
+    outcome = await invoke_beside(wired, invocation, runtime)
     assert outcome.error_type == "Function.ResponseSizeTooLarge" and outcome.reusable
     assert f"({size} bytes)" in json.loads(outcome.payload)["errorMessage"]
 
