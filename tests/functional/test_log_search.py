@@ -4,12 +4,20 @@ DeleteLogGroup) takes their words out of the index with them."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+import json
+import random
+from collections.abc import Sequence
+from typing import Any
 
-from lambdad.store import LogStore, NewChunk
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from lambdad.store import LogStore, NewChunk, log_queries
 from lambdad.store.log_index import Words
 from lambdad.store.log_queries import EventQuery, LogQueries
 from lambdad.store.logs import DAY_MS
+from lambdad.store.schema import log_chunks
 from lambdad.telemetry.filter_pattern import parse
 
 G, H = "/aws/lambda/g", "/aws/lambda/h"
@@ -100,3 +108,124 @@ def test_a_search_finds_its_words_lines_with_their_ids_and_times(engine: sa.Engi
     assert [event.message for event in page.events] == [lines[n] for n in range(507, 1000, 100)]
     assert [event.timestamp_ms for event in page.events] == [1002, 1002, 1002, 1003, 1003]
     assert [event.id % (1 << 16) for event in page.events] == list(range(507, 1000, 100))
+
+
+JSON_PATTERNS = [
+    '{ $.level = "ERROR" }',
+    '{ $.level != "ERROR" }',
+    "{ $.latency > 50 }",
+    "{ $.latency = 25 }",
+    "{ $.latency <= 1 || $.latency >= 98 }",
+    '{ $.level = "ERROR" && $.latency > 50 }',
+    '{ ($.level = "ERROR" || $.level = "WARN") && $.latency >= 90 }',
+    '{ $.path = "/api/items/1*" }',
+    '{ $.path != "/api/*" }',
+    "{ $.level = %ERR|WAR% }",
+    '{ $.msg = "disk full" }',
+    "{ $.user IS NULL }",
+    "{ $.ok IS TRUE }",
+    "{ $.ok IS FALSE }",
+    "{ $.user EXISTS }",
+    "{ $.user NOT EXISTS }",
+    '{ $.tags[0] = "red" }',
+    '{ $.detail.code = "E42" }',
+]
+
+
+def mixed_events(chunks: int, per_chunk: int) -> list[list[str]]:
+    """JSON events of every shape the patterns ask about, with text events between them
+    that hold the same words (ERROR, disk full) and so are read but must not match."""
+    rng = random.Random(3)
+    levels = ["INFO", "INFO", "INFO", "WARN", "ERROR"]
+    found: list[list[str]] = []
+    for _ in range(chunks):
+        lines: list[str] = []
+        for n in range(per_chunk):
+            if n % 3 == 0:
+                lines.append(f"[ERROR] disk full on /api/items/{n} after {rng.randrange(1000)}")
+                continue
+            event: dict[str, object] = {
+                "level": rng.choice(levels),
+                "latency": rng.randrange(100),
+                "path": f"/api/items/{rng.randrange(30)}" if rng.random() < 0.8 else "/health",
+            }
+            if rng.random() < 0.3:
+                event["user"] = rng.choice([None, "ana", 7])
+            if rng.random() < 0.3:
+                event["ok"] = rng.choice([True, False, "true"])
+            if rng.random() < 0.2:
+                event["tags"] = rng.sample(["red", "green", "blue"], 2)
+            if rng.random() < 0.1:
+                event["msg"], event["detail"] = "disk full", {"code": f"E{rng.randrange(40, 44)}"}
+            lines.append(json.dumps(event))
+        found.append(lines)
+    return found
+
+
+def page_through(engine: sa.Engine, pattern: str, *, indexed: bool, limit: int) -> list[str]:
+    """Every event a search finds, a page of `limit` at a time as FilterLogEvents resumes."""
+    parsed = parse(pattern)
+    queries, after, messages = LogQueries(engine), 0, []
+    while True:
+        page = queries.filter_events(
+            EventQuery(G), parsed.matches, parsed.narrowing if indexed else None,
+            after_id=after, limit=limit, max_bytes=1 << 20, max_scanned_bytes=1 << 30,
+        )  # fmt: skip
+        messages += [event.message for event in page.events]
+        if page.resume_after is None:
+            return messages
+        after = page.resume_after
+
+
+def test_json_patterns_find_what_the_matcher_finds_in_every_event(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_queries, "BATCH_CHUNKS", 3)  # a search's chunks in many batches
+    store = LogStore(engine)
+    chunks = mixed_events(chunks=12, per_chunk=30)
+    for n, lines in enumerate(chunks):
+        store.append(
+            [NewChunk(G, f"s{n % 2}", [(1000 + n, len(lines))], "\n".join(lines).encode())]
+        )
+    everything = [line for lines in chunks for line in lines]
+    for pattern in JSON_PATTERNS:
+        parsed = parse(pattern)
+        expected = [line for line in everything if parsed.matches(line)]
+        assert expected, pattern  # each pattern finds some events, but not all
+        assert len(expected) < len([line for line in everything if line.startswith("{")])
+        assert page_through(engine, pattern, indexed=True, limit=1000) == expected, pattern
+        assert page_through(engine, pattern, indexed=False, limit=1000) == expected, pattern
+        assert page_through(engine, pattern, indexed=True, limit=7) == expected, pattern
+
+
+def test_a_search_reads_its_chunks_in_few_queries(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One query lists the candidate chunks, one per BATCH_BYTES of them reads them: not a
+    round trip to the database per few chunks (each costs a wake-up of the server)."""
+    store = LogStore(engine)
+    for n in range(40):
+        line = f'{{"n": {n}, "kind": "json"}}\nhay {n}'
+        store.append([NewChunk(G, "s", [(1000 + n, 2)], line.encode())])
+    store.append([NewChunk(G, "s", [(2000, 1)], b"not json here")])
+    store.append([NewChunk(G, "s", [(2001, 1)], b"hay")])  # no candidate: never read
+    with engine.connect() as conn:
+        ids = conn.execute(sa.select(log_chunks.c.id).order_by(log_chunks.c.id)).scalars().all()
+    batches: list[list[int]] = []
+    read = log_queries._chunks_by_id
+
+    def counted(conn: Connection, chunk_ids: list[int]) -> Sequence[Any]:
+        batches.append(list(chunk_ids))
+        return read(conn, chunk_ids)
+
+    monkeypatch.setattr(log_queries, "_chunks_by_id", counted)
+    pattern = '{ $.kind = "json" }'
+    assert len(search(engine, G, pattern)) == 40
+    assert batches == [ids[:41]]
+
+    batches.clear()
+    size = len(b'{"n": 10, "kind": "json"}\nhay 10')
+    monkeypatch.setattr(log_queries, "BATCH_BYTES", 3 * size)
+    assert len(search(engine, G, pattern)) == 40
+    assert [len(batch) for batch in batches] == [3] * 13 + [2]
+    assert [i for batch in batches for i in batch] == ids[:41]

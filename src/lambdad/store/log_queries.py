@@ -8,11 +8,13 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from lambdad.store.database import map_db_errors
 from lambdad.store.log_index import Narrowing, may_match, needle_of
@@ -140,8 +142,8 @@ class LogQueries(RegionalStore):
 
     # ---- events ----------------------------------------------------------------------------
 
-    def _chunks(self, query: EventQuery) -> sa.Select[Any]:
-        select = sa.select(*_EVENT_COLUMNS).where(
+    def _chunks(self, query: EventQuery, columns: Sequence[Any] = _EVENT_COLUMNS) -> sa.Select[Any]:
+        select = sa.select(*columns).where(
             log_chunks.c.region == self.region, log_chunks.c.log_group == query.group
         )
         if query.streams is not None:
@@ -219,16 +221,19 @@ class LogQueries(RegionalStore):
         """The group's matching events after `after_id`, in id order: only the chunks the
         index says may match are read, and `matches` decides each event. Stops at `limit`
         events, `max_bytes` of them, or `max_scanned_bytes` read (resume after that)."""
-        select = self._chunks(query).where(log_chunks.c.id >= after_id // EVENTS_PER_CHUNK)
+        sizes = self._chunks(query, (log_chunks.c.id, sa.func.length(log_chunks.c.messages)))
+        sizes = sizes.where(log_chunks.c.id >= after_id // EVENTS_PER_CHUNK)
         if narrowing is not None:
-            select = select.where(may_match(self.engine.dialect.name, narrowing))
-        select = select.order_by(log_chunks.c.id)
+            sizes = sizes.where(may_match(self.engine.dialect.name, narrowing))
         needle = None if narrowing is None else needle_of(narrowing)
         events: list[LogEventRow] = []
         size = scanned = 0
-        with map_db_errors(), self.engine.connect() as conn:
-            result = conn.execute(select.execution_options(yield_per=4))
-            for chunk_id, stream, times, messages, ingested in result:
+        with (
+            map_db_errors(),
+            self.engine.connect() as conn,
+            closing(_read_in_batches(conn, sizes)) as chunks,  # its cursor closes with conn
+        ):
+            for chunk_id, stream, times, messages, ingested in chunks:
                 scanned += len(messages)
                 start = max(after_id - chunk_id * EVENTS_PER_CHUNK + 1, 0)
                 found = _matching(query, matches, times, bytes(messages), start, needle)
@@ -238,13 +243,45 @@ class LogQueries(RegionalStore):
                     events.append(event)
                     size += len(event.message) + 26
                     if len(events) >= limit or size >= max_bytes:
-                        result.close()
                         return FilterPage(events, event.id)
                 if scanned >= max_scanned_bytes:
-                    result.close()
                     last = (chunk_id + 1) * EVENTS_PER_CHUNK - 1
                     return FilterPage(events, last)
         return FilterPage(events, None)
+
+
+BATCH_BYTES = 4 << 20
+"""The most bytes of messages a search fetches in one query (as 4 chunks of the most)."""
+BATCH_CHUNKS = 256
+
+
+def _read_in_batches(
+    conn: Connection, sizes: sa.Select[Any]
+) -> Generator[Sequence[Any], None, None]:
+    """The chunks `sizes` (id, bytes of messages) selects, read in id order in batches of
+    up to BATCH_BYTES: one query per batch rather than a fetch per few chunks, as a
+    PostgreSQL cursor would do, because each round trip waits for the server to be
+    scheduled, which on a busy machine costs more than reading the chunks."""
+    batch: list[int] = []
+    bytes_ = 0
+    ids = conn.execute(sizes.order_by(log_chunks.c.id).execution_options(yield_per=1024))
+    try:
+        for chunk_id, length in ids:
+            if batch and (bytes_ + (length or 0) > BATCH_BYTES or len(batch) >= BATCH_CHUNKS):
+                yield from _chunks_by_id(conn, batch)
+                batch, bytes_ = [], 0
+            batch.append(chunk_id)
+            bytes_ += length or 0
+        if batch:
+            yield from _chunks_by_id(conn, batch)
+    finally:
+        ids.close()
+
+
+def _chunks_by_id(conn: Connection, ids: list[int]) -> Sequence[Any]:
+    """The chunks `ids` in id order (those deleted since they were listed are left out)."""
+    select = sa.select(*_EVENT_COLUMNS).where(log_chunks.c.id.in_(ids)).order_by(log_chunks.c.id)
+    return conn.execute(select).all()
 
 
 def _matching(
