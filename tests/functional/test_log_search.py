@@ -229,3 +229,16 @@ def test_a_search_reads_its_chunks_in_few_queries(
     assert len(search(engine, G, pattern)) == 40
     assert [len(batch) for batch in batches] == [3] * 13 + [2]
     assert [i for batch in batches for i in batch] == ids[:41]
+
+
+def test_rows_read_in_binary_are_the_rows_read_as_text(engine: sa.Engine) -> None:
+    store = LogStore(engine)
+    store.append([NewChunk(G, "s ü", [(-5, 2)], "é\n\x00{}".encode())])
+    with engine.begin() as conn:
+        conn.execute(sa.update(log_chunks).values(ingested_ms=None))
+    select = sa.select(*log_queries._EVENT_COLUMNS)
+    with engine.connect() as conn:
+        as_text = conn.execute(select).all()
+        binary = conn.execute(select.execution_options(binary_results=True)).all()
+    assert binary == as_text
+    assert [type(value) for value in binary[0]] == [int, str, bytes, bytes, type(None)]

@@ -62,7 +62,19 @@ def create_engine(url: str) -> Engine:
         # instead of failing with "database is locked" on lock upgrade.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    event.listen(engine, "do_execute", _binary_results)
+    return engine
+
+
+def _binary_results(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+    """A statement with the execution option `binary_results` gets its rows in
+    PostgreSQL's binary format: a bytea as its bytes, not as hex text twice its size for
+    the driver to decode (a log search reads megabytes of messages)."""
+    if not context.execution_options.get("binary_results"):
+        return None  # SQLAlchemy executes it as usual
+    cursor.execute(statement, parameters, binary=True)
+    return True
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -259,9 +259,8 @@ def _read_in_batches(
     conn: Connection, sizes: sa.Select[Any]
 ) -> Generator[Sequence[Any], None, None]:
     """The chunks `sizes` (id, bytes of messages) selects, read in id order in batches of
-    up to BATCH_BYTES: one query per batch rather than a fetch per few chunks, as a
-    PostgreSQL cursor would do, because each round trip waits for the server to be
-    scheduled, which on a busy machine costs more than reading the chunks."""
+    up to BATCH_BYTES: one query per batch, rather than a PostgreSQL cursor's round trip
+    per few chunks (each a wait for the server on a busy machine), in bounded memory."""
     batch: list[int] = []
     bytes_ = 0
     ids = conn.execute(sizes.order_by(log_chunks.c.id).execution_options(yield_per=1024))
@@ -281,7 +280,7 @@ def _read_in_batches(
 def _chunks_by_id(conn: Connection, ids: list[int]) -> Sequence[Any]:
     """The chunks `ids` in id order (those deleted since they were listed are left out)."""
     select = sa.select(*_EVENT_COLUMNS).where(log_chunks.c.id.in_(ids)).order_by(log_chunks.c.id)
-    return conn.execute(select).all()
+    return conn.execute(select.execution_options(binary_results=True)).all()
 
 
 def _matching(
