@@ -50,7 +50,13 @@ from lambdad.iam import (
 from lambdad.images import ImageLimits, ImageService, LocalImages, parse_registries
 from lambdad.invoke import AsyncQueue, ConcurrencyLimiter, Invoker, RetryTimes
 from lambdad.invoke.gauges import live_gauges
-from lambdad.pool import EnvironmentLauncher, EnvironmentPool, LaunchSettings, Provisioner
+from lambdad.pool import (
+    EnvironmentLauncher,
+    EnvironmentPool,
+    LaunchSettings,
+    Provisioner,
+    Templates,
+)
 from lambdad.runtimes import RuntimeStore
 from lambdad.sandbox import (
     EgressPolicy,
@@ -224,6 +230,12 @@ def build_app(settings: Settings) -> ASGIApp:
         queue_wait_max_s=settings.queue_wait_max_s,
     )
     catalog.on_version_change(pool.retire)
+    templates = Templates(
+        backend, launcher.start_template, max_templates=settings.snapstart_templates
+    )
+    launcher.templates = templates
+    catalog.snapstart = templates
+    catalog.on_version_change(templates.retire)
     catalog.on_change(lambda _name: layers.sweep())
     concurrency = ConcurrencyCatalog(
         account,
@@ -339,6 +351,7 @@ def build_app(settings: Settings) -> ASGIApp:
             await scheduler.resume()
             group.start_soon(keep_running, provisioner.run)
             group.start_soon(keep_running, pool.run_reaper)
+            group.start_soon(keep_running, templates.run)
             if launcher.ready is not None:
                 group.start_soon(keep_running, launcher.ready.run)
             group.start_soon(keep_running, pool.run_freezer)
@@ -364,6 +377,7 @@ def build_app(settings: Settings) -> ASGIApp:
                 background.attach(None)
                 with anyio.CancelScope(shield=True):
                     await pool.close()
+                    await templates.close()
                     await launcher.close()
                     await backend.close()
                     await run_sync(sandbox_files.remove)

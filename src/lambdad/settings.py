@@ -47,6 +47,8 @@ class Settings:
     # Environments kept started per runtime lately cold-started, waiting for their
     # function (see lambdad.pool.ready); 0: every cold start builds its own.
     ready_environments: int = 1
+    # SnapStart versions' templates kept at once (see lambdad.pool.snapstart).
+    snapstart_templates: int = 16
     # An idle environment is frozen (no CPU) once idle this long; back-to-back
     # invocations never pay a thaw and a freeze (0: frozen at once after each one).
     freeze_after_s: float = 0.25

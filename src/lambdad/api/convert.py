@@ -12,7 +12,6 @@ import msgspec
 from lambdad.api import shapes
 from lambdad.catalog import (
     SNAPSTART_OFF,
-    SNAPSTART_OPTIMIZATION,
     FunctionConfig,
     ImageConfig,
     LoggingConfig,
@@ -62,7 +61,7 @@ def function_configuration(
         architectures=list(config.architectures),
         ephemeral_storage=shapes.EphemeralStorageShape(size=config.ephemeral_storage),
         snap_start=shapes.functions.SnapStartResponse(
-            apply_on=config.snap_start, optimization_status=SNAPSTART_OPTIMIZATION
+            apply_on=config.snap_start, optimization_status=version.optimization_status
         ),
         runtime_version_config=None
         if image

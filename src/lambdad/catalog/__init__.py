@@ -35,13 +35,19 @@ from lambdad.catalog.policies import Permission, Policies, Policy, render_statem
 from lambdad.catalog.runtimes import ACTIVE_RUNTIMES, check_runtime
 from lambdad.catalog.s3_code import S3CodeFetcher, S3Location, s3_location
 from lambdad.catalog.service import Catalog, FunctionPage
-from lambdad.catalog.snapstart import SNAPSTART_OFF, SNAPSTART_ON, SNAPSTART_OPTIMIZATION
+from lambdad.catalog.snapstart import (
+    SNAPSTART_OFF,
+    SNAPSTART_ON,
+    SNAPSTART_OPTIMIZATION,
+    SnapStartFailed,
+)
 from lambdad.catalog.validation import check_range
 
 __all__ = [
     "SNAPSTART_OFF",
     "SNAPSTART_ON",
     "SNAPSTART_OPTIMIZATION",
+    "SnapStartFailed",
     "S3CodeFetcher",
     "S3Location",
     "s3_location",

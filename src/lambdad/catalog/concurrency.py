@@ -24,6 +24,7 @@ from lambdad.catalog.model import LATEST, Version
 from lambdad.catalog.names import Account, FunctionRef
 from lambdad.catalog.regional import Regional
 from lambdad.catalog.service import Catalog
+from lambdad.catalog.snapstart import check_provisioned
 from lambdad.concurrency import run_sync
 from lambdad.errors import (
     InvalidParameterValue,
@@ -164,6 +165,7 @@ class ConcurrencyCatalog(Regional):
         function = await self.catalog.get_function(ref.name)
         configs = await run_sync(self.store.list_provisioned)
         await self._check_alias_rules(ref, configs)
+        check_provisioned((await self.catalog.resolve(ref)).version)
         own_others = sum(
             c.requested
             for c in configs

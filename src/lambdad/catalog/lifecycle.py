@@ -58,16 +58,16 @@ class Lifecycle:
             last_update_status=None if published else LastUpdateStatus.SUCCESSFUL,
         )
 
-    def failed(self, reason: str, *, published: bool) -> Lifecycle:
+    def failed(self, reason: str, *, published: bool, code: str = FAILED_CODE) -> Lifecycle:
         if published:
-            return Lifecycle(FunctionState.FAILED, reason, FAILED_CODE)
+            return Lifecycle(FunctionState.FAILED, reason, code)
         return Lifecycle(
             FunctionState.FAILED,
             reason,
-            FAILED_CODE,
+            code,
             LastUpdateStatus.FAILED,
             reason,
-            FAILED_CODE,
+            code,
         )
 
     def lost(self, reason: str, code: str) -> Lifecycle:

@@ -153,6 +153,9 @@ class Version:
     """None on a function being created and on published versions, as on AWS."""
     last_update_status_reason: str | None = None
     last_update_status_reason_code: str | None = None
+    optimization_status: str = "Off"
+    """SnapStart's OptimizationStatus: "On" when this version's environments are restored
+    from a snapshot (see `catalog.snapstart`)."""
 
     @property
     def qualified_arn(self) -> str:

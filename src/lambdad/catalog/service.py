@@ -35,7 +35,7 @@ from lambdad.catalog.image_code import (
     with_image,
 )
 from lambdad.catalog.layers import LayerCatalog
-from lambdad.catalog.lifecycle import Lifecycle, read_lifecycle, with_lifecycle
+from lambdad.catalog.lifecycle import FAILED_CODE, Lifecycle, read_lifecycle, with_lifecycle
 from lambdad.catalog.markers import decode_marker, encode_marker
 from lambdad.catalog.model import (
     LATEST,
@@ -48,7 +48,12 @@ from lambdad.catalog.model import (
 )
 from lambdad.catalog.names import Account, FunctionRef
 from lambdad.catalog.runtimes import check_runtime
-from lambdad.catalog.snapstart import check_snap_start
+from lambdad.catalog.snapstart import (
+    OPTIMIZED,
+    SnapStartFailed,
+    SnapStartRestorer,
+    check_snap_start,
+)
 from lambdad.catalog.versions import same_snapshot, snapshot_config
 from lambdad.concurrency import run_sync
 from lambdad.errors import (
@@ -121,6 +126,8 @@ class Catalog:
         self._spawn = spawn
         self._listeners: list[ChangeListener] = []
         self._version_listeners: list[VersionListener] = []
+        self.snapstart: SnapStartRestorer | None = None
+        """Restores SnapStart versions (set by the server); None: none is restored."""
         self.aliases = Aliases(self, AliasStore(functions.engine, functions.region))
         self._regions: dict[str, Catalog] = {account.region: self}
 
@@ -567,6 +574,13 @@ class Catalog:
         except Exception as exc:
             log.exception("function %s: code could not be prepared", row.function_name)
             failure = str(exc)
+        code = FAILED_CODE
+        if failure is None and published and self.snapstart is not None:
+            try:  # SnapStart: Init runs once, while the version is Pending
+                await self.snapstart.prepare(self._version(row))
+            except SnapStartFailed as exc:
+                log.warning("function %s:%s: %s", row.function_name, row.version, exc.reason)
+                failure, code = exc.reason, exc.code
         for _attempt in range(ACTIVATION_ATTEMPTS):
             current = await run_sync(self.functions.get_version, row.function_name, row.version)
             if current is None or current.code_sha256 != row.code_sha256:
@@ -577,7 +591,7 @@ class Catalog:
             lifecycle = (
                 lifecycle.activated(published=published)
                 if failure is None
-                else lifecycle.failed(failure, published=published)
+                else lifecycle.failed(failure, published=published, code=code)
             )
             done = dataclasses.replace(
                 current,
@@ -668,7 +682,7 @@ class Catalog:
 
     def _version(self, row: VersionRow) -> Version:
         lifecycle = read_lifecycle(row.config)
-        return Version(
+        version = Version(
             function_name=row.function_name,
             version=row.version,
             function_arn=self.account.function_arn(row.function_name),
@@ -687,6 +701,9 @@ class Catalog:
             last_update_status_reason=lifecycle.last_update_status_reason,
             last_update_status_reason_code=lifecycle.last_update_status_reason_code,
         )
+        if self.snapstart is not None and self.snapstart.serves(version):
+            version = dataclasses.replace(version, optimization_status=OPTIMIZED)
+        return version
 
 
 def _with_default_logging(config: FunctionConfig, name: str) -> FunctionConfig:

@@ -7,18 +7,23 @@ on: the runtimes it supports (for Python, python3.12 and later), never a
 container image, never more than 512 MB of /tmp (a snapshot holds the disk).
 
 What this server does with it: the setting is kept, copied into each
-published version, validated and shown as AWS shows it. Its environments do
-not start from a snapshot yet (each one runs Init as an on-demand one does),
-so `optimization_status` says "Off" for every version: the truthful answer
-to AWS's question "is SnapStart activated for this version". The runtime
-hooks module AWS ships (`snapshot_restore_py`) is importable by every Python
-function, so code written for SnapStart runs unchanged.
+published version, validated and shown as AWS shows it. A `SnapStartRestorer`
+(the pool's templates, `pool/snapstart.py`) initialises each published
+version once, while it is Pending, and restores its environments from that;
+such a version shows OptimizationStatus "On". Where the host cannot restore
+(see the pool's module), every version shows "Off", the truthful answer to
+AWS's question "is SnapStart activated for this version", and its
+environments run Init as on-demand ones do. $LATEST is always "Off". The
+runtime hooks module AWS ships (`snapshot_restore_py`) is importable by every
+Python function, so code written for SnapStart runs unchanged.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from lambdad.catalog.constraints import Violations
-from lambdad.catalog.model import FunctionConfig
+from lambdad.catalog.model import FunctionConfig, Version
 from lambdad.errors import InvalidParameterValue
 
 SNAPSTART_ON = "PublishedVersions"
@@ -33,7 +38,38 @@ SNAPSTART_RUNTIMES = (
 """The managed runtimes AWS offers SnapStart on (Java 11+, Python 3.12+, .NET 8+)."""
 MAX_EPHEMERAL_STORAGE = 512
 SNAPSTART_OPTIMIZATION = "Off"
-"""SnapStartResponse.OptimizationStatus of every version (see the module docstring)."""
+"""SnapStartResponse.OptimizationStatus of a version whose environments run Init."""
+OPTIMIZED = "On"
+SNAPSTART_FAILED_CODE = "FunctionError"
+"""A version's StateReasonCode when its SnapStart Init failed."""
+PROVISIONED_REFUSED = "Provisioned Concurrency is not supported for SnapStart enabled functions."
+
+
+class SnapStartFailed(Exception):
+    """A version's snapshot could not be made: `reason` becomes its StateReason."""
+
+    def __init__(self, reason: str, code: str = SNAPSTART_FAILED_CODE) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+class SnapStartRestorer(Protocol):
+    """Who restores SnapStart versions' environments (the pool's templates)."""
+
+    def serves(self, version: Version) -> bool:
+        """Whether `version`'s environments are restored from a snapshot."""
+        ...
+
+    async def prepare(self, version: Version) -> None:
+        """Initialise the just-published `version` once. Raises SnapStartFailed."""
+        ...
+
+
+def check_provisioned(version: Version) -> None:
+    """AWS refuses provisioned concurrency on a version with SnapStart on."""
+    if version.config.snap_start == SNAPSTART_ON:
+        raise InvalidParameterValue(PROVISIONED_REFUSED)
 
 
 def check_apply_on(apply_on: str, violations: Violations) -> None:

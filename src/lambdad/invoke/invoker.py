@@ -343,7 +343,16 @@ class Invoker:
             duration_ms=outcome.duration_ms,
             memory_size_mb=version.config.memory_size,
             max_memory_used_mb=outcome.max_memory_used_mb,
-            init_duration_ms=lease.environment.init_duration_ms if lease.cold else None,
+            init_duration_ms=(
+                lease.environment.init_duration_ms
+                if lease.cold and not lease.environment.from_snapshot
+                else None
+            ),
+            restore_duration_ms=(
+                lease.environment.init_duration_ms
+                if lease.cold and lease.environment.from_snapshot
+                else None
+            ),
         )
         errors: list[str] = []
         if outcome.error_type and outcome.error_type.startswith(("Sandbox.", "Runtime.")):

@@ -4,6 +4,7 @@ from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.pool.launcher import EnvironmentLauncher, LaunchSettings
 from lambdad.pool.pool import EnvironmentPool, EnvState, Lease, PoolKey
 from lambdad.pool.provisioned import Allocation, ProvisionedStatus, Provisioner
+from lambdad.pool.snapstart import Templates
 
 __all__ = [
     "Allocation",
@@ -16,4 +17,5 @@ __all__ = [
     "PoolKey",
     "ProvisionedStatus",
     "Provisioner",
+    "Templates",
 ]

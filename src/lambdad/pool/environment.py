@@ -43,6 +43,7 @@ from lambdad.pool.sandbox_start import (
     remove_runtime_dirs,
     runtime_api,
     sandbox_spec,
+    template_spec,
 )
 from lambdad.runtimes.channel import (
     ChannelError,
@@ -116,6 +117,8 @@ class ExecutionEnvironment:
         self.spec = spec
         self.backend_name = backend_name
         self.init_duration_ms = 0.0
+        self.from_snapshot = False
+        """Restored from a SnapStart template: `init_duration_ms` is the restore's."""
         self.init_logs = b""
         self.init_error = None
         self._sandbox: Sandbox | None = None
@@ -151,8 +154,10 @@ class ExecutionEnvironment:
         init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
         output: OutputSink | None = None,
         runtimes: RuntimeStore | None = None,
+        template: socket.socket | None = None,
     ) -> ExecutionEnvironment:
-        """Cold start. `layout` says where things are seen inside the sandbox (a
+        """Cold start; with `template` (the sandbox's end of a fork channel), a SnapStart
+        template's (`pool/snapstart.py`). `layout` says where things are seen inside the sandbox (a
         backend that cannot remap paths gets host paths); `catalog` what is installed;
         `output` takes Init's output (and later output when `invoke` gets none);
         `runtimes` the prepared runtime dirs (None: the runtime bundles no SDK)."""
@@ -163,7 +168,7 @@ class ExecutionEnvironment:
             catalog = await anyio.to_thread.run_sync(default_catalog)
         started = time.monotonic()
         try:
-            await env._start(backend, layout, catalog, init_timeout_s, runtimes)
+            await env._start(backend, layout, catalog, init_timeout_s, runtimes, template=template)
             await env._output.end()
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -176,6 +181,46 @@ class ExecutionEnvironment:
         log.debug("env %s: init took %.1f ms", spec.env_id, env.init_duration_ms)
         return env
 
+    @classmethod
+    async def restored(
+        cls,
+        spec: EnvironmentSpec,
+        sandbox: Sandbox,
+        channel: socket.socket,
+        *,
+        init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
+        output: OutputSink | None = None,
+        start_line: str = "",
+        report_line: Callable[[float], str] | None = None,
+    ) -> ExecutionEnvironment:
+        """An environment forked from its SnapStart version's template (`pool/snapstart.py`):
+        `sandbox` runs, `channel` is its init's; returns once the runtime ran the
+        after-restore hooks and waits for its first event (`init_duration_ms` is then the
+        restore's duration), or with `init_error` set."""
+        env = cls(spec, sandbox.backend_name)
+        env.from_snapshot = True
+        if output is not None:
+            env._output = output
+        env._sandbox = sandbox
+        started = time.monotonic()
+        try:
+            env._stream = await SocketStream.from_socket(channel)
+            env._reader = BufferedByteReceiveStream(env._stream)
+            if start_line:  # RESTORE_START: the platform's line, before the hooks' output
+                await env._record_output(f"{start_line}\n".encode())
+            await env._await_init(init_timeout_s)
+            env.init_duration_ms = (time.monotonic() - started) * 1000
+            if report_line is not None and env.init_error is None:
+                await env._output.write(f"{report_line(env.init_duration_ms)}\n".encode())
+            await env._output.end()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await env.destroy("restore failed")
+            raise
+        if env.init_error is not None:
+            env.init_error = _replace_duration(env.init_error, env.init_duration_ms)
+        return env
+
     async def _start(
         self,
         backend: SandboxBackend,
@@ -184,8 +229,10 @@ class ExecutionEnvironment:
         init_timeout_s: float,
         runtimes: RuntimeStore | None,
         park: bool = False,
+        template: socket.socket | None = None,
     ) -> None:
-        """`park`: start the sandbox and runtime only; `adopt` gives it its function."""
+        """`park`: start the sandbox and runtime only; `adopt` gives it its function.
+        `template`: a SnapStart template's fork channel (its runtime gets it)."""
         spec = self.spec
         if spec.image is not None:
             await self._start_image(backend, spec.image, init_timeout_s)
@@ -220,11 +267,12 @@ class ExecutionEnvironment:
             await anyio.to_thread.run_sync(make_links, bin_dir, plan)
             sandbox_started = time.monotonic()
             theirs = direct_fds if direct is not None else ()
-            self._sandbox = await backend.start(
-                sandbox_spec(
-                    spec, plan, init_end, listener, layout.task, late_mounts=late, direct_fds=theirs
-                )
+            planned_spec = sandbox_spec(
+                spec, plan, init_end, listener, layout.task, late_mounts=late, direct_fds=theirs
             )
+            if template is not None:
+                planned_spec = template_spec(planned_spec, template.fileno())
+            self._sandbox = await backend.start(planned_spec)
         finally:
             # The sandbox holds its own copies now (or never will).
             init_end.close()
@@ -595,6 +643,10 @@ class ExecutionEnvironment:
                 return
             await self._sandbox.freeze()
             self._frozen = True
+
+    @property
+    def sandbox(self) -> Sandbox | None:
+        return self._sandbox
 
     @property
     def frozen(self) -> bool:

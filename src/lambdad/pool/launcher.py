@@ -12,6 +12,7 @@ import itertools
 import logging
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +26,10 @@ from lambdad.pool.adoption import ParkedEnvironment
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.pool.image_start import handler_of, image_launch, image_variables, pinned_image
 from lambdad.pool.ready import ReadyEnvironments, ReadyKey
+from lambdad.pool.snapstart import Templates
 from lambdad.runtimes import EnvironmentSpec, OutputSink, RuntimeStore, lambda_environment
 from lambdad.sandbox import NetworkMode, SandboxBackend
+from lambdad.telemetry import new_stream_name
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,9 @@ def narrowed(server_mode: str, requested: str | None) -> NetworkMode:
     return server
 
 
+SNAP_START = "snap-start"
+"""AWS_LAMBDA_INITIALIZATION_TYPE of a SnapStart version's environments."""
+
 PARKED_MEMORY_MB = 128
 """A parked environment's memory limit until its function's applies (it holds ~10 MB)."""
 
@@ -116,6 +122,8 @@ class EnvironmentLauncher:
         if getattr(backend, "late_mounts", False) and settings.ready_environments > 0:
             self.ready = ReadyEnvironments(self._park, settings.ready_environments)
         self._parked_ids = itertools.count()
+        self.templates: Templates | None = None
+        """SnapStart versions' templates (set by the server); None: every start runs Init."""
 
     async def start(
         self,
@@ -125,7 +133,57 @@ class EnvironmentLauncher:
         initialization_type: str = "on-demand",
     ) -> ExecutionEnvironment:
         """`initialization_type`: "on-demand", or "provisioned-concurrency" for an
-        environment initialised ahead of traffic (AWS_LAMBDA_INITIALIZATION_TYPE)."""
+        environment initialised ahead of traffic (AWS_LAMBDA_INITIALIZATION_TYPE). A
+        SnapStart version's is restored from its template (`pool/snapstart.py`)."""
+        templates = self.templates
+        snap = templates is not None and templates.serves(version)
+        if snap:
+            initialization_type = SNAP_START
+        spec, output = await self._environment(version, env_id, log_stream, initialization_type)
+        started = time.monotonic()
+        if snap and templates is not None and templates.serves(version, spec):
+            restored = await templates.restore(version, spec, output)
+            if restored is not None:
+                log.info(
+                    "env %s: restored %s:%s from its template in %.1f ms",
+                    env_id, version.function_name, version.version,
+                    (time.monotonic() - started) * 1000,
+                )  # fmt: skip
+                return restored
+        ready_key = self._ready_key(spec)
+        env, ready = await self._from_ready(ready_key, spec, output), True
+        if env is None:
+            env, ready = await self._started(spec, output), False
+        if self.ready is not None and ready_key is not None:
+            await self.ready.want(ready_key)  # its replacement, or its first, parks from now on
+        log.info(
+            "env %s: cold start of %s:%s %.1f ms (%s; ready environment: %s)",
+            env_id,
+            version.function_name,
+            version.version,
+            (time.monotonic() - started) * 1000,
+            ", ".join(f"{k} {v:.1f} ms" for k, v in env.phases.items()),
+            "yes" if ready else "no",
+        )
+        return env
+
+    async def start_template(
+        self, version: Version, fork_end: socket.socket
+    ) -> ExecutionEnvironment:
+        """A SnapStart version's template (`pool/snapstart.py`): a sandbox of the version
+        whose runtime runs Init, then forks environments on `fork_end`'s commands."""
+        env_id = f"snap{next(self._parked_ids):04d}{secrets.token_hex(3)}"
+        spec, output = await self._environment(
+            version, env_id, new_stream_name(version.version), SNAP_START
+        )
+        return await ExecutionEnvironment.start(
+            spec, self.backend, output=output, runtimes=self.runtimes, template=fork_end
+        )
+
+    async def _environment(
+        self, version: Version, env_id: str, log_stream: str, initialization_type: str
+    ) -> tuple[EnvironmentSpec, OutputSink | None]:
+        """What an environment of `version` is started with, and where its output goes."""
         config = version.config
         image = None
         handler = config.handler
@@ -183,23 +241,7 @@ class EnvironmentLauncher:
             if self.open_output
             else None
         )
-        started = time.monotonic()
-        ready_key = self._ready_key(spec)
-        env, ready = await self._from_ready(ready_key, spec, output), True
-        if env is None:
-            env, ready = await self._started(spec, output), False
-        if self.ready is not None and ready_key is not None:
-            await self.ready.want(ready_key)  # its replacement, or its first, parks from now on
-        log.info(
-            "env %s: cold start of %s:%s %.1f ms (%s; ready environment: %s)",
-            env_id,
-            version.function_name,
-            version.version,
-            (time.monotonic() - started) * 1000,
-            ", ".join(f"{k} {v:.1f} ms" for k, v in env.phases.items()),
-            "yes" if ready else "no",
-        )
-        return env
+        return spec, output
 
     async def _started(
         self, spec: EnvironmentSpec, output: OutputSink | None

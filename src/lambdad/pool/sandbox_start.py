@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 from lambdad.runtimes.launch import RUNTIME_API_PORT, LaunchPlan
@@ -64,6 +65,15 @@ def sandbox_spec(
         child_root=child_root,
         init_reaps=True,  # bootstraps/init.py reaps what the function's processes leave
     )
+
+
+def template_spec(spec: SandboxSpec, fork_fd: int) -> SandboxSpec:
+    """`spec` as a SnapStart template's (`sandbox/restore.py`): init hands the fork
+    channel `fork_fd` on to the runtime, whose processes may make namespaces."""
+    argv = list(spec.argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    argv[split:split] = ["--template-fd", str(fork_fd)]
+    return replace(spec, argv=tuple(argv), pass_fds=(*spec.pass_fds, fork_fd), template=True)
 
 
 _RUNTIME_DIRS = "lambdad-runtime"

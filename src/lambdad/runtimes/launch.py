@@ -287,6 +287,48 @@ def bytecode_mounts(
     return []
 
 
+def runtime_version_name(runtime: str) -> str:
+    """AWS's runtime version name in platform lines: python3.12 -> python:3.12."""
+    if runtime.startswith("provided"):
+        return runtime.replace("provided.", "provided:")
+    return runtime.removesuffix(".x").replace("nodejs", "nodejs:").replace("python", "python:")
+
+
+def _platform_event(kind: str, record: dict[str, object]) -> str:
+    """AWS's JSON platform event (a function that logs JSON gets these instead of lines)."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    stamp += f".{int(now * 1000) % 1000:03d}Z"
+    return json.dumps({"time": stamp, "type": kind, "record": record}, separators=(",", ":"))
+
+
+def restore_start_line(spec: EnvironmentSpec) -> str:
+    """A SnapStart environment's first log line (AWS's RESTORE_START, or
+    platform.restoreStart for a function that logs JSON)."""
+    name = runtime_version_name(spec.runtime)
+    arn = f"arn:aws:lambda:{spec.environment.get('AWS_REGION', '')}::runtime:lambdad-{spec.runtime}"
+    if spec.environment.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        record: dict[str, object] = {
+            "runtimeVersion": name,
+            "runtimeVersionArn": arn,
+            "functionName": spec.function_name,
+            "functionVersion": spec.function_version,
+        }
+        return _platform_event("platform.restoreStart", record)
+    return f"RESTORE_START Runtime Version: {name}\tRuntime Version ARN: {arn}"
+
+
+def restore_report_line(spec: EnvironmentSpec, duration_ms: float) -> str:
+    """The line that ends a restore: AWS's RESTORE_REPORT (or platform.restoreReport)."""
+    if spec.environment.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        record: dict[str, object] = {
+            "status": "success",
+            "metrics": {"durationMs": round(duration_ms, 3)},
+        }
+        return _platform_event("platform.restoreReport", record)
+    return f"RESTORE_REPORT Restore Duration: {duration_ms:.2f} ms"
+
+
 def _init_start(spec: EnvironmentSpec, choice: RuntimeChoice, sdk: str) -> str:
     """The function log's first line at a cold start, in AWS's shape, naming what runs it:
     INIT_START Runtime Version: python:3.12\tInterpreter: /usr/bin/python3.12\tSDK: ...

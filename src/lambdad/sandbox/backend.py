@@ -12,6 +12,7 @@ import collections
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,7 @@ from lambdad.sandbox.host_ids import TRIAL_ID, HostIds
 from lambdad.sandbox.late_mounts import Mounter
 from lambdad.sandbox.launcher import SpawnThread
 from lambdad.sandbox.reclaim import default_cgroup_parent, remove_parent
+from lambdad.sandbox.restore import RestoredSandbox, check_template, fork_sandbox, runtime_of
 from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
 from lambdad.sandbox.seccomp import deny_filter
 from lambdad.sandbox.supervisor import ReclaimPlan, Supervisor
@@ -75,7 +77,7 @@ class SlotPool:
         self._thread = SpawnThread()
         self._closed = False
         # Sandboxes started from this pool; close() destroys any still alive.
-        self._live: weakref.WeakSet[RunningSandbox] = weakref.WeakSet()
+        self._live: weakref.WeakSet[RunningSandbox | RestoredSandbox] = weakref.WeakSet()
         if spares:
             self._thread.submit(self._refill)
 
@@ -142,6 +144,11 @@ class SlotPool:
         )
         self._live.add(sandbox)
         return sandbox
+
+    def adopt(self, sandbox: RestoredSandbox) -> None:
+        """A sandbox not started from a slot (forked from a template): close() destroys
+        it too."""
+        self._live.add(sandbox)
 
     async def close(self) -> None:
         self._closed = True
@@ -245,7 +252,51 @@ class BwrapBackend:
             keep_fds=() if self._ids is None else (self._ids.lock_fd,),
         )
 
+    @property
+    def restores(self) -> bool:
+        """Whether SnapStart templates can fork environments here (`restore.py`): only an
+        unprivileged bwrap lets a template's child mount a fresh /proc, and each child
+        needs a cgroup of its own."""
+        return self._unprivileged and self._pool.maker.layout is not None and self._stages
+
+    def check_template(self, sandbox: Sandbox) -> str | None:
+        """Why a started template may not be kept (None: it may). Blocking."""
+        cgroup = sandbox._slot.cgroup if isinstance(sandbox, RunningSandbox) else None
+        if cgroup is None:
+            return "no cgroup"
+        return check_template(cgroup.pids())
+
+    def template_runtime(self, sandbox: Sandbox) -> int | None:
+        """The host pid of a template's runtime (None: there is none). Blocking."""
+        cgroup = sandbox._slot.cgroup if isinstance(sandbox, RunningSandbox) else None
+        return None if cgroup is None else runtime_of(cgroup.pids())
+
+    async def fork(
+        self, control: socket.socket, template_runtime: int, spec: SandboxSpec, listen: str
+    ) -> tuple[Sandbox, socket.socket]:
+        """An environment forked from the template whose fork channel is `control` (see
+        `restore.fork_sandbox`): its sandbox and the host's end of its init channel."""
+        layout = self._pool.maker.layout
+        if not self.restores or layout is None:
+            raise SandboxError("this host cannot restore SnapStart environments")
+        await run_blocking(lambda: prepare_work_dir(spec.work_dir))
+        sandbox, channel = await fork_sandbox(
+            control,
+            template_runtime,
+            spec,
+            listen=listen,
+            layout=layout,
+            cgroup_parent=self._pool.maker.cgroup_parent,
+            host_cpus=self._host_cpus,
+            forwarder=self.forwarder,
+            seccomp=self._seccomp is not None,
+        )
+        self._pool.adopt(sandbox)
+        return sandbox, channel
+
     async def start(self, spec: SandboxSpec) -> Sandbox:
+        if spec.template and not self.restores:
+            raise SandboxError("SnapStart templates need an unprivileged bwrap and cgroups")
         if spec.late_mounts and not self.late_mounts:
             raise SandboxError("late mounts need root (a staging namespace of the launcher's)")
         sandbox = await self._pool.launch(

@@ -124,6 +124,10 @@ class SandboxSpec:
     child_root: ChildRoot | None = None
     """A container image's root for the function (see `ChildRoot`); its /tmp is the
     sandbox's sized /tmp. None: the function shares init's root."""
+    template: bool = False
+    """A SnapStart template (`sandbox/restore.py`): its processes hold CAP_SYS_ADMIN and
+    CAP_NET_ADMIN in the sandbox's own user namespace, to fork environments into
+    namespaces of their own. Only a backend whose `restores` is true takes it."""
     init_reaps: bool = False
     """The init process reaps the orphans of the sandbox itself: it runs as pid 1 of
     the sandbox's pid namespace, with no reaper process of the backend's above it

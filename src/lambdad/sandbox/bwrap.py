@@ -160,6 +160,10 @@ def build_bwrap_argv(
         # Init alone uses it (to start the function in its image's root); init clears
         # it from the function's ambient set, so the function runs without it.
         argv += ["--cap-add", "CAP_SYS_CHROOT"]
+    if spec.template:
+        # A SnapStart template forks each environment into namespaces of its own
+        # (`restore.py`); the children drop both before any of the function's code runs.
+        argv += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_NET_ADMIN"]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     for key, value in spec.env.items():

@@ -106,6 +106,9 @@ class LogFormatting:
         }
         if report.init_duration_ms is not None:
             metrics["initDurationMs"] = round(report.init_duration_ms, 3)
+        if report.restore_duration_ms is not None:
+            metrics["restoreDurationMs"] = round(report.restore_duration_ms, 3)
+            metrics["billedRestoreDurationMs"] = report.billed_restore_duration_ms
         done: dict[str, Any] = {"requestId": request_id, "status": status}
         if error_type is not None and status != "success":
             done["errorType"] = error_type

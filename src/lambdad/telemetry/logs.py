@@ -86,6 +86,14 @@ class Report:
     memory_size_mb: int
     max_memory_used_mb: int
     init_duration_ms: float | None = None
+    restore_duration_ms: float | None = None
+    """A SnapStart environment's first invocation: its restore (instead of Init)."""
+
+    @property
+    def billed_restore_duration_ms(self) -> int | None:
+        if self.restore_duration_ms is None:
+            return None
+        return max(1, math.ceil(self.restore_duration_ms))
 
     @property
     def billed_duration_ms(self) -> int:
@@ -106,6 +114,11 @@ class Report:
         )
         if self.init_duration_ms is not None:
             text += f"Init Duration: {self.init_duration_ms:.2f} ms\t"
+        if self.restore_duration_ms is not None:
+            text += (
+                f"Restore Duration: {self.restore_duration_ms:.2f} ms\t"
+                f"Billed Restore Duration: {self.billed_restore_duration_ms} ms\t"
+            )
         return text
 
 

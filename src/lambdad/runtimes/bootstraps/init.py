@@ -126,6 +126,8 @@ ERROR_TYPE_TRAILER = "lambda-runtime-function-error-type"
 ERROR_BODY_TRAILER = "lambda-runtime-function-error-body"
 RUNTIME_FD_ENV = "_LAMBDAD_RUNTIME_FD"
 """Names the runtime's end of the private channel (see the module docstring)."""
+TEMPLATE_FD_ENV = "_LAMBDAD_TEMPLATE_FD"
+"""Names a SnapStart template runtime's fork channel (--template-fd: see `python/restore.py`)."""
 API = "/2018-06-01/runtime"
 NEXT = API + "/invocation/next"
 INIT_ERROR = API + "/init/error"
@@ -1113,9 +1115,10 @@ def read_host(
 
 
 def parse_args(argv: list[str]) -> tuple[str, int, bool, tuple[str, str] | None, list[str]]:
-    """--listen ADDR --channel-fd N [--private-channel] [--root DIR --cwd DIR] -- BOOTSTRAP...
-    (argparse's forms, without argparse) → (ADDR, N, private channel?, (DIR, cwd) or None,
-    BOOTSTRAP). --runtime-fd/--output-fd are taken too (see `direct_fds`)."""
+    """--listen ADDR --channel-fd N [--private-channel] [--root DIR --cwd DIR]
+    [--template-fd N] -- BOOTSTRAP... (argparse's forms, without argparse) → (ADDR, N,
+    private channel?, (DIR, cwd) or None, BOOTSTRAP). --runtime-fd/--output-fd are
+    taken too (see `direct_fds`), and --template-fd (see `template_fd`)."""
     split = argv.index("--") if "--" in argv else len(argv)
     opts: dict[str, str] = {}
     private = False
@@ -1125,7 +1128,10 @@ def parse_args(argv: list[str]) -> tuple[str, int, bool, tuple[str, str] | None,
             private = True
             continue
         name, eq, value = arg.partition("=")
-        if name not in ("--listen", "--channel-fd", "--root", "--cwd") + DIRECT_FLAGS:
+        if (
+            name
+            not in ("--listen", "--channel-fd", "--root", "--cwd", "--template-fd") + DIRECT_FLAGS
+        ):
             _usage(f"unrecognized arguments: {arg}")
         if not eq:
             value = next(args, None)  # type: ignore[assignment]
@@ -1168,7 +1174,8 @@ def direct_fds(argv: list[str]) -> tuple[int, int] | None:
 def _usage(message: str) -> None:
     sys.stderr.write(
         "usage: init --listen LISTEN --channel-fd CHANNEL_FD [--private-channel | "
-        "--runtime-fd R --output-fd O] [--root DIR --cwd DIR] -- BOOTSTRAP...\n"
+        "--runtime-fd R --output-fd O] [--root DIR --cwd DIR] [--template-fd FD] "
+        "-- BOOTSTRAP...\n"
         f"init: error: {message}\n"
     )
     sys.exit(2)
@@ -1293,9 +1300,21 @@ def reap_until(pid: int) -> int:
             return status
 
 
+def template_fd(argv: list[str]) -> int | None:
+    """--template-fd N (a SnapStart template's fork channel, handed on to the runtime)."""
+    split = argv.index("--") if "--" in argv else len(argv)
+    for i, arg in enumerate(argv[:split]):
+        if arg.startswith("--template-fd="):
+            return int(arg.partition("=")[2])
+        if arg == "--template-fd" and i + 1 < split:
+            return int(argv[i + 1])
+    return None
+
+
 def main(argv: list[str]) -> int:
     address, channel_fd, private, root, bootstrap = parse_args(argv)
     direct = direct_fds(argv)
+    template = template_fd(argv)
     if not undumpable():
         # An interpreter without _ctypes: the sandbox's seccomp filter (ptrace,
         # pidfd_getfd, process_vm_*) and its read-only /proc still keep init's
@@ -1303,6 +1322,9 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("init: cannot make itself non-dumpable (no _ctypes?)\n")
     listener = listen(address)
     _private((channel_fd, listener.fileno()))
+    if template is not None:  # a SnapStart template's runtime forks environments with it
+        os.set_inheritable(template, True)
+        os.environ[TEMPLATE_FD_ENV] = str(template)
     if direct is not None:
         return main_direct(channel_fd, listener, root, bootstrap, direct)
     out_r, out_w = os.pipe()
@@ -1321,7 +1343,19 @@ def main(argv: list[str]) -> int:
         os.close(err_w)
         if theirs is not None:
             theirs.close()
+    return supervise(channel_fd, listener, pid, out_r, err_r, link)
 
+
+def supervise(
+    channel_fd: int,
+    listener: _socket.socket,
+    pid: int,
+    out_r: int,
+    err_r: int,
+    link: _socket.socket | None,
+) -> int:
+    """Serve the runtime `pid` (its output on out_r/err_r, its private channel `link`)
+    until it ends, then tell the host how it ended."""
     # The runtime is starting; its first connection waits in the backlog until
     # the relay exists, so Init's output always precedes "ready".
     channel = Channel(_socket.socket(fileno=channel_fd))
@@ -1404,6 +1438,18 @@ def main_direct(
     _thread.start_new_thread(serve, (listener, invocations))
     report_exit(channel, os.waitstatus_to_exitcode(reap_until(pid)))
     return 0
+
+
+def run_restored(
+    channel_fd: int, address: str, runtime: int, out_r: int, err_r: int, link: _socket.socket
+) -> None:
+    """A SnapStart environment's init: this process is pid 1 of the environment forked
+    from its version's template (`python/restore.py`), `runtime` its runtime (forked
+    too). Serves it as `main` serves the runtime it spawns, then ends the process."""
+    if not undumpable():
+        sys.stderr.write("init: cannot make itself non-dumpable (no _ctypes?)\n")
+    code = supervise(channel_fd, listen(address), runtime, out_r, err_r, link)
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 API = "/2018-06-01/runtime"
 PRIVATE_FD_ENV = "_LAMBDAD_RUNTIME_FD"
 """Set by lambdad's init (its RUNTIME_FD_ENV): our end of the private channel."""
+TEMPLATE_FD_ENV = "_LAMBDAD_TEMPLATE_FD"
+"""Set by lambdad's init (its TEMPLATE_FD_ENV) in a SnapStart template: its fork channel."""
+AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"
+"""The error type of an after-restore hook that raised."""
 _HERE = (lambda: None).__code__.co_filename
 """This file as its frames name it (also when it runs from a precompiled .pyc)."""
 
@@ -749,8 +753,61 @@ def main() -> None:
         log_error(error)
         client.post_init_error(error)
         sys.exit(1)
+    template = os.environ.pop(TEMPLATE_FD_ENV, None)
+    if template is not None and isinstance(client, PrivateClient):
+        client = snapshot_and_restore(client, int(template))
     while True:
         handle_one(client, handler)
+
+
+def snapshot_and_restore(client: PrivateClient, control_fd: int) -> PrivateClient:
+    """A SnapStart template: run the before-snapshot hooks, tell init Init is over (the
+    host keeps us as the version's template), then fork an environment per command of
+    the host's (`restore.py`). Returns in each restored environment: its own client,
+    after its environment is set and the after-restore hooks ran."""
+    os.set_inheritable(control_fd, False)
+    runtime_dir = os.environ.get("LAMBDA_RUNTIME_DIR", "/var/runtime")
+    sys.path.insert(0, runtime_dir + "/python")
+    try:
+        import restore
+    finally:
+        del sys.path[0]
+    hooks = sys.modules.get("snapshot_restore_py")
+    try:
+        restore.prepare(runtime_dir)
+        if hooks is not None:  # in the reverse order of their registration, as AWS's
+            before = hooks.get_before_snapshot()
+            restore.run_hooks(before[::-1])
+            before.clear()
+    except Exception as exc:
+        error = error_result(exc, "")
+        log_error(error)
+        client.post_init_error(error)
+        sys.exit(1)
+    _flush()
+    client.sock.sendall(client.held + client.NEXT)  # "ready": Init is over
+    client.held = b""
+    own = client.sock.detach()
+    fd, env, command = restore.serve_forks(control_fd, (own,))
+    # A restored environment's runtime: its own variables (log stream, credentials).
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(command.get("cwd") or env.get("LAMBDA_TASK_ROOT", "/var/task"))
+    time.tzset()
+    random = sys.modules.get("random")
+    if random is not None:  # fork reseeds it too; a function may have its own instance
+        random.seed()
+    restored = PrivateClient(fd)
+    if hooks is not None:
+        try:
+            restore.run_hooks(hooks.get_after_restore())
+        except Exception as exc:
+            error = error_result(exc, "")
+            error["errorType"] = AFTER_RESTORE_ERROR
+            log_error(error)
+            restored.post_init_error(error)
+            sys.exit(1)
+    return restored
 
 
 if __name__ == "__main__":

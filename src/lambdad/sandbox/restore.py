@@ -1,0 +1,337 @@
+"""SnapStart's restore by fork, host side: a template sandbox and the sandboxes forked from it.
+
+A template is a sandbox started with `SandboxSpec.template`: its runtime holds
+CAP_SYS_ADMIN and CAP_NET_ADMIN in the sandbox's own user namespace (never
+more: no nested user namespace, the seccomp filter, no_new_privs), runs Init,
+and then forks environments on command (the in-sandbox half is
+`runtimes/bootstraps/python/restore.py`, which says how a child is made).
+
+What the host does not leave to code the function could have changed:
+- `check_template`, before a template is kept: its runtime has one thread and
+  the sandbox holds no process besides init and the runtime.
+- `fork_sandbox`, before a child runs any of the function's code: its pid comes
+  from the kernel (SCM_CREDENTIALS), not from what it says; it must be pid 1 of a
+  pid namespace below the template's, in namespaces of its own, with every
+  capability set empty, no_new_privs and the seccomp filter, and no writable
+  mount but its own /tmp, /dev/shm and /dev/pts (`shared_mount`: nothing
+  writable is shared between two children or with the template); then the host
+  moves it into a cgroup of its own with the function's memory, CPU and pids
+  limits and only then releases it. Every wait is bounded; anything else
+  destroys the child.
+
+A child is a `RestoredSandbox`; it dies with its template (a pid namespace
+below the template's), so a template is killed only with its version.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import logging
+import math
+import os
+import select
+import shutil
+import socket
+import struct
+from pathlib import Path
+
+import anyio
+
+from lambdad.sandbox.base import ExitStatus, SandboxError, SandboxSpec
+from lambdad.sandbox.blocking import run_blocking
+from lambdad.sandbox.cgroup import Cgroup, CgroupLayout, compute_limits
+from lambdad.sandbox.forwarding import ForwardHandle, PortForwarder
+
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+FORK_TIMEOUT_S = 10.0
+"""How long a child may take to report (a busy host: far more than it needs)."""
+OWN_MOUNTS = ("/tmp", "/dev/shm", "/dev/pts")
+"""The writable mounts a child makes for itself; any other it holds must be read-only
+(or a device node)."""
+_CAPS = ("CapInh", "CapPrm", "CapEff", "CapAmb")
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value.strip()
+    return fields
+
+
+def check_template(pids: set[int]) -> str | None:
+    """Why the template whose cgroup holds `pids` may not be kept (None: it may).
+
+    Blocking. Looks only at what the kernel says about the processes inside the
+    sandbox's pid namespace (the launcher and bwrap outside it are ours)."""
+    inside: list[tuple[int, dict[str, str]]] = []
+    for pid in sorted(pids):
+        try:
+            status = proc_status(pid)
+        except OSError:
+            continue
+        if len(status.get("NSpid", "").split()) >= 2:
+            inside.append((pid, status))
+    if len(inside) != 2:
+        return f"{len(inside)} processes in the sandbox (init and the runtime expected)"
+    _runtime, status = max(inside, key=lambda item: item[0])
+    if status.get("Threads") != "1":
+        return f"the runtime has {status.get('Threads')} threads after Init (one expected)"
+    return None
+
+
+def runtime_of(pids: set[int]) -> int | None:
+    """The template's runtime: the newest process inside the sandbox's pid namespace."""
+    inside = []
+    for pid in pids:
+        try:
+            if len(proc_status(pid).get("NSpid", "").split()) >= 2:
+                inside.append(pid)
+        except OSError:
+            continue
+    return max(inside) if len(inside) >= 2 else None
+
+
+def check_child(pid: int, template_pid: int, seccomp: bool) -> str | None:
+    """Why the child `pid` may not run (None: it may). Blocking."""
+    status = proc_status(pid)
+    nspid = status.get("NSpid", "").split()
+    if len(nspid) < 3 or nspid[-1] != "1":
+        return f"not pid 1 of a pid namespace of its own (NSpid {nspid})"
+    for name in _CAPS:
+        if int(status.get(name, "1"), 16) != 0:
+            return f"it kept capabilities ({name} {status.get(name)})"
+    if status.get("NoNewPrivs") != "1":
+        return "no_new_privs is off"
+    if seccomp and status.get("Seccomp") != "2":
+        return "it has no seccomp filter"
+    for ns in ("mnt", "pid_for_children", "net", "ipc", "uts"):
+        if os.readlink(f"/proc/{pid}/ns/{ns}") == os.readlink(f"/proc/{template_pid}/ns/{ns}"):
+            return f"it shares the template's {ns} namespace"
+    return shared_mount(
+        Path(f"/proc/{pid}/mountinfo").read_text(),
+        Path(f"/proc/{template_pid}/mountinfo").read_text(),
+    )
+
+
+def shared_mount(child: str, template: str) -> str | None:
+    """Why the child's mounts (mountinfo text) may share writable state with the
+    template's or a sibling's (None: they may not). Pure."""
+    template_devices = {line.split()[2] for line in template.splitlines() if line.strip()}
+    # What a path reaches is the last mount listed at it (those under it are hidden).
+    top: dict[str, list[str]] = {}
+    for line in child.splitlines():
+        fields = line.split()
+        if len(fields) >= 10:
+            top[fields[4]] = fields
+    own: set[str] = set()
+    for fields in top.values():
+        device, target, options = fields[2], fields[4], fields[5].split(",")
+        fstype = fields[fields.index("-") + 1] if "-" in fields else ""
+        if target in OWN_MOUNTS:
+            if device in template_devices:
+                return f"its {target} is the template's"
+            own.add(target)
+        elif "rw" in options and not target.startswith("/proc") and fstype != "devtmpfs":
+            return f"a writable mount at {target} it would share"
+    missing = set(OWN_MOUNTS) - own
+    return f"no {', '.join(sorted(missing))} of its own" if missing else None
+
+
+def _receive_report(sock: socket.socket, max_fds: int) -> tuple[int, list[socket.socket]]:
+    """The child's "R": (its pid as the kernel gives it, its forward listeners). Blocking."""
+    fd_space = socket.CMSG_SPACE(max(max_fds, 1) * 4)
+    cred_space = socket.CMSG_SPACE(struct.calcsize("3i"))
+    data, ancillary, _flags, _addr = sock.recvmsg(1, fd_space + cred_space)
+    pid = 0
+    fds = array.array("i")
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
+        elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid = struct.unpack("3i", payload[: struct.calcsize("3i")])[0]
+    listeners = [socket.socket(fileno=fd) for fd in fds]
+    if data != b"R" or pid <= 0 or len(listeners) > max_fds:
+        for sock_ in listeners:
+            sock_.close()
+        raise SandboxError(f"a restored child reported {data!r} (pid {pid})")
+    return pid, listeners
+
+
+async def fork_sandbox(
+    control: socket.socket,
+    template_pid: int,
+    spec: SandboxSpec,
+    *,
+    listen: str,
+    layout: CgroupLayout,
+    cgroup_parent: str,
+    host_cpus: int,
+    forwarder: PortForwarder | None,
+    seccomp: bool,
+) -> tuple[RestoredSandbox, socket.socket]:
+    """Fork an environment from the template behind `control`: (its sandbox, the host's
+    end of its init channel). `spec` gives its id, variables, limits, /tmp size, cwd,
+    forwards and work dir (its argv and mounts are the template's); its init serves
+    the Runtime API at `listen`. Raises SandboxError; nothing is left behind then."""
+    host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    command = json.dumps(
+        {
+            "env": dict(spec.env),
+            "tmp_mb": spec.ephemeral_storage_mb,
+            "forwards": [f.port for f in spec.forwards] if forwarder is not None else [],
+            "listen": listen,
+            "cwd": spec.cwd,
+        }
+    ).encode()
+    cgroup = Cgroup(layout, cgroup_parent, spec.sandbox_id)
+    pid = 0
+    listeners: list[socket.socket] = []
+
+    def start() -> tuple[int, list[socket.socket]]:
+        try:
+            socket.send_fds(control, [command], [child_end.fileno()])
+        finally:
+            child_end.close()
+        host_end.settimeout(FORK_TIMEOUT_S)
+        found, socks = _receive_report(host_end, len(spec.forwards))
+        why = check_child(found, template_pid, seccomp)
+        if why is not None:
+            os.kill(found, 9)
+            for sock in socks:
+                sock.close()
+            raise SandboxError(f"sandbox {spec.sandbox_id}: restored child refused: {why}")
+        cgroup.create()
+        cgroup.apply(compute_limits(spec.memory_mb, spec.cpus, spec.pids_max, host_cpus))
+        cgroup.add_pid(found)  # before any of the function's code runs in it
+        return found, socks
+
+    try:
+        pid, listeners = await run_blocking(start)
+        sandbox = RestoredSandbox(spec, pid, cgroup)
+        if forwarder is not None and listeners:
+            sandbox.forwards = forwarder.open(
+                spec.sandbox_id, zip(listeners, spec.forwards, strict=True)
+            )
+        host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
+        host_end.settimeout(None)
+        host_end.sendall(b"G")
+    except BaseException as exc:
+        for sock in listeners:
+            sock.close()
+        host_end.close()
+        with anyio.CancelScope(shield=True):
+            await run_blocking(lambda: _discard(cgroup, pid))
+        if isinstance(exc, OSError):
+            raise SandboxError(f"sandbox {spec.sandbox_id}: cannot restore: {exc}") from exc
+        raise
+    return sandbox, host_end
+
+
+def _discard(cgroup: Cgroup, pid: int) -> None:
+    if pid:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    if any(d.exists() for d in cgroup.dirs.values()):
+        cgroup.kill_all()
+        cgroup.remove()
+
+
+class RestoredSandbox:
+    """An environment forked from a template (see the module docstring); `Sandbox`'s
+    contract, with a cgroup of its own. Its init is not our child: it ends when its
+    pidfd says so, and how is told by init's own "exited" frame."""
+
+    backend_name = "bwrap"
+
+    def __init__(self, spec: SandboxSpec, pid: int, cgroup: Cgroup) -> None:
+        self.spec = spec
+        self._pid = pid
+        self._cgroup = cgroup
+        self._pidfd: int | None = os.pidfd_open(pid)
+        self._destroyed = False
+        self._oom_at_destroy = False
+        self.forwards: ForwardHandle | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    def _ended(self) -> bool:
+        if self._pidfd is None:
+            return True
+        # A pidfd is readable once its process has ended (ours or not).
+        return bool(select.select([self._pidfd], [], [], 0)[0])
+
+    async def wait(self) -> ExitStatus:
+        if self._pidfd is not None:
+            try:
+                await anyio.wait_readable(self._pidfd)
+            except (anyio.ClosedResourceError, OSError):
+                pass
+        return ExitStatus(returncode=None, signal=9, oom_killed=self.oom_killed())
+
+    def exit_status(self) -> ExitStatus | None:
+        if not self._destroyed and not self._ended():
+            return None
+        return ExitStatus(returncode=None, signal=9, oom_killed=self.oom_killed())
+
+    def memory_peak_mb(self) -> int:
+        if self._destroyed:
+            return 0
+        return math.ceil(self._cgroup.memory_peak_bytes() / MB)
+
+    def reset_memory_peak(self) -> None:
+        if not self._destroyed:
+            self._cgroup.reset_memory_peak()
+
+    async def end_init(self) -> None:
+        """Its limits are the steady ones from the start (a restore runs no Init)."""
+
+    def oom_killed(self) -> bool:
+        try:
+            return self._cgroup.oom_kills() > 0
+        except OSError:
+            return self._oom_at_destroy
+
+    async def freeze(self) -> None:
+        await self._set_frozen(True)
+
+    async def thaw(self) -> None:
+        await self._set_frozen(False)
+
+    async def _set_frozen(self, frozen: bool) -> None:
+        cg = self._cgroup
+        if cg.can_freeze() and not self._destroyed:
+            await run_blocking(lambda: cg.set_frozen(frozen))
+
+    async def destroy(self, reason: str) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        log.debug("sandbox %s: destroying (%s)", self.spec.sandbox_id, reason)
+        if self.forwards is not None:
+            self.forwards.close()
+        try:
+            await run_blocking(self._teardown)
+        finally:
+            if self._pidfd is not None:
+                anyio.notify_closing(self._pidfd)
+                os.close(self._pidfd)
+                self._pidfd = None
+
+    def _teardown(self) -> None:
+        cg = self._cgroup
+        try:
+            self._oom_at_destroy = cg.oom_kills() > 0
+        except OSError:
+            self._oom_at_destroy = False
+        cg.kill_all()
+        cg.remove()
+        shutil.rmtree(self.spec.work_dir, ignore_errors=True)
