@@ -231,7 +231,10 @@ def build_app(settings: Settings) -> ASGIApp:
     )
     catalog.on_version_change(pool.retire)
     templates = Templates(
-        backend, launcher.start_template, max_templates=settings.snapstart_templates
+        backend,
+        launcher.start_template,
+        max_templates=settings.snapstart_templates,
+        network_of=launcher.network_of,
     )
     launcher.templates = templates
     catalog.snapstart = templates

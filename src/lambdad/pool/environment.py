@@ -192,17 +192,19 @@ class ExecutionEnvironment:
         output: OutputSink | None = None,
         start_line: str = "",
         report_line: Callable[[float], str] | None = None,
+        started: float | None = None,
     ) -> ExecutionEnvironment:
         """An environment forked from its SnapStart version's template (`pool/snapstart.py`):
         `sandbox` runs, `channel` is its init's; returns once the runtime ran the
         after-restore hooks and waits for its first event (`init_duration_ms` is then the
-        restore's duration), or with `init_error` set."""
+        restore's duration, from `started`: when the fork was asked for), or with
+        `init_error` set."""
         env = cls(spec, sandbox.backend_name)
         env.from_snapshot = True
         if output is not None:
             env._output = output
         env._sandbox = sandbox
-        started = time.monotonic()
+        started = time.monotonic() if started is None else started
         try:
             env._stream = await SocketStream.from_socket(channel)
             env._reader = BufferedByteReceiveStream(env._stream)

@@ -167,6 +167,10 @@ class EnvironmentLauncher:
         )
         return env
 
+    def network_of(self, version: Version) -> NetworkMode:
+        """The network mode `version`'s environments get."""
+        return narrowed(self.settings.network, version.config.environment.get(NETWORK_VARIABLE))
+
     async def start_template(
         self, version: Version, fork_end: socket.socket
     ) -> ExecutionEnvironment:
@@ -212,7 +216,7 @@ class EnvironmentLauncher:
             log_level=config.logging.application_log_level if config.logging else None,
         )
         environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization_type
-        network = narrowed(self.settings.network, config.environment.get(NETWORK_VARIABLE))
+        network = self.network_of(version)
         endpoints = self._endpoints(forwarded=network != "host" and self.backend.name != "process")
         for key, value in endpoints.env.items():
             environment.setdefault(key, value)  # the function's own variables win

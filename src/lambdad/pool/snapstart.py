@@ -107,7 +107,10 @@ class Templates:
         max_templates: int = 16,
         idle_s: float = TEMPLATE_IDLE_S,
         clock: Callable[[], float] = time.monotonic,
+        network_of: Callable[[Version], str] = lambda _version: "none",
     ) -> None:
+        """`network_of`: a version's network mode (only "none" is restored)."""
+        self._network_of = network_of
         self._backend = cast(RestoringBackend, backend) if _can_restore(backend) else None
         self._start_template = start_template
         self.max_templates = max_templates
@@ -134,7 +137,8 @@ class Templates:
             return False
         if not version.config.runtime.startswith("python") or version.image_digest is not None:
             return False
-        return spec is None or spec.network == "none"
+        network = self._network_of(version) if spec is None else spec.network
+        return network == "none"
 
     # ---- templates ---------------------------------------------------------------
 
@@ -234,6 +238,7 @@ class Templates:
             forwards=spec.forwards,
         )
         listen = f"127.0.0.1:{RUNTIME_API_PORT}"
+        started = time.monotonic()
         try:
             sandbox, channel = await backend.fork(
                 template.control, template.runtime_pid, child, listen
@@ -248,6 +253,7 @@ class Templates:
             sandbox,
             channel,
             output=output,
+            started=started,
             start_line=restore_start_line(spec),
             report_line=lambda ms: restore_report_line(spec, ms),
         )
