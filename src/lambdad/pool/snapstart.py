@@ -42,11 +42,11 @@ from typing import Protocol, cast
 import anyio
 
 from lambdad.catalog import SNAPSTART_ON, SnapStartFailed, Version
+from lambdad.concurrency import run_sync
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import EnvironmentSpec, OutputSink
 from lambdad.runtimes.launch import RUNTIME_API_PORT, restore_report_line, restore_start_line
-from lambdad.sandbox import Sandbox, SandboxError, SandboxSpec
-from lambdad.sandbox.blocking import run_blocking
+from lambdad.sandbox import FORK_TIMEOUT_S, Sandbox, SandboxError, SandboxSpec
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,7 @@ class Templates:
         backend = self._backend
         assert backend is not None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.settimeout(FORK_TIMEOUT_S)  # a template that stops reading blocks no thread
         try:
             environment = await self._start_template(version, theirs)
         except BaseException:
@@ -185,8 +186,8 @@ class Templates:
         sandbox = environment.sandbox
         why = runtime = None
         if sandbox is not None:
-            why = await run_blocking(lambda: backend.check_template(sandbox))
-            runtime = await run_blocking(lambda: backend.template_runtime(sandbox))
+            why = await run_sync(backend.check_template, sandbox)
+            runtime = await run_sync(backend.template_runtime, sandbox)
         if sandbox is None or why is not None or runtime is None:
             ours.close()
             await environment.destroy("template refused")

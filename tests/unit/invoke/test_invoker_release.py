@@ -32,6 +32,7 @@ OK = InvokeOutcome(
 
 class FakeEnvironment:
     init_duration_ms = 1.0
+    from_snapshot = False
     phases = {"sandbox": 1.0}
     init_logs = b""
     init_error = None

@@ -21,6 +21,7 @@ class FakeEnvironment:
     def __init__(self, env_id: str) -> None:
         self.env_id = env_id
         self.init_duration_ms = 1.0
+        self.from_snapshot = False
         self.backend_name = "fake"
         self.frozen = False
         self.destroyed: str | None = None

@@ -27,6 +27,7 @@ class FakeEnvironment:
     def __init__(self, kind: str, fail: bool) -> None:
         self.kind = kind
         self.init_duration_ms = 1.0
+        self.from_snapshot = False
         self.backend_name = "fake"
         self.init_error: Any = SimpleNamespace(error_type="Runtime.ExitError") if fail else None
         self.init_logs = b""

@@ -26,6 +26,7 @@ class Env:
     def __init__(self, env_id: str) -> None:
         self.env_id = env_id
         self.init_duration_ms = COLD_START_S * 1000
+        self.from_snapshot = False
         self.backend_name = "fake"
         self.init_error = None
         self.frozen = False

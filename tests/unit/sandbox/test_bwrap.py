@@ -183,3 +183,10 @@ def test_an_image_root_gets_the_sandboxs_resolver_over_its_own() -> None:
     assert a.index("/r/etc") < a.index(bind[0]) < a.index("/.img/proc")  # over the image's
     plain = argv(spec(mounts=(Mount(Path("/r/etc"), "/.img/etc"),), child_root=ChildRoot("/.img")))
     assert "--ro-bind-try" not in plain  # no mount point to bind over: the image's stays
+
+
+def test_a_snapstart_template_keeps_only_what_forking_environments_needs() -> None:
+    a = argv(spec(template=True))
+    assert pairs(a, "--cap-add", 1) == [("CAP_SYS_ADMIN",), ("CAP_NET_ADMIN",)]
+    assert a.index("--cap-drop") < a.index("--cap-add")
+    assert "--disable-userns" in a  # never a nested user namespace

@@ -18,3 +18,13 @@ def test_report_line_as_lambda_writes_it() -> None:
 def test_stream_names() -> None:
     name = new_stream_name("$LATEST", now=0)
     assert name.startswith("1970/01/01/[$LATEST]") and len(name.split("]")[1]) == 32
+
+
+def test_a_restored_environment_reports_its_restore_instead_of_init() -> None:
+    first = Report("id-3", duration_ms=2.0, memory_size_mb=128, max_memory_used_mb=20,
+                   restore_duration_ms=12.345)  # fmt: skip
+    assert first.line().endswith(
+        "Max Memory Used: 20 MB\tRestore Duration: 12.35 ms\tBilled Restore Duration: 13 ms\t"
+    )
+    assert "Init Duration" not in first.line()
+    assert first.billed_duration_ms == 2  # the restore is billed on its own line

@@ -1,0 +1,115 @@
+"""SnapStart's templates without a sandbox: which versions are restored, how many
+templates live, and which ones go (`pool/snapstart.py`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from typing import Any
+
+import pytest
+
+from lambdad.catalog import SnapStartFailed, Version
+from lambdad.pool.snapstart import Templates
+from support.catalog import make_version
+
+pytestmark = pytest.mark.anyio
+
+
+class FakeEnvironment:
+    """What Templates asks of a template's environment."""
+
+    def __init__(self) -> None:
+        self.init_error: Any = None
+        self.sandbox = object()
+        self.destroyed: str | None = None
+
+    def is_alive(self) -> bool:
+        return self.destroyed is None
+
+    async def destroy(self, reason: str) -> None:
+        self.destroyed = reason
+
+
+class FakeBackend:
+    restores = True
+
+    def check_template(self, sandbox: Any) -> str | None:
+        return None
+
+    def template_runtime(self, sandbox: Any) -> int | None:
+        return 1234
+
+
+def snap(name: str, version: str = "1", **config: Any) -> Version:
+    base = make_version(name, version=version)
+    return dataclasses.replace(
+        base,
+        config=dataclasses.replace(base.config, snap_start="PublishedVersions", **config),
+    )
+
+
+def templates(max_templates: int = 2, backend: Any = None) -> tuple[Templates, list[Any]]:
+    started: list[Any] = []
+    clock = [0.0]
+
+    async def start(version: Version, fork_end: socket.socket) -> Any:
+        env = FakeEnvironment()
+        started.append((version.function_name, version.version, env))
+        return env
+
+    made = Templates(
+        FakeBackend() if backend is None else backend,
+        start,
+        max_templates=max_templates,
+        idle_s=10.0,
+        clock=lambda: clock[0],
+    )
+    made._clock_value = clock  # type: ignore[attr-defined]
+    return made, started
+
+
+def test_which_versions_are_restored() -> None:
+    made, _ = templates()
+    assert made.enabled and made.serves(snap("f"))
+    assert not made.serves(snap("f", version="$LATEST"))  # $LATEST runs on demand
+    assert not made.serves(make_version("f", version="1"))  # SnapStart off
+    assert not made.serves(snap("f", runtime="nodejs20.x"))
+    nowhere = Templates(object(), templates()[0]._start_template)
+    assert not nowhere.enabled and not nowhere.serves(snap("f"))
+
+
+async def test_a_version_gets_one_template_and_loses_it_with_its_function() -> None:
+    made, started = templates()
+    await made.prepare(snap("f"))
+    await made.prepare(snap("f"))  # made once
+    await made.prepare(snap("g"))
+    assert [(n, v) for n, v, _ in started] == [("f", "1"), ("g", "1")]
+    await made.retire(snap("f").function_arn)
+    assert started[0][2].destroyed == "version deleted" and made.count() == 1
+    await made.close()
+    assert started[1][2].destroyed == "server stopping" and made.count() == 0
+
+
+async def test_templates_are_bounded_and_reaped_when_idle() -> None:
+    made, started = templates(max_templates=2)
+    for name in ("a", "b", "c"):
+        await made.prepare(snap(name))
+    # The least recently used one made room for the third.
+    assert started[0][2].destroyed == "too many templates" and made.count() == 2
+    made._clock_value[0] = 11.0  # type: ignore[attr-defined]
+    assert await made.reap() == 2 and made.count() == 0
+
+
+async def test_a_failed_init_fails_the_version() -> None:
+    made, started = templates()
+
+    async def failing(version: Version, fork_end: socket.socket) -> Any:
+        env = FakeEnvironment()
+        env.init_error = type("Err", (), {"payload": b'{"errorType": "E", "errorMessage": "m"}'})
+        return env
+
+    made._start_template = failing
+    with pytest.raises(SnapStartFailed) as info:
+        await made.prepare(snap("f"))
+    assert info.value.code == "FunctionError" and "E: m" in info.value.reason
