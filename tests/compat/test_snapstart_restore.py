@@ -234,6 +234,24 @@ def test_a_failed_init_fails_the_version(lambda_client: Any) -> None:
     assert "no snapshot for you" in config["StateReason"]
 
 
+@pytest.mark.usefixtures("restoring")
+def test_a_version_whose_init_leaves_a_thread_runs_on_demand(lambda_client: Any) -> None:
+    source = (
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
+        "def handler(event, context):\n"
+        "    return 'ok'\n"
+    )
+    name = publish(lambda_client, source)
+    config = settled(lambda_client, name)
+    # A fork would lose the thread: no snapshot, and the version says so.
+    assert config["State"] == "Active"
+    assert config["SnapStart"]["OptimizationStatus"] == "Off"
+    answer = lambda_client.invoke(FunctionName=name, Qualifier="1", LogType="Tail")
+    assert json.loads(answer["Payload"].read()) == "ok"
+    assert "Init Duration: " in base64.b64decode(answer["LogResult"]).decode()
+
+
 def test_provisioned_concurrency_is_refused(lambda_client: Any) -> None:
     name = publish(lambda_client)
     settled(lambda_client, name)

@@ -18,6 +18,9 @@ Lifecycle of a template:
 - killed with its version or function (`retire`), on server stop (`close`), when
   it has been unused for `idle_s` with no environment of its own left (`reap`),
   or when it dies (its next restore finds it gone and makes a new one);
+- refused when what Init left cannot be forked safely (a thread, another
+  process: `sandbox/restore.check_template`): the version stays Active, its
+  environments run Init and its OptimizationStatus is "Off";
 - at most `max_templates` live; past that the least recently used one without
   live environments is killed (its environments die with it: they live in a pid
   namespace below its own), and when none can be, the version's environments
@@ -76,6 +79,11 @@ class NoRoomForTemplate(SnapStartFailed):
     """`max_templates` live, each with environments: the version waits for a later one."""
 
 
+class TemplateRefused(SnapStartFailed):
+    """Init ran, but what it left cannot be forked safely (a thread, another process):
+    the version's environments run Init instead (its OptimizationStatus Off)."""
+
+
 @dataclass(eq=False)
 class Template:
     key: tuple[str, str]
@@ -119,6 +127,7 @@ class Templates:
         self._templates: dict[tuple[str, str], Template] = {}
         self._locks: dict[tuple[str, str], anyio.Lock] = {}
         self._warned: set[tuple[str, str]] = set()
+        self._refused: set[tuple[str, str]] = set()
         if self._backend is None:
             log.warning(
                 "snapstart: this host cannot restore environments from a template (it needs "
@@ -135,6 +144,8 @@ class Templates:
         """Whether `version`'s environments are restored (else, Init as on demand)."""
         if self._backend is None or not snapstart_applies(version):
             return False
+        if (version.function_arn, version.version) in self._refused:
+            return False
         if not version.config.runtime.startswith("python") or version.image_digest is not None:
             return False
         network = self._network_of(version) if spec is None else spec.network
@@ -150,6 +161,9 @@ class Templates:
                 await self._template(version)
             except NoRoomForTemplate as exc:
                 self._warn_once(version, f"{exc}; its template is made at its first start")
+            except TemplateRefused as exc:
+                self._refused.add((version.function_arn, version.version))
+                self._warn_once(version, str(exc))
 
     async def _template(self, version: Version) -> Template:
         key = (version.function_arn, version.version)
@@ -191,10 +205,7 @@ class Templates:
         if sandbox is None or why is not None or runtime is None:
             ours.close()
             await environment.destroy("template refused")
-            raise SnapStartFailed(
-                "Lambda could not create a snapshot of this version: "
-                f"{why or 'its runtime is gone'}"
-            )
+            raise TemplateRefused(f"no snapshot of this version: {why or 'its runtime is gone'}")
         log.info("snapstart: template of %s:%s ready", version.function_name, version.version)
         return Template(key, environment, ours, runtime, self._clock())
 
@@ -221,6 +232,8 @@ class Templates:
         try:
             template = await self._template(version)
         except SnapStartFailed as exc:
+            if isinstance(exc, TemplateRefused):
+                self._refused.add((version.function_arn, version.version))
             self._warn_once(version, str(exc))
             return None
         template.last_used = self._clock()
@@ -279,8 +292,14 @@ class Templates:
 
     async def retire(self, function_arn: str, version: str | None = None) -> None:
         """The version (None: every version of the function) changed or is gone."""
+
+        def gone(key: tuple[str, str]) -> bool:
+            return key[0] == function_arn and (version is None or key[1] == version)
+
+        self._refused = {key for key in self._refused if not gone(key)}
+        self._warned = {key for key in self._warned if not gone(key)}
         for key, template in list(self._templates.items()):
-            if key[0] == function_arn and (version is None or key[1] == version):
+            if gone(key):
                 await self._drop(template, "version deleted")
 
     async def reap(self) -> int:

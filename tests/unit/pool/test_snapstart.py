@@ -113,3 +113,17 @@ async def test_a_failed_init_fails_the_version() -> None:
     with pytest.raises(SnapStartFailed) as info:
         await made.prepare(snap("f"))
     assert info.value.code == "FunctionError" and "E: m" in info.value.reason
+
+
+async def test_a_template_that_cannot_be_forked_safely_leaves_its_version_on_demand() -> None:
+    class Refusing(FakeBackend):
+        def check_template(self, sandbox: Any) -> str | None:
+            return "the runtime has 2 threads after Init (one expected)"
+
+    made, started = templates(backend=Refusing())
+    version = snap("f")
+    await made.prepare(version)  # the version stays Active
+    assert started[0][2].destroyed == "template refused"
+    assert not made.serves(version)  # OptimizationStatus Off; its environments run Init
+    await made.retire(version.function_arn)
+    assert made.serves(version)
