@@ -41,7 +41,13 @@ from lambdad.sandbox.host_ids import TRIAL_ID, HostIds
 from lambdad.sandbox.late_mounts import Mounter
 from lambdad.sandbox.launcher import SpawnThread
 from lambdad.sandbox.reclaim import default_cgroup_parent, remove_parent
-from lambdad.sandbox.restore import RestoredSandbox, check_template, fork_sandbox, runtime_of
+from lambdad.sandbox.restore import (
+    RestoredSandbox,
+    SpareCgroups,
+    check_template,
+    fork_sandbox,
+    runtime_of,
+)
 from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
 from lambdad.sandbox.seccomp import deny_filter
 from lambdad.sandbox.supervisor import ReclaimPlan, Supervisor
@@ -224,6 +230,8 @@ class BwrapBackend:
         )
         if self._stages:
             STAGE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+        self._cgroups: SpareCgroups | None = None
+        """Cgroups for restored environments (`restore.py`), from the first restore on."""
         # Late mounts are made on staged mount points (late_mounts.py): root only.
         self.late_mounts = self._stages
         python = python or os.path.realpath(sys.executable)
@@ -279,14 +287,15 @@ class BwrapBackend:
         layout = self._pool.maker.layout
         if not self.restores or layout is None:
             raise SandboxError("this host cannot restore SnapStart environments")
+        if self._cgroups is None:
+            self._cgroups = SpareCgroups(layout, self._pool.maker.cgroup_parent)
         await run_blocking(lambda: prepare_work_dir(spec.work_dir))
         sandbox, channel = await fork_sandbox(
             control,
             template_runtime,
             spec,
             listen=listen,
-            layout=layout,
-            cgroup_parent=self._pool.maker.cgroup_parent,
+            cgroups=self._cgroups,
             host_cpus=self._host_cpus,
             forwarder=self.forwarder,
             seccomp=self._seccomp is not None,
@@ -426,6 +435,9 @@ class BwrapBackend:
 
     async def close(self) -> None:
         await run_blocking(self._trims.shutdown)
+        cgroups = self._cgroups
+        if cgroups is not None:
+            await run_blocking(cgroups.close)
         await self._pool.close()
         await run_blocking(self._mounter.close)
         await run_blocking(self._trimmer.close)

@@ -11,10 +11,10 @@ environment's end of its host channel) becomes an environment of its own:
         its own /tmp (a tmpfs of the version's ephemeral storage size, holding a
         copy of the template's), its own /dev/shm and /dev/pts, a fresh read-only
         /proc, every other writable mount remounted read-only, its loopback up
-        with the forwards' listening sockets bound on it, every capability dropped;
-        then "R" (+ the listeners, SCM_RIGHTS) to the host, which learns its pid
-        from SCM_CREDENTIALS, checks it, moves it into a cgroup of its own with the
-        function's limits and answers "G"
+        with the forwards' listening sockets bound on it, every capability dropped
+        ("P" to the host first: it learns our pid from SCM_CREDENTIALS and moves us
+        into a cgroup of our own with the function's limits meanwhile); then "R"
+        (+ the listeners, SCM_RIGHTS): the host checks us and answers "G"
         ── fork ──> the runtime (returns from `serve_forks`); pid 1 runs lambdad's
         init loop for it (`init.run_restored`), as pid 1 of a normal sandbox does.
 
@@ -118,6 +118,7 @@ def _restore(host_fd: int, command: dict) -> tuple[int, dict, dict]:
 
 def _pid_one(host_fd: int, command: dict) -> tuple[int, dict, dict]:
     conn = socket.socket(fileno=host_fd)
+    conn.sendall(b"P")  # the host moves us into our cgroup while we mount
     old_tmp = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY)
     size = int(command["tmp_mb"])
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
