@@ -187,6 +187,10 @@ class Templates:
         ours.settimeout(FORK_TIMEOUT_S)  # a template that stops reading blocks no thread
         try:
             environment = await self._start_template(version, theirs)
+        except Exception as exc:  # the platform's fault (no sandbox): on demand then
+            ours.close()
+            log.exception("snapstart: %s:%s: no template", version.function_name, version.version)
+            raise TemplateRefused(f"no template could be started: {exc}") from exc
         except BaseException:
             ours.close()
             raise

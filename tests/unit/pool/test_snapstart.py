@@ -127,3 +127,15 @@ async def test_a_template_that_cannot_be_forked_safely_leaves_its_version_on_dem
     assert not made.serves(version)  # OptimizationStatus Off; its environments run Init
     await made.retire(version.function_arn)
     assert made.serves(version)
+
+
+async def test_a_template_the_platform_cannot_start_leaves_its_version_on_demand() -> None:
+    made, _ = templates()
+
+    async def broken(version: Version, fork_end: socket.socket) -> Any:
+        raise OSError("no sandbox today")
+
+    made._start_template = broken
+    version = snap("f")
+    await made.prepare(version)  # no exception: the version becomes Active
+    assert not made.serves(version)
