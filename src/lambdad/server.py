@@ -235,6 +235,7 @@ def build_app(settings: Settings) -> ASGIApp:
         launcher.start_template,
         max_templates=settings.snapstart_templates,
         network_of=launcher.network_of,
+        spawn=background.spawn,
     )
     launcher.templates = templates
     catalog.snapstart = templates

@@ -49,12 +49,17 @@ from lambdad.concurrency import run_sync
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import EnvironmentSpec, OutputSink
 from lambdad.runtimes.launch import RUNTIME_API_PORT, restore_report_line, restore_start_line
-from lambdad.sandbox import FORK_TIMEOUT_S, Sandbox, SandboxError, SandboxSpec
+from lambdad.sandbox import FORK_TIMEOUT_S, Forked, Sandbox, SandboxError, SandboxSpec
 
 log = logging.getLogger(__name__)
 
+RUNTIME_API = f"127.0.0.1:{RUNTIME_API_PORT}"
+"""Where a restored environment's init serves the Runtime API (its own network)."""
 TEMPLATE_IDLE_S = 1800.0
 """A template unused this long, with no environment of its own alive, is reaped."""
+
+Spawn = Callable[[Callable[[], Awaitable[None]]], None]
+"""Starts a coroutine function in the background (the server's task group)."""
 
 StartTemplate = Callable[[Version, socket.socket], Awaitable[ExecutionEnvironment]]
 """(version, the sandbox's end of its fork channel) -> the template, its Init run."""
@@ -70,9 +75,11 @@ class RestoringBackend(Protocol):
 
     def template_runtime(self, sandbox: Sandbox) -> int | None: ...
 
-    async def fork(
+    async def prefork(
         self, control: socket.socket, template_runtime: int, spec: SandboxSpec, listen: str
-    ) -> tuple[Sandbox, socket.socket]: ...
+    ) -> Forked: ...
+
+    async def release(self, forked: Forked, spec: SandboxSpec) -> tuple[Sandbox, socket.socket]: ...
 
 
 class NoRoomForTemplate(SnapStartFailed):
@@ -92,12 +99,24 @@ class Template:
     runtime_pid: int
     last_used: float
     children: weakref.WeakSet[ExecutionEnvironment] = field(default_factory=weakref.WeakSet)
+    spare: Forked | None = None
+    """A child forked ahead, waiting for the next cold start (`Templates._prefork`)."""
+    preforking: bool = False
+    dead: bool = False
 
     def live_children(self) -> int:
         return sum(1 for env in self.children if env.is_alive())
 
+    def take_spare(self) -> Forked | None:
+        spare, self.spare = self.spare, None
+        return spare if spare is not None and spare.alive() else None
+
     async def kill(self, reason: str) -> None:
+        self.dead = True
         self.control.close()
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            await run_sync(spare.discard)
         await self.environment.destroy(reason)
 
 
@@ -116,9 +135,13 @@ class Templates:
         idle_s: float = TEMPLATE_IDLE_S,
         clock: Callable[[], float] = time.monotonic,
         network_of: Callable[[Version], str] = lambda _version: "none",
+        spawn: Spawn | None = None,
     ) -> None:
-        """`network_of`: a version's network mode (only "none" is restored)."""
+        """`network_of`: a version's network mode (only "none" is restored); `spawn`
+        starts background work (forking each template's next environment ahead of its
+        cold start); None: every restore forks at its cold start."""
         self._network_of = network_of
+        self._spawn = spawn
         self._backend = cast(RestoringBackend, backend) if _can_restore(backend) else None
         self._start_template = start_template
         self.max_templates = max_templates
@@ -211,7 +234,9 @@ class Templates:
             await environment.destroy("template refused")
             raise TemplateRefused(f"no snapshot of this version: {why or 'its runtime is gone'}")
         log.info("snapstart: template of %s:%s ready", version.function_name, version.version)
-        return Template(key, environment, ours, runtime, self._clock())
+        template = Template(key, environment, ours, runtime, self._clock())
+        self._prefork_later(template)
+        return template
 
     async def _make_room(self) -> None:
         """Keep the templates under `max_templates` (see the module docstring)."""
@@ -241,31 +266,21 @@ class Templates:
             self._warn_once(version, str(exc))
             return None
         template.last_used = self._clock()
-        sandbox_env = template.environment.sandbox
-        variables = dict(sandbox_env.spec.env) if sandbox_env is not None else {}
-        variables.update(spec.environment)
-        child = SandboxSpec(
-            sandbox_id=spec.env_id,
-            argv=(),
-            env=variables,
-            mounts=(),
-            memory_mb=spec.memory_mb,
-            ephemeral_storage_mb=spec.ephemeral_storage_mb,
-            work_dir=spec.work_dir,
-            network=spec.network,
-            forwards=spec.forwards,
-        )
-        listen = f"127.0.0.1:{RUNTIME_API_PORT}"
+        child = self._child_spec(template, spec)
         started = time.monotonic()
         try:
-            sandbox, channel = await backend.fork(
-                template.control, template.runtime_pid, child, listen
-            )
+            forked = template.take_spare()
+            if forked is None:
+                forked = await backend.prefork(
+                    template.control, template.runtime_pid, child, RUNTIME_API
+                )
+            sandbox, channel = await backend.release(forked, child)
         except (SandboxError, OSError) as exc:
             log.warning("snapstart: %s:%s: restore failed (%s)", version.function_name,
                         version.version, exc)  # fmt: skip
             await self._drop(template, "restore failed")
             return None
+        self._prefork_later(template)
         environment = await ExecutionEnvironment.restored(
             spec,
             sandbox,
@@ -277,6 +292,55 @@ class Templates:
         )
         template.children.add(environment)
         return environment
+
+    @staticmethod
+    def _child_spec(template: Template, spec: EnvironmentSpec | None = None) -> SandboxSpec:
+        """What a child of `template` is forked with: the template's environment's limits,
+        /tmp and forwards; `spec`'s id, variables and work dir (None: a spare's, whose
+        come when it is taken)."""
+        own = template.environment.spec
+        sandbox = template.environment.sandbox
+        variables = dict(sandbox.spec.env) if sandbox is not None else {}
+        if spec is not None:
+            variables.update(spec.environment)
+        return SandboxSpec(
+            sandbox_id=own.env_id if spec is None else spec.env_id,
+            argv=(),
+            env=variables,
+            mounts=(),
+            memory_mb=own.memory_mb,
+            ephemeral_storage_mb=own.ephemeral_storage_mb,
+            work_dir=own.work_dir if spec is None else spec.work_dir,
+            network=own.network,
+            forwards=own.forwards,
+        )
+
+    def _prefork_later(self, template: Template) -> None:
+        """Fork `template`'s next environment in the background (once at a time)."""
+        if self._spawn is None or template.preforking or template.spare is not None:
+            return
+        backend = self._backend
+        assert backend is not None
+        template.preforking = True
+
+        async def prefork() -> None:
+            try:
+                child = self._child_spec(template)
+                forked = await backend.prefork(
+                    template.control, template.runtime_pid, child, RUNTIME_API
+                )
+            except (SandboxError, OSError) as exc:
+                log.warning("snapstart: template %s: no spare environment (%s)",
+                            template.environment.spec.env_id, exc)  # fmt: skip
+                return
+            finally:
+                template.preforking = False
+            if template.dead:
+                await run_sync(forked.discard)
+            else:
+                template.spare = forked
+
+        self._spawn(prefork)
 
     async def _drop(self, template: Template, reason: str) -> None:
         if self._templates.get(template.key) is template:

@@ -42,10 +42,12 @@ from lambdad.sandbox.late_mounts import Mounter
 from lambdad.sandbox.launcher import SpawnThread
 from lambdad.sandbox.reclaim import default_cgroup_parent, remove_parent
 from lambdad.sandbox.restore import (
+    Forked,
     RestoredSandbox,
     SpareCgroups,
     check_template,
-    fork_sandbox,
+    prefork,
+    release,
     runtime_of,
 )
 from lambdad.sandbox.running import RunningSandbox, Slot, SlotMaker, fd_map, prepare_work_dir
@@ -279,27 +281,32 @@ class BwrapBackend:
         cgroup = sandbox._slot.cgroup if isinstance(sandbox, RunningSandbox) else None
         return None if cgroup is None else runtime_of(cgroup.pids())
 
-    async def fork(
+    async def prefork(
         self, control: socket.socket, template_runtime: int, spec: SandboxSpec, listen: str
-    ) -> tuple[Sandbox, socket.socket]:
-        """An environment forked from the template whose fork channel is `control` (see
-        `restore.fork_sandbox`): its sandbox and the host's end of its init channel."""
+    ) -> Forked:
+        """A child of the template whose fork channel is `control`, checked, in a cgroup
+        with `spec`'s limits and waiting for `release` (see `restore.prefork`)."""
         layout = self._pool.maker.layout
         if not self.restores or layout is None:
             raise SandboxError("this host cannot restore SnapStart environments")
         if self._cgroups is None:
             self._cgroups = SpareCgroups(layout, self._pool.maker.cgroup_parent)
-        await run_blocking(lambda: prepare_work_dir(spec.work_dir))
-        sandbox, channel = await fork_sandbox(
+        return await prefork(
             control,
             template_runtime,
             spec,
             listen=listen,
             cgroups=self._cgroups,
             host_cpus=self._host_cpus,
-            forwarder=self.forwarder,
+            forwards=self.forwarder is not None,
             seccomp=self._seccomp is not None,
         )
+
+    async def release(self, forked: Forked, spec: SandboxSpec) -> tuple[Sandbox, socket.socket]:
+        """`forked` becomes the environment `spec` names: its sandbox and the host's end
+        of its init channel (see `restore.release`)."""
+        await run_blocking(lambda: prepare_work_dir(spec.work_dir))
+        sandbox, channel = await release(forked, spec, self.forwarder)
         self._pool.adopt(sandbox)
         return sandbox, channel
 

@@ -36,6 +36,7 @@ import select
 import shutil
 import socket
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -216,7 +217,31 @@ class SpareCgroups:
             self._ready.popleft().remove()
 
 
-async def fork_sandbox(
+@dataclass
+class Forked:
+    """A child forked from a template, checked and in its cgroup, that waits for "G"
+    (its variables) before it runs anything of the function's: made ahead of a cold
+    start (`prefork`), or at it. `release` makes it an environment; `discard` ends it."""
+
+    pid: int
+    cgroup: Cgroup
+    channel: socket.socket
+    listeners: list[socket.socket]
+    spec: SandboxSpec
+    """Its limits, /tmp, cwd and forwards (its id and variables come at `release`)."""
+
+    def alive(self) -> bool:
+        return Path(f"/proc/{self.pid}").exists()
+
+    def discard(self) -> None:
+        """Blocking."""
+        for sock in self.listeners:
+            sock.close()
+        self.channel.close()
+        _discard(self.cgroup, self.pid)
+
+
+async def prefork(
     control: socket.socket,
     template_pid: int,
     spec: SandboxSpec,
@@ -224,29 +249,21 @@ async def fork_sandbox(
     listen: str,
     cgroups: SpareCgroups,
     host_cpus: int,
-    forwarder: PortForwarder | None,
+    forwards: bool,
     seccomp: bool,
-) -> tuple[RestoredSandbox, socket.socket]:
-    """Fork an environment from the template behind `control`: (its sandbox, the host's
-    end of its init channel). `spec` gives its id, variables, limits, /tmp size, cwd,
-    forwards and work dir (its argv and mounts are the template's); its init serves
-    the Runtime API at `listen`. Raises SandboxError; nothing is left behind then."""
+) -> Forked:
+    """Fork a child from the template behind `control` and make it safe to release (see
+    the module docstring): `spec` gives its limits, /tmp size, cwd and forwards (its
+    argv and mounts are the template's); its init serves the Runtime API at `listen`.
+    Raises SandboxError; nothing is left behind then."""
     host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    ports = [f.port for f in spec.forwards] if forwards else []
     command = json.dumps(
-        {
-            "env": dict(spec.env),
-            "tmp_mb": spec.ephemeral_storage_mb,
-            "forwards": [f.port for f in spec.forwards] if forwarder is not None else [],
-            "listen": listen,
-            "cwd": spec.cwd,
-        }
+        {"tmp_mb": spec.ephemeral_storage_mb, "forwards": ports, "listen": listen, "cwd": spec.cwd}
     ).encode()
-    cgroup: Cgroup | None = None
-    pid = 0
-    listeners: list[socket.socket] = []
 
-    def start() -> tuple[int, list[socket.socket], Cgroup]:
+    def start() -> Forked:
         try:
             socket.send_fds(control, [command], [child_end.fileno()])
         finally:
@@ -263,7 +280,7 @@ async def fork_sandbox(
         try:
             made.apply(compute_limits(spec.memory_mb, spec.cpus, spec.pids_max, host_cpus))
             made.add_pid(found)  # before any of the function's code runs in it
-            ready, socks = _receive_report(host_end, len(spec.forwards), b"R")
+            ready, socks = _receive_report(host_end, len(ports), b"R")
             why = "it changed pid" if ready != found else None
             why = why or check_child(found, template_pid, seccomp)
             if why is not None:
@@ -273,29 +290,43 @@ async def fork_sandbox(
             for sock in socks:
                 sock.close()
             raise
-        return found, socks, made
+        host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
+        return Forked(found, made, host_end, socks, spec)
 
     try:
-        pid, listeners, made = await run_blocking(start)
-        cgroup = made
-        sandbox = RestoredSandbox(spec, pid, made)
-        if forwarder is not None and listeners:
-            sandbox.forwards = forwarder.open(
-                spec.sandbox_id, zip(listeners, spec.forwards, strict=True)
-            )
-        host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
-        host_end.settimeout(None)
-        host_end.sendall(b"G")
+        return await run_blocking(start)
     except BaseException as exc:
-        for sock in listeners:
-            sock.close()
         host_end.close()
-        with anyio.CancelScope(shield=True):
-            await run_blocking(lambda: _discard(cgroup, pid))
         if isinstance(exc, OSError):
             raise SandboxError(f"sandbox {spec.sandbox_id}: cannot restore: {exc}") from exc
         raise
-    return sandbox, host_end
+
+
+async def release(
+    forked: Forked, spec: SandboxSpec, forwarder: PortForwarder | None
+) -> tuple[RestoredSandbox, socket.socket]:
+    """Make `forked` the environment `spec` names (its id, variables and work dir; the
+    rest must be what it was forked with): (its sandbox, the host's end of its init
+    channel). Raises SandboxError; `forked` is discarded then."""
+    try:
+        sandbox = RestoredSandbox(spec, forked.pid, forked.cgroup)
+        if forwarder is not None and forked.listeners:
+            sandbox.forwards = forwarder.open(
+                spec.sandbox_id, zip(forked.listeners, spec.forwards, strict=True)
+            )
+        forked.listeners = []
+        body = json.dumps(dict(spec.env)).encode()
+        channel = forked.channel
+        channel.settimeout(FORK_TIMEOUT_S)
+        await run_blocking(lambda: channel.sendall(b"G" + len(body).to_bytes(4, "big") + body))
+        channel.settimeout(None)
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):
+            await run_blocking(forked.discard)
+        if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
+            raise SandboxError(f"sandbox {spec.sandbox_id}: cannot restore: {exc}") from exc
+        raise
+    return sandbox, channel
 
 
 def _discard(cgroup: Cgroup | None, pid: int) -> None:

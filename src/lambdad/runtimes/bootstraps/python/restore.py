@@ -14,7 +14,8 @@ environment's end of its host channel) becomes an environment of its own:
         with the forwards' listening sockets bound on it, every capability dropped
         ("P" to the host first: it learns our pid from SCM_CREDENTIALS and moves us
         into a cgroup of our own with the function's limits meanwhile); then "R"
-        (+ the listeners, SCM_RIGHTS): the host checks us and answers "G"
+        (+ the listeners, SCM_RIGHTS): the host checks us and answers "G" with our
+        variables (at once, or at the cold start we were made ahead for)
         ── fork ──> the runtime (returns from `serve_forks`); pid 1 runs lambdad's
         init loop for it (`init.run_restored`), as pid 1 of a normal sandbox does.
 
@@ -143,8 +144,12 @@ def _pid_one(host_fd: int, command: dict) -> tuple[int, dict, dict]:
     socket.send_fds(conn, [b"R"], [s.fileno() for s in listeners])
     for sock in listeners:
         sock.close()
-    if conn.recv(1) != b"G":
+    if _read(conn, 1) != b"G":
         os._exit(1)  # the host refused this environment
+    size = int.from_bytes(_read(conn, 4), "big")
+    if size > MAX_COMMAND:
+        os._exit(1)
+    command["env"] = json.loads(_read(conn, size))  # its own: log stream, credentials
 
     import init  # loaded in the template (`prepare`): no file is read here
 
@@ -195,6 +200,16 @@ def _read_only_rest() -> None:
         for name in options:
             flags |= _FLAGS.get(name, 0)
         _mount("none", target, None, flags)
+
+
+def _read(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            os._exit(1)  # the host is gone
+        data += chunk
+    return data
 
 
 def prepare(runtime_dir: str) -> None:
