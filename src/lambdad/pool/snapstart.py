@@ -9,6 +9,12 @@ environment is a complete one of its own (namespaces, /tmp, cgroup with the
 function's limits, its own request ids and randomness) that runs the
 after-restore hooks and reports `Restore Duration` instead of Init Duration.
 
+Each template keeps one child forked ahead (a "spare": checked, in its cgroup
+with the function's limits, waiting for its variables), made in the background
+after the template and after each restore: a cold start then only hands it its
+variables (its log stream, credentials) and waits for the after-restore hooks.
+Moving a process into a cgroup alone costs ~10 ms on a cgroup v1 host.
+
 Lifecycle of a template:
 - made by `prepare` when the version is published (the version is Pending
   meanwhile, Failed with the Init error if Init fails), or lazily by the first
