@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -139,3 +140,67 @@ async def test_a_template_the_platform_cannot_start_leaves_its_version_on_demand
     version = snap("f")
     await made.prepare(version)  # no exception: the version becomes Active
     assert not made.serves(version)
+
+
+class ForkingBackend(FakeBackend):
+    """Forks on paper: each prefork is a numbered spare; release hands it out."""
+
+    def __init__(self) -> None:
+        self.forked = 0
+        self.released: list[tuple[int, str]] = []
+        self.discarded: list[int] = []
+
+    async def prefork(self, control: Any, runtime: int, spec: Any, listen: str) -> Any:
+        self.forked += 1
+        number = self.forked
+        backend = self
+
+        class Spare:
+            def alive(self) -> bool:
+                return True
+
+            def discard(self) -> None:
+                backend.discarded.append(number)
+
+        spare = Spare()
+        spare.number = number  # type: ignore[attr-defined]
+        return spare
+
+    async def release(self, forked: Any, spec: Any) -> tuple[Any, Any]:
+        self.released.append((forked.number, spec.sandbox_id))
+        return object(), object()
+
+
+async def test_each_template_keeps_one_environment_forked_ahead(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from lambdad.pool.environment import ExecutionEnvironment
+    from support.envkit import make_spec
+
+    async def restored(spec: Any, sandbox: Any, channel: Any, **_: Any) -> Any:
+        return FakeEnvironment()
+
+    monkeypatch.setattr(ExecutionEnvironment, "restored", restored)
+    pending: list[Any] = []
+    backend = ForkingBackend()
+    made, started = templates(backend=backend)
+    made._spawn = pending.append
+
+    async def start(version: Version, fork_end: socket.socket) -> Any:
+        env = FakeEnvironment()
+        env.spec = make_spec(tmp_path, {"app.py": ""})  # type: ignore[attr-defined]
+        env.sandbox = SimpleNamespace(spec=SimpleNamespace(env={"A": "1"}))
+        started.append(env)
+        return env
+
+    made._start_template = start
+    version = snap("f")
+    await made.prepare(version)
+    assert len(pending) == 1  # the spare is forked in the background
+    await pending.pop()()
+    spec = make_spec(tmp_path, {"app.py": ""})
+    assert await made.restore(version, spec, None) is not None
+    assert backend.released == [(1, spec.env_id)]  # the spare, given this environment's id
+    await pending.pop()()  # and the next one forked ahead
+    await made.close()
+    assert backend.discarded == [2]  # the spare nobody took goes with its template
