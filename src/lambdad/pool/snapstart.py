@@ -56,11 +56,15 @@ from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import EnvironmentSpec, OutputSink
 from lambdad.runtimes.launch import RUNTIME_API_PORT, restore_report_line, restore_start_line
 from lambdad.sandbox import FORK_TIMEOUT_S, Forked, Sandbox, SandboxError, SandboxSpec
+from lambdad.sandbox.base import LateMounts
 
 log = logging.getLogger(__name__)
 
 RUNTIME_API = f"127.0.0.1:{RUNTIME_API_PORT}"
 """Where a restored environment's init serves the Runtime API (its own network)."""
+TEMPLATE_HEADROOM_MB = 2048
+"""Memory a kept template may hold beyond its function's size: its live children's
+writes from before they moved into their own cgroups (about 1 MB each)."""
 TEMPLATE_IDLE_S = 1800.0
 """A template unused this long, with no environment of its own alive, is reaped."""
 
@@ -109,6 +113,9 @@ class Template:
     """A child forked ahead, waiting for the next cold start (`Templates._prefork`)."""
     preforking: bool = False
     dead: bool = False
+    forking: anyio.Lock = field(default_factory=anyio.Lock)
+    """One fork at a time: the template forks its children one after another anyway, and a
+    burst of cold starts must not spend each one's fork timeout waiting behind the others."""
 
     def live_children(self) -> int:
         return sum(1 for env in self.children if env.is_alive())
@@ -239,6 +246,13 @@ class Templates:
             ours.close()
             await environment.destroy("template refused")
             raise TemplateRefused(f"no snapshot of this version: {why or 'its runtime is gone'}")
+        # Only forks run in a kept template, but what each child writes before it is
+        # moved into its own cgroup (copies of shared pages, page tables) is charged to
+        # the template's, and its fork work to the template's CPU quota. Under the
+        # function's limits (128 MB, 7% of a core) a burst of ~60 cold starts OOM-killed
+        # the template, and with it every environment forked from it.
+        if isinstance(sandbox, LateMounts):  # a bwrap sandbox, as every template's is
+            await sandbox.resize(environment.spec.memory_mb + TEMPLATE_HEADROOM_MB, 1.0)
         log.info("snapstart: template of %s:%s ready", version.function_name, version.version)
         template = Template(key, environment, ours, runtime, self._clock())
         self._prefork_later(template)
@@ -277,14 +291,18 @@ class Templates:
         try:
             forked = template.take_spare()
             if forked is None:
-                forked = await backend.prefork(
-                    template.control, template.runtime_pid, child, RUNTIME_API
-                )
+                async with template.forking:
+                    forked = await backend.prefork(
+                        template.control, template.runtime_pid, child, RUNTIME_API
+                    )
             sandbox, channel = await backend.release(forked, child)
         except (SandboxError, OSError) as exc:
             log.warning("snapstart: %s:%s: restore failed (%s)", version.function_name,
                         version.version, exc)  # fmt: skip
-            await self._drop(template, "restore failed")
+            # One failed child is no reason to end the template and, with it, every
+            # environment it forked that is running now; a dead template is made anew.
+            if not template.environment.is_alive():
+                await self._drop(template, "template died")
             return None
         self._prefork_later(template)
         environment = await ExecutionEnvironment.restored(
@@ -332,9 +350,10 @@ class Templates:
         async def prefork() -> None:
             try:
                 child = self._child_spec(template)
-                forked = await backend.prefork(
-                    template.control, template.runtime_pid, child, RUNTIME_API
-                )
+                async with template.forking:
+                    forked = await backend.prefork(
+                        template.control, template.runtime_pid, child, RUNTIME_API
+                    )
             except (SandboxError, OSError) as exc:
                 log.warning("snapstart: template %s: no spare environment (%s)",
                             template.environment.spec.env_id, exc)  # fmt: skip

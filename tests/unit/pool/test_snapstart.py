@@ -8,13 +8,27 @@ import socket
 from types import SimpleNamespace
 from typing import Any
 
+import anyio
 import pytest
 
 from lambdad.catalog import SnapStartFailed, Version
-from lambdad.pool.snapstart import Templates
+from lambdad.pool.snapstart import TEMPLATE_HEADROOM_MB, Templates
+from lambdad.sandbox import SandboxError
 from support.catalog import make_version
 
 pytestmark = pytest.mark.anyio
+
+
+class FakeSandbox:
+    def __init__(self) -> None:
+        self.spec = SimpleNamespace(env={})
+        self.limits: tuple[int, float | None] | None = None
+
+    async def attach(self, source: Any, target: str) -> None:
+        raise AssertionError("a template gets no late mounts")
+
+    async def resize(self, memory_mb: int, init_cpus: float | None) -> None:
+        self.limits = (memory_mb, init_cpus)
 
 
 class FakeEnvironment:
@@ -22,7 +36,11 @@ class FakeEnvironment:
 
     def __init__(self) -> None:
         self.init_error: Any = None
-        self.sandbox = object()
+        self.sandbox: Any = FakeSandbox()
+        self.spec: Any = SimpleNamespace(
+            env_id="tpl", memory_mb=128, ephemeral_storage_mb=512, work_dir="/w",
+            network="none", forwards=(),
+        )  # fmt: skip
         self.destroyed: str | None = None
 
     def is_alive(self) -> bool:
@@ -86,6 +104,9 @@ async def test_a_version_gets_one_template_and_loses_it_with_its_function() -> N
     await made.prepare(snap("f"))  # made once
     await made.prepare(snap("g"))
     assert [(n, v) for n, v, _ in started] == [("f", "1"), ("g", "1")]
+    # A kept template runs only forks: room for what its children write before they
+    # move into their own cgroups, and a core for the forks (not the function's 7%).
+    assert started[0][2].sandbox.limits == (128 + TEMPLATE_HEADROOM_MB, 1.0)
     await made.retire(snap("f").function_arn)
     assert started[0][2].destroyed == "version deleted" and made.count() == 1
     await made.close()
@@ -188,8 +209,8 @@ async def test_each_template_keeps_one_environment_forked_ahead(
 
     async def start(version: Version, fork_end: socket.socket) -> Any:
         env = FakeEnvironment()
-        env.spec = make_spec(tmp_path, {"app.py": ""})  # type: ignore[attr-defined]
-        env.sandbox = SimpleNamespace(spec=SimpleNamespace(env={"A": "1"}))
+        env.spec = make_spec(tmp_path, {"app.py": ""})
+        env.sandbox.spec.env = {"A": "1"}
         started.append(env)
         return env
 
@@ -204,3 +225,51 @@ async def test_each_template_keeps_one_environment_forked_ahead(
     await pending.pop()()  # and the next one forked ahead
     await made.close()
     assert backend.discarded == [2]  # the spare nobody took goes with its template
+
+
+class FailingForks(FakeBackend):
+    """Forks that each take a moment and fail (the release path needs a real sandbox)."""
+
+    def __init__(self) -> None:
+        self.in_flight = self.most_in_flight = self.forks = 0
+
+    async def prefork(self, control: Any, runtime: int, spec: Any, listen: str) -> Any:
+        self.forks += 1
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            for _ in range(3):
+                await anyio.sleep(0)  # let the other restores in
+            raise SandboxError("cannot restore: timed out")
+        finally:
+            self.in_flight -= 1
+
+
+def child_of(name: str) -> Any:
+    return SimpleNamespace(environment={}, env_id=f"env-{name}", work_dir=f"/work-{name}")
+
+
+async def test_a_burst_of_restores_forks_one_at_a_time_and_a_failed_one_keeps_the_template() -> (
+    None
+):
+    backend = FailingForks()
+    made, started = templates(backend=backend)
+    version = snap("f")
+
+    results: list[Any] = []
+
+    async def restore(i: int) -> None:
+        results.append(await made.restore(version, child_of(str(i)), None))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(5):
+            tg.start_soon(restore, i)
+    # Each failed restore starts on demand (None); the template forked one at a time
+    # and, alive, is kept for the next cold start (its running children with it).
+    assert results == [None] * 5 and backend.forks == 5
+    assert backend.most_in_flight == 1
+    assert len(started) == 1 and started[0][2].destroyed is None and made.count() == 1
+    # A template that died is made anew at the next restore.
+    await started[0][2].destroy("killed")
+    await made.restore(version, child_of("late"), None)
+    assert len(started) == 2 and made.count() == 1
