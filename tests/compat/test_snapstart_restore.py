@@ -271,3 +271,94 @@ def test_latest_runs_init_as_on_demand(lambda_client: Any) -> None:
     assert "Init Duration: " in log and "Restore Duration" not in log
     body = json.loads(answer["Payload"].read())
     assert body["events"] == [] and body["init_type"] == "on-demand"
+
+
+# ---- the restored runtime talks to the host directly (`runtimes/direct.py`) ----------------
+
+RUNTIME_APP = """
+import gc, os, time
+
+def handler(event, context):
+    action = event.get("action")
+    if action == "print":  # more than a pipe holds, then the result
+        for i in range(event["lines"]):
+            print(f"line {i} " + "x" * 100)
+        print("the last line before the result", flush=True)
+    elif action == "exit":
+        os._exit(3)
+    elif action == "sleep":
+        time.sleep(event["seconds"])
+    elif action == "garbage":  # what a function can do: write on its runtime's channel
+        client = next(o for o in gc.get_objects() if type(o).__name__ == "PrivateClient")
+        client.sock.sendall(b"\\x00\\x00\\x00\\x05\\x00\\x00\\x00\\x00{nope")
+        time.sleep(30)  # the host does not wait for it
+    time.sleep(event.get("hold", 0))
+    return {"pid_ns": os.readlink("/proc/self/ns/pid"), "init": os.getppid()}
+"""
+
+
+def invoke_raw(client: Any, name: str, event: dict[str, Any]) -> tuple[Any, dict[str, Any], str]:
+    """(payload, the boto3 response, the log tail) of an invoke of version 1."""
+    answer = client.invoke(
+        FunctionName=name, Qualifier="1", Payload=json.dumps(event).encode(), LogType="Tail"
+    )
+    body = json.loads(answer["Payload"].read())
+    return body, answer, base64.b64decode(answer["LogResult"]).decode()
+
+
+def restored_anew(client: Any, name: str, before: dict[str, Any]) -> None:
+    """The next invoke runs in a new environment restored from the same template."""
+    body, log = invoke(client, name, {})
+    assert body["pid_ns"] != before["pid_ns"]
+    assert "Restore Duration: " in log and "Init Duration" not in log
+
+
+@pytest.mark.usefixtures("restoring")
+def test_a_restored_runtimes_output_reaches_the_log_before_its_end(lambda_client: Any) -> None:
+    name = publish(lambda_client, RUNTIME_APP)
+    settled(lambda_client, name)
+    for _ in range(2):  # the restore's first invoke, then a warm one
+        body, answer, log = invoke_raw(lambda_client, name, {"action": "print", "lines": 3000})
+        assert "FunctionError" not in answer, body
+        assert body["init"] == 1  # the runtime's parent is the environment's pid 1
+        last = log.index("the last line before the result")
+        assert last < log.index("END RequestId: ") < log.index("REPORT RequestId: ")
+
+
+@pytest.mark.usefixtures("restoring")
+def test_a_restored_runtime_that_exits_or_times_out_ends_only_its_environment(
+    lambda_client: Any,
+) -> None:
+    name = publish(lambda_client, RUNTIME_APP, Timeout=3)
+    settled(lambda_client, name)
+    first, _ = invoke(lambda_client, name, {})
+
+    body, answer, log = invoke_raw(lambda_client, name, {"action": "exit"})
+    assert answer["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in body["errorMessage"]
+    restored_anew(lambda_client, name, first)
+
+    second, _ = invoke(lambda_client, name, {})
+    body, answer, log = invoke_raw(lambda_client, name, {"action": "sleep", "seconds": 30})
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 3.00 seconds" in body["errorMessage"]
+    restored_anew(lambda_client, name, second)
+
+
+@pytest.mark.usefixtures("restoring")
+def test_a_hostile_frame_from_a_restored_runtime_poisons_only_its_environment(
+    lambda_client: Any,
+) -> None:
+    name = publish(lambda_client, RUNTIME_APP)
+    settled(lambda_client, name)
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(invoke, lambda_client, name, {"hold": 1.5})
+        body, answer, log = invoke_raw(lambda_client, name, {"action": "garbage"})
+        survivor, _ = held.result()
+    assert answer["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.Unknown"
+    assert "nope" not in json.dumps(body)  # nothing from inside the sandbox in the answer
+    # The other environment (and the template) live on.
+    again, _ = invoke(lambda_client, name, {})
+    assert again["pid_ns"] == survivor["pid_ns"]

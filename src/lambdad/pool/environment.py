@@ -82,6 +82,7 @@ from lambdad.runtimes.output import DiscardOutput, OutputSink
 from lambdad.runtimes.prepare import RuntimePreparationError, RuntimeStore
 from lambdad.runtimes.spec import EnvironmentSpec, ImageLaunch, InvokeOutcome, InvokeRequest
 from lambdad.runtimes.streaming import BufferedResponse, ResponseStream
+from lambdad.sandbox import HostEnds
 from lambdad.sandbox.base import Sandbox, SandboxBackend
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ class ExecutionEnvironment:
         cls,
         spec: EnvironmentSpec,
         sandbox: Sandbox,
-        channel: socket.socket,
+        ends: HostEnds,
         *,
         init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
         output: OutputSink | None = None,
@@ -195,7 +196,8 @@ class ExecutionEnvironment:
         started: float | None = None,
     ) -> ExecutionEnvironment:
         """An environment forked from its SnapStart version's template (`pool/snapstart.py`):
-        `sandbox` runs, `channel` is its init's; returns once the runtime ran the
+        `sandbox` runs, `ends` are the host's ends of its init's channel, its runtime's
+        direct channel and output pipe (`runtimes.direct`); returns once the runtime ran the
         after-restore hooks and waits for its first event (`init_duration_ms` is then the
         restore's duration, from `started`: when the fork was asked for), or with
         `init_error` set."""
@@ -204,10 +206,9 @@ class ExecutionEnvironment:
         if output is not None:
             env._output = output
         env._sandbox = sandbox
+        env._direct = DirectLink(ends.runtime, ends.init, ends.output)
         started = time.monotonic() if started is None else started
         try:
-            env._stream = await SocketStream.from_socket(channel)
-            env._reader = BufferedByteReceiveStream(env._stream)
             if start_line:  # RESTORE_START: the platform's line, before the hooks' output
                 await env._record_output(f"{start_line}\n".encode())
             await env._await_init(init_timeout_s)

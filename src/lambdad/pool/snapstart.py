@@ -55,7 +55,7 @@ from lambdad.concurrency import run_sync
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.runtimes import EnvironmentSpec, OutputSink
 from lambdad.runtimes.launch import RUNTIME_API_PORT, restore_report_line, restore_start_line
-from lambdad.sandbox import FORK_TIMEOUT_S, Forked, Sandbox, SandboxError, SandboxSpec
+from lambdad.sandbox import FORK_TIMEOUT_S, Forked, HostEnds, Sandbox, SandboxError, SandboxSpec
 from lambdad.sandbox.base import LateMounts
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class RestoringBackend(Protocol):
         self, control: socket.socket, template_runtime: int, spec: SandboxSpec, listen: str
     ) -> Forked: ...
 
-    async def release(self, forked: Forked, spec: SandboxSpec) -> tuple[Sandbox, socket.socket]: ...
+    async def release(self, forked: Forked, spec: SandboxSpec) -> tuple[Sandbox, HostEnds]: ...
 
 
 class NoRoomForTemplate(SnapStartFailed):
@@ -295,7 +295,7 @@ class Templates:
                     forked = await backend.prefork(
                         template.control, template.runtime_pid, child, RUNTIME_API
                     )
-            sandbox, channel = await backend.release(forked, child)
+            sandbox, ends = await backend.release(forked, child)
         except (SandboxError, OSError) as exc:
             log.warning("snapstart: %s:%s: restore failed (%s)", version.function_name,
                         version.version, exc)  # fmt: skip
@@ -308,7 +308,7 @@ class Templates:
         environment = await ExecutionEnvironment.restored(
             spec,
             sandbox,
-            channel,
+            ends,
             output=output,
             started=started,
             start_line=restore_start_line(spec),

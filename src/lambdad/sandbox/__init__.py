@@ -20,13 +20,14 @@ from lambdad.sandbox.bwrap import build_bwrap_argv
 from lambdad.sandbox.egress import EgressPolicy, parse_allowed
 from lambdad.sandbox.forwarding import PortForwarder
 from lambdad.sandbox.process import ProcessBackend
-from lambdad.sandbox.restore import FORK_TIMEOUT_S, Forked
+from lambdad.sandbox.restore import FORK_TIMEOUT_S, Forked, HostEnds
 from lambdad.sandbox.rlimits import raise_open_files_limit
 from lambdad.sandbox.shared_files import SharedFiles, reachable_by_others, shared_files
 
 __all__ = [
     "FORK_TIMEOUT_S",
     "Forked",
+    "HostEnds",
     "MB_PER_VCPU",
     "BwrapBackend",
     "ChildRoot",

@@ -43,6 +43,7 @@ from lambdad.sandbox.launcher import SpawnThread
 from lambdad.sandbox.reclaim import default_cgroup_parent, remove_parent
 from lambdad.sandbox.restore import (
     Forked,
+    HostEnds,
     RestoredSandbox,
     SpareCgroups,
     check_template,
@@ -302,9 +303,9 @@ class BwrapBackend:
             seccomp=self._seccomp is not None,
         )
 
-    async def release(self, forked: Forked, spec: SandboxSpec) -> tuple[Sandbox, socket.socket]:
-        """`forked` becomes the environment `spec` names: its sandbox and the host's end
-        of its init channel (see `restore.release`)."""
+    async def release(self, forked: Forked, spec: SandboxSpec) -> tuple[Sandbox, HostEnds]:
+        """`forked` becomes the environment `spec` names: its sandbox and the host's ends
+        of its channels (see `restore.release`)."""
         await run_blocking(lambda: prepare_work_dir(spec.work_dir))
         sandbox, channel = await release(forked, spec, self.forwarder)
         self._pool.adopt(sandbox)

@@ -19,6 +19,12 @@ What the host does not leave to code the function could have changed:
   limits and only then releases it. Every wait is bounded; anything else
   destroys the child.
 
+The fork command carries the new environment's channels as SCM_RIGHTS (see
+`runtimes/bootstraps/python/restore.py`): its init's channel (the fork protocol,
+then init's frames), its runtime's direct channel and the write end of its
+output pipe; the host keeps the other ends (`HostEnds`), which the environment
+reads as one link (`runtimes.direct`): no frame of an invocation crosses pid 1.
+
 A child is a `RestoredSandbox`; it dies with its template (a pid namespace
 below the template's), so a template is killed only with its version.
 """
@@ -218,6 +224,37 @@ class SpareCgroups:
 
 
 @dataclass
+class HostEnds:
+    """The host's ends of a restored environment's channels: its init's, its runtime's
+    direct channel and the read end of its output pipe (`runtimes.direct`'s three)."""
+
+    init: socket.socket
+    runtime: socket.socket
+    output: int
+
+    @classmethod
+    def make(cls) -> tuple[HostEnds, tuple[socket.socket, socket.socket, int]]:
+        """(the host's ends, the child's: to send with the fork command, then close)."""
+        init, init_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        runtime, runtime_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        output_r, output_w = os.pipe()
+        return cls(init, runtime, output_r), (init_child, runtime_child, output_w)
+
+    def close(self) -> None:
+        self.init.close()
+        self.runtime.close()
+        if self.output >= 0:
+            os.close(self.output)
+            self.output = -1
+
+
+def _close_child_ends(ends: tuple[socket.socket, socket.socket, int]) -> None:
+    ends[0].close()
+    ends[1].close()
+    os.close(ends[2])
+
+
+@dataclass
 class Forked:
     """A child forked from a template, checked and in its cgroup, that waits for "G"
     (its variables) before it runs anything of the function's: made ahead of a cold
@@ -225,7 +262,7 @@ class Forked:
 
     pid: int
     cgroup: Cgroup
-    channel: socket.socket
+    ends: HostEnds
     listeners: list[socket.socket]
     spec: SandboxSpec
     """Its limits, /tmp, cwd and forwards (its id and variables come at `release`)."""
@@ -237,7 +274,7 @@ class Forked:
         """Blocking."""
         for sock in self.listeners:
             sock.close()
-        self.channel.close()
+        self.ends.close()
         _discard(self.cgroup, self.pid)
 
 
@@ -256,7 +293,8 @@ async def prefork(
     the module docstring): `spec` gives its limits, /tmp size, cwd and forwards (its
     argv and mounts are the template's); its init serves the Runtime API at `listen`.
     Raises SandboxError; nothing is left behind then."""
-    host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ends, theirs = HostEnds.make()
+    host_end = ends.init
     host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     ports = [f.port for f in spec.forwards] if forwards else []
     command = json.dumps(
@@ -265,9 +303,9 @@ async def prefork(
 
     def start() -> Forked:
         try:
-            socket.send_fds(control, [command], [child_end.fileno()])
+            socket.send_fds(control, [command], [theirs[0].fileno(), theirs[1].fileno(), theirs[2]])
         finally:
-            child_end.close()
+            _close_child_ends(theirs)
         host_end.settimeout(FORK_TIMEOUT_S)
         # "P" as soon as it is pid 1 of its namespace: moving it into its cgroup (~10 ms
         # on cgroup v1) overlaps the mounts it makes meanwhile.
@@ -291,12 +329,12 @@ async def prefork(
                 sock.close()
             raise
         host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
-        return Forked(found, made, host_end, socks, spec)
+        return Forked(found, made, ends, socks, spec)
 
     try:
         return await run_blocking(start)
     except BaseException as exc:
-        host_end.close()
+        ends.close()
         if isinstance(exc, OSError):
             raise SandboxError(f"sandbox {spec.sandbox_id}: cannot restore: {exc}") from exc
         raise
@@ -304,10 +342,10 @@ async def prefork(
 
 async def release(
     forked: Forked, spec: SandboxSpec, forwarder: PortForwarder | None
-) -> tuple[RestoredSandbox, socket.socket]:
+) -> tuple[RestoredSandbox, HostEnds]:
     """Make `forked` the environment `spec` names (its id, variables and work dir; the
-    rest must be what it was forked with): (its sandbox, the host's end of its init
-    channel). Raises SandboxError; `forked` is discarded then."""
+    rest must be what it was forked with): (its sandbox, the host's ends of its
+    channels). Raises SandboxError; `forked` is discarded then."""
     try:
         sandbox = RestoredSandbox(spec, forked.pid, forked.cgroup)
         if forwarder is not None and forked.listeners:
@@ -316,7 +354,7 @@ async def release(
             )
         forked.listeners = []
         body = json.dumps(dict(spec.env)).encode()
-        channel = forked.channel
+        channel = forked.ends.init
         channel.settimeout(FORK_TIMEOUT_S)
         await run_blocking(lambda: channel.sendall(b"G" + len(body).to_bytes(4, "big") + body))
         channel.settimeout(None)
@@ -326,7 +364,7 @@ async def release(
         if isinstance(exc, Exception) and not isinstance(exc, SandboxError):
             raise SandboxError(f"sandbox {spec.sandbox_id}: cannot restore: {exc}") from exc
         raise
-    return sandbox, channel
+    return sandbox, forked.ends
 
 
 def _discard(cgroup: Cgroup | None, pid: int) -> None:

@@ -1431,6 +1431,12 @@ def main_direct(
     finally:
         os.close(runtime_fd)  # the runtime's and the host's alone: their EOFs stay theirs
         os.close(output_fd)
+    return serve_direct(channel_fd, listener, pid)
+
+
+def serve_direct(channel_fd: int, listener: _socket.socket, pid: int) -> int:
+    """Serve a direct-channel runtime `pid` until it ends: reap, the HTTP Runtime API,
+    the host's "assign", and then its exit, to the host."""
     channel = Channel(_socket.socket(fileno=channel_fd))
     invocations = Invocations(channel)
     invocations.phase = "direct"  # the host has the runtime's state, not this HTTP API
@@ -1440,15 +1446,14 @@ def main_direct(
     return 0
 
 
-def run_restored(
-    channel_fd: int, address: str, runtime: int, out_r: int, err_r: int, link: _socket.socket
-) -> None:
+def run_restored(channel_fd: int, address: str, runtime: int) -> None:
     """A SnapStart environment's init: this process is pid 1 of the environment forked
     from its version's template (`python/restore.py`), `runtime` its runtime (forked
-    too). Serves it as `main` serves the runtime it spawns, then ends the process."""
+    too, talking to the host directly). Serves it as `main_direct` serves the runtime it
+    spawns, then ends the process."""
     if not undumpable():
         sys.stderr.write("init: cannot make itself non-dumpable (no _ctypes?)\n")
-    code = supervise(channel_fd, listen(address), runtime, out_r, err_r, link)
+    code = serve_direct(channel_fd, listen(address), runtime)
     os._exit(code)
 
 

@@ -2,9 +2,19 @@
 
 A SnapStart version's template is a sandbox like any other whose runtime ran
 Init and the before-snapshot hooks, then calls `serve_forks` instead of asking
-for events. Each fork command from the host (one SOCK_SEQPACKET message on
-the template's fork channel: a JSON header and, as SCM_RIGHTS, the new
-environment's end of its host channel) becomes an environment of its own:
+for events. Each fork command from the host is one SOCK_SEQPACKET message on
+the template's fork channel: a JSON header ({tmp_mb, forwards, listen, cwd})
+and, as SCM_RIGHTS, exactly three fds, in this order:
+
+    0  init's channel: the fork protocol below ("P", "R", "G"), then init's own
+       frames (the runtime's exit; see `init.py`), the new pid 1's
+    1  the runtime's direct channel: the private Runtime API frames, spoken by
+       the restored runtime with the host itself (lambdad's `runtimes/direct.py`)
+    2  the write end of a pipe the host reads: the restored runtime's stdout and
+       stderr
+
+A message with any other number of fds is ignored (its fds closed). Each
+command becomes an environment of its own:
 
     template runtime ── fork ──> child: unshare(mount, pid, net, ipc, uts)
                                  ── fork ──> pid 1 of the new pid namespace:
@@ -16,8 +26,11 @@ environment's end of its host channel) becomes an environment of its own:
         into a cgroup of our own with the function's limits meanwhile); then "R"
         (+ the listeners, SCM_RIGHTS): the host checks us and answers "G" with our
         variables (at once, or at the cold start we were made ahead for)
-        ── fork ──> the runtime (returns from `serve_forks`); pid 1 runs lambdad's
-        init loop for it (`init.run_restored`), as pid 1 of a normal sandbox does.
+        ── fork ──> the runtime (returns from `serve_forks` with fd 1 as its
+        channel, fd 2 as its stdout and stderr); pid 1 keeps neither and runs
+        lambdad's init for it (`init.run_restored`): reaping, the HTTP Runtime
+        API and the runtime's exit, as pid 1 of an on-demand sandbox does. No
+        frame of an invocation crosses pid 1.
 
 The capabilities the template holds (CAP_SYS_ADMIN and CAP_NET_ADMIN in its
 sandbox's own user namespace, for the namespaces and mounts above) are gone
@@ -69,25 +82,28 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str =
     )
 
 
+FORK_FDS = 3
+"""The fds of a fork command: init's channel, the runtime's channel, its output pipe."""
+
+
 def serve_forks(control_fd: int, close_fds: tuple[int, ...]) -> tuple[int, dict, dict]:
     """Fork an environment for each command on `control_fd` (never returns in the
     template: it exits when the host closes the channel). Returns in each
-    environment's runtime: (its private channel fd, its environment variables, the
-    command). `close_fds` are the template's own (its runtime channel): no child keeps
-    them."""
+    environment's runtime: (its channel fd, its environment variables, the command),
+    its stdout and stderr on the host's pipe. `close_fds` are the template's own (its
+    runtime channel): no child keeps them."""
     control = socket.socket(fileno=control_fd)
     while True:
         try:
-            message, fds, _flags, _addr = socket.recv_fds(control, MAX_COMMAND, 4)
+            message, fds, _flags, _addr = socket.recv_fds(control, MAX_COMMAND, FORK_FDS + 1)
         except InterruptedError:
             continue
         if not message:
             os._exit(0)  # the host is gone: so is this template
-        if len(fds) != 1:
+        if len(fds) != FORK_FDS:
             for fd in fds:
                 os.close(fd)
             continue
-        (host_fd,) = fds
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -96,17 +112,18 @@ def serve_forks(control_fd: int, close_fds: tuple[int, ...]) -> tuple[int, dict,
                 control.close()
                 for fd in close_fds:
                     os.close(fd)
-                return _restore(host_fd, json.loads(message))
+                return _restore(fds, json.loads(message))
             except BaseException as exc:
                 try:
                     os.write(2, f"restore: {type(exc).__name__}: {exc}\n".encode())
                 finally:
                     os._exit(1)
-        os.close(host_fd)
+        for fd in fds:
+            os.close(fd)
         os.waitpid(pid, 0)
 
 
-def _restore(host_fd: int, command: dict) -> tuple[int, dict, dict]:
+def _restore(fds: list[int], command: dict) -> tuple[int, dict, dict]:
     """The first child: new namespaces; its child is the environment's pid 1."""
     flags = os.CLONE_NEWNS | os.CLONE_NEWPID | os.CLONE_NEWNET | os.CLONE_NEWIPC
     os.unshare(flags | os.CLONE_NEWUTS)
@@ -114,10 +131,11 @@ def _restore(host_fd: int, command: dict) -> tuple[int, dict, dict]:
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     if os.fork():
         os._exit(0)
-    return _pid_one(host_fd, command)
+    return _pid_one(fds, command)
 
 
-def _pid_one(host_fd: int, command: dict) -> tuple[int, dict, dict]:
+def _pid_one(fds: list[int], command: dict) -> tuple[int, dict, dict]:
+    host_fd, runtime_fd, output_fd = fds
     conn = socket.socket(fileno=host_fd)
     conn.sendall(b"P")  # the host moves us into our cgroup while we mount
     old_tmp = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY)
@@ -153,28 +171,21 @@ def _pid_one(host_fd: int, command: dict) -> tuple[int, dict, dict]:
 
     import init  # loaded in the template (`prepare`): no file is read here
 
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    link, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     runtime = os.fork()
     if runtime == 0:
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        for fd in (out_r, out_w, err_r, err_w):
-            os.close(fd)
-        link.close()
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.close(output_fd)
         conn.close()
-        return theirs.detach(), command.get("env") or {}, command
-    theirs.close()
-    os.close(out_w)
-    os.close(err_w)
+        return runtime_fd, command.get("env") or {}, command
+    # The runtime's and the host's alone: their EOFs stay theirs.
+    os.close(runtime_fd)
+    os.close(output_fd)
     null = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):  # the template's output pipes: not ours to hold
+    for fd in (0, 1, 2):  # the template's output pipe: not ours to hold
         os.dup2(null, fd)
     os.close(null)
-    init.run_restored(
-        conn.detach(), command.get("listen") or "127.0.0.1:9001", runtime, out_r, err_r, link
-    )
+    init.run_restored(conn.detach(), command.get("listen") or "127.0.0.1:9001", runtime)
     os._exit(0)  # run_restored never returns
 
 
