@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from lambdad.sandbox.base import MB_PER_VCPU
+from lambdad.sandbox.blocking import run_blocking
 
 log = logging.getLogger(__name__)
 
@@ -366,3 +367,29 @@ class Cgroup:
                     if e.errno != errno.EBUSY or time.monotonic() > deadline:
                         raise
                     time.sleep(0.005)
+
+
+class Freezing:
+    """`Sandbox.freeze` and `thaw` for a sandbox whose processes are one cgroup's:
+    through its freezer, off the event loop (the write and the state poll block).
+    `_freezer()` names the cgroup (None: it has none, or is gone); `_stop(frozen)` is
+    what the sandbox does without a freezer (nothing, unless it says otherwise)."""
+
+    def _freezer(self) -> Cgroup | None:
+        raise NotImplementedError
+
+    def _stop(self, frozen: bool) -> None:
+        """Without a freezer."""
+
+    async def freeze(self) -> None:
+        await self._set_frozen(True)
+
+    async def thaw(self) -> None:
+        await self._set_frozen(False)
+
+    async def _set_frozen(self, frozen: bool) -> None:
+        cg = self._freezer()
+        if cg is not None and cg.can_freeze():
+            await run_blocking(lambda: cg.set_frozen(frozen))
+        else:
+            self._stop(frozen)

@@ -49,7 +49,7 @@ import anyio
 
 from lambdad.sandbox.base import ExitStatus, SandboxError, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
-from lambdad.sandbox.cgroup import Cgroup, CgroupLayout, compute_limits
+from lambdad.sandbox.cgroup import Cgroup, CgroupLayout, Freezing, compute_limits
 from lambdad.sandbox.forwarding import ForwardHandle, PortForwarder
 from lambdad.sandbox.launcher import SpawnThread
 
@@ -378,7 +378,7 @@ def _discard(cgroup: Cgroup | None, pid: int) -> None:
         cgroup.remove()
 
 
-class RestoredSandbox:
+class RestoredSandbox(Freezing):
     """An environment forked from a template (see the module docstring); `Sandbox`'s
     contract, with a cgroup of its own. Its init is not our child: it ends when its
     pidfd says so, and how is told by init's own "exited" frame."""
@@ -435,16 +435,8 @@ class RestoredSandbox:
         except OSError:
             return self._oom_at_destroy
 
-    async def freeze(self) -> None:
-        await self._set_frozen(True)
-
-    async def thaw(self) -> None:
-        await self._set_frozen(False)
-
-    async def _set_frozen(self, frozen: bool) -> None:
-        cg = self._cgroup
-        if cg.can_freeze() and not self._destroyed:
-            await run_blocking(lambda: cg.set_frozen(frozen))
+    def _freezer(self) -> Cgroup | None:
+        return None if self._destroyed else self._cgroup
 
     async def destroy(self, reason: str) -> None:
         if self._destroyed:

@@ -23,7 +23,7 @@ import anyio
 
 from lambdad.sandbox.base import ExitStatus, SandboxError, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking
-from lambdad.sandbox.cgroup import Cgroup, CgroupLayout, compute_limits
+from lambdad.sandbox.cgroup import Cgroup, CgroupLayout, Freezing, compute_limits
 from lambdad.sandbox.forwarding import ForwardHandle
 from lambdad.sandbox.launcher import Launcher
 from lambdad.sandbox.tmpdisk import TmpDisk, TmpDiskFactory
@@ -109,7 +109,7 @@ class SlotMaker:
         return slot.disk
 
 
-class RunningSandbox:
+class RunningSandbox(Freezing):
     """A started sandbox. See `lambdad.sandbox.base` for the contract."""
 
     def __init__(
@@ -215,17 +215,11 @@ class RunningSandbox:
         except FileNotFoundError:
             return self._oom_at_destroy
 
-    async def freeze(self) -> None:
-        await self._set_frozen(True)
+    def _freezer(self) -> Cgroup | None:
+        return self._slot.cgroup
 
-    async def thaw(self) -> None:
-        await self._set_frozen(False)
-
-    async def _set_frozen(self, frozen: bool) -> None:
-        cg = self._slot.cgroup
-        if cg is not None and cg.can_freeze():
-            await run_blocking(lambda: cg.set_frozen(frozen))
-        elif self._proc.poll() is None:
+    def _stop(self, frozen: bool) -> None:
+        if self._proc.poll() is None:
             # No freezer: stop the process group (processes that left it keep running).
             os.killpg(self._proc.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
 
