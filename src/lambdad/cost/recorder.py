@@ -13,6 +13,7 @@ are counted and dropped, with a warning, rather than growing without bound.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,7 +36,13 @@ ProvisionedTargets = Callable[[], Awaitable[Sequence[ProvisionedTarget]]]
 
 
 def utc_day(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d")
+    """The UTC day of `epoch` as YYYY-MM-DD (every invocation asks: a day's text is kept)."""
+    return _day_text(int(epoch // 86400))
+
+
+@functools.lru_cache(maxsize=4)
+def _day_text(day: int) -> str:
+    return datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
 
 
 class UsageRecorder:

@@ -53,12 +53,13 @@ class ConcurrencyLimiter:
         """The account limit less reservations and unreserved functions' provisioned
         concurrency; kept current by the concurrency catalog's change listener."""
         self._in_flight: Counter[str] = Counter()
+        self._total = 0
         self._on_demand_unreserved = 0
         self._provisioned: Counter[tuple[str, str]] = Counter()
 
     @property
     def total(self) -> int:
-        return sum(self._in_flight.values())
+        return self._total
 
     def in_flight(self, function_name: str) -> int:
         return self._in_flight[function_name]
@@ -82,33 +83,37 @@ class ConcurrencyLimiter:
         provisioned: Provisioned | None = None,
     ) -> Iterator[Admission]:
         """Hold one unit of concurrency for the duration of an invocation."""
-        admission = self._admit(function_name, reserved, provisioned)
+        admission = self.admit(function_name, reserved, provisioned)
         try:
             yield admission
         finally:
-            self._release(admission)
+            self.release(admission)
 
-    def _admit(
-        self, function_name: str, reserved: int | None, provisioned: Provisioned | None
+    def admit(
+        self, function_name: str, reserved: int | None, provisioned: Provisioned | None = None
     ) -> Admission:
+        """Take one unit of concurrency (Throttled when over a limit); the caller must
+        `release` it when the invocation ends (`slot` pairs them)."""
         if reserved is not None and self._in_flight[function_name] >= reserved:
             raise Throttled(RESERVED_LIMIT)
-        if self.total >= self.account_limit:
+        if self._total >= self.account_limit:
             raise Throttled(ACCOUNT_LIMIT)
         if provisioned is not None:
             key = (function_name, provisioned.qualifier)
             if self._provisioned[key] < provisioned.count:
                 self._provisioned[key] += 1
                 self._in_flight[function_name] += 1
+                self._total += 1
                 return Admission(function_name, provisioned.qualifier)
         if reserved is None:
             if self._on_demand_unreserved >= self.unreserved_pool:
                 raise Throttled(ACCOUNT_LIMIT)
             self._on_demand_unreserved += 1
         self._in_flight[function_name] += 1
+        self._total += 1
         return Admission(function_name, None, from_unreserved_pool=reserved is None)
 
-    def _release(self, admission: Admission) -> None:
+    def release(self, admission: Admission) -> None:
         name = admission.function_name
         if admission.provisioned is not None:
             key = (name, admission.provisioned)
@@ -118,5 +123,6 @@ class ConcurrencyLimiter:
         elif admission.from_unreserved_pool:
             self._on_demand_unreserved -= 1
         self._in_flight[name] -= 1
+        self._total -= 1
         if not self._in_flight[name]:
             del self._in_flight[name]

@@ -8,7 +8,6 @@ release the environment (reused, or destroyed when poisoned)
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import logging
@@ -30,7 +29,7 @@ from lambdad.catalog import (
 from lambdad.errors import RecursiveInvocation, ResourceConflict, Throttled
 from lambdad.invoke import recursion
 from lambdad.invoke.concurrency import Admission, ConcurrencyLimiter
-from lambdad.invoke.requests import InvokeResult, new_trace_root
+from lambdad.invoke.requests import InvokeResult, new_trace_id, new_trace_root
 from lambdad.invoke.version_cache import Resolved, VersionCache
 from lambdad.pool import EnvironmentPool, Lease
 from lambdad.runtimes import MAX_STREAMED_RESPONSE, InvokeOutcome, InvokeRequest, ResponseStream
@@ -159,7 +158,12 @@ class Invoker:
         request_id = request_id or str(uuid.uuid4())
         version = target.version
         started = time.time()
-        trace_id, depth = self._check_recursion(target, trace_id or new_trace_root(), request_id)
+        if not trace_id:
+            # A new trace: sampled later under Active tracing; else not sampled, so
+            # complete already (`complete_header` then has nothing to add).
+            active = version.config.tracing_mode == "Active"
+            trace_id = new_trace_root() if active else new_trace_id()
+        trace_id, depth = self._check_recursion(target, trace_id, request_id)
         region, name = self.account.region, version.function_name
         traced = self.tracing.start(
             version.config.tracing_mode,
@@ -215,14 +219,12 @@ class Invoker:
         `may_queue`: it may wait for a busy environment (`pool/queueing.py`)."""
         version = target.version
         region, name = self.account.region, version.function_name
-        with contextlib.ExitStack() as held:
-            try:
-                admission = held.enter_context(
-                    self.limiter.slot(name, target.reserved_concurrency, target.provisioned)
-                )
-            except Throttled:
-                self.metrics.throttle(region, name, target.qualifier)
-                raise
+        try:
+            admission = self.limiter.admit(name, target.reserved_concurrency, target.provisioned)
+        except Throttled:
+            self.metrics.throttle(region, name, target.qualifier)
+            raise
+        try:
             self._record_admission(target, admission)
             lease = await self.pool.acquire(
                 version, provisioned_for=admission.provisioned, may_queue=may_queue
@@ -256,8 +258,11 @@ class Invoker:
             finally:
                 # Whatever failed above (or a cancelled request), the environment goes
                 # back to the pool or is destroyed: never left busy forever.
-                with anyio.CancelScope(shield=True):
-                    await self.pool.release(lease, reusable)
+                if not self.pool.release_nowait(lease, reusable):
+                    with anyio.CancelScope(shield=True):
+                        await self.pool.release(lease, reusable)
+        finally:
+            self.limiter.release(admission)
         return InvokeResult(
             payload=outcome.payload,
             function_error=outcome.function_error,

@@ -13,6 +13,7 @@ invocation is stopped (RecursiveInvocationException), as Lambda does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -31,6 +32,7 @@ _ENTRY = re.compile(r"(?:\d+:)?([0-9a-f]{8}):(\d{1,6})")
 _SAFE = re.compile(r"[\x21-\x7e]*")
 
 
+@functools.lru_cache(maxsize=1024)
 def function_key(function_arn: str) -> str:
     return hashlib.sha256(function_arn.encode()).hexdigest()[:8]
 

@@ -28,6 +28,11 @@ Contract:
   of cold-starting, when one is expected to free up sooner than a cold start
   would finish, for a bounded time (`pool/queueing.py` says the policy and why);
   `release` hands an environment straight to the longest waiter.
+
+Concurrency: the pool runs on one event loop and no section of it awaits while
+its state is half-changed, so the invocation path (`acquire` of an idle
+environment, `release`) reads and changes it without a lock: a lock there cost
+each invoke two trips through the event loop for nothing.
 """
 
 from __future__ import annotations
@@ -91,15 +96,17 @@ class Lease:
     """When its current invocation got it (how long invocations keep it busy)."""
 
     def transition(self, new: EnvState) -> None:
-        allowed = {
-            EnvState.STARTING: {EnvState.BUSY, EnvState.DEAD},
-            EnvState.IDLE: {EnvState.BUSY, EnvState.DEAD},
-            EnvState.BUSY: {EnvState.IDLE, EnvState.DEAD},
-            EnvState.DEAD: set(),
-        }
-        if new not in allowed[self.state]:
+        if new not in _ALLOWED[self.state]:
             raise RuntimeError(f"env {self.id}: {self.state.value} -> {new.value} is not allowed")
         self.state = new
+
+
+_ALLOWED = {
+    EnvState.STARTING: {EnvState.BUSY, EnvState.DEAD},
+    EnvState.IDLE: {EnvState.BUSY, EnvState.DEAD},
+    EnvState.BUSY: {EnvState.IDLE, EnvState.DEAD},
+    EnvState.DEAD: set(),
+}
 
 
 StartEnvironment = Callable[[Version, str, str], Awaitable[ExecutionEnvironment]]
@@ -153,27 +160,14 @@ class EnvironmentPool:
         start (spill-over above provisioned runs on demand)."""
         key = PoolKey.of(version)
         now = self._clock()
-        async with self._lock:
-            idle: list[Lease] = []
-            for wanted in dict.fromkeys((provisioned_for, None)):
-                idle = idle or [
-                    lease
-                    for lease in self._leases.values()
-                    if lease.key == key
-                    and lease.state is EnvState.IDLE
-                    and not lease.retired
-                    and lease.provisioned_for == wanted
-                    and not self._too_old(lease, now)
-                ]
-            if idle:
-                # Most recently used first: it is the most likely to be warm in caches.
-                lease = max(idle, key=lambda item: item.last_used)
-                lease.transition(EnvState.BUSY)
-                lease.cold = False
-                lease.busy_since = now
-                return lease
-            bound = self._queue_bound(version, key, now) if may_queue else None
-            waiter = None if bound is None else self._lines.join(key)
+        idle = self._idle_lease(key, provisioned_for, now)
+        if idle is not None:
+            idle.transition(EnvState.BUSY)
+            idle.cold = False
+            idle.busy_since = now
+            return idle
+        bound = self._queue_bound(version, key, now) if may_queue else None
+        waiter = None if bound is None else self._lines.join(key)
         if waiter is not None and bound is not None:
             began = self._clock()
             handed = await self._wait_in_line(waiter, bound)
@@ -182,6 +176,28 @@ class EnvironmentPool:
             if handed is not None:
                 return handed
         return await self._cold_start(version, key)
+
+    def _idle_lease(self, key: PoolKey, provisioned_for: str | None, now: float) -> Lease | None:
+        """The IDLE environment `acquire` hands out: one provisioned for `provisioned_for`
+        when it names a qualifier, else an on-demand one; of those the most recently
+        used (the most likely to be warm in caches)."""
+        wanted: Lease | None = None
+        on_demand: Lease | None = None
+        for lease in self._leases.values():
+            if (
+                lease.state is not EnvState.IDLE
+                or lease.retired
+                or lease.key != key
+                or self._too_old(lease, now)
+            ):
+                continue
+            if lease.provisioned_for == provisioned_for:
+                if wanted is None or lease.last_used > wanted.last_used:
+                    wanted = lease
+            elif lease.provisioned_for is None:
+                if on_demand is None or lease.last_used > on_demand.last_used:
+                    on_demand = lease
+        return wanted or on_demand
 
     def _queue_bound(self, version: Version, key: PoolKey, now: float) -> float | None:
         """How long a new invocation of `version` waits in line; None: cold-start now."""
@@ -309,11 +325,9 @@ class EnvironmentPool:
             await self._destroy(lease, reason)
 
     async def release(self, lease: Lease, reusable: bool, count: bool = True) -> None:
-        now = self._clock()
-        if count:
-            lease.invocations += 1
-            self.estimates.invoked(lease.key.function_arn, now - lease.busy_since)
-        lease.last_used = now
+        if self.release_nowait(lease, reusable, count):
+            return
+        now = self._tally(lease, count)
         # Whether it may serve the line (a provisioned one never does; one too old to
         # reuse idles until reaped): if not, the head of the line cold-starts instead.
         serves = lease.provisioned_for is None and not self._too_old(lease, now)
@@ -327,15 +341,41 @@ class EnvironmentPool:
             return
         if self.freeze_after_s <= 0 and not await self._freeze(lease):
             return
-        async with self._lock:
-            if lease.state is EnvState.DEAD:  # torn down meanwhile (the server stopping)
-                return
-            # A waiter may have come while it was freezing: it gets it (invoke thaws it).
-            if serves and self._lines.serve(lease.key, lease):
-                return
-            lease.transition(EnvState.IDLE)
+        if lease.state is EnvState.DEAD:  # torn down meanwhile (the server stopping)
+            return
+        # A waiter may have come while it was freezing: it gets it (invoke thaws it).
+        if serves and self._lines.serve(lease.key, lease):
+            return
+        lease.transition(EnvState.IDLE)
         if self.freeze_after_s > 0:
             self._went_idle.set()
+
+    def release_nowait(self, lease: Lease, reusable: bool, count: bool = True) -> bool:
+        """`release` when that needs no wait, as it mostly does (a reusable environment
+        kept running for the next invocation, frozen later, or handed to a waiter): True
+        when released; False when nothing was done (call `release`)."""
+        if not reusable or lease.retired or self.freeze_after_s <= 0:
+            return False
+        now = self._tally(lease, count)
+        if lease.provisioned_for is None and not self._too_old(lease, now):
+            # Straight to the longest waiter, if any: it runs at once, no freeze and thaw.
+            if self._lines.serve(lease.key, lease):
+                return True
+        else:
+            self._pass_turn(lease)
+        if lease.state is not EnvState.DEAD:  # else torn down meanwhile (the server stopping)
+            lease.transition(EnvState.IDLE)
+            self._went_idle.set()
+        return True
+
+    def _tally(self, lease: Lease, count: bool) -> float:
+        """Note the end of a lease's use (an invocation, when `count`); the time now."""
+        now = self._clock()
+        if count:
+            lease.invocations += 1
+            self.estimates.invoked(lease.key.function_arn, now - lease.busy_since)
+        lease.last_used = now
+        return now
 
     def _pass_turn(self, lease: Lease) -> None:
         """`lease` serves no waiter: the head of its line cold-starts in its place."""

@@ -33,7 +33,11 @@ up here past one response (6 MB) and one 64 KB chunk of output.
 
 The waits use the event loop's readiness callbacks (`add_reader`) on the three
 descriptors at once: anyio waits for one descriptor at a time, and a task group
-per invoke would cost the server more than init cost the sandbox.
+per invoke would cost the server more than init cost the sandbox. A callback
+stays registered from one wait to the next (registering and unregistering three
+of them per invoke cost more than the rest of the link's work); one that fires
+while nobody waits is unregistered (readiness is level-triggered: it would fire
+on every pass of the loop until read), and registered again by the next wait.
 """
 
 from __future__ import annotations
@@ -173,7 +177,9 @@ class DirectLink:
         self._exited: Received | None = None
         self._exit_by = 0.0
         self._closed = False
-        self._waiting: tuple[list[int], asyncio.Future[None]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watched: set[int] = set()  # fds with a readiness callback registered
+        self._woken: asyncio.Future[None] | None = None  # while `_wait` waits
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -227,18 +233,15 @@ class DirectLink:
         self._held, self._drained = frame, 0
 
     async def _wait(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         woken: asyncio.Future[None] = loop.create_future()
-
-        def wake(fd: int) -> None:
-            self._ready.add(fd)
-            if not woken.done():
-                woken.set_result(None)
-
-        fds = [fd for fd in self._fds if fd in self._open]
-        for fd in fds:
-            loop.add_reader(fd, wake, fd)
-        self._waiting = (fds, woken)
+        for fd in self._fds:
+            if fd in self._open and fd not in self._watched:
+                loop.add_reader(fd, self._readable, fd)
+                self._watched.add(fd)
+        self._woken = woken
         try:
             if self._exited is None:
                 await woken
@@ -246,17 +249,22 @@ class DirectLink:
                 with anyio.move_on_after(max(0.0, self._exit_by - time.monotonic())):
                     await woken
         finally:
-            self._unwatch()
+            self._woken = None
 
-    def _unwatch(self) -> None:
-        """Stop `_wait`'s readiness callbacks (once), and wake it."""
-        if self._waiting is not None:
-            (fds, woken), self._waiting = self._waiting, None
-            loop = woken.get_loop()
-            for fd in fds:
-                loop.remove_reader(fd)
-            if not woken.done():
-                woken.set_result(None)
+    def _readable(self, fd: int) -> None:
+        """The loop's readiness callback: wake the wait, if any; with none (or once the
+        fd is closed: it would be readable for ever) stop watching the fd."""
+        self._ready.add(fd)
+        woken = self._woken
+        if woken is None or fd not in self._open:
+            self._unwatch(fd)
+        if woken is not None and not woken.done():
+            woken.set_result(None)
+
+    def _unwatch(self, fd: int) -> None:
+        if fd in self._watched and self._loop is not None:
+            self._watched.discard(fd)
+            self._loop.remove_reader(fd)
 
     def _recv(self, sock: socket.socket, buf: bytearray) -> bool:
         """Append what `sock` has to `buf`; False when it has nothing (or closed)."""
@@ -436,8 +444,11 @@ class DirectLink:
         if self._closed:
             return
         self._closed = True
-        if self._waiting is not None:  # before the fds close: their numbers get reused
-            self._unwatch()
+        for fd in list(self._watched):  # before the fds close: their numbers get reused
+            self._unwatch(fd)
+        woken = self._woken
+        if woken is not None and not woken.done():
+            woken.set_result(None)
         self._runtime.close()
         self._init.close()
         os.close(self._output)

@@ -70,3 +70,17 @@ def test_unreserved_functions_share_the_unreserved_pool() -> None:
         # Nor does a provisioned invocation: its share left the pool with its config.
         with limiter.slot("d", None, Provisioned("1", 1)) as admission:
             assert admission.provisioned == "1"
+
+
+def test_in_flight_counts_follow_admissions_and_releases() -> None:
+    limiter = ConcurrencyLimiter(account_limit=3)
+    first = limiter.admit("a", None, Provisioned("live", 1))
+    second = limiter.admit("a", 5)
+    third = limiter.admit("b", None)
+    assert (limiter.total, limiter.in_flight("a"), limiter.unreserved_in_flight) == (3, 2, 1)
+    with pytest.raises(Throttled):
+        limiter.admit("c", None)
+    assert limiter.total == 3  # a refusal takes nothing
+    for admission in (first, second, third):
+        limiter.release(admission)
+    assert (limiter.total, limiter.in_flight("a"), limiter.unreserved_in_flight) == (0, 0, 0)

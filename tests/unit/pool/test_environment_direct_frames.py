@@ -31,7 +31,7 @@ from lambdad.runtimes.direct import (
     DirectLink,
 )
 from support.envkit import FakeSandbox, make_spec, request
-from support.waiting import join_thread, wait_until_async
+from support.waiting import join_thread, wait_until, wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -321,7 +321,54 @@ async def test_a_destroy_while_an_invocation_waits(wired: Wired) -> None:
         tasks.start_soon(run)
         link = wired.env._direct
         assert link is not None
-        await wait_until_async(lambda: link._waiting is not None, "the invocation to wait")
+        await wait_until_async(lambda: link._woken is not None, "the invocation to wait")
         await wired.env.destroy("deleted")
     assert outcomes[0].function_error == "Unhandled" and not outcomes[0].reusable
     assert outcomes[0].error_type != "Sandbox.Timedout"  # woken by the destroy, not later
+
+
+async def test_readiness_with_nobody_waiting_unwatches_until_the_next_wait(
+    wired: Wired,
+) -> None:
+    """The readiness callbacks stay registered from one wait to the next; one that fires
+    with no wait (output between invocations) unregisters its fd, or the loop would call
+    it on every pass; the next invocation watches it again and gets that output first."""
+    await ready(wired)
+    link = wired.env._direct
+    assert link is not None
+    output_fd = link._output
+    first = request()
+
+    def answer_once_waited() -> None:
+        wait_until(lambda: link._woken is not None, "the invocation to wait")
+        wired.from_runtime(response(first.request_id), b"{}")
+
+    assert (await invoke_beside(wired, first, answer_once_waited)).reusable
+    assert output_fd in link._watched  # kept from the invocation's wait
+    wired.write(b"between invocations\n")
+    await wait_until_async(lambda: output_fd not in link._watched, "the output fd unwatched")
+    invocation = request()
+
+    def runtime() -> None:
+        wired.write(b"during\n")
+        wired.from_runtime(response(invocation.request_id), b"{}")
+
+    outcome = await invoke_beside(wired, invocation, runtime)
+    assert outcome.reusable and outcome.logs == b"between invocations\nduring\n"
+    wired.env._direct = None  # closed here, not by the fixture's destroy
+    link.close()
+    assert not link._watched
+
+
+async def test_a_closed_output_pipe_is_no_longer_watched(wired: Wired) -> None:
+    """An fd at its end is readable for ever: it must not stay registered."""
+    await ready(wired)
+    link = wired.env._direct
+    assert link is not None
+    invocation = request()
+    os.close(wired.output)
+    wired.output = os.open(os.devnull, os.O_WRONLY)  # for the fixture's close
+    wired.from_runtime(response(invocation.request_id), b"{}")
+    outcome = await wired.env.invoke(invocation, timeout_s=5)
+    assert outcome.reusable
+    await wait_until_async(lambda: link._output not in link._watched, "the closed fd unwatched")

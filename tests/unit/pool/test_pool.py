@@ -24,6 +24,7 @@ class FakeEnvironment:
         self.from_snapshot = False
         self.backend_name = "fake"
         self.frozen = False
+        self.init_error = None
         self.destroyed: str | None = None
 
     async def freeze(self, still_wanted: Callable[[], bool] = lambda: True) -> None:
@@ -274,3 +275,44 @@ async def test_the_freezer_loop_survives_time_passing_between_its_readings() -> 
         await pool.release(lease, reusable=True)
         await wait_until_async(lambda: started[0].frozen, "the idle environment frozen")
         group.cancel_scope.cancel()
+
+
+async def test_release_nowait_releases_what_needs_no_wait_and_leaves_the_rest() -> None:
+    """The invocation path's release without a wait: a reusable environment frozen later
+    goes idle at once (counted); a poisoned or retired one, or one to freeze now, is left
+    untouched for `release`."""
+    clock = Clock()
+    pool, started = make_pool(clock, freeze_after_s=0.5)
+    lease = await pool.acquire(version())
+    clock.now += 2
+    assert pool.release_nowait(lease, reusable=True)
+    assert state_of(lease) is EnvState.IDLE and lease.invocations == 1
+    assert lease.last_used == clock.now and not started[0].frozen
+    assert await pool.acquire(version()) is lease
+
+    assert not pool.release_nowait(lease, reusable=False)
+    assert state_of(lease) is EnvState.BUSY and lease.invocations == 1
+    await pool.retire(lease.key.function_arn)
+    assert not pool.release_nowait(lease, reusable=True)
+    assert state_of(lease) is EnvState.BUSY
+    await pool.release(lease, reusable=True)
+    assert state_of(lease) is EnvState.DEAD and started[0].destroyed == "retired"
+
+    at_once, _ = make_pool(Clock())  # freeze_after_s 0: frozen in `release`
+    lease = await at_once.acquire(version())
+    assert not at_once.release_nowait(lease, reusable=True)
+    assert state_of(lease) is EnvState.BUSY and lease.invocations == 0
+
+
+async def test_acquire_prefers_the_provisioned_then_the_most_recently_used() -> None:
+    clock = Clock()
+    pool, _ = make_pool(clock, freeze_after_s=0.5)
+    older, newer = await pool.acquire(version()), await pool.acquire(version())
+    pool.release_nowait(newer, reusable=True)
+    clock.now += 1
+    pool.release_nowait(older, reusable=True)
+    assert await pool.acquire(version()) is older  # used last
+    provisioned = await pool.provision(version(), "live")
+    assert await pool.acquire(version(), provisioned_for="live") is provisioned
+    assert await pool.acquire(version(), provisioned_for="live") is newer  # spills over
+    assert await pool.acquire(version()) not in (older, newer, provisioned)  # a cold start
