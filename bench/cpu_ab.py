@@ -26,11 +26,8 @@ from dataclasses import dataclass, field
 
 from harness import LambdadServer
 from measure import closed_loop
-from profile_warm import TICK_US, tree_cpu
+from profile_warm import FUNCTION, MEMORY_MB, measure_cpu
 from run import deploy, invoke_path, lambda_client, warm_up
-
-FUNCTION = "ab-noop"
-MEMORY_MB = 1769
 
 
 class ServerOf(LambdadServer):
@@ -63,19 +60,12 @@ class Windows:
 
 def window(server: LambdadServer, windows: Windows, concurrency: int, seconds: float) -> None:
     assert server.proc is not None
-    before = tree_cpu(server.proc.pid)
-    result = closed_loop(server.url, invoke_path(FUNCTION), concurrency, seconds)
-    after = tree_cpu(server.proc.pid)
-    by_role: dict[str, float] = {}
-    for pid, (role, user, kernel) in after.items():
-        _, user0, kernel0 = before.get(pid, (role, 0, 0))
-        spent = (user - user0 + kernel - kernel0) * TICK_US / max(result.ok, 1)
-        by_role[role] = by_role.get(role, 0.0) + spent
-    windows.server.append(by_role.get("server", 0.0))
-    windows.sandbox.append(by_role.get("init", 0.0) + by_role.get("runtime", 0.0))
-    windows.tree.append(sum(by_role.values()))
-    windows.rate.append(result.per_second)
-    windows.errors += result.errors
+    run = measure_cpu(server.url, server.proc.pid, concurrency, seconds)
+    windows.server.append(run.by_role.get("server", 0.0))
+    windows.sandbox.append(run.by_role.get("init", 0.0) + run.by_role.get("runtime", 0.0))
+    windows.tree.append(sum(run.by_role.values()))
+    windows.rate.append(run.invokes / run.seconds)
+    windows.errors += run.errors
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ class FakeEnvironment:
     def __init__(self, outcome: InvokeOutcome | Exception) -> None:
         self.outcome = outcome
         self.destroyed: str | None = None
+        self.requests: list[InvokeRequest] = []
 
     async def invoke(
         self,
@@ -49,6 +50,7 @@ class FakeEnvironment:
         output: object = None,
         response: object = None,
     ) -> InvokeOutcome:
+        self.requests.append(request)
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome

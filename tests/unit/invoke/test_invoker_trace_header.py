@@ -14,7 +14,6 @@ from lambdad.invoke.concurrency import ConcurrencyLimiter
 from lambdad.invoke.invoker import Invoker
 from lambdad.invoke.version_cache import Resolved
 from lambdad.pool import EnvironmentPool, ExecutionEnvironment
-from lambdad.runtimes import InvokeOutcome, InvokeRequest
 from lambdad.telemetry import FunctionLogs
 from support.catalog import make_version
 from unit.invoke.test_invoker_release import OK, FakeCatalog, FakeEnvironment, QuietLogs
@@ -22,24 +21,8 @@ from unit.invoke.test_invoker_release import OK, FakeCatalog, FakeEnvironment, Q
 pytestmark = pytest.mark.anyio
 
 
-class RecordingEnvironment(FakeEnvironment):
-    def __init__(self) -> None:
-        super().__init__(OK)
-        self.requests: list[InvokeRequest] = []
-
-    async def invoke(
-        self,
-        request: InvokeRequest,
-        timeout_s: float,
-        output: object = None,
-        response: object = None,
-    ) -> InvokeOutcome:
-        self.requests.append(request)
-        return OK
-
-
 async def header_seen(version: Version, trace_id: str | None = None) -> str:
-    environment = RecordingEnvironment()
+    environment = FakeEnvironment(OK)
 
     async def start(v: Version, env_id: str, stream: str) -> ExecutionEnvironment:
         return cast(ExecutionEnvironment, environment)
