@@ -62,6 +62,34 @@ async def test_invocations_are_summed_per_day_function_and_price_class(engine: s
     assert [r.day for r in store.usage("2026-10-01", "2026-10-31")] == ["2026-10-16"]
 
 
+async def test_a_flushs_invocations_of_one_price_class_are_one_row(engine: sa.Engine) -> None:
+    """Invocations are recorded in groups (a row per invocation cost each one an insert):
+    one row per function version, price class and day in each write, its count and
+    billed duration summed, the time of its last."""
+    clock = Clock()
+    store = UsageStore(engine)
+    recorder = UsageRecorder(store, clock=clock)
+    version = make_version("busy")
+    published = dataclasses.replace(version, version="1")
+    for billed in range(1, 1001):
+        recorder.record("us-east-1", version, billed, False)
+        clock.now += 0.001
+    recorder.record("us-east-1", published, 7, False)
+    await recorder.flush()
+    recorder.record("us-east-1", version, 9, False)
+    await recorder.flush()
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                sa.column("version"), sa.column("invocations"), sa.column("billed_ms")
+            ).select_from(sa.table("invocation_records"))
+        ).all()
+    assert sorted(rows) == [("$LATEST", 1, 9), ("$LATEST", 1000, 500500), ("1", 1, 7)]
+    [row] = store.usage("2026-10-15", "2026-10-15")
+    assert (row.count, row.gb_seconds) == (1002, 128 / 1024 * (500500 + 7 + 9) / 1000)
+
+
 async def test_provisioned_concurrency_is_sampled_with_its_version(engine: sa.Engine) -> None:
     clock = Clock()
     store = UsageStore(engine)

@@ -258,3 +258,40 @@ def test_0010_gives_every_row_its_functions_region(engine_url: str) -> None:
         assert ConcurrencyStore(engine, "eu-west-1").list_provisioned("west") != []
     finally:
         engine.dispose()
+
+
+def test_0017_counts_each_earlier_usage_row_as_one_invocation(engine_url: str) -> None:
+    from lambdad.store import InvocationRecord, UsageRow, UsageStore
+
+    engine = create_engine(engine_url)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(resources.files("lambdad.store") / "migrations"))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0016")
+            for billed in (3, 1021):
+                _insert(
+                    conn,
+                    "invocation_records",
+                    region="us-east-1",
+                    function_name="fn",
+                    version="$LATEST",
+                    day="2026-10-15",
+                    ended_at=1.0,
+                    billed_ms=billed,
+                    memory_mb=1024,
+                    architecture="x86_64",
+                    provisioned=False,
+                )
+        migrate(engine)
+        store = UsageStore(engine)
+        group = InvocationRecord(
+            "us-east-1", "fn", "$LATEST", "2026-10-15", 2.0, 976, 1024, "x86_64", False, 3
+        )
+        store.add([group])
+        assert store.usage("2026-10-15", "2026-10-15") == [
+            UsageRow("2026-10-15", "us-east-1", "fn", "x86_64", "invocations", False, 5, 2.0)
+        ]
+    finally:
+        engine.dispose()

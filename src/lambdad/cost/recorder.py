@@ -1,14 +1,16 @@
 """Recording what the workload uses, durably and off the invocation's path.
 
 `UsageRecorder.record` is called once per invocation with its REPORT figures
-(billed duration, memory size) and does nothing but append to a buffer; `run`
-writes the buffer in batches (every `flush_interval_s`, or sooner once
-`BATCH` are waiting), samples each provisioned concurrency config once a
-`sample_interval_s` (its configured concurrency for the time since the last
-sample: what AWS bills provisioned concurrency for), and deletes usage older
-than `retention_days` once an hour. The buffer holds at most `max_buffered`
-invocations: past that (a database that stopped taking writes) further ones
-are counted and dropped, with a warning, rather than growing without bound.
+(billed duration, memory size) and does nothing but add them to the buffer's
+group of that function version, price class and day (how many, billed ms
+summed: costs are summed so, and a row per invocation cost each invocation an
+insert and the store a row); `run` writes the buffer's groups (every
+`flush_interval_s`, or sooner once `BATCH` invocations are waiting), samples each
+provisioned concurrency config once a `sample_interval_s` (its configured
+concurrency for the time since the last sample: what AWS bills provisioned
+concurrency for), and deletes usage older than `retention_days` once an hour.
+The buffer holds at most `max_buffered` invocations: past that (a database that
+stopped taking writes) further ones are counted and dropped, with a warning.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ DEFAULT_RETENTION_DAYS = 400
 """Long enough for this month and last year's same month; bounded all the same."""
 SWEEP_INTERVAL_S = 3600.0
 ProvisionedTargets = Callable[[], Awaitable[Sequence[ProvisionedTarget]]]
+_GroupKey = tuple[str, str, str, str, int, str, bool]
+"""(region, function name, version, UTC day, memory MB, architecture, provisioned)"""
+_Group = list[float]
+"""[invocations, billed ms summed, when the last ended]"""
 
 
 def utc_day(epoch: float) -> str:
@@ -62,37 +68,66 @@ class UsageRecorder:
         self.sample_interval_s = sample_interval_s
         self.max_buffered = max_buffered
         self.clock = clock
-        self._buffer: list[InvocationRecord] = []
+        self._buffer: dict[_GroupKey, _Group] = {}
+        self._buffered = 0  # invocations in the buffer
         self._dropped = 0
         self._wake: anyio.Event | None = None  # made in the loop (`run`)
         self._writing = anyio.Lock()
 
     def record(self, region: str, version: Version, billed_ms: int, provisioned: bool) -> None:
         """One invocation's usage (its REPORT's billed duration and memory size)."""
-        if len(self._buffer) >= self.max_buffered:
+        if self._buffered >= self.max_buffered:
             self._dropped += 1
             return
         now = self.clock()
-        self._buffer.append(
-            InvocationRecord(
-                region=region,
-                function_name=version.function_name,
-                version=version.version,
-                day=utc_day(now),
-                ended_at=now,
-                billed_ms=billed_ms,
-                memory_mb=version.config.memory_size,
-                architecture=(version.config.architectures or ("x86_64",))[0],
-                provisioned=provisioned,
-            )
+        config = version.config
+        key = (
+            region,
+            version.function_name,
+            version.version,
+            utc_day(now),
+            config.memory_size,
+            config.architectures[0] if config.architectures else "x86_64",
+            provisioned,
         )
-        if len(self._buffer) >= BATCH and self._wake is not None:
+        group = self._buffer.get(key)
+        if group is None:
+            self._buffer[key] = [1, billed_ms, now]
+        else:
+            group[0] += 1
+            group[1] += billed_ms
+            group[2] = now
+        self._buffered += 1
+        if self._buffered >= BATCH and self._wake is not None:
             self._wake.set()
 
     async def flush(self, samples: Sequence[ProvisionedSample] = ()) -> None:
         """Write what is buffered (and `samples`) now."""
         async with self._writing:
-            batch, self._buffer = self._buffer, []
+            groups, self._buffer, self._buffered = self._buffer, {}, 0
+            batch = [
+                InvocationRecord(
+                    region=region,
+                    function_name=function_name,
+                    version=version,
+                    day=day,
+                    ended_at=float(ended_at),
+                    billed_ms=int(billed_ms),
+                    memory_mb=memory_mb,
+                    architecture=architecture,
+                    provisioned=provisioned,
+                    invocations=int(invocations),
+                )
+                for (
+                    region,
+                    function_name,
+                    version,
+                    day,
+                    memory_mb,
+                    architecture,
+                    provisioned,
+                ), (invocations, billed_ms, ended_at) in groups.items()
+            ]
             if batch or samples:
                 await run_sync(self.store.add, batch, samples)
         if self._dropped:

@@ -1,10 +1,11 @@
-"""Rows of what the workload used, for its cost: one per invocation, and one per
-minute of each provisioned concurrency config. Blocking (`run_sync`).
+"""Rows of what the workload used, for its cost: one per group of invocations, and
+one per minute of each provisioned concurrency config. Blocking (`run_sync`).
 
 Kept in tables of their own (migration 0015) so that nothing else's schema moves:
 
-- `invocation_records`: an invocation's billed duration (REPORT's), memory size,
-  architecture and whether it ran on provisioned concurrency, with its UTC day;
+- `invocation_records`: invocations of one function version with one memory size,
+  architecture, UTC day and whether they ran on provisioned concurrency: how many
+  (`invocations`, migration 0017) and their billed durations (REPORT's) summed;
 - `provisioned_samples`: a config's allocated concurrency over a stretch of time
   (what provisioned concurrency is billed for), with the version's memory and
   architecture.
@@ -39,6 +40,7 @@ invocation_records = Table(
     Column("memory_mb", Integer, nullable=False),
     Column("architecture", String(16), nullable=False),
     Column("provisioned", Boolean, nullable=False),
+    Column("invocations", Integer, nullable=False, server_default="1"),
     Index("ix_invocation_records_day", "day"),
     Index("ix_invocation_records_ended_at", "ended_at"),
 )
@@ -63,6 +65,9 @@ provisioned_samples = Table(
 
 @dataclass(frozen=True)
 class InvocationRecord:
+    """`invocations` invocations (one, or a group) that ended by `ended_at` on `day`,
+    billed `billed_ms` together."""
+
     region: str
     function_name: str
     version: str
@@ -72,6 +77,7 @@ class InvocationRecord:
     memory_mb: int
     architecture: str
     provisioned: bool
+    invocations: int = 1
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,7 @@ class UsageStore:
                 r.architecture,
                 r.provisioned,
                 r.memory_mb,
-                sa.func.count().label("count"),
+                sa.func.sum(r.invocations).label("count"),
                 sa.func.sum(r.billed_ms).label("amount"),
             )
             .where(r.day.between(first_day, last_day))
@@ -155,10 +161,16 @@ class UsageStore:
                 total = found.setdefault((*key, bool(row.provisioned)), [0, 0.0])
                 total[0] += int(row._mapping["count"])
                 total[1] += row.memory_mb / 1024 * int(row.amount) / 1000
-            for row in conn.execute(provisioned):
-                key = (row.day, row.region, row.function_name, row.architecture, "provisioned")
+            for sample in conn.execute(provisioned):
+                key = (
+                    sample.day,
+                    sample.region,
+                    sample.function_name,
+                    sample.architecture,
+                    "provisioned",
+                )
                 total = found.setdefault((*key, True), [0, 0.0])
-                total[1] += row.memory_mb / 1024 * float(row.amount)
+                total[1] += sample.memory_mb / 1024 * float(sample.amount)
         return [
             UsageRow(d, reg, fn, arch, kind, prov, int(n), gbs)
             for (d, reg, fn, arch, kind, prov), (n, gbs) in sorted(found.items())
