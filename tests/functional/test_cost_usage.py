@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from lambdad.catalog import ProvisionedTarget
 from lambdad.cost import UsageRecorder
 from lambdad.store import ProvisionedRow, UsageRow, UsageStore
+from lambdad.store.usage import invocation_records
 from support.catalog import make_version
 
 pytestmark = pytest.mark.anyio
@@ -80,11 +81,10 @@ async def test_a_flushs_invocations_of_one_price_class_are_one_row(engine: sa.En
     await recorder.flush()
 
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(
-                sa.column("version"), sa.column("invocations"), sa.column("billed_ms")
-            ).select_from(sa.table("invocation_records"))
-        ).all()
+        rows = [
+            (row.version, row.invocations, row.billed_ms)
+            for row in conn.execute(sa.select(invocation_records))
+        ]
     assert sorted(rows) == [("$LATEST", 1, 9), ("$LATEST", 1000, 500500), ("1", 1, 7)]
     [row] = store.usage("2026-10-15", "2026-10-15")
     assert (row.count, row.gb_seconds) == (1002, 128 / 1024 * (500500 + 7 + 9) / 1000)

@@ -495,8 +495,11 @@ class ExecutionEnvironment:
             "stream_limit": request.stream_limit,
         }
         started = time.monotonic()
+        # `fail_after`'s deadline scope, made directly: its two generator context
+        # managers cost every invoke a few µs.
+        deadline = anyio.CancelScope(deadline=anyio.current_time() + timeout_s)
         try:
-            with anyio.fail_after(timeout_s):
+            with deadline:
                 try:
                     await self._send(Frame("invoke", header, request.payload))
                 except CHANNEL_GONE:
@@ -507,7 +510,7 @@ class ExecutionEnvironment:
                         return frame
                     message = frame.message
                     if isinstance(message, Result) and message.request_id == request.request_id:
-                        break
+                        return self._result(frame.body, message, started)
                     elif (
                         isinstance(message, StreamStart)
                         and message.request_id == request.request_id
@@ -516,23 +519,17 @@ class ExecutionEnvironment:
                     else:
                         raise _unexpected(frame, "during an invocation")
         except TimeoutError:
-            duration = (time.monotonic() - started) * 1000
-            memory = self._memory_peak()
-            await self._kill("timeout")
-            return _outcome(
-                timeout_error(request.request_id, timeout_s),
-                "Sandbox.Timedout",
-                self._take_logs(),
-                duration,
-                memory,
-                reusable=False,
-            )
+            return await self._timed_out(request, timeout_s, started)
         except ChannelError as exc:
             return await self._protocol_failure(request, exc, started)
+        # The loop ends in a return or a raise: only the deadline ends it here.
+        return await self._timed_out(request, timeout_s, started)
+
+    def _result(self, body: bytes, message: Result, started: float) -> InvokeOutcome:
         duration = (time.monotonic() - started) * 1000
         if message.status == "success":
             return InvokeOutcome(
-                payload=frame.body,
+                payload=body,
                 function_error=None,
                 error_type=None,
                 logs=self._take_logs(),
@@ -542,7 +539,22 @@ class ExecutionEnvironment:
             )
         error_type = message.error_type or "Unhandled"
         return _outcome(
-            frame.body, error_type, self._take_logs(), duration, self._memory_peak(), reusable=True
+            body, error_type, self._take_logs(), duration, self._memory_peak(), reusable=True
+        )
+
+    async def _timed_out(
+        self, request: InvokeRequest, timeout_s: float, started: float
+    ) -> InvokeOutcome:
+        duration = (time.monotonic() - started) * 1000
+        memory = self._memory_peak()
+        await self._kill("timeout")
+        return _outcome(
+            timeout_error(request.request_id, timeout_s),
+            "Sandbox.Timedout",
+            self._take_logs(),
+            duration,
+            memory,
+            reusable=False,
         )
 
     async def _relay(

@@ -108,7 +108,11 @@ def platform_messages(lines: list[str]) -> list[bytes]:
     """lambdad's own lines (START, END, REPORT, errors) as event messages."""
     messages: list[bytes] = []
     for line in lines:
-        for part in line.encode().split(b"\n"):
+        encoded = line.encode()
+        if b"\n" not in encoded and len(encoded) <= MAX_EVENT_BYTES and encoded.strip():
+            messages.append(encoded)  # one line, one event: START, END, REPORT
+            continue
+        for part in encoded.split(b"\n"):
             if part.strip():
                 messages += split_message(part)
     return messages

@@ -26,6 +26,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import anyio
 
@@ -122,8 +123,7 @@ class Report:
         return text
 
 
-@dataclass(frozen=True)
-class _Queued:
+class _Queued(NamedTuple):
     region: str
     group: str
     stream: str
@@ -177,10 +177,13 @@ class StreamLog:
     async def _put(self, messages: list[bytes]) -> None:
         if self.formatting.filters:
             messages = [message for message in messages if self.formatting.keep(message)]
-        block = make_block(self.logs.now_ms(), messages)
+        logs = self.logs
+        block = make_block(logs.now_ms(), messages)
         if block is not None:
             self._tail.add(block)
-            await self.logs.enqueue(_Queued(self.logs.region, self.group, self.stream, block))
+            item = _Queued(logs.region, self.group, self.stream, block)
+            if not logs.enqueue_nowait(item):
+                await logs.enqueue(item)
 
 
 class FunctionLogs:
@@ -245,6 +248,10 @@ class FunctionLogs:
     async def enqueue(self, item: _Queued) -> None:
         """Queue a block for the writer; waits while the queue is full (backpressure)."""
         await self._queue.put(item, len(item.block.messages) + BLOCK_OVERHEAD)
+
+    def enqueue_nowait(self, item: _Queued) -> bool:
+        """Queue a block if the queue has room now; False: nothing done (`enqueue` it)."""
+        return self._queue.put_nowait(item, len(item.block.messages) + BLOCK_OVERHEAD)
 
     # ---- the writer ------------------------------------------------------------------------
 

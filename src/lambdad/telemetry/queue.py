@@ -45,14 +45,20 @@ class BoundedQueue(Generic[T]):
     async def put(self, item: T, size: int) -> None:
         """Append `item`, which holds `size` bytes; waits while that would overfill
         the queue. An item bigger than the whole queue goes in alone, when it is empty."""
-        while self._items and self._bytes + size > self.max_bytes:
+        while not self.put_nowait(item, size):
             self._room = anyio.Event() if self._room.is_set() else self._room
             await self._room.wait()
+
+    def put_nowait(self, item: T, size: int) -> bool:
+        """Append `item` if it fits now (as `put` would without waiting); False if not."""
+        if self._items and self._bytes + size > self.max_bytes:
+            return False
         self._items.append((item, size))
         self._bytes += size
         self.put_count += 1
         if self._bytes >= self._wanted:
             self._arrived.set()
+        return True
 
     def take(self, max_bytes: int) -> list[T]:
         """Items from the front, up to `max_bytes` together (at least one if any)."""

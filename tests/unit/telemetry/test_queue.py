@@ -65,3 +65,13 @@ async def test_wait_ready_lingers_for_a_fuller_batch_but_not_forever() -> None:
         await queue.wait_ready(min_bytes=1000, linger_s=0.01)  # returns after the linger
     with pytest.raises(ValueError):
         BoundedQueue[int](0)
+
+
+async def test_put_nowait_takes_what_fits_and_refuses_the_rest() -> None:
+    queue: BoundedQueue[str] = BoundedQueue(10)
+    assert queue.put_nowait("a", 6) and queue.put_nowait("b", 4)
+    assert not queue.put_nowait("c", 1)  # full: nothing changes
+    assert (len(queue), queue.bytes, queue.put_count) == (2, 10, 2)
+    assert queue.take(100) == ["a", "b"]
+    assert queue.put_nowait("huge", 50)  # bigger than the queue: alone, when it is empty
+    assert not queue.put_nowait("d", 1)
