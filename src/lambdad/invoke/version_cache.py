@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lambdad.catalog import (
     Catalog,
@@ -71,29 +71,33 @@ class VersionCache:
         self.ttl_s = ttl_s
         self._clock = clock
         self._draw = draw
-        self._entries: dict[tuple[str, str | None], tuple[float, Target, _Settings]] = {}
+        self._entries: dict[tuple[str, str | None], tuple[float, Target, Resolved]] = {}
+        """(when read, the target, its Resolved for the target's own version)"""
 
     async def get(self, ref: FunctionRef) -> Resolved:
         key = (ref.name, ref.qualifier)
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and now - entry[0] < self.ttl_s:
-            _, target, settings = entry
+            _, target, resolved = entry
         else:
             target = await self.catalog.resolve(ref)
             settings = await self._settings(ref)
+            resolved = Resolved(
+                version=target.version,
+                reserved_concurrency=settings.reserved,
+                qualifier=ref.qualifier,
+                invoked_arn=target.arn,
+                provisioned=settings.provisioned,
+                recursive_loop=settings.recursive_loop,
+            )
             if all(_settled(v) for v in (target.version, *(v for v, _ in target.routes))):
-                self._entries[key] = (now, target, settings)
+                self._entries[key] = (now, target, resolved)
             else:
                 self._entries.pop(key, None)
-        return Resolved(
-            version=target.pick(self._draw()),
-            reserved_concurrency=settings.reserved,
-            qualifier=ref.qualifier,
-            invoked_arn=target.arn,
-            provisioned=settings.provisioned,
-            recursive_loop=settings.recursive_loop,
-        )
+        version = target.pick(self._draw())
+        # Immutable: the same one serves every invocation of the version (most are).
+        return resolved if version is resolved.version else replace(resolved, version=version)
 
     async def _settings(self, ref: FunctionRef) -> _Settings:
         function = await self.catalog.get_function(ref.name)

@@ -69,6 +69,12 @@ class MetricsRecorder:
         self.store = store
         self._clock = clock
         self._pending: dict[PendingKey, Aggregate] = {}
+        self._generation = 0
+        """Bumped whenever `_pending` is replaced (a flush): `_hot` is then stale."""
+        self._hot: dict[tuple[str, ...], tuple[int, int, list[list[Aggregate]]]] = {}
+        """The aggregates every invocation of a function and qualifier adds to, per metric
+        and series, with the generation and minute they are of: found once a minute,
+        not looked up per invocation."""
         self._flushing: dict[PendingKey, Aggregate] = {}
         self._dims: dict[tuple[str, str | None, str | None], tuple[Dims, ...]] = {}
         self.totals: dict[tuple[str, str, str, str], Totals] = {}
@@ -114,6 +120,32 @@ class MetricsRecorder:
                 aggregate = pending[key] = Aggregate()
             aggregate.add(value, bucket)
 
+    def _aggregates(
+        self,
+        hot_key: tuple[str, ...],
+        region: str,
+        metrics: tuple[str, ...],
+        series: tuple[Dims, ...],
+        minute: int,
+    ) -> list[list[Aggregate]]:
+        """`_pending`'s aggregates of `metrics` (each over `series`) in `minute`, made if new."""
+        found = self._hot.get(hot_key)
+        if found is not None and found[0] == self._generation and found[1] == minute:
+            return found[2]
+        pending = self._pending
+        aggregates: list[list[Aggregate]] = []
+        for metric in metrics:
+            row = []
+            for dims in series:
+                key = (minute, region, metric, dims)
+                aggregate = pending.get(key)
+                if aggregate is None:
+                    aggregate = pending[key] = Aggregate()
+                row.append(aggregate)
+            aggregates.append(row)
+        self._hot[hot_key] = (self._generation, minute, aggregates)
+        return aggregates
+
     def _totals(self, region: str, function: str, qualifier: str | None, version: str) -> Totals:
         resource = "" if qualifier in UNQUALIFIED else f"{function}:{qualifier}"
         key = (region, function, resource, version)
@@ -132,11 +164,22 @@ class MetricsRecorder:
         error: bool,
     ) -> None:
         """One invocation that ran (to success or a function error)."""
-        series = self._series(region, function, qualifier, version)
         minute = int(self._clock() // 60) * 60
-        self._add(region, "Invocations", series, 1.0, minute)
-        self._add(region, "Errors", series, 1.0 if error else 0.0, minute)
-        self._add(region, "Duration", series, duration_ms, minute)
+        invocations, errors, durations = self._aggregates(
+            ("invocation", region, function, str(qualifier), version),
+            region,
+            ("Invocations", "Errors", "Duration"),
+            self._series(region, function, qualifier, version),
+            minute,
+        )
+        for aggregates, value in (
+            (invocations, 1.0),
+            (errors, 1.0 if error else 0.0),
+            (durations, duration_ms),
+        ):
+            bucket = bucket_of(value)
+            for aggregate in aggregates:
+                aggregate.add(value, bucket)
         totals = self._totals(region, function, qualifier, version)
         totals.invocations += 1
         totals.errors += error
@@ -158,10 +201,23 @@ class MetricsRecorder:
     ) -> None:
         """Concurrency as an invocation was admitted (its Maximum is the peak)."""
         minute = int(self._clock() // 60) * 60
-        self._add(region, "ConcurrentExecutions", ((),), account_in_flight, minute)
-        name = ((("FunctionName", function),),)
-        self._add(region, "ConcurrentExecutions", name, in_flight, minute)
-        self._add(region, "UnreservedConcurrentExecutions", ((),), unreserved_in_flight, minute)
+        (account,), (unreserved,) = self._aggregates(
+            ("concurrency", region),
+            region,
+            ("ConcurrentExecutions", "UnreservedConcurrentExecutions"),
+            ((),),
+            minute,
+        )
+        ((named,),) = self._aggregates(
+            ("concurrency", region, function),
+            region,
+            ("ConcurrentExecutions",),
+            ((("FunctionName", function),),),
+            minute,
+        )
+        account.add(account_in_flight)
+        named.add(in_flight)
+        unreserved.add(unreserved_in_flight)
 
     def provisioned(
         self, region: str, function: str, qualifier: str, in_use: int, allocated: int
@@ -223,6 +279,7 @@ class MetricsRecorder:
         if self.store is None or not self._pending:
             return
         self._flushing, self._pending = self._pending, {}
+        self._generation += 1
         rows = [
             MetricRow(
                 region,

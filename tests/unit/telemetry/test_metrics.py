@@ -133,3 +133,36 @@ def test_queue_waits_are_lambdads_own_metric_in_cloudwatch_and_prometheus() -> N
     }
     assert samples[("lambdad_queue_wait_seconds_count", "fn")] == 2
     assert samples[("lambdad_queue_wait_seconds_sum", "fn")] == pytest.approx(0.012)
+
+
+def test_invocations_around_flushes_and_minutes_each_count_once() -> None:
+    """Every invocation adds to its minute's pending aggregates, whatever flushed (or
+    failed to) before it in that minute."""
+    clock, store = Clock(60.0), FakeStore(fail=True)
+    recorder = MetricsRecorder(store, clock)  # type: ignore[arg-type]
+    recorder.invocation("us-east-1", "fn", None, "1", 10.0, error=False)
+    recorder.concurrency("us-east-1", "fn", 1, 1, 1)
+    with pytest.raises(RuntimeError):
+        anyio.run(recorder.flush)
+    recorder.invocation("us-east-1", "fn", None, "1", 20.0, error=True)
+    recorder.concurrency("us-east-1", "fn", 2, 3, 2)
+    store.fail = False
+    anyio.run(recorder.flush)
+    recorder.invocation("us-east-1", "fn", None, "1", 30.0, error=False)
+    clock.now = 120.0
+    recorder.invocation("us-east-1", "fn", None, "1", 40.0, error=False)
+    anyio.run(recorder.flush)
+
+    def rows(metric: str, dims: Dims, minute: int) -> list[tuple[float, float, float]]:
+        return [
+            (r.sample_count, r.total, r.maximum)
+            for r in store.rows
+            if (r.metric_name, parse_dims(r.dimensions), r.minute) == (metric, dims, minute)
+        ]
+
+    assert rows("Invocations", FN, 60) == [(2, 2.0, 1.0), (1, 1.0, 1.0)]
+    assert rows("Errors", (), 60) == [(2, 1.0, 1.0), (1, 0.0, 0.0)]
+    assert rows("Duration", FN, 120) == [(1, 40.0, 40.0)]
+    assert rows("ConcurrentExecutions", (), 60) == [(2, 4.0, 3.0)]
+    assert rows("ConcurrentExecutions", FN, 60) == [(2, 3.0, 2.0)]
+    assert rows("UnreservedConcurrentExecutions", (), 60) == [(2, 3.0, 2.0)]
