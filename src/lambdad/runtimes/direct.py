@@ -90,6 +90,11 @@ outstanding) ignored per invocation, as init ignored them; the next is a fault."
 RequestId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REQUEST_ID)]
 
 
+class DeadlinePassed(Exception):
+    """A wait of the link passed the deadline it was given (an invocation's timeout).
+    Not an OSError, as a channel's own failures are: a caller tells them apart."""
+
+
 class FromRuntime(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="type"):
     """A frame header the runtime sends (init's PRIVATE_FIELDS)."""
 
@@ -183,9 +188,10 @@ class DirectLink:
 
     # ---- reading ---------------------------------------------------------------------------
 
-    async def next_frame(self) -> Received | None:
+    async def next_frame(self, deadline: float | None = None) -> Received | None:
         """The next frame, as init's channel would have carried it; None once init's
-        channel closed. Raises ChannelError for a frame that breaks the protocol."""
+        channel closed. Raises ChannelError for a frame that breaks the protocol, and
+        DeadlinePassed when it has to wait past `deadline` (the event loop's clock)."""
         while True:
             if self._closed:  # destroyed meanwhile: its fd numbers may be another's now
                 return None
@@ -194,7 +200,7 @@ class DirectLink:
                 return frame
             if self._init.fileno() not in self._open and self._exited is None:
                 return None  # init is gone (and the sandbox with it)
-            await self._wait()
+            await self._wait(deadline)
 
     def _step(self) -> Received | None:
         """What can be passed on now without waiting, if anything."""
@@ -232,16 +238,19 @@ class DirectLink:
     def _hold(self, frame: Received) -> None:
         self._held, self._drained = frame, 0
 
-    async def _wait(self) -> None:
+    async def _wait(self, deadline: float | None = None) -> None:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
+        if deadline is not None and loop.time() >= deadline:
+            raise DeadlinePassed
         woken: asyncio.Future[None] = loop.create_future()
         for fd in self._fds:
             if fd in self._open and fd not in self._watched:
                 loop.add_reader(fd, self._readable, fd)
                 self._watched.add(fd)
         self._woken = woken
+        timer = None if deadline is None else loop.call_at(deadline, _wake, woken)
         try:
             if self._exited is None:
                 await woken
@@ -250,6 +259,10 @@ class DirectLink:
                     await woken
         finally:
             self._woken = None
+            if timer is not None:
+                timer.cancel()
+        if deadline is not None and loop.time() >= deadline:
+            raise DeadlinePassed
 
     def _readable(self, fd: int) -> None:
         """The loop's readiness callback: wake the wait, if any; with none (or once the
@@ -409,29 +422,36 @@ class DirectLink:
 
     # ---- writing ---------------------------------------------------------------------------
 
-    async def send(self, frame: Frame) -> None:
+    async def send(self, frame: Frame, deadline: float | None = None) -> None:
         """ "invoke" to the runtime (it becomes the current invocation); "assign" to init
-        (its working dir) and to the parked runtime. OSError when the runtime is gone."""
+        (its working dir) and to the parked runtime. OSError when the runtime is gone;
+        DeadlinePassed when it has to wait past `deadline` (the event loop's clock)."""
         data = encode_frame(frame)
         if frame.type == "invoke":
             self._current = frame.header["request_id"]
             self._asks -= 1
             self._strays = 0
-            await self._sendall(self._runtime, data)
+            await self._sendall(self._runtime, data, deadline)
         elif frame.type == "assign":
-            await self._sendall(self._init, data)
-            await self._sendall(self._runtime, data)
+            await self._sendall(self._init, data, deadline)
+            await self._sendall(self._runtime, data, deadline)
         else:
             raise ValueError(f"no {frame.type!r} frame goes to the runtime")
 
-    async def _sendall(self, sock: socket.socket, data: bytes) -> None:
+    async def _sendall(self, sock: socket.socket, data: bytes, deadline: float | None) -> None:
         with memoryview(data) as view:
             sent = 0
             while sent < len(view):
                 try:
                     sent += sock.send(view[sent:])
                 except BlockingIOError:
-                    await anyio.wait_writable(sock)
+                    if deadline is None:
+                        await anyio.wait_writable(sock)
+                        continue
+                    with anyio.CancelScope(deadline=deadline) as waiting:
+                        await anyio.wait_writable(sock)
+                    if waiting.cancelled_caught:
+                        raise DeadlinePassed from None
 
     def _send_now(self, data: bytes) -> None:
         try:
@@ -452,3 +472,8 @@ class DirectLink:
         self._runtime.close()
         self._init.close()
         os.close(self._output)
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)

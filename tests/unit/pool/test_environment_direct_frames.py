@@ -372,3 +372,93 @@ async def test_a_closed_output_pipe_is_no_longer_watched(wired: Wired) -> None:
     outcome = await wired.env.invoke(invocation, timeout_s=5)
     assert outcome.reusable
     await wait_until_async(lambda: link._output not in link._watched, "the closed fd unwatched")
+
+
+# ---- timeouts: the link's waits end at the invocation's deadline ---------------------------
+
+TIMEOUT_S = 0.3
+
+
+def timed_out(outcome: InvokeOutcome, wired: Wired) -> bool:
+    return (
+        outcome.error_type == "Sandbox.Timedout"
+        and outcome.function_error == "Unhandled"
+        and not outcome.reusable
+        and wired.sandbox.destroyed is not None
+    )
+
+
+async def test_a_runtime_that_never_answers_times_out(wired: Wired) -> None:
+    await ready(wired)
+    invocation = request()
+    started = anyio.current_time()
+    outcome = await wired.env.invoke(invocation, timeout_s=TIMEOUT_S)
+    assert timed_out(outcome, wired)
+    assert anyio.current_time() - started >= TIMEOUT_S
+    assert outcome.duration_ms >= TIMEOUT_S * 1000 - 5  # the loop's clock ticks in ms
+    assert invocation.request_id in json.loads(outcome.payload)["errorMessage"]
+
+
+async def test_output_that_never_lets_the_link_wait_ends_at_the_deadline(
+    wired: Wired,
+) -> None:
+    """A runtime writing without pause (every read finds more) never answers."""
+    await ready(wired)
+    stop = threading.Event()
+
+    def runtime() -> None:
+        while not stop.is_set():
+            try:
+                wired.write(b"more\n" * 1000)
+            except OSError:  # the host closed its end: the sandbox is gone
+                return
+
+    writer = threading.Thread(target=runtime)
+    writer.start()
+    try:
+        outcome = await wired.env.invoke(request(), timeout_s=TIMEOUT_S)
+    finally:
+        stop.set()
+        wired.env._direct = None  # unblock the writer: close the read end now
+        join_thread(writer, "the runtime's writes")
+    assert timed_out(outcome, wired)
+
+
+async def test_output_the_log_store_is_not_ready_for_waits_within_the_deadline(
+    wired: Wired,
+) -> None:
+    class Stalled:
+        async def write(self, chunk: bytes) -> None:
+            await anyio.sleep_forever()
+
+        async def end(self) -> None:
+            pass
+
+    await ready(wired)
+    wired.write(b"a line\n")
+    outcome = await wired.env.invoke(request(), timeout_s=TIMEOUT_S, output=Stalled())
+    assert timed_out(outcome, wired)
+
+
+async def test_an_event_the_runtime_does_not_read_times_out(wired: Wired) -> None:
+    """Bigger than the socket's buffers, to a runtime that reads nothing: the send waits."""
+    await ready(wired)
+    outcome = await wired.env.invoke(request(raw=b'"' + b"x" * (8 << 20) + b'"'), TIMEOUT_S)
+    assert timed_out(outcome, wired)
+
+
+async def test_a_streamed_response_nobody_reads_times_out(wired: Wired) -> None:
+    class Stuck:
+        async def start(self, content_type: str) -> None:
+            pass
+
+        async def write(self, chunk: bytes) -> None:
+            await anyio.sleep_forever()
+
+    await ready(wired)
+    invocation = request()
+    rid = invocation.request_id
+    wired.from_init({"type": "stream_start", "request_id": rid, "content_type": "text/plain"})
+    wired.init.sendall(frame({"type": "stream_chunk"}, b"part"))
+    outcome = await wired.env.invoke(invocation, timeout_s=TIMEOUT_S, response=Stuck())
+    assert timed_out(outcome, wired)
