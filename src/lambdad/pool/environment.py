@@ -535,8 +535,8 @@ class ExecutionEnvironment:
         started: float,
     ) -> InvokeOutcome:
         """`_run` over the direct link: its waits end at the deadline themselves (a cancel
-        scope around each invocation cost it ~10 µs); output the log store makes wait
-        and a streamed response wait in one."""
+        scope around each invocation cost it ~10 µs); once output or a streamed response
+        comes (whose writes may wait), the rest waits in one."""
         link = self._direct
         assert link is not None
         loop = asyncio.get_running_loop()
@@ -665,12 +665,12 @@ class ExecutionEnvironment:
             if deadline is None:
                 await self._record_output(frame.body)
                 continue
-            # The log store may make it wait (backpressure): within the invocation's time;
-            # and output that never lets the link wait ends at the deadline too.
+            # Output: the log store may make it wait (backpressure). From here on the
+            # invocation waits in one scope to the deadline, as without the direct link.
             with anyio.CancelScope(deadline=deadline):
                 await self._record_output(frame.body)
-            if asyncio.get_running_loop().time() >= deadline:
-                raise DeadlinePassed
+                return await self._next_reply(request, started)
+            raise DeadlinePassed  # the scope ends without a return at its deadline
 
     async def _exited(
         self, request: InvokeRequest, frame: Received | None, started: float
