@@ -10,17 +10,19 @@ from urllib.parse import urlsplit
 
 import pytest
 from botocore.auth import SigV4Auth, SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
 from lambdad.iam import Principal, ResolvedCredential
 from lambdad.iam.sigv4 import (
+    Claim,
     ExpiredToken,
     IncompleteSignature,
     InvalidSignature,
     MissingAuthenticationToken,
     ReceivedRequest,
     UnrecognizedClient,
+    expected_signature,
     read_claim,
     signing_key,
     verify,
@@ -222,3 +224,89 @@ def test_the_remembered_signing_key_is_botocores() -> None:
     expected = signer.signature("the string to sign", request)
     key = signing_key("wJalrXUtnFEMI", "20261201", "eu-west-1", "lambda")
     assert hmac.new(key, b"the string to sign", sha256).hexdigest() == expected
+
+
+class _BotocoreSigner(SigV4Auth):  # type: ignore[misc]
+    """botocore's own signer fed a received request: what `expected_signature` must equal."""
+
+    def __init__(self, claim: Claim, payload_hash: str) -> None:
+        super().__init__(Credentials(claim.access_key_id, SECRET), claim.service, claim.region)
+        self.claim = claim
+        self.payload_hash = payload_hash
+
+    def sign(self, request: ReceivedRequest) -> str:
+        query = request.raw_query
+        if self.claim.presigned_expires_s is not None:
+            query = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))
+        url = "http://lambdad" + request.raw_path + (f"?{query}" if query else "")
+        headers = HTTPHeaders()
+        for name, value in request.headers:
+            if name in self.claim.signed_headers:
+                headers.add_header(name, value)
+        aws = AWSRequest(method=request.method, url=url, headers=headers)
+        aws.context["timestamp"] = self.claim.amz_date
+        canonical = self.canonical_request(aws)
+        return str(self.signature(self.string_to_sign(aws, canonical), aws))
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        return request.headers
+
+    def payload(self, _request: AWSRequest) -> str:
+        return self.payload_hash
+
+
+AUTH = (
+    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/eu-west-1/lambda/aws4_request, "
+    "SignedHeaders={}, Signature=00"
+)
+_BASE_HEADERS = [("host", "127.0.0.1:9000"), ("x-amz-date", "20261201T052200Z")]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "headers", "signed_names"),
+    [
+        ("POST", "/2015-03-31/functions/f/invocations", "", [], "host;x-amz-date"),
+        ("get", "/a/./b/../c//d/", "b=2&a=1&a=0&&c", [], "host;x-amz-date"),
+        ("GET", "/caf%C3%A9/\u00e9~x y", "X-Amz-Credential=a%2Fb&k=%24v", [], "host;x-amz-date"),
+        ("POST", "", "q#frag", [], "host;x-amz-date"),
+        ("POST", "/p#x", "", [], "host;x-amz-date"),
+        (
+            "POST",
+            "/f",
+            "",
+            [("x-amz-meta", "  a   b\t c "), ("X-Odd", "v"), ("x-amz-meta", "second")],
+            "host;x-amz-date;x-amz-meta;x-odd",
+        ),
+        ("POST", "/f", "", [("content-type", "application/json")], "content-type;host;absent"),
+        (
+            "POST",
+            "/f",
+            "",
+            [("x-amz-content-sha256", "UNSIGNED-PAYLOAD")],
+            "host;x-amz-content-sha256;x-amz-date",
+        ),
+        ("POST", "/f", "", [("x-amz-content-sha256", "e" * 64)], "host;x-amz-date"),
+    ],
+)
+def test_the_expected_signature_is_botocores(
+    method: str, path: str, query: str, headers: list[tuple[str, str]], signed_names: str
+) -> None:
+    received_headers = [*_BASE_HEADERS, *headers, ("authorization", AUTH.format(signed_names))]
+    request = ReceivedRequest(method, path, query, received_headers, "d" * 64)
+    claim = read_claim(request)
+    credential = ResolvedCredential(SECRET, None, Principal.anonymous())
+    for payload_hash in ("d" * 64, "UNSIGNED-PAYLOAD"):
+        expected = _BotocoreSigner(claim, payload_hash).sign(request)
+        assert expected_signature(claim, request, credential, payload_hash) == expected
+
+
+def test_a_presigned_requests_expected_signature_is_botocores() -> None:
+    request = presigned(60, URL + "&b=%2F&a=")
+    claim = read_claim(request)
+    assert request.body_sha256 is not None
+    signatures = set()
+    for payload_hash in (request.body_sha256, "UNSIGNED-PAYLOAD"):
+        expected = _BotocoreSigner(claim, payload_hash).sign(request)
+        assert expected_signature(claim, request, CREDENTIAL, payload_hash) == expected
+        signatures.add(expected)
+    assert claim.signature in signatures
