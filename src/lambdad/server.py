@@ -441,6 +441,10 @@ def serve(settings: Settings) -> None:
         handler.addFilter(_plain_uvicorn_name)
     # Alembic announces every plugin at info; keep the server's log about requests.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Each request's line is a log record: the format above names no thread, process or
+    # source line, so records do not look them up (the logging HOWTO's "Optimization").
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     if not settings.auth_enabled:
         log.warning(
             "authentication is OFF (--auth off): every request is served unsigned, as anyone; "

@@ -24,8 +24,10 @@ def principal_of(request: Request) -> Principal | None:
 def request_keys(request: Request, ctx: ApiContext) -> dict[str, str]:
     """The global condition keys a request carries (beyond the principal's)."""
     client = request.client
+    # The scheme as `request.url` has it, without building the whole URL.
+    secure = request.scope.get("scheme", "http") == "https"
     keys = {
-        "aws:SecureTransport": "true" if request.url.scheme == "https" else "false",
+        "aws:SecureTransport": "true" if secure else "false",
         "aws:RequestedRegion": ctx.region,
     }
     if client is not None:

@@ -43,6 +43,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lambdad.api import json_protocol
+from lambdad.api.asgi_headers import declared_length
 from lambdad.api.bodies import CODE_UPLOAD_LIMIT, MAX_CONCURRENT_UPLOADS, too_large
 from lambdad.api.errors import error_response
 from lambdad.concurrency import run_sync
@@ -197,7 +198,7 @@ class Authentication:
         await self.app(scope, app_receive, send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        declared = _declared_length(scope)
+        declared = declared_length(scope)
         if declared > self.max_body:
             raise too_large(self.max_body, "request")
         if declared <= MAX_SYNC_PAYLOAD:
@@ -280,14 +281,6 @@ def _closing(send: Send) -> Send:
 
 
 def _has_body(scope: Scope) -> bool:
-    return _declared_length(scope) > 0 or any(
+    return declared_length(scope) > 0 or any(
         key == b"transfer-encoding" for key, _ in scope.get("headers", [])
     )
-
-
-def _declared_length(scope: Scope) -> int:
-    for key, value in scope.get("headers", []):
-        if key == b"content-length":
-            declared = bytes(value).decode("latin-1")
-            return int(declared) if declared.isdigit() else 0
-    return 0

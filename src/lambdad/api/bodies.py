@@ -38,6 +38,7 @@ import anyio
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lambdad.api.asgi_headers import declared_length, header
 from lambdad.errors import RequestTooLarge, UnsupportedMediaType
 
 CODE_UPLOAD_LIMIT = 70_167_211
@@ -83,7 +84,7 @@ async def stream_body(request: Request, limit: int, operation: str) -> AsyncIter
 
 
 def _type_error(scope: Scope, rules: BodyRules, body_started: bool) -> Exception | None:
-    media_type = _header(scope, b"content-type").split(";", 1)[0].strip().lower()
+    media_type = (header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
     if rules.raw:
         refused = media_type in BROWSER_FORM_TYPES
     else:
@@ -137,9 +138,10 @@ class BodyGuard:
             nonlocal received, upload
             rules = self._rules(scope)
             if received == 0:
-                if _declared_length(scope) > rules.limit:
+                declared = declared_length(scope)
+                if declared > rules.limit:
                     refuse(too_large(rules.limit, rules.operation))
-                refuse(_type_error(scope, rules, _declared_length(scope) > 0))
+                refuse(_type_error(scope, rules, declared > 0))
                 if upload is None and rules.limit >= CODE_UPLOAD_LIMIT:
                     slots = self._upload_slots()
                     await slots.acquire()
@@ -175,15 +177,3 @@ class BodyGuard:
     def _rules(self, scope: Scope) -> BodyRules:
         declared: BodyRules | None = scope.get(_SCOPE_KEY)
         return declared or BodyRules(self.default_limit, _operation_of(scope))
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return ""
-
-
-def _declared_length(scope: Scope) -> int:
-    declared = _header(scope, b"content-length")
-    return int(declared) if declared.isdigit() else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
@@ -31,6 +32,8 @@ from lambdad.pool import Provisioner
 from lambdad.settings import Settings
 from lambdad.telemetry import FunctionLogs, MetricsRecorder, Tracing
 from lambdad.telemetry.prometheus import new_registry
+
+_SCOPE_KEY = "lambdad.api_context"
 
 
 @dataclass
@@ -77,7 +80,15 @@ class ApiContext:
     def of(request: Request) -> ApiContext:
         """The context of the request's region (its SigV4 credential scope's)."""
         ctx: ApiContext = request.app.state.lambdad
-        return ctx.in_region(request_region(request, ctx.settings.region))
+        # Several steps of one request ask (authorization, the handler): the answer
+        # is kept on the request, for the app's context it was worked out from.
+        known = request.scope.get(_SCOPE_KEY)
+        if known is not None and known[0] is ctx:
+            found: ApiContext = known[1]
+            return found
+        found = ctx.in_region(request_region(request, ctx.settings.region))
+        request.scope[_SCOPE_KEY] = (ctx, found)
+        return found
 
     def in_region(self, region: str) -> ApiContext:
         """This context for `region`: its account, and every part that is regional
@@ -99,6 +110,13 @@ class ApiContext:
 
     def resolve(self, request: Request) -> FunctionRef:
         """The path's FunctionName with the optional ?Qualifier= reconciled."""
-        return self.account.resolve(
-            request.path_params["FunctionName"], request.query_params.get("Qualifier")
-        )
+        query = request.scope.get("query_string")
+        qualifier = request.query_params.get("Qualifier") if query else None
+        return _resolved(self.account, request.path_params["FunctionName"], qualifier)
+
+
+# The same few names are invoked over and over; a name AWS refuses raises and is
+# not remembered (Account.resolve is a pure function of its arguments).
+@lru_cache(maxsize=1024)
+def _resolved(account: Account, name: str, qualifier: str | None) -> FunctionRef:
+    return account.resolve(name, qualifier)

@@ -120,11 +120,17 @@ class RequestGuard:
         return None
 
 
+_GUARD_HEADERS = frozenset({"host", "origin", "sec-fetch-site"})
+
+
 def _headers(scope: Scope) -> dict[str, str]:
-    return {
-        bytes(key).decode("latin-1").lower(): bytes(value).decode("latin-1")
-        for key, value in scope.get("headers", [])
-    }
+    """The headers the guard reads (the last value of a repeated one), by lower-case name."""
+    found = {}
+    for key, value in scope.get("headers", []):
+        name = bytes(key).decode("latin-1").lower()
+        if name in _GUARD_HEADERS:
+            found[name] = bytes(value).decode("latin-1")
+    return found
 
 
 def _normalize(name: str) -> str:

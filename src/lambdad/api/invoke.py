@@ -7,6 +7,7 @@ import base64
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lambdad.api.asgi_headers import first_headers
 from lambdad.api.bodies import read_body
 from lambdad.api.context import ApiContext
 from lambdad.api.params import enum_value, int_in_range
@@ -24,6 +25,9 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 LOG_TYPES = ("None", "Tail")
 MAX_LOG_EVENTS = 10_000
 LAST_LOG_ID = 2**63 - 1  # log event ids are SQL BIGINTs
+_INVOKE_HEADERS = frozenset(
+    {b"x-amz-invocation-type", b"x-amz-log-type", b"x-amz-client-context", b"x-amzn-trace-id"}
+)
 
 
 async def _payload(request: Request, limit: int, operation: str = "InvokeFunction") -> bytes:
@@ -32,22 +36,23 @@ async def _payload(request: Request, limit: int, operation: str = "InvokeFunctio
 
 async def invoke(request: Request) -> Response:
     ctx = ApiContext.of(request)
-    invocation_type = request.headers.get("x-amz-invocation-type", "RequestResponse")
+    sent = first_headers(request.scope, _INVOKE_HEADERS)
+    invocation_type = sent.get(b"x-amz-invocation-type", "RequestResponse")
     if invocation_type not in INVOCATION_TYPES:
         raise InvalidParameterValue(
             f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed "
             "to satisfy constraint: Member must satisfy enum value set: "
             "[Event, RequestResponse, DryRun]"
         )
-    log_type = enum_value(request.headers.get("x-amz-log-type", "None"), "logType", LOG_TYPES)
-    client_context = check_client_context(request.headers.get("x-amz-client-context"))
+    log_type = enum_value(sent.get(b"x-amz-log-type", "None"), "logType", LOG_TYPES)
+    client_context = check_client_context(sent.get(b"x-amz-client-context"))
     limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
     payload = check_payload(await _payload(request, limit), limit)
     ref = ctx.resolve(request)
     target = await ctx.invoker.resolve(ref.name, ref.qualifier)
     version = target.version
     headers = {"X-Amz-Executed-Version": version.version}
-    trace_id = request.headers.get("x-amzn-trace-id") or new_trace_root()
+    trace_id = sent.get(b"x-amzn-trace-id") or new_trace_root()
     if invocation_type == "DryRun":
         return Response(status_code=204, headers=headers)
     if invocation_type == "Event":

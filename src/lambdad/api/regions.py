@@ -20,6 +20,7 @@ import re
 
 from starlette.requests import Request
 
+from lambdad.api.asgi_headers import header
 from lambdad.catalog.names import REGION_PATTERN
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[^/,\s]+)/[a-z0-9-]+/aws4_request")
@@ -27,10 +28,12 @@ _REGION = re.compile(REGION_PATTERN)
 
 
 def request_region(request: Request, default: str) -> str:
-    scope = request.headers.get("authorization", "")
-    credential = request.query_params.get("X-Amz-Credential")
-    if credential:
-        scope = f"Credential={credential}"
+    scope = header(request.scope, b"authorization") or ""
+    # Most requests have no query at all: it is parsed only when there is one.
+    if request.scope.get("query_string"):
+        credential = request.query_params.get("X-Amz-Credential")
+        if credential:
+            scope = f"Credential={credential}"
     match = _SCOPE.search(scope)
     if match is None:
         return default

@@ -35,10 +35,10 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from hashlib import sha256
+from typing import NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 from botocore.auth import UNSIGNED_PAYLOAD
@@ -100,10 +100,11 @@ class ExpiredToken(LambdadError):
         super().__init__("The security token included in the request is expired")
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
+class ReceivedRequest(NamedTuple):
     """A request as it arrived: the wire forms of path and query, every header
-    (lower-case names, in order; repeated names stay repeated), the body's hash."""
+    (lower-case names, in order; repeated names stay repeated), the body's hash.
+    (Named tuples rather than frozen dataclasses: a request makes several, and a
+    frozen dataclass costs a microsecond each to make.)"""
 
     method: str
     raw_path: str
@@ -120,8 +121,7 @@ class ReceivedRequest:
         return None
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """What a request says about its signature (nothing in it is checked yet)."""
 
     access_key_id: str
