@@ -18,7 +18,9 @@ from lambdad.iam.principal import Principal
 
 def principal_of(request: Request) -> Principal | None:
     """The authenticated caller (authentication puts it on the request's state)."""
-    return getattr(request.state, "principal", None)
+    # `request.state` reads and writes this dict (read directly: no State object).
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    return principal
 
 
 def request_keys(request: Request, ctx: ApiContext) -> dict[str, str]:

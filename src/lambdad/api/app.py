@@ -4,8 +4,8 @@ the guards in front of the routes (which callers are served, request bodies)."""
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -30,6 +30,17 @@ log = logging.getLogger("lambdad.api")
 AUTH_OFF_MARK = " [auth off: unauthenticated]"
 
 
+# The variant digit of an RFC 4122 UUID (10xx) from any hex digit's two low bits.
+_VARIANT = {f"{d:x}": f"{8 | (d & 3):x}" for d in range(16)}
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID as text, as `str(uuid.uuid4())` makes it, at a
+    third of its cost (one per request)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
 class RequestLog:
     """One readable line per request at info level, and AWS's request id header.
     With authentication off, every line says so (`warn_auth_off`)."""
@@ -42,7 +53,7 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500

@@ -120,15 +120,17 @@ class RequestGuard:
         return None
 
 
-_GUARD_HEADERS = frozenset({"host", "origin", "sec-fetch-site"})
+_GUARD_HEADERS = {b"host": "host", b"origin": "origin", b"sec-fetch-site": "sec-fetch-site"}
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    """The headers the guard reads (the last value of a repeated one), by lower-case name."""
+    """The headers the guard reads (the last value of a repeated one), by lower-case name.
+    (Lower-casing the raw name finds the same ones as lower-casing its latin-1 text:
+    no letter beyond ASCII lower-cases to an ASCII one.)"""
     found = {}
     for key, value in scope.get("headers", []):
-        name = bytes(key).decode("latin-1").lower()
-        if name in _GUARD_HEADERS:
+        name = _GUARD_HEADERS.get(bytes(key).lower())
+        if name is not None:
             found[name] = bytes(value).decode("latin-1")
     return found
 

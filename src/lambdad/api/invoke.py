@@ -68,7 +68,7 @@ async def invoke(request: Request) -> Response:
         client_context=client_context,
         want_log_tail=log_type == "Tail",
         trace_id=trace_id,
-        request_id=getattr(request.state, "request_id", None),
+        request_id=request.scope.get("state", {}).get("request_id"),  # request.state's
     )
     if result.function_error:
         headers["X-Amz-Function-Error"] = result.function_error

@@ -383,16 +383,16 @@ def canonical_request(claim: Claim, request: ReceivedRequest, payload_hash: str)
             pair for pair in query.split("&") if not pair.startswith("X-Amz-Signature=")
         )
     path, canonical_query = _canonical_url(request.raw_path, query)
-    signed: dict[str, list[str]] = {}
+    signed: dict[str, str] = {}  # name: its values, each trimmed, joined with ","
     for name, value in request.headers:
         if name in claim.signed_headers:
-            signed.setdefault(name, []).append(value)
+            trimmed = " ".join(value.split())
+            known = signed.get(name)
+            signed[name] = trimmed if known is None else f"{known},{trimmed}"
     names = sorted(signed)
-    headers = "".join(
-        f"{name}:{','.join(' '.join(value.split()) for value in signed[name])}\n" for name in names
-    )
-    declared = signed.get("x-amz-content-sha256")
-    body_checksum = declared[0] if declared else payload_hash
+    headers = "".join(f"{name}:{signed[name]}\n" for name in names)
+    declared = request.header("x-amz-content-sha256") if "x-amz-content-sha256" in signed else None
+    body_checksum = payload_hash if declared is None else declared
     return "\n".join(
         (request.method.upper(), path, canonical_query, headers, ";".join(names), body_checksum)
     )
