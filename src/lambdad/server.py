@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 from starlette.applications import Starlette
@@ -409,6 +409,23 @@ def _plain_uvicorn_name(record: logging.LogRecord) -> bool:
     return True
 
 
+def configure_logging(level: str, stream: TextIO | None = None) -> None:
+    """The server's log: one format for its lines and uvicorn's, on stderr (or `stream`)."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=stream,
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_plain_uvicorn_name)
+    # Alembic announces every plugin at info; keep the server's log about requests.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Each request's line is a log record: the format above names no thread, process or
+    # source line, so records do not look them up (the logging HOWTO's "Optimization").
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
+
+
 def is_loopback(host: str) -> bool:
     if host.strip().lower().rstrip(".") == "localhost":
         return True
@@ -433,18 +450,7 @@ def serve(settings: Settings) -> None:
 
     refuse_unsafe_auth_off(settings)
     raise_open_files_limit()  # thousands of warm environments hold two fds each
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_plain_uvicorn_name)
-    # Alembic announces every plugin at info; keep the server's log about requests.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # Each request's line is a log record: the format above names no thread, process or
-    # source line, so records do not look them up (the logging HOWTO's "Optimization").
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging._srcfile = None
+    configure_logging(settings.log_level)
     if not settings.auth_enabled:
         log.warning(
             "authentication is OFF (--auth off): every request is served unsigned, as anyone; "

@@ -33,6 +33,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -139,6 +140,7 @@ def _normalize(name: str) -> str:
     return name.strip().lower().rstrip(".").strip("[]")
 
 
+@lru_cache(maxsize=256)  # a client sends the same Host with every request
 def _host_name(host_header: str) -> str:
     """The name in a Host header, without its port: `[::1]:9000` is `::1`."""
     value = host_header.strip().lower()

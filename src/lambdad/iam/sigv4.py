@@ -285,6 +285,7 @@ def _check_token(claim: Claim, credential: ResolvedCredential, now: datetime) ->
         raise ExpiredToken()
 
 
+@lru_cache(maxsize=64)  # requests signed within the same second share their date
 def _parse_amz_date(amz_date: str) -> datetime:
     # strptime's format, read by hand: strptime costs more than the rest of the claim.
     try:
