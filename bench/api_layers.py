@@ -12,7 +12,7 @@ several rounds of process time), so two trees compare within a few percent:
     other-tree/.venv/bin/python bench/api_layers.py   # the same layers, that tree's code
 
 The request log goes to a discarded stream, formatted as `lambdad server`
-formats it (the server's logging setup, `server.configure_logging`, when the
+formats it (the server's logging setup, `server_log.configure_logging`, when the
 tree has it). Prints one Markdown row; writes nothing.
 """
 
@@ -164,9 +164,12 @@ async def measure(n: int) -> float:
 
 
 def configure_logging() -> None:
-    setup = getattr(lambdad.server, "configure_logging", None)
-    if setup is not None:
-        setup("info", stream=io.StringIO())
+    try:
+        from lambdad.server_log import configure_logging as server_logging
+    except ImportError:
+        pass
+    else:
+        server_logging("info", stream=io.StringIO())
         return
     logging.basicConfig(  # a tree from before configure_logging: serve()'s own setup
         level="INFO",

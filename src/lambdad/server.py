@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -66,6 +66,7 @@ from lambdad.sandbox import (
     select_backend,
     shared_files,
 )
+from lambdad.server_log import configure_logging
 from lambdad.settings import Settings
 from lambdad.store import (
     AsyncEventStore,
@@ -402,30 +403,6 @@ def build_app(settings: Settings) -> ASGIApp:
     )
 
 
-def _plain_uvicorn_name(record: logging.LogRecord) -> bool:
-    # uvicorn logs its lifecycle as "uvicorn.error", which reads like a failure.
-    if record.name == "uvicorn.error":
-        record.name = "uvicorn"
-    return True
-
-
-def configure_logging(level: str, stream: TextIO | None = None) -> None:
-    """The server's log: one format for its lines and uvicorn's, on stderr (or `stream`)."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=stream,
-    )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_plain_uvicorn_name)
-    # Alembic announces every plugin at info; keep the server's log about requests.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # Each request's line is a log record: the format above names no thread, process or
-    # source line, so records do not look them up (the logging HOWTO's "Optimization").
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging._srcfile = None
-
-
 def is_loopback(host: str) -> bool:
     if host.strip().lower().rstrip(".") == "localhost":
         return True
@@ -450,7 +427,7 @@ def serve(settings: Settings) -> None:
 
     refuse_unsafe_auth_off(settings)
     raise_open_files_limit()  # thousands of warm environments hold two fds each
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level)  # before anything logs
     if not settings.auth_enabled:
         log.warning(
             "authentication is OFF (--auth off): every request is served unsigned, as anyone; "
