@@ -23,7 +23,6 @@ import asyncio
 import io
 import logging
 import os
-import subprocess
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -32,8 +31,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from starlette.applications import Starlette
+from warm_ab import revision
 
-import lambdad.server
 from lambdad.api.app import RequestLog
 from lambdad.api.auth import Authentication, Authenticator
 from lambdad.api.bodies import BodyGuard
@@ -176,19 +175,6 @@ def configure_logging() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=io.StringIO(),
     )
-
-
-def revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", os.path.dirname(lambdad.server.__file__), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-    return out.stdout.strip()
 
 
 def main() -> None:
