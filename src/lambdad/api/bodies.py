@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import anyio
@@ -62,6 +63,11 @@ class BodyRules:
     """Any content type but a browser form's (Invoke's payload); else JSON only."""
 
 
+@lru_cache(maxsize=64)  # each handler asks with the same few rules
+def _rules(limit: int, operation: str, raw: bool) -> BodyRules:
+    return BodyRules(limit, operation, raw)
+
+
 def too_large(limit: int, operation: str) -> RequestTooLarge:
     return RequestTooLarge(
         f"Request must be smaller than {limit} bytes for the {operation} operation"
@@ -71,7 +77,7 @@ def too_large(limit: int, operation: str) -> RequestTooLarge:
 async def read_body(request: Request, limit: int, operation: str, *, raw: bool = False) -> bytes:
     """The whole body, up to `limit` bytes (instead of the default) for `operation`;
     `raw`: the body is a payload of any type but a browser form's, not JSON."""
-    request.scope[_SCOPE_KEY] = BodyRules(limit, operation, raw)
+    request.scope[_SCOPE_KEY] = _rules(limit, operation, raw)
     return await request.body()
 
 
@@ -137,11 +143,13 @@ class BodyGuard:
         async def limited_receive() -> Message:
             nonlocal received, upload
             rules = self._rules(scope)
+            checked_as_started = False  # the type, as for a body under way (no need twice)
             if received == 0:
                 declared = declared_length(scope)
                 if declared > rules.limit:
                     refuse(too_large(rules.limit, rules.operation))
-                refuse(_type_error(scope, rules, declared > 0))
+                checked_as_started = declared > 0
+                refuse(_type_error(scope, rules, checked_as_started))
                 if upload is None and rules.limit >= CODE_UPLOAD_LIMIT:
                     slots = self._upload_slots()
                     await slots.acquire()
@@ -149,7 +157,7 @@ class BodyGuard:
             message = await receive()
             if message["type"] == "http.request":
                 chunk = len(message.get("body", b""))
-                if received == 0 and chunk:
+                if received == 0 and chunk and not checked_as_started:
                     refuse(_type_error(scope, rules, body_started=True))
                 received += chunk
                 if received > rules.limit:

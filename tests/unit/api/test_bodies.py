@@ -75,3 +75,50 @@ async def test_small_bodies_do_not_wait_for_uploads() -> None:
     with anyio.fail_after(5):
         await guard(scope(), receive, send)
     assert sent[0]["status"] == 204
+
+
+@pytest.mark.parametrize(
+    ("headers", "chunks", "raw", "outcome"),
+    [
+        # A JSON body must say so, declared or chunked; an empty one needs no type.
+        ([(b"content-length", b"2")], [b"{}"], False, "UnsupportedMediaType"),
+        ([], [b"", b"{}"], False, "UnsupportedMediaType"),
+        ([], [b""], False, b""),
+        ([(b"content-type", b"application/json")], [b"", b"{}"], False, b"{}"),
+        ([(b"content-type", b"text/plain"), (b"content-length", b"0")], [b""], False, "Unsup"),
+        # A raw payload may have any type but a browser form's.
+        ([(b"content-length", b"2")], [b"{}"], True, b"{}"),
+        ([], [b"{", b"}"], True, b"{}"),
+        ([(b"content-type", b"text/plain")], [b"", b"{}"], True, "UnsupportedMediaType"),
+        ([(b"content-type", b"application/json"), (b"content-length", b"3")], [b"{}x"], False,
+         "RequestTooLarge"),
+    ],
+)  # fmt: skip
+async def test_a_body_s_type_and_size_are_held_to_its_rules(
+    headers: list[tuple[bytes, bytes]], chunks: list[bytes], raw: bool, outcome: object
+) -> None:
+    read: list[object] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            read.append(await read_body(Request(scope, receive), 2, "Invoke", raw=raw))
+        except Exception as exc:
+            read.append(type(exc).__name__)
+        await Response(status_code=204)(scope, receive, send)
+
+    pending = list(chunks)
+
+    async def receive() -> dict[str, Any]:
+        body = pending.pop(0)
+        return {"type": "http.request", "body": body, "more_body": bool(pending)}
+
+    async def send(_message: Any) -> None:
+        pass
+
+    with anyio.fail_after(5):
+        await BodyGuard(app)({**scope(), "headers": headers}, receive, send)
+    found = read[0]
+    if isinstance(outcome, str):
+        assert isinstance(found, str) and found.startswith(outcome)
+    else:
+        assert found == outcome
