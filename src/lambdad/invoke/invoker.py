@@ -52,9 +52,10 @@ UPDATE_WAIT_S = 30.0
 MAX_SYNC_RESPONSE = 6291556
 # The longest error message a platform log line repeats.
 MAX_DETAIL = 4096
-UsageSink = Callable[[str, Version, int, bool], None]
-"""Told (region, version, billed ms, on provisioned concurrency) of every invocation's
-REPORT (`cost.UsageRecorder.record`: it only buffers)."""
+UsageSink = Callable[[str, Version, int, bool, bool], None]
+"""Told (region, version, billed ms, on provisioned concurrency, restored from a SnapStart
+snapshot for it) of every invocation's REPORT (`cost.UsageRecorder.record`: it only
+buffers)."""
 
 
 class Invoker:
@@ -343,21 +344,16 @@ class Invoker:
         stream: StreamLog,
     ) -> None:
         """Write the end of this invocation's log (its START and output are written)."""
+        env = lease.environment
+        restored = lease.cold and env.from_snapshot
         report = Report(
             request_id=request_id,
             duration_ms=outcome.duration_ms,
             memory_size_mb=version.config.memory_size,
             max_memory_used_mb=outcome.max_memory_used_mb,
-            init_duration_ms=(
-                lease.environment.init_duration_ms
-                if lease.cold and not lease.environment.from_snapshot
-                else None
-            ),
-            restore_duration_ms=(
-                lease.environment.init_duration_ms
-                if lease.cold and lease.environment.from_snapshot
-                else None
-            ),
+            init_duration_ms=env.init_duration_ms if lease.cold and not restored else None,
+            restore_duration_ms=env.init_duration_ms if restored else None,
+            restore_billed_ms=env.restore_billed_ms if restored else None,
         )
         errors: list[str] = []
         if outcome.error_type and outcome.error_type.startswith(("Sandbox.", "Runtime.")):
@@ -370,7 +366,8 @@ class Invoker:
             log.debug("invoke %s: %s", request_id, report.line())
         if self.usage is not None:
             provisioned = lease.provisioned_for is not None
-            self.usage(self.account.region, version, report.billed_duration_ms, provisioned)
+            billed = report.billed_duration_ms
+            self.usage(self.account.region, version, billed, provisioned, restored)
 
 
 def _status(outcome: InvokeOutcome) -> str:

@@ -121,6 +121,9 @@ class ExecutionEnvironment:
         self.init_duration_ms = 0.0
         self.from_snapshot = False
         """Restored from a SnapStart template: `init_duration_ms` is the restore's."""
+        self.restore_billed_ms: float | None = None
+        """A restore's part that AWS bills (Billed Restore Duration): from the child's
+        release to its runtime's first ask, after the after-restore hooks."""
         self.init_logs = b""
         self.init_error = None
         self._sandbox: Sandbox | None = None
@@ -196,13 +199,15 @@ class ExecutionEnvironment:
         start_line: str = "",
         report_line: Callable[[float], str] | None = None,
         started: float | None = None,
+        released: float | None = None,
     ) -> ExecutionEnvironment:
         """An environment forked from its SnapStart version's template (`pool/snapstart.py`):
         `sandbox` runs, `ends` are the host's ends of its init's channel, its runtime's
         direct channel and output pipe (`runtimes.direct`); returns once the runtime ran the
         after-restore hooks and waits for its first event (`init_duration_ms` is then the
-        restore's duration, from `started`: when the fork was asked for), or with
-        `init_error` set."""
+        restore's duration, from `started`: when the fork was asked for, and
+        `restore_billed_ms` the part from `released`: when the child got its variables),
+        or with `init_error` set."""
         env = cls(spec, sandbox.backend_name)
         env.from_snapshot = True
         if output is not None:
@@ -214,7 +219,9 @@ class ExecutionEnvironment:
             if start_line:  # RESTORE_START: the platform's line, before the hooks' output
                 await env._record_output(f"{start_line}\n".encode())
             await env._await_init(init_timeout_s)
-            env.init_duration_ms = (time.monotonic() - started) * 1000
+            ended = time.monotonic()
+            env.init_duration_ms = (ended - started) * 1000
+            env.restore_billed_ms = (ended - (started if released is None else released)) * 1000
             if report_line is not None and env.init_error is None:
                 await env._output.write(f"{report_line(env.init_duration_ms)}\n".encode())
             await env._output.end()

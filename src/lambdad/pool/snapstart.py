@@ -296,6 +296,7 @@ class Templates:
                         template.control, template.runtime_pid, child, RUNTIME_API
                     )
             sandbox, ends = await backend.release(forked, child)
+            released = time.monotonic()  # its runtime runs: what AWS bills of a restore
         except (SandboxError, OSError) as exc:
             log.warning("snapstart: %s:%s: restore failed (%s)", version.function_name,
                         version.version, exc)  # fmt: skip
@@ -311,6 +312,7 @@ class Templates:
             ends,
             output=output,
             started=started,
+            released=released,
             start_line=restore_start_line(spec),
             report_line=lambda ms: restore_report_line(spec, ms),
         )

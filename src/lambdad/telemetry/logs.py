@@ -89,18 +89,26 @@ class Report:
     init_duration_ms: float | None = None
     restore_duration_ms: float | None = None
     """A SnapStart environment's first invocation: its restore (instead of Init)."""
+    restore_billed_ms: float | None = None
+    """The part of the restore AWS bills: the runtime's own (its start after the
+    fork and the after-restore hooks), not the platform's (None: all of it)."""
 
     @property
     def billed_restore_duration_ms(self) -> int | None:
         if self.restore_duration_ms is None:
             return None
-        return max(1, math.ceil(self.restore_duration_ms))
+        billed = self.restore_billed_ms
+        return max(1, math.ceil(self.restore_duration_ms if billed is None else billed))
 
     @property
     def billed_duration_ms(self) -> int:
         # Lambda bills in 1 ms steps, rounding up; since August 2025 a cold start's
-        # Init phase is billed too, for every runtime and package type.
-        return max(1, math.ceil(self.duration_ms + (self.init_duration_ms or 0.0)))
+        # Init phase is billed too, for every runtime and package type. A SnapStart
+        # restore's billed part is in it too (AWS's REPORT lines: Billed Duration =
+        # ceil(Duration + Billed Restore Duration)).
+        extra = self.init_duration_ms or 0.0
+        extra += self.billed_restore_duration_ms or 0
+        return max(1, math.ceil(self.duration_ms + extra))
 
     @property
     def gb_seconds(self) -> float:

@@ -27,4 +27,14 @@ def test_a_restored_environment_reports_its_restore_instead_of_init() -> None:
         "Max Memory Used: 20 MB\tRestore Duration: 12.35 ms\tBilled Restore Duration: 13 ms\t"
     )
     assert "Init Duration" not in first.line()
-    assert first.billed_duration_ms == 2  # the restore is billed on its own line
+    # Billed: the restore's part AWS bills (the runtime's, after the fork), in the
+    # Billed Duration too, as AWS's REPORT lines add them (36.97 ms + 136 ms -> 173 ms).
+    assert first.billed_duration_ms == 2 + 13
+    billed = Report("id-4", duration_ms=36.97, memory_size_mb=128, max_memory_used_mb=68,
+                    restore_duration_ms=511.56, restore_billed_ms=135.2)  # fmt: skip
+    assert billed.line() == (
+        "REPORT RequestId: id-4\tDuration: 36.97 ms\tBilled Duration: 173 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 68 MB\tRestore Duration: 511.56 ms\t"
+        "Billed Restore Duration: 136 ms\t"
+    )
+    assert billed.gb_seconds == 128 / 1024 * 173 / 1000
