@@ -62,6 +62,17 @@ async def test_invocations_are_summed_per_day_function_and_price_class(engine: s
     await recorder.sweep(DAY2 + recorder.retention_days * 86_400 - 1)
     assert [r.day for r in store.usage("2026-10-01", "2026-10-31")] == ["2026-10-16"]
 
+    # SnapStart restores: counted apart, per GB of memory restored.
+    recorder.record("us-east-1", small, 20, False, restored=True)
+    recorder.record("us-east-1", small, 3, False)
+    recorder.record("us-east-1", small, 30, False, restored=True)
+    await recorder.flush()
+    day2 = store.usage("2026-10-16", "2026-10-16")
+    assert day2 == [
+        UsageRow("2026-10-16", "us-east-1", "small", "x86_64", "invocations", False, 4, 0.131625),
+        UsageRow("2026-10-16", "us-east-1", "small", "x86_64", "restores", False, 2, 0.0, 0.25),
+    ]
+
 
 async def test_a_flushs_invocations_of_one_price_class_are_one_row(engine: sa.Engine) -> None:
     """Invocations are recorded in groups (a row per invocation cost each one an insert):

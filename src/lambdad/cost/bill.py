@@ -9,6 +9,7 @@ Lambda's charges:
     [PREFIX]Lambda-GB-Second[-ARM]               on-demand duration (GB-s, tiered)
     [PREFIX]Lambda-Provisioned-GB-Second[-ARM]   duration of invocations on provisioned concurrency
     [PREFIX]Lambda-Provisioned-Concurrency[-ARM] configured provisioned concurrency (GB-s)
+    [PREFIX]Lambda-SnapStart-Restore[-ARM]       SnapStart restores (GB restored)
 
 AWS bills a month at once, so a month is priced whole and each line gets its
 share: the free tier (1M requests and 400,000 GB-s a month, for on-demand
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from lambdad.cost.prices import PriceTable
 from lambdad.store import UsageRow
 
-REQUESTS, GB_SECONDS = "Requests", "GB-Seconds"
+REQUESTS, GB_SECONDS, GB = "Requests", "GB-Seconds", "GB"
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,11 @@ def _price_month(rows: list[UsageRow], prices: PriceTable, free_tier: bool) -> l
         if r.kind == "provisioned":
             cost = r.gb_seconds * arch.provisioned_concurrency
             item(f"{prefix}Lambda-Provisioned-Concurrency{suffix}", r.gb_seconds, GB_SECONDS, cost)
+            continue
+        if r.kind == "restores":  # no free tier for these
+            item(
+                f"{prefix}Lambda-SnapStart-Restore{suffix}", r.gb, GB, r.gb * arch.snapstart_restore
+            )
             continue
         request_share = 1.0 if r.provisioned else paid_requests
         item(f"{prefix}Request{suffix}", r.count, REQUESTS, r.count * request_share * arch.request)

@@ -13,9 +13,11 @@ package's README) is used unless the operator names another file
 Each architecture's prices: `requests_per_million`, `duration_tiers` (a list of
 [GB-seconds in the tier or null for the rest, price per GB-second], applied to
 a month's on-demand GB-seconds in order), `provisioned_concurrency_gb_second`
-(configured concurrency x memory x time) and `provisioned_duration_gb_second`
-(invocations that ran on provisioned concurrency). A region missing from the
-table is priced as `default_region`, and says so (`RegionPrices.priced_as`).
+(configured concurrency x memory x time), `provisioned_duration_gb_second`
+(invocations that ran on provisioned concurrency) and `snapstart_restore_gb`
+(each SnapStart restore, per GB of the function's memory; a table without it
+prices restores at 0). A region missing from the table is priced as
+`default_region`, and says so (`RegionPrices.priced_as`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class ArchitecturePrices:
     duration_tiers: tuple[tuple[float | None, float], ...]
     provisioned_concurrency: float
     provisioned_duration: float
+    snapstart_restore: float = 0.0
+    """Per GB restored (a SnapStart restore of a function of that memory size)."""
 
     def duration_cost(self, gb_seconds: float) -> float:
         """A month's on-demand GB-seconds priced through the tiers."""
@@ -136,4 +140,5 @@ def _architecture(data: dict[str, Any]) -> ArchitecturePrices:
         duration_tiers=tiers,
         provisioned_concurrency=float(data["provisioned_concurrency_gb_second"]),
         provisioned_duration=float(data["provisioned_duration_gb_second"]),
+        snapstart_restore=float(data.get("snapstart_restore_gb", 0.0)),
     )

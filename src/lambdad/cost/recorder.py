@@ -35,8 +35,9 @@ DEFAULT_RETENTION_DAYS = 400
 """Long enough for this month and last year's same month; bounded all the same."""
 SWEEP_INTERVAL_S = 3600.0
 ProvisionedTargets = Callable[[], Awaitable[Sequence[ProvisionedTarget]]]
-_GroupKey = tuple[str, str, str, str, int, str, bool]
-"""(region, function name, version, UTC day, memory MB, architecture, provisioned)"""
+_GroupKey = tuple[str, str, str, str, int, str, bool, bool]
+"""(region, function name, version, UTC day, memory MB, architecture, provisioned,
+restored from a SnapStart snapshot)"""
 _Group = list[float]
 """[invocations, billed ms summed, when the last ended]"""
 
@@ -74,8 +75,16 @@ class UsageRecorder:
         self._wake: anyio.Event | None = None  # made in the loop (`run`)
         self._writing = anyio.Lock()
 
-    def record(self, region: str, version: Version, billed_ms: int, provisioned: bool) -> None:
-        """One invocation's usage (its REPORT's billed duration and memory size)."""
+    def record(
+        self,
+        region: str,
+        version: Version,
+        billed_ms: int,
+        provisioned: bool,
+        restored: bool = False,
+    ) -> None:
+        """One invocation's usage (its REPORT's billed duration and memory size; whether
+        its environment was restored for it from a SnapStart snapshot)."""
         if self._buffered >= self.max_buffered:
             self._dropped += 1
             return
@@ -89,6 +98,7 @@ class UsageRecorder:
             config.memory_size,
             config.architectures[0] if config.architectures else "x86_64",
             provisioned,
+            restored,
         )
         group = self._buffer.get(key)
         if group is None:
@@ -117,6 +127,7 @@ class UsageRecorder:
                     architecture=architecture,
                     provisioned=provisioned,
                     invocations=int(invocations),
+                    restored=restored,
                 )
                 for (
                     region,
@@ -126,6 +137,7 @@ class UsageRecorder:
                     memory_mb,
                     architecture,
                     provisioned,
+                    restored,
                 ), (invocations, billed_ms, ended_at) in groups.items()
             ]
             if batch or samples:

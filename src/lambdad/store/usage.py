@@ -5,7 +5,9 @@ Kept in tables of their own (migration 0015) so that nothing else's schema moves
 
 - `invocation_records`: invocations of one function version with one memory size,
   architecture, UTC day and whether they ran on provisioned concurrency: how many
-  (`invocations`, migration 0017) and their billed durations (REPORT's) summed;
+  (`invocations`, migration 0017) and their billed durations (REPORT's) summed, and
+  whether their environments were restored for them from a SnapStart snapshot
+  (`restored`, migration 0018: such a group is one of restores, each charged);
 - `provisioned_samples`: a config's allocated concurrency over a stretch of time
   (what provisioned concurrency is billed for), with the version's memory and
   architecture.
@@ -41,6 +43,7 @@ invocation_records = Table(
     Column("architecture", String(16), nullable=False),
     Column("provisioned", Boolean, nullable=False),
     Column("invocations", Integer, nullable=False, server_default="1"),
+    Column("restored", Boolean, nullable=False, server_default=sa.false()),
     Index("ix_invocation_records_day", "day"),
     Index("ix_invocation_records_ended_at", "ended_at"),
 )
@@ -78,6 +81,8 @@ class InvocationRecord:
     architecture: str
     provisioned: bool
     invocations: int = 1
+    restored: bool = False
+    """Their environments were restored for them from a SnapStart snapshot (cold starts)."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,9 @@ class ProvisionedSample:
 class UsageRow:
     """Usage summed over a day, function and price class.
 
-    `kind` is "invocations" (`count` requests, `gb_seconds` of billed duration) or
-    "provisioned" (`count` 0, `gb_seconds` of configured concurrency)."""
+    `kind` is "invocations" (`count` requests, `gb_seconds` of billed duration),
+    "provisioned" (`count` 0, `gb_seconds` of configured concurrency) or "restores"
+    (`count` SnapStart restores, `gb` restored: each one's memory size)."""
 
     day: str
     region: str
@@ -108,6 +114,7 @@ class UsageRow:
     provisioned: bool
     count: int
     gb_seconds: float
+    gb: float = 0.0
 
 
 class UsageStore:
@@ -138,6 +145,7 @@ class UsageStore:
                 r.memory_mb,
                 sa.func.sum(r.invocations).label("count"),
                 sa.func.sum(r.billed_ms).label("amount"),
+                sa.func.sum(sa.case((r.restored, r.invocations), else_=0)).label("restores"),
             )
             .where(r.day.between(first_day, last_day))
             .group_by(r.day, r.region, r.function_name, r.architecture, r.provisioned, r.memory_mb)
@@ -158,9 +166,14 @@ class UsageStore:
         with map_db_errors(), self.engine.connect() as conn:
             for row in conn.execute(invocations):
                 key = (row.day, row.region, row.function_name, row.architecture, "invocations")
-                total = found.setdefault((*key, bool(row.provisioned)), [0, 0.0])
+                total = found.setdefault((*key, bool(row.provisioned)), [0, 0.0, 0.0])
                 total[0] += int(row._mapping["count"])
                 total[1] += row.memory_mb / 1024 * int(row.amount) / 1000
+                if restores := int(row.restores or 0):
+                    key = (*key[:4], "restores")
+                    total = found.setdefault((*key, False), [0, 0.0, 0.0])
+                    total[0] += restores
+                    total[2] += row.memory_mb / 1024 * restores
             for sample in conn.execute(provisioned):
                 key = (
                     sample.day,
@@ -169,11 +182,11 @@ class UsageStore:
                     sample.architecture,
                     "provisioned",
                 )
-                total = found.setdefault((*key, True), [0, 0.0])
+                total = found.setdefault((*key, True), [0, 0.0, 0.0])
                 total[1] += sample.memory_mb / 1024 * float(sample.amount)
         return [
-            UsageRow(d, reg, fn, arch, kind, prov, int(n), gbs)
-            for (d, reg, fn, arch, kind, prov), (n, gbs) in sorted(found.items())
+            UsageRow(d, reg, fn, arch, kind, prov, int(n), gbs, gb)
+            for (d, reg, fn, arch, kind, prov), (n, gbs, gb) in sorted(found.items())
         ]
 
     def delete_before(self, cutoff: float) -> int:

@@ -111,3 +111,27 @@ PRICES_FILE = Path(__file__).parents[3] / "src" / "lambdad" / "cost" / "prices.j
 
 def total_with(table: PriceTable, rows: list[UsageRow]) -> float:
     return sum(i.cost for i in price(rows, table, free_tier=True))
+
+
+def test_snapstart_restores_are_charged_per_gb_restored_without_free_tier() -> None:
+    restores = [
+        UsageRow("2026-10-15", "us-east-1", "snap", "x86_64", "restores", False, 1000, 0.0, 500.0),
+        UsageRow("2026-10-15", "eu-west-1", "snap", "arm64", "restores", False, 10, 0.0, 20.0),
+    ]
+    items = price(restores, PRICES, free_tier=True)
+    assert [(i.usage_type, i.quantity, i.unit) for i in items] == [
+        ("Lambda-SnapStart-Restore", 500.0, "GB"),  # 1,000 restores of 512 MB
+        ("EU-Lambda-SnapStart-Restore-ARM", 20.0, "GB"),
+    ]
+    # AWS's price per GB restored (us-east-1); the free tier does not cover restores.
+    assert items[0].cost == pytest.approx(500 * 0.0001397998)
+    assert items[1].cost == pytest.approx(20 * 0.0001397998)
+
+
+def test_a_price_table_without_a_restore_price_prices_restores_at_nothing() -> None:
+    data = json.loads(PRICES_FILE.read_text())
+    for arch in data["price_classes"]["standard"].values():
+        del arch["snapstart_restore_gb"]
+    table = PriceTable.parse(data)
+    row = UsageRow("2026-10-15", "us-east-1", "snap", "x86_64", "restores", False, 1, 0.0, 1.0)
+    assert price([row], table)[0].cost == 0.0
