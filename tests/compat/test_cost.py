@@ -23,11 +23,10 @@ from botocore.exceptions import ClientError
 
 from lambdad.settings import Settings
 from lambdad.store import InvocationRecord, ProvisionedSample, UsageStore, create_engine
+from support.cost import usage_by_type
 from support.lambda_calls import new_function
 from support.marks import needs_sandbox
 from support.server import (
-    ACCOUNT_ID,
-    REGION,
     LambdadServer,
     aws_env,
     boto3_client,
@@ -172,22 +171,9 @@ def test_invocations_are_recorded_with_their_report(
     billed = [int(m) for e in logs for m in re.findall(r"Billed Duration: (\d+) ms", e["message"])]
     assert len(billed) == 3
     expected = sum(billed) / 1000 * 256 / 1024
-    ce = boto3_client(server.url, service="ce")
-    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
 
     def recorded() -> dict[str, float] | None:
-        answer = ce.get_cost_and_usage_with_resources(
-            TimePeriod={"Start": "2000-01-01", "End": "2100-01-01"},
-            Granularity="MONTHLY",
-            Metrics=["UsageQuantity"],
-            Filter={"Dimensions": {"Key": "RESOURCE_ID", "Values": [arn]}},
-            GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
-        )
-        found = {
-            g["Keys"][0]: float(g["Metrics"]["UsageQuantity"]["Amount"])
-            for period in answer["ResultsByTime"]
-            for g in period["Groups"]
-        }
+        found = usage_by_type(server.url, name)
         return found if found.get("Request") == 3 else None
 
     usage = wait_until(recorded, "the invocations' usage to be written")

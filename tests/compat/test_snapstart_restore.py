@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from support.cost import usage_by_type
 from support.lambda_calls import unique, wait_active
-from support.server import ACCOUNT_ID, REGION, ROLE, LambdadServer, boto3_client
+from support.server import ROLE, LambdadServer, boto3_client
 from support.waiting import wait_until
 from support.zips import make_zip
 
@@ -389,22 +390,9 @@ def test_a_restore_is_billed_per_gb_and_its_runtimes_part_as_duration(
     _, warm = invoke(lambda_client, name, {})
     assert "Restore Duration" in cold and "Restore Duration" not in warm
     billed = sum(report_fields(log)["Billed Duration"] for log in (cold, warm))
-    ce = boto3_client(server.url, service="ce")
-    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
 
     def recorded() -> dict[str, float] | None:
-        answer = ce.get_cost_and_usage_with_resources(
-            TimePeriod={"Start": "2000-01-01", "End": "2100-01-01"},
-            Granularity="MONTHLY",
-            Metrics=["UsageQuantity"],
-            Filter={"Dimensions": {"Key": "RESOURCE_ID", "Values": [arn]}},
-            GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
-        )
-        found = {
-            g["Keys"][0]: float(g["Metrics"]["UsageQuantity"]["Amount"])
-            for period in answer["ResultsByTime"]
-            for g in period["Groups"]
-        }
+        found = usage_by_type(server.url, name)
         return found if found.get("Request") == 2 else None
 
     usage = wait_until(recorded, "the invocations' usage to be written")
