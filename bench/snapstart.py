@@ -182,7 +182,8 @@ def render(
         "first event); a round whose spare was not forked yet pays the fork.",
         "",
         "What the floors leave out and a restore adds: the host's checks, a cgroup of its "
-        "own, the forwards' listeners and the init channel.",
+        "own, the forwards' listeners and its channels (init's, and the runtime's own with its "
+        "output pipe: the host talks to a restored runtime directly).",
         "",
         "The cost of this design: the template's Init runs with CAP_SYS_ADMIN and "
         "CAP_NET_ADMIN in its sandbox's own user namespace (no nested user namespace, the "
