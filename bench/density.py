@@ -1,14 +1,16 @@
 """How many warm no-op python environments one host holds, and what each costs.
 
     .venv/bin/python bench/density.py [--counts 100,1000] [--max 3000] [--floor-mb 6144]
-        [--budget-s 1200] [--parallel 4] [--ready]
+        [--budget-s 1200] [--parallel 4] [--ready | --template]
 
 Starts environments one after another (`--parallel` at a time; `--ready`: parked, then
-adopted), invokes each once, and takes a snapshot at each of `--counts` and at the end
-of a bounded run towards `--max`. The run stops at the first limit it meets, and says
-which: `--max` reached, the host's available memory below `--floor-mb` (other work
-shares this host), `--budget-s` spent, the server's fds near RLIMIT_NOFILE, the host's
-tasks near kernel.pid_max, or a start that failed (its error).
+adopted; `--template`: forked from the version's on-demand template, as a server's cold
+starts after the first are, `pool/preinit.py`), invokes each once, and takes a snapshot
+at each of `--counts` and at the end of a bounded run towards `--max`. The run stops at
+the first limit it meets, and says which: `--max` reached, the host's available memory
+below `--floor-mb` (other work shares this host), `--budget-s` spent, the server's fds
+near RLIMIT_NOFILE, the host's tasks near kernel.pid_max, or a start that failed (its
+error).
 
 Each snapshot reports, per environment (p50 over all of them, from
 /proc/PID/smaps_rollup of every process in its cgroup, as smem does): processes and
@@ -41,10 +43,13 @@ import anyio
 
 from lambdad.pool.adoption import ParkedEnvironment
 from lambdad.pool.environment import ExecutionEnvironment
+from lambdad.pool.preinit import PreInitTemplates
 from lambdad.sandbox import select_backend
 from lambdad.sandbox.host_ids import BLOCK_SIZE
+from lambdad.sandbox.restore import RestoredSandbox
 
 sys.path.insert(0, str(Path(__file__).parent))
+from preinit_kit import template_set, version_of
 from ready_cold_start import invoke_once
 from runtime_cold_start import HELLO, make_spec
 
@@ -103,8 +108,11 @@ def mem_available_mb() -> float:
     return 0.0
 
 
-def role(pid: int, outer: int) -> str:
-    """Which of an environment's processes `pid` is."""
+def role(pid: int, outer: int, forked: bool = False) -> str:
+    """Which of an environment's processes `pid` is (`forked`: from a template, whose
+    pid 1 runs init's loop and whose `outer` is that pid 1)."""
+    if forked:
+        return "init" if pid == outer else "runtime"
     if pid == outer:
         return "bwrap"
     try:
@@ -122,14 +130,20 @@ def role(pid: int, outer: int) -> str:
 def env_row(env: ExecutionEnvironment) -> dict[str, Any]:
     """One environment's processes and memory (the bench looks inside its sandbox)."""
     sandbox: Any = env._sandbox
-    cgroup = sandbox._slot.cgroup
-    pids = sorted(cgroup.pids()) if cgroup is not None else [sandbox.pid]
+    forked = isinstance(sandbox, RestoredSandbox)
+    cgroup = sandbox._cgroup if forked else sandbox._slot.cgroup
+    return cgroup_row(cgroup, sandbox.pid, forked)
+
+
+def cgroup_row(cgroup: Any, outer: int, forked: bool = False) -> dict[str, Any]:
+    """The processes and memory of one cgroup (an environment's, or a template's)."""
+    pids = sorted(cgroup.pids()) if cgroup is not None else [outer]
     by_role: dict[str, float] = {}
     uss = pss = tasks = 0
     uids: set[str] = set()
     for pid in pids:
         roll = rollup(pid)
-        name = role(pid, sandbox.pid)
+        name = role(pid, outer, forked)
         by_role[name] = by_role.get(name, 0.0) + uss_kb(roll) / MB
         uss += uss_kb(roll)
         pss += roll.get("Pss", 0)
@@ -149,7 +163,7 @@ def env_row(env: ExecutionEnvironment) -> dict[str, Any]:
         "cgroup_mb": usage / (1 << 20),
         "roles": by_role,
         "uids": uids,
-        "outer": sandbox.pid,
+        "outer": outer,
     }
 
 
@@ -209,9 +223,20 @@ def kernel_objects(backend: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def snapshot(
-    backend: Any, envs: list[ExecutionEnvironment], available_before: float, base: dict[str, Any]
+    backend: Any,
+    envs: list[ExecutionEnvironment],
+    available_before: float,
+    base: dict[str, Any],
+    templates: PreInitTemplates | None = None,
 ) -> dict[str, Any]:
     rows = [env_row(e) for e in envs]
+    template = None
+    kept = [] if templates is None else list(templates._templates.values())
+    for one in kept[:1]:
+        sandbox: Any = one.environment.sandbox
+        found = cgroup_row(sandbox._slot.cgroup, sandbox.pid)
+        template = {k: found[k] for k in ("processes", "uss_mb", "pss_mb", "cgroup_mb")}
+        template["templates"] = len(kept)
     n = len(rows)
 
     def med(key: str) -> float:
@@ -236,6 +261,7 @@ def snapshot(
             "fds": round((server["fds"] - base["fds"]) / n, 2),
         },
         "kernel": kernel_objects(backend, rows),
+        "template": template,
     }
 
 
@@ -277,6 +303,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     # Lambda's 10 s is for one function; here a busy host may slow a start past it.
     timeout = {"init_timeout_s": args.init_timeout_s}
+    templates = None
+    if args.template:
+        templates = template_set(backend, root, 128, bytecode_dir=bytecode)
+        await templates._template(version_of())  # made before the first start
 
     async def start_one(i: int) -> None:
         spec = replace(make_spec(root, i, 128, HELLO), bytecode_dir=bytecode)
@@ -288,6 +318,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 env = await ParkedEnvironment.park(parked, backend)
                 if await env.adopt(spec) is not None:
                     raise RuntimeError("adopt refused")
+            elif templates is not None:
+                forked = await templates.start(version_of(), spec, None)
+                if forked is None:  # its template is full: the next one (as `want` would)
+                    await templates._template(version_of())
+                    forked = await templates.start(version_of(), spec, None)
+                if forked is None:
+                    raise RuntimeError("the fork failed")
+                env = forked
             else:
                 env = await ExecutionEnvironment.start(spec, backend, **timeout)
             if env.init_error is not None:
@@ -313,7 +351,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if len(failure) > args.max_failures:
                 stopped = f"{len(failure)} starts failed, the last: {failure[-1]}"
             if envs:
-                shot = snapshot(backend, envs, available_before, base)
+                shot = snapshot(backend, envs, available_before, base, templates)
                 shot["elapsed_s"] = round(time.monotonic() - started, 1)
                 snapshots.append(shot)
                 print(json.dumps(shot), file=sys.stderr, flush=True)
@@ -323,9 +361,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         with anyio.CancelScope(shield=True):
             for env in envs:
                 await env.destroy("bench")
+            if templates is not None:
+                await templates.close()
             await backend.close()
     return {
         "ready": args.ready,
+        "template": args.template,
         "stopped_because": stopped,
         "failed_starts": failure,
         "host_mem_available_mb_at_start": round(available_before),
@@ -342,6 +383,7 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=1200, help="stop growing after this")
     ap.add_argument("--parallel", type=int, default=4, help="starts at a time")
     ap.add_argument("--ready", action="store_true", help="park, then adopt each")
+    ap.add_argument("--template", action="store_true", help="fork each from a template")
     ap.add_argument(
         "--max-failures", type=int, default=5, help="failed starts tolerated (a busy host)"
     )

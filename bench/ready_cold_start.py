@@ -1,13 +1,17 @@
-"""Cold start of a python function from a ready (parked) environment vs the usual way.
+"""Cold start of a python function from a ready (parked) environment, and by fork of
+its version's on-demand template, vs the usual way.
 
     .venv/bin/python bench/ready_cold_start.py [-n 20] [--memory 256]
         [--runtime-cache DIR [--import-boto3]]
 
-For each of n cold starts: the usual `ExecutionEnvironment.start`, and
-`adopt` of an environment parked beforehand (its parking is off the request
-path and not timed), each followed by one invoke. Per-phase times of both,
-and the floors measured in the same run: a bare `bwrap --unshare-all ... true`
-and a bare fork+exec+wait of `true`.
+For each of n cold starts: the usual `ExecutionEnvironment.start`, `adopt` of an
+environment parked beforehand (its parking is off the request path and not
+timed), and a fork of the version's template (`pool/preinit.py`: made once,
+before the first round; its spare child forked ahead of each round, off the
+request path, as a server does; then one more at once, with no spare: the
+second cold start of a burst), each followed by one invoke. Per-phase times
+of the first two, and the floors measured in the same run: a bare `bwrap
+--unshare-all ... true` and a bare fork+exec+wait of `true`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -33,6 +38,7 @@ from lambdad.sandbox import select_backend
 
 sys.path.insert(0, str(Path(__file__).parent))
 from measure import pct
+from preinit_kit import template_set, version_of
 from runtime_cold_start import HELLO, make_spec
 from sandbox_start import bare
 
@@ -54,7 +60,16 @@ async def run(n: int, memory_mb: int, runtimes: RuntimeStore | None, source: str
     root.chmod(0o755)
     usual: list[float] = []
     ready: list[float] = []
+    forked: list[float] = []
+    burst: list[float] = []
     phases: dict[str, list[float]] = {}
+    background = anyio.create_task_group()
+    await background.__aenter__()
+    templates = template_set(
+        backend, root, memory_mb, source=source, runtimes=runtimes,
+        spawn=lambda work: background.start_soon(work),
+    )  # fmt: skip
+    version = version_of()
     try:
         for i in range(n + 1):
             spec = make_spec(root, i, memory_mb, source)
@@ -85,14 +100,49 @@ async def run(n: int, memory_mb: int, runtimes: RuntimeStore | None, source: str
                 ready.append(elapsed)
                 for k, v in parked.phases.items():
                     phases.setdefault(f"ready: {k}", []).append(v)
+
+            if i == 0:
+                await templates._template(version)  # made off the request path, once
+            await spare_forked(templates, version)
+            # Its spare child, then the next one at once: no spare yet (a burst's second).
+            for offset, times in ((3000, forked), (4000, burst)):
+                elapsed = await fork_once(
+                    templates, version, make_spec(root, offset + i, memory_mb, source)
+                )
+                if i > 0:
+                    times.append(elapsed)
     finally:
+        await templates.close()
+        background.cancel_scope.cancel()
+        await background.__aexit__(None, None, None)
         await backend.close()
         shutil.rmtree(root, ignore_errors=True)
     return {
         "usual_cold_start_ms": summary(usual),
         "ready_cold_start_ms": summary(ready),
+        "forked_cold_start_ms": summary(forked),
+        "forked_cold_start_no_spare_ms": summary(burst),
         "phases_ms": {k: summary(v) for k, v in phases.items()},
     }
+
+
+async def fork_once(templates: Any, version: Any, spec: Any) -> float:
+    """A cold start of `spec` by fork of `version`'s template, ms; then one invoke."""
+    t = time.perf_counter()
+    child = await templates.start(version, spec, None)
+    elapsed = (time.perf_counter() - t) * 1000
+    assert child is not None and child.init_error is None
+    await invoke_once(child)
+    await child.destroy("bench")
+    return elapsed
+
+
+async def spare_forked(templates: Any, version: Any) -> None:
+    """Wait (bounded) until the template's next child is forked ahead, as between two cold
+    starts on a server."""
+    with anyio.fail_after(10):
+        while (template := templates._live(version)) is None or template.spare is None:
+            await anyio.sleep(0.01)
 
 
 def main() -> None:

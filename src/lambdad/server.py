@@ -54,6 +54,7 @@ from lambdad.pool import (
     EnvironmentLauncher,
     EnvironmentPool,
     LaunchSettings,
+    PreInitTemplates,
     Provisioner,
     Templates,
 )
@@ -239,6 +240,18 @@ def build_app(settings: Settings) -> ASGIApp:
         spawn=background.spawn,
     )
     launcher.templates = templates
+    if settings.preinit_templates > 0:
+        preinit = PreInitTemplates(
+            backend,
+            launcher.start_preinit_template,
+            max_templates=settings.preinit_templates,
+            max_memory_mb=settings.preinit_templates_mb,
+            idle_s=max(settings.idle_timeout_s, 60.0),
+            network_of=launcher.network_of,
+            spawn=background.spawn,
+        )
+        launcher.preinit = preinit
+        catalog.on_version_change(preinit.retire)
     catalog.snapstart = templates
     catalog.on_version_change(templates.retire)
     catalog.on_change(lambda _name: layers.sweep())
@@ -357,6 +370,9 @@ def build_app(settings: Settings) -> ASGIApp:
             group.start_soon(keep_running, provisioner.run)
             group.start_soon(keep_running, pool.run_reaper)
             group.start_soon(keep_running, templates.run)
+            if launcher.preinit is not None:
+                # Retired templates end once their environments have: look often.
+                group.start_soon(keep_running, launcher.preinit.run, 5.0)
             if launcher.ready is not None:
                 group.start_soon(keep_running, launcher.ready.run)
             group.start_soon(keep_running, pool.run_freezer)
@@ -383,6 +399,8 @@ def build_app(settings: Settings) -> ASGIApp:
                 with anyio.CancelScope(shield=True):
                     await pool.close()
                     await templates.close()
+                    if launcher.preinit is not None:
+                        await launcher.preinit.close()
                     await launcher.close()
                     await backend.close()
                     await run_sync(sandbox_files.remove)

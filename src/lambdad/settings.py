@@ -49,6 +49,11 @@ class Settings:
     ready_environments: int = 1
     # SnapStart versions' templates kept at once (see lambdad.pool.snapstart).
     snapstart_templates: int = 16
+    # On-demand Python environments forked from a per-version template that has not
+    # run Init (see lambdad.pool.preinit): templates kept at once (0: off, every cold
+    # start takes the usual path), and the memory they may hold together.
+    preinit_templates: int = 64
+    preinit_templates_mb: int = 1024
     # An idle environment is frozen (no CPU) once idle this long; back-to-back
     # invocations never pay a thaw and a freeze (0: frozen at once after each one).
     freeze_after_s: float = 0.25

@@ -3,6 +3,7 @@
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.pool.launcher import EnvironmentLauncher, LaunchSettings
 from lambdad.pool.pool import EnvironmentPool, EnvState, Lease, PoolKey
+from lambdad.pool.preinit import PreInitTemplates
 from lambdad.pool.provisioned import Allocation, ProvisionedStatus, Provisioner
 from lambdad.pool.snapstart import Templates
 
@@ -15,6 +16,7 @@ __all__ = [
     "LaunchSettings",
     "Lease",
     "PoolKey",
+    "PreInitTemplates",
     "ProvisionedStatus",
     "Provisioner",
     "Templates",

@@ -146,6 +146,8 @@ class ExecutionEnvironment:
         """A parked environment's plan and what made it (see `pool/adoption.py`)."""
         self.phases: dict[str, float] = {}
         """Where its cold start's time went, in ms, by phase (for the server log)."""
+        self.plan: LaunchPlan | None = None
+        """How its runtime was started (a template's tells its children's INIT_START)."""
 
     # ---- start -----------------------------------------------------------------------------
 
@@ -200,6 +202,7 @@ class ExecutionEnvironment:
         report_line: Callable[[float], str] | None = None,
         started: float | None = None,
         released: float | None = None,
+        snapshot: bool = True,
     ) -> ExecutionEnvironment:
         """An environment forked from its SnapStart version's template (`pool/snapstart.py`):
         `sandbox` runs, `ends` are the host's ends of its init's channel, its runtime's
@@ -207,9 +210,10 @@ class ExecutionEnvironment:
         after-restore hooks and waits for its first event (`init_duration_ms` is then the
         restore's duration, from `started`: when the fork was asked for, and
         `restore_billed_ms` the part from `released`: when the child got its variables),
-        or with `init_error` set."""
+        or with `init_error` set. Not `snapshot`: forked from an on-demand template
+        (`pool/preinit.py`), the runtime runs Init, and `init_duration_ms` is its Init's."""
         env = cls(spec, sandbox.backend_name)
-        env.from_snapshot = True
+        env.from_snapshot = snapshot
         if output is not None:
             env._output = output
         env._sandbox = sandbox
@@ -264,6 +268,7 @@ class ExecutionEnvironment:
             if planned is None:
                 return
             plan, layout, bin_dir = planned
+            self.plan = plan
             if is_direct(plan):
                 direct = DirectLink(runtime_host, host_end, output_r)
             late: tuple[str, ...] = ()

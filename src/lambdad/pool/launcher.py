@@ -15,7 +15,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lambdad.catalog import CodeCache, LoggingConfig, OptTrees, Version
@@ -25,9 +25,11 @@ from lambdad.images import ImageStore
 from lambdad.pool.adoption import ParkedEnvironment
 from lambdad.pool.environment import ExecutionEnvironment
 from lambdad.pool.image_start import handler_of, image_launch, image_variables, pinned_image
+from lambdad.pool.preinit import PreInitTemplates
 from lambdad.pool.ready import ReadyEnvironments, ReadyKey
 from lambdad.pool.snapstart import Templates
 from lambdad.runtimes import EnvironmentSpec, OutputSink, RuntimeStore, lambda_environment
+from lambdad.runtimes.launch import PRE_INIT_VARIABLE
 from lambdad.sandbox import NetworkMode, SandboxBackend
 from lambdad.telemetry import new_stream_name
 
@@ -124,6 +126,8 @@ class EnvironmentLauncher:
         self._parked_ids = itertools.count()
         self.templates: Templates | None = None
         """SnapStart versions' templates (set by the server); None: every start runs Init."""
+        self.preinit: PreInitTemplates | None = None
+        """On-demand templates (set by the server); None: no environment is forked."""
 
     async def start(
         self,
@@ -142,20 +146,24 @@ class EnvironmentLauncher:
         spec, output = await self._environment(version, env_id, log_stream, initialization_type)
         started = time.monotonic()
         if snap and templates is not None and templates.serves(version, spec):
-            restored = await templates.restore(version, spec, output)
-            if restored is not None:
-                log.info(
-                    "env %s: restored %s:%s from its template in %.1f ms",
-                    env_id, version.function_name, version.version,
-                    (time.monotonic() - started) * 1000,
-                )  # fmt: skip
-                return restored
+            forked = await templates.restore(version, spec, output)
+            if forked is not None:
+                _log_fork(env_id, version, "restored from its template", started)
+                return forked
+        preinit = self.preinit
+        if preinit is not None and not snap and preinit.serves(version, spec):
+            forked = await preinit.start(version, spec, output)
+            if forked is not None:
+                _log_fork(env_id, version, "forked from its template, Init run", started)
+                return forked
         ready_key = self._ready_key(spec)
         env, ready = await self._from_ready(ready_key, spec, output), True
         if env is None:
             env, ready = await self._started(spec, output), False
         if self.ready is not None and ready_key is not None:
             await self.ready.want(ready_key)  # its replacement, or its first, parks from now on
+        if preinit is not None and not snap and preinit.serves(version, spec):
+            preinit.want(version)  # made after this cold start: the next ones fork
         log.info(
             "env %s: cold start of %s:%s %.1f ms (%s; ready environment: %s)",
             env_id,
@@ -184,10 +192,29 @@ class EnvironmentLauncher:
             spec, self.backend, output=output, runtimes=self.runtimes, template=fork_end
         )
 
+    async def start_preinit_template(
+        self, version: Version, fork_end: socket.socket
+    ) -> ExecutionEnvironment:
+        """An on-demand template of `version` (`pool/preinit.py`): a sandbox of the version
+        whose runtime, started, forks environments on `fork_end`'s commands before Init.
+        It holds no credentials and writes to no log stream (its children get theirs)."""
+        env_id = f"tmpl{next(self._parked_ids):04d}{secrets.token_hex(3)}"
+        spec, _output = await self._environment(version, env_id, "", "on-demand", template=True)
+        spec = replace(spec, environment={**spec.environment, PRE_INIT_VARIABLE: "1"})
+        return await ExecutionEnvironment.start(
+            spec, self.backend, runtimes=self.runtimes, template=fork_end
+        )
+
     async def _environment(
-        self, version: Version, env_id: str, log_stream: str, initialization_type: str
+        self,
+        version: Version,
+        env_id: str,
+        log_stream: str,
+        initialization_type: str,
+        template: bool = False,
     ) -> tuple[EnvironmentSpec, OutputSink | None]:
-        """What an environment of `version` is started with, and where its output goes."""
+        """What an environment of `version` is started with, and where its output goes;
+        `template`: an on-demand template's (no credentials, no output)."""
         config = version.config
         image = None
         handler = config.handler
@@ -210,7 +237,7 @@ class EnvironmentLauncher:
             log_stream_name=log_stream,
             runtime=config.runtime,
             handler=handler,
-            credentials=self.credentials(version) or session_credentials(),
+            credentials={} if template else self.credentials(version) or session_credentials(),
             user_variables=config.environment,
             log_format=config.logging.log_format if config.logging else None,
             log_level=config.logging.application_log_level if config.logging else None,
@@ -242,7 +269,7 @@ class EnvironmentLauncher:
         )
         output = (
             self.open_output(region, version.log_group, log_stream, config.logging)
-            if self.open_output
+            if self.open_output and not template
             else None
         )
         return spec, output
@@ -330,6 +357,14 @@ class EnvironmentLauncher:
         for child in self.settings.work_root.iterdir():
             shutil.rmtree(child, ignore_errors=True)
         self.opt_trees.prune()
+
+
+def _log_fork(env_id: str, version: Version, how: str, started: float) -> None:
+    """The server's line for a cold start by fork: "env ID: NAME:VERSION HOW in 6.1 ms"."""
+    log.info(
+        "env %s: %s:%s %s in %.1f ms", env_id, version.function_name, version.version, how,
+        (time.monotonic() - started) * 1000,
+    )  # fmt: skip
 
 
 def _region_of(function_arn: str) -> str | None:

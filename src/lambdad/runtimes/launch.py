@@ -30,6 +30,9 @@ from lambdad.sandbox.base import Mount
 BOOTSTRAP_DIR = Path(__file__).parent / "bootstraps"
 """Host dir of the in-sandbox files (init and built-in runtime bootstraps), seen at /var/runtime."""
 
+PRE_INIT_VARIABLE = "_LAMBDAD_PRE_INIT"
+"""In an on-demand template's variables: its runtime forks before Init (see
+`pool/preinit.py`); the bootstrap takes it out, and no child gets it."""
 RUNTIME_API_PORT = 9001
 RUNTIME_FD_FLAG = "--runtime-fd"
 OUTPUT_FD_FLAG = "--output-fd"
@@ -71,6 +74,8 @@ class LaunchPlan:
     notices: tuple[str, ...] = ()
     error: tuple[str, str] | None = None
     """(errorType, message): Init fails before anything starts."""
+    sdk: str = ""
+    """What the runtime's prepared SDK holds (the INIT_START line names it)."""
 
 
 def _script(
@@ -251,8 +256,15 @@ def plan_launch(
         init_python, layout, spec.bytecode_dir, listen, channel_fd, (*private, "--", *bootstrap)
     )
     mounts.extend(bytecode_mounts(init_argv, layout, spec.bytecode_dir))
-    notices = (_init_start(spec, choice, sdk), *([choice.notice] if choice.notice else []))
-    return LaunchPlan(choice, init_argv, env, tuple(mounts), links, files, notices, error)
+    plan = LaunchPlan(choice, init_argv, env, tuple(mounts), links, files, (), error, sdk)
+    return replace(plan, notices=start_notices(spec, plan))
+
+
+def start_notices(spec: EnvironmentSpec, plan: LaunchPlan) -> tuple[str, ...]:
+    """The lines a cold start of `spec` by `plan` begins its log with (INIT_START...):
+    also those of an environment forked from a template `plan` started."""
+    choice = plan.choice
+    return (_init_start(spec, choice, plan.sdk), *([choice.notice] if choice.notice else []))
 
 
 def init_command(

@@ -46,8 +46,10 @@ from lambdad.sandbox.restore import (
     HostEnds,
     RestoredSandbox,
     SpareCgroups,
+    SpareDisks,
     check_template,
     prefork,
+    private_mb,
     release,
     runtime_of,
 )
@@ -234,6 +236,8 @@ class BwrapBackend:
         if self._stages:
             STAGE_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
         self._cgroups: SpareCgroups | None = None
+        self._forked_disks: SpareDisks | None = None
+        """/tmp disks for children of on-demand templates (`restore.py`), from the first."""
         """Cgroups for restored environments (`restore.py`), from the first restore on."""
         # Late mounts are made on staged mount points (late_mounts.py): root only.
         self.late_mounts = self._stages
@@ -282,11 +286,22 @@ class BwrapBackend:
         cgroup = sandbox._slot.cgroup if isinstance(sandbox, RunningSandbox) else None
         return None if cgroup is None else runtime_of(cgroup.pids())
 
+    def template_memory_mb(self, sandbox: Sandbox) -> float:
+        """The private memory (USS) of a template's processes, MB. Blocking."""
+        cgroup = sandbox._slot.cgroup if isinstance(sandbox, RunningSandbox) else None
+        return 0.0 if cgroup is None else private_mb(cgroup.pids())
+
     async def prefork(
-        self, control: socket.socket, template_runtime: int, spec: SandboxSpec, listen: str
+        self,
+        control: socket.socket,
+        template_runtime: int,
+        spec: SandboxSpec,
+        listen: str,
+        disk: bool = False,
     ) -> Forked:
         """A child of the template whose fork channel is `control`, checked, in a cgroup
-        with `spec`'s limits and waiting for `release` (see `restore.prefork`)."""
+        with `spec`'s limits and waiting for `release` (see `restore.prefork`); `disk`:
+        its /tmp is a disk of its own, as a usual sandbox's (else a tmpfs)."""
         layout = self._pool.maker.layout
         if not self.restores or layout is None:
             raise SandboxError("this host cannot restore SnapStart environments")
@@ -301,7 +316,13 @@ class BwrapBackend:
             host_cpus=self._host_cpus,
             forwards=self.forwarder is not None,
             seccomp=self._seccomp is not None,
+            disks=self._spare_disks() if disk and self._disks.mode != "directory" else None,
         )
+
+    def _spare_disks(self) -> SpareDisks:
+        if self._forked_disks is None:
+            self._forked_disks = SpareDisks(self._disks)
+        return self._forked_disks
 
     async def release(self, forked: Forked, spec: SandboxSpec) -> tuple[Sandbox, HostEnds]:
         """`forked` becomes the environment `spec` names: its sandbox and the host's ends
@@ -443,9 +464,9 @@ class BwrapBackend:
 
     async def close(self) -> None:
         await run_blocking(self._trims.shutdown)
-        cgroups = self._cgroups
-        if cgroups is not None:
-            await run_blocking(cgroups.close)
+        for spares in (self._cgroups, self._forked_disks):
+            if spares is not None:
+                await run_blocking(spares.close)
         await self._pool.close()
         await run_blocking(self._mounter.close)
         await run_blocking(self._trimmer.close)

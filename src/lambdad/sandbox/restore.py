@@ -42,8 +42,11 @@ import select
 import shutil
 import socket
 import struct
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import anyio
 
@@ -52,8 +55,11 @@ from lambdad.sandbox.blocking import run_blocking
 from lambdad.sandbox.cgroup import Cgroup, CgroupLayout, Freezing, compute_limits
 from lambdad.sandbox.forwarding import ForwardHandle, PortForwarder
 from lambdad.sandbox.launcher import SpawnThread
+from lambdad.sandbox.tmpdisk import TmpDisk, TmpDiskFactory
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MB = 1024 * 1024
 FORK_TIMEOUT_S = 10.0
@@ -93,6 +99,20 @@ def check_template(pids: set[int]) -> str | None:
     return None
 
 
+def private_mb(pids: set[int]) -> float:
+    """The private memory (USS: Private_Clean + Private_Dirty) of `pids`, MB. Blocking."""
+    total_kb = 0
+    for pid in pids:
+        try:
+            lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
 def runtime_of(pids: set[int]) -> int | None:
     """The template's runtime: the newest process inside the sandbox's pid namespace."""
     inside = []
@@ -109,6 +129,14 @@ def born(pid: int) -> bool:
     """Whether `pid` is pid 1 of a pid namespace below the template's (blocking)."""
     nspid = proc_status(pid).get("NSpid", "").split()
     return len(nspid) >= 3 and nspid[-1] == "1"
+
+
+def parent_of(pid: int) -> int:
+    """`pid`'s parent as the host sees it (0: gone). Blocking."""
+    try:
+        return int(proc_status(pid).get("PPid", "0"))
+    except (OSError, ValueError):
+        return 0
 
 
 def check_child(pid: int, template_pid: int, seccomp: bool) -> str | None:
@@ -137,12 +165,19 @@ def shared_mount(child: str, template: str) -> str | None:
     """Why the child's mounts (mountinfo text) may share writable state with the
     template's or a sibling's (None: they may not). Pure."""
     template_devices = {line.split()[2] for line in template.splitlines() if line.strip()}
-    # What a path reaches is the last mount listed at it (those under it are hidden).
-    top: dict[str, list[str]] = {}
+    # What a path reaches is the mount on top of the others at it (those under it are
+    # hidden): the one no other mount at that path is mounted on. Usually listed last;
+    # not when it was attached later with move_mount(2) (a child's own /tmp disk).
+    at: dict[str, list[list[str]]] = {}
     for line in child.splitlines():
         fields = line.split()
         if len(fields) >= 10:
-            top[fields[4]] = fields
+            at.setdefault(fields[4], []).append(fields)
+    top: dict[str, list[str]] = {}
+    for target, mounts in at.items():
+        under = {fields[1] for fields in mounts}  # parents of a mount at this path
+        uppermost = [fields for fields in mounts if fields[0] not in under]
+        top[target] = (uppermost or mounts)[-1]
     own: set[str] = set()
     for fields in top.values():
         device, target, options = fields[2], fields[4], fields[5].split(",")
@@ -180,47 +215,75 @@ def _receive_report(
     return pid, listeners
 
 
-class SpareCgroups:
-    """Empty cgroups made ahead, off the request path: making one costs ~10 ms on a
-    cgroup v1 host (a dir in each hierarchy), a third of a restore. Kept from the
-    first restore on (a server without SnapStart versions makes none)."""
+class Spares(Generic[T]):
+    """Things made ahead in a thread of their own, off the request path (`make`), one
+    taken per fork (made then if none is left), the rest ended at `close` (`end`)."""
+
+    def __init__(
+        self, make: Callable[[], T], end: Callable[[T], None], spares: int, name: str
+    ) -> None:
+        self._make = make
+        self._end = end
+        self.spares = spares
+        self._name = name
+        self._ready: collections.deque[T] = collections.deque()
+        self._thread = SpawnThread(f"lambdad-sandbox-{name}")
+        self._closed = False
+
+    def take(self) -> T:
+        """One made (blocking)."""
+        try:
+            made = self._ready.popleft()
+        except IndexError:
+            made = self._make()
+        if not self._closed:
+            self._thread.submit(self._refill)
+        return made
+
+    def _refill(self) -> None:
+        try:
+            while not self._closed and len(self._ready) < self.spares:
+                self._ready.append(self._make())
+        except (OSError, subprocess.SubprocessError):
+            log.exception("sandbox: cannot make a spare of %s", self._name)
+
+    def close(self) -> None:
+        """End the spares (blocking)."""
+        self._closed = True
+        self._thread.shutdown()
+        while self._ready:
+            self._end(self._ready.popleft())
+
+
+class SpareCgroups(Spares[Cgroup]):
+    """Empty cgroups made ahead: making one costs ~10 ms on a cgroup v1 host (a dir in
+    each hierarchy), a third of a restore. Kept from the first restore on (a server
+    without SnapStart versions or on-demand templates makes none)."""
 
     def __init__(self, layout: CgroupLayout, parent: str, spares: int = 2) -> None:
         self.layout = layout
         self.parent = parent
-        self.spares = spares
-        self._ready: collections.deque[Cgroup] = collections.deque()
-        self._thread = SpawnThread("lambdad-sandbox-cgroups")
-        self._closed = False
+        super().__init__(self._new, Cgroup.remove, spares, "cgroups")
 
     def _new(self) -> Cgroup:
         cgroup = Cgroup(self.layout, self.parent, f"restored-{secrets.token_hex(6)}")
         cgroup.create()
         return cgroup
 
-    def take(self) -> Cgroup:
-        """A created, empty cgroup (blocking)."""
-        try:
-            cgroup = self._ready.popleft()
-        except IndexError:
-            cgroup = self._new()
-        if not self._closed:
-            self._thread.submit(self._refill)
-        return cgroup
 
-    def _refill(self) -> None:
-        try:
-            while not self._closed and len(self._ready) < self.spares:
-                self._ready.append(self._new())
-        except OSError:
-            log.exception("sandbox: cannot make a spare cgroup")
+class SpareDisks(Spares[TmpDisk]):
+    """/tmp disks of the common size made ahead for forked children: making one (a copy
+    of the image, a loop mount) costs ~90 ms, which a burst of cold starts would pay
+    one after another (a template forks one child at a time)."""
 
-    def close(self) -> None:
-        """Remove the spares (blocking)."""
-        self._closed = True
-        self._thread.shutdown()
-        while self._ready:
-            self._ready.popleft().remove()
+    def __init__(self, disks: TmpDiskFactory, size_mb: int = 512, spares: int = 2) -> None:
+        self.disks = disks
+        self.size_mb = size_mb
+        super().__init__(lambda: disks.create(size_mb), TmpDisk.remove, spares, "disks")
+
+    def disk(self, size_mb: int) -> TmpDisk:
+        """A disk of `size_mb` (blocking): a spare one of the common size."""
+        return self.take() if size_mb == self.size_mb else self.disks.create(size_mb)
 
 
 @dataclass
@@ -266,6 +329,8 @@ class Forked:
     listeners: list[socket.socket]
     spec: SandboxSpec
     """Its limits, /tmp, cwd and forwards (its id and variables come at `release`)."""
+    disk: TmpDisk | None = None
+    """Its /tmp, when it is a disk of its own (else a tmpfs it mounted itself)."""
 
     def alive(self) -> bool:
         return Path(f"/proc/{self.pid}").exists()
@@ -276,6 +341,35 @@ class Forked:
             sock.close()
         self.ends.close()
         _discard(self.cgroup, self.pid)
+        if self.disk is not None:
+            self.disk.remove()
+
+
+OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC, AT_RECURSIVE, AT_FDCWD = 1, 0o2000000, 0x8000, -100
+SYS_OPEN_TREE = 428
+"""open_tree(2)'s number (the same on every architecture: it came after the unification)."""
+
+
+def disk_tree(disks: SpareDisks, size_mb: int, owner: int) -> tuple[TmpDisk, int]:
+    """A /tmp disk of `size_mb` for a child (its root dir owned by the host pid `owner`'s
+    uid and gid: the template's), and a detached copy of its mount (an open_tree fd) the
+    child attaches at its /tmp with move_mount(2). Blocking."""
+    import ctypes
+
+    disk = disks.disk(size_mb)
+    try:
+        found = os.stat(f"/proc/{owner}")
+        disk.prepare_for(found.st_uid, found.st_gid)
+        libc = ctypes.CDLL(None, use_errno=True)
+        flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE
+        fd = libc.syscall(SYS_OPEN_TREE, AT_FDCWD, str(disk.path).encode(), flags)
+        if fd < 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"open_tree {disk.path}: {os.strerror(errno)}")
+    except BaseException:
+        disk.remove()
+        raise
+    return disk, int(fd)
 
 
 async def prefork(
@@ -288,10 +382,13 @@ async def prefork(
     host_cpus: int,
     forwards: bool,
     seccomp: bool,
+    disks: SpareDisks | None = None,
 ) -> Forked:
     """Fork a child from the template behind `control` and make it safe to release (see
     the module docstring): `spec` gives its limits, /tmp size, cwd and forwards (its
     argv and mounts are the template's); its init serves the Runtime API at `listen`.
+    With `disks`, its /tmp is a disk of its own made there, as a usual sandbox's is
+    (else a tmpfs, whose pages count towards the function's memory).
     Raises SandboxError; nothing is left behind then."""
     ends, theirs = HostEnds.make()
     host_end = ends.init
@@ -302,34 +399,62 @@ async def prefork(
     ).encode()
 
     def start() -> Forked:
+        disk, tree = None, -1
         try:
-            socket.send_fds(control, [command], [theirs[0].fileno(), theirs[1].fileno(), theirs[2]])
+            if disks is not None:
+                disk, tree = disk_tree(disks, spec.ephemeral_storage_mb, template_pid)
+            fds = [theirs[0].fileno(), theirs[1].fileno(), theirs[2]]
+            socket.send_fds(control, [command], fds + ([tree] if tree >= 0 else []))
+        except BaseException:
+            if disk is not None:
+                disk.remove()
+            raise
         finally:
             _close_child_ends(theirs)
+            if tree >= 0:
+                os.close(tree)
+        try:
+            return checked(disk)
+        except BaseException:
+            if disk is not None:
+                disk.remove()
+            raise
+
+    def checked(disk: TmpDisk | None) -> Forked:
         host_end.settimeout(FORK_TIMEOUT_S)
-        # "P" as soon as it is pid 1 of its namespace: moving it into its cgroup (~10 ms
-        # on cgroup v1) overlaps the mounts it makes meanwhile.
-        found, _none = _receive_report(host_end, 0, b"P")
-        if not born(found):
-            os.kill(found, 9)
-            raise SandboxError(f"sandbox {spec.sandbox_id}: restored child {found} refused")
+        # "A" from the template's child as soon as it is forked: it waits for "M" (moved
+        # into its cgroup) before it writes anything more or forks the environment's pid
+        # 1, so what they write (copies of the template's pages, page tables) is charged
+        # to that cgroup, not to the template's for the environment's life (~1 MB each:
+        # the template's headroom would run out past ~2,000).
+        first, _none = _receive_report(host_end, 0, b"A")
+        if parent_of(first) != template_pid:
+            raise SandboxError(f"sandbox {spec.sandbox_id}: {first} is no child of the template")
         made = cgroups.take()
         socks: list[socket.socket] = []
+        found = 0
         try:
-            made.apply(compute_limits(spec.memory_mb, spec.cpus, spec.pids_max, host_cpus))
-            made.add_pid(found)  # before any of the function's code runs in it
+            cpus = spec.cpus if spec.init_cpus is None else spec.init_cpus  # Init's, if any
+            made.apply(compute_limits(spec.memory_mb, cpus, spec.pids_max, host_cpus))
+            made.add_pid(first)
+            host_end.sendall(b"M")
+            # "P" as soon as the environment's pid 1 is born (in the cgroup).
+            found, _none = _receive_report(host_end, 0, b"P")
+            if not born(found):
+                raise SandboxError(f"sandbox {spec.sandbox_id}: restored child {found} refused")
+            made.add_pid(found)  # born in it already (its parent was): never outside
             ready, socks = _receive_report(host_end, len(ports), b"R")
             why = "it changed pid" if ready != found else None
             why = why or check_child(found, template_pid, seccomp)
             if why is not None:
                 raise SandboxError(f"sandbox {spec.sandbox_id}: restored child refused: {why}")
         except BaseException:
-            _discard(made, found)
+            _discard(made, found or first)
             for sock in socks:
                 sock.close()
             raise
         host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
-        return Forked(found, made, ends, socks, spec)
+        return Forked(found, made, ends, socks, spec, disk)
 
     try:
         return await run_blocking(start)
@@ -347,7 +472,8 @@ async def release(
     rest must be what it was forked with): (its sandbox, the host's ends of its
     channels). Raises SandboxError; `forked` is discarded then."""
     try:
-        sandbox = RestoredSandbox(spec, forked.pid, forked.cgroup)
+        sandbox = RestoredSandbox(spec, forked.pid, forked.cgroup, forked.disk)
+        forked.disk = None  # the sandbox's now: removed at its end
         if forwarder is not None and forked.listeners:
             sandbox.forwards = forwarder.open(
                 spec.sandbox_id, zip(forked.listeners, spec.forwards, strict=True)
@@ -385,10 +511,13 @@ class RestoredSandbox(Freezing):
 
     backend_name = "bwrap"
 
-    def __init__(self, spec: SandboxSpec, pid: int, cgroup: Cgroup) -> None:
+    def __init__(
+        self, spec: SandboxSpec, pid: int, cgroup: Cgroup, disk: TmpDisk | None = None
+    ) -> None:
         self.spec = spec
         self._pid = pid
         self._cgroup = cgroup
+        self._disk = disk
         self._pidfd: int | None = os.pidfd_open(pid)
         self._destroyed = False
         self._oom_at_destroy = False
@@ -402,7 +531,10 @@ class RestoredSandbox(Freezing):
         if self._pidfd is None:
             return True
         # A pidfd is readable once its process has ended (ours or not).
-        return bool(select.select([self._pidfd], [], [], 0)[0])
+        # poll, not select: a server with ~200 environments has fds past FD_SETSIZE.
+        poller = select.poll()
+        poller.register(self._pidfd, select.POLLIN)
+        return bool(poller.poll(0))
 
     async def wait(self) -> ExitStatus:
         if self._pidfd is not None:
@@ -427,7 +559,13 @@ class RestoredSandbox(Freezing):
             self._cgroup.reset_memory_peak()
 
     async def end_init(self) -> None:
-        """Its limits are the steady ones from the start (a restore runs no Init)."""
+        """Its steady CPU share, after an Init on `spec.init_cpus` (a child that runs Init
+        itself: `pool/preinit.py`); a restore's limits are the steady ones from the start."""
+        spec, cg = self.spec, self._cgroup
+        if spec.init_cpus is None or self._destroyed:
+            return
+        limits = compute_limits(spec.memory_mb, spec.cpus, spec.pids_max, os.cpu_count() or 1)
+        await run_blocking(lambda: cg.apply_cpu(limits))
 
     def oom_killed(self) -> bool:
         try:
@@ -461,4 +599,6 @@ class RestoredSandbox(Freezing):
             self._oom_at_destroy = False
         cg.kill_all()
         cg.remove()
+        if self._disk is not None:
+            self._disk.remove()
         shutil.rmtree(self.spec.work_dir, ignore_errors=True)

@@ -15,49 +15,9 @@ from lambdad.catalog import SnapStartFailed, Version
 from lambdad.pool.snapstart import TEMPLATE_HEADROOM_MB, Templates
 from lambdad.sandbox import SandboxError
 from support.catalog import make_version
+from support.templates import FakeBackend, FakeEnvironment, ForkingBackend
 
 pytestmark = pytest.mark.anyio
-
-
-class FakeSandbox:
-    def __init__(self) -> None:
-        self.spec = SimpleNamespace(env={})
-        self.limits: tuple[int, float | None] | None = None
-
-    async def attach(self, source: Any, target: str) -> None:
-        raise AssertionError("a template gets no late mounts")
-
-    async def resize(self, memory_mb: int, init_cpus: float | None) -> None:
-        self.limits = (memory_mb, init_cpus)
-
-
-class FakeEnvironment:
-    """What Templates asks of a template's environment."""
-
-    def __init__(self) -> None:
-        self.init_error: Any = None
-        self.sandbox: Any = FakeSandbox()
-        self.spec: Any = SimpleNamespace(
-            env_id="tpl", memory_mb=128, ephemeral_storage_mb=512, work_dir="/w",
-            network="none", forwards=(),
-        )  # fmt: skip
-        self.destroyed: str | None = None
-
-    def is_alive(self) -> bool:
-        return self.destroyed is None
-
-    async def destroy(self, reason: str) -> None:
-        self.destroyed = reason
-
-
-class FakeBackend:
-    restores = True
-
-    def check_template(self, sandbox: Any) -> str | None:
-        return None
-
-    def template_runtime(self, sandbox: Any) -> int | None:
-        return 1234
 
 
 def snap(name: str, version: str = "1", **config: Any) -> Version:
@@ -161,35 +121,6 @@ async def test_a_template_the_platform_cannot_start_leaves_its_version_on_demand
     version = snap("f")
     await made.prepare(version)  # no exception: the version becomes Active
     assert not made.serves(version)
-
-
-class ForkingBackend(FakeBackend):
-    """Forks on paper: each prefork is a numbered spare; release hands it out."""
-
-    def __init__(self) -> None:
-        self.forked = 0
-        self.released: list[tuple[int, str]] = []
-        self.discarded: list[int] = []
-
-    async def prefork(self, control: Any, runtime: int, spec: Any, listen: str) -> Any:
-        self.forked += 1
-        number = self.forked
-        backend = self
-
-        class Spare:
-            def alive(self) -> bool:
-                return True
-
-            def discard(self) -> None:
-                backend.discarded.append(number)
-
-        spare = Spare()
-        spare.number = number  # type: ignore[attr-defined]
-        return spare
-
-    async def release(self, forked: Any, spec: Any) -> tuple[Any, Any]:
-        self.released.append((forked.number, spec.sandbox_id))
-        return object(), object()
 
 
 async def test_each_template_keeps_one_environment_forked_ahead(

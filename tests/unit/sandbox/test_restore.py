@@ -52,3 +52,15 @@ def test_a_writable_mount_left_shared_is_refused() -> None:
 def test_a_child_without_its_own_shm_is_refused() -> None:
     child = "\n".join(line for line in CHILD.splitlines() if not line.startswith("408 "))
     assert shared_mount(child, TEMPLATE) == "no /dev/shm of its own"
+
+
+def test_a_disk_attached_on_top_counts_wherever_mountinfo_lists_it() -> None:
+    # move_mount(2) of the host's disk over the template's /tmp: listed before the mount
+    # it sits on (its parent, 406), and the one the child reaches at /tmp.
+    lines = CHILD.splitlines()
+    disk = "399 406 7:9 / /tmp rw,nosuid,nodev,noatime - ext4 /dev/loop9 rw"
+    child = "\n".join([disk, *(line for line in lines if not line.startswith("407 "))])
+    assert shared_mount(child, TEMPLATE) is None
+    # And the other way round: the template's disk on top of one of the child's own.
+    flipped = child.replace("399 406 7:9", "399 400 7:9").replace("406 400 7:4", "406 399 7:4")
+    assert shared_mount(flipped, TEMPLATE) == "its /tmp is the template's"

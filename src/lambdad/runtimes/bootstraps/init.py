@@ -1412,6 +1412,18 @@ def report_exit(channel: Channel, returncode: int) -> None:
     channel.send("exited", {"returncode": None if sig else returncode, "signal": sig})
 
 
+def below_limit(fd: int) -> int:
+    """`fd`, renumbered to the lowest free number: the host's numbers come as they are,
+    past the sandbox's RLIMIT_NOFILE (1,024) on a server with ~200 environments, and
+    posix_spawn refuses to dup2 an fd past it (EBADF: the runtime never started)."""
+    low = os.dup(fd)
+    if low > fd:
+        os.close(low)
+        return fd
+    os.close(fd)
+    return low
+
+
 def main_direct(
     channel_fd: int,
     listener: _socket.socket,
@@ -1421,7 +1433,7 @@ def main_direct(
 ) -> int:
     """`main` for a runtime that talks to the host itself (--runtime-fd/--output-fd):
     init starts it, reaps, serves HTTP and reports its exit, and nothing more."""
-    runtime_fd, output_fd = fds
+    runtime_fd, output_fd = (below_limit(fd) for fd in fds)
     os.set_inheritable(runtime_fd, True)  # after _private(): this one is passed on
     env = {**os.environ, RUNTIME_FD_ENV: str(runtime_fd)}
     try:

@@ -34,7 +34,9 @@ API = "/2018-06-01/runtime"
 PRIVATE_FD_ENV = "_LAMBDAD_RUNTIME_FD"
 """Set by lambdad's init (its RUNTIME_FD_ENV): our end of the private channel."""
 TEMPLATE_FD_ENV = "_LAMBDAD_TEMPLATE_FD"
-"""Set by lambdad's init (its TEMPLATE_FD_ENV) in a SnapStart template: its fork channel."""
+"""Set by lambdad's init (its TEMPLATE_FD_ENV) in a template: its fork channel."""
+PRE_INIT_ENV = "_LAMBDAD_PRE_INIT"
+"""Set by the host in an on-demand template: fork before Init, which each child runs."""
 AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"
 """The error type of an after-restore hook that raised."""
 _HERE = (lambda: None).__code__.co_filename
@@ -736,12 +738,17 @@ def adopt(client: PrivateClient, argv: list[str]) -> None:
 def main() -> None:
     argv = sys.argv[1:]
     parked = "--park" in argv
-    if not parked:
+    # An on-demand template forks before Init, and before anything of the function's
+    # (its layers' .pth files) runs: each child sets its search path and runs Init.
+    pre_init = os.environ.pop(PRE_INIT_ENV, None) is not None and TEMPLATE_FD_ENV in os.environ
+    if not parked and not pre_init:
         set_sys_path(argv)
     LoggingHook().install()
     client = runtime_client()
     if parked and isinstance(client, PrivateClient):
         adopt(client, argv)
+    if pre_init and isinstance(client, PrivateClient):
+        client = fork_before_init(client, int(os.environ.pop(TEMPLATE_FD_ENV)), argv)
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
     except Exception as exc:
@@ -784,20 +791,7 @@ def snapshot_and_restore(client: PrivateClient, control_fd: int) -> PrivateClien
         log_error(error)
         client.post_init_error(error)
         sys.exit(1)
-    _flush()
-    client.sock.sendall(client.held + client.NEXT)  # "ready": Init is over
-    client.held = b""
-    own = client.sock.detach()
-    fd, env, command = restore.serve_forks(control_fd, (own,))
-    # A restored environment's runtime: its own variables (log stream, credentials).
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(command.get("cwd") or env.get("LAMBDA_TASK_ROOT", "/var/task"))
-    time.tzset()
-    random = sys.modules.get("random")
-    if random is not None:  # fork reseeds it too; a function may have its own instance
-        random.seed()
-    restored = PrivateClient(fd)
+    restored = serve_as_template(client, restore, control_fd)
     if hooks is not None:
         try:
             restore.run_hooks(hooks.get_after_restore())
@@ -808,6 +802,47 @@ def snapshot_and_restore(client: PrivateClient, control_fd: int) -> PrivateClien
             restored.post_init_error(error)
             sys.exit(1)
     return restored
+
+
+def serve_as_template(client: PrivateClient, restore: Any, control_fd: int) -> PrivateClient:
+    """Tell the host this template is ready, then fork an environment per command of
+    its (`restore.serve_forks`). Returns in each environment's runtime: its client, with
+    its own variables (log stream, credentials), dir and randomness."""
+    _flush()
+    client.sock.sendall(client.held + client.NEXT)  # "ready": the template is made
+    client.held = b""
+    own = client.sock.detach()
+    fd, env, command = restore.serve_forks(control_fd, (own,))
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(command.get("cwd") or env.get("LAMBDA_TASK_ROOT", "/var/task"))
+    time.tzset()
+    random = sys.modules.get("random")
+    if random is not None:  # fork reseeds it too; a function may have its own instance
+        random.seed()
+    return PrivateClient(fd)
+
+
+def fork_before_init(client: PrivateClient, control_fd: int, argv: list[str]) -> PrivateClient:
+    """An on-demand template (see `main`): fork an environment per command of the
+    host's. Returns in each environment's runtime, its search path set, before Init."""
+    os.set_inheritable(control_fd, False)
+    runtime_dir = os.environ.get("LAMBDA_RUNTIME_DIR", "/var/runtime")
+    sys.path.insert(0, runtime_dir + "/python")
+    try:
+        import restore
+
+        restore.prepare(runtime_dir)
+    except Exception as exc:
+        error = error_result(exc, "")
+        log_error(error)
+        client.post_init_error(error)
+        sys.exit(1)
+    finally:
+        del sys.path[0]
+    forked = serve_as_template(client, restore, control_fd)
+    set_sys_path(argv)
+    return forked
 
 
 if __name__ == "__main__":

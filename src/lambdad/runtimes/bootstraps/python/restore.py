@@ -1,29 +1,34 @@
-"""SnapStart's restore by fork, in a template's runtime (python3.12+, inside the sandbox).
+"""Forks from a template, in its runtime (inside the sandbox): SnapStart's restores, and
+on-demand environments forked before their Init (lambdad's `pool/preinit.py`)).
 
 A SnapStart version's template is a sandbox like any other whose runtime ran
 Init and the before-snapshot hooks, then calls `serve_forks` instead of asking
 for events. Each fork command from the host is one SOCK_SEQPACKET message on
 the template's fork channel: a JSON header ({tmp_mb, forwards, listen, cwd})
-and, as SCM_RIGHTS, exactly three fds, in this order:
+and, as SCM_RIGHTS, three fds, in this order, and an optional fourth:
 
-    0  init's channel: the fork protocol below ("P", "R", "G"), then init's own
-       frames (the runtime's exit; see `init.py`), the new pid 1's
+    0  init's channel: the fork protocol below ("A", "P", "R", "G"), then init's
+       own frames (the runtime's exit; see `init.py`), the new pid 1's
     1  the runtime's direct channel: the private Runtime API frames, spoken by
        the restored runtime with the host itself (lambdad's `runtimes/direct.py`)
     2  the write end of a pipe the host reads: the restored runtime's stdout and
        stderr
+    3  (on-demand templates) the environment's /tmp: a detached mount of a disk
+       the host made for it (open_tree), which it attaches with move_mount
 
 A message with any other number of fds is ignored (its fds closed). Each
 command becomes an environment of its own:
 
     template runtime ── fork ──> child: unshare(mount, pid, net, ipc, uts)
                                  ── fork ──> pid 1 of the new pid namespace:
-        its own /tmp (a tmpfs of the version's ephemeral storage size, holding a
-        copy of the template's), its own /dev/shm and /dev/pts, a fresh read-only
-        /proc, every other writable mount remounted read-only, its loopback up
-        with the forwards' listening sockets bound on it, every capability dropped
-        ("P" to the host first: it learns our pid from SCM_CREDENTIALS and moves us
-        into a cgroup of our own with the function's limits meanwhile); then "R"
+        its own /tmp (fd 3's disk, or a tmpfs of the version's ephemeral storage
+        size; either holding a copy of the template's), its own /dev/shm and
+        /dev/pts, a fresh read-only /proc, every other writable mount remounted
+        read-only, its loopback up with the forwards' listening sockets bound on
+        it, every capability dropped
+        (born in a cgroup of our own with the function's limits: the first child
+        said "A", the host learnt its pid from SCM_CREDENTIALS, moved it there and
+        said "M"; "P" to the host: it learns our pid the same way); then "R"
         (+ the listeners, SCM_RIGHTS): the host checks us and answers "G" with our
         variables (at once, or at the cold start we were made ahead for)
         ── fork ──> the runtime (returns from `serve_forks` with fd 1 as its
@@ -43,6 +48,7 @@ Standalone and stdlib-only, like the bootstrap that imports it (only in a templa
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import socket
@@ -56,6 +62,9 @@ if TYPE_CHECKING:
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 SIOCSIFFLAGS, IFF_UP = 0x8914, 1
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+SYS_MOVE_MOUNT, MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD = 429, 4, -100
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 MAX_COMMAND = 1 << 20
@@ -93,26 +102,34 @@ def serve_forks(control_fd: int, close_fds: tuple[int, ...]) -> tuple[int, dict,
     its stdout and stderr on the host's pipe. `close_fds` are the template's own (its
     runtime channel): no child keeps them."""
     control = socket.socket(fileno=control_fd)
+    # Each page this loop writes after a fork is copied: the children keep the old one
+    # (charged to the template's cgroup). The collector would write to every object.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     while True:
         try:
-            message, fds, _flags, _addr = socket.recv_fds(control, MAX_COMMAND, FORK_FDS + 1)
+            message, fds, _flags, _addr = socket.recv_fds(control, MAX_COMMAND, FORK_FDS + 2)
         except InterruptedError:
             continue
         if not message:
             os._exit(0)  # the host is gone: so is this template
-        if len(fds) != FORK_FDS:
+        if len(fds) not in (FORK_FDS, FORK_FDS + 1):
             for fd in fds:
                 os.close(fd)
             continue
+        # A fourth: the child's own /tmp, a detached mount of a disk the host made.
+        fds, tmp_fd = fds[:FORK_FDS], (fds[FORK_FDS] if len(fds) > FORK_FDS else -1)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             try:
+                gc.enable()  # the template's objects stay frozen: never written for it
                 control.close()
                 for fd in close_fds:
                     os.close(fd)
-                return _restore(fds, json.loads(message))
+                return _restore(fds, json.loads(message), tmp_fd)
             except BaseException as exc:
                 try:
                     os.write(2, f"restore: {type(exc).__name__}: {exc}\n".encode())
@@ -120,27 +137,43 @@ def serve_forks(control_fd: int, close_fds: tuple[int, ...]) -> tuple[int, dict,
                     os._exit(1)
         for fd in fds:
             os.close(fd)
+        if tmp_fd >= 0:
+            os.close(tmp_fd)
         os.waitpid(pid, 0)
 
 
-def _restore(fds: list[int], command: dict) -> tuple[int, dict, dict]:
-    """The first child: new namespaces; its child is the environment's pid 1."""
-    flags = os.CLONE_NEWNS | os.CLONE_NEWPID | os.CLONE_NEWNET | os.CLONE_NEWIPC
-    os.unshare(flags | os.CLONE_NEWUTS)
+def _restore(fds: list[int], command: dict, tmp_fd: int = -1) -> tuple[int, dict, dict]:
+    """The first child: new namespaces; its child is the environment's pid 1. It writes
+    nothing before the host moved it into the environment's cgroup ("A", then "M"):
+    what it and its child write then is charged there, not to the template."""
+    conn = socket.socket(fileno=fds[0])
+    conn.sendall(b"A")
+    if _read(conn, 1) != b"M":
+        os._exit(1)
+    conn.detach()
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    _check(_libc.unshare(flags), "unshare")  # libc's: os.unshare is Python 3.12+
     # Nothing mounted from now on reaches the template's mount namespace.
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     if os.fork():
         os._exit(0)
-    return _pid_one(fds, command)
+    return _pid_one(fds, command, tmp_fd)
 
 
-def _pid_one(fds: list[int], command: dict) -> tuple[int, dict, dict]:
+def _pid_one(fds: list[int], command: dict, tmp_fd: int = -1) -> tuple[int, dict, dict]:
     host_fd, runtime_fd, output_fd = fds
     conn = socket.socket(fileno=host_fd)
-    conn.sendall(b"P")  # the host moves us into our cgroup while we mount
+    conn.sendall(b"P")  # born in our cgroup (see `_restore`): the host checks who we are
     old_tmp = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY)
-    size = int(command["tmp_mb"])
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
+    if tmp_fd >= 0:  # a disk of our own the host made (a detached mount): ours at /tmp
+        _check(
+            _libc.syscall(SYS_MOVE_MOUNT, tmp_fd, b"", AT_FDCWD, b"/tmp", MOVE_MOUNT_F_EMPTY_PATH),
+            "move_mount /tmp",
+        )
+        os.close(tmp_fd)
+    else:
+        size = int(command["tmp_mb"])
+        _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64m,mode=1777")
     _mount("proc", "/proc", "proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount(
