@@ -55,6 +55,7 @@ from lambdad.sandbox.blocking import run_blocking
 from lambdad.sandbox.cgroup import Cgroup, CgroupLayout, Freezing, compute_limits
 from lambdad.sandbox.forwarding import ForwardHandle, PortForwarder
 from lambdad.sandbox.launcher import SpawnThread
+from lambdad.sandbox.running import SANDBOX_GROUP_PREFIX
 from lambdad.sandbox.tmpdisk import TmpDisk, TmpDiskFactory
 
 log = logging.getLogger(__name__)
@@ -266,7 +267,10 @@ class SpareCgroups(Spares[Cgroup]):
         super().__init__(self._new, Cgroup.remove, spares, "cgroups")
 
     def _new(self) -> Cgroup:
-        cgroup = Cgroup(self.layout, self.parent, f"restored-{secrets.token_hex(6)}")
+        # A sandbox's prefix: a dead server's supervisor reclaims it (thaws, kills, removes)
+        # with the others (`reclaim.py`), and its parent can go.
+        name = f"{SANDBOX_GROUP_PREFIX}restored-{secrets.token_hex(6)}"
+        cgroup = Cgroup(self.layout, self.parent, name)
         cgroup.create()
         return cgroup
 
