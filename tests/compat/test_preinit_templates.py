@@ -192,7 +192,7 @@ def test_a_code_update_retires_the_template(lambda_client: Any, server: LambdadS
     assert body["code"] == "v2"
     template_ready(server, name, 2)
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: invoke(lambda_client, name, {"hold": 1.0}), range(2)))
+        results = list(pool.map(lambda _: invoke(lambda_client, name, {"hold": 2.0}), range(2)))
     assert [body["code"] for body, _, _ in results] == ["v2", "v2"]
     assert forks(server, name) == 1
 
@@ -207,7 +207,7 @@ def test_the_setting_off_leaves_every_cold_start_to_the_usual_way(
         name = deploy(client)
         invoke(client, name, {})
         with ThreadPoolExecutor(3) as pool:  # two more cold starts
-            results = list(pool.map(lambda _: invoke(client, name, {"hold": 0.5}), range(3)))
+            results = list(pool.map(lambda _: invoke(client, name, {"hold": 2.0}), range(3)))
         assert sum("Init Duration: " in log for _, log, _ in results) == 2
         assert "templates: template of" not in off.full_log()
         assert forks(off, name) == 0
