@@ -13,6 +13,13 @@ with the reason that says which limit (`Throttled`).
 Provisioned invocations count against the function's reservation (they are part
 of it), never against the unreserved pool: their share was taken out of the
 pool when the config was made.
+
+With several server processes (`--workers N`) the two account-wide counts (in
+flight in the region, and on demand of unreserved functions) must hold over all
+of them: a limiter given a `shared` backend (`workers.SharedAccount`) checks and
+takes those two there, atomically, and keeps only the per-function and
+provisioned counts itself (functions with a reservation or provisioned
+concurrency run in one process only). Without one it counts everything itself.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from lambdad.errors import Throttled
 
@@ -46,9 +54,29 @@ class Admission:
     from_unreserved_pool: bool = False
 
 
+class SharedAccountCounts(Protocol):
+    """A region's account-wide counts over several processes (`workers.SharedAccount`)."""
+
+    def in_region(self, region: str) -> SharedAccountCounts: ...
+
+    def try_take(self, account_limit: int, unreserved_pool: int | None) -> bool:
+        """One more in flight if the total is under `account_limit` and (unless None)
+        the unreserved count under `unreserved_pool`, atomically; False takes nothing."""
+        ...
+
+    def give_back(self, unreserved: bool) -> None: ...
+
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def unreserved(self) -> int: ...
+
+
 class ConcurrencyLimiter:
-    def __init__(self, account_limit: int) -> None:
+    def __init__(self, account_limit: int, shared: SharedAccountCounts | None = None) -> None:
         self.account_limit = account_limit
+        self.shared = shared
         self.unreserved_pool = account_limit
         """The account limit less reservations and unreserved functions' provisioned
         concurrency; kept current by the concurrency catalog's change listener."""
@@ -57,8 +85,18 @@ class ConcurrencyLimiter:
         self._on_demand_unreserved = 0
         self._provisioned: Counter[tuple[str, str]] = Counter()
 
+    def in_region(self, region: str) -> ConcurrencyLimiter:
+        """A limiter of `region`'s invocations (AWS's account limit is per region)."""
+        shared = self.shared
+        return ConcurrencyLimiter(
+            self.account_limit, None if shared is None else shared.in_region(region)
+        )
+
     @property
     def total(self) -> int:
+        """Invocations in flight in the region (over every process with a backend)."""
+        if self.shared is not None:
+            return self.shared.total
         return self._total
 
     def in_flight(self, function_name: str) -> int:
@@ -69,7 +107,10 @@ class ConcurrencyLimiter:
 
     @property
     def unreserved_in_flight(self) -> int:
-        """On-demand invocations of functions without a reservation, in flight."""
+        """On-demand invocations of functions without a reservation, in flight (over
+        every process with a backend)."""
+        if self.shared is not None:
+            return self.shared.unreserved
         return self._on_demand_unreserved
 
     def provisioned_in_flight(self, function_name: str, qualifier: str) -> int:
@@ -96,6 +137,8 @@ class ConcurrencyLimiter:
         `release` it when the invocation ends (`slot` pairs them)."""
         if reserved is not None and self._in_flight[function_name] >= reserved:
             raise Throttled(RESERVED_LIMIT)
+        if self.shared is not None:
+            return self._admit_shared(self.shared, function_name, reserved, provisioned)
         if self._total >= self.account_limit:
             raise Throttled(ACCOUNT_LIMIT)
         if provisioned is not None:
@@ -113,7 +156,36 @@ class ConcurrencyLimiter:
         self._total += 1
         return Admission(function_name, None, from_unreserved_pool=reserved is None)
 
+    def _admit_shared(
+        self,
+        shared: SharedAccountCounts,
+        function_name: str,
+        reserved: int | None,
+        provisioned: Provisioned | None,
+    ) -> Admission:
+        """`admit`'s account-wide checks made on the backend, with the same outcome
+        (both of them throttle with ConcurrentInvocationLimitExceeded)."""
+        if provisioned is not None:
+            key = (function_name, provisioned.qualifier)
+            if self._provisioned[key] < provisioned.count:
+                if not shared.try_take(self.account_limit, None):
+                    raise Throttled(ACCOUNT_LIMIT)
+                self._provisioned[key] += 1
+                self._in_flight[function_name] += 1
+                self._total += 1
+                return Admission(function_name, provisioned.qualifier)
+        pool = self.unreserved_pool if reserved is None else None
+        if not shared.try_take(self.account_limit, pool):
+            raise Throttled(ACCOUNT_LIMIT)
+        if reserved is None:
+            self._on_demand_unreserved += 1
+        self._in_flight[function_name] += 1
+        self._total += 1
+        return Admission(function_name, None, from_unreserved_pool=reserved is None)
+
     def release(self, admission: Admission) -> None:
+        if self.shared is not None:
+            self.shared.give_back(admission.from_unreserved_pool)
         name = admission.function_name
         if admission.provisioned is not None:
             key = (name, admission.provisioned)

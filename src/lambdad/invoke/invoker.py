@@ -95,7 +95,7 @@ class Invoker:
             found = copy.copy(self)
             found.account = dataclasses.replace(self.account, region=region)
             found.catalog = self.catalog.in_region(region)
-            found.limiter = ConcurrencyLimiter(self.limiter.account_limit)
+            found.limiter = self.limiter.in_region(region)
             found.logs = self.logs.in_region(region)
             concurrency = self.versions.concurrency
             if concurrency is not None:
