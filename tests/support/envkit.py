@@ -58,6 +58,9 @@ class SubprocessSandbox:
     def oom_killed(self) -> bool:
         return False
 
+    def cpu_throttles(self) -> int:
+        return 0
+
     async def freeze(self) -> None:
         os.killpg(self.proc.pid, signal.SIGSTOP)
 

@@ -826,6 +826,16 @@ class ExecutionEnvironment:
         self._logs.clear()
         return logs
 
+    def cpu_throttles(self) -> int:
+        """How many CPU periods the kernel has held the sandbox back to its share so
+        far (0 without a sandbox or a CPU limit); see `Sandbox.cpu_throttles`."""
+        if self._sandbox is None or self._dead:
+            return 0
+        try:
+            return self._sandbox.cpu_throttles()
+        except (OSError, ValueError):
+            return 0  # going away under us: a dead sandbox's group is gone
+
     def _memory_peak(self) -> int:
         if self._sandbox is None:
             return 0

@@ -25,10 +25,15 @@ from lambdad.sandbox.blocking import run_blocking
 
 log = logging.getLogger(__name__)
 
-# 1769 MB of memory buys one vCPU on Lambda.
-# With the burst set to the quota, a mostly idle function may run up to two
-# quotas at full speed (14 ms at 128 MB) before throttling sets in: short
+# 1769 MB of memory buys one vCPU on Lambda ("one vCPU-second of credits per
+# second"). With the burst set to the quota, a mostly idle function may run up
+# to two quotas at full speed (14 ms at 128 MB) before throttling sets in: short
 # invocations are not stalled, sustained load still gets its share only.
+# Why 100 ms and not a shorter period (a throttle stalls for at most the rest of
+# one): the kernel caps the burst at the quota and the quota at >= 1 ms, so the
+# saved-up credit shrinks with the period (2.9 ms at 128 MB with 20 ms), and a
+# period under 14 ms cannot hold 128 MB's share at all. A function whose share
+# runs out under a stream of invocations scales out instead (`pool/queueing.py`).
 CPU_PERIOD_US = 100_000
 # Below ~1 ms per period the scheduler throttles too coarsely to be useful.
 MIN_CPU_QUOTA_US = 1_000
@@ -143,6 +148,16 @@ def limit_writes(version: Literal[1, 2], limits: CgroupLimits) -> list[tuple[str
         ("", "cpu.max.burst", str(limits.cpu_quota_us)),
         ("", "pids.max", str(limits.pids_max)),
     ]
+
+
+def stat_value(text: str, key: str) -> int:
+    """`key`'s value in a flat-keyed cgroup file ("key value" lines: cpu.stat,
+    memory.events, memory.oom_control); 0 when it is not there."""
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
+    return 0
 
 
 def _write(path: Path, value: str) -> None:
@@ -303,11 +318,23 @@ class Cgroup:
             text = (self.dirs["memory"] / "memory.oom_control").read_text()
         else:
             text = (self.dirs[""] / "memory.events").read_text()
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        return stat_value(text, "oom_kill")
+
+    # -- cpu -----------------------------------------------------------------
+
+    def cpu_throttles(self) -> int:
+        """How many of its periods the kernel has held this group back to its CPU
+        quota so far (cpu.stat's nr_throttled, v1 and v2 alike); 0 where the group
+        has no CPU controller. Opened per call, not kept open: it is read only when
+        an invocation would wait for the group's environment (`pool/queueing.py`),
+        and a kept fd per environment would count against the server's RLIMIT_NOFILE."""
+        d = self._dir("cpu")
+        if d is None:
+            return 0
+        try:
+            return stat_value((d / "cpu.stat").read_text(), "nr_throttled")
+        except FileNotFoundError:
+            return 0
 
     # -- teardown ------------------------------------------------------------
 

@@ -571,6 +571,9 @@ class RestoredSandbox(Freezing):
         limits = compute_limits(spec.memory_mb, spec.cpus, spec.pids_max, os.cpu_count() or 1)
         await run_blocking(lambda: cg.apply_cpu(limits))
 
+    def cpu_throttles(self) -> int:
+        return 0 if self._destroyed else self._cgroup.cpu_throttles()
+
     def oom_killed(self) -> bool:
         try:
             return self._cgroup.oom_kills() > 0

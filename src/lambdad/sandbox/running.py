@@ -206,6 +206,12 @@ class RunningSandbox(Freezing):
         limits = compute_limits(spec.memory_mb, cpus, spec.pids_max, self._host_cpus)
         await run_blocking(lambda: cg.apply(limits))
 
+    def cpu_throttles(self) -> int:
+        cg = self._slot.cgroup
+        if cg is None or self._destroyed:
+            return 0
+        return cg.cpu_throttles()
+
     def oom_killed(self) -> bool:
         cg = self._slot.cgroup
         if cg is None:

@@ -36,6 +36,9 @@ class GatedEnvironment(FakeEnvironment):
         self.gate = gate
         self.invoked = 0
 
+    def cpu_throttles(self) -> int:
+        return 0
+
     async def invoke(
         self,
         request: InvokeRequest,

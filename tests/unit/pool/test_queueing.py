@@ -31,6 +31,11 @@ class Env:
         self.init_error = None
         self.frozen = False
         self.destroyed: str | None = None
+        self.throttles = 0
+        """Its CPU-throttled periods so far (a test raises it: the share ran out)."""
+
+    def cpu_throttles(self) -> int:
+        return self.throttles
 
     async def freeze(self, still_wanted: object = None) -> None:
         self.frozen = True
@@ -170,6 +175,46 @@ async def test_an_invocation_that_may_not_queue_cold_starts() -> None:
     box = Box()
     await box.warm(1, seconds=0.01)
     assert (await box.pool.acquire(version(), may_queue=False)).cold
+
+
+def throttle(lease: Lease) -> None:
+    """The kernel held `lease`'s environment back to its CPU share once more."""
+    cast(Env, lease.environment).throttles += 1
+
+
+async def test_no_invocation_waits_for_an_environment_whose_cpu_share_ran_out() -> None:
+    """On Lambda each concurrent invocation has an environment and a CPU share of its
+    own: queued on one environment they would all share its (7% of a core at 128 MB)."""
+    box = Box()
+    (busy,) = await box.warm(1, seconds=0.01)
+    throttle(busy)
+    with anyio.fail_after(COLD_START_S / 2):  # in line, it would wait for 20 s
+        lease = await box.pool.acquire(version())
+    assert lease.cold and len(box.started) == 2 and box.pool.waiting() == 0
+
+
+async def test_a_throttle_counts_once_then_the_line_waits_for_that_environment_again() -> None:
+    box = Box()
+    (busy,) = await box.warm(1, seconds=0.01)
+    throttle(busy)
+    with anyio.fail_after(COLD_START_S / 2):
+        assert (await box.pool.acquire(version())).cold  # the throttle is news: scale out
+    async with anyio.create_task_group() as group:  # no throttle since: it waits
+        group.start_soon(box.take)
+        await waiting(box.pool, 1)
+        await box.invoked(busy, 0.01)
+    assert box.got == [busy] and len(box.started) == 2
+
+
+async def test_one_throttled_environment_leaves_the_line_to_the_others() -> None:
+    box = Box()
+    throttled, unthrottled = await box.warm(2, seconds=0.01)
+    throttle(throttled)
+    async with anyio.create_task_group() as group:
+        group.start_soon(box.take)
+        await waiting(box.pool, 1)
+        await box.invoked(unthrottled, 0.01)
+    assert box.got == [unthrottled] and len(box.started) == 2
 
 
 async def test_the_line_grows_only_while_its_expected_wait_beats_a_cold_start() -> None:

@@ -118,3 +118,43 @@ def test_kill_on_v1_leaves_a_frozen_group_thawed(tmp_path: Path) -> None:
     (cg.dirs["freezer"] / "freezer.state").write_text("FROZEN")
     cg.kill_all()
     assert (cg.dirs["freezer"] / "freezer.state").read_text() == "THAWED"
+
+
+def test_cpu_throttles_from_cpu_stat_v1_and_v2(tmp_path: Path) -> None:
+    stat = "nr_periods 81\nnr_throttled 49\nthrottled_time 1640248191\n"
+    v1 = Cgroup(fake_v1(tmp_path), "p", "g")
+    v1.create()
+    assert v1.cpu_throttles() == 0  # no cpu.stat (no CPU controller): never throttled
+    (v1.dirs["cpu"] / "cpu.stat").write_text(stat)
+    assert v1.cpu_throttles() == 49
+    v2 = Cgroup(CgroupLayout(version=2, roots={"": tmp_path / "u"}), "p", "g")
+    v2.dirs[""].mkdir(parents=True)
+    # v2's cpu.stat without the cpu controller enabled has only the usage lines.
+    (v2.dirs[""] / "cpu.stat").write_text("usage_usec 10\nuser_usec 6\nsystem_usec 4\n")
+    assert v2.cpu_throttles() == 0
+    (v2.dirs[""] / "cpu.stat").write_text(
+        "usage_usec 10\nuser_usec 6\nsystem_usec 4\nnr_periods 9\nnr_throttled 3\n"
+        "throttled_usec 270\nnr_bursts 2\nburst_usec 900\n"
+    )
+    assert v2.cpu_throttles() == 3
+
+
+def test_v2_cpu_share_and_burst_on_a_fake_cgroupfs(tmp_path: Path) -> None:
+    """v2: the quota and period in cpu.max, the burst (saved-up quota an idle group may
+    spend at once) in cpu.max.burst, cleared before the quota moves (the kernel refuses
+    a burst above the quota), and again when Init's whole core ends."""
+    cg = Cgroup(CgroupLayout(version=2, roots={"": tmp_path / "u"}), "p", "g")
+    d = cg.dirs[""]
+    d.mkdir(parents=True)
+    for name in ("memory.max", "memory.swap.max", "cpu.max", "cpu.max.burst", "pids.max"):
+        (d / name).write_text("max\n")
+    cg.apply(compute_limits(128, 1.0, 32, 2))  # Init: a whole core
+    assert (d / "cpu.max").read_text() == f"{CPU_PERIOD_US} {CPU_PERIOD_US}"
+    assert (d / "cpu.max.burst").read_text() == str(CPU_PERIOD_US)
+    steady = compute_limits(128, None, 32, 2)
+    cg.apply_cpu(steady)
+    assert (d / "cpu.max").read_text() == f"{steady.cpu_quota_us} {CPU_PERIOD_US}"
+    assert (d / "cpu.max.burst").read_text() == str(steady.cpu_quota_us)
+    assert (d / "memory.max").read_text() == str(128 << 20)  # apply_cpu: CPU only
+    writes = [f for _, f, _ in limit_writes(2, steady) if f.startswith("cpu.")]
+    assert writes == ["cpu.max.burst", "cpu.max", "cpu.max.burst"]
