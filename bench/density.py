@@ -167,6 +167,30 @@ def cgroup_row(cgroup: Any, outer: int, forked: bool = False) -> dict[str, Any]:
     }
 
 
+def fd_kind(target: str) -> str:
+    """What one of the server's fds is, from its /proc/self/fd link: `socket`, `pipe`,
+    `anon_inode:[pidfd]`, `anon_inode:[eventpoll]`, a cgroup file, a file, ..."""
+    if target.startswith(("socket:", "pipe:")):
+        return target.partition(":")[0]
+    if target.startswith("anon_inode:"):
+        return target
+    if target.startswith("/sys/fs/cgroup/"):
+        return "cgroup file " + target.rsplit("/", 1)[-1]
+    if target.startswith("/dev/"):
+        return target
+    return "file"
+
+
+def fd_kinds() -> Counter[str]:
+    kinds: Counter[str] = Counter()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            kinds[fd_kind(os.readlink(f"/proc/self/fd/{fd}"))] += 1
+        except OSError:
+            continue  # the listing's own fd, closed by now
+    return kinds
+
+
 def server_side() -> dict[str, Any]:
     roll = rollup(os.getpid())
     st = status("self")
@@ -174,6 +198,7 @@ def server_side() -> dict[str, Any]:
         "rss_mb": round(roll.get("Rss", 0) / MB, 1),
         "uss_mb": round(uss_kb(roll) / MB, 1),
         "fds": len(os.listdir("/proc/self/fd")),
+        "fd_kinds": dict(fd_kinds()),
         "threads": int(st.get("Threads", "0")),
     }
 
@@ -259,6 +284,10 @@ def snapshot(
         "server_per_env": {
             "rss_kb": round((server["rss_mb"] - base["rss_mb"]) * MB / n, 1),
             "fds": round((server["fds"] - base["fds"]) / n, 2),
+            "fds_by_kind": {
+                kind: round((count - base["fd_kinds"].get(kind, 0)) / n, 2)
+                for kind, count in sorted(server["fd_kinds"].items())
+            },
         },
         "kernel": kernel_objects(backend, rows),
         "template": template,
