@@ -486,6 +486,21 @@ async def test_memory_peak(backend: BwrapBackend, tmp_path: Path) -> None:
     await sb.destroy("done")
 
 
+async def test_a_busy_sandbox_is_throttled_to_its_cpu_share(
+    backend: BwrapBackend, tmp_path: Path
+) -> None:
+    """128 MB: 7% of a core. A busy loop spends its quota (and burst) within a period
+    or two, and the kernel's count of throttled periods says so."""
+    log = tmp_path / "busy.txt"
+    with open(log, "wb") as f:
+        spec = make_spec(tmp_path, "while True:\n    pass", stdout_fd=f.fileno())
+        sb = await backend.start(spec)
+    assert sb.spec.cpus is None and sb.spec.init_cpus is None  # the share of 128 MB
+    await wait_until_async(lambda: sb.cpu_throttles() > 0, "the busy sandbox to be throttled")
+    await sb.destroy("done")
+    assert sb.cpu_throttles() == 0  # gone: nothing to count
+
+
 async def test_start_takes_a_ready_spare(backend: BwrapBackend, tmp_path: Path) -> None:
     # The point: no mkfs/mount/cgroup move on the start path (bench/ measures how fast).
     ready = backend._pool._ready
