@@ -96,6 +96,8 @@ class Lease:
     """When its current invocation got it (how long invocations keep it busy)."""
     cpu_throttles: int = 0
     """Its sandbox's count of CPU-throttled periods when the line last looked at it."""
+    cpu_looked_at: float = float("-inf")
+    """When the line last looked (at most once per `CPU_LOOK_EVERY_S`)."""
 
     def transition(self, new: EnvState) -> None:
         if new not in _ALLOWED[self.state]:
@@ -114,6 +116,10 @@ _ALLOWED = {
 StartEnvironment = Callable[[Version, str, str], Awaitable[ExecutionEnvironment]]
 """(version, env_id, log_stream) -> a started environment (cold start)."""
 QueueWaitListener = Callable[[Version, float], None]
+
+CPU_LOOK_EVERY_S = 0.1
+"""How often the line may look at a busy environment's CPU throttling: one CPU period
+(`sandbox/cgroup.py`), the kernel's own grain."""
 """(version, seconds an invocation of it waited in line for a busy environment)"""
 
 
@@ -212,7 +218,7 @@ class EnvironmentPool:
         busy_for = [
             now - lease.busy_since
             for lease in self._leases.values()
-            if self._serves(lease, key, now) and not self._out_of_cpu(lease)
+            if self._serves(lease, key, now) and not self._out_of_cpu(lease, now)
         ]
         expected = expected_wait(busy_for, self._lines.length(key), duration)
         return wait_bound(expected, cold_start, self.queue_wait_max_s, version.config.timeout)
@@ -228,10 +234,16 @@ class EnvironmentPool:
         )
 
     @staticmethod
-    def _out_of_cpu(lease: Lease) -> bool:
+    def _out_of_cpu(lease: Lease, now: float) -> bool:
         """Whether the kernel held `lease`'s environment back to its CPU share since the
         line last looked: more invocations queued on it would share that one share (7%
-        of a core at 128 MB), where on Lambda each would have an environment's own."""
+        of a core at 128 MB), where on Lambda each would have an environment's own.
+        A look reads a cgroup file, so the line looks at most once per CPU period per
+        environment: a burst of waiters scales out by one environment per throttled
+        one and period, not one each."""
+        if now - lease.cpu_looked_at < CPU_LOOK_EVERY_S:
+            return False
+        lease.cpu_looked_at = now
         seen = lease.environment.cpu_throttles()
         out, lease.cpu_throttles = seen > lease.cpu_throttles, seen
         return out

@@ -11,6 +11,7 @@ import pytest
 
 from lambdad.catalog import Version
 from lambdad.pool import EnvironmentPool, EnvState, ExecutionEnvironment, Lease
+from lambdad.pool.pool import CPU_LOOK_EVERY_S
 from lambdad.pool.queueing import Ewma, expected_wait, wait_bound
 from support.catalog import make_version
 from support.waiting import wait_until_async
@@ -204,6 +205,20 @@ async def test_a_throttle_counts_once_then_the_line_waits_for_that_environment_a
         await waiting(box.pool, 1)
         await box.invoked(busy, 0.01)
     assert box.got == [busy] and len(box.started) == 2
+
+
+async def test_the_line_looks_at_an_environments_throttling_once_per_cpu_period() -> None:
+    """A look reads a cgroup file: a crowd of waiters in one period reads it once, and
+    scales out by one environment for it, not one each."""
+    box = Box()
+    (busy,) = await box.warm(1, seconds=0.01)
+    out_of_cpu = box.pool._out_of_cpu
+    throttle(busy)
+    assert out_of_cpu(busy, box.now)
+    throttle(busy)
+    assert not out_of_cpu(busy, box.now + CPU_LOOK_EVERY_S / 2)  # not looked at
+    assert out_of_cpu(busy, box.now + CPU_LOOK_EVERY_S)
+    assert not out_of_cpu(busy, box.now + 2 * CPU_LOOK_EVERY_S)  # no throttle since
 
 
 async def test_one_throttled_environment_leaves_the_line_to_the_others() -> None:
