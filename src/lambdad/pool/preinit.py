@@ -241,7 +241,8 @@ class PreInitTemplates(TemplateSet):
             spare, template.spare = template.spare, None
             if spare is not None:
                 await run_sync(spare.discard)
-            if template.live_children() == 0:
+            # Another retire or reap may have ended it while the discard ran.
+            if template in self._retiring and template.live_children() == 0:
                 self._retiring.remove(template)
                 await template.kill("version changed")
 

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from lambdad.catalog import Version
@@ -137,6 +138,22 @@ async def test_a_changed_version_stops_forking_and_its_template_ends_after_its_e
     assert template.destroyed == "version changed"
     await templates.retire(version.function_arn)  # deleted: no environment, ended at once
     assert made.started[1].destroyed == "version changed"
+
+
+async def test_a_retire_beside_a_reap_ends_the_template_once(tmp_path: Path) -> None:
+    """Both end retired templates; one awaits its spare's discard (a thread) while the
+    other ends the template: the first must not end it again (it raised, and the
+    UpdateFunctionConfiguration that retired it answered 500)."""
+    made = Made(tmp_path)
+    templates, version = made.templates, make_version("f")
+    templates.want(version)
+    await made.settle()
+    assert made.backend.forked == 1  # its spare: discarded in a thread when it ends
+    async with anyio.create_task_group() as group:
+        group.start_soon(templates.retire, version.function_arn, "$LATEST")
+        group.start_soon(templates.reap)
+    assert made.started[0].destroyed == "version changed"
+    assert len(made.backend.discarded) == 1
 
 
 async def test_templates_are_bounded_by_their_memory(tmp_path: Path) -> None:
