@@ -28,7 +28,7 @@ from harness import LambdadServer
 from measure import closed_loop, pct
 from run import deploy, invoke_path, lambda_client
 
-from lambdad.sandbox.cgroup import CgroupLayout, detect_layout, stat_value
+from lambdad.sandbox.cgroup import CgroupLayout, detect_layout
 from lambdad.sandbox.reclaim import default_cgroup_parent
 
 FUNCTION = "quota-128"
@@ -45,6 +45,15 @@ class Groups:
     cpu_ns: dict[int, tuple[str, int]] = field(default_factory=dict)
     """pid -> (process name, CPU ns so far), every process of every group."""
     names: set[str] = field(default_factory=set)
+
+
+def stat_value(text: str, key: str) -> int:
+    """`key`'s value in cpu.stat (here, not imported: the bench also measures older trees)."""
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
+    return 0
 
 
 def quota_of(layout: CgroupLayout, group: Path) -> int | None:
