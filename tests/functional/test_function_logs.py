@@ -15,6 +15,8 @@ from lambdad.errors import InvalidParameterValue
 from lambdad.settings import Settings
 from lambdad.store import LogStore, create_engine, migrate
 from lambdad.telemetry import RETENTION_DAYS, FunctionLogs
+from lambdad.telemetry.events import EventBlock
+from lambdad.telemetry.live_tail import StreamFilter
 
 pytestmark = pytest.mark.anyio
 G = "/aws/lambda/fn"
@@ -183,3 +185,24 @@ async def test_log_groups_are_regional(engine: sa.Engine) -> None:
     removed = await east.sweep()  # the sweep is the server's: it reaches every region
     assert removed.events == 1
     assert await messages(west) == [] and await messages(east) == ["east"]
+
+
+class Published:
+    def __init__(self) -> None:
+        self.blocks: list[tuple[str, str, str, bytes]] = []
+
+    def publish(self, region: str, group: str, stream: str, block: EventBlock, now_ms: int) -> None:
+        self.blocks.append((region, group, stream, block.messages))
+
+
+async def test_stored_events_go_to_the_publisher_named_instead_of_the_sessions(
+    engine: sa.Engine,
+) -> None:
+    logs = FunctionLogs(LogStore(engine))
+    relay = Published()
+    logs.in_region("eu-west-1").publish_tail_to(relay)  # every region's writer: one
+    with logs.live_tail.subscribe(logs.region, [G], StreamFilter()) as session:
+        await logs.stream(G, "s").write(b"hello\n")
+        await logs.flush()
+        assert relay.blocks == [(logs.region, G, "s", b"hello")]
+        assert session.take() == ([], 0)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from lambdad.telemetry.events import EventBlock
 from lambdad.telemetry.log_errors import LogsError
@@ -115,6 +116,15 @@ def end_every_session() -> None:
         tail.stopping = True
 
 
+class TailPublisher(Protocol):
+    """Where the log writer publishes what it stored: the `LiveTail` of its server, or
+    (a secondary server process) a relay to the primary's (`workers.live_tail_relay`)."""
+
+    def publish(
+        self, region: str, group: str, stream: str, block: EventBlock, now_ms: int
+    ) -> None: ...
+
+
 class LiveTail:
     """The server's broadcaster: the log writer publishes, sessions subscribe."""
 
@@ -128,6 +138,7 @@ class LiveTail:
         self.capacity = capacity
         self.capacity_bytes = capacity_bytes
         self._subscriptions: set[Subscription] = set()
+        self._listeners: list[Callable[[], None]] = []
         self.started = 0
         self.ended = 0
         self.stopping = False
@@ -137,6 +148,19 @@ class LiveTail:
     @property
     def open_sessions(self) -> int:
         return len(self._subscriptions)
+
+    def tailed(self) -> frozenset[tuple[str, str]]:
+        """The (region, log group) pairs some open session tails."""
+        return frozenset(
+            (subscription.region, group)
+            for subscription in self._subscriptions
+            for group in subscription.groups
+        )
+
+    def on_sessions_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (on the caller's thread, it must not block) after each
+        session opens or closes."""
+        self._listeners.append(listener)
 
     def open(self, region: str, groups: Sequence[str], streams: StreamFilter) -> Subscription:
         """A new session's subscription, counted against `max_sessions` in the same step
@@ -151,6 +175,8 @@ class LiveTail:
         )
         self._subscriptions.add(subscription)
         self.started += 1
+        for listener in self._listeners:
+            listener()
         return subscription
 
     def close(self, subscription: Subscription) -> None:
@@ -158,6 +184,8 @@ class LiveTail:
         if subscription in self._subscriptions:
             self._subscriptions.discard(subscription)
             self.ended += 1
+            for listener in self._listeners:
+                listener()
 
     @contextmanager
     def subscribe(

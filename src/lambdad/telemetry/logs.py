@@ -40,7 +40,7 @@ from lambdad.telemetry.events import (
     make_block,
     platform_messages,
 )
-from lambdad.telemetry.live_tail import LiveTail
+from lambdad.telemetry.live_tail import LiveTail, TailPublisher
 from lambdad.telemetry.log_format import TEXT, LogFormatting
 from lambdad.telemetry.queue import BoundedQueue
 from lambdad.telemetry.retention import check_retention_days
@@ -150,7 +150,10 @@ class _Shared:
     """Bytes on disk per byte of events: the index's share included (measured by
     every sweep)."""
     live_tail: LiveTail = field(default_factory=LiveTail)
-    """Where stored events are published for Live Tail sessions."""
+    """This server's Live Tail sessions."""
+    publisher: TailPublisher | None = None
+    """Where stored events are published for Live Tail sessions: `live_tail` unless
+    `publish_tail_to` named another."""
 
 
 class StreamLog:
@@ -250,6 +253,11 @@ class FunctionLogs:
         """The server's Live Tail sessions (every region's: one writer publishes)."""
         return self._shared.live_tail
 
+    def publish_tail_to(self, publisher: TailPublisher) -> None:
+        """Publish stored events to `publisher` rather than this server's `live_tail`
+        (a secondary server process relays them to the primary's sessions)."""
+        self._shared.publisher = publisher
+
     def stream(self, group: str, stream: str, formatting: LogFormatting = TEXT) -> StreamLog:
         return StreamLog(self, group, stream, formatting)
 
@@ -289,8 +297,9 @@ class FunctionLogs:
             stored = await run_sync(self.store.append, chunks)
             self._shared.size = (self._shared.size or 0) + stored * self._shared.weight
             stored_ms = self.now_ms()
+            publisher = self._shared.publisher or self._shared.live_tail
             for item in items:
-                self.live_tail.publish(item.region, item.group, item.stream, item.block, stored_ms)
+                publisher.publish(item.region, item.group, item.stream, item.block, stored_ms)
 
     async def _measure(self) -> float:
         """The store's bytes (events and index), and the index's share per byte of events."""

@@ -65,3 +65,24 @@ def test_a_session_buffer_is_bounded_in_bytes_too() -> None:
         blocks, dropped = session.take()
         assert [b.block.messages[:1] for b in blocks] == [b"2", b"3"]
         assert dropped == 2
+
+
+def test_listeners_hear_of_each_session_opened_or_closed_and_what_is_tailed() -> None:
+    tail = LiveTail()
+    heard: list[frozenset[tuple[str, str]]] = []
+    tail.on_sessions_change(lambda: heard.append(tail.tailed()))
+    with tail.subscribe("r", ["/a", "/b"], StreamFilter()):
+        with tail.subscribe("q", ["/a"], StreamFilter()):
+            pass
+    session = tail.open("r", ["/c"], StreamFilter())
+    tail.close(session)
+    tail.close(session)  # again: nothing, nobody told
+    ab = {("r", "/a"), ("r", "/b")}
+    assert heard == [
+        frozenset(ab),
+        frozenset(ab | {("q", "/a")}),
+        frozenset(ab),
+        frozenset(),
+        frozenset({("r", "/c")}),
+        frozenset(),
+    ]
