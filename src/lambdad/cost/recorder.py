@@ -141,10 +141,25 @@ class UsageRecorder:
                 ), (invocations, billed_ms, ended_at) in groups.items()
             ]
             if batch or samples:
-                await run_sync(self.store.add, batch, samples)
+                try:
+                    await run_sync(self.store.add, batch, samples)
+                except BaseException:
+                    self._put_back(groups)  # written by the next flush, with what came since
+                    raise
         if self._dropped:
             log.warning("usage: %d invocations not recorded (the buffer was full)", self._dropped)
             self._dropped = 0
+
+    def _put_back(self, groups: dict[_GroupKey, _Group]) -> None:
+        for key, (invocations, billed_ms, ended_at) in groups.items():
+            group = self._buffer.get(key)
+            if group is None:
+                self._buffer[key] = [invocations, billed_ms, ended_at]
+            else:
+                group[0] += invocations
+                group[1] += billed_ms
+                group[2] = max(group[2], ended_at)
+            self._buffered += int(invocations)
 
     async def run(self, provisioned_targets: ProvisionedTargets) -> None:
         """The writer loop: flush, sample provisioned concurrency, sweep old usage."""
@@ -156,11 +171,13 @@ class UsageRecorder:
             now = self.clock()
             samples: list[ProvisionedSample] = []
             try:
-                if now - last_sample >= self.sample_interval_s:
+                sampling = now - last_sample >= self.sample_interval_s
+                if sampling:
                     seconds = min(now - last_sample, 2 * self.sample_interval_s)
                     samples = self.samples(await provisioned_targets(), seconds, now)
-                    last_sample = now
                 await self.flush(samples)
+                if sampling:  # written: a failed write's seconds go with the next sample
+                    last_sample = now
                 if now - last_sweep >= SWEEP_INTERVAL_S:
                     await self.sweep(now)
                     last_sweep = now

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from lambdad.store.database import map_db_errors
@@ -130,15 +131,55 @@ _REMOVED_COLUMNS = (
 )
 
 
+KNOWN_FOR_S = 10.0
+"""How long the writer trusts that a stream's rows exist: another server process
+(`--workers`) may delete its group (DeleteLogGroup) meanwhile; its next events
+make the rows again at most this much later."""
+APPEND_LOCK = 0x6C6F6773  # "logs"
+"""PostgreSQL advisory lock that orders appends of several server processes."""
+
+
+class _KnownRows:
+    """(region, group, stream) known to have their rows, forgotten past 4,096 and
+    every KNOWN_FOR_S."""
+
+    def __init__(self) -> None:
+        self.rows: set[tuple[str, str, str]] = set()
+        self.since = time.monotonic()
+
+    def __contains__(self, key: tuple[str, str, str]) -> bool:
+        if time.monotonic() - self.since > KNOWN_FOR_S:
+            self.clear()
+        return key in self.rows
+
+    def update(self, pairs: Iterable[tuple[str, str, str]]) -> None:
+        if len(self.rows) > 4096:
+            self.clear()
+        self.rows.update(pairs)
+
+    def clear(self) -> None:
+        self.rows.clear()
+        self.since = time.monotonic()
+
+
+def _insert_missing(conn: Connection, table: sa.Table, values: dict[str, object]) -> bool:
+    """Insert the row unless its key exists (False): another server process may make
+    the same group's row at the same moment, where a select first lets both insert."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    # RETURNING says whether it inserted (PostgreSQL's driver reports no rowcount here).
+    key = next(iter(table.primary_key.columns))
+    return conn.execute(insert.returning(key)).first() is not None
+
+
 class LogStore(RegionalStore):
     """Log groups of one region (`in_region` for another's); sizes, eviction and
     retention sweeps are the server's, across regions."""
 
     def __init__(self, engine: Engine, region: str = DEFAULT_REGION) -> None:
         super().__init__(engine, region)
-        self._known: set[tuple[str, str, str]] = set()
-        """(region, group, stream) known to have their rows (bounded, see `_ensure`);
-        shared by every region's store."""
+        self._known = _KnownRows()
+        """Shared by every region's store."""
 
     def _group(self, table: sa.Table, column: str, group: str) -> sa.ColumnElement[bool]:
         return sa.and_(self.here(table), table.c[column] == group)
@@ -156,29 +197,23 @@ class LogStore(RegionalStore):
         """The group's and the stream's rows, made if missing (`_remember` after commit)."""
         if (region, group, stream) in self._known:
             return
-        for table, key in (
-            (log_groups, {"region": region, "name": group}),
-            (log_streams, {"region": region, "log_group": group, "log_stream": stream}),
-        ):
-            where = [table.c[column] == value for column, value in key.items()]
-            if conn.execute(sa.select(sa.literal(1)).where(*where)).first() is None:
-                conn.execute(sa.insert(table).values(**key, created_ms=created_ms))
+        _insert_missing(
+            conn, log_groups, {"region": region, "name": group, "created_ms": created_ms}
+        )
+        _insert_missing(
+            conn,
+            log_streams,
+            {"region": region, "log_group": group, "log_stream": stream, "created_ms": created_ms},
+        )
 
     def _remember(self, pairs: Iterable[tuple[str, str, str]]) -> None:
-        if len(self._known) > 4096:
-            self._known.clear()
         self._known.update(pairs)
 
     def create_group(self, group: str, now_ms: int) -> bool:
         """Make an empty group; False when it exists."""
-        where = self._group(log_groups, "name", group)
+        row = {"region": self.region, "name": group, "created_ms": now_ms}
         with map_db_errors(), self.engine.begin() as conn:
-            if conn.execute(sa.select(sa.literal(1)).where(where)).first() is not None:
-                return False
-            conn.execute(
-                sa.insert(log_groups).values(region=self.region, name=group, created_ms=now_ms)
-            )
-        return True
+            return _insert_missing(conn, log_groups, row)
 
     def delete_group(self, group: str) -> bool:
         """Delete a group, its streams and events (and their words in the index); False
@@ -206,15 +241,11 @@ class LogStore(RegionalStore):
     def put_retention_policy(self, group: str, days: int | None, now_ms: int) -> None:
         """Keep the group's events `days` days (None: never expire), creating the group
         if need be. Callers check `days` against CloudWatch's allowed values."""
+        row = {"region": self.region, "name": group, "created_ms": now_ms}
         with map_db_errors(), self.engine.begin() as conn:
+            _insert_missing(conn, log_groups, row)
             where = self._group(log_groups, "name", group)
-            found = conn.execute(sa.update(log_groups).where(where).values(retention_days=days))
-            if found.rowcount == 0:
-                conn.execute(
-                    sa.insert(log_groups).values(
-                        region=self.region, name=group, retention_days=days, created_ms=now_ms
-                    )
-                )
+            conn.execute(sa.update(log_groups).where(where).values(retention_days=days))
 
     def retention_days(self, group: str) -> int | None:
         query = sa.select(log_groups.c.retention_days).where(self._group(log_groups, "name", group))
@@ -277,6 +308,11 @@ class LogStore(RegionalStore):
         if not rows:
             return 0
         with map_db_errors(), self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Chunk ids then commit in order across server processes, so a reader
+                # that continues after an id never skips one committed later. (SQLite's
+                # BEGIN IMMEDIATE already orders every writer.)
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK)))
             for chunk in chunks:
                 first_ms = chunk.runs[0][0]
                 self._ensure(conn, chunk.region, chunk.log_group, chunk.log_stream, first_ms)

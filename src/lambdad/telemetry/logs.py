@@ -32,7 +32,7 @@ import anyio
 
 from lambdad.catalog import LoggingConfig
 from lambdad.concurrency import run_sync
-from lambdad.store import LogEventRow, LogStore, NewChunk, Removed
+from lambdad.store import DatabaseError, LogEventRow, LogStore, NewChunk, Removed
 from lambdad.telemetry.events import (
     EventBlock,
     LineSplitter,
@@ -56,6 +56,8 @@ BATCH_BYTES = 1 << 20
 CHUNK_BYTES = 1 << 20
 """A stored chunk holds up to about this much of one stream's messages."""
 CHUNK_EVENTS = 1 << 16
+STORE_RETRIES_S = (0.5, 2.0, 5.0)
+"""The writer's waits before it tries a failed batch again (then it gives up on it)."""
 BLOCK_OVERHEAD = 256
 """What a queued block costs beyond its messages (objects, names): a flood of tiny
 blocks is bounded too."""
@@ -277,7 +279,7 @@ class FunctionLogs:
             await self._queue.wait_ready(CHUNK_BYTES, self.linger_s)
             try:
                 async with self._writing:
-                    await self._store(self._queue.take(BATCH_BYTES))
+                    await self._store_retrying(self._queue.take(BATCH_BYTES))
             except Exception:
                 log.exception("logs: write failed; those events are lost")
                 await anyio.sleep(1.0)
@@ -287,7 +289,20 @@ class FunctionLogs:
         target = self._queue.put_count
         async with self._writing:
             while self._queue.taken_count < target:
-                await self._store(self._queue.take(BATCH_BYTES))
+                await self._store_retrying(self._queue.take(BATCH_BYTES))
+
+    async def _store_retrying(self, items: list[_Queued]) -> None:
+        """`_store`, tried again after a failure (a database locked past its busy
+        timeout by another server process, a PostgreSQL restart): a failed append
+        stored nothing, so the same batch goes again; the last failure is raised."""
+        for wait_s in STORE_RETRIES_S:
+            try:
+                await self._store(items)
+                return
+            except DatabaseError as e:
+                log.warning("logs: write failed (%s); trying again in %gs", e, wait_s)
+            await anyio.sleep(wait_s)
+        await self._store(items)
 
     async def _store(self, items: list[_Queued]) -> None:
         chunks = _chunks(items)

@@ -35,7 +35,8 @@ measures the pair).
     counters = SharedCounters.create(settings.data_dir, slots=workers)
     limiter = ConcurrencyLimiter(limit, shared=counters.account(settings.region))
     argv += ["--shared-counters", counters.handle(slot).to_arg()]
-    ...  # a secondary in `slot` died and its environments are gone:
+    ...  # a secondary in `slot` died and its environments are gone (before its
+    ...  # replacement starts in the same slot):
     counters.clear_slot(slot)
     ...  # stopping:
     counters.close()  # unlinks the file
@@ -253,7 +254,8 @@ class SharedCounters:
 
     def clear_slot(self, slot: int) -> None:
         """Zero `slot`'s column: the share of a dead process, once its environments
-        are gone (what it held then is nobody's). The primary's only."""
+        are gone (what it held then is nobody's) and before another process takes the
+        slot. The primary's only."""
         self._only_owner("clear a slot")
         if not 1 <= slot < self.slots:
             raise ValueError(f"slot must be 1..{self.slots - 1}, not {slot}")
