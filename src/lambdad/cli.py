@@ -231,6 +231,13 @@ def chosen_region() -> str | None:
     help="Export traces of Active-tracing functions over OTLP/HTTP to this base URL "
     "(/v1/traces is added); OTEL_EXPORTER_OTLP_ENDPOINT works too.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Server processes accepting on the port: 1 is one process; N > 1 serves warm "
+    "synchronous invokes on N cores (LAMBDAD_WORKERS).  [default: 1]",
+)
 @click.option("--log-level", default=None, help="debug, info, warning.  [default: info]")
 def server(**options: Any) -> None:
     """Run the Lambda API server (settings also from LAMBDAD_* variables)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -93,6 +94,15 @@ from lambdad.store import (
 from lambdad.telemetry import FunctionLogs, MetricsRecorder, Tracing, new_stream_name
 from lambdad.telemetry.live_tail import end_every_session
 from lambdad.telemetry.prometheus import MetricsListener, new_registry
+from lambdad.workers import (
+    Cluster,
+    GatedInvoker,
+    PrimaryProcess,
+    SecondaryProcess,
+    SecondaryRole,
+    SharedCounters,
+    worker_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +154,25 @@ def _otlp_exporter(settings: Settings) -> Any:
     return OTLPSpanExporter()
 
 
-def build_app(settings: Settings) -> ASGIApp:
+async def _no_targets() -> list[Any]:
+    return []
+
+
+def build_app(
+    settings: Settings,
+    *,
+    cluster: Cluster | None = None,
+    secondary: SecondaryRole | None = None,
+) -> ASGIApp:
+    """The server's ASGI app: a single server's; with `cluster`, a primary's (it also
+    starts and serves the secondaries, lambdad.workers); with `secondary`, a
+    secondary's (its own sandbox dirs, its local Invoke path, no control plane)."""
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    primary = secondary is None  # everything a single server does, done once
+    # A secondary's sandboxes, code and work dirs are its own: it cleans them itself.
+    own_dir = data_dir if secondary is None else worker_dir(data_dir, secondary.worker)
+    own_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.sqlalchemy_url)
     server_key = ServerKey.load_or_create(data_dir)
     blobs = BlobStore(data_dir / "blobs")
@@ -154,11 +180,11 @@ def build_app(settings: Settings) -> ASGIApp:
     forwarder = PortForwarder()
     backend = select_backend(
         settings.sandbox_backend,
-        state_dir=data_dir / "sandbox",
+        state_dir=own_dir / "sandbox",
         forwarder=forwarder,
         egress=EgressPolicy(allowed=parse_allowed(settings.egress_allow)),
     )
-    sandbox_files = shared_files(data_dir, backend.name)
+    sandbox_files = shared_files(own_dir, backend.name)
     code_cache = CodeCache(blobs, sandbox_files.code_dir)
     background = Background()
     images = ImageService(
@@ -209,7 +235,7 @@ def build_app(settings: Settings) -> ASGIApp:
             network=settings.network,
             strict_runtimes=settings.strict_runtimes,
             work_root=sandbox_files.work_root,
-            bytecode_dir=data_dir / "bytecode",
+            bytecode_dir=own_dir / "bytecode",
             own_api=lambda_url(settings.host, settings.port),
             endpoints=endpoints,
             ready_environments=settings.ready_environments,
@@ -264,7 +290,15 @@ def build_app(settings: Settings) -> ASGIApp:
     event_invoke_configs = EventInvokeConfigs(
         account, catalog, EventInvokeConfigStore(engine, settings.region)
     )
-    limiter = ConcurrencyLimiter(settings.concurrent_executions)
+    # With several processes, the account-wide counts are summed over all of them.
+    shared = None
+    if cluster is not None:
+        shared = cluster.counters
+    elif secondary is not None:
+        shared = SharedCounters.open(secondary.counters)
+    limiter = ConcurrencyLimiter(
+        settings.concurrent_executions, None if shared is None else shared.account(account.region)
+    )
     metrics = MetricsRecorder(MetricStore(engine))
     pool.on_queue_wait(  # an unqualified ARN: arn:aws:lambda:REGION:ACCOUNT:function:NAME
         lambda v, s: metrics.queue_wait(v.function_arn.split(":")[3], v.function_name, s * 1000)
@@ -283,7 +317,7 @@ def build_app(settings: Settings) -> ASGIApp:
         concurrency.on_change(listener)
     usage = UsageStore(engine)
     usage_recorder = UsageRecorder(usage, retention_days=settings.usage_retention_days)
-    invoker = Invoker(
+    invoker = (Invoker if primary else GatedInvoker)(
         account,
         catalog,
         pool,
@@ -299,7 +333,7 @@ def build_app(settings: Settings) -> ASGIApp:
     metrics_registry = new_registry(metrics, live_gauges(invoker, pool, async_events))
     metrics_listener = (
         MetricsListener(settings.metrics_listen, metrics_registry)
-        if settings.metrics_listen
+        if settings.metrics_listen and primary
         else None
     )
     async_queue = AsyncQueue(
@@ -353,21 +387,29 @@ def build_app(settings: Settings) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await run_sync(migrate, engine, settings.region)
-        await run_sync(_bootstrap_admin, users, data_dir)
-        await run_sync(catalog.functions.seal_environments)
-        await run_sync(access.roles.ensure_default)
+        if primary:  # a secondary starts once the primary has done all this
+            await run_sync(migrate, engine, settings.region)
+            await run_sync(_bootstrap_admin, users, data_dir)
+            await run_sync(catalog.functions.seal_environments)
+            await run_sync(access.roles.ensure_default)
+            await run_sync(images.local.clean)
         await run_sync(launcher.clean_work_root)
-        await run_sync(images.local.clean)
         async with anyio.create_task_group() as group:
             background.attach(group)
+            if secondary_process is not None:
+                await secondary_process.start(group)
             await group.start(forwarder.run)
             for region in await run_sync(catalog.functions.regions):
                 invoker.in_region(region)  # its limiter learns its pool below
-                await catalog.in_region(region).resume_pending()
+                if primary:
+                    await catalog.in_region(region).resume_pending()
             await refresh_unreserved_pool()
-            await scheduler.resume()
-            group.start_soon(keep_running, provisioner.run)
+            if primary:  # the control plane's loops run once, in the primary
+                await scheduler.resume()
+                group.start_soon(keep_running, provisioner.run)
+                group.start_soon(keep_running, async_queue.run)
+                group.start_soon(keep_running, ticker.run)
+                group.start_soon(keep_running, logs.run_sweeper, settings.logs_sweep_interval_s)
             group.start_soon(keep_running, pool.run_reaper)
             group.start_soon(keep_running, templates.run)
             if launcher.preinit is not None:
@@ -376,24 +418,29 @@ def build_app(settings: Settings) -> ASGIApp:
             if launcher.ready is not None:
                 group.start_soon(keep_running, launcher.ready.run)
             group.start_soon(keep_running, pool.run_freezer)
-            group.start_soon(keep_running, async_queue.run)
-            group.start_soon(keep_running, ticker.run)
             group.start_soon(keep_running, logs.run)
-            group.start_soon(keep_running, usage_recorder.run, concurrency.provisioned_targets)
-            group.start_soon(keep_running, logs.run_sweeper, settings.logs_sweep_interval_s)
+            # Provisioned concurrency is sampled once, by the primary.
+            targets = concurrency.provisioned_targets if primary else _no_targets
+            group.start_soon(keep_running, usage_recorder.run, targets)
             group.start_soon(keep_running, metrics.run, settings.metrics_flush_interval_s)
             group.start_soon(keep_running, tracing.run)
             if metrics_listener is not None:
                 await run_sync(metrics_listener.start)
+            if primary_process is not None:
+                await primary_process.start(group)
             log.info(
-                "lambdad ready on %s (data in %s, sandbox backend %s)",
+                "lambdad ready on %s (data in %s, sandbox backend %s%s)",
                 settings.endpoint,
                 data_dir,
                 backend.name,
+                "" if cluster is None else f", {cluster.count} server processes",
             )
             try:
                 yield
             finally:
+                if primary_process is not None:
+                    with anyio.CancelScope(shield=True):
+                        await primary_process.stop()
                 group.cancel_scope.cancel()
                 background.attach(None)
                 with anyio.CancelScope(shield=True):
@@ -411,14 +458,43 @@ def build_app(settings: Settings) -> ASGIApp:
                     if metrics_listener is not None:
                         await run_sync(metrics_listener.stop)
                     await usage_recorder.flush()
+                    if secondary_process is not None:
+                        await secondary_process.close()
+                    if primary_process is not None:
+                        primary_process.close()
         engine.dispose()
 
-    return create_app(
+    primary_process = secondary_process = None
+    if cluster is not None:
+        primary_process = PrimaryProcess(
+            cluster,
+            dataclasses.replace(settings, runtime_cache=str(runtime_cache)),  # theirs too
+            catalog=catalog,
+            concurrency=concurrency,
+            sessions=access.sessions,
+            credentials=context.credentials,
+            logs=logs,
+        )
+    if secondary is not None:
+        assert isinstance(invoker, GatedInvoker) and shared is not None
+        secondary_process = SecondaryProcess(
+            secondary,
+            invoker=invoker,
+            catalog=catalog,
+            concurrency=concurrency,
+            sessions=access.sessions,
+            credentials=context.credentials,
+            counters=shared,
+            logs=logs,
+        )
+        return secondary_process.app(context, lifespan)
+    app = create_app(
         context,
         lifespan=lifespan,
         extra_routes=console_routes(),
         function_urls=FunctionUrlFront(context),
     )
+    return app if primary_process is None else primary_process.app(app)
 
 
 def is_loopback(host: str) -> bool:
@@ -451,22 +527,34 @@ def serve(settings: Settings) -> None:
             "authentication is OFF (--auth off): every request is served unsigned, as anyone; "
             "for local development only"
         )
-    config = uvicorn.Config(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,  # RequestLog writes the one line per request
-        log_config=None,  # uvicorn's own lines in the same format as ours
-        lifespan="on",
-    )
+    cluster = None
+    if settings.workers > 1:
+        try:
+            cluster = Cluster.create(settings)
+        except OSError as exc:  # as uvicorn says a taken port
+            log.error("%s", exc)
+            raise SystemExit(3) from exc
+        settings = settings.with_overrides(port=cluster.port)
+    try:
+        config = uvicorn.Config(
+            build_app(settings, cluster=cluster),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,  # RequestLog writes the one line per request
+            log_config=None,  # uvicorn's own lines in the same format as ours
+            lifespan="on",
+        )
 
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            super().handle_exit(sig, frame)
-            end_every_session()  # Live Tail sessions would keep uvicorn waiting for them
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+                super().handle_exit(sig, frame)
+                end_every_session()  # Live Tail sessions would keep uvicorn waiting for them
 
-    server = Server(config)
-    server.run()
+        server = Server(config)
+        server.run(sockets=None if cluster is None else [cluster.tcp, cluster.forward])
+    finally:
+        if cluster is not None:
+            cluster.remove()
     if not server.started:  # as uvicorn.run says it: the port was taken, say
         raise SystemExit(3)

@@ -33,11 +33,13 @@ class ServerLogFormatter(logging.Formatter):
         return self.default_msec_format % (known[1], record.msecs)
 
 
-def configure_logging(level: str, stream: TextIO | None = None) -> None:
+def configure_logging(level: str, stream: TextIO | None = None, tag: str = "") -> None:
     """The root logger at `level`, writing to stderr (or `stream`), as `basicConfig`
-    sets it up (nothing changes when the root logger has handlers already)."""
+    sets it up (nothing changes when the root logger has handlers already). `tag`
+    follows each line's logger name (a secondary's "[worker 2]", `lambdad.workers`)."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(ServerLogFormatter(FORMAT))
+    name = f"%(name)s[{tag}]" if tag else "%(name)s"
+    handler.setFormatter(ServerLogFormatter(FORMAT.replace("%(name)s", name)))
     logging.basicConfig(level=level.upper(), handlers=[handler])
     for each in logging.getLogger().handlers:
         each.addFilter(_plain_uvicorn_name)

@@ -106,6 +106,9 @@ class Settings:
     # recent invocations' segments the store keeps for the X-Ray API.
     otlp_endpoint: str = ""
     trace_max_segments: int = 10000
+    # Server processes accepting on the port (lambdad.workers): 1 is one process; N > 1
+    # a primary (everything) and N-1 secondaries (warm synchronous invokes).
+    workers: int = 1
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -145,12 +145,16 @@ class LambdadServer:
         *,
         args: list[str] | None = None,
         env: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> None:
         """`args` are extra `lambdad server` flags, `env` extra LAMBDAD_* variables;
-        nothing else of the test runner's LAMBDAD_* configuration leaks in."""
+        nothing else of the test runner's LAMBDAD_* configuration leaks in. `workers`:
+        server processes (`--workers`)."""
         self.data_dir = data_dir
         self.database_url = database_url
         self.args = list(args or [])
+        if workers > 1:
+            self.args += ["--workers", str(workers)]
         self.extra_env = dict(env or {})
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -256,10 +260,11 @@ def reclaim_sandboxes(data_dir: Path) -> None:
     """Kill and remove what a dead server on `data_dir` left: sandbox processes, cgroups,
     mounts and loop devices (a test must not leave them on the host, failed or not)."""
     layout = usable_cgroup_layout()
-    state_dir = data_dir / "sandbox"
-    parent = default_cgroup_parent(state_dir)
-    reclaim(state_dir, layout, parent)
-    remove_parent(layout, parent)
+    # A primary's and its secondaries' (lambdad.workers: <data dir>/workers/N).
+    for state_dir in [data_dir / "sandbox", *data_dir.glob("workers/*/sandbox")]:
+        parent = default_cgroup_parent(state_dir)
+        reclaim(state_dir, layout, parent)
+        remove_parent(layout, parent)
 
 
 def boto3_client(

@@ -72,19 +72,24 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            query = scope.get("query_string", b"").decode()
-            path = scope["path"] + (f"?{query}" if query else "")
-            client = scope.get("client") or ("-", 0)
-            log.info(
-                "%s %s %s %d %.1fms%s",
-                client[0],
-                scope["method"],
-                path,
-                status,
-                elapsed,
-                self.suffix,
-            )
+            state = scope["state"]
+            # A secondary's forwarded request is the primary's to log (lambdad.workers).
+            if not state.get("forwarded"):
+                elapsed = (time.perf_counter() - started) * 1000
+                query = scope.get("query_string", b"").decode()
+                path = scope["path"] + (f"?{query}" if query else "")
+                client = scope.get("client") or ("-", 0)
+                via = f" via worker {state['via']}" if "via" in state else ""
+                log.info(
+                    "%s %s %s %d %.1fms%s%s",
+                    client[0],
+                    scope["method"],
+                    path,
+                    status,
+                    elapsed,
+                    via,
+                    self.suffix,
+                )
 
 
 async def not_found(_request: Any, _exc: Exception) -> Any:
@@ -100,8 +105,11 @@ def create_app(
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     function_urls: ASGIApp = no_function_url,
+    around_guard: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> ASGIApp:
-    """The API; requests to function URL hosts go to `function_urls` instead."""
+    """The API; requests to function URL hosts go to `function_urls` instead.
+    `around_guard` wraps what the request log line is written around (a secondary's
+    forwarding, `lambdad.workers`)."""
     app = Starlette(
         routes=authorized([*default_routes, *extra_routes]),
         exception_handlers={
@@ -120,5 +128,7 @@ def create_app(
         Authenticator(context.credentials),
         enabled=settings.auth_enabled,
     )
-    guarded = RequestGuard(authenticated, hosts, function_urls)
+    guarded: ASGIApp = RequestGuard(authenticated, hosts, function_urls)
+    if around_guard is not None:
+        guarded = around_guard(guarded)
     return RequestLog(guarded, warn_auth_off=not settings.auth_enabled)

@@ -324,6 +324,10 @@ class ConcurrencyCatalog(Regional):
     def _not_found(self, name: str) -> ResourceNotFound:
         return ResourceNotFound(f"Function not found: {self.account.function_arn(name)}")
 
+    async def notify(self, name: str) -> None:
+        """Tell the listeners of a change made by another process (`workers.bus`)."""
+        await self._notify(name)
+
     async def _notify(self, name: str) -> None:
         for listener in self._listeners:
             await listener(name)

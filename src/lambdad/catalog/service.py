@@ -680,6 +680,12 @@ class Catalog:
         for listener in self._listeners:
             await listener(name)
 
+    async def notify_version_change(self, function_arn: str, version: str | None) -> None:
+        """Tell the version listeners of a change made by another process (the
+        primary's, over `workers.bus`): its environments go as if it were made here."""
+        for version_listener in self._version_listeners:
+            await version_listener(function_arn, version)
+
     def _version(self, row: VersionRow) -> Version:
         lifecycle = read_lifecycle(row.config)
         version = Version(

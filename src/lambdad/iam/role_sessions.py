@@ -127,6 +127,37 @@ class RoleSessions:
         """`CredentialResolver`: sessions live in memory, so this is `lookup`."""
         return self.lookup(access_key_id)
 
+    def export(self, access_key_id: str) -> dict[str, str | float] | None:
+        """A session this process minted, as another process of the same server (same
+        server key) `adopt`s it (`lambdad.workers`); None for a key it never made.
+        The secret is not in it: it is derived from the key id."""
+        with self._lock:
+            session = self._sessions.get(access_key_id)
+        if session is None:
+            return None
+        return {
+            "key": access_key_id,
+            "name": session.principal.name,
+            "arn": session.principal.arn,
+            "role": session.role_arn,
+            "token": session.token,
+            "expires_at": session.expires_at,
+        }
+
+    def adopt(self, record: dict[str, str | float]) -> None:
+        """Know a session another process minted (`export`'s record)."""
+        key_id = str(record["key"])
+        principal = Principal(
+            kind=PrincipalKind.ROLE_SESSION,
+            name=str(record["name"]),
+            arn=str(record["arn"]),
+            access_key_id=key_id,
+        )
+        role, token = str(record["role"]), str(record["token"])
+        session = _Session(principal, role, token, float(record["expires_at"]))
+        with self._lock:
+            self._sessions[key_id] = session
+
     def role_of(self, principal: Principal) -> str | None:
         """The role ARN a role-session principal acts for."""
         if principal.access_key_id is None:
