@@ -145,15 +145,18 @@ class LambdadServer:
         *,
         args: list[str] | None = None,
         env: dict[str, str] | None = None,
-        workers: int = 1,
+        workers: int | None = None,
     ) -> None:
         """`args` are extra `lambdad server` flags, `env` extra LAMBDAD_* variables;
         nothing else of the test runner's LAMBDAD_* configuration leaks in. `workers`:
-        server processes (`--workers`)."""
+        server processes (`--workers`); by default LAMBDAD_TEST_WORKERS (a developer
+        switch to run the suites against `--workers N`; CI leaves it unset: 1)."""
         self.data_dir = data_dir
         self.database_url = database_url
         self.args = list(args or [])
-        if workers > 1:
+        if workers is None:
+            workers = int(os.environ.get("LAMBDAD_TEST_WORKERS") or 1)
+        if workers > 1 and "--workers" not in self.args:
             self.args += ["--workers", str(workers)]
         self.extra_env = dict(env or {})
         self.port = 0
