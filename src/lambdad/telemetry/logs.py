@@ -24,7 +24,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -156,6 +156,8 @@ class _Shared:
     publisher: TailPublisher | None = None
     """Where stored events are published for Live Tail sessions: `live_tail` unless
     `publish_tail_to` named another."""
+    flush_elsewhere: Callable[[], Awaitable[object]] | None = None
+    """Stores what other server processes' writers hold (`flush_others_with`)."""
 
 
 class StreamLog:
@@ -260,6 +262,12 @@ class FunctionLogs:
         (a secondary server process relays them to the primary's sessions)."""
         self._shared.publisher = publisher
 
+    def flush_others_with(self, flush: Callable[[], Awaitable[object]]) -> None:
+        """Every `flush` also awaits `flush` first: a primary server process asks its
+        secondaries to store what their writers hold, so a read right after an invoke
+        that a secondary ran sees its lines, as in one process."""
+        self._shared.flush_elsewhere = flush
+
     def stream(self, group: str, stream: str, formatting: LogFormatting = TEXT) -> StreamLog:
         return StreamLog(self, group, stream, formatting)
 
@@ -285,7 +293,9 @@ class FunctionLogs:
                 await anyio.sleep(1.0)
 
     async def flush(self) -> None:
-        """Store everything queued before this call."""
+        """Store everything queued before this call (in every server process)."""
+        if self._shared.flush_elsewhere is not None:
+            await self._shared.flush_elsewhere()
         target = self._queue.put_count
         async with self._writing:
             while self._queue.taken_count < target:

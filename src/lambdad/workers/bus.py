@@ -16,6 +16,9 @@ misses no change that its first reads would not see.
 
 The same connection carries the primary's questions (`ask`): the role session
 of an access key a secondary minted (`sessions.py`); the ack carries the answer.
+And its requests to flush: before the primary reads log events, every secondary
+stores what its log writer holds (`flush_logs`), so `lambdad logs` right after an
+invoke a secondary ran shows it, as with one process.
 
 Frames are JSON lines on a UNIX socket (one per secondary):
 
@@ -23,6 +26,7 @@ Frames are JSON lines on a UNIX socket (one per secondary):
     primary -> secondary   {"id": ID, "kind": "function" | "concurrency", "name": NAME}
                            {"id": ID, "kind": "version", "arn": ARN, "version": V | null}
                            {"id": ID, "kind": "session", "key": ACCESS_KEY_ID}
+                           {"id": ID, "kind": "flush", "what": "logs"}
 """
 
 from __future__ import annotations
@@ -135,6 +139,10 @@ class ChangeBus:
 
     async def concurrency_changed(self, name: str) -> None:
         await self.publish({"kind": "concurrency", "name": name})
+
+    async def flush_logs(self) -> None:
+        """Back once every secondary stored the log events its writer held."""
+        await self.publish({"kind": "flush", "what": "logs"})
 
     async def publish(self, event: Event) -> list[Any]:
         """Tell every connected secondary; back once each acked (or was given up on),

@@ -43,6 +43,8 @@ class PrimaryProcess:
         catalog.on_version_change(self.bus.version_changed)
         concurrency.on_change(self.bus.concurrency_changed)
         credentials.add(SessionsOfSecondaries(sessions, self.bus))
+        # A read of log events sees the lines of invokes the secondaries ran.
+        logs.flush_others_with(self.bus.flush_logs)
         # Live Tail sessions are the primary's: the secondaries' log events come here.
         self.tail = LiveTailReceiver(logs.live_tail, cluster.run_dir.tail_path)
 

@@ -47,6 +47,9 @@ from lambdad.workers.supervisor import RunDir
 
 log = logging.getLogger(__name__)
 
+FLUSH_WAIT_MAX_S = 3.0
+"""How long a flush the primary asked for may take (below the bus's ack timeout)."""
+
 
 @dataclass
 class SecondaryRole:
@@ -92,16 +95,22 @@ class SecondaryFront:
 
 
 def change_applier(
-    catalog: Catalog, concurrency: ConcurrencyCatalog, sessions: RoleSessions
+    catalog: Catalog, concurrency: ConcurrencyCatalog, sessions: RoleSessions, logs: FunctionLogs
 ) -> Callable[[Event], Any]:
     """The bus's events, told to this process's own listeners as the primary's heard
-    them; and the primary's questions, answered."""
+    them; the primary's questions, answered; its flushes, done."""
 
     async def apply(event: Event) -> Any:
         try:
             kind = event.get("kind")
             if kind == "session":
                 return session_answer(sessions, event)
+            if kind == "flush":
+                # Bounded: a store that is slow now (retrying) must not hold up the
+                # changes behind it on the bus; its events are stored later.
+                with anyio.move_on_after(FLUSH_WAIT_MAX_S):
+                    await logs.flush()
+                return None
             if kind == "function":
                 await catalog.notify_alias_change(str(event["name"]))
             elif kind == "version":
@@ -116,9 +125,13 @@ def change_applier(
 
 
 def bus_client(
-    role: SecondaryRole, catalog: Catalog, concurrency: ConcurrencyCatalog, sessions: RoleSessions
+    role: SecondaryRole,
+    catalog: Catalog,
+    concurrency: ConcurrencyCatalog,
+    sessions: RoleSessions,
+    logs: FunctionLogs,
 ) -> BusClient:
-    apply = change_applier(catalog, concurrency, sessions)
+    apply = change_applier(catalog, concurrency, sessions, logs)
     return BusClient(role.run_dir.bus_path, role.worker, os.getpid(), apply)
 
 
@@ -144,7 +157,7 @@ class SecondaryProcess:
         concurrency.on_change(gate.forget)
         credentials.add(ForwardUnknownSessions())  # the primary's to resolve
         self.forwarder = Forwarder(role.run_dir.forward_path, role.worker)
-        self.bus = bus_client(role, catalog, concurrency, sessions)
+        self.bus = bus_client(role, catalog, concurrency, sessions, logs)
         # Its stored log events go to the primary's Live Tail sessions.
         self.tail = LiveTailPublisher(role.run_dir.tail_path)
         logs.publish_tail_to(self.tail)
