@@ -121,3 +121,25 @@ def test_one_name_in_two_regions_is_two_functions(engine: sa.Engine) -> None:
     assert west.get_function("same") is None
     assert east.get_function("same") == east_function
     assert east.get_version("same", "$LATEST") == east_latest
+
+
+def test_an_invoke_reads_beside_an_uncommitted_write(engine: sa.Engine) -> None:
+    """The reads a warm invoke makes answer what is committed while another
+    transaction (another thread's, or another `--workers` process's log writer) holds
+    the write lock, instead of queueing behind it."""
+    store = FunctionStore(engine)
+    function, latest = rows("read")
+    store.create_function(function, latest)
+    found: list[object] = []
+    with engine.begin() as writer:
+        writer.execute(sa.insert(functions).values(**rows("other")[0].__dict__, region="us-east-1"))
+        reader = threading.Thread(
+            target=lambda: found.extend(
+                [store.get_function("read"), store.get_version("read", "$LATEST"), store.regions()]
+            )
+        )
+        reader.start()
+        wait_until(lambda: len(found) == 3, "the reads to answer beside the write")
+        writer.rollback()
+    reader.join(timeout=30)
+    assert found == [function, latest, ["us-east-1"]]

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from lambdad.store.database import map_db_errors
+from lambdad.store.database import map_db_errors, reading
 from lambdad.store.schema import async_events
 
 
@@ -83,7 +83,7 @@ class AsyncEventStore:
 
     def next_due_at(self) -> float | None:
         query = sa.select(sa.func.min(async_events.c.next_attempt_at))
-        with map_db_errors(), self.engine.connect() as conn:
+        with map_db_errors(), reading(self.engine) as conn:
             value = conn.execute(query).scalar_one_or_none()
         return None if value is None else float(value)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from lambdad.store.database import map_db_errors
+from lambdad.store.database import map_db_errors, reading
 from lambdad.store.qualifier_rows import QualifierRows
 from lambdad.store.regional import RegionalStore
 from lambdad.store.schema import functions, provisioned_concurrency, recursion_configs
@@ -71,7 +71,7 @@ class ConcurrencyStore(RegionalStore):
         query = sa.select(recursion_configs.c.recursive_loop).where(
             self.of_function(recursion_configs, name)
         )
-        with map_db_errors(), self.engine.connect() as conn:
+        with map_db_errors(), reading(self.engine) as conn:
             value = conn.execute(query).scalar_one_or_none()
         return None if value is None else str(value)
 

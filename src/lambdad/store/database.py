@@ -58,13 +58,36 @@ def create_engine(url: str) -> Engine:
             max_overflow=8,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # Take the write lock at BEGIN, so two writers queue on busy_timeout
-        # instead of failing with "database is locked" on lock upgrade.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
     event.listen(engine, "do_execute", _binary_results)
     return engine
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only (`with reading(engine) as conn:`).
+
+    On SQLite its transaction begins DEFERRED: in WAL mode a reader takes no lock,
+    so a read never waits behind a writer, whether another thread's or another
+    process's (`--workers` runs several servers on one file); every other
+    transaction takes the write lock at BEGIN (`_sqlite_begin`). Writing through it
+    is a bug: a write after a read in a deferred transaction can fail with "database
+    is locked" instead of waiting."""
+    return engine.connect().execution_options(**{_READ_ONLY: True})
+
+
+_READ_ONLY = "lambdad_read_only"
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A transaction that may write takes the write lock at BEGIN, so two writers
+    # queue on busy_timeout instead of failing with "database is locked" on lock
+    # upgrade; a read-only one (`reading`) takes none.
+    if conn.get_execution_options().get(_READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _binary_results(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lambdad.store.aliases import aliases_of_version
-from lambdad.store.database import compare_and_swap, map_db_errors
+from lambdad.store.database import compare_and_swap, map_db_errors, reading
 from lambdad.store.layers import blob_referenced
 from lambdad.store.regional import DEFAULT_REGION, RegionalStore, fields_of
 from lambdad.store.schema import (
@@ -125,7 +125,7 @@ class FunctionStore(RegionalStore):
     def regions(self) -> list[str]:
         """Every region that has functions on this server (and this store's)."""
         query = sa.select(functions.c.region).distinct()
-        with map_db_errors(), self.engine.connect() as conn:
+        with map_db_errors(), reading(self.engine) as conn:
             return sorted({str(r[0]) for r in conn.execute(query)} | {self.region})
 
     def _function(self, name: str) -> sa.ColumnElement[bool]:
@@ -139,13 +139,13 @@ class FunctionStore(RegionalStore):
     # -- reads -----------------------------------------------------------
 
     def get_function(self, name: str) -> FunctionRow | None:
-        with map_db_errors(), self.engine.connect() as conn:
+        with map_db_errors(), reading(self.engine) as conn:
             row = conn.execute(sa.select(functions).where(self._function(name))).first()
         return None if row is None else _function_row(row)
 
     def get_version(self, name: str, version: str) -> VersionRow | None:
         query = sa.select(function_versions).where(self._version(name, version))
-        with map_db_errors(), self.engine.connect() as conn:
+        with map_db_errors(), reading(self.engine) as conn:
             row = conn.execute(query).first()
         return None if row is None else self._opened(row)
 

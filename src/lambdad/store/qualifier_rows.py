@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from lambdad.store.database import map_db_errors
+from lambdad.store.database import map_db_errors, reading
 from lambdad.store.regional import DEFAULT_REGION, RegionalStore, fields_of
 
 R = TypeVar("R")
@@ -41,7 +41,7 @@ class QualifierRows(RegionalStore, Generic[R]):
     def first(self, *where: sa.ColumnElement[bool]) -> R | None:
         """The first row of this region that matches `where`."""
         query = sa.select(self.table).where(self.here(self.table), *where)
-        with map_db_errors(), self.engine.connect() as conn:
+        with map_db_errors(), reading(self.engine) as conn:
             row = conn.execute(query).first()
         return None if row is None else self.row_type(**fields_of(row._mapping))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from lambdad.store.database import map_db_errors
+from lambdad.store.database import map_db_errors, reading
 from lambdad.store.schema import timer_fires, timers
 
 
@@ -85,7 +85,7 @@ class TimerStore:
 
     def next_fire_at(self) -> float | None:
         """The earliest moment anything is due: a timer's fire or a fire's lease end."""
-        with map_db_errors(), self.engine.connect() as conn:
+        with map_db_errors(), reading(self.engine) as conn:
             times = [
                 conn.execute(sa.select(sa.func.min(timers.c.next_fire_at))).scalar(),
                 conn.execute(sa.select(sa.func.min(timer_fires.c.lease_until))).scalar(),

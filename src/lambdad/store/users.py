@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from lambdad.store.database import map_db_errors
+from lambdad.store.database import map_db_errors, reading
 from lambdad.store.schema import iam_access_keys, iam_users
 
 
@@ -47,7 +47,7 @@ class UserStore:
             return True
 
     def get(self, name: str) -> UserRow | None:
-        with map_db_errors(), self.engine.connect() as conn:
+        with map_db_errors(), reading(self.engine) as conn:
             row = conn.execute(sa.select(iam_users).where(iam_users.c.name == name)).first()
         return None if row is None else _user(row)
 
@@ -79,7 +79,7 @@ class UserStore:
             return True
 
     def key(self, access_key_id: str) -> AccessKeyRow | None:
-        with map_db_errors(), self.engine.connect() as conn:
+        with map_db_errors(), reading(self.engine) as conn:
             row = conn.execute(
                 sa.select(iam_access_keys).where(iam_access_keys.c.access_key_id == access_key_id)
             ).first()
