@@ -96,6 +96,7 @@ from lambdad.telemetry.live_tail import end_every_session
 from lambdad.telemetry.prometheus import MetricsListener, new_registry
 from lambdad.workers import (
     Cluster,
+    FrontedServer,
     GatedInvoker,
     PrimaryProcess,
     SecondaryProcess,
@@ -551,8 +552,16 @@ def serve(settings: Settings) -> None:
                 super().handle_exit(sig, frame)
                 end_every_session()  # Live Tail sessions would keep uvicorn waiting for them
 
-        server = Server(config)
-        server.run(sockets=None if cluster is None else [cluster.tcp, cluster.forward])
+        if cluster is None:
+            server = Server(config)
+            server.run()
+        else:
+            # The TCP port is the balancer's to accept on (lambdad.workers.balance).
+            class Primary(FrontedServer, Server):
+                pass
+
+            server = Primary(config, cluster.balancer)
+            server.run(sockets=[cluster.forward])
     finally:
         if cluster is not None:
             cluster.remove()

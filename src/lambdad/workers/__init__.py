@@ -1,12 +1,15 @@
-"""`lambdad server --workers N`: several server processes accepting on one port.
+"""`lambdad server --workers N`: several server processes serving one port.
 
 One server process tops out at one core (its GIL: about 600 µs of server CPU per
 warm invoke). With N > 1, the process `lambdad server` runs is the **primary**: it
 does everything a single server does (control plane, catalog writes, async queue,
 schedules, event source mappings, provisioned concurrency, SnapStart, Live Tail,
 /metrics). It starts N-1 **secondaries** (`supervisor.py`, `secondary.py`), fresh
-interpreters that accept on the same TCP port (SO_REUSEPORT: the kernel spreads
-connections) and serve themselves only the hot path (`gate.py`): a synchronous
+interpreters. The primary alone accepts on the TCP port and gives each new
+connection to the process with the fewest open ones (`balance.py`: it serves its
+own share, and hands the others' over a UNIX socket with SCM_RIGHTS,
+`handoff.py`, served there by uvicorn as its own, `serving.py`). A secondary
+serves itself only the hot path (`gate.py`): a synchronous
 Invoke of a function with no reserved or provisioned concurrency, of a version
 that is not a SnapStart version, run in their own environments with their own
 writers. Everything else is forwarded to the primary over a UNIX socket as the
@@ -23,9 +26,11 @@ summed over every process (`shared_limits.py`), and a secondary's stored log
 events are relayed to the primary's Live Tail sessions (`live_tail_relay.py`).
 """
 
+from lambdad.workers.balance import Balancer, pick
 from lambdad.workers.bus import BusClient, ChangeBus
 from lambdad.workers.forward import ForwardedClient, Forwarder, ForwardOnGate, forward_now
 from lambdad.workers.gate import ForwardToPrimary, Gate, serves_locally
+from lambdad.workers.handoff import HandOffReceiver
 from lambdad.workers.live_tail_relay import LiveTailPublisher, LiveTailReceiver
 from lambdad.workers.primary import PrimaryProcess
 from lambdad.workers.secondary import (
@@ -35,6 +40,7 @@ from lambdad.workers.secondary import (
     SecondaryRole,
     bus_client,
 )
+from lambdad.workers.serving import Front, FrontedServer
 from lambdad.workers.sessions import ForwardUnknownSessions, SessionsOfSecondaries
 from lambdad.workers.shared_limits import (
     SharedAccount,
@@ -45,6 +51,7 @@ from lambdad.workers.shared_limits import (
 from lambdad.workers.supervisor import Cluster, Secondaries, worker_dir
 
 __all__ = [
+    "Balancer",
     "BusClient",
     "ChangeBus",
     "Cluster",
@@ -53,8 +60,11 @@ __all__ = [
     "ForwardUnknownSessions",
     "ForwardedClient",
     "Forwarder",
+    "Front",
+    "FrontedServer",
     "Gate",
     "GatedInvoker",
+    "HandOffReceiver",
     "LiveTailPublisher",
     "LiveTailReceiver",
     "PrimaryProcess",
@@ -69,6 +79,7 @@ __all__ = [
     "SharedCountersHandle",
     "bus_client",
     "forward_now",
+    "pick",
     "serves_locally",
     "worker_dir",
 ]

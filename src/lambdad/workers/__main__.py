@@ -1,10 +1,12 @@
-"""`python -m lambdad.workers WORKER RUN_DIR PRIMARY_PID SHARED_COUNTERS`: a secondary
-server process (settings from LAMBDAD_*, as the primary's; see `secondary.py`).
+"""`python -m lambdad.workers WORKER RUN_DIR PRIMARY_PID SHARED_COUNTERS CHANNEL_FD`: a
+secondary server process (settings from LAMBDAD_*, as the primary's; see `secondary.py`).
 
-It accepts on the primary's port (SO_REUSEPORT), once its app is started. It ends
-on SIGTERM/SIGINT (uvicorn's graceful stop: its environments are destroyed), on
-EOF on stdin (the primary is gone), on PR_SET_PDEATHSIG (the same, by the
-kernel), or when the change bus closes.
+It serves the connections the primary hands it over the inherited CHANNEL_FD
+(`handoff.py`), once its app is started; it listens on no port. It ends on
+SIGTERM/SIGINT (uvicorn's graceful stop: its connections are shut down after their
+requests in flight, its environments destroyed), on EOF on stdin or on its
+channel (the primary is gone), on PR_SET_PDEATHSIG (the same, by the kernel), or
+when the change bus closes.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from lambdad.workers.handoff import HandOffReceiver
 from lambdad.workers.secondary import SecondaryRole
+from lambdad.workers.serving import FrontedServer
 from lambdad.workers.shared_limits import SharedCountersHandle
-from lambdad.workers.supervisor import RunDir, listening_socket
+from lambdad.workers.supervisor import RunDir
 
 PR_SET_PDEATHSIG = 1
 
@@ -54,13 +59,14 @@ def main() -> None:
     from lambdad.settings import Settings
 
     worker, run_dir, primary = int(sys.argv[1]), RunDir(Path(sys.argv[2])), int(sys.argv[3])
+    channel = socket.socket(fileno=int(sys.argv[5]))
     _die_with(primary)
     settings = Settings.from_env()
     configure_logging(settings.log_level, tag=f"worker {worker}")
     # Its client logs every forwarded request; the primary's request log line says it.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     raise_open_files_limit()
-    server: uvicorn.Server | None = None
+    server: FrontedServer | None = None
 
     def stop() -> None:
         if server is not None:
@@ -75,10 +81,9 @@ def main() -> None:
         log_config=None,
         lifespan="on",
     )
-    server = uvicorn.Server(config)
+    server = FrontedServer(config, HandOffReceiver(channel, on_channel_end=stop))
     _on_stdin_eof(stop)
-    sock = listening_socket(settings.host, settings.port)
-    server.run(sockets=[sock])
+    server.run(sockets=[])  # no port: its connections come over the channel
     if not server.started:
         raise SystemExit(3)
 

@@ -5,9 +5,10 @@ the same object graph as the primary (`server.build_app` with a
 `SecondaryRole`): its own sandbox state dir, cgroup parent, code and work dirs
 under `<data dir>/workers/WORKER`, its own pool, templates, ready environments and
 writers (logs, metrics, usage, traces), and none of the control plane's loops
-(async queue, ticker, schedules, provisioner, log sweeper). It accepts on the
-primary's TCP port (SO_REUSEPORT) and serves there only what `gate.py` keeps
-local; every other request goes to the primary (`forward.py`). Catalog changes
+(async queue, ticker, schedules, provisioner, log sweeper). It serves the
+connections the primary accepted and handed it (`handoff.py`), and of their
+requests only what `gate.py` keeps local; every other request goes to the
+primary (`forward.py`). Catalog changes
 come over the change bus (`bus.py`), which it joins before it reads anything.
 
 It ends when the change bus closes (the primary is gone), besides the ends

@@ -1,23 +1,27 @@
 """The primary's secondaries: their sockets, start, watch, restart and stop.
 
 `Cluster.create` (before the primary's app is built) makes what the processes
-share: the TCP listening socket's address, bound with SO_REUSEPORT so the
-kernel spreads new connections over every process that listens on it, and a
+share: the TCP listening socket, which only the primary accepts on (its
+`balance.Balancer` hands each connection to the least-loaded process), and a
 private run dir (mode 700) with the primary's two UNIX sockets: the forwarding
 socket (`forward.py`, served by the primary's uvicorn besides its TCP socket)
-and the change bus (`bus.py`). Sockets are bound, not yet listening: uvicorn
-listens once its process is ready, so no connection waits on a process that is
-still starting (the forwarding socket listens at once: only secondaries connect).
+and the change bus (`bus.py`). The TCP socket is bound, not yet listening: the
+balancer listens once the primary is ready, so no connection waits on a process
+that is still starting (the forwarding socket listens at once: only secondaries
+connect).
 
 `Secondaries.run` (in the primary's lifespan, after migrations and the rest of
 the primary's start) starts workers 1..N-1: fresh interpreters
 (`python -m lambdad.workers`), each in a session of its own (a
 terminal's Ctrl-C is the primary's to handle), with the settings as LAMBDAD_*
-variables. Each ends with the primary however the primary ends: its stdin is a
-pipe whose only writer is the primary (EOF), and it asks for PR_SET_PDEATHSIG.
+variables and its end of a new hand-off channel (`handoff.py`); it is started
+once each one is on the change bus and takes connections. Each ends with the
+primary however the primary ends: its stdin is a pipe whose only writer is the
+primary (EOF), and it asks for PR_SET_PDEATHSIG.
 A secondary that exits is started again once its sandboxes are reclaimed (its
 backend's own sandbox supervisor holds its state dir's lock until then) and its
-share of the account's counters is cleared (`shared_limits.py`). `stop` ends them all
+share of the account's counters is cleared (`shared_limits.py`); meanwhile new
+connections go to the other processes. `stop` ends them all
 with SIGTERM (each destroys its environments, as a single server does), then
 SIGKILL past `STOP_TIMEOUT_S`.
 """
@@ -44,6 +48,8 @@ from lambdad.concurrency import run_sync
 from lambdad.sandbox.base import SandboxError
 from lambdad.sandbox.supervisor import lock_state_dir
 from lambdad.settings import Settings
+from lambdad.workers.balance import Balancer
+from lambdad.workers.handoff import channel_pair
 from lambdad.workers.shared_limits import SharedCounters
 
 log = logging.getLogger(__name__)
@@ -65,12 +71,11 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to (host, port) with SO_REUSEPORT, not yet listening."""
+    """A TCP socket bound to (host, port) as uvicorn binds one, not yet listening."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
     except OSError:
         sock.close()
@@ -109,6 +114,9 @@ class Cluster:
     forward: socket.socket
     counters: SharedCounters
     """The account-wide concurrency counts, slot 0 the primary's, slot N worker N's."""
+    balancer: Balancer
+    """Accepts on `tcp` (the primary's uvicorn starts it) and picks each connection's
+    process; its secondaries' channels come and go with their processes."""
 
     @property
     def port(self) -> int:
@@ -125,10 +133,11 @@ class Cluster:
         # started waits in the backlog rather than being refused.
         forward.listen(2048)
         counters = SharedCounters.create(run_dir.path, slots=settings.workers)
-        return cls(settings.workers, run_dir, tcp, forward, counters)
+        return cls(settings.workers, run_dir, tcp, forward, counters, Balancer(tcp))
 
     def remove(self) -> None:
         """The run dir goes (the sockets close with the process, or uvicorn's stop)."""
+        self.balancer.close()
         self.counters.close()
         shutil.rmtree(self.run_dir.path, ignore_errors=True)
 
@@ -159,12 +168,13 @@ class Secondaries:
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         """Keep every secondary running; started once each one is on the change bus
-        (`connected`: worker -> pid)."""
+        (`connected`: worker -> pid) and takes connections."""
+        everyone = set(range(1, self.cluster.count))
         async with anyio.create_task_group() as group:
             for worker in range(1, self.cluster.count):
                 group.start_soon(self._keep, worker)
             with anyio.fail_after(START_TIMEOUT_S):
-                while set(connected()) != set(range(1, self.cluster.count)):
+                while set(connected()) != everyone or self.cluster.balancer.ready() != everyone:
                     self._check_started()
                     await anyio.sleep(0.05)
             task_status.started()
@@ -178,18 +188,31 @@ class Secondaries:
         argv = [sys.executable, "-m", "lambdad.workers", str(worker)]
         argv += [str(self.cluster.run_dir.path), str(os.getpid())]
         argv.append(self.cluster.counters.handle(worker).to_arg())
+        balancer = self.cluster.balancer
         while not self._stopping:
-            process = await anyio.open_process(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=None,
-                stderr=None,
-                env=self.env,
-                start_new_session=True,
-            )
+            channel, theirs = channel_pair()
+            try:
+                process = await anyio.open_process(
+                    [*argv, str(theirs.fileno())],
+                    stdin=subprocess.PIPE,
+                    stdout=None,
+                    stderr=None,
+                    env=self.env,
+                    start_new_session=True,
+                    pass_fds=(theirs.fileno(),),
+                )
+            except BaseException:
+                channel.close()
+                raise
+            finally:
+                theirs.close()  # the secondary's now
             self._processes[worker] = process
+            balancer.add(worker, channel)
             log.info("worker %d: started (pid %d)", worker, process.pid)
-            await process.wait()
+            try:
+                await process.wait()
+            finally:
+                balancer.remove(worker)
             if self._stopping:
                 return
             log.warning("worker %d (pid %d) exited (%s)", worker, process.pid, process.returncode)

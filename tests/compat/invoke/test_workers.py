@@ -93,6 +93,25 @@ def served_by(server: InvokeServer, function: str) -> Counter[str]:
     return counts
 
 
+def connections_at_once(server: InvokeServer, count: int) -> Counter[str]:
+    """Which process ("primary", "worker 1") accepted each of `count` keep-alive
+    connections opened at once (kept open until all are answered), from the lines
+    of their first requests (a ListFunctions, which a secondary forwards: "via
+    worker 1"; nothing else lists functions meanwhile)."""
+    lines = re.compile(r"GET /2015-03-31/functions/? 200 [\d.]+ms( via worker \d+)?")
+    before = len(lines.findall(server.full_log()))
+    clients = [server.client() for _ in range(count)]
+    with ThreadPoolExecutor(max_workers=count) as threads:
+        assert len(list(threads.map(lambda client: client.list_functions(), clients))) == count
+
+    def written() -> list[str]:
+        found: list[str] = lines.findall(server.full_log())[before:]
+        return found if len(found) == count else []
+
+    vias = wait_until(written, "their lines", 30, 0.02)
+    return Counter(via.strip().removeprefix("via ") if via else "primary" for via in vias)
+
+
 def invoke_on(server: InvokeServer, client: Any, function: str, event: Any) -> tuple[Any, str]:
     """Invoke (nothing else invoking `function` meanwhile): the payload, and which
     process served it, once its request line is written (after the response is sent)."""
@@ -237,10 +256,10 @@ def test_a_response_stream_through_the_secondary_comes_chunk_by_chunk(
             rest = [e for e in events if "PayloadChunk" in e or "InvokeComplete" in e]
     assert rest[0]["PayloadChunk"]["Payload"] == b"second"
     assert "ErrorCode" not in rest[-1]["InvokeComplete"]
-    assert re.search(
-        rf"POST /2021-11-15/functions/{name}/response-streaming-invocations 200 \S+ via worker 1",
-        workers.full_log(),
-    )
+    # Its request line is written once the response has ended (the client may read
+    # the end first).
+    line = rf"POST /2021-11-15/functions/{name}/response-streaming-invocations 200 \S+ via worker 1"
+    wait_until(lambda: re.search(line, workers.full_log()), "the stream's request line", 30, 0.02)
 
 
 def test_live_tail_in_the_primary_sees_what_the_secondary_ran(workers: InvokeServer) -> None:
@@ -308,11 +327,13 @@ def test_role_credentials_minted_by_either_process_sign_requests_to_any(
             assert invoke_json(as_role, target, {"tag": "as-role"})[0]["code"] == "v1"
 
 
-def test_the_account_limit_holds_over_every_process_and_a_stop_leaves_nothing(
+def test_connections_are_split_evenly_the_account_limit_holds_and_a_stop_leaves_nothing(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     args = ("--workers", "2", "--concurrent-executions", "3")
     with running_server(tmp_path_factory, "workers-limit", args) as server:
+        # A new server, no connection open: 4 at once go 2 to each process.
+        assert connections_at_once(server, 4) == {"primary": 2, "worker 1": 2}
         lam = server.client()
         name = create_function(lam, unique("limit"), {"app.py": SLOW_SOURCE})
         clients = clients_on_both(server, name)
