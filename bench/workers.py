@@ -12,9 +12,11 @@ a change in the host's load hits each setup alike:
 
 Each row: wrk's keep-alive invokes of a no-op Python function at 1769 MB after a
 warm-up, and the CPU of every process in the server trees (primary, secondaries,
-sandboxes) per invoke. With --workers, the kernel spreads connections over the
-processes by a hash of each connection (SO_REUSEPORT), so at 4 connections a run
-may give one process 3 of them: the rounds show that spread.
+sandboxes) per invoke. With --workers, the primary accepts every connection and
+gives each to the process with the fewest open ones (lambdad.workers.balance), so
+4 connections are 2 + 2 and 16 are 8 + 8 in every round (until lambdad 752332a the
+kernel picked by a hash of each connection, SO_REUSEPORT, and a round could put
+all 4 on one process).
 
 Writes its section of bench/RESULTS.md between `<!-- workers:start -->` markers.
 """

@@ -4,7 +4,8 @@ accepting on one port (lambdad.workers).
 Which process served an Invoke is read from the server's log: a secondary's lines
 carry "[worker 1]" after the logger's name, and a request it forwarded is the
 primary's line, ending "via worker 1". Several boto3 clients (each its own
-keep-alive connection, spread by the kernel over both processes) make both serve.
+keep-alive connection, given by the primary to the process with the fewest open
+ones) make both serve.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ def handler(event, context):
         print(line)
 """
 MAX_CLIENTS = 48
-"""Connections opened, at most, until both processes served one (the kernel hashes
-each connection to one of them: 48 all on one side is a 2**-47 chance)."""
+"""Connections opened, at most, until both processes served one: each new one goes to
+the process with fewer open connections, so both get one once the imbalance that
+earlier clients' open connections left is made up."""
 
 
 @pytest.fixture(scope="module")
