@@ -26,4 +26,12 @@ echo "==> ruff"
 echo "==> mypy"
 .venv/bin/mypy
 echo "==> pytest"
-.venv/bin/pytest -q "$@"
+# Two processes by default: most of the suite's time is spent waiting on servers
+# and sandboxes, not on CPU. Each test file runs whole in one process, so its
+# module-scoped servers start once. LAMBDAD_TEST_JOBS=1 runs it in one process.
+jobs=${LAMBDAD_TEST_JOBS:-2}
+if [[ $jobs -gt 1 ]]; then
+  .venv/bin/pytest -q -n "$jobs" --dist loadfile "$@"
+else
+  .venv/bin/pytest -q "$@"
+fi

@@ -43,14 +43,27 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(backend: str) -> str | None:
-    """None for SQLite (a file in the data dir); else the emptied PostgreSQL database."""
+def database_url(backend: str) -> Iterator[str | None]:
+    """None for SQLite (a file in the data dir); else the emptied PostgreSQL database.
+
+    Under pytest-xdist each worker process gets its own database beside the
+    configured one, so workers never empty each other's.
+    """
     if backend == "sqlite":
-        return None
+        yield None
+        return
     url = configured_url()
     assert url is not None
-    reset_schema(url)
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        reset_schema(url)
+        yield url
+        return
+    own = fresh_database(url, f"session_{worker}")
+    try:
+        yield own
+    finally:
+        drop_database(url, own)
 
 
 @pytest.fixture

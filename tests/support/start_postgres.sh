@@ -54,7 +54,7 @@ if as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     exit 1
 fi
 as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off -c max_connections=300" \
     start >/dev/null || { cat "$dir/postgres.log" >&2; exit 1; }
 echo "$port" >"$dir/port"
 
