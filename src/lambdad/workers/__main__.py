@@ -12,7 +12,6 @@ when the change bus closes.
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import signal
 import socket
@@ -63,8 +62,6 @@ def main() -> None:
     _die_with(primary)
     settings = Settings.from_env()
     configure_logging(settings.log_level, tag=f"worker {worker}")
-    # Its client logs every forwarded request; the primary's request log line says it.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     raise_open_files_limit()
     server: FrontedServer | None = None
 

@@ -22,11 +22,12 @@ import logging
 from collections.abc import AsyncIterator
 
 import anyio
-import httpx
+import h11
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lambdad.api.errors import error_response
 from lambdad.workers.gate import ForwardToPrimary
+from lambdad.workers.primary_link import PrimaryLink, PrimaryLinkError, PrimaryLinks
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +51,19 @@ PRIMARY_GONE = "The server's primary process did not answer; try again."
 
 
 class Forwarder:
-    """ASGI app (in a secondary): the request, served by the primary."""
+    """ASGI app (in a secondary): the request, served by the primary.
+
+    Full duplex, as one process is (see `primary_link.py`): one task sends the
+    body as it is received while the response is read and relayed. When the
+    response ends before the body was all sent (an early answer: too large, not
+    signed), sending stops and the link is closed; the client's connection is
+    closed too when the primary's answer said `connection: close` (what the
+    primary does when it refuses a body, so the rest is never read), else its
+    unread rest is discarded by this process's server, as the primary's would."""
 
     def __init__(self, socket_path: str, worker: int) -> None:
         self.worker = str(worker).encode()
-        self.client = httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(uds=socket_path),
-            timeout=httpx.Timeout(None, connect=30.0),  # invocations last up to 15 min
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-        )
+        self.links = PrimaryLinks(socket_path)
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, replay: list[Message] | None = None
@@ -66,63 +71,103 @@ class Forwarder:
         """Forward one request; `replay`: its first messages, already received."""
         if scope["type"] != "http":
             return
-        body_done = anyio.Event()
-        request = httpx.Request(
-            scope["method"],
-            httpx.URL(scheme="http", host="primary", raw_path=_raw_target(scope)),
-            headers=self._headers(scope),
-            content=_body(replay or [], receive, body_done),
-        )
+        try:
+            link = await self.links.acquire()
+        except (OSError, TimeoutError) as exc:
+            await self._primary_gone(exc, send)
+            return
+        keep = False
+        try:
+            keep = await self._exchange(link, scope, _Body(replay or [], receive), send)
+        finally:
+            self.links.release(link, keep)
+
+    async def _exchange(self, link: PrimaryLink, scope: Scope, body: _Body, send: Send) -> bool:
+        """The request over `link`, its response to `send`; whether `link` may be kept."""
+        try:
+            await link.send_head(scope["method"].encode(), _raw_target(scope), self._headers(scope))
+        except (PrimaryLinkError, h11.LocalProtocolError) as exc:
+            await self._primary_gone(exc, send)
+            return False
+        answered = False
         async with anyio.create_task_group() as group:
-            group.start_soon(_end_on_disconnect, receive, body_done, group.cancel_scope)
-            try:
-                await self._relay(request, send)
-            finally:
-                group.cancel_scope.cancel()
+            sending = anyio.CancelScope()
+            group.start_soon(_send_body, link, body, sending, group.cancel_scope)
+            answered = await self._relay(link, send)
+            # The primary answered: whatever of the body is unsent is not wanted.
+            sending.cancel()
+            group.cancel_scope.cancel()  # and the watch for a disconnect ends
+        return answered and not body.disconnected
+
+    async def _relay(self, link: PrimaryLink, send: Send) -> bool:
+        """The primary's response to the client; whether it was whole."""
+        started = False
+        try:
+            response = await link.receive_response()
+            headers = _response_headers(response)
+            await send(
+                {"type": "http.response.start", "status": response.status_code, "headers": headers}
+            )
+            started = True
+            async for chunk in link.receive_body():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return True
+        except PrimaryLinkError as exc:
+            if not started:
+                await self._primary_gone(exc, send)
+                return False
+            # Cut short, as a failed stream is: the server ends the client's connection
+            # on a response not completed.
+            log.warning(
+                "worker %s: the primary's response was cut short: %s", self.worker.decode(), exc
+            )
+            return False
 
     def _headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        headers = [
-            (bytes(k), bytes(v))
-            for k, v in scope["headers"]
-            if k.lower() not in HOP_BY_HOP and k.lower() not in OUR_HEADERS
-        ]
+        headers = []
+        has_host = chunked = False
+        for name, value in scope["headers"]:
+            lower = name.lower()
+            if lower == b"transfer-encoding":
+                chunked = True
+            elif lower not in HOP_BY_HOP and lower not in OUR_HEADERS:
+                headers.append((bytes(name), bytes(value)))
+                has_host = has_host or lower == b"host"
+        if chunked:  # framed anew: chunked, whatever length a client claimed beside it
+            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            headers.append((b"transfer-encoding", b"chunked"))
+        if not has_host:  # HTTP/1.0 sends none; HTTP/1.1 requires one
+            headers.append((b"host", b"primary"))
         client = scope.get("client")
         if client:
             headers.append((CLIENT_HEADER, f"{client[0]}:{client[1]}".encode()))
         headers.append((WORKER_HEADER, self.worker))
         return headers
 
-    async def _relay(self, request: httpx.Request, send: Send) -> None:
-        started = False
-        try:
-            response = await self.client.send(request, stream=True)
-            try:
-                headers = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": response.status_code,
-                        "headers": headers,
-                    }
-                )
-                started = True
-                async for chunk in response.aiter_raw():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-            finally:
-                await response.aclose()
-        except httpx.TransportError as exc:
-            log.warning(
-                "worker %s: forwarding to the primary failed: %r", self.worker.decode(), exc
-            )
-            if started:
-                raise  # the response is cut short, as a failed stream is
-            await error_response("ServiceException", 500, PRIMARY_GONE)(
-                {"type": "http"}, _no_receive, send
-            )
+    async def _primary_gone(self, exc: BaseException, send: Send) -> None:
+        log.warning("worker %s: forwarding to the primary failed: %r", self.worker.decode(), exc)
+        await error_response("ServiceException", 500, PRIMARY_GONE)(
+            {"type": "http"}, _no_receive, send
+        )
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        self.links.close()
+
+
+def _response_headers(response: h11.Response) -> list[tuple[bytes, bytes]]:
+    """The primary's headers less hop-by-hop ones; `connection: close` kept, so this
+    process closes the client's connection as the primary would have."""
+    headers = []
+    closing = False
+    for name, value in response.headers:  # lower-cased by h11
+        if name == b"connection":
+            closing = closing or b"close" in [t.strip() for t in value.lower().split(b",")]
+        elif name not in HOP_BY_HOP:
+            headers.append((bytes(name), bytes(value)))
+    if closing:
+        headers.append((b"connection", b"close"))
+    return headers
 
 
 def _raw_target(scope: Scope) -> bytes:
@@ -131,37 +176,63 @@ def _raw_target(scope: Scope) -> bytes:
     return bytes(raw) + (b"?" + bytes(query) if query else b"")
 
 
-async def _body(replay: list[Message], receive: Receive, done: anyio.Event) -> AsyncIterator[bytes]:
-    """The request's body: the messages already received, then the rest."""
-    more = True
-    try:
-        for message in replay:
+class _Body:
+    """The request's body: the messages already received (`replay`), then the rest."""
+
+    def __init__(self, replay: list[Message], receive: Receive) -> None:
+        self.replay = replay
+        self.receive = receive
+        self.disconnected = False
+        """The client went away."""
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Ends with the body, or early if the client goes away (`disconnected`)."""
+        more = True
+        for message in self.replay:
             if message["type"] != "http.request":
+                self.disconnected = True
                 return
             yield message.get("body", b"")
             more = message.get("more_body", False)
             if not more:
                 return
         while more:
-            message = await receive()
+            message = await self.receive()
             if message["type"] != "http.request":
+                self.disconnected = True
                 return
             yield message.get("body", b"")
             more = message.get("more_body", False)
-    finally:
-        done.set()
+
+    async def until_disconnect(self) -> None:
+        """Once the body is read: back when the client goes away."""
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        self.disconnected = True
 
 
-async def _end_on_disconnect(
-    receive: Receive, body_done: anyio.Event, scope: anyio.CancelScope
+async def _send_body(
+    link: PrimaryLink, body: _Body, sending: anyio.CancelScope, exchange: anyio.CancelScope
 ) -> None:
-    """Once the body is sent, wait for the client to go away, then end the request."""
-    await body_done.wait()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            scope.cancel()
+    """Send the body to the primary as it arrives, then watch for the client going away;
+    a client that goes away ends the exchange (the primary sees its link close)."""
+    with sending:
+        try:
+            async for chunk in body.chunks():
+                await link.send_body(chunk)
+            if not body.disconnected:
+                await link.end_body()
+        except PrimaryLinkError:
+            return  # the primary stopped reading: its answer (or its end) says why
+        except h11.LocalProtocolError as exc:  # a body unlike its framing: never from uvicorn
+            log.error("forwarding a request body failed: %s", exc)
+            exchange.cancel()
             return
+    if sending.cancel_called:
+        return
+    if not body.disconnected:
+        await body.until_disconnect()
+    exchange.cancel()
 
 
 async def _no_receive() -> Message:
