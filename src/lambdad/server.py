@@ -93,7 +93,7 @@ from lambdad.store import (
 )
 from lambdad.telemetry import FunctionLogs, MetricsRecorder, Tracing, new_stream_name
 from lambdad.telemetry.live_tail import end_every_session
-from lambdad.telemetry.prometheus import MetricsListener, new_registry
+from lambdad.telemetry.prometheus import LambdaCollector, MetricsListener, registry_of
 from lambdad.workers import (
     Cluster,
     FrontedServer,
@@ -331,7 +331,10 @@ def build_app(
         tracing=tracing,
     )
     async_events = AsyncEventStore(engine)
-    metrics_registry = new_registry(metrics, live_gauges(invoker, pool, async_events))
+    # A secondary's scrape is the primary's to add up; the async queue is the primary's.
+    gauges = live_gauges(invoker, pool, async_events if primary else None)
+    metrics_collector = LambdaCollector(metrics, gauges)
+    metrics_registry = registry_of(metrics_collector)
     metrics_listener = (
         MetricsListener(settings.metrics_listen, metrics_registry)
         if settings.metrics_listen and primary
@@ -475,6 +478,7 @@ def build_app(
             sessions=access.sessions,
             credentials=context.credentials,
             logs=logs,
+            metrics=metrics_collector,
         )
     if secondary is not None:
         assert isinstance(invoker, GatedInvoker) and shared is not None
@@ -487,6 +491,7 @@ def build_app(
             credentials=context.credentials,
             counters=shared,
             logs=logs,
+            metrics=metrics_collector,
         )
         return secondary_process.app(context, lifespan)
     app = create_app(

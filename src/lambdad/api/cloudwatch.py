@@ -134,6 +134,7 @@ async def get_metric_statistics(ctx: ApiContext, params: dict[str, Any]) -> dict
     if params.get("Unit") not in (None, unit):
         return {"Label": metric.name, "Datapoints": []}
     points = []
+    await ctx.metrics.store_others()  # --workers: every process's invocations
     for at, aggregate in await periods(ctx.metrics, ctx.region, metric, start, end, period):
         point: dict[str, Any] = {"Timestamp": _at(at), "Unit": unit}
         for stat in statistics:
@@ -155,6 +156,7 @@ async def get_metric_data(ctx: ApiContext, params: dict[str, Any]) -> dict[str, 
     limit = params.get("MaxDatapoints") or MAX_DATA_POINTS
     offset = _data_token(params.get("NextToken"))
     results = []
+    await ctx.metrics.store_others()  # --workers: every process's invocations
     for query in queries:
         result = await _query_result(ctx, query, start, end, ascending)
         if result is not None:
@@ -239,6 +241,7 @@ async def list_metrics_operation(ctx: ApiContext, params: dict[str, Any]) -> dic
     if recently not in (None, "PT3H"):
         raise MetricParameterInvalid("The parameter RecentlyActive must be PT3H.")
     since = time.time() - (3 * 3600.0 if recently else LIST_WINDOW_S)
+    await ctx.metrics.store_others()  # --workers: every process's invocations
     found = await list_metrics(
         ctx.metrics, ctx.region, since, params.get("Namespace"), params.get("MetricName"), wanted
     )

@@ -12,10 +12,15 @@ from collections.abc import Iterator
 from lambdad.invoke.invoker import Invoker
 from lambdad.pool import EnvironmentPool
 from lambdad.store import AsyncEventStore
-from lambdad.telemetry.prometheus import Gauge, GaugeSource
+from lambdad.telemetry.prometheus import GaugeSource
+from lambdad.telemetry.scrape import Gauge
 
 
-def live_gauges(invoker: Invoker, pool: EnvironmentPool, events: AsyncEventStore) -> GaugeSource:
+def live_gauges(
+    invoker: Invoker, pool: EnvironmentPool, events: AsyncEventStore | None
+) -> GaugeSource:
+    """`events`: None in a `--workers` secondary (the queue is the primary's to report)."""
+
     def gauges() -> Iterator[Gauge]:
         in_flight: list[tuple[list[str], float]] = []
         account: list[tuple[list[str], float]] = []
@@ -32,17 +37,20 @@ def live_gauges(invoker: Invoker, pool: EnvironmentPool, events: AsyncEventStore
             ["region", "function_name"],
             in_flight,
         )
+        # Over every process already (`--workers`: the shared account counters).
         yield Gauge(
             "lambda_account_concurrent_executions",
             "Invocations in flight in the region",
             ["region"],
             account,
+            per_process=False,
         )
         yield Gauge(
             "lambda_unreserved_concurrent_executions",
             "Invocations in flight of functions without reserved concurrency",
             ["region"],
             unreserved,
+            per_process=False,
         )
         environments = [
             ([arn.split(":")[3], arn.rsplit(":", 1)[-1], state], float(n))
@@ -54,12 +62,15 @@ def live_gauges(invoker: Invoker, pool: EnvironmentPool, events: AsyncEventStore
             ["region", "function_name", "state"],
             environments,
         )
+        if events is None:
+            return
         depth = [([region, name], float(n)) for (region, name), n in events.depth().items()]
         yield Gauge(
             "lambdad_async_queue_depth",
             "Async events queued (due or waiting for a retry)",
             ["region", "function_name"],
             depth,
+            per_process=False,  # the store's
         )
 
     return gauges

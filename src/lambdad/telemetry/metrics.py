@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from lambdad.background import flush_periodically
@@ -81,6 +81,7 @@ class MetricsRecorder:
         self.cold_starts: dict[tuple[str, str, str], PhaseTotals] = {}
         self.queue_waits: dict[tuple[str, str], PhaseTotals] = {}
         self.async_totals: dict[tuple[str, str, str], int] = {}
+        self._flush_others: Callable[[], Awaitable[object]] | None = None
 
     # -- recording (called on the event loop, never blocks) -----------------------------
 
@@ -314,6 +315,17 @@ class MetricsRecorder:
             target[key] = aggregate.copy()
         else:
             found.merge(aggregate)
+
+    def flush_others_with(self, flush: Callable[[], Awaitable[object]]) -> None:
+        """`store_others` awaits `flush`: a primary server process asks its secondaries
+        to store what their recorders hold (`--workers`)."""
+        self._flush_others = flush
+
+    async def store_others(self) -> None:
+        """Before a query: what other server processes recorded is in the store, so
+        the query sees every invocation so far, as with one process."""
+        if self._flush_others is not None:
+            await self._flush_others()
 
     # -- queries -------------------------------------------------------------------------
 

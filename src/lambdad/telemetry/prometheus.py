@@ -8,14 +8,15 @@ executed_version), so sums over labels give the coarser ones.
 
 Scrapes run in a worker thread (the main API's `/metrics` through `run_sync`, the
 `--metrics-listen` server in its own thread): the collector copies the
-recorder's dicts (an atomic copy under the GIL) before reading them.
+recorder's dicts (an atomic copy under the GIL) before reading them. With
+`--workers N` the primary's collector adds the other processes' numbers
+(`sum_with`; `scrape.py` says how they add up).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from threading import Thread
 from typing import Any
 
@@ -30,6 +31,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from lambdad.telemetry.metrics import DURATION_BOUNDS_MS, MetricsRecorder
+from lambdad.telemetry.scrape import Gauge, Scrape
 
 log = logging.getLogger(__name__)
 
@@ -37,37 +39,40 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LABELS = ["region", "function_name", "resource", "executed_version"]
 
 
-@dataclass(frozen=True)
-class Gauge:
-    """One gauge family read at scrape time: name, help, label names and samples."""
-
-    name: str
-    documentation: str
-    labels: list[str]
-    samples: list[tuple[list[str], float]]
-
-
 GaugeSource = Callable[[], Iterable[Gauge]]
+ScrapeSource = Callable[[], Iterable[Scrape]]
+"""Other processes' scrapes (`--workers N`), added to this one's."""
 
 
 class LambdaCollector(Collector):
     def __init__(self, recorder: MetricsRecorder, gauges: GaugeSource | None = None) -> None:
         self.recorder = recorder
         self.gauges = gauges
+        self.others: ScrapeSource | None = None
+
+    def sum_with(self, others: ScrapeSource) -> None:
+        """Add `others` (called at each scrape, in its thread) to this process's numbers."""
+        self.others = others
+
+    def scrape(self) -> Scrape:
+        """This process's numbers."""
+        return Scrape.take(self.recorder, () if self.gauges is None else self.gauges())
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._invocations()
-        yield from self._async()
-        yield from self._cold_starts()
-        if self.gauges is not None:
-            for gauge in self.gauges():
-                family = GaugeMetricFamily(gauge.name, gauge.documentation, labels=gauge.labels)
-                for values, value in gauge.samples:
-                    family.add_metric(values, value)
-                yield family
+        scrape = self.scrape()
+        for other in self.others() if self.others is not None else ():
+            scrape.add(other)
+        yield from self._invocations(scrape)
+        yield from self._async(scrape)
+        yield from self._cold_starts(scrape)
+        for gauge in scrape.gauges:
+            family = GaugeMetricFamily(gauge.name, gauge.documentation, labels=gauge.labels)
+            for values, value in gauge.samples:
+                family.add_metric(values, value)
+            yield family
 
-    def _invocations(self) -> Iterator[Metric]:
-        totals = dict(self.recorder.totals)
+    def _invocations(self, scrape: Scrape) -> Iterator[Metric]:
+        totals = scrape.totals
         invocations = CounterMetricFamily(
             "lambda_invocations", "Invocations that ran (AWS/Lambda Invocations)", labels=LABELS
         )
@@ -97,7 +102,7 @@ class LambdaCollector(Collector):
             duration.add_metric(labels, buckets, t.duration_ms / 1000)
         yield from (invocations, errors, throttles, duration)
 
-    def _async(self) -> Iterator[Metric]:
+    def _async(self, scrape: Scrape) -> Iterator[Metric]:
         names = {
             "AsyncEventsReceived": "lambda_async_events_received",
             "AsyncEventsDropped": "lambda_async_events_dropped",
@@ -107,18 +112,18 @@ class LambdaCollector(Collector):
             metric: CounterMetricFamily(name, f"AWS/Lambda {metric}", labels=LABELS[:2])
             for metric, name in names.items()
         }
-        for (region, function, metric), n in dict(self.recorder.async_totals).items():
+        for (region, function, metric), n in scrape.async_totals.items():
             families[metric].add_metric([region, function], n)
         yield from families.values()
 
-    def _cold_starts(self) -> Iterator[Metric]:
+    def _cold_starts(self, scrape: Scrape) -> Iterator[Metric]:
         family = SummaryMetricFamily(
             "lambdad_cold_start_phase_seconds",
             "Cold starts by phase, as the server log names them (sandbox, runtime start and "
             "Init; for a ready environment: mounts and limits, Init)",
             labels=["region", "function_name", "phase"],
         )
-        for (region, function, phase), t in dict(self.recorder.cold_starts).items():
+        for (region, function, phase), t in scrape.cold_starts.items():
             family.add_metric([region, function, phase], t.count, t.total_ms / 1000)
         yield family
         waits = SummaryMetricFamily(
@@ -127,14 +132,18 @@ class LambdaCollector(Collector):
             "MAX_S), served or not; CloudWatch: Lambdad QueueWaitDuration",
             labels=LABELS[:2],
         )
-        for (region, function), t in dict(self.recorder.queue_waits).items():
+        for (region, function), t in scrape.queue_waits.items():
             waits.add_metric([region, function], t.count, t.total_ms / 1000)
         yield waits
 
 
 def new_registry(recorder: MetricsRecorder, gauges: GaugeSource | None = None) -> CollectorRegistry:
+    return registry_of(LambdaCollector(recorder, gauges))
+
+
+def registry_of(collector: LambdaCollector) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(LambdaCollector(recorder, gauges))
+    registry.register(collector)
     return registry
 
 

@@ -13,17 +13,20 @@ serves itself only the hot path (`gate.py`): a synchronous
 Invoke of a function with no reserved or provisioned concurrency, of a version
 that is not a SnapStart version, run in their own environments with their own
 writers. Everything else is forwarded to the primary over a UNIX socket as the
-same HTTP request (`forward.py`), so every per-function account happens in one
-process. The primary tells every secondary each catalog and concurrency change
-and waits for their acks before the call that made it returns (`bus.py`), so a
-write through the primary is read by the next invoke through any process.
+same HTTP request, full duplex (`forward.py`, `primary_link.py`), so every
+per-function account happens in one process. The primary tells every secondary
+each catalog and concurrency change and waits for their acks before the call
+that made it returns (`bus.py`), so a write through the primary is read by the
+next invoke through any process.
 
 What holds across processes: a secondary's own state dir, cgroup parent, code and
 work dirs (`<data dir>/workers/N`), reclaimed by its own sandbox supervisor if it
 dies; migrations and bootstrap run once, in the primary, before secondaries start;
 the account-wide concurrency counts (the account limit, the unreserved pool) are
-summed over every process (`shared_limits.py`), and a secondary's stored log
-events are relayed to the primary's Live Tail sessions (`live_tail_relay.py`).
+summed over every process (`shared_limits.py`), a secondary's stored log
+events are relayed to the primary's Live Tail sessions (`live_tail_relay.py`), and
+the primary's /metrics and CloudWatch queries count every process's invocations
+(`metrics.py`).
 """
 
 from lambdad.workers.balance import Balancer, pick

@@ -18,7 +18,9 @@ The same connection carries the primary's questions (`ask`): the role session
 of an access key a secondary minted (`sessions.py`); the ack carries the answer.
 And its requests to flush: before the primary reads log events, every secondary
 stores what its log writer holds (`flush_logs`), so `lambdad logs` right after an
-invoke a secondary ran shows it, as with one process.
+invoke a secondary ran shows it, as with one process (and its recorder's metrics,
+before a CloudWatch query). And a scrape's question: each secondary's Prometheus
+numbers (`metrics.py`).
 
 Frames are JSON lines on a UNIX socket (one per secondary):
 
@@ -26,7 +28,8 @@ Frames are JSON lines on a UNIX socket (one per secondary):
     primary -> secondary   {"id": ID, "kind": "function" | "concurrency", "name": NAME}
                            {"id": ID, "kind": "version", "arn": ARN, "version": V | null}
                            {"id": ID, "kind": "session", "key": ACCESS_KEY_ID}
-                           {"id": ID, "kind": "flush", "what": "logs"}
+                           {"id": ID, "kind": "flush", "what": "logs" | "metrics"}
+                           {"id": ID, "kind": "metrics"}  (`metrics.py`)
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 10.0
 MAX_FRAME = 64 * 1024  # a function name or ARN and a version: far below
+MAX_ANSWER = 16 * 1024 * 1024
+"""An ack with its answer (a scrape of a secondary's metrics: ~200 bytes a series)."""
 ENDED = (
     anyio.EndOfStream,
     anyio.IncompleteRead,
@@ -64,8 +69,8 @@ def _frame(message: Event) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
 
-async def _read(reader: BufferedByteReceiveStream) -> Event:
-    message = json.loads(await reader.receive_until(b"\n", MAX_FRAME))
+async def _read(reader: BufferedByteReceiveStream, max_bytes: int = MAX_FRAME) -> Event:
+    message = json.loads(await reader.receive_until(b"\n", max_bytes))
     if not isinstance(message, dict):
         raise ValueError("not a JSON object")
     return message
@@ -115,7 +120,7 @@ class ChangeBus:
             link = _Link(int(hello["hello"]), int(hello["pid"]), stream)
             self._links[link.worker] = link
             while True:
-                message = await _read(reader)
+                message = await _read(reader, MAX_ANSWER)
                 ack = link.acks.pop(int(message["ack"]), None)
                 if ack is not None:
                     ack[1].append(message.get("answer"))
@@ -143,6 +148,10 @@ class ChangeBus:
     async def flush_logs(self) -> None:
         """Back once every secondary stored the log events its writer held."""
         await self.publish({"kind": "flush", "what": "logs"})
+
+    async def flush_metrics(self) -> None:
+        """Back once every secondary stored the metrics its recorder held."""
+        await self.publish({"kind": "flush", "what": "metrics"})
 
     async def publish(self, event: Event) -> list[Any]:
         """Tell every connected secondary; back once each acked (or was given up on),
@@ -200,4 +209,8 @@ class BusClient:
                 except ENDED:
                     return
                 answer = await self.apply(event)
-                await stream.send(_frame({"ack": event["id"], "answer": answer}))
+                frame = _frame({"ack": event["id"], "answer": answer})
+                if len(frame) > MAX_ANSWER:  # the primary would take it for a broken link
+                    log.error("worker %d: an answer of %d bytes left out", self.worker, len(frame))
+                    frame = _frame({"ack": event["id"], "answer": None})
+                await stream.send(frame)

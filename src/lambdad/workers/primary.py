@@ -12,9 +12,11 @@ from lambdad.iam import CredentialResolvers
 from lambdad.iam.role_sessions import RoleSessions
 from lambdad.settings import Settings
 from lambdad.telemetry import FunctionLogs
+from lambdad.telemetry.prometheus import LambdaCollector
 from lambdad.workers.bus import ChangeBus
 from lambdad.workers.forward import ForwardedClient
 from lambdad.workers.live_tail_relay import LiveTailReceiver
+from lambdad.workers.metrics import MetricsOfSecondaries
 from lambdad.workers.sessions import SessionsOfSecondaries
 from lambdad.workers.supervisor import Cluster, Secondaries
 
@@ -32,6 +34,7 @@ class PrimaryProcess:
         sessions: RoleSessions,
         credentials: CredentialResolvers,
         logs: FunctionLogs,
+        metrics: LambdaCollector,
     ) -> None:
         """`settings` as the secondaries get them (its runtime cache resolved: they
         share the primary's prepared runtimes)."""
@@ -45,12 +48,17 @@ class PrimaryProcess:
         credentials.add(SessionsOfSecondaries(sessions, self.bus))
         # A read of log events sees the lines of invokes the secondaries ran.
         logs.flush_others_with(self.bus.flush_logs)
+        # A scrape of /metrics counts the secondaries' invocations too; a CloudWatch
+        # query reads what they recorded.
+        self.metrics = MetricsOfSecondaries(self.bus, metrics)
+        metrics.recorder.flush_others_with(self.bus.flush_metrics)
         # Live Tail sessions are the primary's: the secondaries' log events come here.
         self.tail = LiveTailReceiver(logs.live_tail, cluster.run_dir.tail_path)
 
     async def start(self, group: TaskGroup) -> None:
         """Once the primary is ready: the Live Tail relay and the bus, then the
         secondaries (back once each one is on the bus)."""
+        self.metrics.start()
         await group.start(self.tail.serve)
         await group.start(self.bus.serve)
         await group.start(self.secondaries.run, self.bus.connected)

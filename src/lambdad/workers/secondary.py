@@ -32,16 +32,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lambdad.api import ApiContext, create_app
 from lambdad.catalog import Catalog, ConcurrencyCatalog
+from lambdad.concurrency import run_sync
 from lambdad.iam import CredentialResolvers
 from lambdad.iam.role_sessions import RoleSessions
 from lambdad.invoke import Invoker
 from lambdad.invoke.requests import InvokeResult
 from lambdad.invoke.version_cache import Resolved
 from lambdad.telemetry import FunctionLogs
+from lambdad.telemetry.prometheus import LambdaCollector
 from lambdad.workers.bus import BusClient, Event
 from lambdad.workers.forward import Forwarder, ForwardOnGate, forward_now
 from lambdad.workers.gate import Gate, serves_locally
 from lambdad.workers.live_tail_relay import LiveTailPublisher
+from lambdad.workers.metrics import SecondaryMetrics
 from lambdad.workers.sessions import ForwardUnknownSessions, session_answer
 from lambdad.workers.shared_limits import SharedCounters, SharedCountersHandle
 from lambdad.workers.supervisor import RunDir
@@ -96,7 +99,11 @@ class SecondaryFront:
 
 
 def change_applier(
-    catalog: Catalog, concurrency: ConcurrencyCatalog, sessions: RoleSessions, logs: FunctionLogs
+    catalog: Catalog,
+    concurrency: ConcurrencyCatalog,
+    sessions: RoleSessions,
+    logs: FunctionLogs,
+    metrics: SecondaryMetrics,
 ) -> Callable[[Event], Any]:
     """The bus's events, told to this process's own listeners as the primary's heard
     them; the primary's questions, answered; its flushes, done."""
@@ -106,11 +113,13 @@ def change_applier(
             kind = event.get("kind")
             if kind == "session":
                 return session_answer(sessions, event)
+            if kind == "metrics":
+                return await run_sync(metrics.answer)
             if kind == "flush":
                 # Bounded: a store that is slow now (retrying) must not hold up the
-                # changes behind it on the bus; its events are stored later.
+                # changes behind it on the bus; what it holds is stored later.
                 with anyio.move_on_after(FLUSH_WAIT_MAX_S):
-                    await logs.flush()
+                    await (metrics.flush() if event.get("what") == "metrics" else logs.flush())
                 return None
             if kind == "function":
                 await catalog.notify_alias_change(str(event["name"]))
@@ -131,8 +140,10 @@ def bus_client(
     concurrency: ConcurrencyCatalog,
     sessions: RoleSessions,
     logs: FunctionLogs,
+    metrics: LambdaCollector,
 ) -> BusClient:
-    apply = change_applier(catalog, concurrency, sessions, logs)
+    answers = SecondaryMetrics(role.worker, os.getpid(), metrics)
+    apply = change_applier(catalog, concurrency, sessions, logs, answers)
     return BusClient(role.run_dir.bus_path, role.worker, os.getpid(), apply)
 
 
@@ -150,6 +161,7 @@ class SecondaryProcess:
         credentials: CredentialResolvers,
         counters: SharedCounters,
         logs: FunctionLogs,
+        metrics: LambdaCollector,
     ) -> None:
         self.role = role
         self.counters = counters
@@ -158,7 +170,7 @@ class SecondaryProcess:
         concurrency.on_change(gate.forget)
         credentials.add(ForwardUnknownSessions())  # the primary's to resolve
         self.forwarder = Forwarder(role.run_dir.forward_path, role.worker)
-        self.bus = bus_client(role, catalog, concurrency, sessions, logs)
+        self.bus = bus_client(role, catalog, concurrency, sessions, logs, metrics)
         # Its stored log events go to the primary's Live Tail sessions.
         self.tail = LiveTailPublisher(role.run_dir.tail_path)
         logs.publish_tail_to(self.tail)

@@ -20,11 +20,13 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from prometheus_client.parser import text_string_to_metric_families
 
 from compat.invoke.conftest import running_server, start_server
 from compat.invoke.streaming_bootstrap import BOOTSTRAP
@@ -34,7 +36,7 @@ from lambdad.sandbox.reclaim import default_cgroup_parent
 from support.identities import add_role, role_credentials
 from support.invoke import InvokeServer, create_function, invoke_json
 from support.lambda_calls import function_arn, unique
-from support.server import ACCOUNT_ID, REGION, boto3_client
+from support.server import ACCOUNT_ID, REGION, boto3_client, signed_get
 from support.waiting import DEFAULT_TIMEOUT_S, wait_until
 
 pytestmark = pytest.mark.compat
@@ -227,6 +229,33 @@ def test_an_async_invoke_through_either_process_reaches_its_destination(
 
     messages = workers.wait_for_logs(recorder, lambda m: len(recorded(m)) == sent)
     assert recorded(messages) == set(range(sent))
+
+
+def test_metrics_count_the_invokes_of_every_process(workers: InvokeServer) -> None:
+    lam = workers.client()
+    name = create_function(lam, unique("counted"), {"app.py": VERSIONED})
+    clients = clients_on_both(workers, name)  # one invoke each, some in each process
+    for client in clients:
+        invoke_json(client, name, {})
+    invokes = 2 * len(clients)
+    # The scrape, through either process: the primary adds the secondary's numbers.
+    text = signed_get(clients[-1], f"{workers.url}/metrics").text
+    counted = [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "lambda_invocations_total" and s.labels["function_name"] == name
+    ]
+    assert sum(counted) == invokes, text
+    # CloudWatch: every process's invokes are stored before the query is answered.
+    now = datetime.now(UTC)
+    points = boto3_client(workers.url, service="cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="Invocations", Period=60, Statistics=["Sum"],
+        Dimensions=[{"Name": "FunctionName", "Value": name}],
+        StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=1),
+    )["Datapoints"]  # fmt: skip
+    assert sum(p["Sum"] for p in points) == invokes
+    lam.delete_function(FunctionName=name)
 
 
 def test_a_response_stream_through_the_secondary_comes_chunk_by_chunk(

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.anyio
 
 GROUP = "/aws/lambda/f"
 NOT_USED: Any = None
-"""The catalog, concurrency settings and role sessions: a flush reads none of them."""
+"""The catalog, concurrency settings, role sessions and metrics: a flush reads none of them."""
 
 
 @asynccontextmanager
@@ -40,7 +40,7 @@ async def primary_and_secondary(
     with tempfile.TemporaryDirectory(prefix="lambdad-bus-") as run_dir:
         bus = ChangeBus(str(Path(run_dir) / "bus.sock"), lambda worker, _pid: stuck.append(worker))
         primary.flush_others_with(bus.flush_logs)
-        apply = change_applier(NOT_USED, NOT_USED, NOT_USED, secondary)
+        apply = change_applier(NOT_USED, NOT_USED, NOT_USED, secondary, NOT_USED)
         try:
             async with anyio.create_task_group() as group:
                 await group.start(bus.serve)
