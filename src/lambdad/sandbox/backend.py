@@ -17,12 +17,13 @@ import subprocess
 import sys
 import tempfile
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import anyio
+import anyio.lowlevel
 
 from lambdad.sandbox.base import Sandbox, SandboxBackend, SandboxError, SandboxSpec
 from lambdad.sandbox.blocking import run_blocking, wait_future
@@ -70,6 +71,10 @@ def usable_cgroup_layout() -> CgroupLayout | None:
     return layout
 
 
+LAUNCH_WAIT_S = 60.0
+"""How long a closing pool waits for launches under way (each a few hundred ms)."""
+
+
 class SlotPool:
     """Keeps `spares` ready slots; hands one out per start and refills in the background.
 
@@ -89,6 +94,11 @@ class SlotPool:
         self._closed = False
         # Sandboxes started from this pool; close() destroys any still alive.
         self._live: weakref.WeakSet[RunningSandbox | RestoredSandbox] = weakref.WeakSet()
+        # Launches under way (their blocking part runs on even when their caller is
+        # cancelled, e.g. a ready environment parked as the server stops): close()
+        # waits for them, so nothing is made in the cgroup parent after it is removed.
+        self._launching = 0
+        self._launched = anyio.Event()
         if spares:
             self._thread.submit(self._refill)
 
@@ -127,34 +137,64 @@ class SlotPool:
         signal_exit_codes: bool,
         host_cpus: int,
     ) -> RunningSandbox:
-        """Take a slot and exec the sandbox in it; on failure nothing is left behind."""
-        slot = await self.take()
-        supervisor = self.supervisor
-        # Without a cgroup, the launcher's session (its pid) is all there is to kill.
-        supervisor.track(spec.work_dir, slot.launcher.pid if slot.cgroup is None else None)
-        slot.released.append(lambda: supervisor.untrack(spec.work_dir))
+        """Take a slot and exec the sandbox in it; on failure nothing is left behind,
+        nor when the pool closed meanwhile (SandboxError)."""
 
-        def prepare_and_exec() -> None:
-            prepare_work_dir(spec.work_dir)
-            if slot.cgroup is not None:
-                # Limits are in force before the sandbox's first instruction.
-                cpus = spec.init_cpus if spec.init_cpus is not None else spec.cpus
-                slot.cgroup.apply(compute_limits(spec.memory_mb, cpus, spec.pids_max, host_cpus))
-            exec_in_slot(spec, slot)
+        async def start() -> RunningSandbox:
+            slot = await self.take()
+            supervisor = self.supervisor
+            # Without a cgroup, the launcher's session (its pid) is all there is to kill.
+            supervisor.track(spec.work_dir, slot.launcher.pid if slot.cgroup is None else None)
+            slot.released.append(lambda: supervisor.untrack(spec.work_dir))
 
+            def prepare_and_exec() -> None:
+                prepare_work_dir(spec.work_dir)
+                if slot.cgroup is not None:
+                    # Limits are in force before the sandbox's first instruction.
+                    cpus = spec.init_cpus if spec.init_cpus is not None else spec.cpus
+                    slot.cgroup.apply(
+                        compute_limits(spec.memory_mb, cpus, spec.pids_max, host_cpus)
+                    )
+                exec_in_slot(spec, slot)
+
+            try:
+                await run_blocking(prepare_and_exec)
+            except BaseException as e:
+                await run_blocking(slot.discard)
+                shutil.rmtree(spec.work_dir, ignore_errors=True)
+                if isinstance(e, SandboxError):
+                    raise
+                raise SandboxError(f"sandbox {spec.sandbox_id}: cannot start: {e}") from e
+            sandbox = RunningSandbox(
+                spec, backend_name, slot, signal_exit_codes=signal_exit_codes, host_cpus=host_cpus
+            )
+            self._live.add(sandbox)
+            return sandbox
+
+        return await self._whole(start)
+
+    async def _whole(self, launch: Callable[[], Awaitable[RunningSandbox]]) -> RunningSandbox:
+        """`launch`, whole or not at all: a caller cancelled half-way (its blocking parts
+        run on in their threads) would drop a slot or a sandbox nobody ends, and one
+        that ends after `close` began would be made in a cgroup parent being removed."""
+        self._launching += 1
         try:
-            await run_blocking(prepare_and_exec)
-        except BaseException as e:
-            await run_blocking(slot.discard)
-            shutil.rmtree(spec.work_dir, ignore_errors=True)
-            if isinstance(e, SandboxError):
+            with anyio.CancelScope(shield=True):
+                sandbox = await launch()
+                if self._closed:
+                    await sandbox.destroy("backend closed")
+                    raise SandboxError("sandbox backend is closed")
+            try:
+                await anyio.lowlevel.checkpoint()
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True):
+                    await sandbox.destroy("start cancelled")
                 raise
-            raise SandboxError(f"sandbox {spec.sandbox_id}: cannot start: {e}") from e
-        sandbox = RunningSandbox(
-            spec, backend_name, slot, signal_exit_codes=signal_exit_codes, host_cpus=host_cpus
-        )
-        self._live.add(sandbox)
-        return sandbox
+            return sandbox
+        finally:
+            self._launching -= 1
+            if not self._launching:
+                self._launched.set()
 
     def adopt(self, sandbox: RestoredSandbox) -> None:
         """A sandbox not started from a slot (forked from a template): close() destroys
@@ -163,6 +203,10 @@ class SlotPool:
 
     async def close(self) -> None:
         self._closed = True
+        with anyio.move_on_after(LAUNCH_WAIT_S):
+            while self._launching:
+                self._launched = anyio.Event()
+                await self._launched.wait()
         for sandbox in list(self._live):
             await sandbox.destroy("backend closed")
         await run_blocking(self._thread.shutdown)
