@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
 from support.lambda_calls import new_function
+from support.marks import one_process
 from support.postgres import configured_url, drop_database, fresh_database
 from support.server import LambdadServer, boto3_client, free_port, signed_get
 from support.waiting import wait_until
@@ -333,6 +334,7 @@ def handler(event, context):
 """
 
 
+@one_process  # the second invoke must reach the process whose environment is busy
 def test_a_wait_in_line_for_a_busy_environment_is_a_metric(tmp_path: Path) -> None:
     metrics_port = free_port()
     server = LambdadServer(

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from support.lambda_calls import unique, wait_active
+from support.marks import one_process
 from support.server import ROLE, LambdadServer, boto3_client
 from support.waiting import wait_until
 from support.zips import make_zip
@@ -108,6 +109,7 @@ def forks(server: LambdadServer, name: str) -> int:
     return len(re.findall(rf"{name}:\$LATEST forked from its template", server.full_log()))
 
 
+@one_process
 @pytest.mark.usefixtures("forking")
 def test_cold_starts_fork_from_the_template_and_run_init_apart(
     lambda_client: Any, server: LambdadServer
@@ -175,6 +177,7 @@ def test_an_init_error_in_a_forked_environment_is_a_usual_one(
         assert first.startswith("INIT_START Runtime Version: python:3.12")
 
 
+@one_process
 @pytest.mark.usefixtures("forking")
 def test_a_code_update_retires_the_template(lambda_client: Any, server: LambdadServer) -> None:
     name = deploy(lambda_client)

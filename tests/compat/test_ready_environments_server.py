@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from support.marks import needs_sandbox
+from support.marks import needs_sandbox, one_process
 from support.server import ROLE, LambdadServer
 from support.waiting import wait_until
 
@@ -43,6 +43,7 @@ def _deploy(client: Any, name: str, color: str) -> None:
     client.get_waiter("function_active_v2").wait(FunctionName=name)
 
 
+@one_process
 def test_the_next_function_of_a_runtime_starts_from_a_ready_environment(
     server: LambdadServer, lambda_client: Any
 ) -> None:

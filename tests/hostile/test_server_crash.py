@@ -3,7 +3,9 @@
 Frozen tasks (cgroup v1 freezer) never act on the SIGKILL that --die-with-parent
 sends them; the backend's supervisor, which outlives the server, must thaw and
 kill them and free their cgroups, mounts, loop devices and work dirs without
-waiting for a restart. A restart on the same data dir then works.
+waiting for a restart. A restart on the same data dir then works. With
+`--workers N` (LAMBDAD_TEST_WORKERS) every process's own sandboxes are looked at:
+each has its cgroup parent, state and work dirs (`LambdadServer.own_dirs`).
 """
 
 from __future__ import annotations
@@ -41,43 +43,49 @@ def wait_for_nothing_left(list_left: Callable[[], list[str]], timeout: float) ->
         time.sleep(0.05)
 
 
-def sandbox_groups(layout: CgroupLayout, parent: str) -> dict[str, list[Path]]:
-    """controller -> the sandbox cgroups under `parent`."""
+def sandbox_groups(layout: CgroupLayout, parents: list[str]) -> dict[str, list[Path]]:
+    """controller -> the sandbox cgroups under every one of `parents`."""
     return {
-        ctrl: sorted(d for d in (root / parent).glob("sbx-*") if d.is_dir())
+        ctrl: sorted(d for parent in parents for d in (root / parent).glob("sbx-*") if d.is_dir())
         for ctrl, root in layout.roots.items()
     }
 
 
-def frozen_groups(layout: CgroupLayout, parent: str) -> list[Path]:
+def frozen_groups(layout: CgroupLayout, parents: list[str]) -> list[Path]:
     if layout.version == 2:
         return [
             d
-            for d in sandbox_groups(layout, parent)[""]
+            for d in sandbox_groups(layout, parents)[""]
             if (d / "cgroup.freeze").read_text().strip() == "1"
         ]
     return [
         d
-        for d in sandbox_groups(layout, parent)["freezer"]
+        for d in sandbox_groups(layout, parents)["freezer"]
         if (d / "freezer.state").read_text().strip() == "FROZEN"
     ]
 
 
-def group_pids(layout: CgroupLayout, parent: str) -> set[int]:
+def group_pids(layout: CgroupLayout, parents: list[str]) -> set[int]:
     pids: set[int] = set()
-    for groups in sandbox_groups(layout, parent).values():
+    for groups in sandbox_groups(layout, parents).values():
         for d in groups:
             pids.update(int(p) for p in (d / "cgroup.procs").read_text().split())
     return pids
 
 
-def leftovers(data_dir: Path, layout: CgroupLayout, parent: str, pidfds: list[int]) -> list[str]:
+def leftovers(
+    data_dir: Path,
+    own_dirs: list[Path],
+    layout: CgroupLayout,
+    parents: list[str],
+    pidfds: list[int],
+) -> list[str]:
     """Everything of the dead server's sandboxes that still exists."""
     left: list[str] = []
     alive = [fd for fd in pidfds if not select.select([fd], [], [], 0)[0]]
     if alive:
         left.append(f"{len(alive)} sandbox processes")
-    groups = [root / parent for root in layout.roots.values()]
+    groups = [root / parent for root in layout.roots.values() for parent in parents]
     left += [f"cgroup {group}" for group in groups if group.exists()]
     prefix = str(data_dir.resolve()) + "/"
     with open("/proc/self/mounts") as mounts:
@@ -88,9 +96,11 @@ def leftovers(data_dir: Path, layout: CgroupLayout, parent: str, pidfds: list[in
                 left.append(f"loop device {backing.parent.parent.name}")
         except OSError:
             continue  # detached meanwhile
-    left += [f"work dir {d}" for d in (data_dir / "environments").iterdir()]
-    if (data_dir / "sandbox" / "disks").exists():
-        left.append("disk images")
+    for own in own_dirs:
+        if (own / "environments").exists():
+            left += [f"work dir {d}" for d in (own / "environments").iterdir()]
+        if (own / "sandbox" / "disks").exists():
+            left.append(f"disk images of {own}")
     return left
 
 
@@ -109,8 +119,10 @@ def test_kill_9_with_frozen_environments_leaves_nothing(tmp_path: Path) -> None:
     layout = usable_cgroup_layout()
     assert layout is not None, "the sandbox backend needs cgroups here"
     data_dir = tmp_path / "data"
-    parent = default_cgroup_parent(data_dir / "sandbox")
-    server = LambdadServer(data_dir).start()
+    server = LambdadServer(data_dir)
+    own_dirs = server.own_dirs()
+    parents = [default_cgroup_parent(own / "sandbox") for own in own_dirs]
+    server.start()
     pidfds: list[int] = []
     try:
         assert server.backend == "bwrap", server.log()
@@ -127,10 +139,10 @@ def test_kill_9_with_frozen_environments_leaves_nothing(tmp_path: Path) -> None:
         )
         assert invoke_concurrently(client, "crash", ENVIRONMENTS) == ['"ok"'] * ENVIRONMENTS
         wait_until(
-            lambda: len(frozen_groups(layout, parent)) >= ENVIRONMENTS,
+            lambda: len(frozen_groups(layout, parents)) >= ENVIRONMENTS,
             f"{ENVIRONMENTS} frozen environments",
         )
-        pidfds = [os.pidfd_open(pid) for pid in group_pids(layout, parent)]
+        pidfds = [os.pidfd_open(pid) for pid in group_pids(layout, parents)]
         assert len(pidfds) >= ENVIRONMENTS * 3  # bwrap, its pid 1, init, runtime per sandbox
 
         assert server.process is not None
@@ -139,7 +151,8 @@ def test_kill_9_with_frozen_environments_leaves_nothing(tmp_path: Path) -> None:
         server.process = None
 
         wait_for_nothing_left(
-            lambda: leftovers(data_dir, layout, parent, pidfds), timeout=RECLAIM_DEADLINE_S
+            lambda: leftovers(data_dir, own_dirs, layout, parents, pidfds),
+            timeout=RECLAIM_DEADLINE_S,
         )
     finally:
         server.stop()

@@ -36,6 +36,7 @@ from lambdad.client_signing import SigV4HttpxAuth
 from lambdad.iam import CREDENTIALS_FILE, KeyPair, read_credentials
 from lambdad.sandbox.backend import usable_cgroup_layout
 from lambdad.sandbox.reclaim import default_cgroup_parent, reclaim, remove_parent
+from lambdad.workers import worker_dir
 from support.runtime_cache import runtime_cache_dir
 
 # Generous: a loaded two-core machine (or a restart that recovers after a kill -9)
@@ -158,6 +159,9 @@ class LambdadServer:
             workers = int(os.environ.get("LAMBDAD_TEST_WORKERS") or 1)
         if workers > 1 and "--workers" not in self.args:
             self.args += ["--workers", str(workers)]
+        self.workers = (
+            int(self.args[self.args.index("--workers") + 1]) if "--workers" in self.args else 1
+        )
         self.extra_env = dict(env or {})
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -170,6 +174,11 @@ class LambdadServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def own_dirs(self) -> list[Path]:
+        """Each server process's own dir (its sandbox state dir, work dirs): the data
+        dir's, and with `--workers N` each secondary's (lambdad.workers.worker_dir)."""
+        return [self.data_dir, *(worker_dir(self.data_dir, n) for n in range(1, self.workers))]
 
     def start(self) -> LambdadServer:
         self.port = free_port()
