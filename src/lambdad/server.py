@@ -525,6 +525,8 @@ def refuse_unsafe_auth_off(settings: Settings) -> None:
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    from lambdad.api.http_protocol import CoalescingHttpToolsProtocol  # imports uvicorn's
+
     refuse_unsafe_auth_off(settings)
     raise_open_files_limit()  # thousands of warm environments hold two fds each
     configure_logging(settings.log_level)  # before anything logs
@@ -550,6 +552,7 @@ def serve(settings: Settings) -> None:
             access_log=False,  # RequestLog writes the one line per request
             log_config=None,  # uvicorn's own lines in the same format as ours
             lifespan="on",
+            http=CoalescingHttpToolsProtocol,  # a response's head and body in one write
         )
 
         class Server(uvicorn.Server):

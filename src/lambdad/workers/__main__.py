@@ -52,6 +52,7 @@ def _on_stdin_eof(callback: Callable[[], None]) -> None:
 def main() -> None:
     import uvicorn
 
+    from lambdad.api.http_protocol import CoalescingHttpToolsProtocol
     from lambdad.sandbox import raise_open_files_limit
     from lambdad.server import build_app
     from lambdad.server_log import configure_logging
@@ -77,6 +78,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
         lifespan="on",
+        http=CoalescingHttpToolsProtocol,
     )
     server = FrontedServer(config, HandOffReceiver(channel, on_channel_end=stop))
     _on_stdin_eof(stop)
