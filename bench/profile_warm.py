@@ -4,7 +4,9 @@ Starts `lambdad server` the way `bench/run.py` does, deploys a no-op Python
 function, warms it, then for each concurrency drives keep-alive invokes for a
 fixed time twice: once plain, reading each process's CPU (utime + stime of
 all its threads, from /proc/<pid>/stat) before and after, and once under a
-`py-spy record --nonblocking` of the server (sampling without stopping it), its
+`py-spy record --nonblocking --gil` of the server (sampling without stopping it,
+only the thread holding the GIL: without `--gil` a thread waiting in uvloop's
+epoll counts as busy in its Python caller, `Runner.run`), its
 stacks folded into categories (each sample into exactly one, see `category`)
 and into the hottest leaf frames.
 Per-invoke CPU rather than latency: it stays steady on a loaded machine.
@@ -233,7 +235,8 @@ def _short(frame: str) -> str:
 def profile_server(url: str, server_pid: int, concurrency: int, seconds: float) -> Profile:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     out = Path(tempfile.mkdtemp(prefix="lambdad-profile-")) / "server.folded"
-    argv = [py_spy, "record", "--nonblocking", "--pid", str(server_pid), "--format", "raw"]
+    argv = [py_spy, "record", "--nonblocking", "--gil", "--pid", str(server_pid)]
+    argv += ["--format", "raw"]
     argv += ["--rate", str(PY_SPY_RATE), "--output", str(out), "--duration", str(int(seconds))]
     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -291,8 +294,10 @@ def render(command: str, load: str, cpu: list[CpuRun], profiles: list[Profile]) 
         pconc = " | ".join(f"c={p.concurrency}" for p in profiles)
         rows += [
             "",
-            f"Server hotspots, py-spy `--nonblocking` at {PY_SPY_RATE} Hz, % of the server's busy "
-            "samples (idle = waiting in select, on a condition, or in the freezer poll's sleep):",
+            f"Server hotspots, py-spy `--nonblocking --gil` at {PY_SPY_RATE} Hz, % of the samples "
+            "of the server's thread holding the GIL (Python code, and C calls made with the GIL "
+            "held: uvloop's own work and the system calls it makes, a socket write among them; "
+            "idle = waiting in select, on a condition, or in the freezer poll's sleep):",
             "",
             f"| category | {pconc} |",
             "|---|" + "---:|" * len(profiles),
