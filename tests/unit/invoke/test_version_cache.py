@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, cast
 
+import anyio
 import pytest
 
 from lambdad.catalog import (
@@ -93,3 +95,88 @@ async def test_each_get_picks_a_version_by_the_alias_weights() -> None:
     picked = [(await cache.get(FunctionRef("fn", "live"))).version.version for _ in range(4)]
     assert picked == ["2", "1", "2", "1"]
     assert catalog.reads == 1  # the alias is resolved once, the dice roll per invoke
+
+
+class GatedCatalog(FakeCatalog):
+    """Each read waits at the gate until the test opens it (or fails, when told to)."""
+
+    def __init__(self, version: Version) -> None:
+        super().__init__(version)
+        self.gate = anyio.Event()
+        self.fail_next = False
+
+    async def resolve(self, ref: FunctionRef) -> Target:
+        self.reads += 1
+        version, fail = self.version, self.fail_next  # what the catalog held as the read began
+        self.fail_next = False
+        await self.gate.wait()
+        if fail:
+            raise ConnectionError("the database went away")
+        return Target(ref=ref, arn=f"arn:fn:{ref.qualifier}", version=version)
+
+
+async def test_a_refill_is_read_once_for_everyone_asking_meanwhile() -> None:
+    catalog = GatedCatalog(active())
+    cache = VersionCache(cast(Catalog, catalog), clock=Clock())
+    got: list[str] = []
+
+    async def get() -> None:
+        got.append((await cache.get(FunctionRef("fn"))).version.revision_id)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(get)
+        await wait_until(lambda: catalog.reads == 1)
+        await anyio.wait_all_tasks_blocked()
+        catalog.gate.set()
+    assert got == ["r1"] * 4
+    assert catalog.reads == 1
+
+
+async def test_a_change_during_a_refill_is_never_hidden_by_it() -> None:
+    catalog = GatedCatalog(active("r1"))
+    cache = VersionCache(cast(Catalog, catalog), clock=Clock())
+    got: dict[str, str] = {}
+
+    async def get(who: str) -> None:
+        got[who] = (await cache.get(FunctionRef("fn"))).version.revision_id
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(get, "before")
+        await wait_until(lambda: catalog.reads == 1)
+        catalog.version = active("r2")
+        await cache.forget("fn")  # the change lands while r1's read is under way
+        tg.start_soon(get, "after")
+        await wait_until(lambda: catalog.reads == 2)  # its own read, not the old one
+        catalog.gate.set()
+    assert got == {"before": "r1", "after": "r2"}
+    assert (await cache.get(FunctionRef("fn"))).version.revision_id == "r2"
+    assert catalog.reads == 2  # r2 was kept, r1 was not
+
+
+async def test_those_waiting_on_a_failed_refill_read_themselves() -> None:
+    catalog = GatedCatalog(active())
+    catalog.fail_next = True
+    cache = VersionCache(cast(Catalog, catalog), clock=Clock())
+    outcomes: list[str] = []
+
+    async def get() -> None:
+        try:
+            outcomes.append((await cache.get(FunctionRef("fn"))).version.revision_id)
+        except ConnectionError:
+            outcomes.append("failed")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(get)
+        await wait_until(lambda: catalog.reads == 1)
+        tg.start_soon(get)
+        await anyio.wait_all_tasks_blocked()
+        catalog.gate.set()
+    assert sorted(outcomes) == ["failed", "r1"]
+    assert catalog.reads == 2
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    with anyio.fail_after(5):
+        while not condition():
+            await anyio.sleep(0)
