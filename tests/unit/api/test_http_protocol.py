@@ -115,7 +115,7 @@ async def test_other_calls_reach_the_transport() -> None:
 
 
 def served(app: Any) -> tuple[CoalescingHttpToolsProtocol, RecordingTransport]:
-    config = uvicorn.Config(app, http=CoalescingHttpToolsProtocol, lifespan="off", access_log=False)
+    config = uvicorn.Config(app, http=CoalescingHttpToolsProtocol, lifespan="off", log_config=None)
     protocol = CoalescingHttpToolsProtocol(config, ServerState(), {}, asyncio.get_running_loop())
     transport = RecordingTransport()
     protocol.connection_made(transport)
