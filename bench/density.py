@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -393,6 +394,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if templates is not None:
                 await templates.close()
             await backend.close()
+        shutil.rmtree(root, ignore_errors=True)
     return {
         "ready": args.ready,
         "template": args.template,

@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -87,6 +88,7 @@ async def run(n: int, warm: int, memory_mb: int, image: bool) -> dict[str, list[
         )
     finally:
         await backend.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:

@@ -133,7 +133,7 @@ def best_of(reps: int, n: int, run: Callable[[int], Awaitable[None]]) -> Awaitab
 
 
 async def invoker_layer(n: int, reps: int) -> float:
-    engine = create_engine(f"sqlite:///{tempfile.mkdtemp(prefix='lambdad-bench-')}/db.sqlite")
+    engine = create_engine(f"sqlite:///{scratch_dir()}/db.sqlite")
     migrate(engine)
     environment = AnsweringEnvironment()
 
@@ -174,7 +174,7 @@ async def invoker_layer(n: int, reps: int) -> float:
 
 
 async def environment_layer(n: int, reps: int) -> float:
-    env = ExecutionEnvironment(make_spec(Path(tempfile.mkdtemp()), {"app.py": ""}), "fake")
+    env = ExecutionEnvironment(make_spec(scratch_dir(), {"app.py": ""}), "fake")
     host, runtime = socket.socketpair()
     init_host, init_runtime = socket.socketpair()
     output_r, output_w = os.pipe()
@@ -203,6 +203,12 @@ async def environment_layer(n: int, reps: int) -> float:
 
 
 LAYERS = {"invoker": invoker_layer, "environment": environment_layer}
+SCRATCH = tempfile.TemporaryDirectory(prefix="lambdad-bench-layers-")
+
+
+def scratch_dir() -> Path:
+    """A new directory under the run's scratch dir, removed when the run ends."""
+    return Path(tempfile.mkdtemp(dir=SCRATCH.name))
 
 
 def main() -> None:
@@ -214,6 +220,7 @@ def main() -> None:
     for layer in args.layers or list(LAYERS):
         best = uvloop.run(LAYERS[layer](args.n, args.reps))
         print(f"{layer}: {best:.1f} µs CPU per invoke (best of {args.reps} x {args.n})")
+    SCRATCH.cleanup()
 
 
 if __name__ == "__main__":
