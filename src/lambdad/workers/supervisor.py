@@ -51,6 +51,7 @@ from lambdad.settings import Settings
 from lambdad.workers.balance import Balancer
 from lambdad.workers.handoff import channel_pair
 from lambdad.workers.shared_limits import SharedCounters
+from lambdad.workers.stale_run_dirs import PREFIX, hold_alive_lock, sweep_stale_run_dirs
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ class Cluster:
     balancer: Balancer
     """Accepts on `tcp` (the primary's uvicorn starts it) and picks each connection's
     process; its secondaries' channels come and go with their processes."""
+    alive_fd: int
+    """Holds the run dir's lifetime lock (`stale_run_dirs.py`) until `remove`."""
 
     @property
     def port(self) -> int:
@@ -126,20 +129,24 @@ class Cluster:
     def create(cls, settings: Settings) -> Cluster:
         """Raises OSError when the address is taken."""
         tcp = listening_socket(settings.host, settings.port)
-        run_dir = RunDir(Path(tempfile.mkdtemp(prefix="lambdad-workers-")))  # short paths
+        sweep_stale_run_dirs(Path(tempfile.gettempdir()))
+        run_dir = RunDir(Path(tempfile.mkdtemp(prefix=PREFIX)))  # short paths
+        alive_fd = hold_alive_lock(run_dir.path)
         forward = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         forward.bind(run_dir.forward_path)
         # Listening already: a secondary that serves before the primary's uvicorn has
         # started waits in the backlog rather than being refused.
         forward.listen(2048)
         counters = SharedCounters.create(run_dir.path, slots=settings.workers)
-        return cls(settings.workers, run_dir, tcp, forward, counters, Balancer(tcp))
+        return cls(settings.workers, run_dir, tcp, forward, counters, Balancer(tcp), alive_fd)
 
     def remove(self) -> None:
         """The run dir goes (the sockets close with the process, or uvicorn's stop)."""
         self.balancer.close()
         self.counters.close()
         shutil.rmtree(self.run_dir.path, ignore_errors=True)
+        with contextlib.suppress(OSError):  # closed already: a second remove
+            os.close(self.alive_fd)
 
 
 class Secondaries:
